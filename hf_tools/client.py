@@ -1,0 +1,230 @@
+"""HFClient and AsyncHFClient: ``run(task, **args)`` -> the task's typed output.
+
+Both share :class:`_BaseClient` (settings, validation, request building, parsing); they differ
+only in the I/O call, as in httpx. Connection pools are created once and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from hf_tools.config import Settings
+from hf_tools.errors import InputError
+from hf_tools.http import HFRequest, RawResponse, build_request, build_url, decode_body
+from hf_tools.http import send_async as _send_async
+from hf_tools.http import send_sync as _send_sync
+from hf_tools.media import aresolve_media, resolve_media
+from hf_tools.tasks import get_spec
+from hf_tools.tasks._base import Media, TaskSpec
+
+__all__ = ["AsyncHFClient", "HFClient"]
+
+AnySpec = TaskSpec[Any, Any]
+
+
+def validation_message(spec: AnySpec, exc: ValidationError) -> str:
+    """A short, fixable description of invalid arguments (what an LLM reads)."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        parts.append(f"{where}: {err['msg']}")
+    return f"Invalid arguments for {spec.tool_name}: " + "; ".join(parts)
+
+
+class _BaseClient:
+    """Settings and every pure step of a call; subclasses add only the I/O."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        is_custom_endpoint: bool = False,
+        models: Mapping[str, str] | None = None,
+        use_cache: bool | None = None,
+        wait_for_model: bool | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        *,
+        settings: Settings | None = None,
+        **extra: Any,
+    ) -> None:
+        self.settings = settings or Settings.create(
+            api_key=api_key,
+            base_url=base_url,
+            is_custom_endpoint=is_custom_endpoint,
+            models=models,
+            use_cache=use_cache,
+            wait_for_model=wait_for_model,
+            timeout=timeout,
+            max_retries=max_retries,
+            **extra,
+        )
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"{type(self).__name__}(base_url={s.base_url!r}, custom={s.is_custom_endpoint})"
+
+    def model_for(self, spec: AnySpec, model: str | None = None) -> str:
+        """The model id or endpoint URL a task call goes to."""
+        return model or self.settings.models.get(spec.task) or spec.default_model
+
+    def validate(self, spec: AnySpec, args: Mapping[str, Any]) -> BaseModel:
+        """Arguments -> ``<Task>Input``, or an :class:`InputError` the LLM can act on."""
+        try:
+            inputs: BaseModel = spec.input_model.model_validate(args)
+        except ValidationError as exc:
+            raise InputError(validation_message(spec, exc), task=spec.task) from None
+        return inputs
+
+    def prepare(
+        self, spec: AnySpec, inputs: BaseModel, media: Mapping[str, Media], model: str
+    ) -> HFRequest:
+        """Build the request for one call (pure)."""
+        url = spec.url(self.settings, model) if spec.url else None
+        url = url or build_url(self.settings, model, spec.pipeline)
+        payload = spec.build(inputs, media)
+        return build_request(
+            self.settings,
+            url,
+            json=payload.json,
+            data=payload.data,
+            content_type=payload.content_type,
+            accept=spec.accept,
+            task=spec.task,
+            model=model,
+        )
+
+    def finish(self, spec: AnySpec, inputs: BaseModel, request: HFRequest, raw: RawResponse) -> Any:
+        """Decode and normalize a 2xx response into ``<Task>Output`` (pure)."""
+        body = decode_body(raw, request, want=spec.response)
+        return spec.parse(body, inputs)
+
+    def _media_values(self, spec: AnySpec, inputs: BaseModel) -> dict[str, Any]:
+        return {
+            f: value for f in spec.media_fields if (value := getattr(inputs, f, None)) is not None
+        }
+
+
+class HFClient(_BaseClient):
+    """Blocking client: ``HFClient().run("text-classification", text="I like you")``."""
+
+    def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self._http = httpx.Client(
+            timeout=self.settings.timeout, transport=transport, follow_redirects=False
+        )
+
+    def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
+        """Run one task and return its typed output (see the task's ``<Task>Output``).
+
+        Raises:
+            ConfigurationError: unknown task, missing api key.
+            InputError: invalid arguments.
+            APIError: the service refused or failed (a subclass per cause).
+        """
+        spec = get_spec(task)
+        return self.run_spec(spec, self.validate(spec, args), model=model)
+
+    def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
+        """Run a task with already validated inputs (the tools' entry point)."""
+        target = self.model_for(spec, model)
+        media = {
+            f: resolve_media(v, self.settings) for f, v in self._media_values(spec, inputs).items()
+        }
+        request = self.prepare(spec, inputs, media, target)
+        return self.finish(spec, inputs, request, self.send(request))
+
+    def send(self, request: HFRequest) -> RawResponse:
+        """Send with retries over the shared connection pool."""
+        return _send_sync(self._http, request, self.settings.retry)
+
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying pooled httpx client."""
+        return self._http
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> HFClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncHFClient(_BaseClient):
+    """Asyncio client: ``await AsyncHFClient().run("summarization", text=...)``.
+
+    One pooled ``httpx.AsyncClient`` per event loop: a pool's connections belong to the loop
+    that opened them, and tools are often called from several loops (``asyncio.run`` twice).
+    """
+
+    def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self._transport = transport
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled httpx client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None or pool.is_closed:
+            pool = httpx.AsyncClient(
+                timeout=self.settings.timeout, transport=self._transport, follow_redirects=False
+            )
+            self._pools[loop] = pool
+        return pool
+
+    async def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
+        """Run one task and return its typed output; raises as :meth:`HFClient.run`."""
+        spec = get_spec(task)
+        return await self.run_spec(spec, self.validate(spec, args), model=model)
+
+    async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
+        """Run a task with already validated inputs (the tools' entry point)."""
+        target = self.model_for(spec, model)
+        media = {
+            f: await aresolve_media(v, self.settings)
+            for f, v in self._media_values(spec, inputs).items()
+        }
+        request = self.prepare(spec, inputs, media, target)
+        return self.finish(spec, inputs, request, await self.send(request))
+
+    async def send(self, request: HFRequest) -> RawResponse:
+        """Send with retries over this loop's connection pool."""
+        return await _send_async(self.http, request, self.settings.retry)
+
+    async def aclose(self) -> None:
+        """Close the pool of the running loop (others close with their loop)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
+
+    async def __aenter__(self) -> AsyncHFClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,166 @@
+"""Settings shared by the clients, the tools and the chat model.
+
+One frozen :class:`Settings` object holds everything a request needs; it is built once from
+constructor arguments and the environment (``HF_TOKEN``) and never prints the api key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hf_tools.errors import ConfigurationError
+
+__all__ = ["DEFAULT_BASE_URL", "RetryPolicy", "Settings", "is_hf_host", "is_url"]
+
+DEFAULT_BASE_URL = "https://router.huggingface.co/hf-inference"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_CONTENT_CHARS = 4000
+
+# Hosts that may receive the token from the environment; an explicit api_key goes anywhere.
+_HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
+
+
+def is_url(value: str) -> bool:
+    """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
+    return value.startswith(("https://", "http://"))
+
+
+def is_hf_host(url: str) -> bool:
+    """Whether ``url`` belongs to Hugging Face (router, Hub, Spaces, Inference Endpoints)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == s or host.endswith("." + s) for s in _HF_HOST_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up; every wait is bounded.
+
+    Attributes:
+        max_retries: retries after the first attempt.
+        backoff_base: first backoff in seconds (doubles each retry, full jitter).
+        backoff_cap: longest single backoff.
+        max_loading_wait: longest wait for a loading model (its ``estimated_time`` is capped).
+        max_retry_after: longest wait honoured from a ``Retry-After`` header.
+        max_total_wait: all waits of one call together never exceed this.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    max_loading_wait: float = 30.0
+    max_retry_after: float = 30.0
+    max_total_wait: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a request needs. Build with :meth:`Settings.create`.
+
+    Attributes:
+        api_key: the Hugging Face token, or None (repr never shows it).
+        key_from_env: the key came from ``HF_TOKEN``, so it is sent only to Hugging Face hosts.
+        base_url: the serverless router, or a dedicated endpoint when ``is_custom_endpoint``.
+        is_custom_endpoint: POST every task to ``base_url`` as-is.
+        models: per-task model id or endpoint URL.
+        use_cache: sent as ``x-use-cache`` when set.
+        wait_for_model: sent as ``x-wait-for-model`` when set.
+        timeout: seconds for one HTTP exchange.
+        retry: the retry policy.
+        max_content_chars: bound on the text a tool hands to the LLM.
+        output_dir: where tools save binary outputs (images, masks), if anywhere.
+        allowed_roots: folders local media paths may come from.
+        allow_private_urls: let media URLs point at loopback/private addresses.
+        max_media_bytes: largest image/audio input accepted.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    key_from_env: bool = field(default=False, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    is_custom_endpoint: bool = False
+    models: Mapping[str, str] = field(default_factory=dict)
+    use_cache: bool | None = None
+    wait_for_model: bool | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS
+    output_dir: Path | None = None
+    allowed_roots: tuple[Path, ...] = ()
+    allow_private_urls: bool = False
+    max_media_bytes: int = 20 * 1024 * 1024
+
+    @classmethod
+    def create(
+        cls,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        is_custom_endpoint: bool = False,
+        models: Mapping[str, str] | None = None,
+        use_cache: bool | None = None,
+        wait_for_model: bool | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        **extra: Any,
+    ) -> Settings:
+        """Validate arguments, fill defaults and read ``HF_TOKEN`` when no key is given.
+
+        Raises:
+            ConfigurationError: a URL or number that cannot work.
+        """
+        key_from_env = False
+        if api_key is None:
+            api_key = os.environ.get("HF_TOKEN") or None
+            key_from_env = api_key is not None
+        base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if not is_url(base):
+            msg = f"base_url must start with http:// or https://, got {base!r}"
+            raise ConfigurationError(msg)
+        if is_custom_endpoint and base_url is None:
+            msg = "is_custom_endpoint=True needs base_url: the endpoint URL to POST to"
+            raise ConfigurationError(msg)
+        for task, model in (models or {}).items():
+            if not isinstance(model, str) or not model.strip() or " " in model:
+                msg = f"models[{task!r}] must be a model id or an endpoint URL, got {model!r}"
+                raise ConfigurationError(msg)
+        if timeout is not None and timeout <= 0:
+            msg = f"timeout must be positive, got {timeout}"
+            raise ConfigurationError(msg)
+        if max_retries is not None and max_retries < 0:
+            msg = f"max_retries must be >= 0, got {max_retries}"
+            raise ConfigurationError(msg)
+        retry = extra.pop("retry", None) or RetryPolicy()
+        if max_retries is not None:
+            retry = replace(retry, max_retries=max_retries)
+        roots = tuple(Path(p).resolve() for p in extra.pop("allowed_roots", None) or ())
+        out = extra.pop("output_dir", None)
+        return cls(
+            api_key=api_key,
+            key_from_env=key_from_env,
+            base_url=base,
+            is_custom_endpoint=is_custom_endpoint,
+            models=dict(models or {}),
+            use_cache=use_cache,
+            wait_for_model=wait_for_model,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            retry=retry,
+            output_dir=Path(out) if out is not None else None,
+            allowed_roots=roots,
+            **extra,
+        )
+
+    def key_for(self, url: str) -> str | None:
+        """The token to send to ``url``: an env token only reaches Hugging Face hosts."""
+        if self.api_key is None:
+            return None
+        if self.key_from_env and not is_hf_host(url):
+            return None
+        return self.api_key
+
+    def media_roots(self) -> tuple[Path, ...]:
+        """Folders local media may be read from (default: the working directory)."""
+        return self.allowed_roots or (Path.cwd().resolve(),)

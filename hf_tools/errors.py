@@ -1,0 +1,292 @@
+"""Every error hf_tools raises, split by who must act.
+
+```
+HFToolsError                      base: .task, .model (never the token)
+├── ConfigurationError            the developer: no api key, bad base URL, unknown task
+├── InputError                    the caller (an LLM): the arguments cannot be used as given
+│   └── MediaError                an image/audio input was refused before anything was sent
+└── APIError                      the service answered with an error, or did not answer
+    ├── AuthenticationError       401/403: bad or missing token            (developer)
+    ├── PaymentRequiredError      402: credits exhausted                   (developer)
+    ├── ModelNotFoundError        404/410: no such model or route          (developer)
+    ├── InvalidInputError         400/413/422: the server refused the input (LLM)
+    ├── RateLimitError            429 after the retries ran out             (LLM: wait)
+    ├── ModelLoadingError         503 "currently loading" after the retries (LLM: wait)
+    ├── ServerError               other 5xx                                 (LLM: retry later)
+    ├── HFTimeoutError            no answer within the timeout              (LLM: retry later)
+    ├── HFConnectionError         could not connect                         (LLM: retry later)
+    └── ResponseFormatError       a 2xx body we could not parse             (LLM: try again)
+```
+
+`llm_fixable` tells the tool layer what to do: True -> a `ToolException` whose message the
+model reads and acts on; False -> the error propagates to the developer.
+:func:`error_from_response` is the one place that maps an HTTP status to a class.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "HFConnectionError",
+    "HFTimeoutError",
+    "HFToolsError",
+    "InputError",
+    "InvalidInputError",
+    "MediaError",
+    "ModelLoadingError",
+    "ModelNotFoundError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "ServerError",
+    "error_from_response",
+    "server_message",
+]
+
+_MAX_MESSAGE = 500
+
+
+class HFToolsError(Exception):
+    """Base class of every hf_tools error."""
+
+    llm_fixable: ClassVar[bool] = False
+    hint: ClassVar[str] = ""
+
+    def __init__(self, message: str, *, task: str | None = None, model: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.task = task
+        self.model = model
+
+    def __str__(self) -> str:
+        where = ", ".join(p for p in (self.task, self.model) if p)
+        return f"{self.message} [{where}]" if where else self.message
+
+    def for_llm(self) -> str:
+        """The message a model reads: what went wrong and what to do next."""
+        return f"{self} {self.hint}".strip()
+
+
+class ConfigurationError(HFToolsError, ValueError):
+    """The toolkit is set up wrong; the developer must fix it."""
+
+
+class InputError(HFToolsError, ValueError):
+    """The arguments cannot be used as given; the caller can fix them."""
+
+    llm_fixable = True
+    hint = "Fix the arguments and call the tool again."
+
+
+class MediaError(InputError):
+    """An image or audio input was refused before any request was sent."""
+
+    hint = (
+        "Pass a different file: a local path inside the allowed folders, a public URL, or base64."
+    )
+
+
+class APIError(HFToolsError):
+    """The inference service answered with an error, or not at all."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        task: str | None = None,
+        model: str | None = None,
+        request_id: str | None = None,
+    ):
+        super().__init__(message, task=task, model=model)
+        self.status_code = status_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        where = ", ".join(p for p in (self.task, self.model) if p)
+        status = f"HTTP {self.status_code}: " if self.status_code else ""
+        return f"{status}{self.message}" + (f" [{where}]" if where else "")
+
+
+class AuthenticationError(APIError):
+    """401/403: the api key is missing, wrong, or lacks access to this model."""
+
+
+class PaymentRequiredError(APIError):
+    """402: the account has no inference credits left."""
+
+
+class ModelNotFoundError(APIError):
+    """404/410: the model or route does not exist on this service."""
+
+
+class InvalidInputError(APIError, InputError):
+    """400/413/422: the server refused the input as given."""
+
+    llm_fixable = True
+    hint = "Change the arguments (shorter text, valid values) and call the tool again."
+
+
+class RateLimitError(APIError):
+    """429: too many requests, still refused after the retries."""
+
+    llm_fixable = True
+    hint = "The service is rate limited; wait before calling again or use another tool."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ModelLoadingError(APIError):
+    """503: the model is still loading after the retries."""
+
+    llm_fixable = True
+    hint = "The model is starting up; try again in a minute."
+
+    def __init__(self, message: str, *, estimated_time: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.estimated_time = estimated_time
+
+
+class ServerError(APIError):
+    """5xx: the service failed."""
+
+    llm_fixable = True
+    hint = "The service failed; try again later or use another tool."
+
+
+class HFTimeoutError(APIError, TimeoutError):
+    """No answer within the configured timeout."""
+
+    llm_fixable = True
+    hint = "The service did not answer in time; try a smaller input or again later."
+
+
+class HFConnectionError(APIError, ConnectionError):
+    """The service could not be reached."""
+
+    llm_fixable = True
+    hint = "The service could not be reached; try again later."
+
+
+class ResponseFormatError(APIError):
+    """The service answered 2xx with a body we could not read."""
+
+    llm_fixable = True
+    hint = "The answer could not be read; try again or use another tool."
+
+
+_STATUS_MAP: dict[int, type[APIError]] = {
+    400: InvalidInputError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: AuthenticationError,
+    404: ModelNotFoundError,
+    410: ModelNotFoundError,
+    413: InvalidInputError,
+    422: InvalidInputError,
+    429: RateLimitError,
+}
+
+
+def server_message(body: bytes, content_type: str = "") -> str:
+    """Extract the server's own words from an error body, whatever its shape.
+
+    Shapes seen in real recordings: ``{"error": str}``, ``{"error": [str, ...]}``,
+    ``{"error": str, "error_type": str}``, ``{"error": str, "estimated_time": n}``,
+    ``{"message": str}`` (OpenAI style routers) and plain text.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    data: Any = None
+    if text[:1] in "{[":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    message = _message_from_json(data) if data is not None else text
+    message = " ".join(message.split())
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 1] + "…"
+    return message or "(empty body)"
+
+
+def _message_from_json(data: Any) -> str:
+    if isinstance(data, Mapping):
+        error = data.get("error", data.get("message", data.get("detail")))
+        if isinstance(error, Mapping):
+            return _message_from_json(error)
+        if isinstance(error, list):
+            return "; ".join(str(e) for e in error)
+        if error is not None:
+            kind = data.get("error_type")
+            return f"{error} ({kind})" if kind else str(error)
+    return json.dumps(data)[:_MAX_MESSAGE]
+
+
+def _estimated_time(body: bytes) -> float | None:
+    try:
+        value = json.loads(body).get("estimated_time")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def is_loading(status_code: int, body: bytes) -> bool:
+    """Whether a response is the "model is currently loading" 503."""
+    return status_code == 503 and (b"estimated_time" in body or b"loading" in body.lower())
+
+
+def error_from_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    task: str | None = None,
+    model: str | None = None,
+) -> APIError:
+    """Build the typed error for a non-2xx response: the one status -> class map."""
+    message = server_message(body, headers.get("content-type", ""))
+    request_id = headers.get("x-request-id")
+    common: dict[str, Any] = {
+        "status_code": status_code,
+        "task": task,
+        "model": model,
+        "request_id": request_id,
+    }
+    if status_code == 429:
+        return RateLimitError(
+            message, retry_after=parse_retry_after(headers.get("retry-after")), **common
+        )
+    if is_loading(status_code, body):
+        return ModelLoadingError(message, estimated_time=_estimated_time(body), **common)
+    cls = _STATUS_MAP.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else InvalidInputError
+    return cls(message, **common)

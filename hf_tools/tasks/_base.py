@@ -1,0 +1,187 @@
+"""What a task is: a :class:`TaskSpec` of pure functions and pydantic models.
+
+A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
+``<Task>Parameters`` (the wire ``parameters``), ``<Task>Output`` (the normalized answer) and one
+``SPEC``. The client and the tool factory do the rest; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.config import Settings
+from hf_tools.errors import ResponseFormatError
+
+__all__ = [
+    "Label",
+    "Media",
+    "Payload",
+    "SavesFiles",
+    "TaskSpec",
+    "ToolInput",
+    "expect_list",
+    "fmt_score",
+    "labels_from",
+    "render_labels",
+    "unwrap_single",
+]
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A resolved image or audio input: the bytes and their MIME type."""
+
+    data: bytes
+    mime: str
+
+    def __repr__(self) -> str:
+        return f"Media(mime={self.mime!r}, bytes={len(self.data)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A request body: JSON, or raw bytes with their content type."""
+
+    json: Any = None
+    data: bytes | None = None
+    content_type: str | None = None
+
+
+@runtime_checkable
+class SavesFiles(Protocol):
+    """An output holding binary data that the tool may write to the output directory."""
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the binary parts to ``directory`` and return the paths written."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec(Generic[InputT, OutputT]):
+    """One Hugging Face task, described as data and pure functions.
+
+    Attributes:
+        task: the Hugging Face task id, e.g. ``"text-classification"``.
+        description: what the LLM reads to choose the tool: when to use it, what comes back.
+        input_model: ``<Task>Input``, the tool's argument schema.
+        output_model: ``<Task>Output``, the normalized result (the tool artifact).
+        build: arguments (+ resolved media) -> request body.
+        parse: decoded response body (+ arguments) -> output; accepts every known shape.
+        render: output -> short text for the LLM.
+        default_model: model used when the toolkit names none.
+        example: valid arguments, used by the docs and the contract tests.
+        pipeline: ``/pipeline/{pipeline}`` route suffix (feature-extraction, similarity).
+        media_fields: input fields holding an image/audio reference to resolve before ``build``.
+        accept: ``Accept`` header to send.
+        response: ``"json"`` or ``"bytes"`` (binary answers such as images).
+        url: overrides URL building (e.g. chat completions routes).
+        needs_endpoint: the task only exists as a configured endpoint URL (``custom``).
+    """
+
+    task: str
+    description: str
+    input_model: type[InputT]
+    output_model: type[OutputT]
+    build: Callable[[InputT, Mapping[str, Media]], Payload]
+    parse: Callable[[Any, InputT], OutputT]
+    render: Callable[[OutputT], str]
+    default_model: str
+    example: Mapping[str, Any]
+    pipeline: str | None = None
+    media_fields: tuple[str, ...] = ()
+    accept: str | None = None
+    response: Literal["json", "bytes"] = "json"
+    url: Callable[[Settings, str], str] | None = None
+    needs_endpoint: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def tool_name(self) -> str:
+        """The tool name: the task id in snake_case."""
+        return self.task.replace("-", "_")
+
+
+def _compact_schema(schema: dict[str, Any]) -> None:
+    """Trim what an LLM pays for on every call: titles, ``null`` branches, ``default: null``."""
+    schema.pop("title", None)
+    schema.pop("description", None)  # the tool description already says it
+    schema.pop("additionalProperties", None)  # unknown arguments are still refused on validation
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        branches = prop.get("anyOf")
+        if branches and len(branches) == 2 and {"type": "null"} in branches:
+            prop.pop("anyOf")
+            prop.update(next(b for b in branches if b != {"type": "null"}))
+        if "default" in prop and prop["default"] is None:
+            prop.pop("default")
+
+
+class ToolInput(BaseModel):
+    """Base of every ``<Task>Input``: the argument schema an LLM sees, kept compact."""
+
+    model_config = ConfigDict(json_schema_extra=_compact_schema, extra="forbid")
+
+
+class Label(BaseModel):
+    """A label with its score (classification tasks)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: str = Field(description="Class label.")
+    score: float = Field(description="Probability or score, 0-1 for most models.")
+
+
+def fmt_score(score: float) -> str:
+    """Scores as the LLM reads them: 4 decimals, no exponent noise."""
+    return f"{score:.4f}"
+
+
+def expect_list(data: Any, task: str, what: str = "a list") -> list[Any]:
+    """Return ``data`` as a list or raise a ResponseFormatError naming the task."""
+    if not isinstance(data, list):
+        msg = f"expected {what} from the server, got {type(data).__name__}"
+        raise ResponseFormatError(msg, task=task)
+    return data
+
+
+def unwrap_single(data: Any) -> Any:
+    """Unwrap the one-element lists older servers put around a single result.
+
+    ``[[{...}, {...}]]`` -> ``[{...}, {...}]`` and ``[{...}]`` stays; used where the shape of
+    one input's answer is itself a list.
+    """
+    while isinstance(data, list) and len(data) == 1 and isinstance(data[0], list):
+        data = data[0]
+    return data
+
+
+def labels_from(data: Any, task: str) -> list[Label]:
+    """Parse ``[{label, score}]``, its nested ``[[...]]`` form, or ``{labels, scores}``."""
+    data = unwrap_single(data)
+    if isinstance(data, Mapping) and "labels" in data and "scores" in data:
+        data = [
+            {"label": lab, "score": s}
+            for lab, s in zip(data["labels"], data["scores"], strict=False)
+        ]
+    items: Sequence[Any] = expect_list(data, task, "a list of {label, score}")
+    try:
+        labels = [Label.model_validate(item) for item in items]
+    except ValueError as exc:
+        msg = f"unexpected label format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task=task) from None
+    return sorted(labels, key=lambda lab: lab.score, reverse=True)
+
+
+def render_labels(labels: Sequence[Label], limit: int = 10) -> str:
+    """``POSITIVE 0.9999, NEGATIVE 0.0001`` (best first, at most ``limit``)."""
+    shown = ", ".join(f"{lab.label} {fmt_score(lab.score)}" for lab in labels[:limit])
+    more = len(labels) - limit
+    return shown + (f" (+{more} more)" if more > 0 else "") if shown else "no labels returned"

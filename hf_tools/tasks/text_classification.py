@@ -1,0 +1,83 @@
+"""text-classification: labels with scores for a text or a text pair (sentiment, NLI...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import (
+    Label,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    labels_from,
+    render_labels,
+)
+
+
+class TextClassificationInput(ToolInput):
+    """Arguments of the text_classification tool."""
+
+    text: str = Field(min_length=1, description="Text to classify.")
+    text_pair: str | None = Field(
+        default=None, description="Second text, for pair models (NLI, paraphrase)."
+    )
+    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
+    function_to_apply: Literal["sigmoid", "softmax", "none"] | None = Field(
+        default=None, description="Score function; default is the model's own."
+    )
+
+
+class TextClassificationParameters(BaseModel):
+    """Wire ``parameters`` of text-classification."""
+
+    top_k: int | None = None
+    function_to_apply: str | None = None
+
+
+class TextClassificationOutput(BaseModel):
+    """Labels, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    labels: list[Label]
+
+
+def build(args: TextClassificationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text | {text, text_pair}, "parameters": {...}}``."""
+    inputs: Any = args.text
+    if args.text_pair is not None:
+        inputs = {"text": args.text, "text_pair": args.text_pair}
+    params = TextClassificationParameters(
+        top_k=args.top_k, function_to_apply=args.function_to_apply
+    )
+    return Payload(json={"inputs": inputs, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: TextClassificationInput) -> TextClassificationOutput:
+    """Flat ``[{label, score}]`` or the serverless nested ``[[...]]``."""
+    return TextClassificationOutput(labels=labels_from(data, "text-classification"))
+
+
+def render(out: TextClassificationOutput) -> str:
+    """``POSITIVE 0.9999, NEGATIVE 0.0001``."""
+    return render_labels(out.labels)
+
+
+SPEC = TaskSpec(
+    task="text-classification",
+    description=(
+        "Classify a text (or text pair) with a fine-tuned model, e.g. sentiment. "
+        "Returns labels with scores, best first."
+    ),
+    input_model=TextClassificationInput,
+    output_model=TextClassificationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    example={"text": "I like you"},
+)

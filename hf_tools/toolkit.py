@@ -1,0 +1,137 @@
+"""HuggingFaceToolkit: the tools an agent may choose from, built from the task registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import BaseTool, BaseToolkit
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from hf_tools.client import AsyncHFClient, HFClient
+from hf_tools.config import (
+    DEFAULT_MAX_CONTENT_CHARS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    Settings,
+)
+from hf_tools.errors import ConfigurationError
+from hf_tools.tasks import REGISTRY, get_spec
+from hf_tools.tools import make_tool
+
+__all__ = ["HuggingFaceToolkit"]
+
+
+class HuggingFaceToolkit(BaseToolkit):
+    """Hugging Face inference tasks as LangChain tools, in a stable order.
+
+    Example:
+        ```python
+        toolkit = HuggingFaceToolkit(tasks=["summarization", "translation"])
+        tools = toolkit.get_tools()
+        toolkit.get_tool("summarization").invoke({"text": "..."})
+        ```
+
+    Tasks that only exist as a configured endpoint (``custom``) are included when
+    ``models`` gives their URL.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    api_key: SecretStr | None = Field(default=None, description="Default: env HF_TOKEN.")
+    base_url: str | None = None
+    is_custom_endpoint: bool = False
+    tasks: list[str] | None = None
+    models: dict[str, str] | None = None
+    use_cache: bool | None = None
+    wait_for_model: bool | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_content_chars: int = Field(default=DEFAULT_MAX_CONTENT_CHARS, ge=200)
+    output_dir: Path | None = None
+    allowed_roots: list[Path] | None = None
+    allow_private_urls: bool = False
+    custom_description: str | None = Field(
+        default=None, description="Description of the custom endpoint tool, for the LLM."
+    )
+
+    _client: HFClient = PrivateAttr()
+    _aclient: AsyncHFClient = PrivateAttr()
+    _tools: list[BaseTool] = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Validate the selection, build the shared clients and the tools once."""
+        settings = Settings.create(
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            base_url=self.base_url,
+            is_custom_endpoint=self.is_custom_endpoint,
+            models=self.models,
+            use_cache=self.use_cache,
+            wait_for_model=self.wait_for_model,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_content_chars=self.max_content_chars,
+            output_dir=self.output_dir,
+            allowed_roots=self.allowed_roots,
+            allow_private_urls=self.allow_private_urls,
+        )
+        models = settings.models
+        unknown = sorted(set(models) - set(REGISTRY))
+        if unknown:
+            msg = f"models names unknown tasks {unknown}; known: {', '.join(REGISTRY)}"
+            raise ConfigurationError(msg)
+        if self.tasks is None:
+            specs = [s for s in REGISTRY.values() if not s.needs_endpoint or s.task in models]
+        else:
+            specs = [get_spec(t) for t in dict.fromkeys(self.tasks)]
+            for spec in specs:
+                if spec.needs_endpoint and spec.task not in models:
+                    msg = f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
+                    raise ConfigurationError(msg)
+        self._client = HFClient(settings=settings)
+        self._aclient = AsyncHFClient(settings=settings)
+        self._tools = [
+            make_tool(
+                spec,
+                self._client,
+                self._aclient,
+                description=self.custom_description if spec.needs_endpoint else None,
+            )
+            for spec in specs
+        ]
+
+    def get_tools(self) -> list[BaseTool]:
+        """The selected tools, in registry order (or the order of ``tasks``)."""
+        return list(self._tools)
+
+    def get_tool(self, name: str) -> BaseTool:
+        """One tool by name (``text_classification``) or task id (``text-classification``).
+
+        Raises:
+            KeyError: no such tool in this toolkit; the message lists the available ones.
+        """
+        wanted = name.replace("-", "_")
+        for tool in self._tools:
+            if tool.name == wanted:
+                return tool
+        msg = f"no tool {name!r} in this toolkit; available: {', '.join(self.tool_names)}"
+        raise KeyError(msg)
+
+    @property
+    def tool_names(self) -> list[str]:
+        """Names of the selected tools."""
+        return [t.name for t in self._tools]
+
+    @property
+    def client(self) -> HFClient:
+        """The shared blocking client."""
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncHFClient:
+        """The shared async client."""
+        return self._aclient
+
+    def close(self) -> None:
+        """Close the blocking client's pool."""
+        self._client.close()

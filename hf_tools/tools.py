@@ -1,0 +1,108 @@
+"""TaskSpec + clients -> a LangChain StructuredTool (sync and async, content_and_artifact).
+
+Content is short text the LLM reads (bounded by ``max_content_chars``); the artifact is the full
+typed output. Errors the LLM can fix come back as a ToolException message (``status="error"``);
+configuration errors raise to the developer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import ArgsSchema, StructuredTool, ToolException
+from pydantic import BaseModel, ValidationError
+
+from hf_tools.client import AnySpec, AsyncHFClient, HFClient, validation_message
+from hf_tools.errors import HFToolsError
+from hf_tools.tasks._base import SavesFiles
+
+__all__ = ["HFTool", "bound_text", "make_tool"]
+
+
+class HFTool(StructuredTool):
+    """A StructuredTool whose schema for the LLM is its compact ``args_schema`` as written.
+
+    LangChain rebuilds ``tool_call_schema`` as a copy of the fields without the model config,
+    which loses our schema trimming; our inputs have no injected arguments to hide, so the
+    argument model itself is the right schema.
+    """
+
+    @property
+    def tool_call_schema(self) -> ArgsSchema:
+        """The argument model itself (no injected arguments to remove)."""
+        return self.args_schema if self.args_schema is not None else super().tool_call_schema
+
+
+def bound_text(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, saying that the rest is in the artifact."""
+    if len(text) <= limit:
+        return text
+    note = f"… [truncated {len(text) - limit} chars; full result in the artifact]"
+    return text[: max(0, limit - len(note))] + note
+
+
+def _as_tool_error(exc: HFToolsError) -> Exception:
+    return ToolException(exc.for_llm()) if exc.llm_fixable else exc
+
+
+def make_tool(
+    spec: AnySpec,
+    client: HFClient,
+    aclient: AsyncHFClient,
+    *,
+    model: str | None = None,
+    description: str | None = None,
+) -> HFTool:
+    """Build the LangChain tool for one task, bound to a pair of clients.
+
+    Args:
+        spec: the task.
+        client: blocking client used by ``invoke``.
+        aclient: async client used by ``ainvoke``.
+        model: model id or endpoint URL (default: the client's setting, then the task's).
+        description: replaces the task's description (e.g. for a custom endpoint).
+    """
+    settings = client.settings
+    target = client.model_for(spec, model)
+
+    def _content(output: BaseModel) -> str:
+        if settings.output_dir is not None and isinstance(output, SavesFiles):
+            settings.output_dir.mkdir(parents=True, exist_ok=True)
+            output.save(settings.output_dir)
+        return bound_text(spec.render(output), settings.max_content_chars)
+
+    def _inputs(kwargs: dict[str, Any]) -> BaseModel:
+        # LangChain has validated these against args_schema already.
+        inputs: BaseModel = spec.input_model.model_construct(**kwargs)
+        return inputs
+
+    def _run(**kwargs: Any) -> tuple[str, Any]:
+        try:
+            output = client.run_spec(spec, _inputs(kwargs), model=target)
+        except HFToolsError as exc:
+            raise _as_tool_error(exc) from exc
+        return _content(output), output
+
+    async def _arun(**kwargs: Any) -> tuple[str, Any]:
+        try:
+            output = await aclient.run_spec(spec, _inputs(kwargs), model=target)
+        except HFToolsError as exc:
+            raise _as_tool_error(exc) from exc
+        return _content(output), output
+
+    def _on_invalid(exc: ValidationError) -> str:
+        return validation_message(spec, exc) + ". Fix the arguments and call the tool again."
+
+    tool = HFTool.from_function(
+        func=_run,
+        coroutine=_arun,
+        name=spec.tool_name,
+        description=description or spec.description,
+        args_schema=spec.input_model,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_on_invalid,
+        metadata={"hf_task": spec.task, "hf_model": target},
+    )
+    assert isinstance(tool, HFTool)
+    return tool

@@ -1,0 +1,53 @@
+"""Write cassettes/<task>/<scenario>.yaml from a recorded response body.
+
+The request is built by hf_tools itself, so the cassette matches what we send today:
+
+    python scripts/make_cassette.py text-classification success \
+        --args '{"text": "I like you"}' --response body.json [--status 200] \
+        [--content-type application/json] [--model org/name]
+
+List the new cassette and the recording its body came from in cassettes/INDEX.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hf_tools.client import HFClient
+from hf_tools.tasks import get_spec
+from hf_tools.testing import DUMMY_TOKEN, Interaction, write_cassette
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task")
+    parser.add_argument("scenario")
+    parser.add_argument("--args", required=True, help="tool arguments as JSON")
+    parser.add_argument("--response", required=True, type=Path, help="file with the body")
+    parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--content-type", default="application/json")
+    parser.add_argument("--model")
+    ns = parser.parse_args()
+    client = HFClient(api_key=DUMMY_TOKEN, allowed_roots=[Path.cwd()])
+    spec = get_spec(ns.task)
+    inputs = client.validate(spec, json.loads(ns.args))
+    from hf_tools.media import resolve_media
+
+    media = {
+        f: resolve_media(v, client.settings)
+        for f in spec.media_fields
+        if (v := getattr(inputs, f, None)) is not None
+    }
+    request = client.prepare(spec, inputs, media, client.model_for(spec, ns.model))
+    path = Path("cassettes") / spec.task / f"{ns.scenario}.yaml"
+    body = ns.response.read_bytes()
+    if ns.content_type.startswith("application/json"):
+        body = body.strip()
+    write_cassette(path, [Interaction(request, ns.status, body, {"content-type": ns.content_type})])
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

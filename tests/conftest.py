@@ -1,0 +1,82 @@
+"""Shared fixtures: offline cassettes, a toolkit with a dummy token, waits that do not sleep."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hf_tools.http
+from hf_tools.http import HFRequest, RawResponse
+from hf_tools.testing import DUMMY_TOKEN, is_recording, use_cassette
+from hf_tools.toolkit import HuggingFaceToolkit
+
+ROOT = Path(__file__).resolve().parents[1]
+CASSETTES = ROOT / "cassettes"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may pick up a real token from the developer's shell (unless recording)."""
+    if not is_recording():
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+@pytest.fixture
+def token() -> str:
+    return os.environ["HF_TOKEN"] if is_recording() else DUMMY_TOKEN
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record retry waits instead of sleeping, so retry tests take no wall time."""
+    waits: list[float] = []
+
+    async def _asleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    if not is_recording():
+        monkeypatch.setattr(hf_tools.http, "_sleep", waits.append)
+        monkeypatch.setattr(hf_tools.http, "_asleep", _asleep)
+    return waits
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
+    """Every request that actually went to the (replayed) wire, in order."""
+    requests: list[HFRequest] = []
+    real_sync, real_async = hf_tools.http._exchange_sync, hf_tools.http._exchange_async
+
+    def _sync(client: Any, request: HFRequest) -> RawResponse:
+        requests.append(request)
+        return real_sync(client, request)
+
+    async def _async(client: Any, request: HFRequest) -> RawResponse:
+        requests.append(request)
+        return await real_async(client, request)
+
+    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _sync)
+    monkeypatch.setattr(hf_tools.http, "_exchange_async", _async)
+    return requests
+
+
+@pytest.fixture
+def cassette() -> Callable[[str], AbstractContextManager[Any]]:
+    """``with cassette("text-classification/success"):`` replays cassettes/<name>.yaml."""
+
+    def _use(name: str) -> AbstractContextManager[Any]:
+        return use_cassette(f"{name}.yaml", library_dir=CASSETTES)
+
+    return _use
+
+
+@pytest.fixture
+def toolkit(token: str) -> Iterator[HuggingFaceToolkit]:
+    tk = HuggingFaceToolkit(api_key=token, allowed_roots=[FIXTURES, ROOT])
+    yield tk
+    tk.close()

@@ -1,0 +1,91 @@
+"""Every task in the registry is a working tool: schema, sync and async calls from its cassette."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+
+from hf_tools.tasks import REGISTRY, TaskSpec
+from hf_tools.testing import DUMMY_TOKEN
+from hf_tools.toolkit import HuggingFaceToolkit
+
+from .conftest import CASSETTES, FIXTURES, ROOT
+
+SPECS = list(REGISTRY.values())
+IDS = [s.task for s in SPECS]
+
+
+def _tool(spec: TaskSpec[Any, Any], token: str) -> tuple[HuggingFaceToolkit, BaseTool]:
+    models = {spec.task: spec.default_model} if spec.needs_endpoint else None
+    toolkit = HuggingFaceToolkit(
+        api_key=token, tasks=[spec.task], models=models, allowed_roots=[FIXTURES, ROOT]
+    )
+    return toolkit, toolkit.get_tool(spec.tool_name)
+
+
+def _call(spec: TaskSpec[Any, Any]) -> dict[str, Any]:
+    return {"name": spec.tool_name, "args": dict(spec.example), "id": "call-1", "type": "tool_call"}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_schema_is_described_and_accepts_the_example(spec: TaskSpec[Any, Any]) -> None:
+    schema = spec.input_model.model_json_schema()
+    assert spec.tool_name == spec.task.replace("-", "_")
+    assert 20 < len(spec.description) <= 300
+    for name, prop in schema["properties"].items():
+        assert prop.get("description"), f"{spec.task}.{name} has no description"
+        assert "title" not in prop
+    spec.input_model.model_validate(spec.example)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_every_task_has_a_success_cassette(spec: TaskSpec[Any, Any]) -> None:
+    assert (CASSETTES / spec.task / "success.yaml").is_file()
+
+
+def _check(message: Any, spec: TaskSpec[Any, Any], toolkit: HuggingFaceToolkit) -> None:
+    assert isinstance(message, ToolMessage)
+    assert message.status == "success", message.content
+    assert message.tool_call_id == "call-1"
+    assert isinstance(message.content, str) and message.content.strip()
+    assert len(message.content) <= toolkit.max_content_chars
+    assert isinstance(message.artifact, spec.output_model)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_tool_call_sync(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> None:
+    toolkit, tool = _tool(spec, token)
+    with cassette(f"{spec.task}/success"):
+        _check(tool.invoke(_call(spec)), spec, toolkit)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+async def test_tool_call_async(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> None:
+    toolkit, tool = _tool(spec, token)
+    with cassette(f"{spec.task}/success"):
+        _check(await tool.ainvoke(_call(spec)), spec, toolkit)
+
+
+def test_cassettes_hold_no_secret() -> None:
+    for path in Path(CASSETTES).rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?im)^\s*authorization:", text), path
+        assert not re.search(r"(?i)bearer\s+hf_", text), path
+        assert not re.search(r"hf_[A-Za-z0-9]{20,}", text), path
+        assert DUMMY_TOKEN not in text, path
+
+
+def test_every_cassette_is_indexed() -> None:
+    index = (CASSETTES / "INDEX.md").read_text(encoding="utf-8")
+    for path in CASSETTES.rglob("*.yaml"):
+        assert str(path.relative_to(CASSETTES)) in index, f"{path} missing from INDEX.md"
+
+
+def test_readme_exists_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.index("make demo") < text.index("make test")
