@@ -66,11 +66,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
 
 
 @pytest.fixture
-def cassette() -> Callable[[str], AbstractContextManager[Any]]:
+def cassette() -> Callable[..., AbstractContextManager[Any]]:
     """``with cassette("text-classification/success"):`` replays cassettes/<name>.yaml."""
 
-    def _use(name: str) -> AbstractContextManager[Any]:
-        return use_cassette(f"{name}.yaml", library_dir=CASSETTES)
+    def _use(name: str, **kw: Any) -> AbstractContextManager[Any]:
+        return use_cassette(f"{name}.yaml", library_dir=CASSETTES, **kw)
 
     return _use
 

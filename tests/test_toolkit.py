@@ -1,0 +1,46 @@
+"""Toolkit selection, naming and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
+
+
+def test_default_is_every_task_in_registry_order() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_x")
+    expected = [s.tool_name for s in REGISTRY.values() if not s.needs_endpoint]
+    assert toolkit.tool_names == expected
+
+
+def test_selection_keeps_the_given_order_and_drops_duplicates() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_x", tasks=["text-classification"] * 2)
+    assert toolkit.tool_names == ["text_classification"]
+
+
+def test_get_tool_by_name_or_task_id() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_x")
+    assert toolkit.get_tool("text-classification") is toolkit.get_tool("text_classification")
+    with pytest.raises(KeyError, match="available: text_classification"):
+        toolkit.get_tool("nope")
+
+
+def test_unknown_task_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="unknown task 'speling'; known tasks: "):
+        HuggingFaceToolkit(api_key="hf_x", tasks=["speling"])
+    with pytest.raises(ConfigurationError, match="models names unknown tasks"):
+        HuggingFaceToolkit(api_key="hf_x", models={"nope": "org/m"})
+
+
+def test_models_override_is_used_by_the_tool() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_x", models={"text-classification": "org/other"})
+    assert toolkit.get_tool("text_classification").metadata == {
+        "hf_task": "text-classification",
+        "hf_model": "org/other",
+    }
+
+
+def test_repr_never_shows_the_key() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_secret_value_123")
+    assert "hf_secret_value_123" not in repr(toolkit)
+    assert "hf_secret_value_123" not in repr(toolkit.client.settings)
