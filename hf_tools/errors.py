@@ -73,8 +73,12 @@ class HFToolsError(Exception):
         return f"{self} {self.hint}".strip()
 
 
-class ConfigurationError(HFToolsError, ValueError):
-    """The toolkit is set up wrong; the developer must fix it."""
+class ConfigurationError(HFToolsError):
+    """The toolkit is set up wrong; the developer must fix it.
+
+    Not a ValueError on purpose: pydantic would turn it into a ValidationError when raised
+    while a toolkit is being built.
+    """
 
 
 class InputError(HFToolsError, ValueError):
