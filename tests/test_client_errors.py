@@ -143,3 +143,14 @@ def test_500_plain_text_is_not_retried(
     client = toolkit.client
     with cassette("client/500-plain-text"), pytest.raises(ServerError):
         client.run("text-classification", text="I like you")
+
+
+def test_custom_endpoint_gets_the_post_as_is(
+    token: str, cassette: Any, sent: list[HFRequest]
+) -> None:
+    url = "https://my-sentiment.us-east-1.aws.endpoints.huggingface.cloud"
+    toolkit = HuggingFaceToolkit(api_key=token, base_url=url, is_custom_endpoint=True)
+    with cassette("client/custom-endpoint"):
+        msg = toolkit.get_tool("text_classification").invoke(_call())
+    assert msg.content == "POSITIVE 0.9999, NEGATIVE 0.0001"
+    assert sent[0].url == url
