@@ -9,13 +9,43 @@ from typing import Any
 
 from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
+    feature_extraction,
+    fill_mask,
+    question_answering,
+    ranking,
+    sentence_embeddings,
+    sentence_similarity,
+    summarization,
+    table_question_answering,
+    text2text_generation,
     text_classification,
+    text_generation,
+    token_classification,
+    translation,
+    zero_shot_classification,
 )
 from hf_tools.tasks._base import TaskSpec
 
 __all__ = ["REGISTRY", "TaskSpec", "get_spec"]
 
-REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in (text_classification.SPEC,)}
+_SPECS: tuple[TaskSpec[Any, Any], ...] = (
+    text_classification.SPEC,
+    zero_shot_classification.SPEC,
+    token_classification.SPEC,
+    question_answering.SPEC,
+    table_question_answering.SPEC,
+    fill_mask.SPEC,
+    summarization.SPEC,
+    translation.SPEC,
+    text2text_generation.SPEC,
+    text_generation.SPEC,
+    feature_extraction.SPEC,
+    sentence_embeddings.SPEC,
+    sentence_similarity.SPEC,
+    ranking.SPEC,
+)
+
+REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}
 
 
 def get_spec(task: str) -> TaskSpec[Any, Any]:

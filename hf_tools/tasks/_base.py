@@ -25,6 +25,7 @@ __all__ = [
     "TaskSpec",
     "ToolInput",
     "expect_list",
+    "first_field",
     "fmt_score",
     "labels_from",
     "render_labels",
@@ -161,6 +162,16 @@ def unwrap_single(data: Any) -> Any:
     while isinstance(data, list) and len(data) == 1 and isinstance(data[0], list):
         data = data[0]
     return data
+
+
+def first_field(data: Any, key: str, task: str) -> tuple[str, dict[str, Any]]:
+    """``[{key: text, ...}]`` or ``{key: text, ...}`` -> (text, the whole object)."""
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, Mapping) and isinstance(data.get(key), str):
+        return data[key], dict(data)
+    msg = f"expected {{{key!r}: str}} from the server, got {str(data)[:80]!r}"
+    raise ResponseFormatError(msg, task=task)
 
 
 def labels_from(data: Any, task: str) -> list[Label]:

@@ -1,0 +1,101 @@
+"""fill-mask: the most likely words for a masked position in a text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+
+MASK_TOKENS = ("[MASK]", "<mask>")
+
+
+class FillMaskInput(ToolInput):
+    """Arguments of the fill_mask tool."""
+
+    text: str = Field(description="Text with exactly one mask token: <mask> or [MASK].")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="How many guesses.")
+    targets: list[str] | None = Field(default=None, description="Only score these words.")
+
+    @field_validator("text")
+    @classmethod
+    def _has_mask(cls, text: str) -> str:
+        if not any(token in text for token in MASK_TOKENS):
+            msg = "the text must contain the mask token <mask> (or [MASK] for BERT models)"
+            raise ValueError(msg)
+        return text
+
+
+class FillMaskParameters(BaseModel):
+    """Wire ``parameters`` of fill-mask."""
+
+    top_k: int | None = None
+    targets: list[str] | None = None
+
+
+class MaskFill(BaseModel):
+    """One candidate for the mask."""
+
+    model_config = ConfigDict(extra="allow")
+
+    token_str: str
+    score: float
+    sequence: str | None = None
+    token: int | None = None
+
+
+class FillMaskOutput(BaseModel):
+    """Candidates, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    fills: list[MaskFill]
+
+
+def build(args: FillMaskInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text, "parameters": {...}}``."""
+    params = FillMaskParameters(top_k=args.top_k, targets=args.targets)
+    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: FillMaskInput) -> FillMaskOutput:
+    """``[{score, token, token_str, sequence}]`` (nested once for several masks)."""
+    items = expect_list(data, "fill-mask", "a list of candidates")
+    if items and isinstance(items[0], list):
+        items = items[0]  # several masks: keep the first mask's candidates
+    try:
+        fills = [MaskFill.model_validate(item) for item in items]
+    except ValidationError as exc:
+        msg = f"unexpected candidate format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task="fill-mask") from None
+    fills.sort(key=lambda f: f.score, reverse=True)
+    return FillMaskOutput(fills=fills)
+
+
+def render(out: FillMaskOutput) -> str:
+    """``happiness 0.0690: The goal of life is happiness.`` per line."""
+    if not out.fills:
+        return "no candidates returned"
+    return "\n".join(
+        f"{f.token_str.strip()} {fmt_score(f.score)}" + (f": {f.sequence}" if f.sequence else "")
+        for f in out.fills
+    )
+
+
+SPEC = TaskSpec(
+    task="fill-mask",
+    description=(
+        "Guess the word hidden by the mask token <mask> in a text. "
+        "Returns candidate words with scores and the completed sentences."
+    ),
+    input_model=FillMaskInput,
+    output_model=FillMaskOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="distilbert/distilroberta-base",
+    example={"text": "The goal of life is <mask>."},
+)

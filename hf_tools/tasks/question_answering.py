@@ -1,0 +1,95 @@
+"""question-answering: extract the answer to a question from a given context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score
+
+
+class QuestionAnsweringInput(ToolInput):
+    """Arguments of the question_answering tool."""
+
+    question: str = Field(min_length=1, description="The question.")
+    context: str = Field(min_length=1, description="Text that contains the answer.")
+    top_k: int | None = Field(default=None, ge=1, le=20, description="How many answers.")
+
+
+class QuestionAnsweringParameters(BaseModel):
+    """Wire ``parameters`` of question-answering."""
+
+    top_k: int | None = None
+
+
+class Answer(BaseModel):
+    """An answer span of the context."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str
+    score: float | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+class QuestionAnsweringOutput(BaseModel):
+    """Answers, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answers: list[Answer]
+
+
+def build(args: QuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": {"question", "context"}, "parameters": {...}}``."""
+    params = QuestionAnsweringParameters(top_k=args.top_k)
+    return Payload(
+        json={
+            "inputs": {"question": args.question, "context": args.context},
+            "parameters": params.model_dump(exclude_none=True),
+        }
+    )
+
+
+def parse(data: Any, args: QuestionAnsweringInput) -> QuestionAnsweringOutput:
+    """One object (serverless) or a list of them (``top_k``, task spec)."""
+    items = data if isinstance(data, list) else [data]
+    try:
+        answers = [Answer.model_validate(a) for a in items]
+    except ValidationError as exc:
+        msg = f"unexpected answer format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task="question-answering") from None
+    answers.sort(key=lambda a: a.score or 0.0, reverse=True)
+    return QuestionAnsweringOutput(answers=answers)
+
+
+def render(out: QuestionAnsweringOutput) -> str:
+    """``42 (score 0.0000, chars 0-2)`` per answer."""
+    if not out.answers:
+        return "no answer found"
+    lines = []
+    for a in out.answers:
+        score = f"score {fmt_score(a.score)}" if a.score is not None else "no score"
+        span = f", chars {a.start}-{a.end}" if a.start is not None else ""
+        lines.append(f"{a.answer} ({score}{span})")
+    return "\n".join(lines)
+
+
+SPEC = TaskSpec(
+    task="question-answering",
+    description=(
+        "Answer a question by extracting the span of a given context that answers it. "
+        "Returns the answer text with its score."
+    ),
+    input_model=QuestionAnsweringInput,
+    output_model=QuestionAnsweringOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="deepset/roberta-base-squad2",
+    example={"question": "What is the meaning of life?", "context": "42"},
+)

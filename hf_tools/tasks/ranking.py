@@ -1,0 +1,104 @@
+"""ranking: order documents by relevance to a query with a cross-encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, unwrap_single
+
+
+class RankingInput(ToolInput):
+    """Arguments of the ranking tool."""
+
+    query: str = Field(min_length=1, description="What to search for.")
+    documents: list[str] = Field(min_length=1, max_length=100, description="Texts to rank.")
+    top_k: int | None = Field(default=None, ge=1, description="Return only the best k.")
+
+
+class RankedDocument(BaseModel):
+    """A document, its position in the input and its relevance."""
+
+    index: int
+    score: float
+    text: str
+
+
+class RankingOutput(BaseModel):
+    """Documents, most relevant first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ranked: list[RankedDocument]
+
+
+def build(args: RankingInput, media: Mapping[str, Media]) -> Payload:
+    """Cross-encoder pairs: ``{"inputs": [[query, doc], ...]}``."""
+    return Payload(json={"inputs": [[args.query, doc] for doc in args.documents]})
+
+
+def _scores(data: Any, n: int) -> list[float]:
+    if isinstance(data, Mapping) and isinstance(data.get("scores"), list):
+        data = data["scores"]  # Inference Endpoints sentence-ranking
+    if isinstance(data, list) and data and isinstance(data[0], Mapping) and "index" in data[0]:
+        by_index = {int(d["index"]): float(d["score"]) for d in data}
+        return [by_index[i] for i in range(n)]
+    if isinstance(data, list) and len(data) == 1 and n > 1 and isinstance(data[0], list):
+        data = data[0]
+    scores = []
+    for item in data if isinstance(data, list) else []:
+        item = unwrap_single(item)
+        if isinstance(item, list):  # [[{label, score}, ...]] per pair: the best label's score
+            item = max(item, key=lambda d: d["score"])
+        scores.append(float(item["score"] if isinstance(item, Mapping) else item))
+    return scores
+
+
+def parse(data: Any, args: RankingInput) -> RankingOutput:
+    """``{"scores"}``, ``[{index, score}]``, ``[{label, score}]`` per pair, or ``[f]``."""
+    try:
+        scores = _scores(data, len(args.documents))
+    except (KeyError, TypeError, ValueError):
+        scores = []
+    if len(scores) != len(args.documents):
+        msg = f"expected {len(args.documents)} scores, got {str(data)[:80]}"
+        raise ResponseFormatError(msg, task="ranking")
+    ranked = sorted(
+        (
+            RankedDocument(index=i, score=s, text=d)
+            for i, (d, s) in enumerate(zip(args.documents, scores, strict=True))
+        ),
+        key=lambda r: r.score,
+        reverse=True,
+    )
+    return RankingOutput(ranked=ranked[: args.top_k] if args.top_k else ranked)
+
+
+def render(out: RankingOutput) -> str:
+    """``#2 0.9812  <first 200 chars>`` per line, best first."""
+    return "\n".join(f"#{r.index} {fmt_score(r.score)}  {r.text[:200]}" for r in out.ranked)
+
+
+SPEC = TaskSpec(
+    task="ranking",
+    description=(
+        "Rank documents by relevance to a query (rerank search results). "
+        "Returns document indexes with scores, best first."
+    ),
+    input_model=RankingInput,
+    output_model=RankingOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
+    example={
+        "query": "How many people live in Berlin?",
+        "documents": [
+            "Berlin is well known for its museums.",
+            "Berlin had a population of 3,520,031 registered inhabitants.",
+        ],
+    },
+)

@@ -1,0 +1,63 @@
+"""summarization: a shorter version of a long text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+
+
+class SummarizationInput(ToolInput):
+    """Arguments of the summarization tool."""
+
+    text: str = Field(min_length=1, description="Text to summarize.")
+    max_length: int | None = Field(default=None, ge=1, description="Max summary tokens.")
+    min_length: int | None = Field(default=None, ge=1, description="Min summary tokens.")
+
+
+class SummarizationParameters(BaseModel):
+    """Wire ``parameters``; the pipeline passes length limits on to generation."""
+
+    max_length: int | None = None
+    min_length: int | None = None
+
+
+class SummarizationOutput(BaseModel):
+    """The summary."""
+
+    model_config = ConfigDict(extra="allow")
+
+    summary_text: str
+
+
+def build(args: SummarizationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text, "parameters": {"max_length", "min_length"}}``."""
+    params = SummarizationParameters(max_length=args.max_length, min_length=args.min_length)
+    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: SummarizationInput) -> SummarizationOutput:
+    """``[{summary_text}]`` (serverless) or ``{summary_text}`` (task spec)."""
+    text, raw = first_field(data, "summary_text", "summarization")
+    return SummarizationOutput.model_validate({**raw, "summary_text": text.strip()})
+
+
+def render(out: SummarizationOutput) -> str:
+    """The summary text."""
+    return out.summary_text
+
+
+SPEC = TaskSpec(
+    task="summarization",
+    description="Summarize a long text (articles, reports). Returns the summary.",
+    input_model=SummarizationInput,
+    output_model=SummarizationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="facebook/bart-large-cnn",
+    example={"text": "The sky is blue, the tree is green."},
+)

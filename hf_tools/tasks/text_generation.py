@@ -1,0 +1,87 @@
+"""text-generation: continue a prompt with a language model (TGI or transformers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+
+
+class TextGenerationInput(ToolInput):
+    """Arguments of the text_generation tool."""
+
+    prompt: str = Field(min_length=1, description="Text to continue.")
+    max_new_tokens: int | None = Field(default=None, ge=1, description="Max tokens to generate.")
+    temperature: float | None = Field(default=None, gt=0, description="Sampling temperature.")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling.")
+    top_k: int | None = Field(default=None, ge=1, description="Top-k sampling.")
+    repetition_penalty: float | None = Field(default=None, gt=0, description="> 1 repeats less.")
+    do_sample: bool | None = Field(default=None, description="Sample instead of greedy.")
+    return_full_text: bool | None = Field(default=None, description="Prepend the prompt.")
+    stop: list[str] | None = Field(default=None, description="Stop at any of these strings.")
+    seed: int | None = Field(default=None, description="Random seed.")
+
+
+class TextGenerationParameters(BaseModel):
+    """Wire ``parameters`` of text-generation (TGI names)."""
+
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    do_sample: bool | None = None
+    return_full_text: bool | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+
+
+class TextGenerationOutput(BaseModel):
+    """The generated text; TGI ``details`` (finish reason, tokens) when the server sent them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    generated_text: str
+    details: dict[str, Any] | None = None
+
+
+def parameters(args: BaseModel) -> dict[str, Any]:
+    """The generation parameters set on ``args`` (shared with text2text-generation)."""
+    fields = TextGenerationParameters.model_fields
+    return {k: v for k in fields if (v := getattr(args, k, None)) is not None}
+
+
+def build(args: TextGenerationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": prompt, "parameters": {...}}``."""
+    return Payload(json={"inputs": args.prompt, "parameters": parameters(args)})
+
+
+def parse(data: Any, args: BaseModel) -> TextGenerationOutput:
+    """``[{generated_text, details?}]`` or the TGI object ``{generated_text, details?}``."""
+    _, raw = first_field(data, "generated_text", "text-generation")
+    return TextGenerationOutput.model_validate(raw)
+
+
+def render(out: TextGenerationOutput) -> str:
+    """The generated text, with the finish reason when it was cut by length."""
+    reason = (out.details or {}).get("finish_reason")
+    note = " [stopped: max_new_tokens reached]" if reason == "length" else ""
+    return (out.generated_text or "(empty generation)") + note
+
+
+SPEC = TaskSpec(
+    task="text-generation",
+    description=(
+        "Continue a prompt with a raw (non-chat) language model. Returns the generated text."
+    ),
+    input_model=TextGenerationInput,
+    output_model=TextGenerationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="google/flan-t5-xxl",
+    example={"prompt": "test", "max_new_tokens": 1, "do_sample": False},
+)

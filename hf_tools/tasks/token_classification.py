@@ -1,0 +1,101 @@
+"""token-classification: named entities (people, places, organisations...) in a text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+
+
+class TokenClassificationInput(ToolInput):
+    """Arguments of the token_classification tool."""
+
+    text: str = Field(min_length=1, description="Text to tag.")
+    aggregation_strategy: Literal["none", "simple", "first", "average", "max"] | None = Field(
+        default=None, description="How tokens merge into entities; default simple."
+    )
+    ignore_labels: list[str] | None = Field(default=None, description="Labels to drop, e.g. O.")
+
+
+class TokenClassificationParameters(BaseModel):
+    """Wire ``parameters`` of token-classification."""
+
+    aggregation_strategy: str | None = None
+    ignore_labels: list[str] | None = None
+
+
+class Entity(BaseModel):
+    """One entity; ``entity_group`` holds ``entity`` when the server did not aggregate."""
+
+    model_config = ConfigDict(extra="allow")
+
+    entity_group: str
+    word: str
+    score: float
+    start: int | None = None
+    end: int | None = None
+
+
+class TokenClassificationOutput(BaseModel):
+    """Entities in text order."""
+
+    model_config = ConfigDict(extra="allow")
+
+    entities: list[Entity]
+
+
+def build(args: TokenClassificationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text, "parameters": {...}}``."""
+    params = TokenClassificationParameters(
+        aggregation_strategy=args.aggregation_strategy, ignore_labels=args.ignore_labels
+    )
+    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: TokenClassificationInput) -> TokenClassificationOutput:
+    """``[{entity_group|entity, word, score, start?, end?}]``."""
+    items = expect_list(data, "token-classification", "a list of entities")
+    if len(items) == 1 and isinstance(items[0], list):
+        items = items[0]
+    try:
+        entities = [
+            Entity.model_validate(
+                {"entity_group": e.get("entity"), **e} if "entity_group" not in e else e
+            )
+            for e in items
+        ]
+    except (ValidationError, AttributeError) as exc:
+        msg = f"unexpected entity format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task="token-classification") from None
+    return TokenClassificationOutput(entities=entities)
+
+
+def render(out: TokenClassificationOutput) -> str:
+    """One entity per line: ``PER: Sarah Jessica Parker (0.9991) [11-31]``."""
+    if not out.entities:
+        return "no entities found"
+    lines = []
+    for e in out.entities:
+        span = f" [{e.start}-{e.end}]" if e.start is not None and e.end is not None else ""
+        lines.append(f"{e.entity_group}: {e.word} ({fmt_score(e.score)}){span}")
+    return "\n".join(lines)
+
+
+SPEC = TaskSpec(
+    task="token-classification",
+    description=(
+        "Find named entities (people, places, organisations...) in a text. "
+        "Returns each entity with its type, score and character span."
+    ),
+    input_model=TokenClassificationInput,
+    output_model=TokenClassificationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="dbmdz/bert-large-cased-finetuned-conll03-english",
+    example={"text": "My name is Sarah Jessica Parker but you can call me Jessica"},
+)

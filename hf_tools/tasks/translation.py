@@ -1,0 +1,68 @@
+"""translation: a text in another language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+
+
+class TranslationInput(ToolInput):
+    """Arguments of the translation tool."""
+
+    text: str = Field(min_length=1, description="Text to translate.")
+    src_lang: str | None = Field(default=None, description="Source language code.")
+    tgt_lang: str | None = Field(
+        default=None, description="Target language code, e.g. fr_XX (multilingual models)."
+    )
+
+
+class TranslationParameters(BaseModel):
+    """Wire ``parameters`` of translation."""
+
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+
+
+class TranslationOutput(BaseModel):
+    """The translation."""
+
+    model_config = ConfigDict(extra="allow")
+
+    translation_text: str
+
+
+def build(args: TranslationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text, "parameters": {"src_lang", "tgt_lang"}}``."""
+    params = TranslationParameters(src_lang=args.src_lang, tgt_lang=args.tgt_lang)
+    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: TranslationInput) -> TranslationOutput:
+    """``[{translation_text}]`` or ``{translation_text}``."""
+    _, raw = first_field(data, "translation_text", "translation")
+    return TranslationOutput.model_validate(raw)
+
+
+def render(out: TranslationOutput) -> str:
+    """The translated text."""
+    return out.translation_text
+
+
+SPEC = TaskSpec(
+    task="translation",
+    description=(
+        "Translate a text. The default model translates English to German; "
+        "multilingual models take src_lang and tgt_lang. Returns the translation."
+    ),
+    input_model=TranslationInput,
+    output_model=TranslationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="google-t5/t5-small",
+    example={"text": "Hello world"},
+)

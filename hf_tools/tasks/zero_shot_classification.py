@@ -1,0 +1,91 @@
+"""zero-shot-classification: score a text against labels the caller chooses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import (
+    Label,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    labels_from,
+    render_labels,
+)
+
+
+class ZeroShotClassificationInput(ToolInput):
+    """Arguments of the zero_shot_classification tool."""
+
+    text: str = Field(min_length=1, description="Text to classify.")
+    candidate_labels: list[str] = Field(min_length=1, description="Labels to choose from.")
+    multi_label: bool | None = Field(
+        default=None, description="Labels are independent (several can be true)."
+    )
+    hypothesis_template: str | None = Field(
+        default=None, description='Template with {}, e.g. "This text is about {}."'
+    )
+
+
+class ZeroShotClassificationParameters(BaseModel):
+    """Wire ``parameters`` of zero-shot-classification."""
+
+    candidate_labels: list[str]
+    multi_label: bool | None = None
+    hypothesis_template: str | None = None
+
+
+class ZeroShotClassificationOutput(BaseModel):
+    """Candidate labels with scores, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    labels: list[Label]
+    sequence: str | None = None
+
+
+def build(args: ZeroShotClassificationInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": text, "parameters": {"candidate_labels": [...], ...}}``."""
+    params = ZeroShotClassificationParameters(
+        candidate_labels=args.candidate_labels,
+        multi_label=args.multi_label,
+        hypothesis_template=args.hypothesis_template,
+    )
+    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+
+
+def parse(data: Any, args: ZeroShotClassificationInput) -> ZeroShotClassificationOutput:
+    """Legacy ``{sequence, labels, scores}`` (also in a list) or flat ``[{label, score}]``."""
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], Mapping):
+        data = data[0] if "labels" in data[0] else data
+    sequence = data.get("sequence") if isinstance(data, Mapping) else None
+    labels = labels_from(data, "zero-shot-classification")
+    return ZeroShotClassificationOutput(labels=labels, sequence=sequence)
+
+
+def render(out: ZeroShotClassificationOutput) -> str:
+    """``scientific discovery 0.9829, space & cosmos 0.0152``."""
+    return render_labels(out.labels)
+
+
+SPEC = TaskSpec(
+    task="zero-shot-classification",
+    description=(
+        "Classify a text into labels you choose, without training. "
+        "Returns each label's score, best first."
+    ),
+    input_model=ZeroShotClassificationInput,
+    output_model=ZeroShotClassificationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="facebook/bart-large-mnli",
+    example={
+        "text": "A new model offers an explanation for how the Galilean satellites formed.",
+        "candidate_labels": ["space & cosmos", "scientific discovery", "microbiology"],
+    },
+)
