@@ -13,6 +13,7 @@ from hf_tools.config import (
     DEFAULT_MAX_CONTENT_CHARS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    RetryPolicy,
     Settings,
 )
 from hf_tools.errors import ConfigurationError
@@ -47,6 +48,7 @@ class HuggingFaceToolkit(BaseToolkit):
     wait_for_model: bool | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    retry: RetryPolicy | None = Field(default=None, description="Full retry policy.")
     max_content_chars: int = Field(default=DEFAULT_MAX_CONTENT_CHARS, ge=200)
     output_dir: Path | None = None
     allowed_roots: list[Path] | None = None
@@ -70,6 +72,7 @@ class HuggingFaceToolkit(BaseToolkit):
             wait_for_model=self.wait_for_model,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            retry=self.retry,
             max_content_chars=self.max_content_chars,
             output_dir=self.output_dir,
             allowed_roots=self.allowed_roots,
