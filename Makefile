@@ -31,7 +31,7 @@ test: lint typecheck unit
 # Re-record every cassette against the live API (needs HF_TOKEN and a network).
 record: $(STAMP)
 	@test -n "$$HF_TOKEN" || (echo "make record needs HF_TOKEN" && exit 1)
-	HF_TOOLS_RECORD=1 $(BIN)/pytest -q -p no:socket --record-mode=all -m "not live or live"
+	HF_TOOLS_RECORD=1 $(BIN)/pytest -q --force-enable-socket
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
