@@ -73,8 +73,9 @@ def use_cassette(
     """
     import vcr
 
+    repeats = bool(overrides.pop("allow_playback_repeats", False))
     recorder = vcr.VCR(**vcr_config(library_dir, **overrides))
-    with recorder.use_cassette(str(path)) as cassette:
+    with recorder.use_cassette(str(path), allow_playback_repeats=repeats) as cassette:
         yield cassette
     if all_played and not is_recording() and not cassette.all_played:
         msg = f"cassette {path} was not fully played ({cassette.play_count}/{len(cassette)})"
