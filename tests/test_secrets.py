@@ -1,0 +1,76 @@
+"""The api key never leaks: logs, errors, reprs, tool content, CLI output, cassettes."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import pytest
+
+from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit, Settings
+from hf_tools.cli import main
+
+SECRET = "hf_SECRETsecretSECRET123456"
+
+
+def _everything(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + repr(exc)
+
+
+def test_reprs_never_show_the_key() -> None:
+    toolkit = HuggingFaceToolkit(api_key=SECRET)
+    objects: list[Any] = [
+        toolkit,
+        toolkit.client,
+        toolkit.async_client,
+        HFClient(api_key=SECRET),
+        AsyncHFClient(api_key=SECRET),
+        Settings.create(api_key=SECRET),
+        *toolkit.get_tools(),
+    ]
+    for obj in objects:
+        assert SECRET not in repr(obj) and SECRET not in str(obj), type(obj)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "args"),
+    [
+        ("text-classification/success", {}),
+        ("client/401", {}),
+        ("client/500-plain-text", {}),
+        ("client/400-error-list", {"top_k": 500}),
+    ],
+)
+def test_logs_errors_and_content_never_show_the_key(
+    scenario: str, args: dict[str, Any], cassette: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tool = HuggingFaceToolkit(api_key=SECRET).get_tool("text_classification")
+    call = {
+        "name": tool.name,
+        "args": {"text": "I like you", **args},
+        "id": "1",
+        "type": "tool_call",
+    }
+    text = ""
+    with cassette(scenario):
+        try:
+            msg = tool.invoke(call)
+            text = repr(msg) + str(msg.content)
+        except Exception as exc:  # the developer-facing errors
+            text = _everything(exc)
+    assert text
+    assert SECRET not in text
+    assert SECRET not in caplog.text
+    assert any(r.name.startswith("hf_tools") for r in caplog.records)
+
+
+def test_cli_output_never_shows_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    main(["list"])
+    main(["call", "no_such_tool", "--args", "{}"])
+    out = capsys.readouterr()
+    assert SECRET not in out.out + out.err
