@@ -213,7 +213,8 @@ def main() -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()},"
         f" {platform.system()} {platform.release()}. Loopback server on 127.0.0.1 (TCP_NODELAY,"
         " one write per answer). Produced by `make bench`.",
         "",
