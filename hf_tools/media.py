@@ -1,13 +1,26 @@
 """Image and audio inputs: path, http(s) URL, data URI, base64 text or bytes -> (bytes, MIME).
 
-The type is detected from magic bytes, never trusted from a name. Refusals raise
+The type is detected from magic bytes, never trusted from a name or a header. Safe by default:
+local paths only inside the allowed roots, URLs only to public addresses (every redirect hop
+re-checked), downloads capped in size and time. Refusals raise
 :class:`~hf_tools.errors.MediaError`, whose message tells an LLM what to pass instead.
+
+Known limit: a host is resolved for the check and again by the HTTP client, so a DNS server
+that answers differently the second time (rebinding) is not stopped here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
 
 from hf_tools.config import Settings
 from hf_tools.errors import MediaError
@@ -15,34 +28,39 @@ from hf_tools.tasks._base import Media
 
 __all__ = ["Media", "aresolve_media", "detect_mime", "resolve_media"]
 
-_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"BM", 0, "image/bmp"),
-    (b"fLaC", 0, "audio/flac"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"ID3", 0, "audio/mpeg"),
-    (b"\x1a\x45\xdf\xa3", 0, "audio/webm"),
+_MAX_REDIRECTS = 5
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+    (b"fLaC", "audio/flac"),
+    (b"OggS", "audio/ogg"),
+    (b"ID3", "audio/mpeg"),
+    (b"\x1a\x45\xdf\xa3", "audio/webm"),
 )
+# Tests swap these in; production uses the real resolver and transport.
+_getaddrinfo = socket.getaddrinfo
+_transport: httpx.BaseTransport | None = None
+_async_transport: httpx.AsyncBaseTransport | None = None
 
 
 def detect_mime(data: bytes) -> str | None:
     """The MIME type of an image/audio file from its first bytes, or None."""
-    for magic, offset, mime in _SIGNATURES:
-        if data[offset : offset + len(magic)] == magic:
+    for magic, mime in _SIGNATURES:
+        if data.startswith(magic):
             return mime
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio/wav"
     if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"
+        return "audio/mpeg"  # MPEG audio frame sync, no ID3 tag
     return None
 
 
-def _from_bytes(data: bytes, settings: Settings, what: str) -> Media:
+def _checked(data: bytes, settings: Settings, what: str) -> Media:
     if not data:
         msg = f"the {what} is empty"
         raise MediaError(msg)
@@ -51,13 +69,13 @@ def _from_bytes(data: bytes, settings: Settings, what: str) -> Media:
         raise MediaError(msg)
     mime = detect_mime(data)
     if mime is None:
-        msg = f"the {what} is not a recognized image or audio file"
+        msg = f"the {what} is not a recognized image or audio file (PNG, JPEG, GIF, WebP, BMP, "
+        msg += "FLAC, WAV, MP3, OGG, WebM)"
         raise MediaError(msg)
     return Media(data, mime)
 
 
-def _decode_text(value: str) -> bytes | None:
-    text = value.strip()
+def _decode_base64(text: str) -> bytes | None:
     if text.startswith("data:"):
         header, _, body = text.partition(",")
         if ";base64" not in header:
@@ -65,26 +83,190 @@ def _decode_text(value: str) -> bytes | None:
             raise MediaError(msg)
         text = body
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _read_path(text: str, settings: Settings) -> Media | None:
+    """Read a local file inside the allowed roots; None when ``text`` is not a path."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        if path.suffix and len(text) < 1024 and "\n" not in text:
+            msg = f"file not found: {text}"
+            raise MediaError(msg)
+        return None
+    real = path.resolve()  # follows symlinks: a link out of the roots is refused too
+    roots = settings.media_roots()
+    if not any(real.is_relative_to(root) for root in roots):
+        msg = f"the path {text} is outside the folders this tool may read"
+        raise MediaError(msg)
+    if not real.is_file():
+        msg = f"{text} is not a file"
+        raise MediaError(msg)
+    if real.stat().st_size > settings.max_media_bytes:
+        msg = f"the file {text} is larger than {settings.max_media_bytes} bytes"
+        raise MediaError(msg)
+    return _checked(real.read_bytes(), settings, f"file {text}")
+
+
+def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def _check_addresses(host: str, addresses: list[str], settings: Settings) -> None:
+    if settings.allow_private_urls:
+        return
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if _refused_address(ip):
+            msg = f"the URL host {host} is a private, loopback or link-local address"
+            raise MediaError(msg)
+
+
+def _split(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = f"only http(s) URLs are accepted, got {url[:80]}"
+        raise MediaError(msg)
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _check_url(url: str, settings: Settings) -> None:
+    host, port = _split(url)
+    try:
+        infos = _getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError:
+        msg = f"the URL host {host} could not be resolved"
+        raise MediaError(msg) from None
+    _check_addresses(host, [str(info[4][0]) for info in infos], settings)
+
+
+async def _acheck_url(url: str, settings: Settings) -> None:
+    host, port = _split(url)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.run_in_executor(
+            None, lambda: _getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        )
+    except OSError:
+        msg = f"the URL host {host} could not be resolved"
+        raise MediaError(msg) from None
+    _check_addresses(host, [str(info[4][0]) for info in infos], settings)
+
+
+def _too_large(settings: Settings) -> MediaError:
+    return MediaError(f"the download is larger than {settings.max_media_bytes} bytes")
+
+
+def _next_hop(url: str, response: httpx.Response) -> str | None:
+    if response.is_redirect and "location" in response.headers:
+        return urljoin(url, response.headers["location"])
+    if response.status_code >= 400:
+        msg = f"the URL answered HTTP {response.status_code}"
+        raise MediaError(msg)
+    return None
+
+
+def _download(url: str, settings: Settings) -> bytes:
+    with httpx.Client(
+        timeout=settings.timeout, transport=_transport, trust_env=False, follow_redirects=False
+    ) as client:
+        for _ in range(_MAX_REDIRECTS + 1):
+            _check_url(url, settings)
+            with client.stream("GET", url) as response:
+                hop = _next_hop(url, response)
+                if hop is None:
+                    data = bytearray()
+                    for chunk in response.iter_bytes():
+                        data += chunk
+                        if len(data) > settings.max_media_bytes:
+                            raise _too_large(settings)
+                    return bytes(data)
+            url = hop
+    msg = f"more than {_MAX_REDIRECTS} redirects"
+    raise MediaError(msg)
+
+
+async def _adownload(url: str, settings: Settings) -> bytes:
+    async with httpx.AsyncClient(
+        timeout=settings.timeout,
+        transport=_async_transport,
+        trust_env=False,
+        follow_redirects=False,
+    ) as client:
+        for _ in range(_MAX_REDIRECTS + 1):
+            await _acheck_url(url, settings)
+            async with client.stream("GET", url) as response:
+                hop = _next_hop(url, response)
+                if hop is None:
+                    data = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        data += chunk
+                        if len(data) > settings.max_media_bytes:
+                            raise _too_large(settings)
+                    return bytes(data)
+            url = hop
+    msg = f"more than {_MAX_REDIRECTS} redirects"
+    raise MediaError(msg)
+
+
+def _download_error(exc: Exception) -> MediaError:
+    return MediaError(f"the URL could not be downloaded ({type(exc).__name__})")
+
+
+def _local(value: Any, settings: Settings) -> Media | None:
+    """Everything that needs no network: bytes, data URIs, paths, base64."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _checked(bytes(value), settings, "input")
+    text = str(value).strip()
+    if text.startswith(("http://", "https://")):
+        return None
+    if "://" in text[:16]:
+        _split(text)  # another scheme: refused with the URL message
+    if not text.startswith("data:"):
+        from_path = _read_path(text, settings)
+        if from_path is not None:
+            return from_path
+    data = _decode_base64(text)
+    if data is None:
+        msg = "the input is not a path, an http(s) URL, a data URI or base64 text"
+        raise MediaError(msg)
+    return _checked(data, settings, "input")
 
 
 def resolve_media(value: str | bytes, settings: Settings) -> Media:
     """Turn one media reference into bytes and a MIME type (blocking I/O for paths/URLs).
 
     Raises:
-        MediaError: the input is empty, too large, unreadable or not image/audio.
+        MediaError: refused or unusable input; nothing has been sent to the model.
     """
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _from_bytes(bytes(value), settings, "input")
-    data = _decode_text(value)
-    if data is None:
-        msg = "the input is not base64 text or a data URI"
-        raise MediaError(msg)
-    return _from_bytes(data, settings, "input")
+    media = _local(value, settings)
+    if media is not None:
+        return media
+    url = str(value).strip()
+    try:
+        return _checked(_download(url, settings), settings, "download")
+    except httpx.HTTPError as exc:
+        raise _download_error(exc) from None
 
 
 async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
-    """Async twin of :func:`resolve_media`."""
-    return resolve_media(value, settings)
+    """Async twin of :func:`resolve_media` (local files are small reads, done inline)."""
+    media = _local(value, settings)
+    if media is not None:
+        return media
+    url = str(value).strip()
+    try:
+        return _checked(await _adownload(url, settings), settings, "download")
+    except httpx.HTTPError as exc:
+        raise _download_error(exc) from None

@@ -1,0 +1,183 @@
+"""Media inputs: every accepted form, every refusal, sync and async; no real network."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import hf_tools.media as media
+from hf_tools import MediaError, Settings
+from hf_tools.media import aresolve_media, detect_mime, resolve_media
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+FLAC = b"fLaC" + b"\x00" * 24
+WAV = b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x00" * 16
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.create(api_key="hf_x", allowed_roots=[tmp_path], max_media_bytes=1000)
+
+
+@pytest.fixture
+def web(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A fake internet: host -> address, URL -> response; both clients use it."""
+    dns: dict[str, str] = {"img.example.com": "93.184.216.34", "inner.example.com": "10.0.0.7"}
+    pages: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+
+    def getaddrinfo(host: str, port: int, *a: Any, **kw: Any) -> list[Any]:
+        if host not in dns:
+            raise socket.gaierror("unknown host")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (dns[host], port))]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, content, headers = pages.get(str(request.url), (404, b"", {}))
+        return httpx.Response(status, content=content, headers=headers)
+
+    monkeypatch.setattr(media, "_getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(media, "_transport", httpx.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx.MockTransport(handler))
+    return {"dns": dns, "pages": pages}
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (PNG, "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"GIF89a", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"BM\x00\x00", "image/bmp"),
+        (FLAC, "audio/flac"),
+        (WAV, "audio/wav"),
+        (b"ID3\x03", "audio/mpeg"),
+        (b"OggS\x00", "audio/ogg"),
+        (b"\x1a\x45\xdf\xa3", "audio/webm"),
+        (b"hello", None),
+    ],
+)
+def test_magic_bytes(data: bytes, mime: str | None) -> None:
+    assert detect_mime(data) == mime
+
+
+def test_bytes_base64_and_data_uri(settings: Settings) -> None:
+    b64 = base64.b64encode(PNG).decode()
+    for value in (
+        PNG,
+        b64,
+        f"data:image/png;base64,{b64}",
+        f"data:application/octet-stream;base64,{b64}",
+    ):
+        assert resolve_media(value, settings).mime == "image/png"
+
+
+def test_path_inside_the_root(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "a.flac").write_bytes(FLAC)
+    got = resolve_media(str(tmp_path / "a.flac"), settings)
+    assert got.data == FLAC and got.mime == "audio/flac"
+
+
+def test_paths_outside_the_root_are_refused(settings: Settings, tmp_path: Path) -> None:
+    outside = tmp_path.parent / "outside.png"
+    outside.write_bytes(PNG)
+    (tmp_path / "link.png").symlink_to(outside)
+    for value in (str(outside), str(tmp_path / ".." / "outside.png"), str(tmp_path / "link.png")):
+        with pytest.raises(MediaError, match="outside the folders"):
+            resolve_media(value, settings)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "empty"),
+        (b"just some text\n", "not a recognized image or audio"),
+        (PNG * 100, "larger than"),
+    ],
+)
+def test_unusable_files_are_refused(
+    settings: Settings, tmp_path: Path, content: bytes, match: str
+) -> None:
+    path = tmp_path / "f.png"
+    path.write_bytes(content)
+    with pytest.raises(MediaError, match=match):
+        resolve_media(str(path), settings)
+
+
+def test_missing_file_and_nonsense(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="file not found"):
+        resolve_media(str(tmp_path / "nope.png"), settings)
+    with pytest.raises(MediaError, match="not a path, an http"):
+        resolve_media("a cat on a mat!", settings)
+
+
+async def test_public_url_sync_and_async(settings: Settings, web: dict[str, Any]) -> None:
+    web["pages"]["https://img.example.com/cat.png"] = (200, PNG, {})
+    assert resolve_media("https://img.example.com/cat.png", settings).mime == "image/png"
+    assert (await aresolve_media("https://img.example.com/cat.png", settings)).data == PNG
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.png",
+        "http://localhost.test/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x.png",
+        "http://inner.example.com/x.png",
+    ],
+)
+async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any], url: str) -> None:
+    web["dns"].update(
+        {"127.0.0.1": "127.0.0.1", "169.254.169.254": "169.254.169.254", "::1": "::1"}
+    )
+    web["dns"]["localhost.test"] = "127.0.0.1"
+    for resolve in (resolve_media,):
+        with pytest.raises(MediaError, match="private, loopback or link-local"):
+            resolve(url, settings)
+    with pytest.raises(MediaError, match="private, loopback or link-local"):
+        await aresolve_media(url, settings)
+
+
+async def test_redirect_to_a_private_address_is_refused(
+    settings: Settings, web: dict[str, Any]
+) -> None:
+    web["pages"]["https://img.example.com/r"] = (
+        302,
+        b"",
+        {"location": "http://inner.example.com/secret.png"},
+    )
+    with pytest.raises(MediaError, match="private"):
+        resolve_media("https://img.example.com/r", settings)
+    with pytest.raises(MediaError, match="private"):
+        await aresolve_media("https://img.example.com/r", settings)
+
+
+def test_allow_private_urls(tmp_path: Path, web: dict[str, Any]) -> None:
+    ok = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], allow_private_urls=True)
+    web["pages"]["http://inner.example.com/x.png"] = (200, PNG, {})
+    assert resolve_media("http://inner.example.com/x.png", ok).mime == "image/png"
+
+
+async def test_oversized_and_failed_downloads(settings: Settings, web: dict[str, Any]) -> None:
+    web["pages"]["https://img.example.com/big.png"] = (200, PNG * 100, {})
+    with pytest.raises(MediaError, match="larger than 1000"):
+        resolve_media("https://img.example.com/big.png", settings)
+    with pytest.raises(MediaError, match="larger than 1000"):
+        await aresolve_media("https://img.example.com/big.png", settings)
+    with pytest.raises(MediaError, match="HTTP 404"):
+        resolve_media("https://img.example.com/missing.png", settings)
+    with pytest.raises(MediaError, match="could not be resolved"):
+        resolve_media("https://nowhere.example.org/x.png", settings)
+    with pytest.raises(MediaError, match="only http"):
+        resolve_media("ftp://img.example.com/x.png", settings)
+
+
+def test_media_error_is_for_the_llm() -> None:
+    err = MediaError("the input is empty")
+    assert err.llm_fixable
+    assert "allowed folders" in err.for_llm()
