@@ -11,6 +11,8 @@ from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
     feature_extraction,
     fill_mask,
+    image_classification,
+    object_detection,
     question_answering,
     ranking,
     sentence_embeddings,
@@ -43,6 +45,8 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     sentence_embeddings.SPEC,
     sentence_similarity.SPEC,
     ranking.SPEC,
+    image_classification.SPEC,
+    object_detection.SPEC,
 )
 
 REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}

@@ -1,0 +1,74 @@
+"""image-classification: what an image shows, as labels with scores."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import (
+    Label,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    labels_from,
+    render_labels,
+)
+
+IMAGE_FIELD = Field(description="Image: local path, http(s) URL, data URI or base64.")
+
+
+class ImageClassificationInput(ToolInput):
+    """Arguments of the image_classification tool."""
+
+    image: str = IMAGE_FIELD
+    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
+
+
+class ImageClassificationOutput(BaseModel):
+    """Labels, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    labels: list[Label]
+
+
+def media_payload(image: Media, parameters: Mapping[str, Any]) -> Payload:
+    """Raw bytes when there are no parameters, else base64 JSON (what the service expects)."""
+    if not parameters:
+        return Payload(data=image.data, content_type=image.mime)
+    encoded = base64.b64encode(image.data).decode()
+    return Payload(json={"inputs": encoded, "parameters": dict(parameters)})
+
+
+def build(args: ImageClassificationInput, media: Mapping[str, Media]) -> Payload:
+    """Raw image bytes, or ``{"inputs": b64, "parameters": {"top_k"}}``."""
+    params = {"top_k": args.top_k} if args.top_k is not None else {}
+    return media_payload(media["image"], params)
+
+
+def parse(data: Any, args: ImageClassificationInput) -> ImageClassificationOutput:
+    """``[{label, score}]``."""
+    return ImageClassificationOutput(labels=labels_from(data, "image-classification"))
+
+
+def render(out: ImageClassificationOutput) -> str:
+    """``sombrero 0.0957, ...``."""
+    return render_labels(out.labels)
+
+
+SPEC = TaskSpec(
+    task="image-classification",
+    description="Say what an image shows (ImageNet classes). Returns labels with scores.",
+    input_model=ImageClassificationInput,
+    output_model=ImageClassificationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="google/vit-base-patch16-224",
+    example={"image": "tests/fixtures/image.png"},
+    media_fields=("image",),
+)

@@ -1,0 +1,90 @@
+"""object-detection: objects in an image with their boxes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+from hf_tools.tasks.image_classification import IMAGE_FIELD, media_payload
+
+
+class ObjectDetectionInput(ToolInput):
+    """Arguments of the object_detection tool."""
+
+    image: str = IMAGE_FIELD
+    threshold: float | None = Field(default=None, ge=0, le=1, description="Min score to keep.")
+
+
+class Box(BaseModel):
+    """Pixel corners of a detection."""
+
+    xmin: int
+    ymin: int
+    xmax: int
+    ymax: int
+
+
+class Detection(BaseModel):
+    """One detected object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: str
+    score: float
+    box: Box
+
+
+class ObjectDetectionOutput(BaseModel):
+    """Detections, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detections: list[Detection]
+
+
+def build(args: ObjectDetectionInput, media: Mapping[str, Media]) -> Payload:
+    """Raw image bytes, or base64 JSON with ``{"threshold"}``."""
+    params = {"threshold": args.threshold} if args.threshold is not None else {}
+    return media_payload(media["image"], params)
+
+
+def parse(data: Any, args: ObjectDetectionInput) -> ObjectDetectionOutput:
+    """``[{score, label, box: {xmin, ymin, xmax, ymax}}]``."""
+    items = expect_list(data, "object-detection", "a list of detections")
+    try:
+        found = [Detection.model_validate(d) for d in items]
+    except ValidationError as exc:
+        msg = f"unexpected detection format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task="object-detection") from None
+    return ObjectDetectionOutput(detections=sorted(found, key=lambda d: d.score, reverse=True))
+
+
+def render(out: ObjectDetectionOutput) -> str:
+    """``person 0.9487 [59,39,420,510]`` per object (box as xmin,ymin,xmax,ymax)."""
+    if not out.detections:
+        return "no objects detected"
+    return "\n".join(
+        f"{d.label} {fmt_score(d.score)} [{d.box.xmin},{d.box.ymin},{d.box.xmax},{d.box.ymax}]"
+        for d in out.detections
+    )
+
+
+SPEC = TaskSpec(
+    task="object-detection",
+    description=(
+        "Find objects in an image. Returns each label, score and box "
+        "[xmin,ymin,xmax,ymax] in pixels."
+    ),
+    input_model=ObjectDetectionInput,
+    output_model=ObjectDetectionOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="facebook/detr-resnet-50",
+    example={"image": "tests/fixtures/image.png"},
+    media_fields=("image",),
+)
