@@ -71,3 +71,51 @@ def test_refused_image_never_reaches_the_service(
     text = _call(toolkit, "image_classification", image="README.md")
     assert "not a recognized image or audio file" in str(text.content)
     assert sent == []
+
+
+def _gray_png(rows: list[bytes]) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    width, height = len(rows[0]), len(rows)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 per row
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_mask_coverage() -> None:
+    from hf_tools.tasks.image_segmentation import mask_coverage
+
+    assert mask_coverage(_gray_png([b"\xff\x00", b"\x00\x00"])) == 0.25
+    assert mask_coverage(_gray_png([b"\xff\xff", b"\xff\xff"])) == 1.0
+    assert mask_coverage(b"not a png") is None
+
+
+def test_segmentation_masks_stay_out_of_content(token: str, cassette: Any, tmp_path: Any) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, output_dir=tmp_path, allowed_roots=[FIXTURES])
+    with cassette("image-segmentation/success"):
+        msg = _call(toolkit, "image_segmentation", image=str(IMAGE))
+    lines = str(msg.content).splitlines()
+    assert lines[0].startswith("person 0.9938, covers 50.8%, mask saved to ")
+    assert lines[-1] == "(masks are PNG images in the artifact)"
+    assert "iVBOR" not in str(msg.content) and len(str(msg.content)) < 500
+    saved = sorted(tmp_path.iterdir())
+    assert [p.name for p in saved] == ["mask_00_person.png", "mask_01_LABEL_199.png"]
+    assert saved[0].read_bytes() == msg.artifact.segments[0].mask
+    assert saved[0].read_bytes().startswith(b"\x89PNG")
+
+
+def test_image_to_text_content(toolkit: HuggingFaceToolkit, cassette: Any) -> None:
+    with cassette("image-to-text/success"):
+        msg = _call(toolkit, "image_to_text", image="tests/fixtures/image.png")
+    assert msg.content == "a woman in a hat and dress posing for a photo"

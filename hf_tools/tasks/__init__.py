@@ -12,6 +12,8 @@ from hf_tools.tasks import (
     feature_extraction,
     fill_mask,
     image_classification,
+    image_segmentation,
+    image_to_text,
     object_detection,
     question_answering,
     ranking,
@@ -47,6 +49,8 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     ranking.SPEC,
     image_classification.SPEC,
     object_detection.SPEC,
+    image_segmentation.SPEC,
+    image_to_text.SPEC,
 )
 
 REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}

@@ -1,0 +1,57 @@
+"""image-to-text: a caption describing an image."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+from hf_tools.tasks.image_classification import IMAGE_FIELD, media_payload
+
+
+class ImageToTextInput(ToolInput):
+    """Arguments of the image_to_text tool."""
+
+    image: str = IMAGE_FIELD
+    max_new_tokens: int | None = Field(default=None, ge=1, description="Max caption tokens.")
+
+
+class ImageToTextOutput(BaseModel):
+    """The caption."""
+
+    model_config = ConfigDict(extra="allow")
+
+    generated_text: str
+
+
+def build(args: ImageToTextInput, media: Mapping[str, Media]) -> Payload:
+    """Raw image bytes, or base64 JSON with ``{"max_new_tokens"}``."""
+    params = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens is not None else {}
+    return media_payload(media["image"], params)
+
+
+def parse(data: Any, args: ImageToTextInput) -> ImageToTextOutput:
+    """``[{generated_text}]`` or ``{generated_text}``."""
+    _, raw = first_field(data, "generated_text", "image-to-text")
+    return ImageToTextOutput.model_validate(raw)
+
+
+def render(out: ImageToTextOutput) -> str:
+    """The caption."""
+    return out.generated_text
+
+
+SPEC = TaskSpec(
+    task="image-to-text",
+    description="Describe an image in one sentence (captioning). Returns the caption.",
+    input_model=ImageToTextInput,
+    output_model=ImageToTextOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="Salesforce/blip-image-captioning-base",
+    example={"image": "tests/fixtures/image.png"},
+    media_fields=("image",),
+)
