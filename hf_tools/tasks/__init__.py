@@ -9,6 +9,8 @@ from typing import Any
 
 from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
+    audio_classification,
+    automatic_speech_recognition,
     feature_extraction,
     fill_mask,
     image_classification,
@@ -51,6 +53,8 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     object_detection.SPEC,
     image_segmentation.SPEC,
     image_to_text.SPEC,
+    automatic_speech_recognition.SPEC,
+    audio_classification.SPEC,
 )
 
 REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}

@@ -1,0 +1,68 @@
+"""audio-classification: what an audio clip is (speaker gender, emotion, sound events...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import (
+    Label,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    labels_from,
+    render_labels,
+)
+from hf_tools.tasks.automatic_speech_recognition import AUDIO_FIELD
+from hf_tools.tasks.image_classification import media_payload
+
+
+class AudioClassificationInput(ToolInput):
+    """Arguments of the audio_classification tool."""
+
+    audio: str = AUDIO_FIELD
+    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
+
+
+class AudioClassificationOutput(BaseModel):
+    """Labels, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    labels: list[Label]
+
+
+def build(args: AudioClassificationInput, media: Mapping[str, Media]) -> Payload:
+    """Raw audio bytes, or base64 JSON with ``{"top_k"}``."""
+    params = {"top_k": args.top_k} if args.top_k is not None else {}
+    return media_payload(media["audio"], params)
+
+
+def parse(data: Any, args: AudioClassificationInput) -> AudioClassificationOutput:
+    """``[{label, score}]``."""
+    return AudioClassificationOutput(labels=labels_from(data, "audio-classification"))
+
+
+def render(out: AudioClassificationOutput) -> str:
+    """``male 0.9987, female 0.0013``."""
+    return render_labels(out.labels)
+
+
+SPEC = TaskSpec(
+    task="audio-classification",
+    description=(
+        "Classify an audio clip with the model's labels (the default: speaker gender). "
+        "Returns labels with scores."
+    ),
+    input_model=AudioClassificationInput,
+    output_model=AudioClassificationOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="alefiury/wav2vec2-large-xlsr-53-gender-recognition-librispeech",
+    example={"audio": "tests/fixtures/audio.flac"},
+    media_fields=("audio",),
+)

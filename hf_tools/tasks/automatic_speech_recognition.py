@@ -1,0 +1,77 @@
+"""automatic-speech-recognition: the words spoken in an audio file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks.image_classification import media_payload
+
+AUDIO_FIELD = Field(description="Audio: local path, http(s) URL, data URI or base64.")
+
+
+class AutomaticSpeechRecognitionInput(ToolInput):
+    """Arguments of the automatic_speech_recognition tool."""
+
+    audio: str = AUDIO_FIELD
+    return_timestamps: bool | None = Field(
+        default=None, description="Also return timed chunks (in the artifact)."
+    )
+
+
+class Chunk(BaseModel):
+    """A piece of the transcript with its start and end in seconds."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    timestamp: list[float | None] | None = None
+
+
+class AutomaticSpeechRecognitionOutput(BaseModel):
+    """The transcript, and timed chunks when asked for."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    chunks: list[Chunk] | None = None
+
+
+def build(args: AutomaticSpeechRecognitionInput, media: Mapping[str, Media]) -> Payload:
+    """Raw audio bytes, or base64 JSON with ``{"return_timestamps"}``."""
+    params = {"return_timestamps": True} if args.return_timestamps else {}
+    return media_payload(media["audio"], params)
+
+
+def parse(data: Any, args: AutomaticSpeechRecognitionInput) -> AutomaticSpeechRecognitionOutput:
+    """``{text, chunks?}`` (also inside a one-element list)."""
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    try:
+        return AutomaticSpeechRecognitionOutput.model_validate(data)
+    except ValidationError as exc:
+        msg = f"unexpected transcript format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task="automatic-speech-recognition") from None
+
+
+def render(out: AutomaticSpeechRecognitionOutput) -> str:
+    """The transcript text (timestamps stay in the artifact)."""
+    return out.text.strip() or "(no speech recognised)"
+
+
+SPEC = TaskSpec(
+    task="automatic-speech-recognition",
+    description="Transcribe speech in an audio file to text. Returns the transcript.",
+    input_model=AutomaticSpeechRecognitionInput,
+    output_model=AutomaticSpeechRecognitionOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="jonatasgrosman/wav2vec2-large-xlsr-53-english",
+    example={"audio": "tests/fixtures/audio.flac"},
+    media_fields=("audio",),
+)
