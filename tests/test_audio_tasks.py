@@ -59,9 +59,7 @@ def test_audio_classification_content(toolkit: HuggingFaceToolkit, cassette: Any
     assert msg.content == "male 0.9987, female 0.0013"
 
 
-def test_a_text_file_is_refused_as_audio(
-    toolkit: HuggingFaceToolkit, sent: list[Any]
-) -> None:
+def test_a_text_file_is_refused_as_audio(toolkit: HuggingFaceToolkit, sent: list[Any]) -> None:
     msg = _call(toolkit, "automatic_speech_recognition", audio="pyproject.toml")
     assert msg.status == "error" and "not a recognized image or audio file" in str(msg.content)
     assert sent == []
