@@ -278,3 +278,10 @@ def test_ranking_wire_and_shapes() -> None:
     assert len(parse("ranking", {"scores": [0.1, 0.9]}, top_k=1, **args).ranked) == 1
     with pytest.raises(ResponseFormatError, match="expected 2 scores"):
         parse("ranking", {"scores": [0.1]}, **args)
+
+
+def test_wrong_typed_extra_fields_are_a_response_format_error() -> None:
+    with pytest.raises(ResponseFormatError, match="unexpected generation format"):
+        parse(
+            "text-generation", [{"generated_text": "x", "details": ["not", "a dict"]}], prompt="p"
+        )

@@ -7,12 +7,13 @@ A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hf_tools.config import Settings
 from hf_tools.errors import ResponseFormatError
@@ -24,14 +25,18 @@ __all__ = [
     "SavesFiles",
     "TaskSpec",
     "ToolInput",
+    "binary_payload",
     "expect_list",
     "first_field",
     "fmt_score",
     "labels_from",
+    "parse_as",
+    "parse_list_as",
     "render_labels",
     "unwrap_single",
 ]
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -174,6 +179,28 @@ def first_field(data: Any, key: str, task: str) -> tuple[str, dict[str, Any]]:
     raise ResponseFormatError(msg, task=task)
 
 
+def parse_as(model: type[ModelT], data: Any, task: str, what: str) -> ModelT:
+    """Validate one server object, turning a mismatch into a ResponseFormatError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        msg = f"unexpected {what} format: {str(exc).splitlines()[0]}"
+        raise ResponseFormatError(msg, task=task) from None
+
+
+def parse_list_as(model: type[ModelT], items: Sequence[Any], task: str, what: str) -> list[ModelT]:
+    """:func:`parse_as` for each item of a list."""
+    return [parse_as(model, item, task, what) for item in items]
+
+
+def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:
+    """Raw bytes when there are no parameters, else base64 JSON (what the service expects)."""
+    if not parameters:
+        return Payload(data=media.data, content_type=media.mime)
+    encoded = base64.b64encode(media.data).decode()
+    return Payload(json={"inputs": encoded, "parameters": dict(parameters)})
+
+
 def labels_from(data: Any, task: str) -> list[Label]:
     """Parse ``[{label, score}]``, its nested ``[[...]]`` form, or ``{labels, scores}``."""
     data = unwrap_single(data)
@@ -182,12 +209,8 @@ def labels_from(data: Any, task: str) -> list[Label]:
             {"label": lab, "score": s}
             for lab, s in zip(data["labels"], data["scores"], strict=False)
         ]
-    items: Sequence[Any] = expect_list(data, task, "a list of {label, score}")
-    try:
-        labels = [Label.model_validate(item) for item in items]
-    except ValueError as exc:
-        msg = f"unexpected label format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task=task) from None
+    items = expect_list(data, task, "a list of {label, score}")
+    labels = parse_list_as(Label, items, task, "label")
     return sorted(labels, key=lambda lab: lab.score, reverse=True)
 
 

@@ -13,11 +13,11 @@ from hf_tools.tasks._base import (
     Payload,
     TaskSpec,
     ToolInput,
+    binary_payload,
     labels_from,
     render_labels,
 )
 from hf_tools.tasks.automatic_speech_recognition import AUDIO_FIELD
-from hf_tools.tasks.image_classification import media_payload
 
 
 class AudioClassificationInput(ToolInput):
@@ -38,7 +38,7 @@ class AudioClassificationOutput(BaseModel):
 def build(args: AudioClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Raw audio bytes, or base64 JSON with ``{"top_k"}``."""
     params = {"top_k": args.top_k} if args.top_k is not None else {}
-    return media_payload(media["audio"], params)
+    return binary_payload(media["audio"], params)
 
 
 def parse(data: Any, args: AudioClassificationInput) -> AudioClassificationOutput:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
-from hf_tools.tasks.image_classification import media_payload
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, binary_payload, parse_as
 
 AUDIO_FIELD = Field(description="Audio: local path, http(s) URL, data URI or base64.")
 
@@ -44,18 +42,16 @@ class AutomaticSpeechRecognitionOutput(BaseModel):
 def build(args: AutomaticSpeechRecognitionInput, media: Mapping[str, Media]) -> Payload:
     """Raw audio bytes, or base64 JSON with ``{"return_timestamps"}``."""
     params = {"return_timestamps": True} if args.return_timestamps else {}
-    return media_payload(media["audio"], params)
+    return binary_payload(media["audio"], params)
 
 
 def parse(data: Any, args: AutomaticSpeechRecognitionInput) -> AutomaticSpeechRecognitionOutput:
     """``{text, chunks?}`` (also inside a one-element list)."""
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
-    try:
-        return AutomaticSpeechRecognitionOutput.model_validate(data)
-    except ValidationError as exc:
-        msg = f"unexpected transcript format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="automatic-speech-recognition") from None
+    return parse_as(
+        AutomaticSpeechRecognitionOutput, data, "automatic-speech-recognition", "transcript"
+    )
 
 
 def render(out: AutomaticSpeechRecognitionOutput) -> str:

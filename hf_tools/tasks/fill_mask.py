@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    expect_list,
+    fmt_score,
+    parse_list_as,
+)
 
 MASK_TOKENS = ("[MASK]", "<mask>")
 
@@ -66,11 +73,7 @@ def parse(data: Any, args: FillMaskInput) -> FillMaskOutput:
     items = expect_list(data, "fill-mask", "a list of candidates")
     if items and isinstance(items[0], list):
         items = items[0]  # several masks: keep the first mask's candidates
-    try:
-        fills = [MaskFill.model_validate(item) for item in items]
-    except ValidationError as exc:
-        msg = f"unexpected candidate format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="fill-mask") from None
+    fills = parse_list_as(MaskFill, items, "fill-mask", "candidate")
     fills.sort(key=lambda f: f.score, reverse=True)
     return FillMaskOutput(fills=fills)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from hf_tools.tasks._base import (
     Payload,
     TaskSpec,
     ToolInput,
+    binary_payload,
     labels_from,
     render_labels,
 )
@@ -36,18 +36,10 @@ class ImageClassificationOutput(BaseModel):
     labels: list[Label]
 
 
-def media_payload(image: Media, parameters: Mapping[str, Any]) -> Payload:
-    """Raw bytes when there are no parameters, else base64 JSON (what the service expects)."""
-    if not parameters:
-        return Payload(data=image.data, content_type=image.mime)
-    encoded = base64.b64encode(image.data).decode()
-    return Payload(json={"inputs": encoded, "parameters": dict(parameters)})
-
-
 def build(args: ImageClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or ``{"inputs": b64, "parameters": {"top_k"}}``."""
     params = {"top_k": args.top_k} if args.top_k is not None else {}
-    return media_payload(media["image"], params)
+    return binary_payload(media["image"], params)
 
 
 def parse(data: Any, args: ImageClassificationInput) -> ImageClassificationOutput:

@@ -14,8 +14,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
-from hf_tools.tasks.image_classification import IMAGE_FIELD, media_payload
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    binary_payload,
+    expect_list,
+    fmt_score,
+)
+from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
 class ImageSegmentationInput(ToolInput):
@@ -108,7 +116,7 @@ def build(args: ImageSegmentationInput, media: Mapping[str, Media]) -> Payload:
     params = {
         k: v for k, v in (("threshold", args.threshold), ("subtask", args.subtask)) if v is not None
     }
-    return media_payload(media["image"], params)
+    return binary_payload(media["image"], params)
 
 
 def parse(data: Any, args: ImageSegmentationInput) -> ImageSegmentationOutput:

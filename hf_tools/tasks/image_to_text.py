@@ -7,8 +7,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
-from hf_tools.tasks.image_classification import IMAGE_FIELD, media_payload
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    binary_payload,
+    first_field,
+    parse_as,
+)
+from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
 class ImageToTextInput(ToolInput):
@@ -29,13 +37,13 @@ class ImageToTextOutput(BaseModel):
 def build(args: ImageToTextInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or base64 JSON with ``{"max_new_tokens"}``."""
     params = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens is not None else {}
-    return media_payload(media["image"], params)
+    return binary_payload(media["image"], params)
 
 
 def parse(data: Any, args: ImageToTextInput) -> ImageToTextOutput:
     """``[{generated_text}]`` or ``{generated_text}``."""
     _, raw = first_field(data, "generated_text", "image-to-text")
-    return ImageToTextOutput.model_validate(raw)
+    return parse_as(ImageToTextOutput, raw, "image-to-text", "caption")
 
 
 def render(out: ImageToTextOutput) -> str:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
-from hf_tools.tasks.image_classification import IMAGE_FIELD, media_payload
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    binary_payload,
+    expect_list,
+    fmt_score,
+    parse_list_as,
+)
+from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
 class ObjectDetectionInput(ToolInput):
@@ -49,17 +57,13 @@ class ObjectDetectionOutput(BaseModel):
 def build(args: ObjectDetectionInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or base64 JSON with ``{"threshold"}``."""
     params = {"threshold": args.threshold} if args.threshold is not None else {}
-    return media_payload(media["image"], params)
+    return binary_payload(media["image"], params)
 
 
 def parse(data: Any, args: ObjectDetectionInput) -> ObjectDetectionOutput:
     """``[{score, label, box: {xmin, ymin, xmax, ymax}}]``."""
     items = expect_list(data, "object-detection", "a list of detections")
-    try:
-        found = [Detection.model_validate(d) for d in items]
-    except ValidationError as exc:
-        msg = f"unexpected detection format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="object-detection") from None
+    found = parse_list_as(Detection, items, "object-detection", "detection")
     return ObjectDetectionOutput(detections=sorted(found, key=lambda d: d.score, reverse=True))
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, parse_list_as
 
 
 class QuestionAnsweringInput(ToolInput):
@@ -58,11 +57,7 @@ def build(args: QuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
 def parse(data: Any, args: QuestionAnsweringInput) -> QuestionAnsweringOutput:
     """One object (serverless) or a list of them (``top_k``, task spec)."""
     items = data if isinstance(data, list) else [data]
-    try:
-        answers = [Answer.model_validate(a) for a in items]
-    except ValidationError as exc:
-        msg = f"unexpected answer format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="question-answering") from None
+    answers = parse_list_as(Answer, items, "question-answering", "answer")
     answers.sort(key=lambda a: a.score or 0.0, reverse=True)
     return QuestionAnsweringOutput(answers=answers)
 

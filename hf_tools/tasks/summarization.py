@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
 
 
 class SummarizationInput(ToolInput):
@@ -42,7 +42,9 @@ def build(args: SummarizationInput, media: Mapping[str, Media]) -> Payload:
 def parse(data: Any, args: SummarizationInput) -> SummarizationOutput:
     """``[{summary_text}]`` (serverless) or ``{summary_text}`` (task spec)."""
     text, raw = first_field(data, "summary_text", "summarization")
-    return SummarizationOutput.model_validate({**raw, "summary_text": text.strip()})
+    return parse_as(
+        SummarizationOutput, {**raw, "summary_text": text.strip()}, "summarization", "summary"
+    )
 
 
 def render(out: SummarizationOutput) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, parse_as
 
 
 class TableQuestionAnsweringInput(ToolInput):
@@ -52,11 +51,7 @@ def parse(data: Any, args: TableQuestionAnsweringInput) -> TableQuestionAnswerin
     """One object, or a one-element list of it (task spec)."""
     if isinstance(data, list) and data:
         data = data[0]
-    try:
-        return TableQuestionAnsweringOutput.model_validate(data)
-    except ValidationError as exc:
-        msg = f"unexpected answer format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="table-question-answering") from None
+    return parse_as(TableQuestionAnsweringOutput, data, "table-question-answering", "answer")
 
 
 def render(out: TableQuestionAnsweringOutput) -> str:

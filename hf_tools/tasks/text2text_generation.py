@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import Field
 
@@ -24,10 +23,6 @@ def build(args: Text2TextGenerationInput, media: Mapping[str, Media]) -> Payload
     return Payload(json={"inputs": args.text, "parameters": parameters(args)})
 
 
-def _parse(data: Any, args: Text2TextGenerationInput) -> TextGenerationOutput:
-    return parse(data, args)
-
-
 SPEC = TaskSpec(
     task="text2text-generation",
     description=(
@@ -37,7 +32,7 @@ SPEC = TaskSpec(
     input_model=Text2TextGenerationInput,
     output_model=TextGenerationOutput,
     build=build,
-    parse=_parse,
+    parse=parse,
     render=render,
     default_model="google/flan-t5-xxl",
     example={"text": "one plus two equals"},

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
 
 
 class TextGenerationInput(ToolInput):
@@ -62,7 +62,7 @@ def build(args: TextGenerationInput, media: Mapping[str, Media]) -> Payload:
 def parse(data: Any, args: BaseModel) -> TextGenerationOutput:
     """``[{generated_text, details?}]`` or the TGI object ``{generated_text, details?}``."""
     _, raw = first_field(data, "generated_text", "text-generation")
-    return TextGenerationOutput.model_validate(raw)
+    return parse_as(TextGenerationOutput, raw, "text-generation", "generation")
 
 
 def render(out: TextGenerationOutput) -> str:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    expect_list,
+    fmt_score,
+    parse_list_as,
+)
 
 
 class TokenClassificationInput(ToolInput):
@@ -61,16 +68,14 @@ def parse(data: Any, args: TokenClassificationInput) -> TokenClassificationOutpu
     items = expect_list(data, "token-classification", "a list of entities")
     if len(items) == 1 and isinstance(items[0], list):
         items = items[0]
-    try:
-        entities = [
-            Entity.model_validate(
-                {"entity_group": e.get("entity"), **e} if "entity_group" not in e else e
-            )
-            for e in items
-        ]
-    except (ValidationError, AttributeError) as exc:
-        msg = f"unexpected entity format: {str(exc).splitlines()[0]}"
-        raise ResponseFormatError(msg, task="token-classification") from None
+    # Unaggregated answers name the label "entity" instead of "entity_group".
+    items = [
+        {"entity_group": e.get("entity"), **e}
+        if isinstance(e, Mapping) and "entity_group" not in e
+        else e
+        for e in items
+    ]
+    entities = parse_list_as(Entity, items, "token-classification", "entity")
     return TokenClassificationOutput(entities=entities)
 
 

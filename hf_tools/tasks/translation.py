@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
 
 
 class TranslationInput(ToolInput):
@@ -44,7 +44,7 @@ def build(args: TranslationInput, media: Mapping[str, Media]) -> Payload:
 def parse(data: Any, args: TranslationInput) -> TranslationOutput:
     """``[{translation_text}]`` or ``{translation_text}``."""
     _, raw = first_field(data, "translation_text", "translation")
-    return TranslationOutput.model_validate(raw)
+    return parse_as(TranslationOutput, raw, "translation", "translation")
 
 
 def render(out: TranslationOutput) -> str:
