@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from hf_tools.config import Settings
-from hf_tools.errors import InputError
+from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.http import HFRequest, RawResponse, build_request, build_url, decode_body
 from hf_tools.http import send_async as _send_async
 from hf_tools.http import send_sync as _send_sync
@@ -72,8 +72,20 @@ class _BaseClient:
         return f"{type(self).__name__}(base_url={s.base_url!r}, custom={s.is_custom_endpoint})"
 
     def model_for(self, spec: AnySpec, model: str | None = None) -> str:
-        """The model id or endpoint URL a task call goes to."""
-        return model or self.settings.models.get(spec.task) or spec.default_model
+        """The model id or endpoint URL a task call goes to.
+
+        Raises:
+            ConfigurationError: an endpoint-only task (``custom``) with no endpoint configured.
+        """
+        target = model or self.settings.models.get(spec.task)
+        if target:
+            return target
+        if not spec.needs_endpoint:
+            return spec.default_model
+        if self.settings.is_custom_endpoint:
+            return self.settings.base_url
+        msg = f"task {spec.task!r} needs its endpoint URL: models={{{spec.task!r}: 'https://...'}}"
+        raise ConfigurationError(msg)
 
     def validate(self, spec: AnySpec, args: Mapping[str, Any]) -> BaseModel:
         """Arguments -> ``<Task>Input``, or an :class:`InputError` the LLM can act on."""

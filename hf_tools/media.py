@@ -16,6 +16,7 @@ import base64
 import binascii
 import ipaddress
 import socket
+import struct
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -26,7 +27,7 @@ from hf_tools.config import Settings
 from hf_tools.errors import MediaError
 from hf_tools.tasks._base import Media
 
-__all__ = ["Media", "aresolve_media", "detect_mime", "resolve_media"]
+__all__ = ["Media", "aresolve_media", "detect_mime", "image_size", "resolve_media"]
 
 _MAX_REDIRECTS = 5
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -57,6 +58,31 @@ def detect_mime(data: bytes) -> str | None:
         return "audio/wav"
     if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
         return "audio/mpeg"  # MPEG audio frame sync, no ID3 tag
+    return None
+
+
+# JPEG start-of-frame markers carry the size; C4/C8/CC share the range but are not frames.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a PNG or JPEG header without decoding; None otherwise."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 9 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0x01, 0xFF) or 0xD0 <= marker <= 0xD9:  # no length field
+            pos += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return width, height
+        pos += 2 + length
     return None
 
 

@@ -39,7 +39,7 @@ def _toolkit(spec: TaskSpec[Any, Any]) -> HuggingFaceToolkit:
 def _toolkit_for(task: str) -> HuggingFaceToolkit:
     # Built once per task: a toolkit opens connection pools, too slow to make per example.
     spec = REGISTRY[task]
-    models = {task: spec.default_model} if spec.needs_endpoint else None
+    models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
     return HuggingFaceToolkit(api_key="hf_x", tasks=[task], models=models)
 
 

@@ -154,7 +154,7 @@ def test_custom_endpoint_gets_the_post_as_is(
 ) -> None:
     url = "https://my-sentiment.us-east-1.aws.endpoints.huggingface.cloud"
     toolkit = HuggingFaceToolkit(api_key=token, base_url=url, is_custom_endpoint=True)
-    with cassette("client/custom-endpoint"):
+    with cassette("custom/success"):
         msg = toolkit.get_tool("text_classification").invoke(_call())
     assert msg.content == "POSITIVE 0.9999, NEGATIVE 0.0001"
     assert sent[0].url == url

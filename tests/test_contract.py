@@ -21,7 +21,7 @@ IDS = [s.task for s in SPECS]
 
 
 def _tool(spec: TaskSpec[Any, Any], token: str) -> tuple[HuggingFaceToolkit, BaseTool]:
-    models = {spec.task: spec.default_model} if spec.needs_endpoint else None
+    models = {spec.task: str(spec.example_endpoint)} if spec.needs_endpoint else None
     toolkit = HuggingFaceToolkit(
         api_key=token, tasks=[spec.task], models=models, allowed_roots=[FIXTURES, ROOT]
     )

@@ -23,7 +23,7 @@ from .conftest import CASSETTES, FIXTURES, ROOT
 
 
 def _tool(spec: TaskSpec[Any, Any]) -> BaseTool:
-    models = {spec.task: spec.default_model} if spec.needs_endpoint else None
+    models = {spec.task: str(spec.example_endpoint)} if spec.needs_endpoint else None
     toolkit = HuggingFaceToolkit(
         api_key=DUMMY_TOKEN, tasks=[spec.task], models=models, allowed_roots=[FIXTURES, ROOT]
     )

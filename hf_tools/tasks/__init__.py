@@ -11,6 +11,7 @@ from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
     audio_classification,
     automatic_speech_recognition,
+    custom,
     feature_extraction,
     fill_mask,
     image_classification,
@@ -26,9 +27,12 @@ from hf_tools.tasks import (
     text2text_generation,
     text_classification,
     text_generation,
+    text_to_image,
     token_classification,
     translation,
+    visual_question_answering,
     zero_shot_classification,
+    zero_shot_image_classification,
 )
 from hf_tools.tasks._base import TaskSpec
 
@@ -50,11 +54,15 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     sentence_similarity.SPEC,
     ranking.SPEC,
     image_classification.SPEC,
+    zero_shot_image_classification.SPEC,
     object_detection.SPEC,
     image_segmentation.SPEC,
     image_to_text.SPEC,
+    visual_question_answering.SPEC,
+    text_to_image.SPEC,
     automatic_speech_recognition.SPEC,
     audio_classification.SPEC,
+    custom.SPEC,
 )
 
 REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}

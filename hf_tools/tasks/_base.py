@@ -11,14 +11,15 @@ import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from hf_tools.config import Settings
 from hf_tools.errors import ResponseFormatError
 
 __all__ = [
+    "CandidateLabels",
     "Label",
     "Media",
     "Payload",
@@ -89,7 +90,9 @@ class TaskSpec(Generic[InputT, OutputT]):
         accept: ``Accept`` header to send.
         response: ``"json"`` or ``"bytes"`` (binary answers such as images).
         url: overrides URL building (e.g. chat completions routes).
-        needs_endpoint: the task only exists as a configured endpoint URL (``custom``).
+        needs_endpoint: the task only exists as a configured endpoint URL (``custom``); it has
+            no ``default_model``.
+        example_endpoint: an endpoint URL for ``example`` (docs and contract tests).
     """
 
     task: str
@@ -107,6 +110,7 @@ class TaskSpec(Generic[InputT, OutputT]):
     response: Literal["json", "bytes"] = "json"
     url: Callable[[Settings, str], str] | None = None
     needs_endpoint: bool = False
+    example_endpoint: str | None = None
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -134,6 +138,21 @@ class ToolInput(BaseModel):
     """Base of every ``<Task>Input``: the argument schema an LLM sees, kept compact."""
 
     model_config = ConfigDict(json_schema_extra=_compact_schema, extra="forbid")
+
+
+def _split_labels(value: Any) -> Any:
+    # LLMs often send "cat, dog" where a list is asked for; the meaning is unambiguous.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CandidateLabels = Annotated[
+    list[str],
+    Field(min_length=1, description="Labels to choose from."),
+    BeforeValidator(_split_labels),
+]
+"""Labels for zero-shot tasks: a list, or one comma-separated string."""
 
 
 class Label(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    CandidateLabels,
     Label,
     Media,
     Payload,
@@ -22,7 +23,7 @@ class ZeroShotClassificationInput(ToolInput):
     """Arguments of the zero_shot_classification tool."""
 
     text: str = Field(min_length=1, description="Text to classify.")
-    candidate_labels: list[str] = Field(min_length=1, description="Labels to choose from.")
+    candidate_labels: CandidateLabels
     multi_label: bool | None = Field(
         default=None, description="Labels are independent (several can be true)."
     )

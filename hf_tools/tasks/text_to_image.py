@@ -1,0 +1,128 @@
+"""text-to-image: generate an image from a prompt; the bytes go to the artifact, never content."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+
+_TASK = "text-to-image"
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class TextToImageInput(ToolInput):
+    """Arguments of the text_to_image tool."""
+
+    prompt: str = Field(min_length=1, description="What the image shows.")
+    negative_prompt: str | None = Field(default=None, description="What to avoid.")
+    width: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
+    height: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
+    num_inference_steps: int | None = Field(
+        default=None, ge=1, le=100, description="More steps: better, slower."
+    )
+    guidance_scale: float | None = Field(default=None, ge=0, description="Prompt adherence.")
+    seed: int | None = Field(default=None, description="For a reproducible image.")
+
+
+class TextToImageParameters(BaseModel):
+    """Wire ``parameters`` of text-to-image."""
+
+    negative_prompt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+
+
+class TextToImageOutput(BaseModel):
+    """The generated image; ``save`` writes it to the output directory."""
+
+    model_config = ConfigDict(extra="allow")
+
+    image: bytes = Field(repr=False)
+    mime: str
+    width: int | None = None
+    height: int | None = None
+    path: Path | None = None
+
+    @property
+    def format(self) -> str:
+        """``PNG``, ``JPEG``...: the subtype of the MIME type."""
+        return self.mime.split("/")[-1].upper()
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the image as ``image_<sha256 prefix>.<ext>`` (same image, same name)."""
+        digest = hashlib.sha256(self.image).hexdigest()[:12]
+        self.path = directory / f"image_{digest}.{_EXTENSIONS.get(self.mime, 'img')}"
+        self.path.write_bytes(self.image)
+        return [self.path]
+
+
+def build(args: TextToImageInput, media: Mapping[str, Media]) -> Payload:
+    """``{"inputs": prompt, "parameters": {...}}`` (unset parameters left out)."""
+    params = TextToImageParameters.model_validate(args.model_dump(exclude={"prompt"}))
+    return Payload(json={"inputs": args.prompt, "parameters": params.model_dump(exclude_none=True)})
+
+
+def _image_bytes(data: Any) -> bytes:
+    """Raw bytes, or the base64 image some endpoints wrap in JSON (``{"image": b64}``, lists)."""
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, Mapping):
+        data = next((data[k] for k in ("image", "images", "blob") if k in data), None)
+        if isinstance(data, list) and data:
+            data = data[0]
+    if isinstance(data, str):
+        try:
+            return base64.b64decode(data.split(",")[-1], validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    if isinstance(data, bytes):
+        return data
+    msg = "expected image bytes from the server"
+    raise ResponseFormatError(msg, task=_TASK)
+
+
+def parse(data: Any, args: TextToImageInput) -> TextToImageOutput:
+    """Image bytes -> the image with its type and size, read from the header."""
+    from hf_tools.media import detect_mime, image_size  # media imports _base: avoid a cycle
+
+    image = _image_bytes(data)
+    mime = detect_mime(image)
+    if mime is None or not mime.startswith("image/"):
+        msg = f"the server answered {len(image)} bytes that are not an image"
+        raise ResponseFormatError(msg, task=_TASK)
+    width, height = image_size(image) or (None, None)
+    return TextToImageOutput(image=image, mime=mime, width=width, height=height)
+
+
+def render(out: TextToImageOutput) -> str:
+    """``Generated a JPEG image, 512x512, 25 KB, saved to PATH``; never the bytes."""
+    size = f", {out.width}x{out.height}" if out.width and out.height else ""
+    saved = f", saved to {out.path}" if out.path else ""
+    kb = max(1, round(len(out.image) / 1024))
+    return f"Generated a {out.format} image{size}, {kb} KB{saved}"
+
+
+SPEC = TaskSpec(
+    task=_TASK,
+    description="Generate an image from a text prompt. Returns its format, size and saved path.",
+    input_model=TextToImageInput,
+    output_model=TextToImageOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="black-forest-labs/FLUX.1-schnell",
+    example={"prompt": "An astronaut riding a horse on the moon."},
+    accept="image/png",
+    response="bytes",
+)

@@ -1,0 +1,87 @@
+"""visual-question-answering: short answers to a question about an image."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    expect_list,
+    fmt_score,
+    parse_list_as,
+    unwrap_single,
+)
+from hf_tools.tasks.image_classification import IMAGE_FIELD
+
+_TASK = "visual-question-answering"
+
+
+class VisualQuestionAnsweringInput(ToolInput):
+    """Arguments of the visual_question_answering tool."""
+
+    image: str = IMAGE_FIELD
+    question: str = Field(min_length=1, description="Question about the image.")
+    top_k: int | None = Field(default=None, ge=1, le=20, description="How many answers.")
+
+
+class Answer(BaseModel):
+    """One candidate answer with its score."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str = ""
+    score: float
+
+
+class VisualQuestionAnsweringOutput(BaseModel):
+    """Answers, best first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answers: list[Answer]
+
+
+def build(args: VisualQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
+    """Always JSON: ``{"inputs": {"image": b64, "question"}, "parameters"?: {"top_k"}}``."""
+    image = base64.b64encode(media["image"].data).decode()
+    body: dict[str, Any] = {"inputs": {"image": image, "question": args.question}}
+    if args.top_k is not None:
+        body["parameters"] = {"top_k": args.top_k}
+    return Payload(json=body)
+
+
+def parse(data: Any, args: VisualQuestionAnsweringInput) -> VisualQuestionAnsweringOutput:
+    """``[{answer, score}]`` (one object or a nested list from older servers too)."""
+    data = unwrap_single(data)
+    items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "a list of answers")
+    answers = parse_list_as(Answer, items, _TASK, "answer")
+    return VisualQuestionAnsweringOutput(
+        answers=sorted(answers, key=lambda a: a.score, reverse=True)
+    )
+
+
+def render(out: VisualQuestionAnsweringOutput) -> str:
+    """``woman 0.9387, girl 0.3431``."""
+    shown = ", ".join(f"{a.answer} {fmt_score(a.score)}" for a in out.answers[:10])
+    return shown or "no answer returned"
+
+
+SPEC = TaskSpec(
+    task=_TASK,
+    description="Answer a question about an image. Returns short answers with scores.",
+    input_model=VisualQuestionAnsweringInput,
+    output_model=VisualQuestionAnsweringOutput,
+    build=build,
+    parse=parse,
+    render=render,
+    default_model="dandelin/vilt-b32-finetuned-vqa",
+    example={"image": "tests/fixtures/image.png", "question": "Who's in the picture?"},
+    media_fields=("image",),
+)
