@@ -132,6 +132,12 @@ def _compact_schema(schema: dict[str, Any]) -> None:
             prop.update(next(b for b in branches if b != {"type": "null"}))
         if "default" in prop and prop["default"] is None:
             prop.pop("default")
+        # Implied for an LLM: no one sends an empty required text; an object is open by default.
+        # Validation still refuses an empty text.
+        if prop.get("minLength") == 1:
+            prop.pop("minLength")
+        if prop.get("additionalProperties") is True:
+            prop.pop("additionalProperties")
 
 
 class ToolInput(BaseModel):

@@ -24,7 +24,7 @@ class AudioClassificationInput(ToolInput):
     """Arguments of the audio_classification tool."""
 
     audio: str = AUDIO_FIELD
-    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
+    top_k: int | None = Field(default=None, ge=1, description="How many labels.")
 
 
 class AudioClassificationOutput(BaseModel):
@@ -53,10 +53,7 @@ def render(out: AudioClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="audio-classification",
-    description=(
-        "Classify an audio clip with the model's labels (the default: speaker gender). "
-        "Returns labels with scores."
-    ),
+    description="Classify an audio clip (default model: speaker gender). Returns labels with scores.",
     input_model=AudioClassificationInput,
     output_model=AudioClassificationOutput,
     build=build,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, binary_payload, parse_as
 
-AUDIO_FIELD = Field(description="Audio: local path, http(s) URL, data URI or base64.")
+AUDIO_FIELD = Field(description="Audio path, http(s) URL, data URI or base64.")
 
 
 class AutomaticSpeechRecognitionInput(ToolInput):

@@ -90,10 +90,7 @@ def render(out: FillMaskOutput) -> str:
 
 SPEC = TaskSpec(
     task="fill-mask",
-    description=(
-        "Guess the word hidden by the mask token <mask> in a text. "
-        "Returns candidate words with scores and the completed sentences."
-    ),
+    description="Guess the word hidden by a mask token in a text. Returns candidate words with scores.",
     input_model=FillMaskInput,
     output_model=FillMaskOutput,
     build=build,

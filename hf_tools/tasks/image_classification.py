@@ -18,14 +18,14 @@ from hf_tools.tasks._base import (
     render_labels,
 )
 
-IMAGE_FIELD = Field(description="Image: local path, http(s) URL, data URI or base64.")
+IMAGE_FIELD = Field(description="Image path, http(s) URL, data URI or base64.")
 
 
 class ImageClassificationInput(ToolInput):
     """Arguments of the image_classification tool."""
 
     image: str = IMAGE_FIELD
-    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
+    top_k: int | None = Field(default=None, ge=1, description="How many labels.")
 
 
 class ImageClassificationOutput(BaseModel):

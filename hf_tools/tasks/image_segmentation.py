@@ -32,7 +32,7 @@ class ImageSegmentationInput(ToolInput):
     image: str = IMAGE_FIELD
     threshold: float | None = Field(default=None, ge=0, le=1, description="Min score to keep.")
     subtask: Literal["panoptic", "instance", "semantic"] | None = Field(
-        default=None, description="Segmentation kind, if the model supports several."
+        default=None, description="For models with several kinds."
     )
 
 
@@ -156,10 +156,7 @@ def render(out: ImageSegmentationOutput) -> str:
 
 SPEC = TaskSpec(
     task="image-segmentation",
-    description=(
-        "Split an image into labelled regions. Returns each region's label, score and "
-        "share of the image; masks are in the artifact."
-    ),
+    description="Split an image into labelled regions. Returns each label, score and area share; masks are in the artifact.",
     input_model=ImageSegmentationInput,
     output_model=ImageSegmentationOutput,
     build=build,

@@ -76,10 +76,7 @@ def render(out: QuestionAnsweringOutput) -> str:
 
 SPEC = TaskSpec(
     task="question-answering",
-    description=(
-        "Answer a question by extracting the span of a given context that answers it. "
-        "Returns the answer text with its score."
-    ),
+    description="Answer a question from a given context (extractive). Returns the answer span with its score.",
     input_model=QuestionAnsweringInput,
     output_model=QuestionAnsweringOutput,
     build=build,

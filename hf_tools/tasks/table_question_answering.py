@@ -14,9 +14,7 @@ class TableQuestionAnsweringInput(ToolInput):
     """Arguments of the table_question_answering tool."""
 
     query: str = Field(min_length=1, description="Question about the table.")
-    table: dict[str, list[str]] = Field(
-        description="Columns: {column name: [cell, ...]}, all columns the same length."
-    )
+    table: dict[str, list[str]] = Field(description="{column: [cells]}, columns of equal length.")
 
     @field_validator("table")
     @classmethod
@@ -66,10 +64,7 @@ def render(out: TableQuestionAnsweringOutput) -> str:
 
 SPEC = TaskSpec(
     task="table-question-answering",
-    description=(
-        "Answer a question about a small table given as columns of cells. "
-        "Returns the answer, the cells used and any aggregation."
-    ),
+    description="Answer a question about a small table. Returns the answer and the cells used.",
     input_model=TableQuestionAnsweringInput,
     output_model=TableQuestionAnsweringOutput,
     build=build,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
     Label,
@@ -22,11 +23,10 @@ class TextClassificationInput(ToolInput):
     """Arguments of the text_classification tool."""
 
     text: str = Field(min_length=1, description="Text to classify.")
-    text_pair: str | None = Field(
-        default=None, description="Second text, for pair models (NLI, paraphrase)."
-    )
-    top_k: int | None = Field(default=None, ge=1, description="How many labels to return.")
-    function_to_apply: Literal["sigmoid", "softmax", "none"] | None = Field(
+    text_pair: str | None = Field(default=None, description="Second text, for pair models (NLI).")
+    top_k: int | None = Field(default=None, ge=1, description="How many labels.")
+    # Python callers only: left out of the LLM schema (paid on every call), still accepted.
+    function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = Field(
         default=None, description="Score function; default is the model's own."
     )
 
@@ -69,10 +69,7 @@ def render(out: TextClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="text-classification",
-    description=(
-        "Classify a text (or text pair) with a fine-tuned model, e.g. sentiment. "
-        "Returns labels with scores, best first."
-    ),
+    description="Classify a text, e.g. sentiment. Returns labels with scores, best first.",
     input_model=TextClassificationInput,
     output_model=TextClassificationOutput,
     build=build,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
 
@@ -16,13 +17,14 @@ class TextGenerationInput(ToolInput):
     prompt: str = Field(min_length=1, description="Text to continue.")
     max_new_tokens: int | None = Field(default=None, ge=1, description="Max tokens to generate.")
     temperature: float | None = Field(default=None, gt=0, description="Sampling temperature.")
-    top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling.")
-    top_k: int | None = Field(default=None, ge=1, description="Top-k sampling.")
-    repetition_penalty: float | None = Field(default=None, gt=0, description="> 1 repeats less.")
-    do_sample: bool | None = Field(default=None, description="Sample instead of greedy.")
-    return_full_text: bool | None = Field(default=None, description="Prepend the prompt.")
     stop: list[str] | None = Field(default=None, description="Stop at any of these strings.")
-    seed: int | None = Field(default=None, description="Random seed.")
+    # Python callers only: left out of the LLM schema (paid on every call), still accepted.
+    top_p: SkipJsonSchema[float | None] = Field(default=None, gt=0, le=1)
+    top_k: SkipJsonSchema[int | None] = Field(default=None, ge=1)
+    repetition_penalty: SkipJsonSchema[float | None] = Field(default=None, gt=0)
+    do_sample: SkipJsonSchema[bool | None] = None
+    return_full_text: SkipJsonSchema[bool | None] = None
+    seed: SkipJsonSchema[int | None] = None
 
 
 class TextGenerationParameters(BaseModel):

@@ -25,11 +25,9 @@ class TextToImageInput(ToolInput):
     negative_prompt: str | None = Field(default=None, description="What to avoid.")
     width: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
     height: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
-    num_inference_steps: int | None = Field(
-        default=None, ge=1, le=100, description="More steps: better, slower."
-    )
+    num_inference_steps: int | None = Field(default=None, ge=1, description="More: better, slower.")
     guidance_scale: float | None = Field(default=None, ge=0, description="Prompt adherence.")
-    seed: int | None = Field(default=None, description="For a reproducible image.")
+    seed: int | None = Field(default=None, description="Random seed.")
 
 
 class TextToImageParameters(BaseModel):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
     Media,
@@ -25,7 +26,10 @@ class TokenClassificationInput(ToolInput):
     aggregation_strategy: Literal["none", "simple", "first", "average", "max"] | None = Field(
         default=None, description="How tokens merge into entities; default simple."
     )
-    ignore_labels: list[str] | None = Field(default=None, description="Labels to drop, e.g. O.")
+    # Python callers only: left out of the LLM schema (paid on every call), still accepted.
+    ignore_labels: SkipJsonSchema[list[str] | None] = Field(
+        default=None, description="Labels to drop, e.g. O."
+    )
 
 
 class TokenClassificationParameters(BaseModel):
@@ -92,10 +96,7 @@ def render(out: TokenClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="token-classification",
-    description=(
-        "Find named entities (people, places, organisations...) in a text. "
-        "Returns each entity with its type, score and character span."
-    ),
+    description="Find named entities (people, places, organisations) in a text. Returns each with type, score and span.",
     input_model=TokenClassificationInput,
     output_model=TokenClassificationOutput,
     build=build,

@@ -54,10 +54,7 @@ def render(out: TranslationOutput) -> str:
 
 SPEC = TaskSpec(
     task="translation",
-    description=(
-        "Translate a text. The default model translates English to German; "
-        "multilingual models take src_lang and tgt_lang. Returns the translation."
-    ),
+    description="Translate a text (default model: English to German). Returns the translation.",
     input_model=TranslationInput,
     output_model=TranslationOutput,
     build=build,

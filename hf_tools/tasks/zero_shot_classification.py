@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
     CandidateLabels,
@@ -24,10 +25,9 @@ class ZeroShotClassificationInput(ToolInput):
 
     text: str = Field(min_length=1, description="Text to classify.")
     candidate_labels: CandidateLabels
-    multi_label: bool | None = Field(
-        default=None, description="Labels are independent (several can be true)."
-    )
-    hypothesis_template: str | None = Field(
+    multi_label: bool | None = Field(default=None, description="Several labels can be true.")
+    # Python callers only: left out of the LLM schema (paid on every call), still accepted.
+    hypothesis_template: SkipJsonSchema[str | None] = Field(
         default=None, description='Template with {}, e.g. "This text is about {}."'
     )
 
@@ -75,10 +75,7 @@ def render(out: ZeroShotClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="zero-shot-classification",
-    description=(
-        "Classify a text into labels you choose, without training. "
-        "Returns each label's score, best first."
-    ),
+    description="Classify a text into labels you choose. Returns each label's score, best first.",
     input_model=ZeroShotClassificationInput,
     output_model=ZeroShotClassificationOutput,
     build=build,
