@@ -117,7 +117,11 @@ def _decode_base64(text: str) -> bytes | None:
 def _read_path(text: str, settings: Settings) -> Media | None:
     """Read a local file inside the allowed roots; None when ``text`` is not a path."""
     path = Path(text).expanduser()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a name too long for the file system: base64 text, not a path
+        return None
+    if not exists:
         if path.suffix and len(text) < 1024 and "\n" not in text:
             msg = f"file not found: {text}"
             raise MediaError(msg)

@@ -90,6 +90,7 @@ class Interaction:
     status: int = 200
     body: bytes | str | Any = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"  # GET for a media download replayed next to the inference call
 
 
 def _body_text(body: bytes | str | Any) -> str | bytes:
@@ -122,7 +123,12 @@ def write_cassette(path: str | Path, interactions: Sequence[Interaction]) -> Pat
             resp_headers["content-type"] = ["application/json"]
         out.append(
             {
-                "request": {"body": body, "headers": headers, "method": "POST", "uri": req.url},
+                "request": {
+                    "body": body,
+                    "headers": headers,
+                    "method": item.method,
+                    "uri": req.url,
+                },
                 "response": {
                     "body": {"string": _body_text(item.body)},
                     "headers": resp_headers,

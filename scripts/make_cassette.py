@@ -4,7 +4,10 @@ The request is built by hf_tools itself, so the cassette matches what we send to
 
     python scripts/make_cassette.py text-classification success \
         --args '{"text": "I like you"}' --response body.json [--status 200] \
-        [--content-type application/json] [--model org/name]
+        [--content-type application/json] [--model org/name] [--served URL=FILE]
+
+``--served`` replays a media URL given in ``--args``: its download (a GET answered with FILE)
+is written before the inference call, which carries FILE's bytes.
 
 List the new cassette and the recording its body came from in cassettes/INDEX.md.
 """
@@ -16,6 +19,7 @@ import json
 from pathlib import Path
 
 from hf_tools.client import HFClient
+from hf_tools.http import HFRequest
 from hf_tools.tasks import get_spec
 from hf_tools.testing import DUMMY_TOKEN, Interaction, write_cassette
 
@@ -29,23 +33,35 @@ def main() -> None:
     parser.add_argument("--status", type=int, default=200)
     parser.add_argument("--content-type", default="application/json")
     parser.add_argument("--model")
+    parser.add_argument("--served", action="append", default=[], metavar="URL=FILE")
     ns = parser.parse_args()
+    served = dict(item.split("=", 1) for item in ns.served)
     client = HFClient(api_key=DUMMY_TOKEN, allowed_roots=[Path.cwd()])
     spec = get_spec(ns.task)
     inputs = client.validate(spec, json.loads(ns.args))
     from hf_tools.media import resolve_media
 
     media = {
-        f: resolve_media(v, client.settings)
+        f: resolve_media(served.get(v, v), client.settings)
         for f in spec.media_fields
         if (v := getattr(inputs, f, None)) is not None
     }
+    downloads = [
+        Interaction(
+            HFRequest(url, {}, b""),
+            body=Path(file).read_bytes(),
+            headers={"content-type": resolve_media(file, client.settings).mime},
+            method="GET",
+        )
+        for url, file in served.items()
+    ]
     request = client.prepare(spec, inputs, media, client.model_for(spec, ns.model))
     path = Path("cassettes") / spec.task / f"{ns.scenario}.yaml"
     body = ns.response.read_bytes()
     if ns.content_type.startswith("application/json"):
         body = body.strip()
-    write_cassette(path, [Interaction(request, ns.status, body, {"content-type": ns.content_type})])
+    response = Interaction(request, ns.status, body, {"content-type": ns.content_type})
+    write_cassette(path, [*downloads, response])
     print(path)
 
 

@@ -76,6 +76,13 @@ def test_bytes_base64_and_data_uri(settings: Settings) -> None:
         assert resolve_media(value, settings).mime == "image/png"
 
 
+def test_long_base64_is_not_mistaken_for_a_path(settings: Settings) -> None:
+    # Real images are far longer than a file name may be: the path check must not fail on them.
+    big = Settings.create(api_key="hf_x", max_media_bytes=10_000)
+    image = PNG + b"\x00" * 4000
+    assert resolve_media(base64.b64encode(image).decode(), big).data == image
+
+
 def test_path_inside_the_root(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "a.flac").write_bytes(FLAC)
     got = resolve_media(str(tmp_path / "a.flac"), settings)

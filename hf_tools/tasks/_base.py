@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.config import Settings
 from hf_tools.errors import ResponseFormatError
@@ -22,6 +23,7 @@ __all__ = [
     "CandidateLabels",
     "Label",
     "Media",
+    "MediaRef",
     "Payload",
     "SavesFiles",
     "TaskSpec",
@@ -51,6 +53,11 @@ class Media:
 
     def __repr__(self) -> str:
         return f"Media(mime={self.mime!r}, bytes={len(self.data)})"
+
+
+MediaRef = str | SkipJsonSchema[bytes]
+"""An image/audio argument: text for an LLM (path, URL, data URI, base64); Python callers may
+also pass bytes, which the schema an LLM sees does not mention."""
 
 
 @dataclass(frozen=True, slots=True)

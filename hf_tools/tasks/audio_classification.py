@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.tasks._base import (
     Label,
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -23,7 +24,7 @@ from hf_tools.tasks.automatic_speech_recognition import AUDIO_FIELD
 class AudioClassificationInput(ToolInput):
     """Arguments of the audio_classification tool."""
 
-    audio: str = AUDIO_FIELD
+    audio: MediaRef = AUDIO_FIELD
     top_k: int | None = Field(default=None, ge=1, description="How many labels.")
 
 
@@ -53,7 +54,9 @@ def render(out: AudioClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="audio-classification",
-    description="Classify an audio clip (default model: speaker gender). Returns labels with scores.",
+    description=(
+        "Classify an audio clip (default model: speaker gender). Returns labels with scores."
+    ),
     input_model=AudioClassificationInput,
     output_model=AudioClassificationOutput,
     build=build,

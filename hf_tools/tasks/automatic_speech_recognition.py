@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, binary_payload, parse_as
+from hf_tools.tasks._base import (
+    Media,
+    MediaRef,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    binary_payload,
+    parse_as,
+)
 
 AUDIO_FIELD = Field(description="Audio path, http(s) URL, data URI or base64.")
 
@@ -15,7 +23,7 @@ AUDIO_FIELD = Field(description="Audio path, http(s) URL, data URI or base64.")
 class AutomaticSpeechRecognitionInput(ToolInput):
     """Arguments of the automatic_speech_recognition tool."""
 
-    audio: str = AUDIO_FIELD
+    audio: MediaRef = AUDIO_FIELD
     return_timestamps: bool | None = Field(
         default=None, description="Also return timed chunks (in the artifact)."
     )

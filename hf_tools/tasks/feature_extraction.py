@@ -96,7 +96,10 @@ def render(out: FeatureExtractionOutput) -> str:
 
 SPEC = TaskSpec(
     task=TASK,
-    description="Embed texts as vectors (search, clustering). Returns their count and shape; vectors are in the artifact.",
+    description=(
+        "Embed texts as vectors (search, clustering). "
+        "Returns their count and shape; vectors are in the artifact."
+    ),
     input_model=FeatureExtractionInput,
     output_model=FeatureExtractionOutput,
     build=build,

@@ -90,7 +90,9 @@ def render(out: FillMaskOutput) -> str:
 
 SPEC = TaskSpec(
     task="fill-mask",
-    description="Guess the word hidden by a mask token in a text. Returns candidate words with scores.",
+    description=(
+        "Guess the word hidden by a mask token in a text. Returns candidate words with scores."
+    ),
     input_model=FillMaskInput,
     output_model=FillMaskOutput,
     build=build,

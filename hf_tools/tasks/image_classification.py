@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.tasks._base import (
     Label,
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -24,7 +25,7 @@ IMAGE_FIELD = Field(description="Image path, http(s) URL, data URI or base64.")
 class ImageClassificationInput(ToolInput):
     """Arguments of the image_classification tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     top_k: int | None = Field(default=None, ge=1, description="How many labels.")
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import (
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -29,7 +30,7 @@ from hf_tools.tasks.image_classification import IMAGE_FIELD
 class ImageSegmentationInput(ToolInput):
     """Arguments of the image_segmentation tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     threshold: float | None = Field(default=None, ge=0, le=1, description="Min score to keep.")
     subtask: Literal["panoptic", "instance", "semantic"] | None = Field(
         default=None, description="For models with several kinds."
@@ -156,7 +157,10 @@ def render(out: ImageSegmentationOutput) -> str:
 
 SPEC = TaskSpec(
     task="image-segmentation",
-    description="Split an image into labelled regions. Returns each label, score and area share; masks are in the artifact.",
+    description=(
+        "Split an image into labelled regions. "
+        "Returns each label, score and area share; masks are in the artifact."
+    ),
     input_model=ImageSegmentationInput,
     output_model=ImageSegmentationOutput,
     build=build,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -22,7 +23,7 @@ from hf_tools.tasks.image_classification import IMAGE_FIELD
 class ImageToTextInput(ToolInput):
     """Arguments of the image_to_text tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     max_new_tokens: int | None = Field(default=None, ge=1, description="Max caption tokens.")
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -23,7 +24,7 @@ from hf_tools.tasks.image_classification import IMAGE_FIELD
 class ObjectDetectionInput(ToolInput):
     """Arguments of the object_detection tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     threshold: float | None = Field(default=None, ge=0, le=1, description="Min score to keep.")
 
 

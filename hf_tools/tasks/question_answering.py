@@ -76,7 +76,10 @@ def render(out: QuestionAnsweringOutput) -> str:
 
 SPEC = TaskSpec(
     task="question-answering",
-    description="Answer a question from a given context (extractive). Returns the answer span with its score.",
+    description=(
+        "Answer a question from a given context (extractive). "
+        "Returns the answer span with its score."
+    ),
     input_model=QuestionAnsweringInput,
     output_model=QuestionAnsweringOutput,
     build=build,

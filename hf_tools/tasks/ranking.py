@@ -84,7 +84,10 @@ def render(out: RankingOutput) -> str:
 
 SPEC = TaskSpec(
     task="ranking",
-    description="Rerank documents by relevance to a query. Returns document indexes with scores, best first.",
+    description=(
+        "Rerank documents by relevance to a query. "
+        "Returns document indexes with scores, best first."
+    ),
     input_model=RankingInput,
     output_model=RankingOutput,
     build=build,

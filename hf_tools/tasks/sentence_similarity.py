@@ -63,7 +63,10 @@ def render(out: SentenceSimilarityOutput) -> str:
 
 SPEC = TaskSpec(
     task="sentence-similarity",
-    description="Score how similar in meaning sentences are to a source sentence. Returns scores, most similar first.",
+    description=(
+        "Score how similar in meaning sentences are to a source sentence. "
+        "Returns scores, most similar first."
+    ),
     input_model=SentenceSimilarityInput,
     output_model=SentenceSimilarityOutput,
     build=build,

@@ -25,7 +25,9 @@ def build(args: Text2TextGenerationInput, media: Mapping[str, Media]) -> Payload
 
 SPEC = TaskSpec(
     task="text2text-generation",
-    description="Run a T5-style instruction model (answer, rewrite, extract). Returns the generated text.",
+    description=(
+        "Run a T5-style instruction model (answer, rewrite, extract). Returns the generated text."
+    ),
     input_model=Text2TextGenerationInput,
     output_model=TextGenerationOutput,
     build=build,

@@ -96,7 +96,10 @@ def render(out: TokenClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task="token-classification",
-    description="Find named entities (people, places, organisations) in a text. Returns each with type, score and span.",
+    description=(
+        "Find named entities (people, places, organisations) in a text. "
+        "Returns each with type, score and span."
+    ),
     input_model=TokenClassificationInput,
     output_model=TokenClassificationOutput,
     build=build,

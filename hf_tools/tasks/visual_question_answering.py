@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -26,7 +27,7 @@ _TASK = "visual-question-answering"
 class VisualQuestionAnsweringInput(ToolInput):
     """Arguments of the visual_question_answering tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     question: str = Field(min_length=1, description="Question about the image.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many answers.")
 

@@ -12,6 +12,7 @@ from hf_tools.tasks._base import (
     CandidateLabels,
     Label,
     Media,
+    MediaRef,
     Payload,
     TaskSpec,
     ToolInput,
@@ -24,7 +25,7 @@ from hf_tools.tasks.image_classification import IMAGE_FIELD
 class ZeroShotImageClassificationInput(ToolInput):
     """Arguments of the zero_shot_image_classification tool."""
 
-    image: str = IMAGE_FIELD
+    image: MediaRef = IMAGE_FIELD
     candidate_labels: CandidateLabels
 
 
