@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,29 @@ def test_every_cassette_is_indexed() -> None:
 def test_readme_exists_with_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert text.index("make demo") < text.index("make test")
+
+
+def test_the_whole_registry_fits_the_schema_budget() -> None:
+    # Every schema is paid on every LLM call. 12 KB for all tools, including the chat
+    # (conversational, ~450 bytes) tool added separately: the registry keeps 500 bytes for it.
+    from hf_tools.cli import schema_bytes
+
+    models = {s.task: str(s.example_endpoint) for s in SPECS if s.needs_endpoint}
+    toolkit = HuggingFaceToolkit(api_key=DUMMY_TOKEN, models=models)
+    assert len(toolkit.get_tools()) == len(SPECS)
+    assert schema_bytes(toolkit) < 11_500
+
+
+def test_python_only_arguments_cost_nothing_and_still_work() -> None:
+    from hf_tools import HFClient, InputError, get_spec
+
+    spec = get_spec("text-generation")
+    assert {"top_p", "seed", "do_sample"}.isdisjoint(
+        spec.input_model.model_json_schema()["properties"]
+    )
+    client = HFClient(api_key=DUMMY_TOKEN)
+    inputs = client.validate(spec, {"prompt": "p", "top_p": 0.9, "seed": 1})
+    body = json.loads(client.prepare(spec, inputs, {}, "m").content)
+    assert body["parameters"] == {"top_p": 0.9, "seed": 1}
+    with pytest.raises(InputError, match="top_p"):
+        client.validate(spec, {"prompt": "p", "top_p": 2})
