@@ -16,7 +16,10 @@ from hf_tools.tools import make_tool
 SPEC = get_spec("custom")
 URL = str(SPEC.example_endpoint)
 PAYLOAD = {"inputs": "I like you", "parameters": {}}
-ANSWER = '[{"label":"POSITIVE","score":0.9998695850372314},{"label":"NEGATIVE","score":0.00013043530634604394}]'
+ANSWER = (
+    '[{"label":"POSITIVE","score":0.9998695850372314},'
+    '{"label":"NEGATIVE","score":0.00013043530634604394}]'
+)
 
 
 def _call(args: dict[str, Any]) -> dict[str, Any]:
