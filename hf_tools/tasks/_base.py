@@ -54,6 +54,10 @@ class Media:
     def __repr__(self) -> str:
         return f"Media(mime={self.mime!r}, bytes={len(self.data)})"
 
+    def b64(self) -> str:
+        """The bytes as base64 text, as JSON bodies carry them."""
+        return base64.b64encode(self.data).decode()
+
 
 MediaRef = str | SkipJsonSchema[bytes]
 """An image/audio argument: text for an LLM (path, URL, data URI, base64); Python callers may
@@ -229,8 +233,7 @@ def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:
     """Raw bytes when there are no parameters, else base64 JSON (what the service expects)."""
     if not parameters:
         return Payload(data=media.data, content_type=media.mime)
-    encoded = base64.b64encode(media.data).decode()
-    return Payload(json={"inputs": encoded, "parameters": dict(parameters)})
+    return Payload(json={"inputs": media.b64(), "parameters": dict(parameters)})
 
 
 def labels_from(data: Any, task: str) -> list[Label]:

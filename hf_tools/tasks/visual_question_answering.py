@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,8 +50,7 @@ class VisualQuestionAnsweringOutput(BaseModel):
 
 def build(args: VisualQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """Always JSON: ``{"inputs": {"image": b64, "question"}, "parameters"?: {"top_k"}}``."""
-    image = base64.b64encode(media["image"].data).decode()
-    body: dict[str, Any] = {"inputs": {"image": image, "question": args.question}}
+    body: dict[str, Any] = {"inputs": {"image": media["image"].b64(), "question": args.question}}
     if args.top_k is not None:
         body["parameters"] = {"top_k": args.top_k}
     return Payload(json=body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,9 +38,9 @@ class ZeroShotImageClassificationOutput(BaseModel):
 
 def build(args: ZeroShotImageClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Always JSON: ``{"inputs": b64, "parameters": {"candidate_labels": [...]}}``."""
-    image = base64.b64encode(media["image"].data).decode()
+    labels = list(args.candidate_labels)
     return Payload(
-        json={"inputs": image, "parameters": {"candidate_labels": list(args.candidate_labels)}}
+        json={"inputs": media["image"].b64(), "parameters": {"candidate_labels": labels}}
     )
 
 
