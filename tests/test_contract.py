@@ -55,6 +55,7 @@ def _check(message: Any, spec: TaskSpec[Any, Any], toolkit: HuggingFaceToolkit) 
     assert message.tool_call_id == "call-1"
     assert isinstance(message.content, str) and message.content.strip()
     assert len(message.content) <= toolkit.max_content_chars
+    assert not re.search(r"[A-Za-z0-9+/]{120,}", message.content), "base64 in the content"
     assert isinstance(message.artifact, spec.output_model)
 
 
