@@ -15,7 +15,13 @@ from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
 
 _TASK = "text-to-image"
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+}
 
 
 class TextToImageInput(ToolInput):
