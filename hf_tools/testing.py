@@ -30,7 +30,11 @@ __all__ = [
     "Interaction",
     "ScriptedChatModel",
     "SECRET_HEADERS",
+    "REPLAY_ENV",
+    "cassette_library",
     "is_recording",
+    "is_replaying",
+    "replay",
     "use_cassette",
     "vcr_config",
     "tool_call",
@@ -39,6 +43,63 @@ __all__ = [
 
 DUMMY_TOKEN = "hf_dummy_token"
 SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "x-api-key")
+
+
+REPLAY_ENV = "HF_TOOLS_REPLAY"
+
+
+def is_replaying() -> bool:
+    """True when examples and agents should replay recordings instead of going live."""
+    return os.environ.get(REPLAY_ENV) == "1"
+
+
+def cassette_library() -> Path:
+    """The cassettes folder: ``$HF_TOOLS_CASSETTES``, else ./cassettes, else the checkout's.
+
+    Cassettes live in the repository, not in the installed package, so replays need a
+    checkout; the error says so.
+    """
+    candidates = [Path.cwd() / "cassettes", Path(__file__).resolve().parents[1] / "cassettes"]
+    if env := os.environ.get("HF_TOOLS_CASSETTES"):
+        candidates.insert(0, Path(env))
+    for folder in candidates:
+        if (folder / "INDEX.md").is_file():
+            return folder
+    msg = (
+        "no cassettes folder found: replays need the hf-tools checkout (run from it, or set "
+        "HF_TOOLS_CASSETTES=/path/to/hf-tools/cassettes)"
+    )
+    raise FileNotFoundError(msg)
+
+
+@contextmanager
+def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Iterator[None]:
+    """Run the block against recorded cassettes when ``HF_TOOLS_REPLAY=1``; live otherwise.
+
+    While replaying, ``HF_TOKEN`` is a dummy value (no real token is needed or used) and
+    every request must match a recording: nothing reaches the network.
+
+    Example:
+        ```python
+        with replay("text-classification/success.yaml"):
+            toolkit = HuggingFaceToolkit()
+            print(toolkit.get_tool("text_classification").invoke({"text": "I like you"}))
+        ```
+    """
+    if not is_replaying():
+        yield
+        return
+    library = Path(library_dir) if library_dir is not None else cassette_library()
+    previous = os.environ.get("HF_TOKEN")
+    os.environ["HF_TOKEN"] = DUMMY_TOKEN
+    try:
+        with use_cassette(*cassettes, library_dir=library):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_TOKEN", None)
+        else:
+            os.environ["HF_TOKEN"] = previous
 
 
 def is_recording() -> bool:
