@@ -1,5 +1,6 @@
 """hf-tools: every Hugging Face inference task as a LangChain structured tool."""
 
+from hf_tools.chat import HFChatModel
 from hf_tools.client import AsyncHFClient, HFClient
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncHFClient",
     "AuthenticationError",
     "ConfigurationError",
+    "HFChatModel",
     "HFClient",
     "HFConnectionError",
     "HFTimeoutError",
