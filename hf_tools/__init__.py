@@ -1,6 +1,7 @@
 """hf-tools: every Hugging Face inference task as a LangChain structured tool."""
 
 from hf_tools.agent import Agent, AgentResult
+from hf_tools.chat import HFChatModel
 from hf_tools.client import AsyncHFClient, HFClient
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
@@ -34,6 +35,7 @@ __all__ = [
     "AsyncHFClient",
     "AuthenticationError",
     "ConfigurationError",
+    "HFChatModel",
     "HFClient",
     "HFConnectionError",
     "HFTimeoutError",

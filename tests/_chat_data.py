@@ -1,0 +1,80 @@
+"""Conversations and tools shared by the chat tests and scripts/make_chat_cassettes.py.
+
+They are the ones of the recordings the cassettes' bodies come from, so the rebuilt requests ask
+what the recorded answers answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+DEEP = [SystemMessage("You are a helpful assistant."), HumanMessage("What is deep learning?")]
+
+WEATHER_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {
+                        "type": "string",
+                        "description": "The city and state, e.g. San Francisco, CA",
+                    },
+                    "format": {
+                        "type": "string",
+                        "enum": ["celsius", "fahrenheit"],
+                        "description": "The temperature unit to use. Infer this from the users "
+                        "location.",
+                    },
+                },
+                "required": ["location", "format"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_n_day_weather_forecast",
+            "description": "Get an N-day weather forecast",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {
+                        "type": "string",
+                        "description": "The city and state, e.g. San Francisco, CA",
+                    },
+                    "format": {
+                        "type": "string",
+                        "enum": ["celsius", "fahrenheit"],
+                        "description": "The temperature unit to use. Infer this from the users "
+                        "location.",
+                    },
+                    "num_days": {
+                        "type": "integer",
+                        "description": "The number of days to forecast",
+                    },
+                },
+                "required": ["location", "format", "num_days"],
+            },
+        },
+    },
+]
+WEATHER = [
+    SystemMessage(
+        "Don't make assumptions about what values to plug into functions. Ask for "
+        "clarification if a user request is ambiguous."
+    ),
+    HumanMessage("What's the weather like the next 3 days in San Francisco, CA?"),
+]
+ANIMALS = [
+    HumanMessage(
+        "I saw a puppy a cat and a raccoon during my bike ride in the park. What did I saw "
+        "and when?"
+    )
+]

@@ -1,0 +1,286 @@
+"""HFChatModel: request building, response parsing, tools, invoke and stream from cassettes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langchain_core.messages import (
+    AIMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.tools import tool
+from pydantic import BaseModel
+
+from hf_tools import (
+    AuthenticationError,
+    ConfigurationError,
+    HFChatModel,
+    InvalidInputError,
+    ServerError,
+)
+from hf_tools.chat import chat_url, message_to_dict, parse_completion, parse_tool_call
+from hf_tools.testing import DUMMY_TOKEN
+from tests._chat_data import DEEP, MODEL, WEATHER, WEATHER_TOOLS
+
+TGI = "https://tgi.endpoints.huggingface.cloud"
+
+
+def _llm(**kw: Any) -> HFChatModel:
+    kw.setdefault("model", MODEL)
+    return HFChatModel(api_key=DUMMY_TOKEN, **kw)
+
+
+def _body(llm: Any, messages: Any = DEEP, **kw: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(llm.build_request(messages, **kw).content)
+    return data
+
+
+@tool
+def get_current_weather(location: str, format: str) -> str:
+    """Get the current weather.
+
+    Args:
+        location: The city and state, e.g. San Francisco, CA
+        format: celsius or fahrenheit.
+    """
+    return f"22 {format} in {location}"
+
+
+# ------------------------------------------------------------------------- request building
+
+
+def test_payload_has_model_first_and_only_set_params() -> None:
+    body = _body(_llm())
+    assert list(body) == ["model", "messages"]
+    assert body["model"] == MODEL
+    body = _body(_llm(temperature=0.2, max_tokens=5, top_p=0.9, seed=1, stop=["\n"]))
+    assert body["temperature"] == 0.2 and body["max_tokens"] == 5 and body["seed"] == 1
+    assert body["top_p"] == 0.9 and body["stop"] == ["\n"]
+
+
+def test_call_time_params_and_model_kwargs_override_defaults() -> None:
+    llm = _llm(temperature=0.2, model_kwargs={"frequency_penalty": 0.5})
+    body = _body(llm, stop=["END"], temperature=0.9)
+    assert body["temperature"] == 0.9 and body["stop"] == ["END"]
+    assert body["frequency_penalty"] == 0.5
+
+
+def test_urls_router_and_endpoints() -> None:
+    assert _llm().url == "https://router.huggingface.co/v1/chat/completions"
+    assert chat_url("https://router.huggingface.co/v1/") == (
+        "https://router.huggingface.co/v1/chat/completions"
+    )
+    assert chat_url("x", TGI) == f"{TGI}/v1/chat/completions"
+    assert chat_url("x", TGI + "/v1") == f"{TGI}/v1/chat/completions"
+    assert chat_url("x", TGI + "/v1/chat/completions") == f"{TGI}/v1/chat/completions"
+    assert chat_url("x", TGI + "/?a=1") == f"{TGI}/v1/chat/completions?a=1"
+
+
+def test_endpoint_sends_model_tgi_unless_given() -> None:
+    assert _body(_llm(model=None, endpoint_url=TGI))["model"] == "tgi"
+    assert _body(_llm(endpoint_url=TGI))["model"] == MODEL
+
+
+def test_needs_a_model_or_an_endpoint() -> None:
+    with pytest.raises(ConfigurationError):
+        HFChatModel(api_key=DUMMY_TOKEN)
+
+
+def test_auth_header_and_env_token_only_to_hf_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = _llm().build_request(DEEP).headers
+    assert headers["authorization"] == f"Bearer {DUMMY_TOKEN}"
+    monkeypatch.setenv("HF_TOKEN", "hf_env")
+    env = HFChatModel(model=MODEL)
+    assert env.build_request(DEEP).headers["authorization"] == "Bearer hf_env"
+    local = HFChatModel(endpoint_url="http://127.0.0.1:8080")
+    assert "authorization" not in local.build_request(DEEP).headers
+
+
+def test_message_conversion_every_role() -> None:
+    ai = AIMessage("", tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}])
+    assert message_to_dict(SystemMessage("s")) == {"role": "system", "content": "s"}
+    assert message_to_dict(HumanMessage("h")) == {"role": "user", "content": "h"}
+    assert message_to_dict(ai) == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ],
+    }
+    assert message_to_dict(ToolMessage("22C", tool_call_id="c1")) == {
+        "role": "tool",
+        "tool_call_id": "c1",
+        "content": "22C",
+    }
+
+
+def test_multimodal_user_content_passes_through() -> None:
+    parts = [
+        "Describe",
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+    assert message_to_dict(HumanMessage(content=parts))["content"] == [
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("choice", "wire"),
+    [
+        ("auto", "auto"),
+        ("none", "none"),
+        ("required", "required"),
+        ("any", "required"),
+        ("get_current_weather", {"type": "function", "function": {"name": "get_current_weather"}}),
+        (True, {"type": "function", "function": {"name": "get_current_weather"}}),
+    ],
+)
+def test_bind_tools_and_tool_choice(choice: Any, wire: Any) -> None:
+    bound = _llm().bind_tools([get_current_weather], tool_choice=choice)
+    kwargs = bound.kwargs  # type: ignore[attr-defined]
+    assert kwargs["tool_choice"] == wire
+    assert kwargs["tools"][0]["function"]["name"] == "get_current_weather"
+    body = _body(_llm(), **kwargs)
+    assert body["tools"][0]["function"]["parameters"]["required"] == ["location", "format"]
+
+
+def test_bind_tools_refuses_unknown_names_and_ambiguous_true() -> None:
+    class Other(BaseModel):
+        """Another tool."""
+
+        x: int
+
+    with pytest.raises(ValueError, match="not one of the bound tools"):
+        _llm().bind_tools([get_current_weather], tool_choice="nope")
+    with pytest.raises(ValueError, match="exactly one tool"):
+        _llm().bind_tools([get_current_weather, Other], tool_choice=True)
+    assert "tool_choice" not in _llm().bind_tools([Other]).kwargs  # type: ignore[attr-defined]
+
+
+# -------------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("raw", "args", "call_id"),
+    [
+        ({"id": 0, "function": {"name": "f", "arguments": {"a": 1}}}, {"a": 1}, "0"),
+        ({"id": "c", "function": {"name": "f", "arguments": '{"a": 1}'}}, {"a": 1}, "c"),
+        ({"id": 7, "function": {"name": "f", "arguments": ""}}, {}, "7"),
+        ({"id": "c", "function": {"name": "f", "arguments": None}}, {}, "c"),
+    ],
+)
+def test_tool_call_shapes(raw: dict[str, Any], args: dict[str, Any], call_id: str) -> None:
+    call = parse_tool_call(raw)
+    assert call["type"] == "tool_call"
+    assert call["args"] == args and call["id"] == call_id and call["name"] == "f"
+
+
+def test_tool_call_without_id_gets_one_and_bad_json_is_invalid() -> None:
+    call = parse_tool_call({"function": {"name": "f", "arguments": "{}"}})
+    assert call["id"] and call["id"].startswith("call_")
+    bad = parse_tool_call({"id": "c", "function": {"name": "f", "arguments": "{oops"}})
+    assert bad["type"] == "invalid_tool_call" and bad["args"] == "{oops"
+    listed = parse_tool_call({"id": "c", "function": {"name": "f", "arguments": "[1]"}})
+    assert listed["type"] == "invalid_tool_call"
+
+
+def test_parse_completion_null_content_invalid_calls_and_usage() -> None:
+    data = {
+        "id": "x",
+        "model": "m",
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": 1, "function": {"name": "f", "arguments": {"a": 1}}},
+                        {"id": 2, "function": {"name": "g", "arguments": "nope"}},
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    }
+    msg = parse_completion(data).generations[0].message
+    assert isinstance(msg, AIMessage)
+    assert msg.content == ""
+    assert [c["id"] for c in msg.tool_calls] == ["1"]
+    assert [c["name"] for c in msg.invalid_tool_calls] == ["g"]
+    assert msg.usage_metadata == {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+    assert msg.response_metadata["finish_reason"] == "tool_calls"
+
+
+# ------------------------------------------------------------------------ invoke (cassettes)
+
+
+def test_invoke_from_recording(cassette: Any) -> None:
+    with cassette("chat-completion/no-stream"):
+        msg = _llm().invoke(DEEP)
+    assert isinstance(msg, AIMessage)
+    assert str(msg.content).startswith("Deep learning is a subfield of artificial intelligence")
+    assert msg.usage_metadata is not None and msg.usage_metadata["total_tokens"] > 0
+    assert msg.response_metadata["model_name"] == MODEL
+    assert msg.response_metadata["finish_reason"] == "stop"
+
+
+async def test_ainvoke_from_recording(cassette: Any) -> None:
+    llm = _llm(model="meta-llama/Meta-Llama-3-8B-Instruct:together")
+    with cassette("chat-completion/no-stream-together"):
+        msg = await llm.ainvoke(DEEP)
+    assert str(msg.content).startswith("Deep learning is a subfield of machine learning")
+    assert msg.tool_calls == []  # together sends "tool_calls": []
+    assert msg.usage_metadata == {"input_tokens": 26, "output_tokens": 597, "total_tokens": 623}
+    await llm.aclose()
+
+
+def test_tgi_tool_calls_with_object_arguments_and_int_ids(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=500)
+    with cassette("chat-completion/tool-call-tgi"):
+        auto = llm.bind_tools(WEATHER_TOOLS, tool_choice="auto").invoke(WEATHER)
+        forced = llm.bind_tools(WEATHER_TOOLS, tool_choice="get_current_weather").invoke(WEATHER)
+    assert isinstance(auto, AIMessage) and isinstance(forced, AIMessage)
+    assert auto.tool_calls == [
+        {
+            "name": "get_n_day_weather_forecast",
+            "args": {"format": "fahrenheit", "location": "San Francisco, CA", "num_days": 3},
+            "id": "0",
+            "type": "tool_call",
+        }
+    ]
+    assert forced.tool_calls[0]["name"] == "get_current_weather"
+    assert auto.content == ""
+
+
+def test_endpoint_sends_model_tgi_from_recording(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=20, temperature=1.0)
+    with cassette("chat-completion/endpoint-tgi"):
+        msg = llm.invoke(DEEP)
+    assert msg.response_metadata["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "model", "error", "status", "text"),
+    [
+        ("401", "meta-llama/Meta-Llama-3-70B-Instruct", AuthenticationError, 401, "Invalid"),
+        ("422-plain-text", "meta-llama/Meta-Llama-3-70B-Instruct", InvalidInputError, 422, "JSON"),
+        ("500-non-tgi", "microsoft/DialoGPT-small", ServerError, 500, "unknown error"),
+    ],
+)
+def test_errors_are_typed(
+    cassette: Any, scenario: str, model: str, error: type[Exception], status: int, text: str
+) -> None:
+    kw: dict[str, Any] = {"max_tokens": 200} if scenario == "422-plain-text" else {}
+    if scenario == "500-non-tgi":
+        kw = {"max_tokens": 20}
+    with cassette(f"chat-completion/{scenario}"), pytest.raises(error) as info:
+        _llm(model=model, **kw).invoke(DEEP)
+    assert getattr(info.value, "status_code", None) == status
+    assert text in str(info.value)
+    assert DUMMY_TOKEN not in str(info.value)
