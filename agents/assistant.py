@@ -22,12 +22,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
+from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 
 __all__ = ["DEFAULT_MODEL", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
 
-# A router model with reliable tool calling; override with --model.
-DEFAULT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
+DEFAULT_MODEL = DEFAULT_AGENT_MODEL
 
 SYSTEM_PROMPT = (
     "You are a multimodal assistant with Hugging Face tools for text, images and audio. "

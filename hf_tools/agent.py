@@ -37,6 +37,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import ValidationError
 
 __all__ = [
+    "DEFAULT_AGENT_MODEL",
     "Agent",
     "AgentEvent",
     "AgentResult",
@@ -45,6 +46,9 @@ __all__ = [
     "ToolEnd",
     "ToolStart",
 ]
+
+# A router model with dependable tool calling; every entry point lets you pick another.
+DEFAULT_AGENT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
 
 StoppedReason = Literal["answer", "max_steps"]
 AgentInput = str | Sequence[BaseMessage]
@@ -186,6 +190,7 @@ class Agent:
         if max_steps < 1:
             msg = "max_steps must be at least 1"
             raise ValueError(msg)
+        self.model = model
         self.tools = {tool.name: tool for tool in tools}
         self.max_steps = max_steps
         self.system_prompt = system_prompt
@@ -209,16 +214,23 @@ class Agent:
         return result
 
     def stream_events(
-        self, request: AgentInput, config: RunnableConfig | None = None
+        self, request: AgentInput, config: RunnableConfig | None = None, *, tokens: bool = True
     ) -> Iterator[AgentEvent]:
-        """Yield tokens, tool starts/ends and, last, the final answer."""
-        return self._run(request, config, stream=True)
+        """Yield tokens, tool starts/ends and, last, the final answer.
+
+        Args:
+            request: a user request, or the conversation so far.
+            config: LangChain run config (callbacks, tags), passed to the model and tools.
+            tokens: stream the model's text; False calls the model whole (no ``ModelToken``
+                events), e.g. for providers that cannot stream tool calls.
+        """
+        return self._run(request, config, stream=tokens)
 
     def astream_events(
-        self, request: AgentInput, config: RunnableConfig | None = None
+        self, request: AgentInput, config: RunnableConfig | None = None, *, tokens: bool = True
     ) -> AsyncIterator[AgentEvent]:
         """Async twin of ``stream_events``; tool ends arrive in completion order."""
-        return self._arun(request, config, stream=True)
+        return self._arun(request, config, stream=tokens)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -240,13 +252,12 @@ class Agent:
         artifacts: list[tuple[str, Any]] = []
         for step in range(1, self.max_steps + 1):
             if stream:
-                chunks: AIMessageChunk | None = None
+                pieces: list[BaseMessage] = []
                 for chunk in self._model.stream(messages, config):
-                    assert isinstance(chunk, AIMessageChunk)
                     if text := _text(chunk):
                         yield ModelToken(text, step)
-                    chunks = chunk if chunks is None else chunks + chunk
-                reply = _as_message(chunks)
+                    pieces.append(chunk)
+                reply = _joined(pieces)
             else:
                 reply = _as_ai(self._model.invoke(messages, config))
             messages.append(reply)
@@ -269,13 +280,12 @@ class Agent:
         artifacts: list[tuple[str, Any]] = []
         for step in range(1, self.max_steps + 1):
             if stream:
-                chunks: AIMessageChunk | None = None
+                pieces = []
                 async for chunk in self._model.astream(messages, config):
-                    assert isinstance(chunk, AIMessageChunk)
                     if text := _text(chunk):
                         yield ModelToken(text, step)
-                    chunks = chunk if chunks is None else chunks + chunk
-                reply = _as_message(chunks)
+                    pieces.append(chunk)
+                reply = _joined(pieces)
             else:
                 reply = _as_ai(await self._model.ainvoke(messages, config))
             messages.append(reply)
@@ -368,10 +378,18 @@ def _as_ai(message: BaseMessage) -> AIMessage:
     return message
 
 
-def _as_message(chunks: AIMessageChunk | None) -> AIMessage:
-    if chunks is None:
+def _joined(pieces: list[BaseMessage]) -> AIMessage:
+    """One reply from streamed chunks (a model that cannot stream yields one whole message)."""
+    if len(pieces) == 1 and not isinstance(pieces[0], AIMessageChunk):
+        return _as_ai(pieces[0])
+    chunks = [p for p in pieces if isinstance(p, AIMessageChunk)]
+    if len(chunks) != len(pieces):
+        msg = "the chat model streamed something other than AIMessageChunk"
+        raise TypeError(msg)
+    if not chunks:
         return AIMessage("")
-    return _as_ai(message_chunk_to_message(chunks))
+    joined = chunks[0] + chunks[1:] if len(chunks) > 1 else chunks[0]
+    return _as_ai(message_chunk_to_message(joined))
 
 
 def _tool_start(call: ToolCall, step: int) -> ToolStart:

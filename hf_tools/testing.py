@@ -32,6 +32,7 @@ __all__ = [
     "SECRET_HEADERS",
     "REPLAY_ENV",
     "cassette_library",
+    "chat_body_matcher",
     "is_recording",
     "is_replaying",
     "replay",
@@ -102,6 +103,42 @@ def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Ite
             os.environ["HF_TOKEN"] = previous
 
 
+def _json_body(request: Any) -> Any:
+    body = request.body
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def chat_body_matcher(r1: Any, r2: Any) -> None:
+    """Match chat bodies by conversation and tool names (``match_on=[..., "chat_body"]``).
+
+    A chat completion request carries every tool's full schema; rewording a tool description
+    should not invalidate a recorded agent run, while a change in the messages (what the
+    model saw) or in which tools were offered must. Other bodies must be equal.
+
+    Raises:
+        AssertionError: the bodies differ (vcrpy's matcher protocol).
+    """
+    a, b = _json_body(r1), _json_body(r2)
+    if isinstance(a, dict) and isinstance(b, dict) and "messages" in a and "messages" in b:
+        for body in (a, b):
+            body["tools"] = [t.get("function", {}).get("name") for t in body.get("tools", [])]
+        assert a == b, "chat bodies differ (messages, parameters or tool names)"
+        return
+    if a is not None and b is not None:
+        assert a == b, "JSON bodies differ"
+        return
+    assert _raw(r1.body) == _raw(r2.body), "bodies differ"
+
+
+def _raw(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
 def is_recording() -> bool:
     """True when tests should talk to the live API and rewrite cassettes (``make record``)."""
     return os.environ.get("HF_TOOLS_RECORD") == "1"
@@ -170,6 +207,7 @@ def use_cassette(
             merged = {"interactions": interactions, "version": 1}
             (Path(tmp) / path).write_text(yaml.safe_dump(merged), encoding="utf-8")
         recorder = vcr.VCR(**vcr_config(library, **overrides))
+        recorder.register_matcher("chat_body", chat_body_matcher)
         with recorder.use_cassette(path, allow_playback_repeats=repeats) as cassette:
             yield cassette
     if all_played and not is_recording() and not cassette.all_played:
