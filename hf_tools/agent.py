@@ -326,9 +326,9 @@ class Agent:
         self, messages: list[BaseMessage], artifacts: list[tuple[str, Any]]
     ) -> AgentResult:
         answer = (
-            f"Stopped after {self.max_steps} steps without a final answer (max_steps="
-            f"{self.max_steps}). The tool results so far are in the conversation; ask again "
-            "with a narrower request or raise max_steps."
+            f"Stopped at the step limit (max_steps={self.max_steps}) without a final answer. "
+            "The tool results so far are in the conversation; ask again with a narrower "
+            "request or raise max_steps."
         )
         return AgentResult(answer, messages, artifacts, self.max_steps, "max_steps")
 

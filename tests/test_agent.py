@@ -137,7 +137,9 @@ def test_step_limit_stops_with_a_clear_result() -> None:
     model = ScriptedChatModel(replies=[_calls(tool_call("ping", f"c{i}")) for i in range(3)])
     result = Agent(model, [ping], max_steps=3).invoke("loop forever")
     assert result.stopped_reason == "max_steps" and result.steps == 3
-    assert result.answer.startswith("Stopped after 3 steps without a final answer")
+    assert result.answer.startswith(
+        "Stopped at the step limit (max_steps=3) without a final answer"
+    )
     assert len(model.seen) == 3  # no fourth model call
     # The conversation stays valid to continue: every tool call has its answer.
     calls = [c["id"] for m in result.messages if isinstance(m, AIMessage) for c in m.tool_calls]
