@@ -26,6 +26,7 @@ __all__ = [
     "DEMO_REPLIES",
     "DEMO_REQUEST",
     "DEMO_TASKS",
+    "completion",
     "demo_agent",
     "run_demo",
 ]
@@ -49,7 +50,8 @@ DEMO_CASSETTES = (
 )
 
 
-def _completion(n: int, content: str | None, calls: list[tuple[str, str, dict[str, Any]]]) -> Any:
+def completion(n: int, content: str | None, calls: list[tuple[str, str, dict[str, Any]]]) -> Any:
+    """A chat completion body in the OpenAI-compatible format (tool calls as JSON strings)."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = [
@@ -76,7 +78,7 @@ _IMAGE = {"image": "tests/fixtures/image.png"}
 
 # The chat completions the model "answers", in the OpenAI-compatible format the router uses.
 DEMO_REPLIES: list[Any] = [
-    _completion(
+    completion(
         1,
         None,
         [
@@ -84,12 +86,12 @@ DEMO_REPLIES: list[Any] = [
             ("call_speaker", "audio_classification", _AUDIO),
         ],
     ),
-    _completion(
+    completion(
         2,
         None,
         [("call_caption", "image_to_text", _IMAGE), ("call_objects", "object_detection", _IMAGE)],
     ),
-    _completion(
+    completion(
         3,
         'A man is speaking (male voice, 99.9%). He says: "A man said to the universe: '
         'sir, I exist." The picture shows a woman in a hat and dress posing for a photo; '

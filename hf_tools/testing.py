@@ -94,7 +94,9 @@ def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Ite
     previous = os.environ.get("HF_TOKEN")
     os.environ["HF_TOKEN"] = DUMMY_TOKEN
     try:
-        with use_cassette(*cassettes, library_dir=library):
+        # Chat turns match on the conversation and tool names, other bodies exactly.
+        matchers = ["method", "uri", "chat_body"]
+        with use_cassette(*cassettes, library_dir=library, match_on=matchers):
             yield
     finally:
         if previous is None:

@@ -278,3 +278,69 @@ async def test_ainvoke_matches_invoke_on_cassettes(
     (msg,) = _tool_messages(result.messages)
     assert "a man said to the universe sir i exist" in str(msg.content)
     assert result.artifacts[0][0] == "automatic_speech_recognition"
+
+
+def test_models_that_cannot_stream_still_give_tool_events() -> None:
+    from langchain_core.language_models import BaseChatModel
+
+    class Whole(ScriptedChatModel):
+        _stream = BaseChatModel._stream  # type: ignore[assignment]  # no streaming
+
+    @tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    model = Whole(replies=[_calls(tool_call("ping"), text="let me ping"), "pong it is"])
+    events = list(Agent(model, [ping]).stream_events("ping"))
+    assert [e.kind for e in events] == ["token", "tool_start", "tool_end", "token", "final"]
+    assert isinstance(events[0], ModelToken) and events[0].text == "let me ping"
+    assert isinstance(events[-1], FinalAnswer) and events[-1].result.answer == "pong it is"
+
+
+def test_tokens_false_calls_the_model_whole() -> None:
+    model = ScriptedChatModel(replies=["one two three"])
+    events = list(Agent(model, []).stream_events("hi", tokens=False))
+    assert [e.kind for e in events] == ["final"]
+
+
+def test_chat_body_matcher_checks_the_conversation_not_tool_wording() -> None:
+    import json as _json
+    from types import SimpleNamespace
+
+    from hf_tools.testing import chat_body_matcher
+
+    def _req(content: str, description: str) -> Any:
+        tools = [{"type": "function", "function": {"name": "t", "description": description}}]
+        body = {"model": "m", "messages": [{"role": "user", "content": content}], "tools": tools}
+        return SimpleNamespace(body=_json.dumps(body).encode())
+
+    chat_body_matcher(_req("hi", "old words"), _req("hi", "new words"))
+    with pytest.raises(AssertionError):
+        chat_body_matcher(_req("hi", "same"), _req("bye", "same"))
+    with pytest.raises(AssertionError):
+        chat_body_matcher(SimpleNamespace(body=b"\x00a"), SimpleNamespace(body=b"\x00b"))
+    chat_body_matcher(SimpleNamespace(body=b"\x00a"), SimpleNamespace(body=b"\x00a"))
+
+
+async def test_hf_chat_model_drives_the_agent_async_over_the_demo_recording(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hf_tools.demo import DEMO_CASSETTES, DEMO_REQUEST, demo_agent
+    from hf_tools.testing import use_cassette
+
+    from .conftest import CASSETTES, ROOT
+
+    monkeypatch.chdir(ROOT)
+    agent = demo_agent(ROOT)
+    matchers = ["method", "uri", "chat_body"]
+    with use_cassette(*DEMO_CASSETTES, library_dir=CASSETTES, match_on=matchers):
+        result = await agent.ainvoke(DEMO_REQUEST)
+    assert result.stopped_reason == "answer" and result.steps == 3
+    assert result.answer.startswith("A man is speaking")
+    assert [name for name, _ in result.artifacts] == [
+        "automatic_speech_recognition",
+        "audio_classification",
+        "image_to_text",
+        "object_detection",
+    ]

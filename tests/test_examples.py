@@ -28,6 +28,7 @@ def test_every_example_is_tested() -> None:
         "lcel_chain.py",
         "custom_endpoint.py",
         "async_batch.py",
+        "toolkit_agent.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -80,3 +81,11 @@ def test_replay_fails_loudly_when_a_request_was_not_recorded(
         replay("text-classification/success.yaml"),
     ):
         HuggingFaceToolkit().get_tool("text_classification").invoke({"text": "unrecorded"})
+
+
+def test_toolkit_agent(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run("toolkit_agent.py", monkeypatch, capsys)
+    assert out.splitlines() == [
+        "text_classification -> POSITIVE",
+        "answer after 2 steps: Positive: the classifier gives POSITIVE with 99.99% confidence.",
+    ]
