@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -77,21 +77,26 @@ class AgentResult:
     stopped_reason: StoppedReason = "answer"
 
 
+class _Event:
+    """JSON form shared by the events: their fields, with ``kind`` as ``type``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (for SSE)."""
+        data = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return {"type": data.pop("kind"), **data}
+
+
 @dataclass(frozen=True)
-class ModelToken:
+class ModelToken(_Event):
     """A piece of the model's text, as it streams."""
 
     text: str
     step: int
     kind: Literal["token"] = "token"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (for SSE)."""
-        return {"type": self.kind, "text": self.text, "step": self.step}
-
 
 @dataclass(frozen=True)
-class ToolStart:
+class ToolStart(_Event):
     """The model chose a tool; it is about to run."""
 
     name: str
@@ -100,20 +105,10 @@ class ToolStart:
     step: int
     kind: Literal["tool_start"] = "tool_start"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (for SSE)."""
-        return {
-            "type": self.kind,
-            "name": self.name,
-            "args": self.args,
-            "call_id": self.call_id,
-            "step": self.step,
-        }
-
 
 @dataclass(frozen=True)
-class ToolEnd:
-    """A tool finished; ``content`` is a short preview of what the model reads."""
+class ToolEnd(_Event):
+    """A tool finished; ``content`` is a short preview of what the model reads (no artifact)."""
 
     name: str
     call_id: str
@@ -122,18 +117,6 @@ class ToolEnd:
     step: int
     has_artifact: bool
     kind: Literal["tool_end"] = "tool_end"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (for SSE); never the artifact itself."""
-        return {
-            "type": self.kind,
-            "name": self.name,
-            "call_id": self.call_id,
-            "content": self.content,
-            "status": self.status,
-            "step": self.step,
-            "has_artifact": self.has_artifact,
-        }
 
 
 @dataclass(frozen=True)
