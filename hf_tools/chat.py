@@ -14,7 +14,7 @@ import codecs
 import json
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,7 +50,14 @@ from hf_tools.errors import (
     ServerError,
     server_message,
 )
-from hf_tools.http import HFRequest, RawResponse, build_request, send_async, send_sync
+from hf_tools.http import (
+    HFRequest,
+    RawResponse,
+    _transport_error,
+    build_request,
+    send_async,
+    send_sync,
+)
 
 __all__ = [
     "DEFAULT_CHAT_BASE_URL",
@@ -462,6 +469,27 @@ class StreamAssembler:
             raise HFConnectionError(msg, task=_TASK, model=self.model)
 
 
+def _open_stream(raw: RawResponse) -> httpx.Response:
+    # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
+    assert raw.stream is not None
+    return raw.stream
+
+
+def _assemble(
+    assembler: StreamAssembler, payloads: list[str], *, tail: bool = False
+) -> list[ChatGenerationChunk]:
+    chunks: list[ChatGenerationChunk] = []
+    for payload in payloads:
+        try:
+            chunks += assembler.feed(payload)
+        except ResponseFormatError:
+            if not tail:
+                raise
+            # An unterminated event at the end of the bytes is a cut, not bad JSON:
+            # assembler.close() reports it as such.
+    return chunks
+
+
 # ------------------------------------------------------------------------------- the model
 
 
@@ -662,6 +690,59 @@ class HFChatModel(BaseChatModel):
         request = self.build_request(messages, stop, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         return self._finish(raw, request)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = send_sync(self.http, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            for data in response.iter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            response.close()
+        yield from _assemble(assembler, decoder.flush(), tail=True)
+        assembler.close()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = await send_async(self.ahttp, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            async for data in response.aiter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            await response.aclose()
+        for chunk in _assemble(assembler, decoder.flush(), tail=True):
+            yield chunk
+        assembler.close()
 
     def bind_tools(
         self,
