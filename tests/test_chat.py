@@ -26,7 +26,15 @@ from hf_tools import (
 )
 from hf_tools.chat import chat_url, message_to_dict, parse_completion, parse_tool_call
 from hf_tools.testing import DUMMY_TOKEN
-from tests._chat_data import DEEP, MODEL, WEATHER, WEATHER_TOOLS
+from tests._chat_data import (
+    ANIMALS,
+    DEEP,
+    MODEL,
+    WEATHER,
+    WEATHER_TOOLS,
+    Trip,
+)
+from tests._chat_data import get_current_weather as GetWeather
 
 TGI = "https://tgi.endpoints.huggingface.cloud"
 
@@ -425,3 +433,35 @@ def test_assembler_tolerates_several_objects_in_one_event_and_flags_cuts() -> No
     assembler.feed("[DONE]")
     assembler.close()
     assert assembler.feed(delta % "late") == []
+
+
+# ----------------------------------------------------------------------- structured output
+
+
+def test_structured_output_function_calling_returns_the_pydantic_object(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=500)
+    with cassette("chat-completion/structured-function-calling"):
+        out = llm.with_structured_output(GetWeather).invoke(WEATHER)
+    assert out == GetWeather(location="San Francisco, CA", format="fahrenheit")
+
+
+async def test_structured_output_json_schema_returns_the_pydantic_object(cassette: Any) -> None:
+    llm = _llm(model="meta-llama/Meta-Llama-3-70B-Instruct", max_tokens=500)
+    with cassette("chat-completion/response-format"):
+        out = await llm.with_structured_output(Trip, method="json_schema").ainvoke(ANIMALS)
+    assert out == Trip(
+        location="park", activity="bike ride", animals_seen=3, animals=["puppy", "cat", "raccoon"]
+    )
+    await llm.aclose()
+
+
+def test_structured_output_include_raw_and_dict_schemas(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=500)
+    with cassette("chat-completion/structured-function-calling"):
+        out: Any = llm.with_structured_output(GetWeather, include_raw=True).invoke(WEATHER)
+    assert isinstance(out["raw"], AIMessage) and out["parsing_error"] is None
+    assert out["parsed"].format == "fahrenheit"
+    dict_chain: Any = _llm().with_structured_output(WEATHER_TOOLS[1], method="json_mode")
+    assert dict_chain.first.kwargs["response_format"] == {"type": "json_object"}
+    with pytest.raises(ValueError, match="method must be"):
+        _llm().with_structured_output(Trip, method="xml")  # type: ignore[arg-type]
