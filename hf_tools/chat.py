@@ -14,8 +14,9 @@ import codecs
 import json
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -34,11 +35,16 @@ from langchain_core.messages import (
     ToolMessage,
     UsageMetadata,
 )
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from hf_tools.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings
 from hf_tools.errors import (
@@ -50,7 +56,14 @@ from hf_tools.errors import (
     ServerError,
     server_message,
 )
-from hf_tools.http import HFRequest, RawResponse, build_request, send_async, send_sync
+from hf_tools.http import (
+    HFRequest,
+    RawResponse,
+    _transport_error,
+    build_request,
+    send_async,
+    send_sync,
+)
 
 __all__ = [
     "DEFAULT_CHAT_BASE_URL",
@@ -62,6 +75,7 @@ __all__ = [
     "message_to_dict",
     "parse_completion",
     "parse_tool_call",
+    "response_format_for",
     "tool_choice_payload",
 ]
 
@@ -192,6 +206,22 @@ def tool_choice_payload(
         msg = f"tool_choice {choice!r} is not one of the bound tools: {names}"
         raise ValueError(msg)
     return {"type": "function", "function": {"name": choice}}
+
+
+def response_format_for(
+    schema: dict[str, Any] | type, *, strict: bool | None = None
+) -> dict[str, Any]:
+    """OpenAI ``response_format`` asking for JSON that follows ``schema`` (pydantic, dict...).
+
+    The router forwards it; hf-inference rewrites it to TGI's grammar form server-side.
+    """
+    function = convert_to_openai_tool(schema)["function"]
+    spec: dict[str, Any] = {"name": function["name"], "schema": function.get("parameters", {})}
+    if function.get("description"):
+        spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 # --------------------------------------------------------------------------- responses (pure)
@@ -462,6 +492,27 @@ class StreamAssembler:
             raise HFConnectionError(msg, task=_TASK, model=self.model)
 
 
+def _open_stream(raw: RawResponse) -> httpx.Response:
+    # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
+    assert raw.stream is not None
+    return raw.stream
+
+
+def _assemble(
+    assembler: StreamAssembler, payloads: list[str], *, tail: bool = False
+) -> list[ChatGenerationChunk]:
+    chunks: list[ChatGenerationChunk] = []
+    for payload in payloads:
+        try:
+            chunks += assembler.feed(payload)
+        except ResponseFormatError:
+            if not tail:
+                raise
+            # An unterminated event at the end of the bytes is a cut, not bad JSON:
+            # assembler.close() reports it as such.
+    return chunks
+
+
 # ------------------------------------------------------------------------------- the model
 
 
@@ -663,6 +714,59 @@ class HFChatModel(BaseChatModel):
         raw = await send_async(self.ahttp, request, self._settings.retry)
         return self._finish(raw, request)
 
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = send_sync(self.http, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            for data in response.iter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            response.close()
+        yield from _assemble(assembler, decoder.flush(), tail=True)
+        assembler.close()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = await send_async(self.ahttp, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            async for data in response.aiter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            await response.aclose()
+        for chunk in _assemble(assembler, decoder.flush(), tail=True):
+            yield chunk
+        assembler.close()
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
@@ -682,3 +786,62 @@ class HFChatModel(BaseChatModel):
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = tool_choice_payload(tool_choice, formatted)
         return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable that answers with ``schema`` (a pydantic object for a pydantic class).
+
+        Args:
+            schema: pydantic class, TypedDict, JSON schema or OpenAI tool dict.
+            include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead.
+            method: ``"function_calling"`` (a forced call of one tool named after the schema),
+                ``"json_schema"`` (``response_format``), or ``"json_mode"`` (any JSON object).
+            strict: passed as ``json_schema.strict``.
+            **kwargs: unsupported; raise.
+
+        Raises:
+            ValueError: unknown method or arguments.
+        """
+        if kwargs:
+            msg = f"Received unsupported arguments {kwargs}"
+            raise ValueError(msg)
+        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        trace = {"ls_structured_output_format": {"kwargs": {"method": method}, "schema": schema}}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools([schema], tool_choice=name, **trace)
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method in ("json_schema", "json_mode"):
+            fmt = (
+                response_format_for(schema, strict=strict)
+                if method == "json_schema"
+                else {"type": "json_object"}
+            )
+            llm = self.bind(response_format=fmt, **trace)
+            parser = (
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+            )
+        else:
+            msg = f"method must be function_calling, json_schema or json_mode, got {method!r}"
+            raise ValueError(msg)
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )

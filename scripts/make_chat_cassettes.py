@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage
 from hf_tools.chat import HFChatModel
 from hf_tools.http import HFRequest
 from hf_tools.testing import DUMMY_TOKEN, Interaction, write_cassette
-from tests._chat_data import ANIMALS, DEEP, WEATHER, WEATHER_TOOLS
+from tests._chat_data import ANIMALS, DEEP, WEATHER, WEATHER_TOOLS, Trip, get_current_weather
 
 OUT = Path("cassettes/chat-completion")
 HUB = "huggingface_hub"
@@ -115,6 +115,7 @@ def request(
     stream: bool = False,
     tools: list[dict[str, Any]] | None = None,
     tool_choice: Any = None,
+    bound: dict[str, Any] | None = None,
     **model_args: Any,
 ) -> HFRequest:
     """The request HFChatModel sends for this call."""
@@ -125,7 +126,16 @@ def request(
         kwargs["tools"] = tools
     if tool_choice is not None:
         kwargs["tool_choice"] = tool_choice
+    kwargs.update(bound or {})
     return llm.build_request(messages, stream=stream, **kwargs)
+
+
+def structured(schema: type, method: str) -> dict[str, Any]:
+    """The request parameters ``with_structured_output`` binds."""
+    llm = HFChatModel(api_key=DUMMY_TOKEN, model="m")
+    chain: Any = llm.with_structured_output(schema, method=method)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = chain.first.kwargs
+    return kwargs
 
 
 def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
@@ -146,16 +156,6 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
 
     llama = f"{ROUTER}/TestInferenceClient.test_chat_completion_%s[%s,conversational].yaml"
     tool_rec = rec / f"{API}/InferenceClientVCRTest.test_chat_completion_with_tool.yaml"
-    schema = {
-        "properties": {
-            "location": {"type": "string"},
-            "activity": {"type": "string"},
-            "animals_seen": {"type": "integer", "minimum": 1, "maximum": 5},
-            "animals": {"type": "array", "items": {"type": "string"}},
-        },
-        "required": ["location", "activity", "animals_seen", "animals"],
-    }
-    response_format = {"type": "json_schema", "json_schema": {"name": "Trip", "schema": schema}}
     return {
         "no-stream": lambda: one(request(DEEP), rec / (llama % ("no_stream", "hf-inference"))),
         "no-stream-together": lambda: one(
@@ -226,9 +226,20 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
                 ANIMALS,
                 model="meta-llama/Meta-Llama-3-70B-Instruct",
                 max_tokens=500,
-                model_kwargs={"response_format": response_format},
+                bound=structured(Trip, "json_schema"),
             ),
             rec / f"{API}/InferenceClientVCRTest.test_chat_completion_with_response_format.yaml",
+        ),
+        "structured-function-calling": lambda: one(
+            request(
+                WEATHER,
+                endpoint_url="https://tgi.endpoints.huggingface.cloud",
+                model=None,
+                max_tokens=500,
+                bound=structured(get_current_weather, "function_calling"),
+            ),
+            tool_rec,
+            1,
         ),
         "401": lambda: one(
             request(DEEP, model="meta-llama/Meta-Llama-3-70B-Instruct"),

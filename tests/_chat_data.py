@@ -6,9 +6,10 @@ what the recorded answers answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 DEEP = [SystemMessage("You are a helpful assistant."), HumanMessage("What is deep learning?")]
@@ -78,3 +79,19 @@ ANIMALS = [
         "and when?"
     )
 ]
+
+
+class Trip(BaseModel):
+    """What the user saw on a ride."""
+
+    location: str
+    activity: str
+    animals_seen: int = Field(ge=1, le=5)
+    animals: list[str]
+
+
+class get_current_weather(BaseModel):  # the recorded tool's name, so the answer matches
+    """Get the current weather."""
+
+    location: str = Field(description="The city and state, e.g. San Francisco, CA")
+    format: Literal["celsius", "fahrenheit"] = Field(description="The temperature unit to use.")

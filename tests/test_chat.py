@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     HumanMessage,
     SystemMessage,
     ToolMessage,
@@ -19,12 +20,21 @@ from hf_tools import (
     AuthenticationError,
     ConfigurationError,
     HFChatModel,
+    HFConnectionError,
     InvalidInputError,
     ServerError,
 )
 from hf_tools.chat import chat_url, message_to_dict, parse_completion, parse_tool_call
 from hf_tools.testing import DUMMY_TOKEN
-from tests._chat_data import DEEP, MODEL, WEATHER, WEATHER_TOOLS
+from tests._chat_data import (
+    ANIMALS,
+    DEEP,
+    MODEL,
+    WEATHER,
+    WEATHER_TOOLS,
+    Trip,
+)
+from tests._chat_data import get_current_weather as GetWeather
 
 TGI = "https://tgi.endpoints.huggingface.cloud"
 
@@ -284,3 +294,174 @@ def test_errors_are_typed(
     assert getattr(info.value, "status_code", None) == status
     assert text in str(info.value)
     assert DUMMY_TOKEN not in str(info.value)
+
+
+# ------------------------------------------------------------------------------- streaming
+
+
+def _recorded_stream_text(name: str) -> str:
+    import yaml
+
+    from tests.conftest import CASSETTES
+
+    data = yaml.safe_load((CASSETTES / f"chat-completion/{name}.yaml").read_text())
+    text = data["interactions"][0]["response"]["body"]["string"]
+    parts = []
+    for line in text.splitlines():
+        if line.startswith("data: {"):
+            choice = json.loads(line[6:])["choices"][0]
+            parts.append(choice["delta"].get("content") or "")
+    return "".join(parts)
+
+
+def test_stream_chunks_concatenate_to_the_recorded_text(cassette: Any) -> None:
+    with cassette("chat-completion/stream"):
+        chunks = list(_llm(max_tokens=20).stream(DEEP))
+    assert len(chunks) > 10
+    text = "".join(str(c.content) for c in chunks)
+    assert text == _recorded_stream_text("stream")
+    assert text.startswith("Deep learning is")
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    assert total.response_metadata["finish_reason"] == "length"
+
+
+async def test_astream_with_usage_in_the_last_chunk(cassette: Any) -> None:
+    llm = _llm(model="meta-llama/Meta-Llama-3-8B-Instruct:together", max_tokens=20)
+    with cassette("chat-completion/stream-together-usage"):
+        chunks = [c async for c in llm.astream(DEEP, stream_usage=True)]
+    text = "".join(str(c.content) for c in chunks)
+    assert text == _recorded_stream_text("stream-together-usage")
+    usage = [c.usage_metadata for c in chunks if c.usage_metadata]
+    assert usage == [{"input_tokens": 26, "output_tokens": 20, "total_tokens": 46}]
+    await llm.aclose()
+
+
+def test_stream_usage_field_sends_stream_options() -> None:
+    body = _body(_llm(stream_usage=True), stream=True)
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in _body(_llm(), stream=True)
+
+
+def test_streamed_tool_call_assembles(cassette: Any) -> None:
+    llm = _llm().bind_tools(WEATHER_TOOLS[:1], tool_choice="required")
+    with cassette("chat-completion/stream-tool-call"):
+        chunks = list(llm.stream(WEATHER))
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    assert isinstance(total, AIMessageChunk)
+    assert total.tool_calls == [
+        {
+            "name": "get_current_weather",
+            "args": {"location": "San Francisco, CA", "format": "celsius"},
+            "id": "call_0",
+            "type": "tool_call",
+        }
+    ]
+    assert total.usage_metadata is not None and total.usage_metadata["total_tokens"] == 232
+
+
+async def test_streamed_tool_call_assembles_async(cassette: Any) -> None:
+    llm = _llm().bind_tools(WEATHER_TOOLS[:1], tool_choice="required")
+    with cassette("chat-completion/stream-tool-call"):
+        chunks = [c async for c in llm.astream(WEATHER)]
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    assert isinstance(total, AIMessageChunk)
+    assert total.tool_calls[0]["args"] == {"location": "San Francisco, CA", "format": "celsius"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_in_stream_error_is_raised_typed(cassette: Any, mode: str) -> None:
+    llm = _llm(max_tokens=10000)
+    with cassette("chat-completion/stream-error"), pytest.raises(InvalidInputError) as info:
+        if mode == "sync":
+            list(llm.stream(DEEP))
+        else:
+            [c async for c in llm.astream(DEEP)]
+    assert "must be <= 4096" in str(info.value)
+
+
+# ------------------------------------------------------------------------- SSE decoding
+
+
+def _decode(chunks: list[bytes]) -> list[str]:
+    from hf_tools.chat import SSEDecoder
+
+    decoder = SSEDecoder()
+    events = [e for chunk in chunks for e in decoder.feed(chunk)]
+    return events + decoder.flush()
+
+
+STREAM = (
+    b": keep-alive comment\n"
+    b"event: message\n"
+    b'data: {"a": "\xc3\xa9t\xc3\xa9"}\n\n'
+    b'data:{"b":2}\r\n\r\n'
+    b"id: 3\n"
+    b'data: {"multi":\n'
+    b'data: "line"}\n\n'
+    b"data: [DONE]\r\r"
+)
+EXPECTED = ['{"a": "été"}', '{"b":2}', '{"multi":\n"line"}', "[DONE]"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 10_000])
+def test_sse_decoder_any_chunking(size: int) -> None:
+    chunks = [STREAM[i : i + size] for i in range(0, len(STREAM), size)]
+    assert _decode(chunks) == EXPECTED
+
+
+def test_sse_decoder_crlf_split_between_chunks_and_no_final_blank_line() -> None:
+    assert _decode([b"data: x\r", b"\n\r", b"\ndata: y"]) == ["x", "y"]
+    assert _decode([b"data: x\r", b"\r"]) == ["x"]  # CR line endings, split
+    assert _decode([b"\n\n: only comments\n\n"]) == []
+
+
+def test_assembler_tolerates_several_objects_in_one_event_and_flags_cuts() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    assembler = StreamAssembler("m")
+    delta = '{"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":null}]}'
+    chunks = assembler.feed(delta % "a" + "\n" + delta % "b")
+    assert [c.text for c in chunks] == ["a", "b"]
+    with pytest.raises(HFConnectionError, match="stream ended before"):
+        assembler.close()
+    assembler.feed("[DONE]")
+    assembler.close()
+    assert assembler.feed(delta % "late") == []
+
+
+# ----------------------------------------------------------------------- structured output
+
+
+def test_structured_output_function_calling_returns_the_pydantic_object(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=500)
+    with cassette("chat-completion/structured-function-calling"):
+        out = llm.with_structured_output(GetWeather).invoke(WEATHER)
+    assert out == GetWeather(location="San Francisco, CA", format="fahrenheit")
+
+
+async def test_structured_output_json_schema_returns_the_pydantic_object(cassette: Any) -> None:
+    llm = _llm(model="meta-llama/Meta-Llama-3-70B-Instruct", max_tokens=500)
+    with cassette("chat-completion/response-format"):
+        out = await llm.with_structured_output(Trip, method="json_schema").ainvoke(ANIMALS)
+    assert out == Trip(
+        location="park", activity="bike ride", animals_seen=3, animals=["puppy", "cat", "raccoon"]
+    )
+    await llm.aclose()
+
+
+def test_structured_output_include_raw_and_dict_schemas(cassette: Any) -> None:
+    llm = _llm(model=None, endpoint_url=TGI, max_tokens=500)
+    with cassette("chat-completion/structured-function-calling"):
+        out: Any = llm.with_structured_output(GetWeather, include_raw=True).invoke(WEATHER)
+    assert isinstance(out["raw"], AIMessage) and out["parsing_error"] is None
+    assert out["parsed"].format == "fahrenheit"
+    dict_chain: Any = _llm().with_structured_output(WEATHER_TOOLS[1], method="json_mode")
+    assert dict_chain.first.kwargs["response_format"] == {"type": "json_object"}
+    with pytest.raises(ValueError, match="method must be"):
+        _llm().with_structured_output(Trip, method="xml")  # type: ignore[arg-type]
