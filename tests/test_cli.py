@@ -79,3 +79,21 @@ def test_agent_refuses_unknown_tasks_without_leaking_the_token(
     assert main(["agent", "hi", "--tasks", "text-classification,nope"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "hf_cli_secret_123456" not in err
+
+
+def test_agent_streams_tools_and_answer_from_a_recorded_stream(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hf_tools.testing import DUMMY_TOKEN, use_cassette
+
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    argv = ["agent", "Is 'I like you' positive?", "--tasks", "text-classification"]
+    cassettes = ("agent/stream.yaml", "text-classification/success.yaml")
+    with use_cassette(*cassettes, library_dir=CASSETTES, match_on=["method", "uri", "chat_body"]):
+        assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Let me check.",
+        '[tool] text_classification({"text": "I like you"})',
+        "  -> POSITIVE 0.9999, NEGATIVE 0.0001",
+        "Positive: POSITIVE 0.9999.",
+    ]
