@@ -44,6 +44,7 @@ def build_agent(
     tasks: list[str] | None = None,
     output_dir: Path | None = None,
     max_steps: int = 8,
+    system_prompt: str = SYSTEM_PROMPT,
 ) -> Agent:
     """The assistant's agent; pass ``model``/``toolkit`` to inject your own (tests do)."""
     if model is None:
@@ -52,7 +53,7 @@ def build_agent(
         model = HFChatModel(model=model_id or DEFAULT_MODEL)
     if toolkit is None:
         toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=output_dir)
-    return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=SYSTEM_PROMPT)
+    return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=system_prompt)
 
 
 def chat(agent: Agent, stdin: TextIO, stdout: TextIO, *, prompt: str = "you> ") -> int:

@@ -301,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from agents.assistant import build_agent
 
-    agent = build_agent(model_id=ns.model, tasks=ns.tasks.split(",") if ns.tasks else None)
+    tasks = ns.tasks.split(",") if ns.tasks else None
+    agent = build_agent(model_id=ns.model, tasks=tasks, system_prompt=SYSTEM_PROMPT)
     uvicorn.run(create_app(agent), host=ns.host, port=ns.port)
     return 0
 

@@ -243,13 +243,14 @@ class Agent:
                 reply = _joined(pieces)
             else:
                 reply = _as_ai(self._model.invoke(messages, config))
+            reply, broken = _with_invalid_calls(reply)
             messages.append(reply)
             if not reply.tool_calls:
                 yield FinalAnswer(AgentResult(_text(reply), messages, artifacts, step))
                 return
             for call in reply.tool_calls:
                 yield _tool_start(call, step)
-                tool_message, artifact = self._call_tool(call, config)
+                tool_message, artifact = self._call_tool(call, config, broken)
                 messages.append(tool_message)
                 if artifact is not None:
                     artifacts.append((call["name"], artifact))
@@ -271,6 +272,7 @@ class Agent:
                 reply = _joined(pieces)
             else:
                 reply = _as_ai(await self._model.ainvoke(messages, config))
+            reply, broken = _with_invalid_calls(reply)
             messages.append(reply)
             if not reply.tool_calls:
                 yield FinalAnswer(AgentResult(_text(reply), messages, artifacts, step))
@@ -280,7 +282,8 @@ class Agent:
                 yield _tool_start(call, step)
             results: dict[int, tuple[ToolMessage, Any]] = {}
             pending = [
-                asyncio.ensure_future(self._indexed(i, c, config)) for i, c in enumerate(calls)
+                asyncio.ensure_future(self._indexed(i, c, config, broken))
+                for i, c in enumerate(calls)
             ]
             try:
                 for done in asyncio.as_completed(pending):
@@ -300,9 +303,9 @@ class Agent:
         yield FinalAnswer(self._stopped(messages, artifacts))
 
     async def _indexed(
-        self, index: int, call: ToolCall, config: RunnableConfig | None
+        self, index: int, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
     ) -> tuple[int, ToolMessage, Any]:
-        tool_message, artifact = await self._acall_tool(call, config)
+        tool_message, artifact = await self._acall_tool(call, config, broken)
         return index, tool_message, artifact
 
     def _stopped(
@@ -317,7 +320,9 @@ class Agent:
 
     # -- one tool call -----------------------------------------------------------------------
 
-    def _prepare(self, call: ToolCall) -> BaseTool | ToolMessage:
+    def _prepare(self, call: ToolCall, broken: dict[str, str]) -> BaseTool | ToolMessage:
+        if (problem := broken.get(call.get("id") or "")) is not None:
+            return _error(call, problem)
         tool = self.tools.get(call["name"])
         if tool is not None:
             return tool
@@ -325,8 +330,10 @@ class Agent:
         text = f"Unknown tool {call['name']!r}. Available tools: {available}."
         return _error(call, text)
 
-    def _call_tool(self, call: ToolCall, config: RunnableConfig | None) -> tuple[ToolMessage, Any]:
-        tool = self._prepare(call)
+    def _call_tool(
+        self, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
+    ) -> tuple[ToolMessage, Any]:
+        tool = self._prepare(call, broken)
         if isinstance(tool, ToolMessage):
             return tool, None
         try:
@@ -335,9 +342,9 @@ class Agent:
             return _error(call, _fix_message(call, exc)), None
 
     async def _acall_tool(
-        self, call: ToolCall, config: RunnableConfig | None
+        self, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
     ) -> tuple[ToolMessage, Any]:
-        tool = self._prepare(call)
+        tool = self._prepare(call, broken)
         if isinstance(tool, ToolMessage):
             return tool, None
         try:
@@ -373,6 +380,28 @@ def _joined(pieces: list[BaseMessage]) -> AIMessage:
         return AIMessage("")
     joined = chunks[0] + chunks[1:] if len(chunks) > 1 else chunks[0]
     return _as_ai(message_chunk_to_message(joined))
+
+
+def _with_invalid_calls(reply: AIMessage) -> tuple[AIMessage, dict[str, str]]:
+    """Make calls whose arguments did not parse into calls answered with an error.
+
+    Chat APIs want a reply to every call in the conversation, and the model needs to hear what
+    was wrong to send the call again; returns the reply and ``{call_id: error text}``.
+    """
+    if not reply.invalid_tool_calls:
+        return reply, {}
+    calls = list(reply.tool_calls)
+    broken: dict[str, str] = {}
+    for i, bad in enumerate(reply.invalid_tool_calls):
+        call_id = bad.get("id") or f"invalid_call_{i}"
+        name = bad.get("name") or "unknown"
+        calls.append(ToolCall(name=name, args={}, id=call_id, type="tool_call"))
+        broken[call_id] = (
+            f"The arguments of your {name} call are not a valid JSON object "
+            f"({bad.get('error') or 'could not parse'}): {str(bad.get('args'))[:200]}. "
+            "Call it again with JSON arguments."
+        )
+    return reply.model_copy(update={"tool_calls": calls, "invalid_tool_calls": []}), broken
 
 
 def _tool_start(call: ToolCall, step: int) -> ToolStart:

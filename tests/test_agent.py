@@ -344,3 +344,31 @@ async def test_hf_chat_model_drives_the_agent_async_over_the_demo_recording(
         "image_to_text",
         "object_detection",
     ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_calls_with_unparseable_arguments_get_an_error_reply(mode: str) -> None:
+    from langchain_core.messages import InvalidToolCall
+
+    @tool
+    def ping(n: int) -> str:
+        """Ping."""
+        return "pong"
+
+    bad = InvalidToolCall(
+        type="invalid_tool_call", name="ping", args='{"n": 1', id="bad1", error="Unterminated"
+    )
+    model = ScriptedChatModel(
+        replies=[AIMessage("", invalid_tool_calls=[bad]), _calls(tool_call("ping", n=1)), "ok"]
+    )
+    agent = Agent(model, [ping])
+    result = agent.invoke("ping") if mode == "sync" else await agent.ainvoke("ping")
+    # The model saw its broken call answered, so the conversation stays valid for chat APIs.
+    ai, error = model.seen[1][1:]
+    assert isinstance(ai, AIMessage) and [c["id"] for c in ai.tool_calls] == ["bad1"]
+    assert isinstance(error, ToolMessage) and error.status == "error"
+    assert error.tool_call_id == "bad1"
+    assert str(error.content).startswith(
+        'The arguments of your ping call are not a valid JSON object (Unterminated): {"n": 1.'
+    )
+    assert result.answer == "ok"
