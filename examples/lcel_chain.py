@@ -9,7 +9,9 @@ Offline: HF_TOOLS_REPLAY=1 python examples/lcel_chain.py
 
 from __future__ import annotations
 
-from langchain_core.runnables import RunnableLambda
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.testing import replay
@@ -21,17 +23,25 @@ CASSETTES = (
 )
 
 
+def as_audio(path: str) -> dict[str, str]:
+    return {"audio": path}
+
+
+def as_text(text: str) -> dict[str, str]:
+    return {"text": text}
+
+
 def main() -> None:
     with replay(*CASSETTES):
         toolkit = HuggingFaceToolkit(
             tasks=["automatic-speech-recognition", "summarization", "translation"]
         )
-        chain = (
-            RunnableLambda(lambda path: {"audio": path})
+        chain: Runnable[str, Any] = (
+            RunnableLambda(as_audio)
             | toolkit.get_tool("automatic_speech_recognition")
-            | RunnableLambda(lambda transcript: {"text": transcript})
+            | RunnableLambda(as_text)  # transcript -> summarization's arguments
             | toolkit.get_tool("summarization")
-            | RunnableLambda(lambda summary: {"text": summary})
+            | RunnableLambda(as_text)  # summary -> translation's arguments
             | toolkit.get_tool("translation")
         )
         german = chain.invoke("tests/fixtures/audio.flac")

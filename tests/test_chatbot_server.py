@@ -245,3 +245,10 @@ def test_history_is_trimmed_at_a_user_turn() -> None:
     kept = _trim(turns, 6)
     assert [m.content for m in kept] == ["q3", "", "r", "a3"]
     assert _trim(turns[:4], 6) == turns[:4]
+
+
+def test_server_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    from agents.chatbot_server import main
+
+    assert main(["--port", "0"]) == 2
+    assert "export HF_TOKEN" in capsys.readouterr().err
