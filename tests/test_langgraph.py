@@ -6,19 +6,17 @@ import warnings
 from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.prebuilt import create_react_agent
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.testing import ScriptedChatModel, tool_call
 
-with warnings.catch_warnings():
-    # langgraph 1.x flags the prebuilt agent as superseded by langchain's create_agent.
-    warnings.simplefilter("ignore")
-    from langgraph.prebuilt import create_react_agent
-
 
 def _react_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # langgraph 1.x flags the prebuilt agent as moved to langchain's create_agent.
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
         return create_react_agent(model, toolkit.get_tools())
 
 
