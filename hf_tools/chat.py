@@ -61,6 +61,7 @@ from hf_tools.http import (
     RawResponse,
     _transport_error,
     build_request,
+    decode_body,
     send_async,
     send_sync,
 )
@@ -119,11 +120,25 @@ def _text_of(content: str | list[str | dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _user_part(block: str | dict[str, Any]) -> dict[str, Any]:
+    """One content part in OpenAI form; LangChain's standard image blocks become image_url."""
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if block.get("type") == "image":
+        data = block.get("base64") or block.get("data")
+        if block.get("url"):
+            return {"type": "image_url", "image_url": {"url": block["url"]}}
+        if data:
+            mime = block.get("mime_type") or "image/png"
+            return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+    return dict(block)  # OpenAI parts (text, image_url) pass through
+
+
 def _user_content(content: str | list[str | dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """User content as sent: a string, or OpenAI parts (text + image_url pass through)."""
+    """User content as sent: a string, or a list of OpenAI parts."""
     if isinstance(content, str):
         return content
-    return [{"type": "text", "text": b} if isinstance(b, str) else dict(b) for b in content]
+    return [_user_part(b) for b in content]
 
 
 def _tool_call_dict(call: ToolCall) -> dict[str, Any]:
@@ -651,15 +666,7 @@ class HFChatModel(BaseChatModel):
         )
 
     def _finish(self, raw: RawResponse, request: HFRequest) -> ChatResult:
-        try:
-            data = json.loads(raw.content)
-        except ValueError:
-            snippet = raw.content[:80].decode("utf-8", errors="replace")
-            msg = f"the server answered {raw.status_code} with a body that is not JSON: {snippet!r}"
-            raise ResponseFormatError(
-                msg, status_code=raw.status_code, task=_TASK, model=request.model
-            ) from None
-        return parse_completion(data, model=request.model)
+        return parse_completion(decode_body(raw, request), model=request.model)
 
     # -- connection pools
 

@@ -139,6 +139,30 @@ def test_multimodal_user_content_passes_through() -> None:
     ]
 
 
+def test_standard_image_blocks_become_image_url_parts() -> None:
+    blocks = [
+        {"type": "image", "url": "https://example.com/a.png"},
+        {"type": "image", "base64": "iVBORw0=", "mime_type": "image/png"},
+        {"type": "image", "source_type": "base64", "data": "/9j/", "mime_type": "image/jpeg"},
+    ]
+    parts = message_to_dict(HumanMessage(content=blocks))["content"]  # type: ignore[arg-type]
+    assert [p["image_url"]["url"] for p in parts] == [
+        "https://example.com/a.png",
+        "data:image/png;base64,iVBORw0=",
+        "data:image/jpeg;base64,/9j/",
+    ]
+
+
+def test_identifying_and_tracing_params_name_the_model_not_the_key() -> None:
+    llm = _llm(temperature=0.5, max_tokens=9, stop=["x"])
+    assert llm._identifying_params["model"] == MODEL
+    assert llm._llm_type == "huggingface-chat"
+    ls = llm._get_ls_params()
+    assert ls["ls_provider"] == "huggingface" and ls["ls_model_name"] == MODEL
+    assert (ls["ls_temperature"], ls["ls_max_tokens"], ls["ls_stop"]) == (0.5, 9, ["x"])
+    assert _llm(model=None, endpoint_url=TGI)._get_ls_params()["ls_model_name"] == "tgi"
+
+
 @pytest.mark.parametrize(
     ("choice", "wire"),
     [
