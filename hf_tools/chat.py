@@ -280,6 +280,13 @@ def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
     return ToolCall(name=name, args=args, id=call_id, type="tool_call")
 
 
+def _as_list(calls: Any) -> list[Any]:
+    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
+    if isinstance(calls, Mapping):
+        return [calls]
+    return list(calls or [])
+
+
 def _usage(data: Mapping[str, Any]) -> UsageMetadata | None:
     usage = data.get("usage")
     if not isinstance(usage, Mapping):
@@ -324,7 +331,7 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
         raise ResponseFormatError(msg, task=_TASK, model=model)
     choice = choices[0]
     message = choice.get("message") or {}
-    calls = [parse_tool_call(c) for c in message.get("tool_calls") or []]
+    calls = [parse_tool_call(c) for c in _as_list(message.get("tool_calls"))]
     ai = AIMessage(
         content=message.get("content") or "",  # null when the model only calls tools
         tool_calls=[c for c in calls if c["type"] == "tool_call"],
@@ -482,7 +489,7 @@ class StreamAssembler:
         usage = _usage(data)
         if not choice and usage is None:
             return None
-        calls = [_tool_call_chunk(c, i) for i, c in enumerate(delta.get("tool_calls") or [])]
+        calls = [_tool_call_chunk(c, i) for i, c in enumerate(_as_list(delta.get("tool_calls")))]
         finish = choice.get("finish_reason")
         if finish:
             self.finished = True

@@ -500,3 +500,70 @@ def test_readme_chat_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) 
     monkeypatch.chdir(ROOT)  # use_cassette reads ./cassettes
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "Deep learning is a subfield of 625"
+
+
+def test_tgi2_streamed_tool_call_object_and_object_arguments() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    assembler = StreamAssembler("tgi")
+    events = [
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": {
+                            "index": 0,
+                            "id": "",
+                            "function": {"name": "f", "arguments": '{"a": '},
+                        }
+                    },
+                    "finish_reason": None,
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "delta": {"tool_calls": {"index": 0, "function": {"arguments": "1}"}}},
+                    "finish_reason": None,
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 1, "id": 5, "function": {"name": "g", "arguments": {"b": 2}}}
+                        ]
+                    },
+                    "finish_reason": "tool_calls",
+                }
+            ]
+        },
+    ]
+    chunks = [c for e in events for c in assembler.feed(json.dumps(e))]
+    total = chunks[0].message
+    for chunk in chunks[1:]:
+        total += chunk.message
+    assert isinstance(total, AIMessageChunk)
+    assert [(c["name"], c["args"]) for c in total.tool_calls] == [("f", {"a": 1}), ("g", {"b": 2})]
+    assert total.tool_calls[1]["id"] == "5"
+    assembler.close()  # a finish_reason ends the stream even without [DONE] (older TGI)
+
+
+def test_async_pools_are_per_event_loop(cassette: Any) -> None:
+    import asyncio
+
+    llm = _llm()
+    pools = []
+
+    async def call() -> None:
+        await llm.ainvoke(DEEP)
+        pools.append(llm.ahttp)
+        await llm.aclose()
+
+    with cassette("chat-completion/no-stream", allow_playback_repeats=True):
+        asyncio.run(call())
+        asyncio.run(call())
+    assert pools[0] is not pools[1]
