@@ -61,6 +61,7 @@ from hf_tools.http import (
     RawResponse,
     _transport_error,
     build_request,
+    decode_body,
     send_async,
     send_sync,
 )
@@ -119,11 +120,25 @@ def _text_of(content: str | list[str | dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _user_part(block: str | dict[str, Any]) -> dict[str, Any]:
+    """One content part in OpenAI form; LangChain's standard image blocks become image_url."""
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if block.get("type") == "image":
+        data = block.get("base64") or block.get("data")
+        if block.get("url"):
+            return {"type": "image_url", "image_url": {"url": block["url"]}}
+        if data:
+            mime = block.get("mime_type") or "image/png"
+            return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+    return dict(block)  # OpenAI parts (text, image_url) pass through
+
+
 def _user_content(content: str | list[str | dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """User content as sent: a string, or OpenAI parts (text + image_url pass through)."""
+    """User content as sent: a string, or a list of OpenAI parts."""
     if isinstance(content, str):
         return content
-    return [{"type": "text", "text": b} if isinstance(b, str) else dict(b) for b in content]
+    return [_user_part(b) for b in content]
 
 
 def _tool_call_dict(call: ToolCall) -> dict[str, Any]:
@@ -265,6 +280,13 @@ def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
     return ToolCall(name=name, args=args, id=call_id, type="tool_call")
 
 
+def _as_list(calls: Any) -> list[Any]:
+    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
+    if isinstance(calls, Mapping):
+        return [calls]
+    return list(calls or [])
+
+
 def _usage(data: Mapping[str, Any]) -> UsageMetadata | None:
     usage = data.get("usage")
     if not isinstance(usage, Mapping):
@@ -309,7 +331,7 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
         raise ResponseFormatError(msg, task=_TASK, model=model)
     choice = choices[0]
     message = choice.get("message") or {}
-    calls = [parse_tool_call(c) for c in message.get("tool_calls") or []]
+    calls = [parse_tool_call(c) for c in _as_list(message.get("tool_calls"))]
     ai = AIMessage(
         content=message.get("content") or "",  # null when the model only calls tools
         tool_calls=[c for c in calls if c["type"] == "tool_call"],
@@ -467,7 +489,7 @@ class StreamAssembler:
         usage = _usage(data)
         if not choice and usage is None:
             return None
-        calls = [_tool_call_chunk(c, i) for i, c in enumerate(delta.get("tool_calls") or [])]
+        calls = [_tool_call_chunk(c, i) for i, c in enumerate(_as_list(delta.get("tool_calls")))]
         finish = choice.get("finish_reason")
         if finish:
             self.finished = True
@@ -651,15 +673,7 @@ class HFChatModel(BaseChatModel):
         )
 
     def _finish(self, raw: RawResponse, request: HFRequest) -> ChatResult:
-        try:
-            data = json.loads(raw.content)
-        except ValueError:
-            snippet = raw.content[:80].decode("utf-8", errors="replace")
-            msg = f"the server answered {raw.status_code} with a body that is not JSON: {snippet!r}"
-            raise ResponseFormatError(
-                msg, status_code=raw.status_code, task=_TASK, model=request.model
-            ) from None
-        return parse_completion(data, model=request.model)
+        return parse_completion(decode_body(raw, request), model=request.model)
 
     # -- connection pools
 

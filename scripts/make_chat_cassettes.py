@@ -31,60 +31,45 @@ API = f"{HUB}/api-inference-era_snapshot-2025-01-23"
 JS_TAPES = "huggingface.js/tapes_2025-04-22_router-era.json"
 SSE = {"content-type": "text/event-stream"}
 
+
+def _event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    event = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def _arguments(part: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": 0, "function": {"arguments": part}}]}
+
+
 # Written from the documented OpenAI stream format (no recording streams a tool call).
-TOOL_STREAM = (
-    "".join(
-        f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
-        for event in [
+_FIRST_CALL = {"index": 0, "id": "call_0", "type": "function"}
+TOOL_STREAM = "".join(
+    [
+        _event(
             {
-                "id": "chatcmpl-1",
-                "object": "chat.completion.chunk",
-                "model": "meta-llama/Llama-3.1-8B-Instruct",
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {
-                            "role": "assistant",
-                            "tool_calls": [
-                                {
-                                    "index": 0,
-                                    "id": "call_0",
-                                    "type": "function",
-                                    "function": {"name": "get_current_weather", "arguments": ""},
-                                }
-                            ],
-                        },
-                        "finish_reason": None,
-                    }
+                "role": "assistant",
+                "tool_calls": [
+                    {**_FIRST_CALL, "function": {"name": "get_current_weather", "arguments": ""}}
                 ],
-            },
-            *[
-                {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion.chunk",
-                    "model": "meta-llama/Llama-3.1-8B-Instruct",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "delta": {
-                                "tool_calls": [{"index": 0, "function": {"arguments": part}}]
-                            },
-                            "finish_reason": None,
-                        }
-                    ],
-                }
-                for part in ['{"location": "San', ' Francisco, CA", ', '"format": "celsius"}']
-            ],
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion.chunk",
-                "model": "meta-llama/Llama-3.1-8B-Instruct",
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
-                "usage": {"prompt_tokens": 210, "completion_tokens": 22, "total_tokens": 232},
-            },
-        ]
-    )
-    + "data: [DONE]\n\n"
+            }
+        ),
+        *[
+            _event(_arguments(part))
+            for part in ['{"location": "San', ' Francisco, CA", ', '"format": "celsius"}']
+        ],
+        _event(
+            {},
+            "tool_calls",
+            usage={"prompt_tokens": 210, "completion_tokens": 22, "total_tokens": 232},
+        ),
+        "data: [DONE]\n\n",
+    ]
 )
 
 

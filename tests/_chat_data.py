@@ -14,57 +14,33 @@ from pydantic import BaseModel, Field
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 DEEP = [SystemMessage("You are a helpful assistant."), HumanMessage("What is deep learning?")]
 
+_LOCATION = {"type": "string", "description": "The city and state, e.g. San Francisco, CA"}
+_FORMAT = {
+    "type": "string",
+    "enum": ["celsius", "fahrenheit"],
+    "description": "The temperature unit to use. Infer this from the users location.",
+}
+_DAYS = {"type": "integer", "description": "The number of days to forecast"}
+
+
+def _function(name: str, description: str, **properties: Any) -> dict[str, Any]:
+    parameters = {"type": "object", "properties": properties, "required": list(properties)}
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
+
+
+# The two tools of the recorded TGI tool call, in the recorded order.
 WEATHER_TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_current_weather",
-            "description": "Get the current weather",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "location": {
-                        "type": "string",
-                        "description": "The city and state, e.g. San Francisco, CA",
-                    },
-                    "format": {
-                        "type": "string",
-                        "enum": ["celsius", "fahrenheit"],
-                        "description": "The temperature unit to use. Infer this from the users "
-                        "location.",
-                    },
-                },
-                "required": ["location", "format"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_n_day_weather_forecast",
-            "description": "Get an N-day weather forecast",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "location": {
-                        "type": "string",
-                        "description": "The city and state, e.g. San Francisco, CA",
-                    },
-                    "format": {
-                        "type": "string",
-                        "enum": ["celsius", "fahrenheit"],
-                        "description": "The temperature unit to use. Infer this from the users "
-                        "location.",
-                    },
-                    "num_days": {
-                        "type": "integer",
-                        "description": "The number of days to forecast",
-                    },
-                },
-                "required": ["location", "format", "num_days"],
-            },
-        },
-    },
+    _function("get_current_weather", "Get the current weather", location=_LOCATION, format=_FORMAT),
+    _function(
+        "get_n_day_weather_forecast",
+        "Get an N-day weather forecast",
+        location=_LOCATION,
+        format=_FORMAT,
+        num_days=_DAYS,
+    ),
 ]
 WEATHER = [
     SystemMessage(

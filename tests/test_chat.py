@@ -139,6 +139,30 @@ def test_multimodal_user_content_passes_through() -> None:
     ]
 
 
+def test_standard_image_blocks_become_image_url_parts() -> None:
+    blocks = [
+        {"type": "image", "url": "https://example.com/a.png"},
+        {"type": "image", "base64": "iVBORw0=", "mime_type": "image/png"},
+        {"type": "image", "source_type": "base64", "data": "/9j/", "mime_type": "image/jpeg"},
+    ]
+    parts = message_to_dict(HumanMessage(content=blocks))["content"]  # type: ignore[arg-type]
+    assert [p["image_url"]["url"] for p in parts] == [
+        "https://example.com/a.png",
+        "data:image/png;base64,iVBORw0=",
+        "data:image/jpeg;base64,/9j/",
+    ]
+
+
+def test_identifying_and_tracing_params_name_the_model_not_the_key() -> None:
+    llm = _llm(temperature=0.5, max_tokens=9, stop=["x"])
+    assert llm._identifying_params["model"] == MODEL
+    assert llm._llm_type == "huggingface-chat"
+    ls = llm._get_ls_params()
+    assert ls["ls_provider"] == "huggingface" and ls["ls_model_name"] == MODEL
+    assert (ls["ls_temperature"], ls["ls_max_tokens"], ls["ls_stop"]) == (0.5, 9, ["x"])
+    assert _llm(model=None, endpoint_url=TGI)._get_ls_params()["ls_model_name"] == "tgi"
+
+
 @pytest.mark.parametrize(
     ("choice", "wire"),
     [
@@ -465,3 +489,81 @@ def test_structured_output_include_raw_and_dict_schemas(cassette: Any) -> None:
     assert dict_chain.first.kwargs["response_format"] == {"type": "json_object"}
     with pytest.raises(ValueError, match="method must be"):
         _llm().with_structured_output(Trip, method="xml")  # type: ignore[arg-type]
+
+
+def test_readme_chat_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Chat model") :]
+    code = section[section.index("```python") + 9 : section.index("```\n", 10)]
+    monkeypatch.chdir(ROOT)  # use_cassette reads ./cassettes
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "Deep learning is a subfield of 625"
+
+
+def test_tgi2_streamed_tool_call_object_and_object_arguments() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    assembler = StreamAssembler("tgi")
+    events = [
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": {
+                            "index": 0,
+                            "id": "",
+                            "function": {"name": "f", "arguments": '{"a": '},
+                        }
+                    },
+                    "finish_reason": None,
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "delta": {"tool_calls": {"index": 0, "function": {"arguments": "1}"}}},
+                    "finish_reason": None,
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 1, "id": 5, "function": {"name": "g", "arguments": {"b": 2}}}
+                        ]
+                    },
+                    "finish_reason": "tool_calls",
+                }
+            ]
+        },
+    ]
+    chunks = [c for e in events for c in assembler.feed(json.dumps(e))]
+    total = chunks[0].message
+    for chunk in chunks[1:]:
+        total += chunk.message
+    assert isinstance(total, AIMessageChunk)
+    assert [(c["name"], c["args"]) for c in total.tool_calls] == [("f", {"a": 1}), ("g", {"b": 2})]
+    assert total.tool_calls[1]["id"] == "5"
+    assembler.close()  # a finish_reason ends the stream even without [DONE] (older TGI)
+
+
+def test_async_pools_are_per_event_loop(cassette: Any) -> None:
+    import asyncio
+
+    llm = _llm()
+    pools = []
+
+    async def call() -> None:
+        await llm.ainvoke(DEEP)
+        pools.append(llm.ahttp)
+        await llm.aclose()
+
+    with cassette("chat-completion/no-stream", allow_playback_repeats=True):
+        asyncio.run(call())
+        asyncio.run(call())
+    assert pools[0] is not pools[1]
