@@ -297,7 +297,7 @@ def tool_call(name: str, call_id: str | None = None, /, **args: Any) -> ToolCall
     return ToolCall(name=name, args=args, id=call_id or f"call_{name}", type="tool_call")
 
 
-Reply = AIMessage | str | Callable[[list[BaseMessage]], "AIMessage | str"]
+Reply = AIMessage | str | Callable[[list[BaseMessage]], AIMessage | str]
 
 
 class ScriptedChatModel(BaseChatModel):
