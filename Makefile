@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict agents examples
 
 unit: $(STAMP)
 	$(BIN)/pytest -q

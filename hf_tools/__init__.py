@@ -1,5 +1,7 @@
 """hf-tools: every Hugging Face inference task as a LangChain structured tool."""
 
+from hf_tools.agent import Agent, AgentResult
+from hf_tools.chat import HFChatModel
 from hf_tools.client import AsyncHFClient, HFClient
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
@@ -28,9 +30,12 @@ __version__ = "0.1.0"
 __all__ = [
     "REGISTRY",
     "APIError",
+    "Agent",
+    "AgentResult",
     "AsyncHFClient",
     "AuthenticationError",
     "ConfigurationError",
+    "HFChatModel",
     "HFClient",
     "HFConnectionError",
     "HFTimeoutError",

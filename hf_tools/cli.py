@@ -1,4 +1,4 @@
-"""The ``hf-tools`` command: list the tools, call one live, or replay the offline demo."""
+"""The ``hf-tools`` command: list the tools, call one or ask an agent live, replay the demo."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
-from hf_tools.config import RetryPolicy
+from hf_tools.agent import DEFAULT_AGENT_MODEL
 from hf_tools.errors import HFToolsError
-from hf_tools.tasks import REGISTRY
 from hf_tools.toolkit import HuggingFaceToolkit
 
 __all__ = ["main", "schema_bytes"]
@@ -82,51 +81,82 @@ def _call(ns: argparse.Namespace) -> int:
     return 0 if msg.status == "success" else 1
 
 
-def _cassette_dir(given: str | None) -> Path:
+def _cassette_dir(given: str | None) -> Path | None:
     if given:
         return Path(given)
-    here = Path.cwd() / "cassettes"
-    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "cassettes"
+    from hf_tools.testing import cassette_library
+
+    try:
+        return cassette_library()
+    except FileNotFoundError:
+        return None
 
 
-def _replay(
-    toolkit: HuggingFaceToolkit, library: Path, cassette: str, name: str, args: Any
-) -> None:
-    from hf_tools.testing import use_cassette
-
-    tool = toolkit.get_tool(name)
-    with use_cassette(cassette, library_dir=library):
-        msg = tool.invoke({"name": name, "args": args, "id": "demo", "type": "tool_call"})
-    assert isinstance(msg, ToolMessage)
-    print(f"\n> {name}({json.dumps(args, ensure_ascii=False)[:160]})")
-    print(f"  [{msg.status}] artifact: {type(msg.artifact).__name__}")
-    for line in str(msg.content).splitlines()[:8]:
-        print(f"  {line[:160]}")
+_GO_LIVE = 'HF_TOKEN=hf_... hf-tools agent "What is said in recording.flac?"'
 
 
 def _demo(ns: argparse.Namespace) -> int:
     library = _cassette_dir(ns.cassettes)
-    if not library.is_dir():
-        print(f"no cassettes folder at {library}; run from the hf-tools checkout", file=sys.stderr)
+    if library is None or not (library / "agent" / "demo.yaml").is_file():
+        print(
+            "the demo replays recordings kept in the hf-tools checkout (cassettes/, "
+            "tests/fixtures/): run it from the checkout (make demo) or pass --cassettes "
+            f"/path/to/hf-tools/cassettes. To go live instead: {_GO_LIVE}",
+            file=sys.stderr,
+        )
         return 2
+    try:
+        import vcr  # noqa: F401  (the replay engine, a dev dependency)
+    except ImportError:
+        print("the demo replays cassettes with vcrpy: pip install 'hf-tools[dev]'", file=sys.stderr)
+        return 2
+    from hf_tools.demo import run_demo
+
     print(
-        "hf-tools demo: replays recorded Hugging Face API interactions (cassettes/), no network.\n"
-        "Each block shows the tool call an LLM made and the text it reads back.\n"
-        "To go live: export HF_TOKEN=hf_...; "
-        'hf-tools call text_classification --args \'{"text": "I like you"}\''
+        "hf-tools demo: replays a recorded agent session (cassettes/), no network, no token.\n"
+        "A chat model (HFChatModel) picks Hugging Face tools; each step shows the tool it\n"
+        "chose, the arguments and the short result it read back, then the final answer.\n"
+        f"To go live: {_GO_LIVE}\n"
     )
-    root = library.resolve().parent
-    # Retries still happen, but a recorded 20 s "model loading" wait is cut short in the demo.
-    fast = RetryPolicy(max_loading_wait=0.5, max_retry_after=0.5)
-    toolkit = HuggingFaceToolkit(api_key="hf_demo", allowed_roots=[root], retry=fast)
-    for spec in REGISTRY.values():
-        if (library / spec.task / "success.yaml").is_file() and not spec.needs_endpoint:
-            _replay(toolkit, library, f"{spec.task}/success.yaml", spec.tool_name, spec.example)
-    print("\n--- errors the LLM can act on ---")
-    args = {"text": "I like you", "top_k": 500}
-    _replay(toolkit, library, "client/400-error-list.yaml", "text_classification", args)
-    args = {"text": "I like you"}
-    _replay(toolkit, library, "client/503-loading-then-200.yaml", "text_classification", args)
+    run_demo(library, sys.stdout)
+    return 0
+
+
+def _agent(ns: argparse.Namespace) -> int:
+    if not os.environ.get("HF_TOKEN"):
+        print(f"hf-tools agent needs a token: export HF_TOKEN=hf_... ({_GO_LIVE})", file=sys.stderr)
+        return 2
+    from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
+    from hf_tools.chat import HFChatModel
+
+    tasks = [t.strip() for t in ns.tasks.split(",")] if ns.tasks else None
+    try:
+        toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=ns.output_dir)
+        model = HFChatModel(model=ns.model)
+    except (KeyError, HFToolsError) as exc:
+        print(str(exc).strip("'\""), file=sys.stderr)
+        return 2
+    agent = Agent(model, toolkit.get_tools(), max_steps=ns.max_steps)
+    mid_line = False
+    try:
+        for event in agent.stream_events(ns.request):
+            if isinstance(event, ModelToken):
+                print(event.text, end="", flush=True)
+                mid_line = True
+                continue
+            if mid_line:
+                print()
+                mid_line = False
+            if isinstance(event, ToolStart):
+                print(f"[tool] {event.name}({json.dumps(event.args, ensure_ascii=False)[:200]})")
+            elif isinstance(event, ToolEnd):
+                print(f"  {'->' if event.status == 'success' else '!!'} {event.content}")
+            elif isinstance(event, FinalAnswer) and event.result.stopped_reason != "answer":
+                print(event.result.answer)
+                return 1
+    except HFToolsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -141,10 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--model", help="model id or endpoint URL")
     call.add_argument("--base-url")
     call.add_argument("--artifact", action="store_true", help="also print the artifact")
-    demo = sub.add_parser("demo", help="offline replay of recorded calls")
-    demo.add_argument("--cassettes", help="cassette folder (default ./cassettes)")
+    agent = sub.add_parser("agent", help="ask a chat model that uses the tools (live, HF_TOKEN)")
+    agent.add_argument("request", help="what to ask, e.g. 'Transcribe talk.flac'")
+    agent.add_argument(
+        "--model", default=DEFAULT_AGENT_MODEL, help="chat model org/name[:provider]"
+    )
+    agent.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
+    agent.add_argument("--max-steps", type=int, default=8)
+    agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
+    demo = sub.add_parser("demo", help="offline replay of a recorded agent session")
+    demo.add_argument("--cassettes", help="cassette folder (default: the checkout's)")
     ns = parser.parse_args(argv)
-    handlers = {"list": _list, "call": _call, "demo": _demo}
+    handlers = {"list": _list, "call": _call, "agent": _agent, "demo": _demo}
     return handlers[ns.command](ns)
 
 

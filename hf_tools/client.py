@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from hf_tools.config import Settings
+from hf_tools.config import Settings, is_url
 from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.http import HFRequest, RawResponse, build_request, build_url, decode_body
 from hf_tools.http import send_async as _send_async
@@ -102,6 +103,10 @@ class _BaseClient:
         url = spec.url(self.settings, model) if spec.url else None
         url = url or build_url(self.settings, model, spec.pipeline)
         payload = spec.build(inputs, media)
+        if spec.model_in_body:
+            # First key: the router reads the model from a prefix of the body.
+            named = "tgi" if is_url(model) else model
+            payload = replace(payload, json={"model": named, **payload.json})
         return build_request(
             self.settings,
             url,

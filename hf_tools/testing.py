@@ -8,26 +8,137 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
 
 from hf_tools.http import HFRequest
 
 __all__ = [
     "DUMMY_TOKEN",
     "Interaction",
+    "ScriptedChatModel",
     "SECRET_HEADERS",
+    "REPLAY_ENV",
+    "cassette_library",
+    "chat_body_matcher",
     "is_recording",
+    "is_replaying",
+    "replay",
     "use_cassette",
     "vcr_config",
+    "tool_call",
     "write_cassette",
 ]
 
 DUMMY_TOKEN = "hf_dummy_token"
 SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "x-api-key")
+
+
+REPLAY_ENV = "HF_TOOLS_REPLAY"
+
+
+def is_replaying() -> bool:
+    """True when examples and agents should replay recordings instead of going live."""
+    return os.environ.get(REPLAY_ENV) == "1"
+
+
+def cassette_library() -> Path:
+    """The cassettes folder: ``$HF_TOOLS_CASSETTES``, else ./cassettes, else the checkout's.
+
+    Cassettes live in the repository, not in the installed package, so replays need a
+    checkout; the error says so.
+    """
+    candidates = [Path.cwd() / "cassettes", Path(__file__).resolve().parents[1] / "cassettes"]
+    if env := os.environ.get("HF_TOOLS_CASSETTES"):
+        candidates.insert(0, Path(env))
+    for folder in candidates:
+        if (folder / "INDEX.md").is_file():
+            return folder
+    msg = (
+        "no cassettes folder found: replays need the hf-tools checkout (run from it, or set "
+        "HF_TOOLS_CASSETTES=/path/to/hf-tools/cassettes)"
+    )
+    raise FileNotFoundError(msg)
+
+
+@contextmanager
+def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Iterator[None]:
+    """Run the block against recorded cassettes when ``HF_TOOLS_REPLAY=1``; live otherwise.
+
+    While replaying, ``HF_TOKEN`` is a dummy value (no real token is needed or used) and
+    every request must match a recording: nothing reaches the network.
+
+    Example:
+        ```python
+        with replay("text-classification/success.yaml"):
+            toolkit = HuggingFaceToolkit()
+            print(toolkit.get_tool("text_classification").invoke({"text": "I like you"}))
+        ```
+    """
+    if not is_replaying():
+        yield
+        return
+    library = Path(library_dir) if library_dir is not None else cassette_library()
+    previous = os.environ.get("HF_TOKEN")
+    os.environ["HF_TOKEN"] = DUMMY_TOKEN
+    try:
+        # Chat turns match on the conversation and tool names, other bodies exactly.
+        matchers = ["method", "uri", "chat_body"]
+        with use_cassette(*cassettes, library_dir=library, match_on=matchers):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_TOKEN", None)
+        else:
+            os.environ["HF_TOKEN"] = previous
+
+
+def _json_body(request: Any) -> Any:
+    body = request.body
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def chat_body_matcher(r1: Any, r2: Any) -> None:
+    """Match chat bodies by conversation and tool names (``match_on=[..., "chat_body"]``).
+
+    A chat completion request carries every tool's full schema; rewording a tool description
+    should not invalidate a recorded agent run, while a change in the messages (what the
+    model saw) or in which tools were offered must. Other bodies must be equal.
+
+    Raises:
+        AssertionError: the bodies differ (vcrpy's matcher protocol).
+    """
+    a, b = _json_body(r1), _json_body(r2)
+    if isinstance(a, dict) and isinstance(b, dict) and "messages" in a and "messages" in b:
+        for body in (a, b):
+            body["tools"] = [t.get("function", {}).get("name") for t in body.get("tools", [])]
+        assert a == b, "chat bodies differ (messages, parameters or tool names)"
+        return
+    if a is not None and b is not None:
+        assert a == b, "JSON bodies differ"
+        return
+    assert _raw(r1.body) == _raw(r2.body), "bodies differ"
+
+
+def _raw(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
 def is_recording() -> bool:
@@ -59,26 +170,51 @@ def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[
 
 @contextmanager
 def use_cassette(
-    path: str | Path,
+    *paths: str | Path,
     library_dir: str | Path = "cassettes",
-    *,
     all_played: bool = True,
     **overrides: Any,
 ) -> Iterator[Any]:
-    """Replay (or, when recording, write) one cassette; yields the vcrpy Cassette.
+    """Replay (or, when recording, write) cassettes; yields the vcrpy Cassette.
 
-    On exit in replay mode, fails if an interaction of the cassette was not played (unless
+    Several paths replay their interactions as one cassette (vcrpy cannot nest them), e.g.
+    the chat turns of an agent run plus the task cassettes of the tools it calls; that is
+    replay only.
+
+    On exit in replay mode, fails if an interaction was not played (unless
     ``all_played=False``): a cassette that is only half used means the test no longer checks
     what it says it does.
     """
-    import vcr
+    import tempfile
 
+    import vcr
+    import yaml
+
+    if not paths:
+        msg = "use_cassette needs at least one cassette path"
+        raise TypeError(msg)
     repeats = bool(overrides.pop("allow_playback_repeats", False))
-    recorder = vcr.VCR(**vcr_config(library_dir, **overrides))
-    with recorder.use_cassette(str(path), allow_playback_repeats=repeats) as cassette:
-        yield cassette
+    with tempfile.TemporaryDirectory(prefix="hf-tools-cassettes-") as tmp:
+        if len(paths) == 1:
+            path, library = str(paths[0]), library_dir
+        else:
+            if is_recording():
+                msg = "several cassettes replay together but cannot be recorded together"
+                raise RuntimeError(msg)
+            interactions: list[Any] = []
+            for item in paths:
+                text = (Path(library_dir) / item).read_text(encoding="utf-8")
+                interactions += yaml.safe_load(text)["interactions"]
+            path, library = "merged.yaml", tmp
+            merged = {"interactions": interactions, "version": 1}
+            (Path(tmp) / path).write_text(yaml.safe_dump(merged), encoding="utf-8")
+        recorder = vcr.VCR(**vcr_config(library, **overrides))
+        recorder.register_matcher("chat_body", chat_body_matcher)
+        with recorder.use_cassette(path, allow_playback_repeats=repeats) as cassette:
+            yield cassette
     if all_played and not is_recording() and not cassette.all_played:
-        msg = f"cassette {path} was not fully played ({cassette.play_count}/{len(cassette)})"
+        names = ", ".join(str(p) for p in paths)
+        msg = f"cassette {names} was not fully played ({cassette.play_count}/{len(cassette)})"
         raise AssertionError(msg)
 
 
@@ -160,3 +296,76 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def tool_call(name: str, call_id: str | None = None, /, **args: Any) -> ToolCall:
+    """A tool call for a scripted ``AIMessage``: ``AIMessage("", tool_calls=[tool_call(...)])``."""
+    return ToolCall(name=name, args=args, id=call_id or f"call_{name}", type="tool_call")
+
+
+Reply = AIMessage | str | Callable[[list[BaseMessage]], AIMessage | str]
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model that answers from a script: for tests and offline examples of agents.
+
+    Each call takes the next reply: an ``AIMessage`` (with ``tool_calls`` to make the agent
+    call tools), a string (a final answer), or a function of the messages it was sent.
+    ``seen`` records every list of messages the model received, ``tools`` the tool schemas
+    bound to it. Streaming yields the text word by word, then the tool calls.
+    """
+
+    # Any, not Reply: pydantic would try to coerce strings into AIMessage.
+    replies: list[Any] = Field(default_factory=list)
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(
+        self, tools: Sequence[Any], **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Record the tool schemas (OpenAI format) the model would be sent."""
+        self.tools[:] = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(**kwargs) if kwargs else self
+
+    def _next(self, messages: list[BaseMessage]) -> AIMessage:
+        self.seen.append(list(messages))
+        if not self.replies:
+            msg = f"ScriptedChatModel ran out of replies after {len(self.seen) - 1} calls"
+            raise AssertionError(msg)
+        reply: Reply = self.replies.pop(0)
+        if callable(reply):
+            reply = reply(list(messages))
+        return AIMessage(reply) if isinstance(reply, str) else reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        reply = self._next(messages)
+        words = str(reply.content).split(" ")
+        for i, word in enumerate(words):
+            text = word if i == len(words) - 1 else word + " "
+            if text:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+        if reply.tool_calls:
+            chunks = [
+                tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
+                for i, c in enumerate(reply.tool_calls)
+            ]
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=chunks))

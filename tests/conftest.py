@@ -67,10 +67,14 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
 
 @pytest.fixture
 def cassette() -> Callable[..., AbstractContextManager[Any]]:
-    """``with cassette("text-classification/success"):`` replays cassettes/<name>.yaml."""
+    """``with cassette("text-classification/success"):`` replays cassettes/<name>.yaml.
 
-    def _use(name: str, **kw: Any) -> AbstractContextManager[Any]:
-        return use_cassette(f"{name}.yaml", library_dir=CASSETTES, **kw)
+    Several names replay their interactions together (e.g. one agent run, several tools).
+    """
+
+    def _use(*names: str, **kw: Any) -> AbstractContextManager[Any]:
+        paths = [f"{name}.yaml" for name in names]
+        return use_cassette(*paths, library_dir=CASSETTES, **kw)
 
     return _use
 

@@ -103,8 +103,12 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
     except HFToolsError:
         return  # cross-field rules (mask token, equal columns) refuse with a message
     request = client.prepare(spec, inputs, {}, client.model_for(spec))
-    assert request.url.startswith("https://router.huggingface.co/hf-inference/models/")
     body = json.loads(request.content)
+    if spec.url is not None:  # routes of their own (chat completions): messages, not inputs
+        assert request.url.startswith("https://router.huggingface.co/")
+        assert isinstance(body, dict) and body["messages"]
+        return
+    assert request.url.startswith("https://router.huggingface.co/hf-inference/models/")
     assert isinstance(body, dict) and "inputs" in body
     assert not _holds_none(body.get("parameters", {}))  # unset parameters are left out
 

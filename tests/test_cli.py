@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hf_tools import REGISTRY
@@ -38,11 +40,60 @@ def test_call_refuses_bad_json_and_unknown_tools(
     assert "hf_cli_secret_123456" not in err
 
 
-def test_demo_replays_offline(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_replays_a_recorded_agent_session(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--cassettes", str(CASSETTES)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("hf-tools demo: replays recorded Hugging Face API interactions")
-    assert "no network" in out.splitlines()[0]
-    assert "> text_classification" in out and "POSITIVE 0.9999, NEGATIVE 0.0001" in out
-    assert "[error]" in out and "HTTP 400" in out
-    assert "hf_demo" not in out
+    lines = out.splitlines()
+    assert lines[0].startswith("hf-tools demo: replays a recorded agent session")
+    assert 'To go live: HF_TOKEN=hf_... hf-tools agent "' in out
+    steps = [line for line in lines if line.startswith("step ")]
+    assert [s.split("calls ")[1].split("(")[0] for s in steps] == [
+        "automatic_speech_recognition",
+        "audio_classification",
+        "image_to_text",
+        "object_detection",
+    ]
+    assert "  -> a man said to the universe sir i exist" in lines
+    assert "  -> umbrella 0.5733 [143,4,510,387]" in lines
+    assert any(line.startswith("answer (step 3): A man is speaking") for line in lines)
+    assert "hf_dummy" not in out
+
+
+def test_demo_without_cassettes_says_it_needs_the_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--cassettes", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "run it from the checkout (make demo)" in err and "HF_TOKEN=hf_... hf-tools agent" in err
+
+
+def test_agent_without_token_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agent", "Transcribe talk.flac"]) == 2
+    assert "hf-tools agent needs a token: export HF_TOKEN" in capsys.readouterr().err
+
+
+def test_agent_refuses_unknown_tasks_without_leaking_the_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    assert main(["agent", "hi", "--tasks", "text-classification,nope"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "hf_cli_secret_123456" not in err
+
+
+def test_agent_streams_tools_and_answer_from_a_recorded_stream(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hf_tools.testing import DUMMY_TOKEN, use_cassette
+
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    argv = ["agent", "Is 'I like you' positive?", "--tasks", "text-classification"]
+    cassettes = ("agent/stream.yaml", "text-classification/success.yaml")
+    with use_cassette(*cassettes, library_dir=CASSETTES, match_on=["method", "uri", "chat_body"]):
+        assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Let me check.",
+        '[tool] text_classification({"text": "I like you"})',
+        "  -> POSITIVE 0.9999, NEGATIVE 0.0001",
+        "Positive: POSITIVE 0.9999.",
+    ]

@@ -21,6 +21,8 @@ import pytest
 
 from hf_tools import (
     AsyncHFClient,
+    AuthenticationError,
+    HFChatModel,
     HFClient,
     HFConnectionError,
     HFTimeoutError,
@@ -252,3 +254,39 @@ def test_httpx_pool_is_reused_not_rebuilt(server: Any) -> None:
     assert client.http is pool and isinstance(pool, httpx.Client)
     assert len(script.seen) == 3
     client.close()
+
+
+HALF_SSE = (
+    b'data: {"choices":[{"index":0,"delta":{"content":"Deep"},"finish_reason":null}]}\n\n'
+    b'data: {"choices":[{"index":0,"delta":{"content":" learn'  # cut inside an event
+)
+
+
+async def test_chat_stream_cut_in_the_middle_raises_not_truncates(server: Any) -> None:
+    url, script = server([("stream", HALF_SSE), ("stream", HALF_SSE)])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST, timeout=2.0)
+    started = time.monotonic()
+    seen: list[str] = []
+    with pytest.raises(HFConnectionError, match="stream ended before"):
+        seen.extend(str(c.content) for c in llm.stream("hi"))
+    with pytest.raises(HFConnectionError, match="stream ended before"):
+        async for chunk in llm.astream("hi"):
+            seen.append(str(chunk.content))
+    assert seen == ["Deep", "Deep"]  # what arrived was delivered, then the cut was reported
+    assert time.monotonic() - started < 3.0
+    assert len(script.seen) == 2 and script.seen[0]["accept"] == "text/event-stream"
+    llm.close()
+    await llm.aclose()
+
+
+async def test_chat_errors_and_retries_over_a_real_socket(server: Any) -> None:
+    done = b'{"choices":[{"index":0,"message":{"content":"ok"},"finish_reason":"stop"}]}'
+    url, script = server([(502, {}, b""), (200, {}, done), (401, {}, b'{"error":"bad token"}')])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST)
+    assert (await llm.ainvoke("hi")).content == "ok"
+    with pytest.raises(AuthenticationError, match="bad token"):
+        llm.invoke("hi")
+    assert len(script.seen) == 3
+    assert script.seen[0]["authorization"] == "Bearer hf_test"  # explicit key goes anywhere
+    llm.close()
+    await llm.aclose()

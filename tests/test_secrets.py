@@ -74,3 +74,29 @@ def test_cli_output_never_shows_the_key(
     main(["call", "no_such_tool", "--args", "{}"])
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err
+
+
+def test_chat_model_never_shows_the_key(
+    cassette: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from hf_tools import HFChatModel
+
+    caplog.set_level(logging.DEBUG)
+    llm = HFChatModel(model="meta-llama/Meta-Llama-3-70B-Instruct", api_key=SECRET)
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    env_llm = HFChatModel(model="m")
+    shown = [repr(llm), str(llm), repr(env_llm), str(llm.asdict()), str(llm._get_ls_params())]
+    shown += [repr(llm.build_request([HumanMessage("hi")])), repr(llm.bind_tools([]))]
+    messages = [
+        SystemMessage("You are a helpful assistant."),
+        HumanMessage("What is deep learning?"),
+    ]
+    with cassette("chat-completion/401"), pytest.raises(Exception) as info:
+        llm.invoke(messages)
+    shown.append(_everything(info.value))
+    for text in shown:
+        assert SECRET not in text
+    assert SECRET not in caplog.text
+    assert any(r.name.startswith("hf_tools") for r in caplog.records)

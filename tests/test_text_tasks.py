@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import ToolMessage
 
-from hf_tools import HFClient, HuggingFaceToolkit, ResponseFormatError, get_spec
+from hf_tools import HFClient, HuggingFaceToolkit, InputError, ResponseFormatError, get_spec
+from hf_tools.testing import DUMMY_TOKEN
 
 ROUTER = "https://router.huggingface.co/hf-inference/models"
 
@@ -285,3 +286,56 @@ def test_wrong_typed_extra_fields_are_a_response_format_error() -> None:
         parse(
             "text-generation", [{"generated_text": "x", "details": ["not", "a dict"]}], prompt="p"
         )
+
+
+# ---------------------------------------------------------------------------- conversational
+
+
+def test_conversational_routes_and_body() -> None:
+    spec = get_spec("conversational")
+    args = {"message": "hi", "history": [{"role": "assistant", "content": "hello"}]}
+
+    def sent(model: str | None = None, **kw: Any) -> tuple[str, dict[str, Any]]:
+        client = HFClient(api_key="hf_x", **kw)
+        request = client.prepare(
+            spec, client.validate(spec, args), {}, client.model_for(spec, model)
+        )
+        return request.url, json.loads(request.content)
+
+    url, body = sent()
+    assert url == "https://router.huggingface.co/v1/chat/completions"
+    assert list(body) == ["model", "messages"] and body["model"] == spec.default_model
+    assert body["messages"][-1] == {"role": "user", "content": "hi"}
+    url, body = sent("https://e.endpoints.huggingface.cloud/")
+    assert (url, body["model"]) == (
+        "https://e.endpoints.huggingface.cloud/v1/chat/completions",
+        "tgi",
+    )
+    url, _ = sent(base_url="https://router.huggingface.co/together")
+    assert url == "https://router.huggingface.co/together/v1/chat/completions"
+    url, _ = sent(base_url="http://127.0.0.1:8080", is_custom_endpoint=True)
+    assert url == "http://127.0.0.1:8080/v1/chat/completions"
+
+
+def test_conversational_refuses_bad_history() -> None:
+    with pytest.raises(InputError, match="role"):
+        HFClient(api_key="hf_x").run("conversational", message="hi", history=[{"who": "me"}])
+
+
+def test_conversational_endpoint_with_history(cassette: Any) -> None:
+    tk = HuggingFaceToolkit(
+        api_key=DUMMY_TOKEN, models={"conversational": "https://tgi.endpoints.huggingface.cloud"}
+    )
+    history = [{"role": "system", "content": "You are a helpful assistant."}]
+    call = {
+        "name": "conversational",
+        "args": {"message": "What is deep learning?", "history": history},
+        "id": "1",
+        "type": "tool_call",
+    }
+    with cassette("conversational/endpoint-with-history"):
+        msg = tk.get_tool("conversational").invoke(call)
+    assert msg.status == "success"
+    assert str(msg.content).endswith("[stopped: length limit reached]")
+    assert msg.artifact.usage == {"input_tokens": 47, "output_tokens": 20, "total_tokens": 67}
+    assert msg.artifact.model == "HuggingFaceH4/zephyr-7b-beta"

@@ -11,6 +11,7 @@ from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
     audio_classification,
     automatic_speech_recognition,
+    conversational,
     custom,
     feature_extraction,
     fill_mask,
@@ -49,6 +50,7 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     translation.SPEC,
     text2text_generation.SPEC,
     text_generation.SPEC,
+    conversational.SPEC,
     feature_extraction.SPEC,
     sentence_embeddings.SPEC,
     sentence_similarity.SPEC,

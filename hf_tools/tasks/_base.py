@@ -101,6 +101,8 @@ class TaskSpec(Generic[InputT, OutputT]):
         accept: ``Accept`` header to send.
         response: ``"json"`` or ``"bytes"`` (binary answers such as images).
         url: overrides URL building (e.g. chat completions routes).
+        model_in_body: the body names the model first (``{"model": ..., **body}``), as the
+            router's OpenAI-compatible routes need; an endpoint URL is named ``"tgi"``.
         needs_endpoint: the task only exists as a configured endpoint URL (``custom``); it has
             no ``default_model``.
         example_endpoint: an endpoint URL for ``example`` (docs and contract tests).
@@ -120,6 +122,7 @@ class TaskSpec(Generic[InputT, OutputT]):
     accept: str | None = None
     response: Literal["json", "bytes"] = "json"
     url: Callable[[Settings, str], str] | None = None
+    model_in_body: bool = False
     needs_endpoint: bool = False
     example_endpoint: str | None = None
     tags: tuple[str, ...] = field(default=())

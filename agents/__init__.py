@@ -1,0 +1,1 @@
+"""Ready-to-run agent applications built on hf_tools (run from the checkout)."""

@@ -1,0 +1,861 @@
+"""HFChatModel: a LangChain chat model over Hugging Face's OpenAI-compatible chat completions.
+
+Requests go through the same pure builders and the one retrying send path as the task clients
+(:mod:`hf_tools.http`), so auth, retries and the error tree are the same. What is specific to
+chat lives here as pure functions: message conversion, payload and URL building, response and
+tool-call parsing (tolerant of TGI's object ``arguments`` and integer ids), SSE decoding and
+stream assembly. The I/O methods only connect those pieces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolCallChunk,
+    ToolMessage,
+    UsageMetadata,
+)
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from hf_tools.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings
+from hf_tools.errors import (
+    APIError,
+    ConfigurationError,
+    HFConnectionError,
+    InvalidInputError,
+    ResponseFormatError,
+    ServerError,
+    server_message,
+)
+from hf_tools.http import (
+    HFRequest,
+    RawResponse,
+    _transport_error,
+    build_request,
+    decode_body,
+    send_async,
+    send_sync,
+)
+
+__all__ = [
+    "DEFAULT_CHAT_BASE_URL",
+    "HFChatModel",
+    "SSEDecoder",
+    "StreamAssembler",
+    "chat_payload",
+    "chat_url",
+    "message_to_dict",
+    "parse_completion",
+    "parse_tool_call",
+    "response_format_for",
+    "tool_choice_payload",
+]
+
+DEFAULT_CHAT_BASE_URL = "https://router.huggingface.co/v1"
+_TASK = "chat-completion"
+# Keys langchain-core passes through bind() that are not request parameters.
+_NOT_PARAMS = frozenset({"ls_structured_output_format", "stream_usage"})
+
+
+# ---------------------------------------------------------------------------- requests (pure)
+
+
+def chat_url(base_url: str, endpoint_url: str | None = None) -> str:
+    """Where a chat completion is POSTed.
+
+    ``{base_url}/chat/completions`` for the router; for a dedicated (TGI) endpoint
+    ``{endpoint_url}/v1/chat/completions`` (``/chat/completions`` if it already ends in ``/v1``,
+    unchanged if it already names the route; a query string is kept).
+    """
+    if endpoint_url is None:
+        return base_url.rstrip("/") + "/chat/completions"
+    parts = urlsplit(endpoint_url)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
+    return urlunsplit(parts._replace(path=path))
+
+
+def _text_of(content: str | list[str | dict[str, Any]]) -> str:
+    """The text of a message whose content may be a list of blocks (tool results, AI replies)."""
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        else:  # non-text blocks have no place in a text field; keep them readable
+            parts.append(json.dumps(block, ensure_ascii=False))
+    return "".join(parts)
+
+
+def _user_part(block: str | dict[str, Any]) -> dict[str, Any]:
+    """One content part in OpenAI form; LangChain's standard image blocks become image_url."""
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if block.get("type") == "image":
+        data = block.get("base64") or block.get("data")
+        if block.get("url"):
+            return {"type": "image_url", "image_url": {"url": block["url"]}}
+        if data:
+            mime = block.get("mime_type") or "image/png"
+            return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+    return dict(block)  # OpenAI parts (text, image_url) pass through
+
+
+def _user_content(content: str | list[str | dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """User content as sent: a string, or a list of OpenAI parts."""
+    if isinstance(content, str):
+        return content
+    return [_user_part(b) for b in content]
+
+
+def _tool_call_dict(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call["id"] or _new_id(),
+        "type": "function",
+        "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
+    }
+
+
+def message_to_dict(message: BaseMessage) -> dict[str, Any]:
+    """One LangChain message -> one OpenAI chat message.
+
+    Raises:
+        ValueError: a message type chat completions cannot carry.
+    """
+    if isinstance(message, SystemMessage):
+        return {"role": "system", "content": _text_of(message.content)}
+    if isinstance(message, HumanMessage):
+        return {"role": "user", "content": _user_content(message.content)}
+    if isinstance(message, AIMessage):
+        out: dict[str, Any] = {"role": "assistant", "content": _text_of(message.content)}
+        if message.tool_calls:
+            out["tool_calls"] = [_tool_call_dict(c) for c in message.tool_calls]
+        return out
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": _text_of(message.content),
+        }
+    if isinstance(message, ChatMessage):
+        return {"role": message.role, "content": _text_of(message.content)}
+    msg = f"HFChatModel cannot send a {type(message).__name__}"
+    raise ValueError(msg)
+
+
+def chat_payload(
+    messages: Sequence[BaseMessage],
+    *,
+    model: str,
+    params: Mapping[str, Any],
+    stream: bool = False,
+    stream_usage: bool = False,
+) -> dict[str, Any]:
+    """The JSON body: ``model`` first (the router reads it from a prefix), params only when set."""
+    body: dict[str, Any] = {"model": model, "messages": [message_to_dict(m) for m in messages]}
+    body.update({k: v for k, v in params.items() if v is not None and k not in _NOT_PARAMS})
+    if stream:
+        body["stream"] = True
+        if stream_usage:
+            body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def tool_choice_payload(
+    choice: str | bool | dict[str, Any], tools: Sequence[Mapping[str, Any]]
+) -> str | dict[str, Any]:
+    """LangChain's ``tool_choice`` -> the wire value.
+
+    ``"auto" | "none" | "required"`` as-is, ``"any"`` -> ``"required"``, a tool name or ``True``
+    (exactly one tool bound) -> that function, a dict as-is.
+
+    Raises:
+        ValueError: ``True`` with several tools, or a name that is not among the tools.
+    """
+    if isinstance(choice, dict):
+        return choice
+    names = [t["function"]["name"] for t in tools]
+    if choice is True:
+        if len(names) != 1:
+            msg = f"tool_choice=True needs exactly one tool, got {len(names)}"
+            raise ValueError(msg)
+        choice = names[0]
+    if choice == "any":
+        return "required"
+    if choice in ("auto", "none", "required"):
+        return str(choice)
+    if choice not in names:
+        msg = f"tool_choice {choice!r} is not one of the bound tools: {names}"
+        raise ValueError(msg)
+    return {"type": "function", "function": {"name": choice}}
+
+
+def response_format_for(
+    schema: dict[str, Any] | type, *, strict: bool | None = None
+) -> dict[str, Any]:
+    """OpenAI ``response_format`` asking for JSON that follows ``schema`` (pydantic, dict...).
+
+    The router forwards it; hf-inference rewrites it to TGI's grammar form server-side.
+    """
+    function = convert_to_openai_tool(schema)["function"]
+    spec: dict[str, Any] = {"name": function["name"], "schema": function.get("parameters", {})}
+    if function.get("description"):
+        spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+# --------------------------------------------------------------------------- responses (pure)
+
+
+def _new_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _call_id(raw: Mapping[str, Any]) -> str:
+    # TGI sends integer ids (even 0) or none at all; LangChain needs a string to pair results.
+    value = raw.get("id")
+    return _new_id() if value is None or value == "" else str(value)
+
+
+def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
+    """One wire tool call -> a ToolCall, or an InvalidToolCall when its arguments are unusable.
+
+    ``arguments`` may be a JSON string (OpenAI) or already an object (TGI).
+    """
+    function = raw.get("function") or {}
+    name = str(function.get("name") or "")
+    arguments = function.get("arguments")
+    call_id = _call_id(raw)
+    args: Any = arguments
+    error: str | None = None
+    if arguments is None or arguments == "":
+        args = {}
+    elif isinstance(arguments, str):
+        try:
+            args = json.loads(arguments)
+        except ValueError as exc:
+            error = f"arguments are not valid JSON: {exc}"
+    if error is None and not isinstance(args, dict):
+        error = f"arguments must be a JSON object, got {type(args).__name__}"
+    if error is not None:
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        return InvalidToolCall(
+            name=name, args=text, id=call_id, error=error, type="invalid_tool_call"
+        )
+    return ToolCall(name=name, args=args, id=call_id, type="tool_call")
+
+
+def _as_list(calls: Any) -> list[Any]:
+    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
+    if isinstance(calls, Mapping):
+        return [calls]
+    return list(calls or [])
+
+
+def _usage(data: Mapping[str, Any]) -> UsageMetadata | None:
+    usage = data.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    total = int(usage.get("total_tokens") or prompt + completion)
+    return UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=total)
+
+
+def _metadata(data: Mapping[str, Any], choice: Mapping[str, Any]) -> dict[str, Any]:
+    meta = {
+        "model_name": data.get("model"),
+        "finish_reason": choice.get("finish_reason"),
+        "id": data.get("id"),
+        "system_fingerprint": data.get("system_fingerprint"),
+    }
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _raise_body_error(data: Mapping[str, Any], status: int | None, model: str | None) -> None:
+    """Raise the typed error for an ``{"error": ...}`` object sent with a 2xx status."""
+    message = server_message(json.dumps(dict(data)).encode())
+    cls: type[APIError] = (
+        InvalidInputError if data.get("error_type") == "validation" else ServerError
+    )
+    raise cls(message, status_code=status, task=_TASK, model=model)
+
+
+def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
+    """A chat completion body -> ChatResult (content, tool calls, usage, metadata).
+
+    Raises:
+        ResponseFormatError: the body is not a chat completion.
+        APIError: the body is an ``{"error": ...}`` object.
+    """
+    if isinstance(data, Mapping) and "error" in data and "choices" not in data:
+        _raise_body_error(data, 200, model)
+    choices = data.get("choices") if isinstance(data, Mapping) else None
+    if not choices or not isinstance(choices[0], Mapping):
+        msg = f"expected a chat completion with choices, got {str(data)[:80]!r}"
+        raise ResponseFormatError(msg, task=_TASK, model=model)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    calls = [parse_tool_call(c) for c in _as_list(message.get("tool_calls"))]
+    ai = AIMessage(
+        content=message.get("content") or "",  # null when the model only calls tools
+        tool_calls=[c for c in calls if c["type"] == "tool_call"],
+        invalid_tool_calls=[c for c in calls if c["type"] == "invalid_tool_call"],
+        usage_metadata=_usage(data),
+        response_metadata=_metadata(data, choice),
+        id=data.get("id") or None,
+    )
+    info = {"finish_reason": choice.get("finish_reason")}
+    return ChatResult(
+        generations=[ChatGeneration(message=ai, generation_info=info)],
+        llm_output={"model_name": data.get("model"), "token_usage": data.get("usage")},
+    )
+
+
+# ------------------------------------------------------------------------- streaming (pure)
+
+
+class SSEDecoder:
+    """Incremental Server-Sent Events decoder: bytes in, event ``data`` payloads out.
+
+    Follows the SSE spec: lines end in LF, CRLF or CR (possibly split across chunks), ``data:``
+    lines of one event are joined with newlines, a blank line ends the event, comments
+    (``:``) and other fields (``event:``, ``id:``, ``retry:``) are skipped. Multi-byte UTF-8
+    characters may be split across chunks.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """Add bytes; return the payloads of the events they completed."""
+        self._buffer += self._decoder.decode(chunk)
+        return self._drain(final=False)
+
+    def flush(self) -> list[str]:
+        """End of stream: return a last event that had no closing blank line."""
+        self._buffer += self._decoder.decode(b"", final=True)
+        events = self._drain(final=True)
+        if self._buffer:
+            events += self._line(self._buffer)
+            self._buffer = ""
+        if self._data:
+            events.append("\n".join(self._data))
+            self._data = []
+        return events
+
+    def _drain(self, *, final: bool) -> list[str]:
+        events: list[str] = []
+        while True:
+            cut = _line_end(self._buffer)
+            if cut is None:
+                return events
+            end, size = cut
+            # A CR that ends the buffer may be the first half of a CRLF still on its way.
+            last = end + 1 == len(self._buffer)
+            if not final and last and self._buffer[end] == "\r":
+                return events
+            line, self._buffer = self._buffer[:end], self._buffer[end + size :]
+            events += self._line(line)
+
+    def _line(self, line: str) -> list[str]:
+        if not line:
+            if not self._data:
+                return []
+            event, self._data = "\n".join(self._data), []
+            return [event]
+        if line.startswith(":"):
+            return []
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return []
+
+
+def _line_end(text: str) -> tuple[int, int] | None:
+    """Index and length of the first line terminator (LF, CRLF or CR), if any."""
+    cr, lf = text.find("\r"), text.find("\n")
+    if cr == -1 and lf == -1:
+        return None
+    if cr == -1 or (lf != -1 and lf < cr):
+        return lf, 1
+    return cr, 2 if text[cr + 1 : cr + 2] == "\n" else 1
+
+
+def _json_objects(payload: str) -> list[Any]:
+    """Parse an event payload; tolerate servers that put several ``data:`` objects in one event."""
+    try:
+        return [json.loads(payload)]
+    except ValueError:
+        pass
+    try:
+        return [json.loads(line) for line in payload.split("\n") if line.strip()]
+    except ValueError:
+        msg = f"the stream sent an event that is not JSON: {payload[:80]!r}"
+        raise ResponseFormatError(msg, task=_TASK) from None
+
+
+def _tool_call_chunk(raw: Mapping[str, Any], position: int) -> ToolCallChunk:
+    function = raw.get("function") or {}
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        arguments = json.dumps(arguments)  # TGI may stream the arguments as an object
+    raw_id = raw.get("id")
+    index = raw.get("index")
+    return ToolCallChunk(
+        name=function.get("name") or None,
+        args=arguments,
+        id=None if raw_id is None or raw_id == "" else str(raw_id),
+        index=index if isinstance(index, int) else position,
+        type="tool_call_chunk",
+    )
+
+
+class StreamAssembler:
+    """Turns stream events into ChatGenerationChunks; knows whether the stream finished.
+
+    A stream is finished by ``[DONE]`` or a ``finish_reason``; :meth:`close` raises if it
+    ended before either, so a cut connection is never mistaken for a short answer.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model
+        self.done = False
+        self.finished = False
+
+    def feed(self, payload: str) -> list[ChatGenerationChunk]:
+        """One event payload -> zero or more chunks.
+
+        Raises:
+            APIError: the server sent an ``{"error": ...}`` event.
+        """
+        if self.done:
+            return []
+        if payload.strip() == "[DONE]":
+            self.done = True
+            return []
+        chunks: list[ChatGenerationChunk] = []
+        for data in _json_objects(payload):
+            if not isinstance(data, Mapping):
+                continue
+            if "error" in data:
+                _raise_body_error(data, None, self.model)
+            chunk = self._chunk(data)
+            if chunk is not None:
+                chunks.append(chunk)
+        return chunks
+
+    def _chunk(self, data: Mapping[str, Any]) -> ChatGenerationChunk | None:
+        choices = data.get("choices") or []
+        choice: Mapping[str, Any] = choices[0] if choices else {}
+        delta = choice.get("delta") or {}
+        usage = _usage(data)
+        if not choice and usage is None:
+            return None
+        calls = [_tool_call_chunk(c, i) for i, c in enumerate(_as_list(delta.get("tool_calls")))]
+        finish = choice.get("finish_reason")
+        if finish:
+            self.finished = True
+        message = AIMessageChunk(
+            content=delta.get("content") or "",
+            tool_call_chunks=calls,
+            usage_metadata=usage,
+            response_metadata=_metadata(data, choice) if finish else {},
+            id=data.get("id") or None,
+        )
+        info = {"finish_reason": finish} if finish else None
+        return ChatGenerationChunk(message=message, generation_info=info)
+
+    def close(self) -> None:
+        """End of the byte stream.
+
+        Raises:
+            HFConnectionError: the stream stopped before ``[DONE]`` or a finish reason.
+        """
+        if not (self.done or self.finished):
+            msg = "the stream ended before the model finished (connection cut?)"
+            raise HFConnectionError(msg, task=_TASK, model=self.model)
+
+
+def _open_stream(raw: RawResponse) -> httpx.Response:
+    # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
+    assert raw.stream is not None
+    return raw.stream
+
+
+def _assemble(
+    assembler: StreamAssembler, payloads: list[str], *, tail: bool = False
+) -> list[ChatGenerationChunk]:
+    chunks: list[ChatGenerationChunk] = []
+    for payload in payloads:
+        try:
+            chunks += assembler.feed(payload)
+        except ResponseFormatError:
+            if not tail:
+                raise
+            # An unterminated event at the end of the bytes is a cut, not bad JSON:
+            # assembler.close() reports it as such.
+    return chunks
+
+
+# ------------------------------------------------------------------------------- the model
+
+
+class HFChatModel(BaseChatModel):
+    """Chat model for Hugging Face Inference Providers and TGI endpoints (OpenAI-compatible).
+
+    Example:
+        ```python
+        from hf_tools import HFChatModel
+
+        llm = HFChatModel(model="meta-llama/Llama-3.1-8B-Instruct", max_tokens=200)
+        llm.bind_tools([my_tool]).invoke("What is in this picture?")
+        ```
+
+    ``model`` is a Hub id, optionally with ``:provider`` or a policy (``:fastest``). With
+    ``endpoint_url`` (a dedicated TGI endpoint) requests go to
+    ``{endpoint_url}/v1/chat/completions`` with ``"model": "tgi"`` unless a model is given.
+    The api key defaults to ``HF_TOKEN``, which is then only sent to Hugging Face hosts; an
+    explicit ``api_key`` goes wherever you point it.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str | None = Field(default=None, description="Hub model id, e.g. org/name[:provider].")
+    base_url: str = DEFAULT_CHAT_BASE_URL
+    endpoint_url: str | None = None
+    api_key: SecretStr | None = Field(default=None, repr=False)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry: RetryPolicy | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    stream_usage: bool = False
+    """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
+
+    _settings: Settings = PrivateAttr()
+    _http: httpx.Client | None = PrivateAttr(default=None)
+    _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = PrivateAttr(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    @model_validator(mode="after")
+    def _build_settings(self) -> HFChatModel:
+        if self.model is None and self.endpoint_url is None:
+            msg = "HFChatModel needs model='org/name' or endpoint_url='https://...'"
+            raise ConfigurationError(msg)
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        self._settings = Settings.create(
+            api_key=key,
+            base_url=self.endpoint_url or self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            retry=self.retry,
+        )
+        return self
+
+    # -- LangChain metadata
+
+    @property
+    def _llm_type(self) -> str:
+        return "huggingface-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_url": self.base_url,
+            "endpoint_url": self.endpoint_url,
+            **self._default_params(),
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="huggingface",
+            ls_model_name=kwargs.get("model") or self.wire_model,
+            ls_model_type="chat",
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = kwargs.get("temperature", self.temperature)
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # -- request building (pure)
+
+    @property
+    def wire_model(self) -> str:
+        """The ``model`` sent: the given id, or ``"tgi"`` for an endpoint without one."""
+        return self.model or "tgi"
+
+    @property
+    def url(self) -> str:
+        """Where requests are POSTed."""
+        return chat_url(self.base_url, self.endpoint_url)
+
+    def _default_params(self) -> dict[str, Any]:
+        params = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "stop": self.stop,
+            "seed": self.seed,
+        }
+        return {**{k: v for k, v in params.items() if v is not None}, **self.model_kwargs}
+
+    def build_request(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None = None,
+        *,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> HFRequest:
+        """The request for one call (no I/O); call-time ``kwargs`` override the defaults."""
+        params = {**self._default_params(), **kwargs}
+        if stop is not None:
+            params["stop"] = stop
+        usage = bool(kwargs.get("stream_usage", self.stream_usage))
+        body = chat_payload(
+            messages, model=self.wire_model, params=params, stream=stream, stream_usage=usage
+        )
+        return build_request(
+            self._settings,
+            self.url,
+            json=body,
+            accept="text/event-stream" if stream else None,
+            task=_TASK,
+            model=self.wire_model,
+            stream=stream,
+        )
+
+    def _finish(self, raw: RawResponse, request: HFRequest) -> ChatResult:
+        return parse_completion(decode_body(raw, request), model=request.model)
+
+    # -- connection pools
+
+    @property
+    def http(self) -> httpx.Client:
+        """The pooled blocking httpx client (created on first use)."""
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
+        return self._http
+
+    @property
+    def ahttp(self) -> httpx.AsyncClient:
+        """The pooled httpx client of the running event loop (a pool belongs to its loop)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None or pool.is_closed:
+            pool = httpx.AsyncClient(timeout=self._settings.timeout, follow_redirects=False)
+            self._pools[loop] = pool
+        return pool
+
+    def close(self) -> None:
+        """Close the blocking pool."""
+        if self._http is not None:
+            self._http.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's pool."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.aclose()
+
+    # -- LangChain entry points
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self.build_request(messages, stop, **kwargs)
+        return self._finish(send_sync(self.http, request, self._settings.retry), request)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self.build_request(messages, stop, **kwargs)
+        raw = await send_async(self.ahttp, request, self._settings.retry)
+        return self._finish(raw, request)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = send_sync(self.http, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            for data in response.iter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            response.close()
+        yield from _assemble(assembler, decoder.flush(), tail=True)
+        assembler.close()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self.build_request(messages, stop, stream=True, **kwargs)
+        raw = await send_async(self.ahttp, request, self._settings.retry)
+        response = _open_stream(raw)
+        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        try:
+            async for data in response.aiter_bytes():
+                for chunk in _assemble(assembler, decoder.feed(data)):
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.done:
+                    break
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, request)[0] from exc
+        finally:
+            await response.aclose()
+        for chunk in _assemble(assembler, decoder.flush(), tail=True):
+            yield chunk
+        assembler.close()
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, pydantic models, functions or OpenAI dicts).
+
+        Args:
+            tools: what the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` (``"any"``), a tool name, or
+                ``True`` with exactly one tool.
+            **kwargs: more request parameters to bind.
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = tool_choice_payload(tool_choice, formatted)
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable that answers with ``schema`` (a pydantic object for a pydantic class).
+
+        Args:
+            schema: pydantic class, TypedDict, JSON schema or OpenAI tool dict.
+            include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead.
+            method: ``"function_calling"`` (a forced call of one tool named after the schema),
+                ``"json_schema"`` (``response_format``), or ``"json_mode"`` (any JSON object).
+            strict: passed as ``json_schema.strict``.
+            **kwargs: unsupported; raise.
+
+        Raises:
+            ValueError: unknown method or arguments.
+        """
+        if kwargs:
+            msg = f"Received unsupported arguments {kwargs}"
+            raise ValueError(msg)
+        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        trace = {"ls_structured_output_format": {"kwargs": {"method": method}, "schema": schema}}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools([schema], tool_choice=name, **trace)
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method in ("json_schema", "json_mode"):
+            fmt = (
+                response_format_for(schema, strict=strict)
+                if method == "json_schema"
+                else {"type": "json_object"}
+            )
+            llm = self.bind(response_format=fmt, **trace)
+            parser = (
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+            )
+        else:
+            msg = f"method must be function_calling, json_schema or json_mode, got {method!r}"
+            raise ValueError(msg)
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )

@@ -1,0 +1,254 @@
+"""The chatbot backend in-process: statuses, memory per session, SSE, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import StructuredTool
+from starlette.testclient import TestClient
+
+from agents.chatbot_server import ChatError, SessionStore, _trim, create_app
+from hf_tools import HuggingFaceToolkit
+from hf_tools.agent import Agent
+from hf_tools.testing import ScriptedChatModel, tool_call
+
+
+def _echo(messages: list[BaseMessage]) -> str:
+    """Answers with what it was told, so memory shows in the answer."""
+    said = [str(m.content) for m in messages if isinstance(m, HumanMessage)]
+    return "heard: " + " | ".join(said)
+
+
+def _client(model: ScriptedChatModel, tools: list[Any] | None = None, **kw: Any) -> TestClient:
+    return TestClient(create_app(Agent(model, tools or []), **kw))
+
+
+def _sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_health_and_json_404() -> None:
+    client = _client(ScriptedChatModel())
+    assert client.get("/health").json() == {"status": "ok", "sessions": 0}
+    response = client.get("/nope")
+    assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+    response = client.put("/sessions/a/messages")
+    assert response.status_code == 405 and "error" in response.json()
+
+
+def test_each_session_remembers_its_own_conversation() -> None:
+    client = _client(ScriptedChatModel(replies=[_echo] * 3))
+    assert client.post("/sessions/a/messages", json={"message": "one"}).json()["answer"] == (
+        "heard: one"
+    )
+    assert client.post("/sessions/b/messages", json={"message": "other"}).json()["answer"] == (
+        "heard: other"
+    )
+    second = client.post("/sessions/a/messages", json={"message": "two"}).json()
+    assert second["answer"] == "heard: one | two"
+    history = client.get("/sessions/a").json()["messages"]
+    assert [(m["role"], m["content"]) for m in history] == [
+        ("human", "one"),
+        ("ai", "heard: one"),
+        ("human", "two"),
+        ("ai", "heard: one | two"),
+    ]
+    assert client.delete("/sessions/a").status_code == 204
+    assert client.get("/sessions/a").status_code == 404
+    assert client.delete("/sessions/a").status_code == 404
+
+
+def test_answer_lists_tools_and_artifacts_never_their_bytes(
+    toolkit: HuggingFaceToolkit, cassette: Any
+) -> None:
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage(
+                "", tool_calls=[tool_call("image_segmentation", image="tests/fixtures/image.png")]
+            ),
+            "Two people.",
+        ]
+    )
+    client = _client(model, toolkit.get_tools())
+    with cassette("image-segmentation/success"):
+        response = client.post("/sessions/s1/messages", json={"message": "segment it"})
+    body = response.json()
+    assert response.status_code == 200
+    assert body["answer"] == "Two people." and body["steps"] == 2
+    assert body["tools"] == [
+        {"name": "image_segmentation", "args": {"image": "tests/fixtures/image.png"}}
+    ]
+    assert body["artifacts"] == [{"tool": "image_segmentation", "type": "ImageSegmentationOutput"}]
+    assert "PNG" not in response.text.replace("PNG images", "")
+    # Memory keeps the conversation without the masks.
+    store: SessionStore = client.app.state.sessions  # type: ignore[attr-defined]
+    session = store.get("s1")
+    assert session is not None
+    assert all(m.artifact is None for m in session.messages if isinstance(m, ToolMessage))
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b"{}", 400, '{"message": "<non-empty text>"}'),
+        (b'{"message": "   "}', 400, "non-empty"),
+        (b'{"message": 3}', 400, "non-empty"),
+        (json.dumps({"message": "x" * 101}).encode(), 413, "101 characters; the limit is 100"),
+        (b'{"message": "' + b"x" * 2000 + b'"}', 413, "body over"),
+    ],
+)
+def test_bad_requests_get_clean_json_errors(body: bytes, status: int, error: str) -> None:
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model, max_message_chars=100)
+    response = client.post("/sessions/a/messages", content=body)
+    assert response.status_code == status
+    assert error in response.json()["error"]
+    assert model.seen == []  # refused before the model was asked
+
+
+def test_bad_session_ids_are_refused() -> None:
+    response = _client(ScriptedChatModel()).post("/sessions/a%20b/messages", json={"message": "x"})
+    assert response.status_code == 400 and "session id" in response.json()["error"]
+
+
+def test_post_stream_sends_sse_events_in_order() -> None:
+    @StructuredTool.from_function
+    def lookup(term: str) -> str:
+        """Look a term up."""
+        return f"{term}: found"
+
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage("Checking.", tool_calls=[tool_call("lookup", term="cats")]),
+            "Cats exist.",
+        ]
+    )
+    client = _client(model, [lookup])
+    with client.stream(
+        "POST", "/sessions/a/messages", json={"message": "cats?", "stream": True}
+    ) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = _sse(r.read().decode())
+    assert [name for name, _ in events] == [
+        "token",
+        "tool_start",
+        "tool_end",
+        "token",
+        "token",
+        "final",
+    ]
+    assert events[1][1] == {
+        "type": "tool_start",
+        "name": "lookup",
+        "args": {"term": "cats"},
+        "call_id": "call_lookup",
+        "step": 1,
+    }
+    assert events[2][1]["content"] == "cats: found"
+    assert events[-1][1]["answer"] == "Cats exist."
+    # The streamed run is remembered like any other.
+    assert len(client.get("/sessions/a").json()["messages"]) == 4
+
+
+def test_get_stream_for_eventsource_clients() -> None:
+    client = _client(ScriptedChatModel(replies=["hello there"]))
+    response = client.get("/sessions/a/messages", params={"message": "hi"})
+    assert response.status_code == 200
+    assert _sse(response.text)[-1] == (
+        "final",
+        {
+            "type": "final",
+            "answer": "hello there",
+            "steps": 1,
+            "stopped_reason": "answer",
+            "artifacts": [],
+        },
+    )
+    assert client.get("/sessions/a/messages").status_code == 400
+
+
+def test_agent_failures_are_502_or_an_error_event() -> None:
+    def _boom(_: list[BaseMessage]) -> str:
+        raise RuntimeError("model down")
+
+    client = _client(ScriptedChatModel(replies=[_boom, _boom]))
+    response = client.post("/sessions/a/messages", json={"message": "hi"})
+    assert response.status_code == 502 and "model down" in response.json()["error"]
+    response = client.get("/sessions/a/messages", params={"message": "hi"})
+    assert _sse(response.text) == [("error", {"error": "RuntimeError: model down"})]
+    assert client.get("/sessions/a").json() == {"messages": []}  # nothing half-remembered
+
+
+def test_full_store_evicts_the_least_recently_used_session() -> None:
+    client = _client(ScriptedChatModel(replies=["ok"] * 4), max_sessions=2)
+    for session in ("a", "b", "a", "c"):
+        assert (
+            client.post(f"/sessions/{session}/messages", json={"message": "hi"}).status_code == 200
+        )
+    assert client.get("/sessions/b").status_code == 404  # b was least recently used
+    assert client.get("/sessions/a").status_code == 200
+    assert client.get("/health").json()["sessions"] == 2
+
+
+async def test_full_store_of_busy_sessions_answers_429() -> None:
+    store = SessionStore(max_sessions=1, max_history=10)
+    busy = store.open("a")
+    async with busy.lock:
+        with pytest.raises(ChatError, match="busy") as info:
+            store.open("b")
+        assert info.value.status == 429
+    assert store.open("b") is not busy  # idle again: a is evicted
+
+
+def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
+    async def _main() -> list[str]:
+        import httpx
+
+        model = ScriptedChatModel(replies=[_echo, _echo])
+        app = create_app(Agent(model, []))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            replies = await asyncio.gather(
+                client.post("/sessions/a/messages", json={"message": "one"}),
+                client.post("/sessions/a/messages", json={"message": "two"}),
+            )
+        return [r.json()["answer"] for r in replies]
+
+    answers = asyncio.run(_main())
+    # The second run saw the first one's turn: no lost update.
+    assert sorted(answers, key=len) in (
+        ["heard: one", "heard: one | two"],
+        ["heard: two", "heard: two | one"],
+    )
+
+
+def test_history_is_trimmed_at_a_user_turn() -> None:
+    turns: list[BaseMessage] = []
+    for i in range(4):
+        turns += [
+            HumanMessage(f"q{i}"),
+            AIMessage("", tool_calls=[tool_call("t", f"c{i}")]),
+            ToolMessage("r", tool_call_id=f"c{i}"),
+            AIMessage(f"a{i}"),
+        ]
+    kept = _trim(turns, 6)
+    assert [m.content for m in kept] == ["q3", "", "r", "a3"]
+    assert _trim(turns[:4], 6) == turns[:4]
+
+
+def test_server_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    from agents.chatbot_server import main
+
+    assert main(["--port", "0"]) == 2
+    assert "export HF_TOKEN" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""Our tools, unchanged, inside langgraph's prebuilt ReAct agent (scripted model, cassettes)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.prebuilt import create_react_agent
+from langgraph.warnings import LangGraphDeprecatedSinceV10
+
+from hf_tools import HuggingFaceToolkit
+from hf_tools.testing import ScriptedChatModel, tool_call
+
+
+def _react_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
+    with warnings.catch_warnings():
+        # langgraph 1.x flags the prebuilt agent as moved to langchain's create_agent.
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
+        return create_react_agent(model, toolkit.get_tools())
+
+
+def test_react_agent_runs_our_tools_and_keeps_artifacts(
+    toolkit: HuggingFaceToolkit, cassette: Any
+) -> None:
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage(
+                "",
+                tool_calls=[
+                    tool_call(
+                        "automatic_speech_recognition", "a", audio="tests/fixtures/audio.flac"
+                    ),
+                    tool_call("audio_classification", "b", audio="tests/fixtures/audio.flac"),
+                ],
+            ),
+            "A man says: sir, I exist.",
+        ]
+    )
+    graph = _react_agent(model, toolkit)
+    with cassette("automatic-speech-recognition/success", "audio-classification/success"):
+        state = graph.invoke({"messages": [("user", "Who speaks in audio.flac and what is said?")]})
+    tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert [m.name for m in tool_messages] == [
+        "automatic_speech_recognition",
+        "audio_classification",
+    ]
+    assert "a man said to the universe sir i exist" in str(tool_messages[0].content)
+    assert str(tool_messages[1].content).startswith("male 0.9987")
+    # langgraph keeps the typed artifact on the message; the model got the text.
+    assert type(tool_messages[1].artifact).__name__ == "AudioClassificationOutput"
+    assert state["messages"][-1].content == "A man says: sir, I exist."
+    assert [t["function"]["name"] for t in model.tools] == toolkit.tool_names
+
+
+async def test_react_agent_feeds_tool_errors_back(toolkit: HuggingFaceToolkit) -> None:
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage("", tool_calls=[tool_call("image_classification", "x", image="nope.png")]),
+            "The file does not exist.",
+        ]
+    )
+    state = await _react_agent(model, toolkit).ainvoke(
+        {"messages": [("user", "classify nope.png")]}
+    )
+    (error,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert error.status == "error" and "file not found: nope.png" in str(error.content)
+    assert model.seen[1][-1] == error
