@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -576,6 +577,7 @@ class HFChatModel(BaseChatModel):
 
     _settings: Settings = PrivateAttr()
     _http: httpx.Client | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -616,10 +618,12 @@ class HFChatModel(BaseChatModel):
             ls_model_name=kwargs.get("model") or self.wire_model,
             ls_model_type="chat",
         )
-        if self.temperature is not None:
-            params["ls_temperature"] = kwargs.get("temperature", self.temperature)
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
         if stop or self.stop:
             params["ls_stop"] = stop or self.stop
         return params
@@ -680,9 +684,10 @@ class HFChatModel(BaseChatModel):
     @property
     def http(self) -> httpx.Client:
         """The pooled blocking httpx client (created on first use)."""
-        if self._http is None or self._http.is_closed:
-            self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
-        return self._http
+        with self._lock:  # one pool even when threads make the first calls together
+            if self._http is None or self._http.is_closed:
+                self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
+            return self._http
 
     @property
     def ahttp(self) -> httpx.AsyncClient:

@@ -81,6 +81,8 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(step[1])  # no content-length: the body ends when we close
                 self.wfile.flush()
+                if len(step) > 2:  # ("stream", body, seconds): then hang before closing
+                    time.sleep(step[2])
                 self.close_connection = True
                 return
             status, headers, body = step
@@ -288,5 +290,18 @@ async def test_chat_errors_and_retries_over_a_real_socket(server: Any) -> None:
         llm.invoke("hi")
     assert len(script.seen) == 3
     assert script.seen[0]["authorization"] == "Bearer hf_test"  # explicit key goes anywhere
+    llm.close()
+    await llm.aclose()
+
+
+async def test_chat_stream_that_stalls_times_out_within_bound(server: Any) -> None:
+    url, _ = server([("stream", HALF_SSE, 1.5), ("stream", HALF_SSE, 1.5)])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(HFTimeoutError):
+        list(llm.stream("hi"))
+    with pytest.raises(HFTimeoutError):
+        [c async for c in llm.astream("hi")]
+    assert time.monotonic() - started < 2.0  # two read timeouts, not two full stalls
     llm.close()
     await llm.aclose()
