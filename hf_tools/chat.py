@@ -486,7 +486,7 @@ class StreamAssembler:
     def _chunk(self, data: Mapping[str, Any]) -> ChatGenerationChunk | None:
         choices = data.get("choices") or []
         choice: Mapping[str, Any] = choices[0] if choices else {}
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") or choice.get("message") or {}  # message: a whole answer
         usage = _usage(data)
         if not choice and usage is None:
             return None
@@ -515,10 +515,26 @@ class StreamAssembler:
             raise HFConnectionError(msg, task=_TASK, model=self.model)
 
 
-def _open_stream(raw: RawResponse) -> httpx.Response:
+class _WholeBodyDecoder:
+    """For servers that ignore ``stream: true`` and answer one JSON completion: one payload."""
+
+    def __init__(self) -> None:
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._body += chunk
+        return []
+
+    def flush(self) -> list[str]:
+        return [self._body.decode("utf-8", errors="replace")] if self._body.strip() else []
+
+
+def _open_stream(raw: RawResponse) -> tuple[httpx.Response, SSEDecoder | _WholeBodyDecoder]:
     # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
     assert raw.stream is not None
-    return raw.stream
+    ctype = raw.stream.headers.get("content-type", "")
+    json_body = ctype.split(";")[0].strip().lower() == "application/json"
+    return raw.stream, _WholeBodyDecoder() if json_body else SSEDecoder()
 
 
 def _assemble(
@@ -742,8 +758,8 @@ class HFChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
-        response = _open_stream(raw)
-        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        response, decoder = _open_stream(raw)
+        assembler = StreamAssembler(request.model)
         try:
             for data in response.iter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):
@@ -768,8 +784,8 @@ class HFChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
-        response = _open_stream(raw)
-        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        response, decoder = _open_stream(raw)
+        assembler = StreamAssembler(request.model)
         try:
             async for data in response.aiter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):

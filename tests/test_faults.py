@@ -305,3 +305,21 @@ async def test_chat_stream_that_stalls_times_out_within_bound(server: Any) -> No
     assert time.monotonic() - started < 2.0  # two read timeouts, not two full stalls
     llm.close()
     await llm.aclose()
+
+
+async def test_chat_stream_answered_with_plain_json_still_streams(server: Any) -> None:
+    whole = (
+        b'{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":0,'
+        b'"function":{"name":"f","arguments":{"a":1}}}]},"finish_reason":"eos_token"}],'
+        b'"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}'
+    )
+    url, _ = server([(200, {}, whole), (200, {}, whole)])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST)
+    for chunks in (list(llm.stream("hi")), [c async for c in llm.astream("hi")]):
+        total = chunks[0]
+        for chunk in chunks[1:]:  # langchain adds an empty closing chunk
+            total += chunk
+        assert total.tool_calls == [{"name": "f", "args": {"a": 1}, "id": "0", "type": "tool_call"}]
+        assert total.usage_metadata == {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    llm.close()
+    await llm.aclose()
