@@ -30,6 +30,8 @@ ROUTER = f"{HUB}/router-era_snapshot-2025-04-23"
 API = f"{HUB}/api-inference-era_snapshot-2025-01-23"
 JS_TAPES = "huggingface.js/tapes_2025-04-22_router-era.json"
 SSE = {"content-type": "text/event-stream"}
+TGI = "https://tgi.endpoints.huggingface.cloud"
+FORCED = {"type": "function", "function": {"name": "get_current_weather"}}
 
 
 def _event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -139,6 +141,16 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
         )
         return [Interaction(request(DEEP, stream=True, max_tokens=10000), 200, text, SSE)]
 
+    def tgi_tools(choice: Any) -> HFRequest:
+        return request(
+            WEATHER,
+            endpoint_url=TGI,
+            model=None,
+            max_tokens=500,
+            tools=WEATHER_TOOLS,
+            tool_choice=choice,
+        )
+
     llama = f"{ROUTER}/TestInferenceClient.test_chat_completion_%s[%s,conversational].yaml"
     tool_rec = rec / f"{API}/InferenceClientVCRTest.test_chat_completion_with_tool.yaml"
     return {
@@ -171,35 +183,13 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
             )
         ],
         "tool-call-tgi": lambda: [
-            *one(
-                request(
-                    WEATHER,
-                    endpoint_url="https://tgi.endpoints.huggingface.cloud",
-                    model=None,
-                    max_tokens=500,
-                    tools=WEATHER_TOOLS,
-                    tool_choice="auto",
-                ),
-                tool_rec,
-                0,
-            ),
-            *one(
-                request(
-                    WEATHER,
-                    endpoint_url="https://tgi.endpoints.huggingface.cloud",
-                    model=None,
-                    max_tokens=500,
-                    tools=WEATHER_TOOLS,
-                    tool_choice={"type": "function", "function": {"name": "get_current_weather"}},
-                ),
-                tool_rec,
-                1,
-            ),
+            *one(tgi_tools("auto"), tool_rec, 0),
+            *one(tgi_tools(FORCED), tool_rec, 1),
         ],
         "endpoint-tgi": lambda: one(
             request(
                 DEEP,
-                endpoint_url="https://tgi.endpoints.huggingface.cloud",
+                endpoint_url=TGI,
                 model=None,
                 max_tokens=20,
                 temperature=1.0,
@@ -218,7 +208,7 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
         "structured-function-calling": lambda: one(
             request(
                 WEATHER,
-                endpoint_url="https://tgi.endpoints.huggingface.cloud",
+                endpoint_url=TGI,
                 model=None,
                 max_tokens=500,
                 bound=structured(get_current_weather, "function_calling"),
