@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -485,7 +486,7 @@ class StreamAssembler:
     def _chunk(self, data: Mapping[str, Any]) -> ChatGenerationChunk | None:
         choices = data.get("choices") or []
         choice: Mapping[str, Any] = choices[0] if choices else {}
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") or choice.get("message") or {}  # message: a whole answer
         usage = _usage(data)
         if not choice and usage is None:
             return None
@@ -514,10 +515,26 @@ class StreamAssembler:
             raise HFConnectionError(msg, task=_TASK, model=self.model)
 
 
-def _open_stream(raw: RawResponse) -> httpx.Response:
+class _WholeBodyDecoder:
+    """For servers that ignore ``stream: true`` and answer one JSON completion: one payload."""
+
+    def __init__(self) -> None:
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._body += chunk
+        return []
+
+    def flush(self) -> list[str]:
+        return [self._body.decode("utf-8", errors="replace")] if self._body.strip() else []
+
+
+def _open_stream(raw: RawResponse) -> tuple[httpx.Response, SSEDecoder | _WholeBodyDecoder]:
     # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
     assert raw.stream is not None
-    return raw.stream
+    ctype = raw.stream.headers.get("content-type", "")
+    json_body = ctype.split(";")[0].strip().lower() == "application/json"
+    return raw.stream, _WholeBodyDecoder() if json_body else SSEDecoder()
 
 
 def _assemble(
@@ -576,6 +593,7 @@ class HFChatModel(BaseChatModel):
 
     _settings: Settings = PrivateAttr()
     _http: httpx.Client | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -616,10 +634,12 @@ class HFChatModel(BaseChatModel):
             ls_model_name=kwargs.get("model") or self.wire_model,
             ls_model_type="chat",
         )
-        if self.temperature is not None:
-            params["ls_temperature"] = kwargs.get("temperature", self.temperature)
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
         if stop or self.stop:
             params["ls_stop"] = stop or self.stop
         return params
@@ -680,9 +700,10 @@ class HFChatModel(BaseChatModel):
     @property
     def http(self) -> httpx.Client:
         """The pooled blocking httpx client (created on first use)."""
-        if self._http is None or self._http.is_closed:
-            self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
-        return self._http
+        with self._lock:  # one pool even when threads make the first calls together
+            if self._http is None or self._http.is_closed:
+                self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
+            return self._http
 
     @property
     def ahttp(self) -> httpx.AsyncClient:
@@ -737,8 +758,8 @@ class HFChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
-        response = _open_stream(raw)
-        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        response, decoder = _open_stream(raw)
+        assembler = StreamAssembler(request.model)
         try:
             for data in response.iter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):
@@ -763,8 +784,8 @@ class HFChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
-        response = _open_stream(raw)
-        assembler, decoder = StreamAssembler(request.model), SSEDecoder()
+        response, decoder = _open_stream(raw)
+        assembler = StreamAssembler(request.model)
         try:
             async for data in response.aiter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):

@@ -17,12 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolCall
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from hf_tools import HuggingFaceToolkit, get_spec
 from hf_tools.chat import HFChatModel
 from hf_tools.http import HFRequest
-from hf_tools.testing import DUMMY_TOKEN, Interaction, write_cassette
-from tests._chat_data import ANIMALS, DEEP, WEATHER, WEATHER_TOOLS, Trip, get_current_weather
+from hf_tools.testing import DUMMY_TOKEN, Interaction, use_cassette, write_cassette
+from tests._chat_data import (
+    AGENT_ANSWER,
+    AGENT_ASK,
+    AGENT_CALL_ARGS,
+    ANIMALS,
+    DEEP,
+    WEATHER,
+    WEATHER_TOOLS,
+    Trip,
+    get_current_weather,
+)
 
 OUT = Path("cassettes/chat-completion")
 HUB = "huggingface_hub"
@@ -30,6 +42,8 @@ ROUTER = f"{HUB}/router-era_snapshot-2025-04-23"
 API = f"{HUB}/api-inference-era_snapshot-2025-01-23"
 JS_TAPES = "huggingface.js/tapes_2025-04-22_router-era.json"
 SSE = {"content-type": "text/event-stream"}
+TGI = "https://tgi.endpoints.huggingface.cloud"
+FORCED = {"type": "function", "function": {"name": "get_current_weather"}}
 
 
 def _event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -123,6 +137,61 @@ def structured(schema: type, method: str) -> dict[str, Any]:
     return kwargs
 
 
+def _completion(message: dict[str, Any], finish: str, tokens: tuple[int, int]) -> str:
+    answer = {
+        "id": "chatcmpl-agent",
+        "object": "chat.completion",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+            "total_tokens": sum(tokens),
+        },
+    }
+    return json.dumps(answer, separators=(",", ":"))
+
+
+def agent_round_trip() -> list[Interaction]:
+    """From docs: the model calls our text_classification tool, reads it, answers.
+
+    The tool's own exchange is the text-classification success cassette's; the second chat
+    request carries the assistant tool call and the ToolMessage our tool really produces.
+    """
+    toolkit = HuggingFaceToolkit(api_key=DUMMY_TOKEN, tasks=["text-classification"])
+    tool = toolkit.get_tool("text_classification")
+    tools = [convert_to_openai_tool(tool)]
+    call = ToolCall(name=tool.name, args=AGENT_CALL_ARGS, id="call_1", type="tool_call")
+    with use_cassette("text-classification/success.yaml") as recorded:
+        result = tool.invoke(call)
+    tool_exchange = recorded.responses[0]
+    spec = get_spec("text-classification")
+    client = toolkit.client
+    inputs = client.validate(spec, AGENT_CALL_ARGS)
+    tool_request = client.prepare(spec, inputs, {}, client.model_for(spec))
+    wire_call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": tool.name, "arguments": json.dumps(AGENT_CALL_ARGS)},
+    }
+    asked = {"role": "assistant", "content": None, "tool_calls": [wire_call]}
+    said = {"role": "assistant", "content": AGENT_ANSWER}
+    history = [*AGENT_ASK, AIMessage("", tool_calls=[call]), result]
+    return [
+        Interaction(
+            request(AGENT_ASK, tools=tools, tool_choice="auto"),
+            200,
+            _completion(asked, "tool_calls", (230, 21)),
+        ),
+        Interaction(tool_request, 200, tool_exchange["body"]["string"]),
+        Interaction(
+            request(history, tools=tools, tool_choice="auto"),
+            200,
+            _completion(said, "stop", (280, 14)),
+        ),
+    ]
+
+
 def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
     """Cassette name -> its interactions."""
 
@@ -138,6 +207,16 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
             if "Llama-3.2-3B" in t["url"] and 'data: {"error"' in str(t["response"]["body"])
         )
         return [Interaction(request(DEEP, stream=True, max_tokens=10000), 200, text, SSE)]
+
+    def tgi_tools(choice: Any) -> HFRequest:
+        return request(
+            WEATHER,
+            endpoint_url=TGI,
+            model=None,
+            max_tokens=500,
+            tools=WEATHER_TOOLS,
+            tool_choice=choice,
+        )
 
     llama = f"{ROUTER}/TestInferenceClient.test_chat_completion_%s[%s,conversational].yaml"
     tool_rec = rec / f"{API}/InferenceClientVCRTest.test_chat_completion_with_tool.yaml"
@@ -171,35 +250,13 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
             )
         ],
         "tool-call-tgi": lambda: [
-            *one(
-                request(
-                    WEATHER,
-                    endpoint_url="https://tgi.endpoints.huggingface.cloud",
-                    model=None,
-                    max_tokens=500,
-                    tools=WEATHER_TOOLS,
-                    tool_choice="auto",
-                ),
-                tool_rec,
-                0,
-            ),
-            *one(
-                request(
-                    WEATHER,
-                    endpoint_url="https://tgi.endpoints.huggingface.cloud",
-                    model=None,
-                    max_tokens=500,
-                    tools=WEATHER_TOOLS,
-                    tool_choice={"type": "function", "function": {"name": "get_current_weather"}},
-                ),
-                tool_rec,
-                1,
-            ),
+            *one(tgi_tools("auto"), tool_rec, 0),
+            *one(tgi_tools(FORCED), tool_rec, 1),
         ],
         "endpoint-tgi": lambda: one(
             request(
                 DEEP,
-                endpoint_url="https://tgi.endpoints.huggingface.cloud",
+                endpoint_url=TGI,
                 model=None,
                 max_tokens=20,
                 temperature=1.0,
@@ -218,7 +275,7 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
         "structured-function-calling": lambda: one(
             request(
                 WEATHER,
-                endpoint_url="https://tgi.endpoints.huggingface.cloud",
+                endpoint_url=TGI,
                 model=None,
                 max_tokens=500,
                 bound=structured(get_current_weather, "function_calling"),
@@ -226,6 +283,7 @@ def scenarios(rec: Path) -> dict[str, Callable[[], list[Interaction]]]:
             tool_rec,
             1,
         ),
+        "agent-round-trip": agent_round_trip,
         "401": lambda: one(
             request(DEEP, model="meta-llama/Meta-Llama-3-70B-Instruct"),
             rec / f"{ROUTER}/TestInferenceClient.test_chat_completion_unprocessable_entity.yaml",

@@ -12,6 +12,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+# An agent turn against one of our own tools (cassette written from the documented format).
+AGENT_ASK = [HumanMessage("Is 'I like you' positive or negative? Use a tool.")]
+AGENT_CALL_ARGS = {"text": "I like you"}
+AGENT_ANSWER = "It is positive: the classifier gives POSITIVE with a score of about 1.0."
 DEEP = [SystemMessage("You are a helpful assistant."), HumanMessage("What is deep learning?")]
 
 _LOCATION = {"type": "string", "description": "The city and state, e.g. San Francisco, CA"}

@@ -567,3 +567,24 @@ def test_async_pools_are_per_event_loop(cassette: Any) -> None:
         asyncio.run(call())
         asyncio.run(call())
     assert pools[0] is not pools[1]
+
+
+def test_agent_round_trip_with_one_of_our_tools(cassette: Any) -> None:
+    from langchain_core.messages import BaseMessage
+
+    from hf_tools import HuggingFaceToolkit
+    from tests._chat_data import AGENT_ANSWER, AGENT_ASK
+
+    tool = HuggingFaceToolkit(api_key=DUMMY_TOKEN, tasks=["text-classification"]).get_tool(
+        "text_classification"
+    )
+    llm = _llm().bind_tools([tool], tool_choice="auto")
+    messages: list[BaseMessage] = list(AGENT_ASK)
+    with cassette("chat-completion/agent-round-trip"):
+        ask = llm.invoke(messages)
+        assert isinstance(ask, AIMessage) and ask.tool_calls[0]["name"] == tool.name
+        messages += [ask, tool.invoke(ask.tool_calls[0])]
+        final = llm.invoke(messages)
+    assert final.content == AGENT_ANSWER
+    assert isinstance(messages[-1], ToolMessage)
+    assert str(messages[-1].content).startswith("POSITIVE")

@@ -81,6 +81,8 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(step[1])  # no content-length: the body ends when we close
                 self.wfile.flush()
+                if len(step) > 2:  # ("stream", body, seconds): then hang before closing
+                    time.sleep(step[2])
                 self.close_connection = True
                 return
             status, headers, body = step
@@ -288,5 +290,36 @@ async def test_chat_errors_and_retries_over_a_real_socket(server: Any) -> None:
         llm.invoke("hi")
     assert len(script.seen) == 3
     assert script.seen[0]["authorization"] == "Bearer hf_test"  # explicit key goes anywhere
+    llm.close()
+    await llm.aclose()
+
+
+async def test_chat_stream_that_stalls_times_out_within_bound(server: Any) -> None:
+    url, _ = server([("stream", HALF_SSE, 1.5), ("stream", HALF_SSE, 1.5)])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(HFTimeoutError):
+        list(llm.stream("hi"))
+    with pytest.raises(HFTimeoutError):
+        [c async for c in llm.astream("hi")]
+    assert time.monotonic() - started < 2.0  # two read timeouts, not two full stalls
+    llm.close()
+    await llm.aclose()
+
+
+async def test_chat_stream_answered_with_plain_json_still_streams(server: Any) -> None:
+    whole = (
+        b'{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":0,'
+        b'"function":{"name":"f","arguments":{"a":1}}}]},"finish_reason":"eos_token"}],'
+        b'"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}'
+    )
+    url, _ = server([(200, {}, whole), (200, {}, whole)])
+    llm = HFChatModel(endpoint_url=url, api_key="hf_test", retry=FAST)
+    for chunks in (list(llm.stream("hi")), [c async for c in llm.astream("hi")]):
+        total = chunks[0]
+        for chunk in chunks[1:]:  # langchain adds an empty closing chunk
+            total += chunk
+        assert total.tool_calls == [{"name": "f", "args": {"a": 1}, "id": "0", "type": "tool_call"}]
+        assert total.usage_metadata == {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
     llm.close()
     await llm.aclose()
