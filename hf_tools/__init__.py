@@ -1,5 +1,8 @@
 """hf-tools: every Hugging Face inference task as a LangChain structured tool."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hf_tools.client import AsyncHFClient, HFClient
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
@@ -20,8 +23,10 @@ from hf_tools.errors import (
     ServerError,
 )
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
-from hf_tools.toolkit import HuggingFaceToolkit
-from hf_tools.tools import HFTool, make_tool
+
+if TYPE_CHECKING:
+    from hf_tools.toolkit import HuggingFaceToolkit
+    from hf_tools.tools import HFTool, make_tool
 
 __version__ = "0.1.0"
 
@@ -52,3 +57,21 @@ __all__ = [
     "get_spec",
     "make_tool",
 ]
+
+# The LangChain side loads on first use: importing langchain_core's tool machinery takes
+# ~0.3 s (most of it langsmith), which code that only uses HFClient should not pay.
+_LAZY = {
+    "HuggingFaceToolkit": "hf_tools.toolkit",
+    "HFTool": "hf_tools.tools",
+    "make_tool": "hf_tools.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'hf_tools' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
