@@ -1,7 +1,8 @@
 """hf-tools: every Hugging Face inference task as a LangChain structured tool."""
 
-from hf_tools.agent import Agent, AgentResult
-from hf_tools.chat import HFChatModel
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hf_tools.client import AsyncHFClient, HFClient
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
@@ -22,8 +23,12 @@ from hf_tools.errors import (
     ServerError,
 )
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
-from hf_tools.toolkit import HuggingFaceToolkit
-from hf_tools.tools import HFTool, make_tool
+
+if TYPE_CHECKING:
+    from hf_tools.agent import Agent, AgentResult
+    from hf_tools.chat import HFChatModel
+    from hf_tools.toolkit import HuggingFaceToolkit
+    from hf_tools.tools import HFTool, make_tool
 
 __version__ = "0.1.0"
 
@@ -35,8 +40,8 @@ __all__ = [
     "AsyncHFClient",
     "AuthenticationError",
     "ConfigurationError",
-    "HFChatModel",
     "HFClient",
+    "HFChatModel",
     "HFConnectionError",
     "HFTimeoutError",
     "HFTool",
@@ -57,3 +62,24 @@ __all__ = [
     "get_spec",
     "make_tool",
 ]
+
+# The LangChain side loads on first use: importing langchain_core's tool machinery takes
+# ~0.3 s (most of it langsmith), which code that only uses HFClient should not pay.
+_LAZY = {
+    "Agent": "hf_tools.agent",
+    "AgentResult": "hf_tools.agent",
+    "HFChatModel": "hf_tools.chat",
+    "HuggingFaceToolkit": "hf_tools.toolkit",
+    "HFTool": "hf_tools.tools",
+    "make_tool": "hf_tools.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'hf_tools' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

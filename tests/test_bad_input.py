@@ -2,7 +2,8 @@
 
 Arbitrary or wrong-typed arguments must come back as a ``status="error"`` ToolMessage that
 names the problem, and nothing may be sent. Arguments valid for the schema must build a
-well-formed request.
+well-formed request. Every registry tool is covered; for image and audio tools the media is
+already resolved (``tests/test_media.py`` covers what a media reference may be).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from langchain_core.messages import ToolMessage
 
 from hf_tools import REGISTRY, HFToolsError, HuggingFaceToolkit, TaskSpec
 from hf_tools.http import HFRequest
+from hf_tools.tasks._base import Media
 
-SPECS = [s for s in REGISTRY.values() if not s.media_fields]
+SPECS = list(REGISTRY.values())
 IDS = [s.task for s in SPECS]
+MEDIA = Media(data=b"\x89PNG\r\n\x1a\n" + bytes(64), mime="image/png")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -102,7 +105,11 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         inputs = client.validate(spec, args)
     except HFToolsError:
         return  # cross-field rules (mask token, equal columns) refuse with a message
-    request = client.prepare(spec, inputs, {}, client.model_for(spec))
+    media = dict.fromkeys(spec.media_fields, MEDIA)
+    request = client.prepare(spec, inputs, media, client.model_for(spec))
+    if request.headers["content-type"] != "application/json":
+        assert spec.media_fields and request.content == MEDIA.data  # raw bytes, no parameters
+        return
     body = json.loads(request.content)
     if spec.url is not None:  # routes of their own (chat completions): messages, not inputs
         assert request.url.startswith("https://router.huggingface.co/")

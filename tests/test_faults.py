@@ -127,6 +127,7 @@ def _clients(url: str, **kw: Any) -> tuple[HFClient, AsyncHFClient]:
 async def _run_both(url: str, **kw: Any) -> list[Any]:
     """Run one call sync then one async; return results or raised errors."""
     sync, aio = _clients(url, **kw)
+    pool = aio.http  # this loop's pool, to check it is closed at the end
     results: list[Any] = []
     for runner in ("sync", "async"):
         try:
@@ -138,7 +139,7 @@ async def _run_both(url: str, **kw: Any) -> list[Any]:
             results.append(exc)
     sync.close()
     await aio.aclose()
-    assert sync.http.is_closed
+    assert sync.http.is_closed and pool.is_closed
     return results
 
 

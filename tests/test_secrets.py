@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from typing import Any
 
 import pytest
+import yaml
 
 from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit, Settings
 from hf_tools.cli import main
+from hf_tools.testing import DUMMY_TOKEN, SECRET_HEADERS
+
+from .conftest import CASSETTES
 
 SECRET = "hf_SECRETsecretSECRET123456"
 
@@ -100,3 +105,18 @@ def test_chat_model_never_shows_the_key(
         assert SECRET not in text
     assert SECRET not in caplog.text
     assert any(r.name.startswith("hf_tools") for r in caplog.records)
+
+
+def test_cassettes_hold_no_secret() -> None:
+    paths = sorted(CASSETTES.rglob("*.yaml"))
+    assert len(paths) > 20  # the scan must not pass by finding nothing
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for token in (DUMMY_TOKEN, SECRET):
+            assert token not in text, path
+        assert not re.search(r"hf_[A-Za-z0-9]{20,}", text), path  # any real-looking token
+        assert not re.search(r"(?i)bearer\s+hf_", text), path
+        for item in yaml.safe_load(text)["interactions"]:
+            for side in ("request", "response"):
+                names = {name.lower() for name in item[side].get("headers", {})}
+                assert not names & set(SECRET_HEADERS), (path, side, names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
+from hf_tools.cli import schema_bytes
 
 
 def test_default_is_every_task_in_registry_order() -> None:
@@ -44,3 +45,12 @@ def test_repr_never_shows_the_key() -> None:
     toolkit = HuggingFaceToolkit(api_key="hf_secret_value_123")
     assert "hf_secret_value_123" not in repr(toolkit)
     assert "hf_secret_value_123" not in repr(toolkit.client.settings)
+
+
+def test_full_toolkit_schemas_stay_under_the_context_budget() -> None:
+    # The same measure the benchmark reports: every schema in OpenAI tool format, compact JSON.
+    # Every tool, including those that exist only as a configured endpoint.
+    endpoints = {s.task: "https://e.example/x" for s in REGISTRY.values() if s.needs_endpoint}
+    toolkit = HuggingFaceToolkit(api_key="hf_x", models=endpoints)
+    assert len(toolkit.get_tools()) == len(REGISTRY)
+    assert schema_bytes(toolkit) < 12_000
