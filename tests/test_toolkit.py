@@ -54,3 +54,13 @@ def test_full_toolkit_schemas_stay_under_the_context_budget() -> None:
     toolkit = HuggingFaceToolkit(api_key="hf_x", models=endpoints)
     assert len(toolkit.get_tools()) == len(REGISTRY)
     assert schema_bytes(toolkit) < 12_000
+
+
+def test_importing_hf_tools_leaves_langchain_unloaded() -> None:
+    # HFClient users should not pay LangChain's import time (~0.3 s); the tools load it lazily.
+    import subprocess
+    import sys
+
+    code = "import sys, hf_tools; print(any(m.startswith('langchain') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hf_tools.chat import chat_url, parse_completion
 from hf_tools.config import DEFAULT_BASE_URL, Settings, is_url
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
 
@@ -59,6 +58,9 @@ class ConversationalOutput(BaseModel):
 
 def url(settings: Settings, model: str) -> str:
     """The chat completions URL for this model setting (see the module docstring)."""
+    # hf_tools.chat loads langchain_core; the registry is imported by HFClient users too.
+    from hf_tools.chat import chat_url
+
     if is_url(model):
         return chat_url("", model)
     if settings.is_custom_endpoint:
@@ -77,6 +79,8 @@ def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
 
 def parse(data: Any, args: BaseModel) -> ConversationalOutput:
     """A chat completion (any provider's, TGI's ``content: null`` included) -> the reply."""
+    from hf_tools.chat import parse_completion  # lazily, as in url()
+
     message = parse_completion(data).generations[0].message
     meta = message.response_metadata
     usage = getattr(message, "usage_metadata", None)
@@ -96,7 +100,7 @@ def render(out: ConversationalOutput) -> str:
 
 SPEC = TaskSpec(
     task="conversational",
-    description=("Ask an instruct LLM one message (plus optional prior turns); returns its reply."),
+    description="Ask an instruct LLM one message (plus optional prior turns); returns its reply.",
     input_model=ConversationalInput,
     output_model=ConversationalOutput,
     build=build,
