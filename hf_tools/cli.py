@@ -34,7 +34,7 @@ def schema_bytes(toolkit: HuggingFaceToolkit) -> int:
 def _list(_: argparse.Namespace) -> int:
     toolkit = HuggingFaceToolkit(api_key=_PLACEHOLDER_KEY)
     for tool in toolkit.get_tools():
-        print(f"{tool.name:32} {tool.description.split('. ')[0].rstrip('.')}")
+        print(f"{tool.name:32} {tool.description}")  # one line each, as the LLM reads it
     size = schema_bytes(toolkit)
     print(f"{len(toolkit.get_tools())} tools; schemas {size} bytes (~{size // 4} tokens) per call")
     return 0
