@@ -9,7 +9,9 @@ of ``HFTool._run`` on every call, and string annotations cost ~20 µs a call to 
 """
 
 import functools
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import RunnableConfig
@@ -27,6 +29,17 @@ from hf_tools.errors import HFToolsError
 from hf_tools.tasks._base import SavesFiles, ToolInput
 
 __all__ = ["HFTool", "bound_text", "make_tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _signature_once(func: F) -> F:
+    """Compute ``func``'s signature once; ``inspect.signature`` then returns it (~7 µs saved).
+
+    LangChain inspects ``_run``/``_arun`` on every call to see whether they take a run manager.
+    """
+    func.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return func
 
 
 @functools.cache
@@ -78,6 +91,7 @@ class HFTool(StructuredTool):
         inputs = schema.model_validate(tool_input)
         return {name: getattr(inputs, name) for name in type(inputs).model_fields}
 
+    @_signature_once
     def _run(
         self,
         *args: Any,
@@ -88,6 +102,7 @@ class HFTool(StructuredTool):
         assert self.func is not None
         return self.func(*args, **kwargs)
 
+    @_signature_once
     async def _arun(
         self,
         *args: Any,
