@@ -397,12 +397,15 @@ def _throughput_section(results: dict[str, list[Stats]]) -> list[str]:
         f" round: {spread}; target ≥ 0.90) — {'met' if ratio >= 0.9 else 'not met'}. A bare"
         f" StructuredTool around the raw call scores {bare:.2f}; our AsyncHFClient alone"
         f" {rate[CLIENT_ASYNC] / rate[RAW_ASYNC]:.2f}.",
-        "- Why the ratio moves between runs: on 2 cores the client, not the 20 ms server, is the"
-        " limit, and raw httpx spends most of its CPU per call in httpcore's connection-pool"
-        " bookkeeping (its scan over every connection grows with the connections open and, with"
-        " 64 calls in flight and 20 kept alive, how many get closed and reopened). LangChain's"
-        f" ainvoke adds about {cpu[BARE_ASYNC] - cpu[RAW_ASYNC]:.0f} µs of CPU per call here"
-        " (the bare tool's row), which shifts that timing too.",
+        "- On 2 cores the client, not the 20 ms server, is the limit, so the ratio is a ratio"
+        " of CPU per call. Raw httpx spends most of its CPU in httpcore 1.0's connection pool:"
+        " each pass scans every connection (quadratic with many requests queued), and it"
+        " compares all connections, not the idle ones, with the 20 kept alive, so with 64 in"
+        " flight most connections are closed and reopened (encode/httpcore#1035; fixed in the"
+        " httpx2 fork, pydantic/httpx2#974 and #1075). LangChain's ainvoke adds about"
+        f" {cpu[BARE_ASYNC] - cpu[RAW_ASYNC]:.0f} µs of CPU per call here (the bare tool's"
+        f" row), our own request building and parsing about"
+        f" {cpu[CLIENT_ASYNC] - cpu[RAW_ASYNC]:.0f} µs.",
         "",
     ]
 
