@@ -171,13 +171,16 @@ async def throughput(
     # httpx's default pool limits, which AsyncHFClient uses too.
     raw = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
 
+    async def raw_call() -> Any:
+        return (await raw.post(url, json=PAYLOAD)).json()  # decoded, as in section 1
+
     async def bare(text: str) -> str:
         return (await raw.post(url, json={"inputs": text, "parameters": {}})).text
 
     bare_tool = StructuredTool.from_function(coroutine=bare, name="bare", description="raw httpx")
     args = {"text": TEXT}
     contenders: dict[str, Callable[[], Awaitable[Any]]] = {
-        RAW_ASYNC: lambda: raw.post(url, json=PAYLOAD),
+        RAW_ASYNC: raw_call,
         BARE_ASYNC: lambda: bare_tool.ainvoke(args),
         CLIENT_ASYNC: lambda: client.run("text-classification", **args),
         OURS_ASYNC: lambda: tool.ainvoke(args),

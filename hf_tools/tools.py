@@ -13,8 +13,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import (
     FILTERED_ARGS,
     ArgsSchema,
@@ -91,25 +89,16 @@ class HFTool(StructuredTool):
         inputs = schema.model_validate(tool_input)
         return {name: getattr(inputs, name) for name in type(inputs).model_fields}
 
+    # Neither takes a run manager nor a config, so LangChain passes neither: our functions use
+    # neither (nested runs still find the tool's config in the context LangChain sets).
+
     @_signature_once
-    def _run(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> Any:
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
         assert self.func is not None
         return self.func(*args, **kwargs)
 
     @_signature_once
-    async def _arun(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> Any:
+    async def _arun(self, *args: Any, **kwargs: Any) -> Any:
         assert self.coroutine is not None
         return await self.coroutine(*args, **kwargs)
 
