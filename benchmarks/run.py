@@ -396,7 +396,7 @@ def _throughput_section(results: dict[str, list[Stats]]) -> list[str]:
             for name, rs in results.items()
         ),
         "",
-        f"- **Ratio** (our ainvoke / raw httpx.AsyncClient, medians): **{ratio:.2f}** (per"
+        f"- **Ratio** (our ainvoke / raw httpx.AsyncClient, medians): **{ratio:.3f}** (per"
         f" round: {spread}; target ≥ 0.90) — {'met' if ratio >= 0.9 else 'not met'}. A bare"
         f" StructuredTool around the raw call scores {bare:.2f}; our AsyncHFClient alone"
         f" {rate[CLIENT_ASYNC] / rate[RAW_ASYNC]:.2f}.",

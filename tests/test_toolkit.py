@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
@@ -54,3 +57,12 @@ def test_full_toolkit_schemas_stay_under_the_context_budget() -> None:
     toolkit = HuggingFaceToolkit(api_key="hf_x", models=endpoints)
     assert len(toolkit.get_tools()) == len(REGISTRY)
     assert schema_bytes(toolkit) < 12_000
+
+
+def test_importing_hf_tools_leaves_langchain_for_the_toolkit() -> None:
+    # HFClient users should not pay langchain_core's import (~0.3 s); the toolkit loads it.
+    code = (
+        "import sys, hf_tools; assert 'langchain_core' not in sys.modules;"
+        " hf_tools.HuggingFaceToolkit; assert 'langchain_core' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
