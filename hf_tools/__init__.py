@@ -76,6 +76,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    """Import ``HuggingFaceToolkit``, ``HFTool`` and ``make_tool`` when first asked for."""
     module = _LAZY.get(name)
     if module is None:
         msg = f"module 'hf_tools' has no attribute {name!r}"
@@ -83,3 +84,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ValidationError
 
@@ -86,6 +88,55 @@ def test_tool_parses_arguments_exactly_as_langchain_does(spec: TaskSpec[Any, Any
             assert ours.value.errors() == exc.errors()
             continue
         assert tool._parse_input(dict(args), "call-1") == expected
+
+
+class _Recorder(BaseCallbackHandler):
+    """What a tracer sees of a tool run."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def on_tool_start(self, serialized: dict[str, Any], input_str: str, **kw: Any) -> None:
+        self.events.append(("start", (serialized["name"], kw["run_id"], kw.get("metadata"))))
+
+    def on_tool_end(self, output: Any, **kw: Any) -> None:
+        self.events.append(("end", (output.status, kw["run_id"])))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_tool_runs_are_traced(
+    mode: str, token: str, cassette: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Callbacks see the run with our metadata, and the call to the service runs under the
+    # tool's child config, so anything it starts is traced as a child of the tool run.
+    spec = REGISTRY["text-classification"]
+    toolkit, tool = _tool(spec, token)
+    client: Any = toolkit.client if mode == "sync" else toolkit.async_client
+    parents: list[Any] = []
+    real = client.run_spec
+
+    def traced_sync(*args: Any, **kw: Any) -> Any:
+        parents.append(ensure_config()["callbacks"].parent_run_id)
+        return real(*args, **kw)
+
+    async def traced_async(*args: Any, **kw: Any) -> Any:
+        parents.append(ensure_config()["callbacks"].parent_run_id)
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(client, "run_spec", traced_sync if mode == "sync" else traced_async)
+    recorder = _Recorder()
+    config: RunnableConfig = {"callbacks": [recorder], "metadata": {"caller": "test"}}
+    with cassette(f"{spec.task}/success"):
+        if mode == "sync":
+            message = tool.invoke(_call(spec), config)
+        else:
+            message = await tool.ainvoke(_call(spec), config)
+    _check(message, spec, toolkit)
+    (kind, (name, run_id, metadata)), end = recorder.events
+    assert (kind, name) == ("start", spec.tool_name)
+    assert metadata == {"caller": "test", "hf_task": spec.task, "hf_model": spec.default_model}
+    assert end == ("end", ("success", run_id))
+    assert parents == [run_id]
 
 
 def test_every_cassette_is_indexed() -> None:
