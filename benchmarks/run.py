@@ -208,7 +208,8 @@ def _cassette_responses() -> list[tuple[str, str, httpx.Response]]:
             continue
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]:
             resp = item["response"]
-            if resp["status"]["code"] >= 300:
+            # Media downloads (GET) replayed alongside a call are not task answers.
+            if item["request"]["method"] != "POST" or resp["status"]["code"] >= 300:
                 continue
             body = resp["body"]["string"]
             headers = {k: v[0] for k, v in resp["headers"].items()}
@@ -219,13 +220,15 @@ def _cassette_responses() -> list[tuple[str, str, httpx.Response]]:
 
 def context_cost() -> dict[str, Any]:
     """Section 3: schema bytes an LLM reads each call; the largest content any cassette gives."""
-    from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit, get_spec
+    from hf_tools import REGISTRY, AsyncHFClient, HFClient, HuggingFaceToolkit, get_spec
     from hf_tools.cli import schema_bytes
     from hf_tools.tools import make_tool
 
-    toolkit = HuggingFaceToolkit(api_key="hf_bench")
+    # Every tool, including those offered only with a configured endpoint (custom).
+    endpoints = {s.task: str(s.example_endpoint) for s in REGISTRY.values() if s.needs_endpoint}
+    toolkit = HuggingFaceToolkit(api_key="hf_bench", models=endpoints)
     sizes = {
-        name: schema_bytes(HuggingFaceToolkit(api_key="hf_bench", tasks=[name]))
+        name: schema_bytes(HuggingFaceToolkit(api_key="hf_bench", tasks=[name], models=endpoints))
         for name in toolkit.tool_names
     }
     contents: list[tuple[int, str, str]] = []
@@ -238,7 +241,7 @@ def context_cost() -> dict[str, Any]:
             kw: dict[str, Any] = {"api_key": "hf_bench", "allowed_roots": roots}
             spec = get_spec(task)
             client = HFClient(transport=transport, **kw)
-            tool = make_tool(spec, client, AsyncHFClient(**kw))
+            tool = make_tool(spec, client, AsyncHFClient(**kw), model=spec.example_endpoint)
             args = CASSETTE_ARGS.get(f"{task}/{name}", dict(spec.example))
             call = {"name": tool.name, "args": args, "id": "1", "type": "tool_call"}
             message = tool.invoke(call)

@@ -66,3 +66,15 @@ def test_importing_hf_tools_leaves_langchain_for_the_toolkit() -> None:
         " hf_tools.HuggingFaceToolkit; assert 'langchain_core' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_recorded_answer_gives_bounded_content() -> None:
+    # The benchmark's context-cost section, run as a test so it cannot rot: every 2xx body in
+    # the cassettes goes through its tool, and no content exceeds the configured bound.
+    from benchmarks.run import context_cost
+
+    cost = context_cost()
+    assert cost["tools"] == len(REGISTRY)
+    assert cost["cassettes"] >= len(REGISTRY)
+    assert cost["failed"] == []
+    assert cost["largest_content"][0] <= cost["limit"]
