@@ -206,8 +206,10 @@ async def test_async_tool_calls_of_one_turn_run_concurrently() -> None:
     start = time.perf_counter()
     result = await Agent(model, tools).ainvoke("go")
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.55, f"took {elapsed:.2f}s: the calls ran one after another"
+    # The log proves the overlap; the clock bound (one after another takes >= 0.6 s) is kept
+    # loose for loaded CI machines.
     assert log == ["start slow", "start fast", "end fast", "end slow"]
+    assert elapsed < 0.6, f"took {elapsed:.2f}s: the calls ran one after another"
     # The model still sees the answers in the order it asked.
     assert [m.content for m in _tool_messages(result.messages)] == ["slow: a", "fast: b"]
 
