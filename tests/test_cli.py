@@ -23,7 +23,10 @@ def test_list_prints_every_tool_and_the_schema_cost(capsys: pytest.CaptureFixtur
     assert 1000 < size < 12_000  # the whole toolkit stays under the 12 KB budget
 
 
-def test_call_without_token_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_call_without_token_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["call", "text_classification", "--args", "{}"]) == 2
     assert "export HF_TOKEN" in capsys.readouterr().err
 
@@ -67,7 +70,10 @@ def test_demo_without_cassettes_says_it_needs_the_checkout(
     assert "run it from the checkout (make demo)" in err and "HF_TOKEN=hf_... hf-tools agent" in err
 
 
-def test_agent_without_token_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_agent_without_token_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["agent", "Transcribe talk.flac"]) == 2
     assert "hf-tools agent needs a token: export HF_TOKEN" in capsys.readouterr().err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -78,3 +79,30 @@ def test_every_recorded_answer_gives_bounded_content() -> None:
     assert cost["cassettes"] >= len(REGISTRY)
     assert cost["failed"] == []
     assert cost["largest_content"][0] <= cost["limit"]
+
+
+def test_make_record_re_records_only_what_the_live_api_can_reproduce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hf_tools.testing import record_mode_for
+
+    from .conftest import CASSETTES
+
+    assert record_mode_for(["text-classification/success.yaml"], CASSETTES) == "none"
+    monkeypatch.setenv("HF_TOOLS_RECORD", "1")
+    assert record_mode_for(["text-classification/success.yaml"], CASSETTES) == "all"
+    # Hand-built (from docs, error scenarios): INDEX.md marks them "replayed".
+    for name in ("agent/demo.yaml", "client/401.yaml", "ranking/success.yaml"):
+        assert record_mode_for([name], CASSETTES) == "none", name
+    # Several cassettes replayed as one cannot be recorded.
+    pair = ["agent/demo.yaml", "image-to-text/success.yaml"]
+    assert record_mode_for(pair, CASSETTES) == "none"
+
+
+def test_every_cassette_is_listed_in_the_index() -> None:
+    from .conftest import CASSETTES
+
+    index = (CASSETTES / "INDEX.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| (\S+\.yaml) \|.*\| (?:replayed|re-recorded) \|$", index, re.M))
+    on_disk = {p.relative_to(CASSETTES).as_posix() for p in CASSETTES.rglob("*.yaml")}
+    assert listed == on_disk
