@@ -9,12 +9,10 @@ stream assembly. The I/O methods only connect those pieces.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import json
 import threading
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -47,6 +45,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from hf_tools.client import LoopPools
 from hf_tools.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings
 from hf_tools.errors import (
     APIError,
@@ -60,11 +59,11 @@ from hf_tools.errors import (
 from hf_tools.http import (
     HFRequest,
     RawResponse,
-    _transport_error,
     build_request,
     decode_body,
     send_async,
     send_sync,
+    transport_error,
 )
 
 __all__ = [
@@ -594,9 +593,7 @@ class HFChatModel(BaseChatModel):
     _settings: Settings = PrivateAttr()
     _http: httpx.Client | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = PrivateAttr(
-        default_factory=weakref.WeakKeyDictionary
-    )
+    _pools: LoopPools = PrivateAttr()
 
     @model_validator(mode="after")
     def _build_settings(self) -> HFChatModel:
@@ -611,6 +608,7 @@ class HFChatModel(BaseChatModel):
             max_retries=self.max_retries,
             retry=self.retry,
         )
+        self._pools = LoopPools(self._settings.timeout)
         return self
 
     # -- LangChain metadata
@@ -708,12 +706,7 @@ class HFChatModel(BaseChatModel):
     @property
     def ahttp(self) -> httpx.AsyncClient:
         """The pooled httpx client of the running event loop (a pool belongs to its loop)."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None or pool.is_closed:
-            pool = httpx.AsyncClient(timeout=self._settings.timeout, follow_redirects=False)
-            self._pools[loop] = pool
-        return pool
+        return self._pools.get()
 
     def close(self) -> None:
         """Close the blocking pool."""
@@ -722,9 +715,7 @@ class HFChatModel(BaseChatModel):
 
     async def aclose(self) -> None:
         """Close the running loop's pool."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.aclose()
+        await self._pools.aclose()
 
     # -- LangChain entry points
 
@@ -769,7 +760,7 @@ class HFChatModel(BaseChatModel):
                 if assembler.done:
                     break
         except httpx.TransportError as exc:
-            raise _transport_error(exc, request)[0] from exc
+            raise transport_error(exc, request)[0] from exc
         finally:
             response.close()
         yield from _assemble(assembler, decoder.flush(), tail=True)
@@ -795,7 +786,7 @@ class HFChatModel(BaseChatModel):
                 if assembler.done:
                     break
         except httpx.TransportError as exc:
-            raise _transport_error(exc, request)[0] from exc
+            raise transport_error(exc, request)[0] from exc
         finally:
             await response.aclose()
         for chunk in _assemble(assembler, decoder.flush(), tail=True):

@@ -25,7 +25,7 @@ from hf_tools.media import aresolve_media, resolve_media
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import Media, TaskSpec
 
-__all__ = ["AsyncHFClient", "HFClient"]
+__all__ = ["AsyncHFClient", "HFClient", "LoopPools"]
 
 AnySpec = TaskSpec[Any, Any]
 
@@ -37,6 +37,39 @@ def validation_message(spec: AnySpec, exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "arguments"
         parts.append(f"{where}: {err['msg']}")
     return f"Invalid arguments for {spec.tool_name}: " + "; ".join(parts)
+
+
+class LoopPools:
+    """One pooled ``httpx.AsyncClient`` per event loop, made on first use in that loop.
+
+    A pool's connections belong to the loop that opened them, and tools and chat models are
+    often called from several loops (``asyncio.run`` twice). Shared by AsyncHFClient and
+    HFChatModel.
+    """
+
+    def __init__(self, timeout: float, transport: httpx.AsyncBaseTransport | None = None):
+        self._timeout = timeout
+        self._transport = transport
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self) -> httpx.AsyncClient:
+        """The running loop's pool (a new one if it has none or it was closed)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None or pool.is_closed:
+            pool = httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, follow_redirects=False
+            )
+            self._pools[loop] = pool
+        return pool
+
+    async def aclose(self) -> None:
+        """Close the running loop's pool (others close with their loop)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.aclose()
 
 
 class _BaseClient:
@@ -192,22 +225,12 @@ class AsyncHFClient(_BaseClient):
 
     def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kw: Any):
         super().__init__(*args, **kw)
-        self._transport = transport
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pools = LoopPools(self.settings.timeout, transport)
 
     @property
     def http(self) -> httpx.AsyncClient:
         """The pooled httpx client of the running event loop."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None or pool.is_closed:
-            pool = httpx.AsyncClient(
-                timeout=self.settings.timeout, transport=self._transport, follow_redirects=False
-            )
-            self._pools[loop] = pool
-        return pool
+        return self._pools.get()
 
     async def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
         """Run one task and return its typed output; raises as :meth:`HFClient.run`."""
@@ -230,10 +253,7 @@ class AsyncHFClient(_BaseClient):
 
     async def aclose(self) -> None:
         """Close the pool of the running loop (others close with their loop)."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.pop(loop, None)
-        if pool is not None:
-            await pool.aclose()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> AsyncHFClient:
         return self

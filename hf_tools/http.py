@@ -44,6 +44,7 @@ __all__ = [
     "retry_flow",
     "send_async",
     "send_sync",
+    "transport_error",
 ]
 
 log = logging.getLogger("hf_tools.http")
@@ -182,7 +183,7 @@ def _backoff(policy: RetryPolicy, attempt: int, rand: Callable[[], float]) -> fl
     return rand() * min(policy.backoff_cap, policy.backoff_base * 2.0**attempt)
 
 
-def _transport_error(exc: httpx.TransportError, request: HFRequest) -> tuple[APIError, bool]:
+def transport_error(exc: httpx.TransportError, request: HFRequest) -> tuple[APIError, bool]:
     """Map an httpx transport failure to our error, and whether retrying may help."""
     labels: dict[str, Any] = {"task": request.task, "model": request.model}
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -221,7 +222,7 @@ def retry_flow(
             retryable = outcome.status_code in _RETRY_STATUSES
         else:
             assert outcome is not None
-            error, retryable = _transport_error(outcome, request)
+            error, retryable = transport_error(outcome, request)
         delay = _backoff(policy, attempt, rand)
         if isinstance(error, ModelLoadingError):
             delay = min(error.estimated_time or delay, policy.max_loading_wait)
