@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ToolEnd, ToolStart
 from hf_tools.chat import HFChatModel
 from hf_tools.config import RetryPolicy
-from hf_tools.testing import DUMMY_TOKEN, use_cassette
+from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 from hf_tools.toolkit import HuggingFaceToolkit
 
 __all__ = [
@@ -127,9 +127,7 @@ def run_demo(library: Path, out: TextIO) -> None:
     """Replay the recorded agent session, printing each step and the answer."""
     root = library.resolve().parent
     out.write(f"you> {DEMO_REQUEST}\n")
-    cassettes = use_cassette(
-        *DEMO_CASSETTES, library_dir=library, match_on=["method", "uri", "chat_body"]
-    )
+    cassettes = use_cassette(*DEMO_CASSETTES, library_dir=library, match_on=CHAT_MATCH_ON)
     with _working_dir(root), cassettes:
         # No token streaming: the recorded chat turns are whole completions.
         for event in demo_agent(root).stream_events(DEMO_REQUEST, tokens=False):

@@ -27,6 +27,7 @@ from pydantic import Field
 from hf_tools.http import HFRequest
 
 __all__ = [
+    "CHAT_MATCH_ON",
     "DUMMY_TOKEN",
     "Interaction",
     "ScriptedChatModel",
@@ -49,6 +50,8 @@ SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "x-api-key")
 
 
 REPLAY_ENV = "HF_TOOLS_REPLAY"
+# Agent replays: chat turns match on the conversation and tool names, other bodies exactly.
+CHAT_MATCH_ON = ["method", "uri", "chat_body"]
 
 
 def is_replaying() -> bool:
@@ -96,9 +99,7 @@ def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Ite
     previous = os.environ.get("HF_TOKEN")
     os.environ["HF_TOKEN"] = DUMMY_TOKEN
     try:
-        # Chat turns match on the conversation and tool names, other bodies exactly.
-        matchers = ["method", "uri", "chat_body"]
-        with use_cassette(*cassettes, library_dir=library, match_on=matchers):
+        with use_cassette(*cassettes, library_dir=library, match_on=CHAT_MATCH_ON):
             yield
     finally:
         if previous is None:

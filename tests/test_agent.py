@@ -14,7 +14,7 @@ from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 from hf_tools.errors import ConfigurationError
 from hf_tools.tasks.image_segmentation import ImageSegmentationOutput
-from hf_tools.testing import ScriptedChatModel, tool_call
+from hf_tools.testing import CHAT_MATCH_ON, ScriptedChatModel, tool_call
 
 IMAGE = "tests/fixtures/image.png"
 
@@ -335,8 +335,7 @@ async def test_hf_chat_model_drives_the_agent_async_over_the_demo_recording(
 
     monkeypatch.chdir(ROOT)
     agent = demo_agent(ROOT)
-    matchers = ["method", "uri", "chat_body"]
-    with use_cassette(*DEMO_CASSETTES, library_dir=CASSETTES, match_on=matchers):
+    with use_cassette(*DEMO_CASSETTES, library_dir=CASSETTES, match_on=CHAT_MATCH_ON):
         result = await agent.ainvoke(DEMO_REQUEST)
     assert result.stopped_reason == "answer" and result.steps == 3
     assert result.answer.startswith("A man is speaking")

@@ -90,12 +90,12 @@ def test_agent_refuses_unknown_tasks_without_leaking_the_token(
 def test_agent_streams_tools_and_answer_from_a_recorded_stream(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hf_tools.testing import DUMMY_TOKEN, use_cassette
+    from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 
     monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
     argv = ["agent", "Is 'I like you' positive?", "--tasks", "text-classification"]
     cassettes = ("agent/stream.yaml", "text-classification/success.yaml")
-    with use_cassette(*cassettes, library_dir=CASSETTES, match_on=["method", "uri", "chat_body"]):
+    with use_cassette(*cassettes, library_dir=CASSETTES, match_on=CHAT_MATCH_ON):
         assert main(argv) == 0
     assert capsys.readouterr().out.splitlines() == [
         "Let me check.",
