@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpx2
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import (
@@ -528,7 +528,7 @@ class _WholeBodyDecoder:
         return [self._body.decode("utf-8", errors="replace")] if self._body.strip() else []
 
 
-def _open_stream(raw: RawResponse) -> tuple[httpx.Response, SSEDecoder | _WholeBodyDecoder]:
+def _open_stream(raw: RawResponse) -> tuple[httpx2.Response, SSEDecoder | _WholeBodyDecoder]:
     # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
     assert raw.stream is not None
     ctype = raw.stream.headers.get("content-type", "")
@@ -591,7 +591,7 @@ class HFChatModel(BaseChatModel):
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
 
     _settings: Settings = PrivateAttr()
-    _http: httpx.Client | None = PrivateAttr(default=None)
+    _http: httpx2.Client | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _pools: LoopPools = PrivateAttr()
 
@@ -696,16 +696,16 @@ class HFChatModel(BaseChatModel):
     # -- connection pools
 
     @property
-    def http(self) -> httpx.Client:
-        """The pooled blocking httpx client (created on first use)."""
+    def http(self) -> httpx2.Client:
+        """The pooled blocking httpx2 client (created on first use)."""
         with self._lock:  # one pool even when threads make the first calls together
             if self._http is None or self._http.is_closed:
-                self._http = httpx.Client(timeout=self._settings.timeout, follow_redirects=False)
+                self._http = httpx2.Client(timeout=self._settings.timeout, follow_redirects=False)
             return self._http
 
     @property
-    def ahttp(self) -> httpx.AsyncClient:
-        """The pooled httpx client of the running event loop (a pool belongs to its loop)."""
+    def ahttp(self) -> httpx2.AsyncClient:
+        """The pooled httpx2 client of the running event loop (a pool belongs to its loop)."""
         return self._pools.get()
 
     def close(self) -> None:
@@ -759,7 +759,7 @@ class HFChatModel(BaseChatModel):
                     yield chunk
                 if assembler.done:
                     break
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise transport_error(exc, request)[0] from exc
         finally:
             response.close()
@@ -785,7 +785,7 @@ class HFChatModel(BaseChatModel):
                     yield chunk
                 if assembler.done:
                     break
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise transport_error(exc, request)[0] from exc
         finally:
             await response.aclose()

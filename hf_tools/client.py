@@ -1,7 +1,7 @@
 """HFClient and AsyncHFClient: ``run(task, **args)`` -> the task's typed output.
 
 Both share :class:`_BaseClient` (settings, validation, request building, parsing); they differ
-only in the I/O call, as in httpx. Connection pools are created once and reused.
+only in the I/O call, as in httpx2. Connection pools are created once and reused.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-import httpx
+import httpx2
 from pydantic import BaseModel, ValidationError
 
 from hf_tools.config import Settings, is_url
@@ -39,27 +39,42 @@ def validation_message(spec: AnySpec, exc: ValidationError) -> str:
     return f"Invalid arguments for {spec.tool_name}: " + "; ".join(parts)
 
 
+T = TypeVar("T", httpx2.BaseTransport, httpx2.AsyncBaseTransport)
+
+
+def checked_transport(transport: T | None, kind: type[T]) -> T | None:
+    """``transport`` if it is an httpx2 transport of ``kind``; a clear error otherwise.
+
+    An ``httpx`` transport looks the same but fails deep inside httpx2 with a bare assertion.
+    """
+    if transport is None or isinstance(transport, kind):
+        return transport
+    got = f"{type(transport).__module__.split('.')[0]}.{type(transport).__name__}"
+    msg = f"transport must be an httpx2.{kind.__name__} (hf-tools sends with httpx2), not {got}"
+    raise ConfigurationError(msg)
+
+
 class LoopPools:
-    """One pooled ``httpx.AsyncClient`` per event loop, made on first use in that loop.
+    """One pooled ``httpx2.AsyncClient`` per event loop, made on first use in that loop.
 
     A pool's connections belong to the loop that opened them, and tools and chat models are
     often called from several loops (``asyncio.run`` twice). Shared by AsyncHFClient and
     HFChatModel.
     """
 
-    def __init__(self, timeout: float, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, timeout: float, transport: httpx2.AsyncBaseTransport | None = None):
         self._timeout = timeout
-        self._transport = transport
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        self._transport = checked_transport(transport, httpx2.AsyncBaseTransport)
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
 
-    def get(self) -> httpx.AsyncClient:
+    def get(self) -> httpx2.AsyncClient:
         """The running loop's pool (a new one if it has none or it was closed)."""
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None or pool.is_closed:
-            pool = httpx.AsyncClient(
+            pool = httpx2.AsyncClient(
                 timeout=self._timeout, transport=self._transport, follow_redirects=False
             )
             self._pools[loop] = pool
@@ -165,10 +180,12 @@ class _BaseClient:
 class HFClient(_BaseClient):
     """Blocking client: ``HFClient().run("text-classification", text="I like you")``."""
 
-    def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kw: Any):
+    def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any):
         super().__init__(*args, **kw)
-        self._http = httpx.Client(
-            timeout=self.settings.timeout, transport=transport, follow_redirects=False
+        self._http = httpx2.Client(
+            timeout=self.settings.timeout,
+            transport=checked_transport(transport, httpx2.BaseTransport),
+            follow_redirects=False,
         )
 
     def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
@@ -196,8 +213,8 @@ class HFClient(_BaseClient):
         return _send_sync(self._http, request, self.settings.retry)
 
     @property
-    def http(self) -> httpx.Client:
-        """The underlying pooled httpx client."""
+    def http(self) -> httpx2.Client:
+        """The underlying pooled httpx2 client."""
         return self._http
 
     def close(self) -> None:
@@ -219,17 +236,17 @@ class HFClient(_BaseClient):
 class AsyncHFClient(_BaseClient):
     """Asyncio client: ``await AsyncHFClient().run("summarization", text=...)``.
 
-    One pooled ``httpx.AsyncClient`` per event loop: a pool's connections belong to the loop
+    One pooled ``httpx2.AsyncClient`` per event loop: a pool's connections belong to the loop
     that opened them, and tools are often called from several loops (``asyncio.run`` twice).
     """
 
-    def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kw: Any):
+    def __init__(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kw: Any):
         super().__init__(*args, **kw)
         self._pools = LoopPools(self.settings.timeout, transport)
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        """The pooled httpx client of the running event loop."""
+    def http(self) -> httpx2.AsyncClient:
+        """The pooled httpx2 client of the running event loop."""
         return self._pools.get()
 
     async def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:

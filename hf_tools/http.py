@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
+import httpx2
 
 from hf_tools.config import RetryPolicy, Settings, is_hf_host, is_url
 from hf_tools.errors import (
@@ -77,9 +77,9 @@ class RawResponse:
     """A response as the flow sees it; ``stream`` is the still-open response when streaming."""
 
     status_code: int
-    headers: httpx.Headers
+    headers: httpx2.Headers
     content: bytes = b""
-    stream: httpx.Response | None = field(default=None, repr=False)
+    stream: httpx2.Response | None = field(default=None, repr=False)
 
 
 def json_body(payload: Any) -> bytes:
@@ -183,12 +183,12 @@ def _backoff(policy: RetryPolicy, attempt: int, rand: Callable[[], float]) -> fl
     return rand() * min(policy.backoff_cap, policy.backoff_base * 2.0**attempt)
 
 
-def transport_error(exc: httpx.TransportError, request: HFRequest) -> tuple[APIError, bool]:
-    """Map an httpx transport failure to our error, and whether retrying may help."""
+def transport_error(exc: httpx2.TransportError, request: HFRequest) -> tuple[APIError, bool]:
+    """Map an httpx2 transport failure to our error, and whether retrying may help."""
     labels: dict[str, Any] = {"task": request.task, "model": request.model}
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
         return HFTimeoutError(f"could not connect in time ({type(exc).__name__})", **labels), True
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         # A slow model stays slow: retrying a read timeout only doubles the wait.
         return HFTimeoutError(f"no answer in time ({type(exc).__name__})", **labels), False
     return HFConnectionError(f"connection failed ({type(exc).__name__})", **labels), True
@@ -198,7 +198,7 @@ def retry_flow(
     request: HFRequest,
     policy: RetryPolicy,
     rand: Callable[[], float] = random.random,
-) -> Generator[HFRequest | float, RawResponse | httpx.TransportError | None, RawResponse]:
+) -> Generator[HFRequest | float, RawResponse | httpx2.TransportError | None, RawResponse]:
     """Decide, attempt by attempt, what to do; yields requests to send and delays to wait.
 
     Retries 503 loading (waits ``estimated_time``, then asks the server to hold the request),
@@ -249,11 +249,11 @@ def retry_flow(
 
 
 # A tool sends to the same few URLs all the time; parsing one is ~10 µs, so parse each once.
-# httpx.URL is immutable, so requests may share it.
-_parsed_url = functools.lru_cache(maxsize=256)(httpx.URL)
+# httpx2.URL is immutable, so requests may share it.
+_parsed_url = functools.lru_cache(maxsize=256)(httpx2.URL)
 
 
-def _exchange_sync(client: httpx.Client, request: HFRequest) -> RawResponse:
+def _exchange_sync(client: httpx2.Client, request: HFRequest) -> RawResponse:
     req = client.build_request(
         "POST", _parsed_url(request.url), headers=request.headers, content=request.content
     )
@@ -272,7 +272,7 @@ def _exchange_sync(client: httpx.Client, request: HFRequest) -> RawResponse:
     return RawResponse(resp.status_code, resp.headers, resp.content)
 
 
-async def _exchange_async(client: httpx.AsyncClient, request: HFRequest) -> RawResponse:
+async def _exchange_async(client: httpx2.AsyncClient, request: HFRequest) -> RawResponse:
     req = client.build_request(
         "POST", _parsed_url(request.url), headers=request.headers, content=request.content
     )
@@ -291,16 +291,16 @@ async def _exchange_async(client: httpx.AsyncClient, request: HFRequest) -> RawR
     return RawResponse(resp.status_code, resp.headers, resp.content)
 
 
-def send_sync(client: httpx.Client, request: HFRequest, policy: RetryPolicy) -> RawResponse:
+def send_sync(client: httpx2.Client, request: HFRequest, policy: RetryPolicy) -> RawResponse:
     """Drive :func:`retry_flow` with blocking I/O."""
     flow = retry_flow(request, policy)
     step = next(flow)
     while True:
-        outcome: RawResponse | httpx.TransportError | None = None
+        outcome: RawResponse | httpx2.TransportError | None = None
         if isinstance(step, HFRequest):
             try:
                 outcome = _exchange_sync(client, step)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 outcome = exc
         else:
             _sleep(step)
@@ -312,17 +312,17 @@ def send_sync(client: httpx.Client, request: HFRequest, policy: RetryPolicy) -> 
 
 
 async def send_async(
-    client: httpx.AsyncClient, request: HFRequest, policy: RetryPolicy
+    client: httpx2.AsyncClient, request: HFRequest, policy: RetryPolicy
 ) -> RawResponse:
     """Drive :func:`retry_flow` with asyncio I/O."""
     flow = retry_flow(request, policy)
     step = next(flow)
     while True:
-        outcome: RawResponse | httpx.TransportError | None = None
+        outcome: RawResponse | httpx2.TransportError | None = None
         if isinstance(step, HFRequest):
             try:
                 outcome = await _exchange_async(client, step)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 outcome = exc
         else:
             await _asleep(step)

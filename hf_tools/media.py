@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 
 from hf_tools.config import Settings
 from hf_tools.errors import MediaError
@@ -43,8 +43,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 # Tests swap these in; production uses the real resolver and transport.
 _getaddrinfo = socket.getaddrinfo
-_transport: httpx.BaseTransport | None = None
-_async_transport: httpx.AsyncBaseTransport | None = None
+_transport: httpx2.BaseTransport | None = None
+_async_transport: httpx2.AsyncBaseTransport | None = None
 
 
 def detect_mime(data: bytes) -> str | None:
@@ -198,7 +198,7 @@ def _too_large(settings: Settings) -> MediaError:
     return MediaError(f"the download is larger than {settings.max_media_bytes} bytes")
 
 
-def _next_hop(url: str, response: httpx.Response) -> str | None:
+def _next_hop(url: str, response: httpx2.Response) -> str | None:
     if response.is_redirect and "location" in response.headers:
         return urljoin(url, response.headers["location"])
     if response.status_code >= 400:
@@ -208,7 +208,7 @@ def _next_hop(url: str, response: httpx.Response) -> str | None:
 
 
 def _download(url: str, settings: Settings) -> bytes:
-    with httpx.Client(
+    with httpx2.Client(
         timeout=settings.timeout, transport=_transport, trust_env=False, follow_redirects=False
     ) as client:
         for _ in range(_MAX_REDIRECTS + 1):
@@ -228,7 +228,7 @@ def _download(url: str, settings: Settings) -> bytes:
 
 
 async def _adownload(url: str, settings: Settings) -> bytes:
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         timeout=settings.timeout,
         transport=_async_transport,
         trust_env=False,
@@ -286,7 +286,7 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
     url = str(value).strip()
     try:
         return _checked(_download(url, settings), settings, "download")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
 
 
@@ -298,5 +298,5 @@ async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
     url = str(value).strip()
     try:
         return _checked(await _adownload(url, settings), settings, "download")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise _download_error(exc) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from langchain_core.messages import ToolMessage
 
@@ -75,13 +75,13 @@ def test_payload_without_inputs_is_refused_with_a_fix(
 def test_a_large_answer_is_bounded_in_content_and_whole_in_the_artifact(token: str) -> None:
     rows = [{"label": f"LABEL_{i}", "score": 1 / (i + 1)} for i in range(500)]
 
-    def endpoint(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=rows)
+    def endpoint(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=rows)
 
     client = HFClient(
         api_key=token,
         models={"custom": URL},
-        transport=httpx.MockTransport(endpoint),
+        transport=httpx2.MockTransport(endpoint),
         max_content_chars=300,
     )
     tool = make_tool(SPEC, client, AsyncHFClient(api_key=token))

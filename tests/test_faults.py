@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from hf_tools import (
@@ -254,7 +254,7 @@ def test_httpx_pool_is_reused_not_rebuilt(server: Any) -> None:
     pool = client.http
     for _ in range(3):
         client.run("text-classification", text="hi")
-    assert client.http is pool and isinstance(pool, httpx.Client)
+    assert client.http is pool and isinstance(pool, httpx2.Client)
     assert len(script.seen) == 3
     client.close()
 

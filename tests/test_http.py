@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from hf_tools.config import RetryPolicy, Settings
@@ -113,7 +113,7 @@ def test_json_and_binary_bodies() -> None:
 
 
 def _resp(status: int, body: bytes = b"{}", **headers: str) -> RawResponse:
-    return RawResponse(status, httpx.Headers(headers), body)
+    return RawResponse(status, httpx2.Headers(headers), body)
 
 
 REQ = HFRequest("https://x/models/m", {"authorization": "Bearer k"}, b"{}", task="t", model="m")
@@ -187,11 +187,11 @@ def test_other_statuses_are_final(status: int) -> None:
 
 
 def test_connection_errors_are_retried_read_timeouts_are_not() -> None:
-    steps, result = _drive([httpx.ConnectError("refused"), _resp(200)])
+    steps, result = _drive([httpx2.ConnectError("refused"), _resp(200)])
     assert isinstance(result, RawResponse) and len(steps) == 3
-    steps, error = _drive([httpx.ReadTimeout("slow")])
+    steps, error = _drive([httpx2.ReadTimeout("slow")])
     assert isinstance(error, HFTimeoutError) and steps == [REQ]
-    _, error = _drive([httpx.RemoteProtocolError("reset")] * 5)
+    _, error = _drive([httpx2.RemoteProtocolError("reset")] * 5)
     assert isinstance(error, HFConnectionError)
 
 
@@ -220,8 +220,23 @@ def test_server_message_reads_every_recorded_shape(body: bytes, message: str) ->
 
 
 def test_status_map() -> None:
-    headers = httpx.Headers({"x-request-id": "r1"})
+    headers = httpx2.Headers({"x-request-id": "r1"})
     err = error_from_response(422, headers, b'{"error":"bad"}', task="t", model="m")
     assert isinstance(err, InvalidInputError) and err.llm_fixable and err.request_id == "r1"
     assert isinstance(error_from_response(503, headers, b"upstream down"), ServerError)
     assert isinstance(error_from_response(418, headers, b""), InvalidInputError)
+
+
+def test_an_httpx_transport_is_refused_with_a_clear_error() -> None:
+    # httpx and httpx2 transports look alike; httpx2 would fail later on a bare assertion.
+    import httpx
+
+    from hf_tools import AsyncHFClient, HFClient
+
+    with pytest.raises(ConfigurationError, match=r"httpx2\.BaseTransport .* not httpx\.Mock"):
+        HFClient(api_key="hf_x", transport=httpx.MockTransport(lambda _: httpx.Response(200)))  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"httpx2\.AsyncBaseTransport"):
+        AsyncHFClient(api_key="hf_x", transport=httpx.MockTransport(lambda _: httpx.Response(200)))  # type: ignore[arg-type]
+    ok = httpx2.MockTransport(lambda _: httpx2.Response(200, json=[{"label": "A", "score": 1}]))
+    client = HFClient(api_key="hf_x", transport=ok)
+    assert client.run("text-classification", text="hi").labels[0].label == "A"

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 import hf_tools.media as media
@@ -35,13 +35,13 @@ def web(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise socket.gaierror("unknown host")
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (dns[host], port))]
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         status, content, headers = pages.get(str(request.url), (404, b"", {}))
-        return httpx.Response(status, content=content, headers=headers)
+        return httpx2.Response(status, content=content, headers=headers)
 
     monkeypatch.setattr(media, "_getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(media, "_transport", httpx.MockTransport(handler))
-    monkeypatch.setattr(media, "_async_transport", httpx.MockTransport(handler))
+    monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(handler))
     return {"dns": dns, "pages": pages}
 
 
