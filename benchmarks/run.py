@@ -57,7 +57,7 @@ Stats = dict[str, float]
 # hf-tools sends with httpx2; the baseline is httpx, so both raw clients are measured.
 RAW, RAW2 = "raw httpx.Client.post", "raw httpx2.Client.post"
 NOOP = "no-op StructuredTool.invoke (hot loop)"
-AFTER_IO = "raw httpx.Client.post, then no-op StructuredTool.invoke"
+AFTER_IO = "raw httpx2.Client.post, then no-op StructuredTool.invoke"
 BARE, OURS = "StructuredTool around raw httpx2", "hf_tools tool.invoke"
 CLIENT, HUB = "hf_tools HFClient.run (no LangChain)", "InferenceClient in a StructuredTool"
 RAW_ASYNC, RAW2_ASYNC = "raw httpx.AsyncClient.post", "raw httpx2.AsyncClient.post"
