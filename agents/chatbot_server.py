@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -63,15 +65,38 @@ class ChatError(Exception):
 class _Session:
     messages: list[BaseMessage] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Requests accepted but not finished. A streamed turn takes the lock only once its response
+    # starts; until then this keeps the session from being evicted (and its turn lost).
+    pending: int = 0
+    opened_at: float = 0.0
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Run one turn: one at a time per session; ends the request's claim on the session."""
+        try:
+            async with self.lock:
+                yield
+        finally:
+            self.pending = max(0, self.pending - 1)
 
 
 class SessionStore:
-    """Conversations by id, least recently used first; idle ones are evicted when full."""
+    """Conversations by id, least recently used first; idle ones are evicted when full.
 
-    def __init__(self, max_sessions: int, max_history: int) -> None:
+    A session is busy while a turn runs or while a request for it is accepted but not yet
+    started; a claim that never starts (a client gone before its stream began) lapses after
+    ``claim_seconds``.
+    """
+
+    def __init__(self, max_sessions: int, max_history: int, claim_seconds: float = 30.0) -> None:
         self.max_sessions = max_sessions
         self.max_history = max_history
+        self.claim_seconds = claim_seconds
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    def _busy(self, session: _Session, now: float) -> bool:
+        claimed = session.pending > 0 and now - session.opened_at < self.claim_seconds
+        return session.lock.locked() or claimed
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -81,18 +106,24 @@ class SessionStore:
         return self._sessions.get(session_id)
 
     def open(self, session_id: str) -> _Session:
-        """The session, created if needed; marks it most recently used."""
+        """The session for one request (created if needed), most recently used and claimed.
+
+        The request must then run its turn with ``session.turn()``, which ends the claim.
+        """
+        now = time.monotonic()
         session = self._sessions.get(session_id)
         if session is not None:
             self._sessions.move_to_end(session_id)
-            return session
-        if len(self._sessions) >= self.max_sessions:
-            idle = next((k for k, s in self._sessions.items() if not s.lock.locked()), None)
-            if idle is None:
-                msg = f"all {self.max_sessions} sessions are busy; retry shortly"
-                raise ChatError(429, msg)
-            del self._sessions[idle]
-        session = self._sessions[session_id] = _Session()
+        else:
+            if len(self._sessions) >= self.max_sessions:
+                idle = next((k for k, s in self._sessions.items() if not self._busy(s, now)), None)
+                if idle is None:
+                    msg = f"all {self.max_sessions} sessions are busy; retry shortly"
+                    raise ChatError(429, msg)
+                del self._sessions[idle]
+            session = self._sessions[session_id] = _Session()
+        session.pending += 1
+        session.opened_at = now
         return session
 
     def delete(self, session_id: str) -> bool:
@@ -195,7 +226,7 @@ def create_app(
         return data
 
     async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
-        async with session.lock:
+        async with session.turn():
             history = [*session.messages, HumanMessage(text)]
             async for event in agent.astream_events(history):
                 if isinstance(event, FinalAnswer):

@@ -204,11 +204,32 @@ def test_full_store_evicts_the_least_recently_used_session() -> None:
 async def test_full_store_of_busy_sessions_answers_429() -> None:
     store = SessionStore(max_sessions=1, max_history=10)
     busy = store.open("a")
-    async with busy.lock:
+    async with busy.turn():
         with pytest.raises(ChatError, match="busy") as info:
             store.open("b")
         assert info.value.status == 429
     assert store.open("b") is not busy  # idle again: a is evicted
+
+
+async def test_an_accepted_stream_keeps_its_session_until_its_turn_runs() -> None:
+    # A streamed turn starts after the response headers: in between, its session must not be
+    # evicted, or the turn would be remembered in a session nobody can reach.
+    store = SessionStore(max_sessions=1, max_history=10)
+    accepted = store.open("a")
+    with pytest.raises(ChatError, match="busy"):
+        store.open("b")
+    async with accepted.turn():
+        store.remember(accepted, [HumanMessage("hi"), AIMessage("hello")])
+    assert store.get("a") is accepted and len(accepted.messages) == 2
+    store.open("b")  # the turn is over: a is idle and may go
+    assert store.get("a") is None
+
+
+def test_a_stream_that_never_starts_releases_its_session() -> None:
+    store = SessionStore(max_sessions=1, max_history=10, claim_seconds=0.0)
+    store.open("a")  # its client left before the stream began: no turn will run
+    store.open("b")
+    assert store.get("a") is None
 
 
 def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
