@@ -20,6 +20,15 @@ CASSETTES = ROOT / "cassettes"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
+    """A toolkit with the one tool of ``task``; an endpoint-only task gets its example URL."""
+    from hf_tools import REGISTRY
+
+    spec = REGISTRY[task]
+    models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
+    return HuggingFaceToolkit(api_key=token, tasks=[task], models=models, **kw)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may pick up a real token from the developer's shell (unless recording)."""

@@ -21,6 +21,8 @@ from hf_tools import REGISTRY, HFToolsError, HuggingFaceToolkit, TaskSpec
 from hf_tools.http import HFRequest
 from hf_tools.tasks._base import Media
 
+from .conftest import task_toolkit
+
 SPECS = list(REGISTRY.values())
 IDS = [s.task for s in SPECS]
 MEDIA = Media(data=b"\x89PNG\r\n\x1a\n" + bytes(64), mime="image/png")
@@ -41,9 +43,7 @@ def _toolkit(spec: TaskSpec[Any, Any]) -> HuggingFaceToolkit:
 @functools.cache
 def _toolkit_for(task: str) -> HuggingFaceToolkit:
     # Built once per task: a toolkit opens connection pools, too slow to make per example.
-    spec = REGISTRY[task]
-    models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
-    return HuggingFaceToolkit(api_key="hf_x", tasks=[task], models=models)
+    return task_toolkit(task, "hf_x")
 
 
 def _strategy_for(prop: dict[str, Any]) -> st.SearchStrategy[Any]:

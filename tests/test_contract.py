@@ -17,17 +17,14 @@ from hf_tools.tasks import REGISTRY, TaskSpec
 from hf_tools.testing import DUMMY_TOKEN
 from hf_tools.toolkit import HuggingFaceToolkit
 
-from .conftest import CASSETTES, FIXTURES, ROOT
+from .conftest import CASSETTES, FIXTURES, ROOT, task_toolkit
 
 SPECS = list(REGISTRY.values())
 IDS = [s.task for s in SPECS]
 
 
 def _tool(spec: TaskSpec[Any, Any], token: str) -> tuple[HuggingFaceToolkit, BaseTool]:
-    models = {spec.task: str(spec.example_endpoint)} if spec.needs_endpoint else None
-    toolkit = HuggingFaceToolkit(
-        api_key=token, tasks=[spec.task], models=models, allowed_roots=[FIXTURES, ROOT]
-    )
+    toolkit = task_toolkit(spec.task, token, allowed_roots=[FIXTURES, ROOT])
     return toolkit, toolkit.get_tool(spec.tool_name)
 
 

@@ -16,17 +16,14 @@ from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
 
-from hf_tools import REGISTRY, HuggingFaceToolkit, TaskSpec
+from hf_tools import REGISTRY, TaskSpec
 from hf_tools.testing import DUMMY_TOKEN, use_cassette
 
-from .conftest import CASSETTES, FIXTURES, ROOT
+from .conftest import CASSETTES, FIXTURES, ROOT, task_toolkit
 
 
 def _tool(spec: TaskSpec[Any, Any]) -> BaseTool:
-    models = {spec.task: str(spec.example_endpoint)} if spec.needs_endpoint else None
-    toolkit = HuggingFaceToolkit(
-        api_key=DUMMY_TOKEN, tasks=[spec.task], models=models, allowed_roots=[FIXTURES, ROOT]
-    )
+    toolkit = task_toolkit(spec.task, DUMMY_TOKEN, allowed_roots=[FIXTURES, ROOT])
     return toolkit.get_tool(spec.tool_name)
 
 
