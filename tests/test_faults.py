@@ -1,8 +1,9 @@
 """Faults from a real server: a scripted HTTP server on 127.0.0.1, sync and async.
 
 Each scenario must recover or end with the right typed error (or ToolException text) within a
-bounded time, and the client's pool must close cleanly. The server binds 127.0.0.1 only, on an
-ephemeral port, answers a bounded script and stops with the test.
+bounded time, leave no connection checked out of the pool, and close the pool cleanly. The
+server binds 127.0.0.1 only, on an ephemeral port, answers a bounded script and stops with the
+test.
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ def server() -> Iterator[Any]:
         httpd.server_close()
 
 
+def _nothing_checked_out(client: httpx2.Client | httpx2.AsyncClient) -> None:
+    """No leak: no request holds a pooled connection; each one is idle or closed."""
+    # httpcore2's pool offers no public view of what is in use; these are its own fields.
+    pool = client._transport._pool  # type: ignore[union-attr]
+    assert not pool._requests
+    assert all(c.is_idle() or c.is_closed() for c in pool.connections)
+
+
 def _clients(url: str, **kw: Any) -> tuple[HFClient, AsyncHFClient]:
     common = {"api_key": "hf_test", "base_url": url, "is_custom_endpoint": True, "retry": FAST}
     common.update(kw)
@@ -137,6 +146,8 @@ async def _run_both(url: str, **kw: Any) -> list[Any]:
                 results.append(await aio.run("text-classification", text="hi"))
         except Exception as exc:
             results.append(exc)
+    _nothing_checked_out(sync.http)
+    _nothing_checked_out(pool)
     sync.close()
     await aio.aclose()
     assert sync.http.is_closed and pool.is_closed
@@ -221,6 +232,7 @@ def test_tool_reports_faults_to_the_llm(server: Any) -> None:
     assert first.status == second.status == "error"
     assert str(first.content).startswith("HTTP 502:")
     assert "try again later" in str(second.content)
+    _nothing_checked_out(toolkit.client.http)
     toolkit.close()
 
 
@@ -233,6 +245,7 @@ def test_stream_cut_in_the_middle_is_readable_then_closed(server: Any) -> None:
     assert raw.stream is not None
     lines = [line for line in raw.stream.iter_lines() if line]
     raw.stream.close()
+    _nothing_checked_out(client.http)
     assert lines == ['data: {"token":{"text":"one"}}', 'data: {"token":{"text":" two"}}']
     client.close()
     assert client.http.is_closed
@@ -245,10 +258,11 @@ def test_error_status_on_a_stream_is_read_and_released(server: Any) -> None:
     with pytest.raises(Exception, match="Input validation error") as info:
         send_sync(client.http, request, FAST)
     assert getattr(info.value, "status_code", None) == 422
+    _nothing_checked_out(client.http)
     client.close()
 
 
-def test_httpx_pool_is_reused_not_rebuilt(server: Any) -> None:
+def test_pool_is_reused_not_rebuilt(server: Any) -> None:
     url, script = server([(200, {}, OK)] * 3)
     client, _ = _clients(url)
     pool = client.http
@@ -278,6 +292,8 @@ async def test_chat_stream_cut_in_the_middle_raises_not_truncates(server: Any) -
     assert seen == ["Deep", "Deep"]  # what arrived was delivered, then the cut was reported
     assert time.monotonic() - started < 3.0
     assert len(script.seen) == 2 and script.seen[0]["accept"] == "text/event-stream"
+    _nothing_checked_out(llm.http)
+    _nothing_checked_out(llm.ahttp)
     llm.close()
     await llm.aclose()
 
@@ -291,6 +307,8 @@ async def test_chat_errors_and_retries_over_a_real_socket(server: Any) -> None:
         llm.invoke("hi")
     assert len(script.seen) == 3
     assert script.seen[0]["authorization"] == "Bearer hf_test"  # explicit key goes anywhere
+    _nothing_checked_out(llm.http)
+    _nothing_checked_out(llm.ahttp)
     llm.close()
     await llm.aclose()
 
@@ -304,6 +322,8 @@ async def test_chat_stream_that_stalls_times_out_within_bound(server: Any) -> No
     with pytest.raises(HFTimeoutError):
         [c async for c in llm.astream("hi")]
     assert time.monotonic() - started < 2.0  # two read timeouts, not two full stalls
+    _nothing_checked_out(llm.http)
+    _nothing_checked_out(llm.ahttp)
     llm.close()
     await llm.aclose()
 
@@ -322,5 +342,7 @@ async def test_chat_stream_answered_with_plain_json_still_streams(server: Any) -
             total += chunk
         assert total.tool_calls == [{"name": "f", "args": {"a": 1}, "id": "0", "type": "tool_call"}]
         assert total.usage_metadata == {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    _nothing_checked_out(llm.http)
+    _nothing_checked_out(llm.ahttp)
     llm.close()
     await llm.aclose()
