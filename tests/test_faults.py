@@ -9,6 +9,7 @@ test.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import struct
 import threading
@@ -346,3 +347,18 @@ async def test_chat_stream_answered_with_plain_json_still_streams(server: Any) -
     _nothing_checked_out(llm.ahttp)
     llm.close()
     await llm.aclose()
+
+
+async def test_debug_logs_of_the_whole_stack_never_show_the_key(
+    server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cassettes replay above the transport; here httpx2 and httpcore2 log a real exchange too.
+    caplog.set_level(logging.DEBUG)
+    secret = "hf_SecretFaultsToken0123456789"
+    url, script = server([(503, {}, LOADING), (200, {}, OK), (401, {}, b'{"error":"bad"}')])
+    results = await _run_both(url, api_key=secret)
+    assert results[0].labels[0].label == "POSITIVE" and isinstance(results[1], Exception)
+    assert script.seen[0]["authorization"] == f"Bearer {secret}"
+    loggers = {r.name.split(".")[0] for r in caplog.records}
+    assert {"hf_tools", "httpx2", "httpcore2"} <= loggers
+    assert secret not in caplog.text
