@@ -63,6 +63,7 @@ from hf_tools.http import (
     decode_body,
     send_async,
     send_sync,
+    ssl_context,
     transport_error,
 )
 
@@ -700,7 +701,9 @@ class HFChatModel(BaseChatModel):
         """The pooled blocking httpx2 client (created on first use)."""
         with self._lock:  # one pool even when threads make the first calls together
             if self._http is None or self._http.is_closed:
-                self._http = httpx2.Client(timeout=self._settings.timeout, follow_redirects=False)
+                self._http = httpx2.Client(
+                    timeout=self._settings.timeout, verify=ssl_context(), follow_redirects=False
+                )
             return self._http
 
     @property

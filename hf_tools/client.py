@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from hf_tools.config import Settings, is_url
 from hf_tools.errors import ConfigurationError, InputError
-from hf_tools.http import HFRequest, RawResponse, build_request, build_url, decode_body
+from hf_tools.http import (
+    HFRequest,
+    RawResponse,
+    build_request,
+    build_url,
+    decode_body,
+    ssl_context,
+)
 from hf_tools.http import send_async as _send_async
 from hf_tools.http import send_sync as _send_sync
 from hf_tools.media import aresolve_media, resolve_media
@@ -75,7 +82,10 @@ class LoopPools:
         pool = self._pools.get(loop)
         if pool is None or pool.is_closed:
             pool = httpx2.AsyncClient(
-                timeout=self._timeout, transport=self._transport, follow_redirects=False
+                timeout=self._timeout,
+                transport=self._transport,
+                verify=ssl_context(),
+                follow_redirects=False,
             )
             self._pools[loop] = pool
         return pool
@@ -185,6 +195,7 @@ class HFClient(_BaseClient):
         self._http = httpx2.Client(
             timeout=self.settings.timeout,
             transport=checked_transport(transport, httpx2.BaseTransport),
+            verify=ssl_context(),
             follow_redirects=False,
         )
 

@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ __all__ = [
     "retry_flow",
     "send_async",
     "send_sync",
+    "ssl_context",
     "transport_error",
 ]
 
@@ -246,6 +248,15 @@ def retry_flow(
         )
         if delay > 0:
             yield delay
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """The one TLS context every client of ours shares (the OS trust store, or SSL_CERT_FILE).
+
+    Building one reads the CA store, 15-30 ms: once per process, not per client or download.
+    """
+    return httpx2.create_ssl_context()
 
 
 # A tool sends to the same few URLs all the time; parsing one is ~10 µs, so parse each once.

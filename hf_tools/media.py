@@ -25,6 +25,7 @@ import httpx2
 
 from hf_tools.config import Settings
 from hf_tools.errors import MediaError
+from hf_tools.http import ssl_context
 from hf_tools.tasks._base import Media
 
 __all__ = ["Media", "aresolve_media", "detect_mime", "image_size", "resolve_media"]
@@ -209,7 +210,11 @@ def _next_hop(url: str, response: httpx2.Response) -> str | None:
 
 def _download(url: str, settings: Settings) -> bytes:
     with httpx2.Client(
-        timeout=settings.timeout, transport=_transport, trust_env=False, follow_redirects=False
+        timeout=settings.timeout,
+        transport=_transport,
+        verify=ssl_context(),
+        trust_env=False,
+        follow_redirects=False,
     ) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             _check_url(url, settings)
@@ -231,6 +236,7 @@ async def _adownload(url: str, settings: Settings) -> bytes:
     async with httpx2.AsyncClient(
         timeout=settings.timeout,
         transport=_async_transport,
+        verify=ssl_context(),
         trust_env=False,
         follow_redirects=False,
     ) as client:

@@ -250,3 +250,22 @@ def test_readme_transport_snippet_runs(capsys: pytest.CaptureFixture[str]) -> No
     code = section[section.index("```python") + 9 : section.index("```\n", 10)]
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "POSITIVE"
+
+
+def test_every_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Building a TLS context reads the CA store (15-30 ms): once per process, not per client.
+    from hf_tools import HFChatModel, HuggingFaceToolkit
+    from hf_tools.http import ssl_context
+
+    built: list[int] = []
+    real = httpx2.create_ssl_context
+    monkeypatch.setattr(httpx2, "create_ssl_context", lambda: built.append(1) or real())
+    ssl_context.cache_clear()
+    try:
+        for _ in range(3):
+            HuggingFaceToolkit(api_key="hf_x").close()
+        HFChatModel(model="m", api_key="hf_x").http.close()
+        assert ssl_context() is ssl_context()
+    finally:
+        ssl_context.cache_clear()
+    assert built == [1]
