@@ -13,6 +13,7 @@ import codecs
 import json
 import threading
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -585,16 +586,46 @@ class HFChatModel(BaseChatModel):
     stop: list[str] | None = None
     seed: int | None = None
     timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retries: int | None = Field(
+        default=None,
+        description=f"Retries per call (default {DEFAULT_MAX_RETRIES}); overrides retry's.",
+    )
     retry: RetryPolicy | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     stream_usage: bool = False
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
+    streaming: bool = False
+    """Stream even under ``invoke`` (LangChain then adds the chunks up into one message)."""
 
     _settings: Settings = PrivateAttr()
     _http: httpx2.Client | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _pools: LoopPools = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extra_to_model_kwargs(cls, values: Any) -> Any:
+        """Unknown keyword arguments go into the request body, with a warning (as ChatOpenAI).
+
+        Chat-completion servers take many optional parameters (``presence_penalty``,
+        ``logprobs``...); dropping a misspelled one silently would hide the mistake.
+        """
+        if not isinstance(values, dict):
+            return values
+        known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+        extra = sorted(k for k in values if k not in known)
+        if not extra:
+            return values
+        warnings.warn(
+            f"HFChatModel has no parameter {', '.join(extra)}: sent in the request body as"
+            " model_kwargs (pass them in model_kwargs to silence this)",
+            UserWarning,
+            stacklevel=2,
+        )
+        values = dict(values)
+        given = dict(values.get("model_kwargs") or {})
+        values["model_kwargs"] = {**given, **{k: values.pop(k) for k in extra}}
+        return values
 
     @model_validator(mode="after")
     def _build_settings(self) -> HFChatModel:

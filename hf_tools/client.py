@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx2
 from pydantic import BaseModel, ValidationError
 
-from hf_tools.config import Settings, is_url
+from hf_tools.config import Settings, check_model, is_url
 from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.http import (
     HFRequest,
@@ -136,7 +136,9 @@ class _BaseClient:
         Raises:
             ConfigurationError: an endpoint-only task (``custom``) with no endpoint configured.
         """
-        target = model or self.settings.models.get(spec.task)
+        if model is not None:
+            return check_model("model", model)
+        target = self.settings.models.get(spec.task)
         if target:
             return target
         if not spec.needs_endpoint:

@@ -6,21 +6,32 @@ constructor arguments and the environment (``HF_TOKEN``) and never prints the ap
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from hf_tools.errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "RetryPolicy", "Settings", "is_hf_host", "is_url"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MIN_CONTENT_CHARS",
+    "RetryPolicy",
+    "Settings",
+    "check_model",
+    "is_hf_host",
+    "is_url",
+]
 
 DEFAULT_BASE_URL = "https://router.huggingface.co/hf-inference"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONTENT_CHARS = 4000
+# Below this, the truncation note alone would not fit, let alone a useful answer.
+MIN_CONTENT_CHARS = 200
 
 # Hosts that may receive the token from the environment; an explicit api_key goes anywhere.
 _HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
@@ -29,6 +40,21 @@ _HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
 def is_url(value: str) -> bool:
     """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
     return value.startswith(("https://", "http://"))
+
+
+def check_model(where: str, model: object) -> str:
+    """``model`` if it can be a model id or an endpoint URL; a ConfigurationError otherwise."""
+    if not isinstance(model, str) or not model.strip() or " " in model:
+        msg = f"{where} must be a model id or an endpoint URL, got {model!r}"
+        raise ConfigurationError(msg)
+    return model
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> None:
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        kind = "a finite number >= 0" if zero else "a positive finite number"
+        msg = f"{name} must be {kind}, got {value}"
+        raise ConfigurationError(msg)
 
 
 def is_hf_host(url: str) -> bool:
@@ -56,6 +82,16 @@ class RetryPolicy:
     max_loading_wait: float = 30.0
     max_retry_after: float = 30.0
     max_total_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        """Refuse numbers that would unbound the waits (negative, NaN, infinite)."""
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            msg = f"max_retries must be an int >= 0, got {self.max_retries!r}"
+            raise ConfigurationError(msg)
+        _positive("max_retries", self.max_retries, zero=True)
+        for f in fields(self):
+            if f.name != "max_retries":
+                _positive(f.name, getattr(self, f.name), zero=True)
 
 
 @dataclass(frozen=True)
@@ -124,19 +160,28 @@ class Settings:
             msg = "is_custom_endpoint=True needs base_url: the endpoint URL to POST to"
             raise ConfigurationError(msg)
         for task, model in (models or {}).items():
-            if not isinstance(model, str) or not model.strip() or " " in model:
-                msg = f"models[{task!r}] must be a model id or an endpoint URL, got {model!r}"
-                raise ConfigurationError(msg)
-        if timeout is not None and timeout <= 0:
-            msg = f"timeout must be positive, got {timeout}"
-            raise ConfigurationError(msg)
+            check_model(f"models[{task!r}]", model)
+        if timeout is not None:
+            _positive("timeout", timeout)
         if max_retries is not None and max_retries < 0:
             msg = f"max_retries must be >= 0, got {max_retries}"
             raise ConfigurationError(msg)
         retry = extra.pop("retry", None) or RetryPolicy()
         if max_retries is not None:
             retry = replace(retry, max_retries=max_retries)
-        roots = tuple(Path(p).resolve() for p in extra.pop("allowed_roots", None) or ())
+        chars = extra.get("max_content_chars", DEFAULT_MAX_CONTENT_CHARS)
+        if not isinstance(chars, int) or chars < MIN_CONTENT_CHARS:
+            msg = f"max_content_chars must be an int >= {MIN_CONTENT_CHARS}, got {chars!r}"
+            raise ConfigurationError(msg)
+        given_roots = extra.pop("allowed_roots", None) or ()
+        if isinstance(given_roots, str | os.PathLike):  # one folder, not its characters
+            given_roots = (given_roots,)
+        roots = tuple(Path(p).resolve() for p in given_roots)
+        known = {f.name for f in fields(cls)} - {"key_from_env"} | {"max_retries"}
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            msg = f"unexpected argument(s) {unknown}; the settings are: {', '.join(sorted(known))}"
+            raise TypeError(msg)
         out = extra.pop("output_dir", None)
         return cls(
             api_key=api_key,

@@ -227,13 +227,14 @@ def retry_flow(
             error, retryable = transport_error(outcome, request)
         delay = _backoff(policy, attempt, rand)
         if isinstance(error, ModelLoadingError):
-            delay = min(error.estimated_time or delay, policy.max_loading_wait)
+            # Server numbers are clamped: a negative one must not refund the wait budget.
+            delay = max(0.0, min(error.estimated_time or delay, policy.max_loading_wait))
             # The server holds a request carrying this header until the model is up.
             request = replace(request, headers={**request.headers, "x-wait-for-model": "true"})
         elif isinstance(error, RateLimitError) and error.retry_after is not None:
             if error.retry_after > policy.max_retry_after:
                 retryable = False
-            delay = error.retry_after
+            delay = max(0.0, error.retry_after)
         if not retryable or attempt >= policy.max_retries or waited + delay > policy.max_total_wait:
             log.debug("giving up after %d attempt(s): %s", attempt + 1, type(error).__name__)
             raise error

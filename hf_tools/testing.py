@@ -29,19 +29,19 @@ from hf_tools.http import HFRequest
 __all__ = [
     "CHAT_MATCH_ON",
     "DUMMY_TOKEN",
+    "REPLAY_ENV",
+    "SECRET_HEADERS",
     "Interaction",
     "ScriptedChatModel",
-    "SECRET_HEADERS",
-    "REPLAY_ENV",
     "cassette_library",
     "chat_body_matcher",
     "is_recording",
     "is_replaying",
     "record_mode_for",
     "replay",
+    "tool_call",
     "use_cassette",
     "vcr_config",
-    "tool_call",
     "write_cassette",
 ]
 

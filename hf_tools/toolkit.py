@@ -13,6 +13,7 @@ from hf_tools.config import (
     DEFAULT_MAX_CONTENT_CHARS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    MIN_CONTENT_CHARS,
     RetryPolicy,
     Settings,
 )
@@ -37,7 +38,8 @@ class HuggingFaceToolkit(BaseToolkit):
     ``models`` gives their URL.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    # A misspelled option (token=, max_retry=) must fail, not be dropped silently.
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     api_key: SecretStr | None = Field(default=None, description="Default: env HF_TOKEN.")
     base_url: str | None = None
@@ -47,9 +49,12 @@ class HuggingFaceToolkit(BaseToolkit):
     use_cache: bool | None = None
     wait_for_model: bool | None = None
     timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retries: int | None = Field(
+        default=None,
+        description=f"Retries per call (default {DEFAULT_MAX_RETRIES}); overrides retry's.",
+    )
     retry: RetryPolicy | None = Field(default=None, description="Full retry policy.")
-    max_content_chars: int = Field(default=DEFAULT_MAX_CONTENT_CHARS, ge=200)
+    max_content_chars: int = Field(default=DEFAULT_MAX_CONTENT_CHARS, ge=MIN_CONTENT_CHARS)
     output_dir: Path | None = None
     allowed_roots: list[Path] | None = None
     allow_private_urls: bool = False
@@ -83,13 +88,19 @@ class HuggingFaceToolkit(BaseToolkit):
         if unknown:
             msg = f"models names unknown tasks {unknown}; known: {', '.join(REGISTRY)}"
             raise ConfigurationError(msg)
+        # An endpoint-only task (custom) goes to models[task], or to base_url when that is
+        # itself the endpoint.
+        has_endpoint = set(models) | (set(REGISTRY) if settings.is_custom_endpoint else set())
         if self.tasks is None:
-            specs = [s for s in REGISTRY.values() if not s.needs_endpoint or s.task in models]
+            specs = [s for s in REGISTRY.values() if not s.needs_endpoint or s.task in has_endpoint]
         else:
             specs = [get_spec(t) for t in dict.fromkeys(self.tasks)]
             for spec in specs:
-                if spec.needs_endpoint and spec.task not in models:
-                    msg = f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
+                if spec.needs_endpoint and spec.task not in has_endpoint:
+                    msg = (
+                        f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
+                        " (or base_url with is_custom_endpoint=True)"
+                    )
                     raise ConfigurationError(msg)
         self._client = HFClient(settings=settings)
         self._aclient = AsyncHFClient(settings=settings)

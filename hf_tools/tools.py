@@ -79,10 +79,12 @@ class HFTool(StructuredTool):
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
     ) -> str | dict[str, Any]:
         schema = self.args_schema
-        if isinstance(tool_input, str) or not (
-            isinstance(schema, type) and issubclass(schema, BaseModel) and _plain_args(schema)
-        ):
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel) and _plain_args(schema)):
             return super()._parse_input(tool_input, tool_call_id)
+        if isinstance(tool_input, str):
+            # A bare string is the first argument, as LangChain reads it; our functions take
+            # keywords only, so it becomes one (missing others then fail validation cleanly).
+            tool_input = {next(iter(schema.model_fields)): tool_input}
         # The same validation LangChain does, without its per-call scan of the model's
         # annotations for an injected tool call id (~15 µs): a ToolInput has none. Every
         # field is either given or has a default, so LangChain would pass them all too.
@@ -107,8 +109,10 @@ def bound_text(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters, saying that the rest is in the artifact."""
     if len(text) <= limit:
         return text
-    note = f"… [truncated {len(text) - limit} chars; full result in the artifact]"
-    return text[: max(0, limit - len(note))] + note
+    note = "… [truncated {} chars; full result in the artifact]"
+    # Room for the note with the widest count it can carry, so the result stays within limit.
+    keep = max(0, limit - len(note.format(len(text))))
+    return (text[:keep] + note.format(len(text) - keep))[:limit]
 
 
 def _as_tool_error(exc: HFToolsError) -> Exception:

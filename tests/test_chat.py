@@ -588,3 +588,11 @@ def test_agent_round_trip_with_one_of_our_tools(cassette: Any) -> None:
     assert final.content == AGENT_ANSWER
     assert isinstance(messages[-1], ToolMessage)
     assert str(messages[-1].content).startswith("POSITIVE")
+
+
+def test_streaming_true_makes_invoke_stream(cassette: Any) -> None:
+    # LangChain's convention: with streaming=True, invoke streams and adds the chunks up.
+    with cassette("chat-completion/stream"):  # the recorded request says "stream": true
+        message = _llm(max_tokens=20, streaming=True).invoke(DEEP)
+    assert message.content == _recorded_stream_text("stream")
+    assert message.response_metadata["finish_reason"] == "length"

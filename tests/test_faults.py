@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 OK = b'[{"label":"POSITIVE","score":0.99},{"label":"NEGATIVE","score":0.01}]'
 LOADING = b'{"error":"Model m is currently loading","estimated_time":0.05}'
-FAST = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_cap=0.05, max_loading_wait=0.1)
+FAST = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_cap=0.05, max_loading_wait=0.1)
 
 
 class Script:

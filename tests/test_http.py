@@ -180,6 +180,15 @@ def test_retries_are_bounded_in_total_time() -> None:
     assert sum(s for s in steps if isinstance(s, float)) <= 50  # type: ignore[misc]
 
 
+def test_negative_server_waits_do_not_refund_the_total_budget() -> None:
+    policy = RetryPolicy(max_retries=10, max_loading_wait=30, max_total_wait=50)
+    odd = _resp(503, b'{"error":"loading","estimated_time":-100}')
+    loading = _resp(503, b'{"error":"loading","estimated_time":20}')
+    steps, error = _drive([odd] + [loading] * 10, policy)
+    assert isinstance(error, ModelLoadingError)
+    assert sum(s for s in steps if isinstance(s, float)) <= 50  # type: ignore[misc]
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 500])
 def test_other_statuses_are_final(status: int) -> None:
     steps, error = _drive([_resp(status, b'{"error":"no"}')])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,18 @@ def test_every_cassette_is_listed_in_the_index() -> None:
     listed = set(re.findall(r"^\| (\S+\.yaml) \|.*\| (?:replayed|re-recorded) \|$", index, re.M))
     on_disk = {p.relative_to(CASSETTES).as_posix() for p in CASSETTES.rglob("*.yaml")}
     assert listed == on_disk
+
+
+async def test_a_bare_string_is_the_tools_first_argument(
+    toolkit: HuggingFaceToolkit, cassette: Any
+) -> None:
+    # LangChain hands a string input to a tool's first argument; ours must not crash on it.
+    tool = toolkit.get_tool("text_classification")
+    with cassette("text-classification/success", allow_playback_repeats=True):
+        assert tool.invoke("I like you").startswith("POSITIVE")
+        assert (await tool.ainvoke("I like you")).startswith("POSITIVE")
+    answer = toolkit.get_tool("question_answering").invoke("Who?")
+    assert answer == (
+        "Invalid arguments for question_answering: context: Field required."
+        " Fix the arguments and call the tool again."
+    )
