@@ -27,6 +27,7 @@ from hf_tools.errors import (
     ConfigurationError,
     HFConnectionError,
     HFTimeoutError,
+    InputError,
     ModelLoadingError,
     RateLimitError,
     ResponseFormatError,
@@ -85,8 +86,12 @@ class RawResponse:
 
 
 def json_body(payload: Any) -> bytes:
-    """Serialize a JSON body the way every request here does (compact, UTF-8)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """Serialize a JSON body the way every request here does (compact, UTF-8).
+
+    Raises:
+        ValueError: NaN or an infinity, which JSON cannot carry (Python would write them).
+    """
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def build_url(settings: Settings, model: str, pipeline: str | None = None) -> str:
@@ -147,7 +152,11 @@ def build_request(
 ) -> HFRequest:
     """Build a POST with a JSON body, or raw bytes with their content type."""
     if data is None:
-        content, content_type = json_body(json), "application/json"
+        try:
+            content, content_type = json_body(json), "application/json"
+        except ValueError:
+            msg = "numbers must be finite: JSON has no NaN or Infinity"
+            raise InputError(msg, task=task, model=model) from None
     else:
         content = data
     headers = build_headers(settings, url, content_type=content_type, accept=accept)
