@@ -141,17 +141,36 @@ def _read_path(text: str, settings: Settings) -> Media | None:
     return _checked(real.read_bytes(), settings, f"file {text}")
 
 
-def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # is_global alone lets multicast (and IPv6 site-local) through on some Python versions.
     return (
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
     )
+
+
+def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``ip`` is not a public internet address, an IPv4 inside IPv6 judged too."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _not_public(ip)
+    # Mapped and NAT64 addresses are only a translation of the IPv4 inside: judge that alone.
+    if ip.ipv4_mapped is not None:
+        return _not_public(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    # 6to4 and Teredo tunnel to the IPv4 inside: the wrapper and it must both be public.
+    embedded = [ip.sixtofour] if ip.sixtofour is not None else []
+    embedded += list(ip.teredo or ())
+    return _not_public(ip) or any(_not_public(v4) for v4 in embedded)
 
 
 def _check_addresses(host: str, addresses: list[str], settings: Settings) -> None:
@@ -160,7 +179,8 @@ def _check_addresses(host: str, addresses: list[str], settings: Settings) -> Non
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if _refused_address(ip):
-            msg = f"the URL host {host} is a private, loopback or link-local address"
+            msg = f"the URL host {host} is not a public address (private, loopback or link-local, "
+            msg += "or another reserved range)"
             raise MediaError(msg)
 
 

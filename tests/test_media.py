@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import socket
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,65 @@ async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any],
             resolve(url, settings)
     with pytest.raises(MediaError, match="private, loopback or link-local"):
         await aresolve_media(url, settings)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "0.0.0.0",
+        "10.0.0.1",
+        "100.64.0.1",  # carrier-grade NAT
+        "100.100.100.200",  # Alibaba Cloud metadata (inside carrier-grade NAT)
+        "127.0.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "192.0.0.1",
+        "192.0.2.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "203.0.113.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::ffff:169.254.169.254",
+        "::ffff:100.100.100.200",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a64:1",  # NAT64 of 10.100.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "2002:6464:64c8::1",  # 6to4 of 100.100.100.200
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "100::1",
+        "2001:db8::1",
+        "fc00::1",
+        "fd00:ec2::254",  # AWS IPv6 metadata
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert media._refused_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert not media._refused_address(ipaddress.ip_address(address))
+
+
+async def test_metadata_host_behind_a_name_is_refused(
+    settings: Settings, web: dict[str, Any]
+) -> None:
+    web["dns"]["meta.example.com"] = "100.100.100.200"
+    web["pages"]["http://meta.example.com/latest/meta-data"] = (200, PNG, {})
+    with pytest.raises(MediaError, match="not a public address"):
+        resolve_media("http://meta.example.com/latest/meta-data", settings)
+    with pytest.raises(MediaError, match="not a public address"):
+        await aresolve_media("http://meta.example.com/latest/meta-data", settings)
 
 
 async def test_redirect_to_a_private_address_is_refused(
