@@ -115,23 +115,37 @@ def _decode_base64(text: str) -> bytes | None:
         return None
 
 
+def _looks_like_path(text: str, path: Path) -> bool:
+    """Whether ``text`` names a file rather than holding base64, judged from the text alone."""
+    if len(text) >= 1024 or "\n" in text:
+        return False
+    # Base64 has no dots, so a suffix settles it; "/" also occurs in base64, so decode to tell.
+    return bool(path.suffix) or (len(path.parts) > 1 and _decode_base64(text) is None)
+
+
 def _read_path(text: str, settings: Settings) -> Media | None:
     """Read a local file inside the allowed roots; None when ``text`` is not a path."""
     path = Path(text).expanduser()
     try:
-        exists = path.exists()
+        real = path.resolve()  # follows symlinks: a link out of the roots is refused too
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python 3.10
+        return None
+    roots = settings.media_roots()
+    if not any(real.is_relative_to(root) for root in roots):
+        # Decided before touching the file, so the answer never tells whether it exists.
+        if _looks_like_path(text, path):
+            msg = f"the path {text} is outside the folders this tool may read"
+            raise MediaError(msg)
+        return None
+    try:
+        exists = real.exists()
     except OSError:  # e.g. a name too long for the file system: base64 text, not a path
         return None
     if not exists:
-        if path.suffix and len(text) < 1024 and "\n" not in text:
+        if _looks_like_path(text, path):
             msg = f"file not found: {text}"
             raise MediaError(msg)
         return None
-    real = path.resolve()  # follows symlinks: a link out of the roots is refused too
-    roots = settings.media_roots()
-    if not any(real.is_relative_to(root) for root in roots):
-        msg = f"the path {text} is outside the folders this tool may read"
-        raise MediaError(msg)
     if not real.is_file():
         msg = f"{text} is not a file"
         raise MediaError(msg)

@@ -116,6 +116,21 @@ def test_unusable_files_are_refused(
         resolve_media(str(path), settings)
 
 
+@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing"])
+def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name: str) -> None:
+    allowed, secret = tmp_path / "allowed", tmp_path / "secrets"
+    allowed.mkdir()
+    secret.mkdir()
+    (secret / "id_rsa.png").write_bytes(PNG)
+    (secret / "id_rsa").write_bytes(b"key")
+    settings = Settings.create(api_key="hf_x", allowed_roots=[allowed])
+    with pytest.raises(MediaError) as refused:
+        resolve_media(str(secret / name), settings)
+    assert (
+        str(refused.value) == f"the path {secret / name} is outside the folders this tool may read"
+    )
+
+
 def test_missing_file_and_nonsense(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="file not found"):
         resolve_media(str(tmp_path / "nope.png"), settings)
