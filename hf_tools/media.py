@@ -2,7 +2,8 @@
 
 The type is detected from magic bytes, never trusted from a name or a header. Safe by default:
 local paths only inside the allowed roots, URLs only to public addresses (every redirect hop
-re-checked), downloads capped in size and time. Refusals raise
+re-checked), downloads capped in size and in time (``settings.timeout`` for the whole download,
+every hop and chunk included). Refusals raise
 :class:`~hf_tools.errors.MediaError`, whose message tells an LLM what to pass instead.
 
 Known limit: a host is resolved for the check and again by the HTTP client, so a DNS server
@@ -17,6 +18,7 @@ import binascii
 import ipaddress
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -233,6 +235,19 @@ def _too_large(settings: Settings) -> MediaError:
     return MediaError(f"the download is larger than {settings.max_media_bytes} bytes")
 
 
+def _too_slow(settings: Settings) -> MediaError:
+    msg = f"the download did not finish within {settings.timeout:g} s: the URL is too slow;"
+    return MediaError(msg + " try another URL or a smaller file")
+
+
+def _remaining(deadline: float, settings: Settings) -> float:
+    """Seconds left before ``deadline``; MediaError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _too_slow(settings)
+    return left
+
+
 def _next_hop(url: str, response: httpx2.Response) -> str | None:
     if response.is_redirect and "location" in response.headers:
         return urljoin(url, response.headers["location"])
@@ -243,6 +258,12 @@ def _next_hop(url: str, response: httpx2.Response) -> str | None:
 
 
 def _download(url: str, settings: Settings) -> bytes:
+    """GET ``url`` following checked redirects, all within ``settings.timeout`` in total.
+
+    A read timeout is fixed per request, so a stall right before the deadline can overrun it by
+    up to one read timeout; a slow trickle of data stops at the first chunk past it.
+    """
+    deadline = time.monotonic() + settings.timeout
     with httpx2.Client(
         timeout=settings.timeout,
         transport=_transport,
@@ -252,11 +273,13 @@ def _download(url: str, settings: Settings) -> bytes:
     ) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             _check_url(url, settings)
-            with client.stream("GET", url) as response:
+            timeout = _remaining(deadline, settings)
+            with client.stream("GET", url, timeout=timeout) as response:
                 hop = _next_hop(url, response)
                 if hop is None:
                     data = bytearray()
                     for chunk in response.iter_bytes():
+                        _remaining(deadline, settings)
                         data += chunk
                         if len(data) > settings.max_media_bytes:
                             raise _too_large(settings)
@@ -326,6 +349,8 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
     url = str(value).strip()
     try:
         return _checked(_download(url, settings), settings, "download")
+    except httpx2.TimeoutException:
+        raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
 
@@ -337,6 +362,10 @@ async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
         return media
     url = str(value).strip()
     try:
-        return _checked(await _adownload(url, settings), settings, "download")
+        # Cancelling the whole coroutine holds every hop, chunk and stall to one deadline.
+        data = await asyncio.wait_for(_adownload(url, settings), settings.timeout)
+    except (asyncio.TimeoutError, httpx2.TimeoutException):
+        raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
+    return _checked(data, settings, "download")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +260,61 @@ async def test_oversized_and_failed_downloads(settings: Settings, web: dict[str,
         resolve_media("https://nowhere.example.org/x.png", settings)
     with pytest.raises(MediaError, match="only http"):
         resolve_media("ftp://img.example.com/x.png", settings)
+
+
+class _Drip(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """A body of 100 PNG bytes sent one byte every 20 ms: 2 s in all."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for byte in PNG * 3 + PNG[:4]:
+            time.sleep(0.02)
+            yield bytes([byte])
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for byte in PNG * 3 + PNG[:4]:
+            await asyncio.sleep(0.02)
+            yield bytes([byte])
+
+
+async def test_a_slow_download_stops_at_the_timeout(
+    tmp_path: Path, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, stream=_Drip())
+
+    monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(handler))
+    quick = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=0.2)
+    url = "https://img.example.com/slow.png"
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=r"did not finish within 0\.2 s: the URL is too slow"):
+        resolve_media(url, quick)
+    assert time.monotonic() - started < 1.0
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=r"did not finish within 0\.2 s: the URL is too slow"):
+        await aresolve_media(url, quick)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_the_timeout_covers_every_redirect_hop(
+    tmp_path: Path, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each hop is quick on its own; only their sum passes the deadline.
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        time.sleep(0.08)
+        return httpx2.Response(302, headers={"location": f"{request.url}x"})
+
+    async def ahandler(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(0.08)
+        return httpx2.Response(302, headers={"location": f"{request.url}x"})
+
+    monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(ahandler))
+    quick = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=0.2)
+    with pytest.raises(MediaError, match="too slow"):
+        resolve_media("https://img.example.com/r", quick)
+    with pytest.raises(MediaError, match="too slow"):
+        await aresolve_media("https://img.example.com/r", quick)
 
 
 def test_media_error_is_for_the_llm() -> None:
