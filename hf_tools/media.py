@@ -2,7 +2,8 @@
 
 The type is detected from magic bytes, never trusted from a name or a header. Safe by default:
 local paths only inside the allowed roots, URLs only to public addresses (every redirect hop
-re-checked), downloads capped in size and time. Refusals raise
+re-checked), downloads capped in size and in time (``settings.timeout`` for the whole download,
+every hop and chunk included). Refusals raise
 :class:`~hf_tools.errors.MediaError`, whose message tells an LLM what to pass instead.
 
 Known limit: a host is resolved for the check and again by the HTTP client, so a DNS server
@@ -17,6 +18,7 @@ import binascii
 import ipaddress
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -115,23 +117,37 @@ def _decode_base64(text: str) -> bytes | None:
         return None
 
 
+def _looks_like_path(text: str, path: Path) -> bool:
+    """Whether ``text`` names a file rather than holding base64, judged from the text alone."""
+    if len(text) >= 1024 or "\n" in text:
+        return False
+    # Base64 has no dots, so a suffix settles it; "/" also occurs in base64, so decode to tell.
+    return bool(path.suffix) or (len(path.parts) > 1 and _decode_base64(text) is None)
+
+
 def _read_path(text: str, settings: Settings) -> Media | None:
     """Read a local file inside the allowed roots; None when ``text`` is not a path."""
     path = Path(text).expanduser()
     try:
-        exists = path.exists()
+        real = path.resolve()  # follows symlinks: a link out of the roots is refused too
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python 3.10
+        return None
+    roots = settings.media_roots()
+    if not any(real.is_relative_to(root) for root in roots):
+        # Decided before touching the file, so the answer never tells whether it exists.
+        if _looks_like_path(text, path):
+            msg = f"the path {text} is outside the folders this tool may read"
+            raise MediaError(msg)
+        return None
+    try:
+        exists = real.exists()
     except OSError:  # e.g. a name too long for the file system: base64 text, not a path
         return None
     if not exists:
-        if path.suffix and len(text) < 1024 and "\n" not in text:
+        if _looks_like_path(text, path):
             msg = f"file not found: {text}"
             raise MediaError(msg)
         return None
-    real = path.resolve()  # follows symlinks: a link out of the roots is refused too
-    roots = settings.media_roots()
-    if not any(real.is_relative_to(root) for root in roots):
-        msg = f"the path {text} is outside the folders this tool may read"
-        raise MediaError(msg)
     if not real.is_file():
         msg = f"{text} is not a file"
         raise MediaError(msg)
@@ -141,17 +157,36 @@ def _read_path(text: str, settings: Settings) -> Media | None:
     return _checked(real.read_bytes(), settings, f"file {text}")
 
 
-def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # is_global alone lets multicast (and IPv6 site-local) through on some Python versions.
     return (
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
     )
+
+
+def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``ip`` is not a public internet address, an IPv4 inside IPv6 judged too."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _not_public(ip)
+    # Mapped and NAT64 addresses are only a translation of the IPv4 inside: judge that alone.
+    if ip.ipv4_mapped is not None:
+        return _not_public(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    # 6to4 and Teredo tunnel to the IPv4 inside: the wrapper and it must both be public.
+    embedded = [ip.sixtofour] if ip.sixtofour is not None else []
+    embedded += list(ip.teredo or ())
+    return _not_public(ip) or any(_not_public(v4) for v4 in embedded)
 
 
 def _check_addresses(host: str, addresses: list[str], settings: Settings) -> None:
@@ -160,7 +195,8 @@ def _check_addresses(host: str, addresses: list[str], settings: Settings) -> Non
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if _refused_address(ip):
-            msg = f"the URL host {host} is a private, loopback or link-local address"
+            msg = f"the URL host {host} is not a public address (private, loopback or link-local, "
+            msg += "or another reserved range)"
             raise MediaError(msg)
 
 
@@ -199,6 +235,19 @@ def _too_large(settings: Settings) -> MediaError:
     return MediaError(f"the download is larger than {settings.max_media_bytes} bytes")
 
 
+def _too_slow(settings: Settings) -> MediaError:
+    msg = f"the download did not finish within {settings.timeout:g} s: the URL is too slow;"
+    return MediaError(msg + " try another URL or a smaller file")
+
+
+def _remaining(deadline: float, settings: Settings) -> float:
+    """Seconds left before ``deadline``; MediaError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _too_slow(settings)
+    return left
+
+
 def _next_hop(url: str, response: httpx2.Response) -> str | None:
     if response.is_redirect and "location" in response.headers:
         return urljoin(url, response.headers["location"])
@@ -209,6 +258,12 @@ def _next_hop(url: str, response: httpx2.Response) -> str | None:
 
 
 def _download(url: str, settings: Settings) -> bytes:
+    """GET ``url`` following checked redirects, all within ``settings.timeout`` in total.
+
+    A read timeout is fixed per request, so a stall right before the deadline can overrun it by
+    up to one read timeout; a slow trickle of data stops at the first chunk past it.
+    """
+    deadline = time.monotonic() + settings.timeout
     with httpx2.Client(
         timeout=settings.timeout,
         transport=_transport,
@@ -218,11 +273,13 @@ def _download(url: str, settings: Settings) -> bytes:
     ) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             _check_url(url, settings)
-            with client.stream("GET", url) as response:
+            timeout = _remaining(deadline, settings)
+            with client.stream("GET", url, timeout=timeout) as response:
                 hop = _next_hop(url, response)
                 if hop is None:
                     data = bytearray()
                     for chunk in response.iter_bytes():
+                        _remaining(deadline, settings)
                         data += chunk
                         if len(data) > settings.max_media_bytes:
                             raise _too_large(settings)
@@ -292,6 +349,8 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
     url = str(value).strip()
     try:
         return _checked(_download(url, settings), settings, "download")
+    except httpx2.TimeoutException:
+        raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
 
@@ -303,6 +362,10 @@ async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
         return media
     url = str(value).strip()
     try:
-        return _checked(await _adownload(url, settings), settings, "download")
+        # Cancelling the whole coroutine holds every hop, chunk and stall to one deadline.
+        data = await asyncio.wait_for(_adownload(url, settings), settings.timeout)
+    except (asyncio.TimeoutError, httpx2.TimeoutException):
+        raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
+    return _checked(data, settings, "download")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import ipaddress
 import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +119,21 @@ def test_unusable_files_are_refused(
         resolve_media(str(path), settings)
 
 
+@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing"])
+def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name: str) -> None:
+    allowed, secret = tmp_path / "allowed", tmp_path / "secrets"
+    allowed.mkdir()
+    secret.mkdir()
+    (secret / "id_rsa.png").write_bytes(PNG)
+    (secret / "id_rsa").write_bytes(b"key")
+    settings = Settings.create(api_key="hf_x", allowed_roots=[allowed])
+    with pytest.raises(MediaError) as refused:
+        resolve_media(str(secret / name), settings)
+    assert (
+        str(refused.value) == f"the path {secret / name} is outside the folders this tool may read"
+    )
+
+
 def test_missing_file_and_nonsense(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="file not found"):
         resolve_media(str(tmp_path / "nope.png"), settings)
@@ -150,6 +169,65 @@ async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any],
         await aresolve_media(url, settings)
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "0.0.0.0",
+        "10.0.0.1",
+        "100.64.0.1",  # carrier-grade NAT
+        "100.100.100.200",  # Alibaba Cloud metadata (inside carrier-grade NAT)
+        "127.0.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "192.0.0.1",
+        "192.0.2.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "203.0.113.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::ffff:169.254.169.254",
+        "::ffff:100.100.100.200",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a64:1",  # NAT64 of 10.100.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "2002:6464:64c8::1",  # 6to4 of 100.100.100.200
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "100::1",
+        "2001:db8::1",
+        "fc00::1",
+        "fd00:ec2::254",  # AWS IPv6 metadata
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert media._refused_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert not media._refused_address(ipaddress.ip_address(address))
+
+
+async def test_metadata_host_behind_a_name_is_refused(
+    settings: Settings, web: dict[str, Any]
+) -> None:
+    web["dns"]["meta.example.com"] = "100.100.100.200"
+    web["pages"]["http://meta.example.com/latest/meta-data"] = (200, PNG, {})
+    with pytest.raises(MediaError, match="not a public address"):
+        resolve_media("http://meta.example.com/latest/meta-data", settings)
+    with pytest.raises(MediaError, match="not a public address"):
+        await aresolve_media("http://meta.example.com/latest/meta-data", settings)
+
+
 async def test_redirect_to_a_private_address_is_refused(
     settings: Settings, web: dict[str, Any]
 ) -> None:
@@ -182,6 +260,61 @@ async def test_oversized_and_failed_downloads(settings: Settings, web: dict[str,
         resolve_media("https://nowhere.example.org/x.png", settings)
     with pytest.raises(MediaError, match="only http"):
         resolve_media("ftp://img.example.com/x.png", settings)
+
+
+class _Drip(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """A body of 100 PNG bytes sent one byte every 20 ms: 2 s in all."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for byte in PNG * 3 + PNG[:4]:
+            time.sleep(0.02)
+            yield bytes([byte])
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for byte in PNG * 3 + PNG[:4]:
+            await asyncio.sleep(0.02)
+            yield bytes([byte])
+
+
+async def test_a_slow_download_stops_at_the_timeout(
+    tmp_path: Path, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, stream=_Drip())
+
+    monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(handler))
+    quick = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=0.2)
+    url = "https://img.example.com/slow.png"
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=r"did not finish within 0\.2 s: the URL is too slow"):
+        resolve_media(url, quick)
+    assert time.monotonic() - started < 1.0
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=r"did not finish within 0\.2 s: the URL is too slow"):
+        await aresolve_media(url, quick)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_the_timeout_covers_every_redirect_hop(
+    tmp_path: Path, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each hop is quick on its own; only their sum passes the deadline.
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        time.sleep(0.08)
+        return httpx2.Response(302, headers={"location": f"{request.url}x"})
+
+    async def ahandler(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(0.08)
+        return httpx2.Response(302, headers={"location": f"{request.url}x"})
+
+    monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
+    monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(ahandler))
+    quick = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=0.2)
+    with pytest.raises(MediaError, match="too slow"):
+        resolve_media("https://img.example.com/r", quick)
+    with pytest.raises(MediaError, match="too slow"):
+        await aresolve_media("https://img.example.com/r", quick)
 
 
 def test_media_error_is_for_the_llm() -> None:
