@@ -43,16 +43,22 @@ def build_agent(
     model_id: str | None = None,
     tasks: list[str] | None = None,
     output_dir: Path | None = None,
+    allowed_roots: Sequence[Path] | None = None,
     max_steps: int = 8,
     system_prompt: str = SYSTEM_PROMPT,
 ) -> Agent:
-    """The assistant's agent; pass ``model``/``toolkit`` to inject your own (tests do)."""
+    """The assistant's agent; pass ``model``/``toolkit`` to inject your own (tests do).
+
+    ``tasks``, ``output_dir`` and ``allowed_roots`` (folders local media may come from;
+    default: the working directory) configure the toolkit built when none is given.
+    """
     if model is None:
         from hf_tools.chat import HFChatModel
 
         model = HFChatModel(model=model_id or DEFAULT_MODEL)
     if toolkit is None:
-        toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=output_dir)
+        roots = list(allowed_roots) if allowed_roots is not None else None
+        toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=output_dir, allowed_roots=roots)
     return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=system_prompt)
 
 

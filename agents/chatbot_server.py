@@ -19,8 +19,12 @@ get 429. Each history keeps its last ``max_history`` messages (cut at a user tur
 bounds both memory and the prompt. Artifacts (images, masks, audio) are never kept in memory
 or sent to the model; responses say which tools produced what.
 
-Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000`` (needs the ``server``
-extra: starlette and uvicorn).
+Local files: any HTTP client chooses the tool arguments (through the model), so by default the
+server reads no local file at all: media arguments must be http(s) URLs or base64 data.
+``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
+
+Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]``
+(needs the ``server`` extra: starlette and uvicorn).
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,9 +51,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from agents.assistant import build_agent
 from hf_tools.agent import Agent, AgentEvent, AgentResult, FinalAnswer
 
-__all__ = ["ChatError", "SessionStore", "create_app", "main"]
+__all__ = ["ChatError", "SessionStore", "build_server_agent", "create_app", "main", "system_prompt"]
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -307,14 +314,51 @@ def create_app(
         exception_handlers={ChatError: on_chat_error, HTTPException: on_http_error},
     )
     app.state.sessions = store
+    app.state.agent = agent
     return app
 
 
-SYSTEM_PROMPT = (
-    "You are a helpful assistant with Hugging Face tools for text, images and audio. "
-    "Use a tool when it helps; media arguments take a local path or an http(s) URL. "
-    "Answer briefly."
-)
+# The library reads an empty allowed_roots as "the working directory", so "no folder at all"
+# is a root no file can be inside: a child of the null device, which is not a directory.
+_NO_LOCAL_FILES = Path(os.devnull) / "hf-tools-chatbot-reads-no-local-files"
+
+
+def system_prompt(local_files: bool = False) -> str:
+    """The server's system prompt; it mentions local paths only when tools may read them."""
+    media = "media arguments (images, audio) take an http(s) URL or base64 data"
+    if local_files:
+        media += ", or a local file path inside the folders this server allows"
+    else:
+        media += "; local file paths are refused"
+    return (
+        "You are a helpful assistant with Hugging Face tools for text, images and audio. "
+        f"Use a tool when it helps; {media}. Answer briefly."
+    )
+
+
+def build_server_agent(
+    model: BaseChatModel | None = None,
+    *,
+    model_id: str | None = None,
+    tasks: list[str] | None = None,
+    allow_files: Sequence[Path] = (),
+) -> Agent:
+    """The agent the server runs: every tool, and no local file unless ``allow_files`` says.
+
+    Args:
+        model: the chat model (default: ``HFChatModel(model_id)``).
+        model_id: chat model id when ``model`` is not given.
+        tasks: task ids to offer (default: all).
+        allow_files: folders tools may read local media from (default: none).
+    """
+    roots = list(allow_files) or [_NO_LOCAL_FILES]
+    return build_agent(
+        model,
+        model_id=model_id,
+        tasks=tasks,
+        allowed_roots=roots,
+        system_prompt=system_prompt(local_files=bool(allow_files)),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -324,16 +368,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--model", default=None, help="chat model id (org/name[:provider])")
     parser.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    parser.add_argument(
+        "--allow-files",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="let tools read local media from DIR (repeatable; default: URLs and data only)",
+    )
     ns = parser.parse_args(argv)
+    missing = [str(d) for d in ns.allow_files if not d.is_dir()]
+    if missing:
+        print(f"--allow-files takes folders; not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     if not os.environ.get("HF_TOKEN"):
         print("the chatbot server needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
         return 2
     import uvicorn
 
-    from agents.assistant import build_agent
-
     tasks = ns.tasks.split(",") if ns.tasks else None
-    agent = build_agent(model_id=ns.model, tasks=tasks, system_prompt=SYSTEM_PROMPT)
+    agent = build_server_agent(model_id=ns.model, tasks=tasks, allow_files=ns.allow_files)
     uvicorn.run(create_app(agent), host=ns.host, port=ns.port)
     return 0
 

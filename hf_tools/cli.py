@@ -15,7 +15,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
 from hf_tools.agent import DEFAULT_AGENT_MODEL
-from hf_tools.errors import HFToolsError
+from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.toolkit import HuggingFaceToolkit
 
 __all__ = ["main", "schema_bytes"]
@@ -53,24 +53,40 @@ def _summary(value: Any) -> Any:
     return value
 
 
+def _setup_message(exc: KeyError | HFToolsError) -> str:
+    """The message of a setup error, without the quotes ``str(KeyError)`` wraps it in."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
 def _call(ns: argparse.Namespace) -> int:
-    if not os.environ.get("HF_TOKEN"):
-        print("hf-tools call needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
-        return 2
+    # No token check here: Settings asks for one only when the URL is a Hugging Face host, so
+    # a local endpoint (--base-url/--model URL) works without; its ConfigurationError says so.
     try:
         args = json.loads(ns.args)
     except ValueError as exc:
         print(f"--args is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(args, dict):
+        kind = type(args).__name__
+        print(
+            f'--args must be a JSON object like \'{{"text": "..."}}\', got a {kind}',
+            file=sys.stderr,
+        )
         return 2
     models = {ns.tool.replace("_", "-"): ns.model} if ns.model else None
     try:
         toolkit = HuggingFaceToolkit(base_url=ns.base_url, models=models)
         tool = toolkit.get_tool(ns.tool)
     except (KeyError, HFToolsError) as exc:
-        print(str(exc).strip("'\""), file=sys.stderr)
+        print(_setup_message(exc), file=sys.stderr)
         return 2
     try:
         msg = tool.invoke({"name": tool.name, "args": args, "id": "cli", "type": "tool_call"})
+    except ConfigurationError as exc:  # e.g. no token for a Hugging Face host: a usage error
+        print(str(exc), file=sys.stderr)
+        return 2
     except HFToolsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -123,6 +139,9 @@ def _demo(ns: argparse.Namespace) -> int:
 
 
 def _agent(ns: argparse.Namespace) -> int:
+    if ns.max_steps < 1:
+        print(f"--max-steps must be at least 1, got {ns.max_steps}", file=sys.stderr)
+        return 2
     if not os.environ.get("HF_TOKEN"):
         print(f"hf-tools agent needs a token: export HF_TOKEN=hf_... ({_GO_LIVE})", file=sys.stderr)
         return 2
@@ -134,7 +153,7 @@ def _agent(ns: argparse.Namespace) -> int:
         toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=ns.output_dir)
         model = HFChatModel(model=ns.model)
     except (KeyError, HFToolsError) as exc:
-        print(str(exc).strip("'\""), file=sys.stderr)
+        print(_setup_message(exc), file=sys.stderr)
         return 2
     agent = Agent(model, toolkit.get_tools(), max_steps=ns.max_steps)
     mid_line = False
@@ -165,9 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hf-tools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="tools, one line each, and the schema size an LLM pays")
-    call = sub.add_parser("call", help="call one tool against the live API (needs HF_TOKEN)")
+    call = sub.add_parser(
+        "call", help="call one tool live (HF_TOKEN for Hugging Face hosts; not for your endpoint)"
+    )
     call.add_argument("tool")
-    call.add_argument("--args", required=True, help="tool arguments as JSON")
+    call.add_argument("--args", required=True, help="tool arguments as a JSON object")
     call.add_argument("--model", help="model id or endpoint URL")
     call.add_argument("--base-url")
     call.add_argument("--artifact", action="store_true", help="also print the artifact")

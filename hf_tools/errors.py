@@ -8,7 +8,7 @@ HFToolsError                      base: .task, .model (never the token)
 └── APIError                      the service answered with an error, or did not answer
     ├── AuthenticationError       401/403: bad or missing token            (developer)
     ├── PaymentRequiredError      402: credits exhausted                   (developer)
-    ├── ModelNotFoundError        404/410: no such model or route          (developer)
+    ├── ModelNotFoundError        404/405/410: no such model or route      (developer)
     ├── InvalidInputError         400/413/422: the server refused the input (LLM)
     ├── RateLimitError            429 after the retries ran out             (LLM: wait)
     ├── ModelLoadingError         503 "currently loading" after the retries (LLM: wait)
@@ -17,6 +17,9 @@ HFToolsError                      base: .task, .model (never the token)
     ├── HFConnectionError         could not connect                         (LLM: retry later)
     └── ResponseFormatError       a 2xx body we could not parse             (LLM: try again)
 ```
+
+Any other 4xx (408, 409, 415, ...) is a plain ``APIError``: the request was wrong in a way
+new arguments cannot fix, so the developer must look.
 
 `llm_fixable` tells the tool layer what to do: True -> a `ToolException` whose message the
 model reads and acts on; False -> the error propagates to the developer.
@@ -50,6 +53,7 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 500
+_SENTENCE_ENDS = (".", "!", "?", "…")
 
 
 class HFToolsError(Exception):
@@ -69,8 +73,13 @@ class HFToolsError(Exception):
         return f"{self.message} [{where}]" if where else self.message
 
     def for_llm(self) -> str:
-        """The message a model reads: what went wrong and what to do next."""
-        return f"{self} {self.hint}".strip()
+        """The message a model reads: what went wrong, then what to do next."""
+        text = str(self)
+        if not self.hint:
+            return text
+        # Two sentences, not one run-on: the model must see where the problem ends.
+        stop = "" if text.endswith(_SENTENCE_ENDS) else "."
+        return f"{text}{stop} {self.hint}"
 
 
 class ConfigurationError(HFToolsError):
@@ -127,7 +136,11 @@ class PaymentRequiredError(APIError):
 
 
 class ModelNotFoundError(APIError):
-    """404/410: the model or route does not exist on this service."""
+    """404/405/410: the model or route does not exist on this service.
+
+    405 is here because the service has no POST route at that URL: a wrong base URL or
+    endpoint path, which the developer fixes, never the model's arguments.
+    """
 
 
 class InvalidInputError(APIError, InputError):
@@ -193,6 +206,7 @@ _STATUS_MAP: dict[int, type[APIError]] = {
     402: PaymentRequiredError,
     403: AuthenticationError,
     404: ModelNotFoundError,
+    405: ModelNotFoundError,
     410: ModelNotFoundError,
     413: InvalidInputError,
     422: InvalidInputError,
@@ -275,7 +289,12 @@ def error_from_response(
     task: str | None = None,
     model: str | None = None,
 ) -> APIError:
-    """Build the typed error for a non-2xx response: the one status -> class map."""
+    """Build the typed error for a non-2xx response: the one status -> class map.
+
+    Only 400/413/422 blame the input (``InvalidInputError``, LLM-fixable). Any other
+    unmapped 4xx is a plain ``APIError`` (not LLM-fixable): telling the model to change its
+    arguments would send it round in circles on a status they cannot change.
+    """
     message = server_message(body, headers.get("content-type", ""))
     request_id = headers.get("x-request-id")
     common: dict[str, Any] = {
@@ -292,5 +311,5 @@ def error_from_response(
         return ModelLoadingError(message, estimated_time=_estimated_time(body), **common)
     cls = _STATUS_MAP.get(status_code)
     if cls is None:
-        cls = ServerError if status_code >= 500 else InvalidInputError
+        cls = ServerError if status_code >= 500 else APIError
     return cls(message, **common)

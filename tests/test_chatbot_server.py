@@ -11,10 +11,20 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import StructuredTool
 from starlette.testclient import TestClient
 
-from agents.chatbot_server import ChatError, SessionStore, _trim, create_app
+from agents.chatbot_server import (
+    ChatError,
+    SessionStore,
+    _trim,
+    build_server_agent,
+    create_app,
+    system_prompt,
+)
 from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import Agent
-from hf_tools.testing import ScriptedChatModel, tool_call
+from hf_tools.http import HFRequest
+from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
+
+from .conftest import FIXTURES, ROOT
 
 
 def _echo(messages: list[BaseMessage]) -> str:
@@ -273,3 +283,57 @@ def test_server_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--port", "0"]) == 2
     assert "export HF_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["tests/fixtures/image.png", str(FIXTURES / "image.png")])
+def test_the_default_server_reads_no_local_file(
+    path: str, monkeypatch: pytest.MonkeyPatch, sent: list[HFRequest]
+) -> None:
+    # Any HTTP client steers the tool arguments: a path in the server's working directory
+    # (the library's default folder) must not be read and uploaded.
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    monkeypatch.chdir(ROOT)
+    model = ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[tool_call("image_classification", image=path)]), "No."]
+    )
+    client = TestClient(create_app(build_server_agent(model, tasks=["image-classification"])))
+    assert client.post("/sessions/a/messages", json={"message": "what is it?"}).json()["answer"]
+    tool_reply = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
+    assert tool_reply[0]["content"] == (
+        f"the path {path} is outside the folders this tool may read. Pass a different file: "
+        "a local path inside the allowed folders, a public URL, or base64."
+    )
+    assert sent == []
+    assert "local file paths are refused" in str(model.seen[0][0].content)
+
+
+def test_main_wires_allow_files(
+    monkeypatch: pytest.MonkeyPatch, cassette: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    from agents.chatbot_server import main
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    monkeypatch.chdir(ROOT)
+    image = {"image": "tests/fixtures/image.png"}
+    assert main([]) == 0
+    default: Agent = served[-1].state.agent
+    assert default.system_prompt == system_prompt(local_files=False)
+    refused = default.tools["image_classification"].invoke(
+        tool_call("image_classification", **image)
+    )
+    assert "outside the folders this tool may read" in str(refused.content)
+    assert main(["--allow-files", str(FIXTURES)]) == 0
+    allowed: Agent = served[-1].state.agent
+    assert allowed.system_prompt == system_prompt(local_files=True)
+    assert "local file path" in (allowed.system_prompt or "")
+    with cassette("image-classification/success"):
+        read = allowed.tools["image_classification"].invoke(
+            tool_call("image_classification", **image)
+        )
+    assert read.status == "success"
+    assert main(["--allow-files", "no/such/dir"]) == 2
+    assert "--allow-files takes folders; not a folder: no/such/dir" in capsys.readouterr().err

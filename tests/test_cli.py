@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx2
 import pytest
 
+import hf_tools.http
 from hf_tools import REGISTRY
 from hf_tools.cli import main
+from hf_tools.http import HFRequest, RawResponse
 
 from .conftest import CASSETTES
 
@@ -24,11 +27,60 @@ def test_list_prints_every_tool_and_the_schema_cost(capsys: pytest.CaptureFixtur
 
 
 def test_call_without_token_is_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sent: list[HFRequest]
 ) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
-    assert main(["call", "text_classification", "--args", "{}"]) == 2
-    assert "export HF_TOKEN" in capsys.readouterr().err
+    assert main(["call", "text_classification", "--args", '{"text": "I like you"}']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("No Hugging Face api key") and "HF_TOKEN" in err  # the library's words
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--base-url", "http://127.0.0.1:8080"],
+        ["--model", "http://127.0.0.1:8080/classify"],
+    ],
+)
+def test_call_to_a_local_endpoint_needs_no_token(
+    option: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
+    seen: list[HFRequest] = []
+
+    def _answer(_: object, request: HFRequest) -> RawResponse:  # a local TGI, offline
+        seen.append(request)
+        headers = httpx2.Headers({"content-type": "application/json"})
+        return RawResponse(200, headers, b'[{"label": "POSITIVE", "score": 0.99}]')
+
+    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
+    argv = ["call", "text_classification", "--args", '{"text": "I like you"}', *option]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("POSITIVE 0.99")
+    assert [r.url.startswith("http://127.0.0.1:8080/") for r in seen] == [True]
+    assert "authorization" not in {k.lower() for k in seen[0].headers}
+
+
+@pytest.mark.parametrize(("args", "kind"), [('"I like you"', "str"), ("[1]", "list"), ("3", "int")])
+def test_call_args_must_be_a_json_object(
+    args: str, kind: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    assert main(["call", "text_classification", "--args", args]) == 2
+    assert capsys.readouterr().err == (
+        f'--args must be a JSON object like \'{{"text": "..."}}\', got a {kind}\n'
+    )
+
+
+def test_setup_errors_keep_their_closing_quote(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    assert main(["call", "text_classification", "--args", "{}", "--base-url", "nope"]) == 2
+    assert capsys.readouterr().err == ("base_url must start with http:// or https://, got 'nope'\n")
+    assert main(["call", "nope", "--args", "{}"]) == 2  # a KeyError: its repr quotes dropped
+    assert capsys.readouterr().err.startswith("no tool 'nope' in this toolkit; available: ")
 
 
 def test_call_refuses_bad_json_and_unknown_tools(
@@ -76,6 +128,15 @@ def test_agent_without_token_is_a_usage_error(
     monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["agent", "Transcribe talk.flac"]) == 2
     assert "hf-tools agent needs a token: export HF_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("steps", ["0", "-1"])
+def test_agent_refuses_max_steps_below_one(
+    steps: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    assert main(["agent", "hi", "--max-steps", steps]) == 2
+    assert capsys.readouterr().err == f"--max-steps must be at least 1, got {steps}\n"
 
 
 def test_agent_refuses_unknown_tasks_without_leaking_the_token(

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 import pytest
 from langchain_core.messages import ToolMessage
 
+import hf_tools.http
 from hf_tools import (
+    APIError,
     AuthenticationError,
     HFClient,
     HuggingFaceToolkit,
+    InputError,
+    InvalidInputError,
+    MediaError,
     ModelLoadingError,
     ModelNotFoundError,
+    PaymentRequiredError,
+    RateLimitError,
     ServerError,
 )
-from hf_tools.http import HFRequest
+from hf_tools.errors import error_from_response
+from hf_tools.http import HFRequest, RawResponse
 from hf_tools.testing import is_recording
 
 # These answers (401, 404, 429, 503...) cannot be produced on demand by the live API.
@@ -69,7 +78,7 @@ async def test_400_error_list_goes_back_to_the_llm(
     assert msg.content == (
         "HTTP 400: Error in `parameters.top_k`: ensure this value is less than or equal to 2; "
         "Error in `inputs`: field required "
-        "[text-classification, distilbert/distilbert-base-uncased-finetuned-sst-2-english] "
+        "[text-classification, distilbert/distilbert-base-uncased-finetuned-sst-2-english]. "
         "Change the arguments (shorter text, valid values) and call the tool again."
     )
     assert len(sent) == 1  # a 400 is never retried
@@ -158,3 +167,57 @@ def test_custom_endpoint_gets_the_post_as_is(
         msg = toolkit.get_tool("text_classification").invoke(_call())
     assert msg.content == "POSITIVE 0.9999, NEGATIVE 0.0001"
     assert sent[0].url == url
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "llm_fixable"),
+    [
+        (400, InvalidInputError, True),
+        (413, InvalidInputError, True),
+        (422, InvalidInputError, True),
+        (401, AuthenticationError, False),
+        (403, AuthenticationError, False),
+        (402, PaymentRequiredError, False),
+        (404, ModelNotFoundError, False),
+        (405, ModelNotFoundError, False),  # no such route: a wrong URL, not wrong arguments
+        (410, ModelNotFoundError, False),
+        (429, RateLimitError, True),
+        (408, APIError, False),
+        (409, APIError, False),
+        (415, APIError, False),
+        (418, APIError, False),
+        (451, APIError, False),
+    ],
+)
+def test_only_400_413_422_blame_the_arguments(
+    status: int, cls: type[APIError], llm_fixable: bool
+) -> None:
+    error = error_from_response(status, httpx2.Headers(), b'{"error":"no"}')
+    assert type(error) is cls
+    assert error.llm_fixable is llm_fixable and error.status_code == status
+
+
+def test_a_405_through_a_tool_goes_to_the_developer(
+    toolkit: HuggingFaceToolkit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def _405(_: object, request: HFRequest) -> RawResponse:
+        return RawResponse(405, httpx2.Headers(), b"Method Not Allowed")
+
+    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _405)
+    with pytest.raises(ModelNotFoundError, match="HTTP 405: Method Not Allowed"):
+        toolkit.get_tool("text_classification").invoke(_call())
+
+
+def test_the_llm_reads_the_problem_and_the_hint_as_two_sentences() -> None:
+    refused = MediaError("the path /etc/passwd is outside the folders this tool may read")
+    assert refused.for_llm() == (
+        "the path /etc/passwd is outside the folders this tool may read. Pass a different file: "
+        "a local path inside the allowed folders, a public URL, or base64."
+    )
+    assert InputError("text is empty.").for_llm() == (
+        "text is empty. Fix the arguments and call the tool again."
+    )
+    assert InputError("is it empty?").for_llm() == (
+        "is it empty? Fix the arguments and call the tool again."
+    )
+    assert AuthenticationError("no access").for_llm() == "no access"  # no hint, nothing added

@@ -7,6 +7,7 @@ import pytest
 
 from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
+    APIError,
     ConfigurationError,
     HFConnectionError,
     HFTimeoutError,
@@ -233,7 +234,7 @@ def test_status_map() -> None:
     err = error_from_response(422, headers, b'{"error":"bad"}', task="t", model="m")
     assert isinstance(err, InvalidInputError) and err.llm_fixable and err.request_id == "r1"
     assert isinstance(error_from_response(503, headers, b"upstream down"), ServerError)
-    assert isinstance(error_from_response(418, headers, b""), InvalidInputError)
+    assert type(error_from_response(418, headers, b"")) is APIError  # not the LLM's fault
 
 
 def test_an_httpx_transport_is_refused_with_a_clear_error() -> None:

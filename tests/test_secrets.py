@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import traceback
@@ -12,6 +13,7 @@ import yaml
 
 from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit, Settings
 from hf_tools.cli import main
+from hf_tools.http import HFRequest
 from hf_tools.testing import DUMMY_TOKEN, SECRET_HEADERS
 
 from .conftest import CASSETTES
@@ -71,13 +73,29 @@ def test_logs_errors_and_content_never_show_the_key(
     assert any(r.name.startswith("hf_tools") for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("scenario", "args", "shown"),
+    [
+        ("client/401", {}, "error: HTTP 401: Invalid username or password."),  # raised
+        ("client/400-error-list", {"top_k": 500}, "HTTP 400: Error in `parameters.top_k`"),
+    ],
+)
 def test_cli_output_never_shows_the_key(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    scenario: str,
+    args: dict[str, Any],
+    shown: str,
+    cassette: Any,
+    sent: list[HFRequest],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", SECRET)
-    main(["list"])
-    main(["call", "no_such_tool", "--args", "{}"])
+    argv = ["call", "text_classification", "--args", json.dumps({"text": "I like you", **args})]
+    with cassette(scenario):
+        assert main(argv) == 1
     out = capsys.readouterr()
+    assert [r.headers["authorization"] for r in sent] == [f"Bearer {SECRET}"]  # it was sent
+    assert shown in out.out + out.err  # the error did come back and was printed
     assert SECRET not in out.out + out.err
 
 
