@@ -318,11 +318,6 @@ def create_app(
     return app
 
 
-# The library reads an empty allowed_roots as "the working directory", so "no folder at all"
-# is a root no file can be inside: a child of the null device, which is not a directory.
-_NO_LOCAL_FILES = Path(os.devnull) / "hf-tools-chatbot-reads-no-local-files"
-
-
 def system_prompt(local_files: bool = False) -> str:
     """The server's system prompt; it mentions local paths only when tools may read them."""
     media = "media arguments (images, audio) take an http(s) URL or base64 data"
@@ -351,12 +346,11 @@ def build_server_agent(
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
     """
-    roots = list(allow_files) or [_NO_LOCAL_FILES]
     return build_agent(
         model,
         model_id=model_id,
         tasks=tasks,
-        allowed_roots=roots,
+        allowed_roots=list(allow_files),  # empty: no local files at all
         system_prompt=system_prompt(local_files=bool(allow_files)),
     )
 

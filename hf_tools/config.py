@@ -106,11 +106,12 @@ class Settings:
         models: per-task model id or endpoint URL.
         use_cache: sent as ``x-use-cache`` when set.
         wait_for_model: sent as ``x-wait-for-model`` when set.
-        timeout: seconds for one HTTP exchange.
+        timeout: seconds for one HTTP exchange, and for a whole media download.
         retry: the retry policy.
         max_content_chars: bound on the text a tool hands to the LLM.
         output_dir: where tools save binary outputs (images, masks), if anywhere.
-        allowed_roots: folders local media paths may come from.
+        allowed_roots: folders local media paths may come from; None means the working
+            directory, an empty tuple no local files at all.
         allow_private_urls: let media URLs point at loopback/private addresses.
         max_media_bytes: largest image/audio input accepted.
     """
@@ -126,7 +127,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS
     output_dir: Path | None = None
-    allowed_roots: tuple[Path, ...] = ()
+    allowed_roots: tuple[Path, ...] | None = None
     allow_private_urls: bool = False
     max_media_bytes: int = 20 * 1024 * 1024
 
@@ -173,10 +174,10 @@ class Settings:
         if not isinstance(chars, int) or chars < MIN_CONTENT_CHARS:
             msg = f"max_content_chars must be an int >= {MIN_CONTENT_CHARS}, got {chars!r}"
             raise ConfigurationError(msg)
-        given_roots = extra.pop("allowed_roots", None) or ()
+        given_roots = extra.pop("allowed_roots", None)
         if isinstance(given_roots, str | os.PathLike):  # one folder, not its characters
             given_roots = (given_roots,)
-        roots = tuple(Path(p).resolve() for p in given_roots)
+        roots = None if given_roots is None else tuple(Path(p).resolve() for p in given_roots)
         known = {f.name for f in fields(cls)} - {"key_from_env"} | {"max_retries"}
         unknown = sorted(set(extra) - known)
         if unknown:
@@ -207,5 +208,5 @@ class Settings:
         return self.api_key
 
     def media_roots(self) -> tuple[Path, ...]:
-        """Folders local media may be read from (default: the working directory)."""
-        return self.allowed_roots or (Path.cwd().resolve(),)
+        """Folders local media may be read from (default: the working directory; () none)."""
+        return (Path.cwd().resolve(),) if self.allowed_roots is None else self.allowed_roots

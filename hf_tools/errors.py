@@ -101,7 +101,8 @@ class MediaError(InputError):
     """An image or audio input was refused before any request was sent."""
 
     hint = (
-        "Pass a different file: a local path inside the allowed folders, a public URL, or base64."
+        "Pass a different input: a public URL, base64, or a local path inside the allowed"
+        " folders (if any)."
     )
 
 

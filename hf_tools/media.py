@@ -136,7 +136,11 @@ def _read_path(text: str, settings: Settings) -> Media | None:
     if not any(real.is_relative_to(root) for root in roots):
         # Decided before touching the file, so the answer never tells whether it exists.
         if _looks_like_path(text, path):
-            msg = f"the path {text} is outside the folders this tool may read"
+            msg = (
+                f"the path {text} is outside the folders this tool may read"
+                if roots
+                else f"local files are not accepted here: {text}"
+            )
             raise MediaError(msg)
         return None
     try:

@@ -300,8 +300,8 @@ def test_the_default_server_reads_no_local_file(
     assert client.post("/sessions/a/messages", json={"message": "what is it?"}).json()["answer"]
     tool_reply = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
     assert tool_reply[0]["content"] == (
-        f"the path {path} is outside the folders this tool may read. Pass a different file: "
-        "a local path inside the allowed folders, a public URL, or base64."
+        f"local files are not accepted here: {path}. Pass a different input: a public URL,"
+        " base64, or a local path inside the allowed folders (if any)."
     )
     assert sent == []
     assert "local file paths are refused" in str(model.seen[0][0].content)
@@ -325,7 +325,7 @@ def test_main_wires_allow_files(
     refused = default.tools["image_classification"].invoke(
         tool_call("image_classification", **image)
     )
-    assert "outside the folders this tool may read" in str(refused.content)
+    assert "local files are not accepted here" in str(refused.content)
     assert main(["--allow-files", str(FIXTURES)]) == 0
     allowed: Agent = served[-1].state.agent
     assert allowed.system_prompt == system_prompt(local_files=True)

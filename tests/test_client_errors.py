@@ -211,8 +211,8 @@ def test_a_405_through_a_tool_goes_to_the_developer(
 def test_the_llm_reads_the_problem_and_the_hint_as_two_sentences() -> None:
     refused = MediaError("the path /etc/passwd is outside the folders this tool may read")
     assert refused.for_llm() == (
-        "the path /etc/passwd is outside the folders this tool may read. Pass a different file: "
-        "a local path inside the allowed folders, a public URL, or base64."
+        "the path /etc/passwd is outside the folders this tool may read. Pass a different input:"
+        " a public URL, base64, or a local path inside the allowed folders (if any)."
     )
     assert InputError("text is empty.").for_llm() == (
         "text is empty. Fix the arguments and call the tool again."

@@ -103,3 +103,18 @@ def test_bounded_text_never_exceeds_its_limit_and_counts_what_it_cut(size: int, 
     if limit >= 200:
         kept = text.index("…")
         assert f"[truncated {size - kept} chars;" in text
+
+
+def test_no_allowed_folders_means_no_local_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hf_tools import MediaError
+    from hf_tools.media import resolve_media
+
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    image = "tests/fixtures/image.png"
+    assert resolve_media(image, HFClient(api_key="hf_x").settings).mime == "image/png"  # cwd
+    closed = HFClient(api_key="hf_x", allowed_roots=[]).settings
+    assert closed.media_roots() == ()
+    with pytest.raises(MediaError, match=f"local files are not accepted here: {image}"):
+        resolve_media(image, closed)
