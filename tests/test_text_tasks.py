@@ -266,13 +266,23 @@ def test_sentence_similarity(toolkit: HuggingFaceToolkit, cassette: Any) -> None
 
 def test_ranking_wire_and_shapes() -> None:
     _, body = wire("ranking", query="q", documents=["d1", "d2"])
-    assert body == {"inputs": [["q", "d1"], ["q", "d2"]]}
+    assert body == {"inputs": [{"text": "q", "text_pair": "d1"}, {"text": "q", "text_pair": "d2"}]}
     args: dict[str, Any] = {"query": "q", "documents": ["d1", "d2"]}
     for data in (
         [{"label": "LABEL_0", "score": 0.1}, {"label": "LABEL_0", "score": 0.9}],
         [[{"label": "LABEL_0", "score": 0.1}], [{"label": "LABEL_0", "score": 0.9}]],
         {"scores": [0.1, 0.9]},
         [{"index": 1, "score": 0.9}, {"index": 0, "score": 0.1}],
+        [[-2.3], [4.1]],  # one logit per pair
+        # Two classes: the relevant one's score counts, not the most confident label's.
+        [
+            [{"label": "LABEL_0", "score": 0.99}, {"label": "LABEL_1", "score": 0.01}],
+            [{"label": "LABEL_1", "score": 0.7}, {"label": "LABEL_0", "score": 0.3}],
+        ],
+        [
+            [{"label": "not_relevant", "score": 0.9}, {"label": "relevant", "score": 0.1}],
+            [{"label": "relevant", "score": 0.8}, {"label": "not_relevant", "score": 0.2}],
+        ],
     ):
         out = parse("ranking", data, **args)
         assert [(r.index, r.text) for r in out.ranked] == [(1, "d2"), (0, "d1")]

@@ -36,8 +36,32 @@ class RankingOutput(BaseModel):
 
 
 def build(args: RankingInput, media: Mapping[str, Media]) -> Payload:
-    """Cross-encoder pairs: ``{"inputs": [[query, doc], ...]}``."""
-    return Payload(json={"inputs": [[args.query, doc] for doc in args.documents]})
+    """Cross-encoder pairs as the text-classification pipeline takes them.
+
+    ``{"inputs": [{"text": query, "text_pair": doc}, ...]}``: the pipeline reads a list of
+    ``[query, doc]`` lists as a batch of single texts and refuses it beyond one document.
+    """
+    pairs = [{"text": args.query, "text_pair": doc} for doc in args.documents]
+    return Payload(json={"inputs": pairs})
+
+
+# Names a two-class reranker gives its "relevant" class; LABEL_1 is the usual positive index.
+_RELEVANT = ("label_1", "1", "relevant", "positive", "true", "yes", "entailment")
+
+
+def _relevance(labels: list[Any]) -> float:
+    """The relevance score of one pair's ``[{label, score}, ...]``, not its best label's.
+
+    A confident "not relevant" must not rank first: take the relevant class's score, else the
+    class sorting last by name (LABEL_1 after LABEL_0).
+    """
+    if len(labels) == 1:
+        return float(labels[0]["score"])
+    by_name = {str(d["label"]).lower(): float(d["score"]) for d in labels}
+    for name in _RELEVANT:
+        if name in by_name:
+            return by_name[name]
+    return by_name[max(by_name)]
 
 
 def _scores(data: Any, n: int) -> list[float]:
@@ -51,8 +75,11 @@ def _scores(data: Any, n: int) -> list[float]:
     scores = []
     for item in data if isinstance(data, list) else []:
         item = unwrap_single(item)
-        if isinstance(item, list):  # [[{label, score}, ...]] per pair: the best label's score
-            item = max(item, key=lambda d: d["score"])
+        if isinstance(item, list) and item and isinstance(item[0], Mapping):
+            scores.append(_relevance(item))  # [[{label, score}, ...]] per pair
+            continue
+        if isinstance(item, list) and len(item) == 1:  # [[f]]: one logit per pair
+            item = item[0]
         scores.append(float(item["score"] if isinstance(item, Mapping) else item))
     return scores
 
