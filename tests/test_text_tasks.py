@@ -176,7 +176,14 @@ def test_text_generation_parameters_and_details(toolkit: HuggingFaceToolkit, cas
     _, body = wire("text-generation", prompt="p", max_new_tokens=5, stop=["\n"], seed=1)
     assert body == {"inputs": "p", "parameters": {"max_new_tokens": 5, "stop": ["\n"], "seed": 1}}
     with cassette("text-generation/with-details"):
-        msg = call(toolkit, "text_generation", prompt="test", max_new_tokens=1, do_sample=False)
+        msg = call(
+            toolkit,
+            "text_generation",
+            prompt="test",
+            max_new_tokens=1,
+            do_sample=False,
+            details=True,
+        )
     assert msg.content == "(empty generation) [stopped: max_new_tokens reached]"
     assert msg.artifact.details["generated_tokens"] == 1
 

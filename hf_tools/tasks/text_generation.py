@@ -17,14 +17,18 @@ class TextGenerationInput(ToolInput):
     prompt: str = Field(min_length=1, description="Text to continue.")
     max_new_tokens: int | None = Field(default=None, ge=1, description="Max tokens to generate.")
     temperature: float | None = Field(default=None, gt=0, description="Sampling temperature.")
-    stop: list[str] | None = Field(default=None, description="Stop at any of these strings.")
+    stop: list[str] | None = Field(
+        default=None, max_length=4, description="Stop at any of these strings (up to 4)."
+    )
     # Python callers only: left out of the LLM schema (paid on every call), still accepted.
     top_p: SkipJsonSchema[float | None] = Field(default=None, gt=0, le=1)
     top_k: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     repetition_penalty: SkipJsonSchema[float | None] = Field(default=None, gt=0)
     do_sample: SkipJsonSchema[bool | None] = None
     return_full_text: SkipJsonSchema[bool | None] = None
-    seed: SkipJsonSchema[int | None] = None
+    seed: SkipJsonSchema[int | None] = Field(default=None, ge=0)
+    # TGI only: the finish reason and tokens come back (the content then says a cut by length).
+    details: SkipJsonSchema[bool | None] = None
 
 
 class TextGenerationParameters(BaseModel):
@@ -39,6 +43,7 @@ class TextGenerationParameters(BaseModel):
     return_full_text: bool | None = None
     stop: list[str] | None = None
     seed: int | None = None
+    details: bool | None = None
 
 
 class TextGenerationOutput(BaseModel):
