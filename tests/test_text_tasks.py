@@ -77,9 +77,10 @@ def test_zero_shot_wire_and_legacy_shape() -> None:
         "inputs": "t",
         "parameters": {"candidate_labels": ["a", "b"], "multi_label": True},
     }
-    legacy = {"sequence": "t", "labels": ["b", "a"], "scores": [0.7, 0.3]}
+    legacy = {"sequence": "t", "labels": ["b", "a"], "scores": [0.7, 0.3], "warnings": ["w"]}
     out = parse("zero-shot-classification", legacy, text="t", candidate_labels=["a", "b"])
     assert out.sequence == "t" and [lab.label for lab in out.labels] == ["b", "a"]
+    assert out.model_extra == {"warnings": ["w"]}  # unknown fields are kept
     as_list = parse("zero-shot-classification", [legacy], text="t", candidate_labels=["a", "b"])
     assert as_list.labels == out.labels
     flat = [{"label": "a", "score": 0.3}, {"label": "b", "score": 0.7}]
@@ -87,6 +88,28 @@ def test_zero_shot_wire_and_legacy_shape() -> None:
         parse("zero-shot-classification", flat, text="t", candidate_labels=["a", "b"]).labels
         == out.labels
     )
+
+
+def test_zero_shot_multi_label_scores_each_label_alone(
+    toolkit: HuggingFaceToolkit, cassette: Any
+) -> None:
+    text = (
+        "A new model offers an explanation for how the Galilean satellites formed around the"
+        " solar system'slargest world. Konstantin Batygin did not set out to solve one of the"
+        " solar system's most puzzling mysteries when he went for a run up a hill in Nice, France."
+    )
+    labels = ["scientific discovery", "space & cosmos", "microbiology", "archeology", "robots"]
+    with cassette("zero-shot-classification/multi-label"):
+        msg = call(
+            toolkit,
+            "zero_shot_classification",
+            text=text,
+            candidate_labels=labels,
+            multi_label=True,
+        )
+    scores = [label.score for label in msg.artifact.labels]
+    assert [label.label for label in msg.artifact.labels][:2] == labels[:2]
+    assert sum(scores) > 1.7  # independent scores, not a distribution
 
 
 def test_zero_shot_without_labels_tells_the_llm(
@@ -142,11 +165,16 @@ def test_table_question_answering(toolkit: HuggingFaceToolkit, cassette: Any) ->
     bad = call(toolkit, "table_question_answering", query="q", table={"a": ["1"], "b": []})
     assert bad.status == "error"
     assert "same number of cells" in str(bad.content)
+    # Numbers an LLM writes as numbers are sent as the text cells the server reads.
+    _, body = wire("table-question-answering", query="q", table={"Stars": [36542, 4.5]})
+    assert body["inputs"]["table"] == {"Stars": ["36542", "4.5"]}
 
 
 def test_fill_mask_needs_the_mask_token(toolkit: HuggingFaceToolkit, cassette: Any) -> None:
     msg = call(toolkit, "fill_mask", text="The goal of life is happiness.")
     assert msg.status == "error" and "<mask>" in str(msg.content)
+    two = call(toolkit, "fill_mask", text="A <mask> and a [MASK].")
+    assert "the text has 2 mask tokens; use exactly one per call" in str(two.content)
     with cassette("fill-mask/success"):
         ok = call(toolkit, "fill_mask", text="The goal of life is <mask>.")
     first = str(ok.content).splitlines()[0]
@@ -170,6 +198,14 @@ def test_translation_languages(toolkit: HuggingFaceToolkit, cassette: Any) -> No
     assert body == {"inputs": "Hello", "parameters": {"src_lang": "en_XX", "tgt_lang": "fr_XX"}}
     with cassette("translation/success"):
         assert call(toolkit, "translation", text="Hello world").content == "Hallo Welt"
+    mbart = HuggingFaceToolkit(
+        api_key=DUMMY_TOKEN,
+        tasks=["translation"],
+        models={"translation": "facebook/mbart-large-50-many-to-many-mmt"},
+    )
+    with cassette("translation/source-and-target"):
+        msg = call(mbart, "translation", text="Hello world", src_lang="en_XX", tgt_lang="fr_XX")
+    assert msg.content == "Hello world"  # what the recorded model answered
 
 
 def test_text_generation_parameters_and_details(toolkit: HuggingFaceToolkit, cassette: Any) -> None:

@@ -310,3 +310,13 @@ def test_text_to_image_parses_base64_json_and_refuses_non_images() -> None:
         parse(b"<html>busy</html>", args)
     with pytest.raises(ResponseFormatError, match="expected image bytes"):
         parse({"error": None}, args)
+
+
+def test_segment_keeps_unknown_fields() -> None:
+    spec = get_spec("image-segmentation")
+    mask = base64.b64encode((FIXTURES / "image.png").read_bytes()).decode()
+    out = spec.parse(
+        [{"label": "cat", "score": 0.9, "mask": mask, "instance_id": 3}],
+        spec.input_model.model_construct(image="x"),
+    )
+    assert out.segments[0].model_extra == {"instance_id": 3}

@@ -30,8 +30,12 @@ class FillMaskInput(ToolInput):
     @field_validator("text")
     @classmethod
     def _has_mask(cls, text: str) -> str:
-        if not any(token in text for token in MASK_TOKENS):
+        masks = sum(text.count(token) for token in MASK_TOKENS)
+        if masks == 0:
             msg = "the text must contain the mask token <mask> (or [MASK] for BERT models)"
+            raise ValueError(msg)
+        if masks > 1:  # the server answers per mask; one question, one answer
+            msg = f"the text has {masks} mask tokens; use exactly one per call"
             raise ValueError(msg)
         return text
 

@@ -127,12 +127,14 @@ def parse(data: Any, args: ImageSegmentationInput) -> ImageSegmentationOutput:
         try:
             mask_text = str(item["mask"]).split(",")[-1]  # tolerate a data: URI prefix
             mask = base64.b64decode(mask_text, validate=True)
+            extra = {k: v for k, v in item.items() if k not in Segment.model_fields}
             segments.append(
                 Segment(
                     label=str(item["label"]),
                     score=item.get("score"),
                     mask=mask,
                     coverage=mask_coverage(mask),
+                    **extra,  # unknown fields are kept, as everywhere
                 )
             )
         except (KeyError, TypeError, binascii.Error, ValueError) as exc:

@@ -16,6 +16,22 @@ class TableQuestionAnsweringInput(ToolInput):
     query: str = Field(min_length=1, description="Question about the table.")
     table: dict[str, list[str]] = Field(description="{column: [cells]}, columns of equal length.")
 
+    @field_validator("table", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, table: Any) -> Any:
+        # The server reads every cell as text; an LLM often writes numbers as numbers.
+        if not isinstance(table, Mapping):
+            return table
+        return {
+            column: [
+                str(c) if isinstance(c, int | float) and not isinstance(c, bool) else c
+                for c in cells
+            ]
+            if isinstance(cells, list)
+            else cells
+            for column, cells in table.items()
+        }
+
     @field_validator("table")
     @classmethod
     def _rectangular(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:

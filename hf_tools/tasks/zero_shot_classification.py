@@ -65,7 +65,13 @@ def parse(data: Any, args: ZeroShotClassificationInput) -> ZeroShotClassificatio
         data = data[0] if "labels" in data[0] else data
     sequence = data.get("sequence") if isinstance(data, Mapping) else None
     labels = labels_from(data, "zero-shot-classification")
-    return ZeroShotClassificationOutput(labels=labels, sequence=sequence)
+    # Other keys of the legacy object (warnings...) are kept, as everywhere.
+    extra = (
+        {k: v for k, v in data.items() if k not in ("sequence", "labels", "scores")}
+        if isinstance(data, Mapping)
+        else {}
+    )
+    return ZeroShotClassificationOutput(labels=labels, sequence=sequence, **extra)
 
 
 def render(out: ZeroShotClassificationOutput) -> str:
