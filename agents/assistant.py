@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
+from hf_tools.errors import HFToolsError
 
 __all__ = ["DEFAULT_MODEL", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
 
@@ -83,33 +84,43 @@ def chat(agent: Agent, stdin: TextIO, stdout: TextIO, *, prompt: str = "you> ") 
         if not text:
             continue
         turns += 1
-        history = _turn(agent, [*history, HumanMessage(text)], stdout)
+        history = _turn(agent, history, text, stdout)
 
 
-def _turn(agent: Agent, messages: list[BaseMessage], out: TextIO) -> list[BaseMessage]:
-    """Run one request, printing as events arrive; returns the conversation to keep."""
+def _turn(agent: Agent, history: list[BaseMessage], text: str, out: TextIO) -> list[BaseMessage]:
+    """Run one request, printing as events arrive; returns the conversation to keep.
+
+    A failed model call (rate limit, timeout, server error) ends only this turn: the error
+    is shown on one line and the conversation stays as it was before the request.
+    """
     mid_line = False
-    for event in agent.stream_events(messages):
-        if isinstance(event, ModelToken):
-            if not mid_line:
-                out.write("assistant> ")
-            out.write(event.text)
-            mid_line = True
-        else:
-            if mid_line:
-                out.write("\n")
-                mid_line = False
-            if isinstance(event, ToolStart):
-                args = json.dumps(event.args, ensure_ascii=False)
-                out.write(f"  [tool] {event.name}({args[:200]})\n")
-            elif isinstance(event, ToolEnd):
-                mark = "->" if event.status == "success" else "!!"
-                first = event.content.splitlines()[0] if event.content else ""
-                out.write(f"  {mark} {first[:160]}\n")
-            elif isinstance(event, FinalAnswer):
-                return _finish(event, out)
+    try:
+        for event in agent.stream_events([*history, HumanMessage(text)]):
+            if isinstance(event, ModelToken):
+                if not mid_line:
+                    out.write("assistant> ")
+                out.write(event.text)
+                mid_line = True
+            else:
+                if mid_line:
+                    out.write("\n")
+                    mid_line = False
+                if isinstance(event, ToolStart):
+                    args = json.dumps(event.args, ensure_ascii=False)
+                    out.write(f"  [tool] {event.name}({args[:200]})\n")
+                elif isinstance(event, ToolEnd):
+                    mark = "->" if event.status == "success" else "!!"
+                    first = event.content.splitlines()[0] if event.content else ""
+                    out.write(f"  {mark} {first[:160]}\n")
+                elif isinstance(event, FinalAnswer):
+                    return _finish(event, out)
+            out.flush()
+    except HFToolsError as exc:
+        # Our errors never hold the token; their first line is what the user needs.
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        out.write(("\n" if mid_line else "") + f"!! error: {message}\n")
         out.flush()
-    return messages  # not reached: the agent always ends with FinalAnswer
+    return history
 
 
 def _finish(event: FinalAnswer, out: TextIO) -> list[BaseMessage]:
@@ -132,8 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.environ.get("HF_TOKEN"):
         print("the assistant needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
         return 2
-    tasks = ns.tasks.split(",") if ns.tasks else None
-    agent = build_agent(model_id=ns.model, tasks=tasks, output_dir=ns.output_dir)
+    tasks = [t.strip() for t in ns.tasks.split(",") if t.strip()] if ns.tasks else None
+    try:
+        agent = build_agent(model_id=ns.model, tasks=tasks, output_dir=ns.output_dir)
+    except (KeyError, HFToolsError) as exc:  # an unknown task: a usage error, as hf-tools agent
+        print(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc, file=sys.stderr)
+        return 2
     print("hf-tools assistant: ask away; mention image/audio paths or URLs. /quit to leave.")
     chat(agent, sys.stdin, sys.stdout)
     return 0

@@ -212,7 +212,12 @@ class Agent:
     def astream_events(
         self, request: AgentInput, config: RunnableConfig | None = None, *, tokens: bool = True
     ) -> AsyncIterator[AgentEvent]:
-        """Async twin of ``stream_events``; tool ends arrive in completion order."""
+        """Async twin of ``stream_events``; tool ends arrive in completion order.
+
+        A consumer that stops before ``FinalAnswer`` should close the generator, e.g.
+        ``async with contextlib.aclosing(agent.astream_events(...)) as events:``; closing
+        cancels the tool calls still running (a bare ``break`` leaves them to finish).
+        """
         return self._arun(request, config, stream=tokens)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -243,14 +248,14 @@ class Agent:
                 reply = _joined(pieces)
             else:
                 reply = _as_ai(self._model.invoke(messages, config))
-            reply, broken = _with_invalid_calls(reply)
+            reply, broken = _answerable(reply, len(messages))
             messages.append(reply)
             if not reply.tool_calls:
                 yield FinalAnswer(AgentResult(_text(reply), messages, artifacts, step))
                 return
-            for call in reply.tool_calls:
+            for i, call in enumerate(reply.tool_calls):
                 yield _tool_start(call, step)
-                tool_message, artifact = self._call_tool(call, config, broken)
+                tool_message, artifact = self._call_tool(call, config, broken.get(i))
                 messages.append(tool_message)
                 if artifact is not None:
                     artifacts.append((call["name"], artifact))
@@ -272,7 +277,7 @@ class Agent:
                 reply = _joined(pieces)
             else:
                 reply = _as_ai(await self._model.ainvoke(messages, config))
-            reply, broken = _with_invalid_calls(reply)
+            reply, broken = _answerable(reply, len(messages))
             messages.append(reply)
             if not reply.tool_calls:
                 yield FinalAnswer(AgentResult(_text(reply), messages, artifacts, step))
@@ -282,7 +287,7 @@ class Agent:
                 yield _tool_start(call, step)
             results: dict[int, tuple[ToolMessage, Any]] = {}
             pending = [
-                asyncio.ensure_future(self._indexed(i, c, config, broken))
+                asyncio.ensure_future(self._indexed(i, c, config, broken.get(i)))
                 for i, c in enumerate(calls)
             ]
             try:
@@ -303,9 +308,9 @@ class Agent:
         yield FinalAnswer(self._stopped(messages, artifacts))
 
     async def _indexed(
-        self, index: int, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
+        self, index: int, call: ToolCall, config: RunnableConfig | None, problem: str | None
     ) -> tuple[int, ToolMessage, Any]:
-        tool_message, artifact = await self._acall_tool(call, config, broken)
+        tool_message, artifact = await self._acall_tool(call, config, problem)
         return index, tool_message, artifact
 
     def _stopped(
@@ -320,8 +325,8 @@ class Agent:
 
     # -- one tool call -----------------------------------------------------------------------
 
-    def _prepare(self, call: ToolCall, broken: dict[str, str]) -> BaseTool | ToolMessage:
-        if (problem := broken.get(call.get("id") or "")) is not None:
+    def _prepare(self, call: ToolCall, problem: str | None) -> BaseTool | ToolMessage:
+        if problem is not None:  # a call whose arguments did not parse: never run it
             return _error(call, problem)
         tool = self.tools.get(call["name"])
         if tool is not None:
@@ -331,9 +336,9 @@ class Agent:
         return _error(call, text)
 
     def _call_tool(
-        self, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
+        self, call: ToolCall, config: RunnableConfig | None, problem: str | None
     ) -> tuple[ToolMessage, Any]:
-        tool = self._prepare(call, broken)
+        tool = self._prepare(call, problem)
         if isinstance(tool, ToolMessage):
             return tool, None
         try:
@@ -342,9 +347,9 @@ class Agent:
             return _error(call, _fix_message(call, exc)), None
 
     async def _acall_tool(
-        self, call: ToolCall, config: RunnableConfig | None, broken: dict[str, str]
+        self, call: ToolCall, config: RunnableConfig | None, problem: str | None
     ) -> tuple[ToolMessage, Any]:
-        tool = self._prepare(call, broken)
+        tool = self._prepare(call, problem)
         if isinstance(tool, ToolMessage):
             return tool, None
         try:
@@ -382,26 +387,57 @@ def _joined(pieces: list[BaseMessage]) -> AIMessage:
     return _as_ai(message_chunk_to_message(joined))
 
 
-def _with_invalid_calls(reply: AIMessage) -> tuple[AIMessage, dict[str, str]]:
-    """Make calls whose arguments did not parse into calls answered with an error.
+def _answerable(reply: AIMessage, position: int) -> tuple[AIMessage, dict[int, str]]:
+    """Make every call of ``reply`` one that a tool message can answer.
 
-    Chat APIs want a reply to every call in the conversation, and the model needs to hear what
-    was wrong to send the call again; returns the reply and ``{call_id: error text}``.
+    Chat APIs pair each tool message with a call of the assistant message by id, so calls
+    without an id get one (``call_{position}_{i}``: deterministic, unique in the
+    conversation), and calls whose arguments did not parse become calls answered with an
+    error the model can act on. Returns the reply and ``{call position: error text}``:
+    positions, not ids, since a broken call may share its id with a valid one.
     """
-    if not reply.invalid_tool_calls:
+    calls = [
+        c
+        if c.get("id")
+        else ToolCall(name=c["name"], args=c["args"], id=f"call_{position}_{i}", type="tool_call")
+        for i, c in enumerate(reply.tool_calls)
+    ]
+    cut = _cut_by_token_limit(reply)
+    if not reply.invalid_tool_calls and calls == reply.tool_calls and not (cut and calls):
         return reply, {}
-    calls = list(reply.tool_calls)
-    broken: dict[str, str] = {}
+    broken: dict[int, str] = {}
+    if cut and calls and not reply.invalid_tool_calls:
+        # Streamed arguments are parsed leniently: a call cut short can look valid, with
+        # truncated values. The last one is the one the limit cut; never run it.
+        broken[len(calls) - 1] = _cut_message(calls[-1]["name"])
     for i, bad in enumerate(reply.invalid_tool_calls):
-        call_id = bad.get("id") or f"invalid_call_{i}"
+        taken = {c["id"] for c in calls}
+        call_id = bad.get("id") or ""
+        if not call_id or call_id in taken:
+            call_id = f"call_{position}_invalid_{i}"
         name = bad.get("name") or "unknown"
-        calls.append(ToolCall(name=name, args={}, id=call_id, type="tool_call"))
-        broken[call_id] = (
-            f"The arguments of your {name} call are not a valid JSON object "
+        broken[len(calls)] = (
+            _cut_message(name)
+            if cut
+            else f"The arguments of your {name} call are not a valid JSON object "
             f"({bad.get('error') or 'could not parse'}): {str(bad.get('args'))[:200]}. "
             "Call it again with JSON arguments."
         )
+        calls.append(ToolCall(name=name, args={}, id=call_id, type="tool_call"))
     return reply.model_copy(update={"tool_calls": calls, "invalid_tool_calls": []}), broken
+
+
+def _cut_message(name: str) -> str:
+    return (
+        f"Your {name} call was cut off by the token limit before its arguments were complete. "
+        "Make a shorter call (less text in the arguments), or ask for a higher max_tokens."
+    )
+
+
+def _cut_by_token_limit(reply: AIMessage) -> bool:
+    # finish_reason is OpenAI's (and ours); stop_reason is Anthropic's.
+    meta = reply.response_metadata
+    return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens"
 
 
 def _tool_start(call: ToolCall, step: int) -> ToolStart:

@@ -10,6 +10,7 @@ stream assembly. The I/O methods only connect those pieces.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import threading
 import uuid
@@ -122,6 +123,17 @@ def _text_of(content: str | list[str | dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _assistant_text(content: str | list[str | dict[str, Any]]) -> str:
+    """An AI message's text only: tool_call, tool_use, reasoning... blocks are not text."""
+    if isinstance(content, str):
+        return content
+    return "".join(
+        b if isinstance(b, str) else str(b.get("text", ""))
+        for b in content
+        if isinstance(b, str) or b.get("type") == "text"
+    )
+
+
 def _user_part(block: str | dict[str, Any]) -> dict[str, Any]:
     """One content part in OpenAI form; LangChain's standard image blocks become image_url."""
     if isinstance(block, str):
@@ -162,7 +174,7 @@ def message_to_dict(message: BaseMessage) -> dict[str, Any]:
     if isinstance(message, HumanMessage):
         return {"role": "user", "content": _user_content(message.content)}
     if isinstance(message, AIMessage):
-        out: dict[str, Any] = {"role": "assistant", "content": _text_of(message.content)}
+        out: dict[str, Any] = {"role": "assistant", "content": _assistant_text(message.content)}
         if message.tool_calls:
             out["tool_calls"] = [_tool_call_dict(c) for c in message.tool_calls]
         return out
@@ -186,9 +198,21 @@ def chat_payload(
     stream: bool = False,
     stream_usage: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body: ``model`` first (the router reads it from a prefix), params only when set."""
+    """The JSON body: ``model`` first (the router reads it from a prefix), params only when set.
+
+    Raises:
+        ValueError: ``n`` other than 1 (one answer per call; call again for more).
+    """
     body: dict[str, Any] = {"model": model, "messages": [message_to_dict(m) for m in messages]}
     body.update({k: v for k, v in params.items() if v is not None and k not in _NOT_PARAMS})
+    if body.get("n", 1) != 1:
+        # Only the first choice would be read: refuse rather than pay for answers never seen.
+        msg = f"HFChatModel returns one answer per call; n={body['n']} is not supported"
+        raise ValueError(msg)
+    if body.get("tools") == []:
+        # OpenAI-compatible servers reject an empty tools list (an agent without tools).
+        del body["tools"]
+        body.pop("tool_choice", None)
     if stream:
         body["stream"] = True
         if stream_usage:
@@ -325,7 +349,7 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
         ResponseFormatError: the body is not a chat completion.
         APIError: the body is an ``{"error": ...}`` object.
     """
-    if isinstance(data, Mapping) and "error" in data and "choices" not in data:
+    if isinstance(data, Mapping) and data.get("error") and not data.get("choices"):
         _raise_body_error(data, 200, model)
     choices = data.get("choices") if isinstance(data, Mapping) else None
     if not choices or not isinstance(choices[0], Mapping):
@@ -455,12 +479,20 @@ class StreamAssembler:
 
     A stream is finished by ``[DONE]`` or a ``finish_reason``; :meth:`close` raises if it
     ended before either, so a cut connection is never mistaken for a short answer.
+
+    Args:
+        model: the model named in errors.
+        seed: what ids of tool calls streamed without one derive from (the request body, so a
+            replayed run sends the same ids); random when not given.
     """
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, *, seed: bytes | None = None) -> None:
         self.model = model
         self.done = False
         self.finished = False
+        self._seed = seed if seed is not None else uuid.uuid4().bytes
+        self._ids: dict[int, str] = {}  # tool-call index -> the id its first chunk carried
+        self._usage: UsageMetadata | None = None
 
     def feed(self, payload: str) -> list[ChatGenerationChunk]:
         """One event payload -> zero or more chunks.
@@ -477,36 +509,59 @@ class StreamAssembler:
         for data in _json_objects(payload):
             if not isinstance(data, Mapping):
                 continue
-            if "error" in data:
+            if data.get("error") and not data.get("choices"):  # some servers send "error": null
                 _raise_body_error(data, None, self.model)
             chunk = self._chunk(data)
             if chunk is not None:
                 chunks.append(chunk)
         return chunks
 
+    def _call_chunk(self, raw: Mapping[str, Any], position: int) -> ToolCallChunk:
+        call = _tool_call_chunk(raw, position)
+        index = call["index"]
+        assert index is not None  # _tool_call_chunk always sets one
+        known = self._ids.get(index)
+        if known is not None and call["id"] in (None, known):
+            # LangChain concatenates names: only the first chunk of a call may carry its name
+            # (and id), or a name repeated in every delta becomes "echoecho".
+            return ToolCallChunk(
+                name=None, args=call["args"], id=None, index=index, type="tool_call_chunk"
+            )
+        call_id = call["id"]
+        if call_id is None:
+            # TGI streams "id": ""; the AIMessage, the ToolMessage and the next request must
+            # all carry the same id, so one is made here, once per call.
+            digest = hashlib.sha256(self._seed + str(index).encode()).hexdigest()
+            call_id = call["id"] = f"call_{digest[:24]}"
+        self._ids[index] = call_id  # a new id at a known index is a new call: kept whole
+        return call
+
     def _chunk(self, data: Mapping[str, Any]) -> ChatGenerationChunk | None:
         choices = data.get("choices") or []
         choice: Mapping[str, Any] = choices[0] if choices else {}
         delta = choice.get("delta") or choice.get("message") or {}  # message: a whole answer
         usage = _usage(data)
-        if not choice and usage is None:
+        if usage is not None:
+            # Some servers send running totals in every chunk: keep the last, emit it once.
+            self._usage = usage
+        if not choice:
             return None
-        calls = [_tool_call_chunk(c, i) for i, c in enumerate(_as_list(delta.get("tool_calls")))]
+        raw_calls = _as_list(delta.get("tool_calls"))
+        calls = [self._call_chunk(c, i) for i, c in enumerate(raw_calls)]
         finish = choice.get("finish_reason")
         if finish:
             self.finished = True
         message = AIMessageChunk(
             content=delta.get("content") or "",
             tool_call_chunks=calls,
-            usage_metadata=usage,
             response_metadata=_metadata(data, choice) if finish else {},
             id=data.get("id") or None,
         )
         info = {"finish_reason": finish} if finish else None
         return ChatGenerationChunk(message=message, generation_info=info)
 
-    def close(self) -> None:
-        """End of the byte stream.
+    def close(self) -> list[ChatGenerationChunk]:
+        """End of the byte stream: the last chunk, with the token usage, if the server sent any.
 
         Raises:
             HFConnectionError: the stream stopped before ``[DONE]`` or a finish reason.
@@ -514,6 +569,10 @@ class StreamAssembler:
         if not (self.done or self.finished):
             msg = "the stream ended before the model finished (connection cut?)"
             raise HFConnectionError(msg, task=_TASK, model=self.model)
+        if self._usage is None:
+            return []
+        usage, self._usage = self._usage, None
+        return [ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))]
 
 
 class _WholeBodyDecoder:
@@ -784,7 +843,7 @@ class HFChatModel(BaseChatModel):
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
         response, decoder = _open_stream(raw)
-        assembler = StreamAssembler(request.model)
+        assembler = StreamAssembler(request.model, seed=request.content)
         try:
             for data in response.iter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):
@@ -798,7 +857,7 @@ class HFChatModel(BaseChatModel):
         finally:
             response.close()
         yield from _assemble(assembler, decoder.flush(), tail=True)
-        assembler.close()
+        yield from assembler.close()
 
     async def _astream(
         self,
@@ -810,7 +869,7 @@ class HFChatModel(BaseChatModel):
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         response, decoder = _open_stream(raw)
-        assembler = StreamAssembler(request.model)
+        assembler = StreamAssembler(request.model, seed=request.content)
         try:
             async for data in response.aiter_bytes():
                 for chunk in _assemble(assembler, decoder.feed(data)):
@@ -823,15 +882,15 @@ class HFChatModel(BaseChatModel):
             raise transport_error(exc, request)[0] from exc
         finally:
             await response.aclose()
-        for chunk in _assemble(assembler, decoder.flush(), tail=True):
+        for chunk in [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]:
             yield chunk
-        assembler.close()
 
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools (LangChain tools, pydantic models, functions or OpenAI dicts).
@@ -840,9 +899,16 @@ class HFChatModel(BaseChatModel):
             tools: what the model may call.
             tool_choice: ``"auto"``, ``"none"``, ``"required"`` (``"any"``), a tool name, or
                 ``True`` with exactly one tool.
+            strict: set as ``function.strict`` of every tool (OpenAI's format; not a top-level
+                request parameter).
             **kwargs: more request parameters to bind.
         """
-        formatted = [convert_to_openai_tool(t) for t in tools]
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if strict is not None:  # OpenAI dicts come back as given: add it to them too
+            formatted = [
+                {**t, "function": {"strict": strict, **t["function"]}} if "function" in t else t
+                for t in formatted
+            ]
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = tool_choice_payload(tool_choice, formatted)
         return self.bind(tools=formatted, **kwargs)
@@ -863,7 +929,8 @@ class HFChatModel(BaseChatModel):
             include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead.
             method: ``"function_calling"`` (a forced call of one tool named after the schema),
                 ``"json_schema"`` (``response_format``), or ``"json_mode"`` (any JSON object).
-            strict: passed as ``json_schema.strict``.
+            strict: ``json_schema.strict``, or the tool's ``function.strict`` with
+                ``"function_calling"``.
             **kwargs: unsupported; raise.
 
         Raises:
@@ -877,7 +944,7 @@ class HFChatModel(BaseChatModel):
         parser: Runnable[Any, Any]
         if method == "function_calling":
             name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools([schema], tool_choice=name, **trace)
+            llm = self.bind_tools([schema], tool_choice=name, strict=strict, **trace)
             parser = (
                 PydanticToolsParser(tools=[schema], first_tool_only=True)
                 if is_pydantic

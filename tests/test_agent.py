@@ -373,3 +373,114 @@ async def test_calls_with_unparseable_arguments_get_an_error_reply(mode: str) ->
         'The arguments of your ping call are not a valid JSON object (Unterminated): {"n": 1.'
     )
     assert result.answer == "ok"
+
+
+@tool
+def echo(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_valid_call_sharing_its_id_with_a_broken_one_still_runs(mode: str) -> None:
+    from langchain_core.messages import InvalidToolCall
+
+    bad = InvalidToolCall(type="invalid_tool_call", name="echo", args="{bad", id="0", error="x")
+    reply = AIMessage("", tool_calls=[tool_call("echo", "0", text="a")], invalid_tool_calls=[bad])
+    agent = Agent(ScriptedChatModel(replies=[reply, "done"]), [echo])
+    result = agent.invoke("go") if mode == "sync" else await agent.ainvoke("go")
+    ai, ran, refused = result.messages[1:4]
+    assert isinstance(ai, AIMessage) and isinstance(ran, ToolMessage)
+    assert isinstance(refused, ToolMessage)
+    assert (ran.status, ran.content) == ("success", "a")
+    assert refused.status == "error" and "not a valid JSON object" in str(refused.content)
+    # Every call has its own id, and each tool message answers one of them.
+    assert [c["id"] for c in ai.tool_calls] == [ran.tool_call_id, refused.tool_call_id]
+    assert ran.tool_call_id != refused.tool_call_id
+
+
+def test_a_call_cut_by_the_token_limit_is_reported_as_such() -> None:
+    from langchain_core.messages import InvalidToolCall
+
+    bad = InvalidToolCall(
+        type="invalid_tool_call", name="echo", args='{"text": "a lo', id="c", error="bad JSON"
+    )
+    reply = AIMessage("", invalid_tool_calls=[bad], response_metadata={"finish_reason": "length"})
+    for tokens in (False, True):  # streamed, the cut JSON parses leniently as a valid call
+        agent = Agent(ScriptedChatModel(replies=[reply, "ok"]), [echo])
+        result = list(agent.stream_events("go", tokens=tokens))[-1].result  # type: ignore[union-attr]
+        (error,) = _tool_messages(result.messages)
+        assert error.status == "error" and "cut off by the token limit" in str(error.content)
+        assert "max_tokens" in str(error.content) and "not a valid" not in str(error.content)
+
+
+def test_calls_without_an_id_get_one_their_results_answer() -> None:
+    from hf_tools.chat import message_to_dict
+
+    call = tool_call("echo", text="a")
+    call["id"] = None
+    result = Agent(ScriptedChatModel(replies=[_calls(call), "done"]), [echo]).invoke("go")
+    ai, answer = result.messages[1:3]
+    assert isinstance(ai, AIMessage) and isinstance(answer, ToolMessage)
+    assert ai.tool_calls[0]["id"] == answer.tool_call_id == "call_1_0"
+    assert message_to_dict(ai)["tool_calls"][0]["id"] == "call_1_0"  # no random id on the wire
+
+
+def test_default_tool_call_ids_are_unique_within_a_reply() -> None:
+    model = ScriptedChatModel(
+        replies=[_calls(tool_call("echo", text="a"), tool_call("echo", text="b")), "done"]
+    )
+    result = Agent(model, [echo]).invoke("go")
+    answered = _tool_messages(result.messages)
+    assert [(m.tool_call_id, m.content) for m in answered] == [
+        ("call_echo", "a"),  # the first keeps the id recorded conversations carry
+        ("call_echo_2", "b"),
+    ]
+
+
+def _script() -> list[Any]:
+    from langchain_core.messages import InvalidToolCall
+
+    usage = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    # "[1]": not an object, whole or streamed (streamed JSON is parsed leniently).
+    bad = InvalidToolCall(type="invalid_tool_call", name="echo", args="[1]", id="b", error=None)
+    return [
+        AIMessage("", invalid_tool_calls=[bad], usage_metadata=usage),  # type: ignore[arg-type]
+        _calls(tool_call("echo", text="x"), text="Let me echo."),
+        "",  # an empty reply: an empty answer, not a crash
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_script_gives_the_same_result_streamed_and_not(mode: str) -> None:
+    async def run(stream: bool) -> Any:
+        agent = Agent(ScriptedChatModel(replies=_script()), [echo])
+        if mode == "sync":
+            events = list(agent.stream_events("go", tokens=stream))
+        else:
+            events = [e async for e in agent.astream_events("go", tokens=stream)]
+        assert isinstance(events[-1], FinalAnswer)
+        return events[-1].result
+
+    whole, streamed = await run(False), await run(True)
+    assert (streamed.answer, streamed.steps) == (whole.answer, whole.steps) == ("", 3)
+
+    def shape(messages: list[BaseMessage]) -> list[Any]:
+        return [
+            (
+                type(m).__name__,
+                m.text,
+                [(c["name"], c["args"], c["id"]) for c in getattr(m, "tool_calls", [])],
+                getattr(m, "invalid_tool_calls", []),
+                getattr(m, "usage_metadata", None),
+                getattr(m, "tool_call_id", None),
+            )
+            for m in messages
+        ]
+
+    assert shape(streamed.messages) == shape(whole.messages)
+
+
+def test_scripted_streams_list_content_as_text() -> None:
+    model = ScriptedChatModel(replies=[AIMessage([{"type": "text", "text": "hello world"}])])
+    assert "".join(str(c.content) for c in model.stream("x")) == "hello world"

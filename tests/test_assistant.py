@@ -76,3 +76,41 @@ def test_errors_and_the_step_limit_are_shown(toolkit: HuggingFaceToolkit) -> Non
 def test_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "export HF_TOKEN" in capsys.readouterr().err
+
+
+def test_a_failed_model_call_ends_the_turn_not_the_session(toolkit: HuggingFaceToolkit) -> None:
+    from hf_tools.errors import RateLimitError
+
+    def rate_limited(_: Any) -> str:
+        raise RateLimitError("Too Many Requests", status_code=429, task="chat-completion")
+
+    model = ScriptedChatModel(replies=["hello", rate_limited, "still here"])
+    stdout = io.StringIO()
+    assert chat(build_agent(model, toolkit), io.StringIO("hi\nagain\nthird\n"), stdout) == 3
+    out = stdout.getvalue()
+    assert "you> !! error: HTTP 429: Too Many Requests [chat-completion]\n" in out
+    assert "Traceback" not in out and "assistant> still here" in out
+    # The failed request is not kept: the third turn follows the first exchange.
+    assert [m.content for m in model.seen[2][1:]] == ["hi", "hello", "third"]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "code", "err"),
+    [
+        ("text-classification, summarization", 0, ""),
+        ("text-classification,nope", 2, "unknown task 'nope'"),
+    ],
+)
+def test_main_reads_task_lists_with_spaces_and_refuses_unknown_tasks(
+    tasks: str,
+    code: int,
+    err: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_dummy_token")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # end of input: leave at once
+    assert main(["--tasks", tasks]) == code
+    captured = capsys.readouterr().err
+    assert captured.startswith(err) and "Traceback" not in captured
+    assert len(captured.strip().splitlines()) <= 1

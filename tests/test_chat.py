@@ -596,3 +596,193 @@ def test_streaming_true_makes_invoke_stream(cassette: Any) -> None:
         message = _llm(max_tokens=20, streaming=True).invoke(DEEP)
     assert message.content == _recorded_stream_text("stream")
     assert message.response_metadata["finish_reason"] == "length"
+
+
+# ------------------------------------------------------ server quirks (in-process transport)
+
+
+def _served(responder: Any, sent: list[dict[str, Any]], **kw: Any) -> HFChatModel:
+    """A model whose requests go to ``responder(body)`` in process (sync and async)."""
+    import httpx2
+
+    from hf_tools.client import LoopPools
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(json.loads(request.content))
+        response: httpx2.Response = responder(sent[-1])
+        return response
+
+    llm = _llm(**kw)
+    llm._http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    llm._pools = LoopPools(10, transport=httpx2.MockTransport(handler))
+    return llm
+
+
+def _sse(*events: Any) -> Any:
+    import httpx2
+
+    text = "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
+    return httpx2.Response(
+        200, content=text.encode(), headers={"content-type": "text/event-stream"}
+    )
+
+
+def _delta(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "",
+        "model": "tgi",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+
+
+def _tgi_call_then_answer(body: dict[str, Any]) -> Any:
+    # TGI streams tool calls with "id": "" (and repeats the empty id in every delta).
+    if not any(m["role"] == "tool" for m in body["messages"]):
+        part = {"index": 0, "id": "", "type": "function"}
+        return _sse(
+            _delta(
+                {"tool_calls": [{**part, "function": {"name": "echo", "arguments": '{"text":'}}]}
+            ),
+            _delta({"tool_calls": [{**part, "function": {"name": None, "arguments": ' "hi"}'}}]}),
+            _delta({}, "tool_calls"),
+            "[DONE]",
+        )
+    return _sse(_delta({"content": "ok"}, "stop"), "[DONE]")
+
+
+@tool
+def echo(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_streamed_calls_without_ids_get_one_id_everywhere(mode: str) -> None:
+    from hf_tools.agent import Agent
+
+    ids = []
+    for _ in range(2):  # the same run twice: the same ids, so recorded bodies still match
+        sent: list[dict[str, Any]] = []
+        agent = Agent(_served(_tgi_call_then_answer, sent), [echo])
+        if mode == "sync":
+            result = list(agent.stream_events("go"))[-1].result  # type: ignore[union-attr]
+        else:
+            result = [e async for e in agent.astream_events("go")][-1].result  # type: ignore[union-attr]
+        ai, tool_message = result.messages[1:3]
+        assert isinstance(ai, AIMessage) and isinstance(tool_message, ToolMessage)
+        call_id = ai.tool_calls[0]["id"]
+        assert call_id and call_id.startswith("call_")
+        assert tool_message.tool_call_id == call_id
+        wire_ai, wire_tool = sent[1]["messages"][1:3]
+        assert wire_ai["tool_calls"][0]["id"] == call_id == wire_tool["tool_call_id"]
+        ids.append(call_id)
+    assert ids[0] == ids[1]
+
+
+def test_assembler_takes_a_repeated_name_once_and_the_last_usage_once() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    assembler = StreamAssembler("m", seed=b"s")
+    part = {"index": 0, "id": "call_1", "type": "function"}
+    usage = {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}
+    events = [
+        _delta(
+            {"tool_calls": [{**part, "function": {"name": "echo", "arguments": '{"te'}}]},
+            usage=usage,
+        ),
+        _delta({"tool_calls": [{**part, "function": {"name": "echo", "arguments": 'xt":"hi"}'}}]}),
+        _delta({}, "tool_calls", usage={**usage, "completion_tokens": 2, "total_tokens": 12}),
+    ]
+    chunks = [c for e in events for c in assembler.feed(json.dumps(e))]
+    chunks += assembler.close()
+    total = chunks[0].message
+    for chunk in chunks[1:]:
+        total += chunk.message
+    assert isinstance(total, AIMessageChunk)
+    assert total.tool_calls == [
+        {"name": "echo", "args": {"text": "hi"}, "id": "call_1", "type": "tool_call"}
+    ]
+    assert total.usage_metadata == {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+    assert [c.message.usage_metadata is not None for c in chunks].count(True) == 1
+
+
+def test_assembler_ids_for_calls_without_one_are_stable_per_seed_and_distinct() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    def ids(seed: bytes) -> list[str | None]:
+        assembler = StreamAssembler("tgi", seed=seed)
+        calls = [
+            {"index": i, "id": "", "function": {"name": "f", "arguments": "{}"}} for i in (0, 1)
+        ]
+        chunks = assembler.feed(json.dumps(_delta({"tool_calls": calls}, "tool_calls")))
+        return [c["id"] for c in chunks[0].message.tool_call_chunks]  # type: ignore[attr-defined]
+
+    first = ids(b"request one")
+    assert first == ids(b"request one") and first[0] != first[1]
+    assert first != ids(b"request two")  # a later turn's calls get other ids
+
+
+def test_error_null_in_a_stream_or_a_body_is_not_an_error() -> None:
+    sent: list[dict[str, Any]] = []
+    llm = _served(
+        lambda _: _sse({**_delta({"content": "hi"}), "error": None}, _delta({}, "stop"), "[DONE]"),
+        sent,
+    )
+    assert "".join(str(c.content) for c in llm.stream("x")) == "hi"
+    body = {"error": None, "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
+    assert parse_completion(body).generations[0].message.content == "hi"
+
+
+def test_assistant_messages_send_only_their_text_blocks() -> None:
+    content: list[str | dict[str, Any]] = [
+        {"type": "reasoning", "reasoning": "think"},
+        {"type": "text", "text": "Let me echo."},
+        {"type": "tool_call", "id": "c1", "name": "echo", "args": {"text": "hi"}},
+        {"type": "tool_use", "id": "c1", "name": "echo", "input": {"text": "hi"}},
+    ]
+    ai = AIMessage(content, tool_calls=[{"name": "echo", "args": {"text": "hi"}, "id": "c1"}])
+    wire = message_to_dict(ai)
+    assert wire["content"] == "Let me echo."
+    assert [c["id"] for c in wire["tool_calls"]] == ["c1"]
+
+
+def test_strict_goes_into_every_function_not_the_body() -> None:
+    given = {"type": "function", "function": {"name": "g", "parameters": {"type": "object"}}}
+    bound: Any = _llm().bind_tools([get_current_weather, given], strict=True)
+    body = _body(_llm(), **bound.kwargs)
+    assert "strict" not in body
+    assert [t["function"]["strict"] for t in body["tools"]] == [True, True]
+    assert "strict" not in given["function"]  # the caller's dict is left alone
+    chain: Any = _llm().with_structured_output(GetWeather, strict=True)
+    assert chain.first.kwargs["tools"][0]["function"]["strict"] is True
+
+
+def test_no_tools_sends_neither_tools_nor_tool_choice() -> None:
+    body = _body(_llm(), tools=[], tool_choice="auto")
+    assert "tools" not in body and "tool_choice" not in body
+
+
+def test_n_above_one_is_refused_not_dropped() -> None:
+    assert _body(_llm(), n=1)["n"] == 1
+    with pytest.raises(ValueError, match="n=2 is not supported"):
+        _body(_llm(), n=2)
+
+
+def test_assembler_keeps_calls_apart_when_a_server_reuses_an_index() -> None:
+    from hf_tools.chat import StreamAssembler
+
+    assembler = StreamAssembler("m")
+    events = [
+        _delta(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": f"c{i}", "function": {"name": "f", "arguments": "{}"}}
+                ]
+            }
+        )
+        for i in (1, 2)
+    ]
+    chunks = [c for e in events for c in assembler.feed(json.dumps(e))]
+    total = chunks[0].message + chunks[1].message
+    assert [(c["name"], c["id"]) for c in total.tool_calls] == [("f", "c1"), ("f", "c2")]  # type: ignore[attr-defined]
