@@ -58,7 +58,8 @@ Stats = dict[str, float]
 RAW, RAW2 = "raw httpx.Client.post", "raw httpx2.Client.post"
 NOOP = "no-op StructuredTool.invoke (hot loop)"
 AFTER_IO = "raw httpx2.Client.post, then no-op StructuredTool.invoke"
-BARE, OURS = "StructuredTool around raw httpx2", "hf_tools tool.invoke"
+BARE1, BARE = "StructuredTool around raw httpx", "StructuredTool around raw httpx2"
+OURS = "hf_tools tool.invoke"
 CLIENT, HUB = "hf_tools HFClient.run (no LangChain)", "InferenceClient in a StructuredTool"
 RAW_ASYNC, RAW2_ASYNC = "raw httpx.AsyncClient.post", "raw httpx2.AsyncClient.post"
 BARE_ASYNC = "StructuredTool around raw httpx2 (ainvoke)"
@@ -118,10 +119,14 @@ def per_call(
     def noop(text: str) -> str:
         return text
 
+    def bare1(text: str) -> str:
+        return raw.post(url, json={"inputs": text, "parameters": {}}).text
+
     def bare(text: str) -> str:
         return raw2.post(url, json={"inputs": text, "parameters": {}}).text
 
     noop_tool = StructuredTool.from_function(noop, name="noop", description="no-op")
+    bare1_tool = StructuredTool.from_function(bare1, name="bare", description="raw httpx")
     bare_tool = StructuredTool.from_function(bare, name="bare", description="raw httpx2")
     args = {"text": TEXT}
     contenders: dict[str, Callable[[], Any]] = {
@@ -132,6 +137,7 @@ def per_call(
             raw2.post(url, json=PAYLOAD).json(),
             noop_tool.invoke(args),
         ),
+        BARE1: lambda: bare1_tool.invoke(args),
         BARE: lambda: bare_tool.invoke(args),
         CLIENT: lambda: client.run("text-classification", **args),
         OURS: lambda: tool.invoke(args),
@@ -360,6 +366,7 @@ def _per_call_section(loop: dict[str, Any], local: dict[str, Any]) -> list[str]:
     same, same_spread = _ratios(loop, OURS, RAW2)
     local_same, _ = _ratios(local, OURS, RAW2)
     bare, bare_spread = _ratios(loop, BARE, RAW2)
+    bare1, bare1_spread = _ratios(loop, BARE1)
     own, own_spread = _ratios(loop, CLIENT, RAW2)
     local_own, _ = _ratios(local, CLIENT, RAW2)
     after_io, after_local = med[AFTER_IO] - med[RAW2], cpu[AFTER_IO] - cpu[RAW2]
@@ -398,8 +405,10 @@ def _per_call_section(loop: dict[str, Any], local: dict[str, Any]) -> list[str]:
         f" {med[CLIENT] - med[RAW2]:.0f} µs = {own:.2f} x the no-op floor over loopback"
         f" (per round: {own_spread}); {cpu[CLIENT] - cpu[RAW2]:.0f} µs = {local_own:.2f} x in"
         f" process; target ≤ 0.2 — {'met' if min(own, local_own) <= 0.2 else 'not met'}.",
-        f"- For comparison, a bare StructuredTool around the raw httpx2 call scores {bare:.2f}"
-        f" (per round: {bare_spread}): LangChain's run machinery costs more next to an HTTP"
+        f"- For comparison, a bare StructuredTool around the raw httpx call scores {bare1:.2f}"
+        f" against raw httpx (per round: {bare1_spread}), and one around the raw httpx2 call"
+        f" {bare:.2f} against raw httpx2 (per round: {bare_spread}): LangChain's run machinery"
+        " costs more next to an HTTP"
         " call than in a hot no-op loop. Timed right after a raw httpx2 call, the same no-op"
         f" tool costs {after_io:.0f} µs over loopback and {after_local:.0f} µs in process, not"
         f" {med[NOOP]:.0f}: the two code paths evict each other from the CPU caches, so"
