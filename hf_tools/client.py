@@ -138,15 +138,16 @@ class _BaseClient:
         """
         if model is not None:
             return check_model("model", model)
-        target = self.settings.models.get(spec.task)
-        if target:
-            return target
         if not spec.needs_endpoint:
-            return spec.default_model
-        if self.settings.is_custom_endpoint:
-            return self.settings.base_url
-        msg = f"task {spec.task!r} needs its endpoint URL: models={{{spec.task!r}: 'https://...'}}"
-        raise ConfigurationError(msg)
+            return self.settings.models.get(spec.task) or spec.default_model
+        endpoint = self.settings.endpoint_for(spec.task)
+        if endpoint is None:
+            msg = (
+                f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
+                " (or base_url with is_custom_endpoint=True)"
+            )
+            raise ConfigurationError(msg)
+        return endpoint
 
     def validate(self, spec: AnySpec, args: Mapping[str, Any]) -> BaseModel:
         """Arguments -> ``<Task>Input``, or an :class:`InputError` the LLM can act on."""

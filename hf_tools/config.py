@@ -207,6 +207,13 @@ class Settings:
             return None
         return self.api_key
 
+    def endpoint_for(self, task: str) -> str | None:
+        """Where an endpoint-only task (``custom``) goes; None when nothing is configured.
+
+        Its ``models`` URL, or ``base_url`` when that is itself the endpoint.
+        """
+        return self.models.get(task) or (self.base_url if self.is_custom_endpoint else None)
+
     def media_roots(self) -> tuple[Path, ...]:
         """Folders local media may be read from (default: the working directory; () none)."""
         return (Path.cwd().resolve(),) if self.allowed_roots is None else self.allowed_roots

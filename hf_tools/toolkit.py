@@ -88,20 +88,16 @@ class HuggingFaceToolkit(BaseToolkit):
         if unknown:
             msg = f"models names unknown tasks {unknown}; known: {', '.join(REGISTRY)}"
             raise ConfigurationError(msg)
-        # An endpoint-only task (custom) goes to models[task], or to base_url when that is
-        # itself the endpoint.
-        has_endpoint = set(models) | (set(REGISTRY) if settings.is_custom_endpoint else set())
         if self.tasks is None:
-            specs = [s for s in REGISTRY.values() if not s.needs_endpoint or s.task in has_endpoint]
+            # Endpoint-only tasks (custom) join when their endpoint is configured.
+            specs = [
+                s
+                for s in REGISTRY.values()
+                if not s.needs_endpoint or settings.endpoint_for(s.task)
+            ]
         else:
+            # make_tool asks the client where each goes, which refuses a missing endpoint.
             specs = [get_spec(t) for t in dict.fromkeys(self.tasks)]
-            for spec in specs:
-                if spec.needs_endpoint and spec.task not in has_endpoint:
-                    msg = (
-                        f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
-                        " (or base_url with is_custom_endpoint=True)"
-                    )
-                    raise ConfigurationError(msg)
         self._client = HFClient(settings=settings)
         self._aclient = AsyncHFClient(settings=settings)
         self._tools = [
