@@ -88,10 +88,8 @@ class RetryPolicy:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
             msg = f"max_retries must be an int >= 0, got {self.max_retries!r}"
             raise ConfigurationError(msg)
-        _positive("max_retries", self.max_retries, zero=True)
         for f in fields(self):
-            if f.name != "max_retries":
-                _positive(f.name, getattr(self, f.name), zero=True)
+            _positive(f.name, getattr(self, f.name), zero=True)
 
 
 @dataclass(frozen=True)
