@@ -127,11 +127,7 @@ def _assistant_text(content: str | list[str | dict[str, Any]]) -> str:
     """An AI message's text only: tool_call, tool_use, reasoning... blocks are not text."""
     if isinstance(content, str):
         return content
-    return "".join(
-        b if isinstance(b, str) else str(b.get("text", ""))
-        for b in content
-        if isinstance(b, str) or b.get("type") == "text"
-    )
+    return _text_of([b for b in content if isinstance(b, str) or b.get("type") == "text"])
 
 
 def _user_part(block: str | dict[str, Any]) -> dict[str, Any]:
