@@ -62,10 +62,10 @@ from hf_tools.http import (
     HFRequest,
     RawResponse,
     build_request,
+    client_options,
     decode_body,
     send_async,
     send_sync,
-    ssl_context,
     transport_error,
 )
 
@@ -787,9 +787,7 @@ class HFChatModel(BaseChatModel):
         """The pooled blocking httpx2 client (created on first use)."""
         with self._lock:  # one pool even when threads make the first calls together
             if self._http is None or self._http.is_closed:
-                self._http = httpx2.Client(
-                    timeout=self._settings.timeout, verify=ssl_context(), follow_redirects=False
-                )
+                self._http = httpx2.Client(**client_options(self._settings.timeout))
             return self._http
 
     @property

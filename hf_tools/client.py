@@ -23,8 +23,8 @@ from hf_tools.http import (
     RawResponse,
     build_request,
     build_url,
+    client_options,
     decode_body,
-    ssl_context,
 )
 from hf_tools.http import send_async as _send_async
 from hf_tools.http import send_sync as _send_sync
@@ -81,12 +81,7 @@ class LoopPools:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None or pool.is_closed:
-            pool = httpx2.AsyncClient(
-                timeout=self._timeout,
-                transport=self._transport,
-                verify=ssl_context(),
-                follow_redirects=False,
-            )
+            pool = httpx2.AsyncClient(**client_options(self._timeout, self._transport))
             self._pools[loop] = pool
         return pool
 
@@ -195,12 +190,8 @@ class HFClient(_BaseClient):
 
     def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any):
         super().__init__(*args, **kw)
-        self._http = httpx2.Client(
-            timeout=self.settings.timeout,
-            transport=checked_transport(transport, httpx2.BaseTransport),
-            verify=ssl_context(),
-            follow_redirects=False,
-        )
+        checked = checked_transport(transport, httpx2.BaseTransport)
+        self._http = httpx2.Client(**client_options(self.settings.timeout, checked))
 
     def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
         """Run one task and return its typed output (see the task's ``<Task>Output``).

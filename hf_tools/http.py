@@ -41,6 +41,7 @@ __all__ = [
     "build_headers",
     "build_request",
     "build_url",
+    "client_options",
     "decode_body",
     "json_body",
     "retry_flow",
@@ -267,6 +268,16 @@ def ssl_context() -> ssl.SSLContext:
     Building one reads the CA store, 15-30 ms: once per process, not per client or download.
     """
     return httpx2.create_ssl_context()
+
+
+def client_options(timeout: float, transport: Any = None) -> dict[str, Any]:
+    """Options of every httpx2 client here: the shared TLS context, redirects never followed."""
+    return {
+        "timeout": timeout,
+        "transport": transport,
+        "verify": ssl_context(),
+        "follow_redirects": False,
+    }
 
 
 # A tool sends to the same few URLs all the time; parsing one is ~10 µs, so parse each once.

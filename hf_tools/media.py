@@ -27,7 +27,7 @@ import httpx2
 
 from hf_tools.config import Settings
 from hf_tools.errors import MediaError
-from hf_tools.http import ssl_context
+from hf_tools.http import client_options
 from hf_tools.tasks._base import Media
 
 __all__ = ["Media", "aresolve_media", "detect_mime", "image_size", "resolve_media"]
@@ -268,13 +268,8 @@ def _download(url: str, settings: Settings) -> bytes:
     up to one read timeout; a slow trickle of data stops at the first chunk past it.
     """
     deadline = time.monotonic() + settings.timeout
-    with httpx2.Client(
-        timeout=settings.timeout,
-        transport=_transport,
-        verify=ssl_context(),
-        trust_env=False,
-        follow_redirects=False,
-    ) as client:
+    # trust_env=False: no proxy from the environment between the address check and the host.
+    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             _check_url(url, settings)
             timeout = _remaining(deadline, settings)
@@ -294,13 +289,8 @@ def _download(url: str, settings: Settings) -> bytes:
 
 
 async def _adownload(url: str, settings: Settings) -> bytes:
-    async with httpx2.AsyncClient(
-        timeout=settings.timeout,
-        transport=_async_transport,
-        verify=ssl_context(),
-        trust_env=False,
-        follow_redirects=False,
-    ) as client:
+    options = client_options(settings.timeout, _async_transport)
+    async with httpx2.AsyncClient(**options, trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             await _acheck_url(url, settings)
             async with client.stream("GET", url) as response:
