@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
+from hf_tools.cli import task_ids
 from hf_tools.errors import HFToolsError
 
 __all__ = ["DEFAULT_MODEL", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
@@ -143,11 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.environ.get("HF_TOKEN"):
         print("the assistant needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
         return 2
-    tasks = [t.strip() for t in ns.tasks.split(",") if t.strip()] if ns.tasks else None
     try:
-        agent = build_agent(model_id=ns.model, tasks=tasks, output_dir=ns.output_dir)
-    except (KeyError, HFToolsError) as exc:  # an unknown task: a usage error, as hf-tools agent
-        print(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc, file=sys.stderr)
+        agent = build_agent(model_id=ns.model, tasks=task_ids(ns.tasks), output_dir=ns.output_dir)
+    except HFToolsError as exc:  # an unknown task: a usage error, as in hf-tools agent
+        print(exc, file=sys.stderr)
         return 2
     print("hf-tools assistant: ask away; mention image/audio paths or URLs. /quit to leave.")
     chat(agent, sys.stdin, sys.stdout)

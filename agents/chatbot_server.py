@@ -53,6 +53,7 @@ from starlette.routing import Route
 
 from agents.assistant import build_agent
 from hf_tools.agent import Agent, AgentEvent, AgentResult, FinalAnswer
+from hf_tools.cli import task_ids
 
 __all__ = ["ChatError", "SessionStore", "build_server_agent", "create_app", "main", "system_prompt"]
 
@@ -380,8 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import uvicorn
 
-    tasks = ns.tasks.split(",") if ns.tasks else None
-    agent = build_server_agent(model_id=ns.model, tasks=tasks, allow_files=ns.allow_files)
+    agent = build_server_agent(
+        model_id=ns.model, tasks=task_ids(ns.tasks), allow_files=ns.allow_files
+    )
     uvicorn.run(create_app(agent), host=ns.host, port=ns.port)
     return 0
 

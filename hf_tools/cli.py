@@ -18,7 +18,7 @@ from hf_tools.agent import DEFAULT_AGENT_MODEL
 from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.toolkit import HuggingFaceToolkit
 
-__all__ = ["main", "schema_bytes"]
+__all__ = ["main", "schema_bytes", "task_ids"]
 
 _PLACEHOLDER_KEY = "hf_placeholder_never_sent"
 
@@ -51,6 +51,13 @@ def _summary(value: Any) -> Any:
     if isinstance(value, list):
         return [_summary(v) for v in value]
     return value
+
+
+def task_ids(value: str | None) -> list[str] | None:
+    """A ``--tasks`` option: comma-separated task ids, spaces and empty names dropped."""
+    if not value:
+        return None
+    return [t.strip() for t in value.split(",") if t.strip()]
 
 
 def _setup_message(exc: KeyError | HFToolsError) -> str:
@@ -148,9 +155,8 @@ def _agent(ns: argparse.Namespace) -> int:
     from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
     from hf_tools.chat import HFChatModel
 
-    tasks = [t.strip() for t in ns.tasks.split(",")] if ns.tasks else None
     try:
-        toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=ns.output_dir)
+        toolkit = HuggingFaceToolkit(tasks=task_ids(ns.tasks), output_dir=ns.output_dir)
         model = HFChatModel(model=ns.model)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
