@@ -1,16 +1,25 @@
-# Every target works on a fresh machine with only Python 3.10+: it builds .venv first.
+# Every target works on a fresh machine with only Python 3.11+ and the package index:
+# it bootstraps a pinned uv in .uv/, then builds .venv exactly from uv.lock.
 PYTHON ?= $(shell command -v python3.11 || command -v python3 || command -v python)
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SRC_DIRS := $(wildcard hf_tools tests agents examples benchmarks scripts)
+# uv must never fetch a Python of its own (no network but the index): it uses $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint typecheck unit record bench clean
+.PHONY: demo test lint typecheck unit lock test-latest test-lowest record bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# The development environment is exactly uv.lock (--locked fails if pyproject.toml and the
+# lock disagree: run `make lock`).
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --all-extras --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,6 +38,30 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Re-resolve every dependency to the newest the ranges allow and rewrite uv.lock.
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+
+# The whole `make test` in .venv-latest, built from the newest versions the ranges allow
+# (not the lock): drift in langchain-core, mypy, ruff... shows up here first.
+test-latest: | $(UV)
+	rm -rf .venv-latest
+	$(UV) venv --quiet --python $(PYTHON) .venv-latest
+	$(UV) pip install --quiet --python .venv-latest/bin/python --upgrade -e '.[dev,server]'
+	touch .venv-latest/.installed
+	$(MAKE) test VENV=.venv-latest
+
+# The unit suite with each runtime dependency (langchain-core, pydantic, httpx2) at the lower
+# bound pyproject.toml states, the dev tools resolved around them: proves the floors are real.
+test-lowest: | $(UV)
+	rm -rf .venv-lowest
+	$(UV) venv --quiet --python $(PYTHON) .venv-lowest
+	$(PYTHON) scripts/floors.py > .venv-lowest/floors.txt
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e '.[dev,server]' \
+		--constraint .venv-lowest/floors.txt
+	touch .venv-lowest/.installed
+	$(MAKE) unit VENV=.venv-lowest
+
 # Re-record every cassette against the live API (needs HF_TOKEN and a network).
 record: $(STAMP)
 	@test -n "$$HF_TOKEN" || (echo "make record needs HF_TOKEN" && exit 1)
@@ -38,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-latest .venv-lowest .uv .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -36,6 +36,7 @@ from langchain_core.messages import (
     ToolMessage,
     UsageMetadata,
 )
+from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -296,10 +297,8 @@ def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
         error = f"arguments must be a JSON object, got {type(args).__name__}"
     if error is not None:
         text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        return InvalidToolCall(
-            name=name, args=text, id=call_id, error=error, type="invalid_tool_call"
-        )
-    return ToolCall(name=name, args=args, id=call_id, type="tool_call")
+        return invalid_tool_call(name=name, args=text, id=call_id, error=error)
+    return tool_call(name=name, args=args, id=call_id)
 
 
 def _as_list(calls: Any) -> list[Any]:

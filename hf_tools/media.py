@@ -358,7 +358,7 @@ async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
     try:
         # Cancelling the whole coroutine holds every hop, chunk and stall to one deadline.
         data = await asyncio.wait_for(_adownload(url, settings), settings.timeout)
-    except (asyncio.TimeoutError, httpx2.TimeoutException):
+    except (TimeoutError, httpx2.TimeoutException):
         raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
         raise _download_error(exc) from None
