@@ -8,5 +8,6 @@ project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
 for requirement in project["dependencies"]:
     match = re.match(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)", requirement)
     if match is None:
-        raise SystemExit(f"no lower bound in {requirement!r}")
+        msg = f"no lower bound in {requirement!r}"
+        raise SystemExit(msg)
     print(f"{match[1]}=={match[2]}")
