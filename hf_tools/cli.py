@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from hf_tools.agent import DEFAULT_AGENT_MODEL
+from hf_tools.config import is_hf_host, stored_token
 from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.toolkit import HuggingFaceToolkit
 
@@ -31,12 +33,24 @@ def schema_bytes(toolkit: HuggingFaceToolkit) -> int:
     )
 
 
-def _list(_: argparse.Namespace) -> int:
+def _list(ns: argparse.Namespace) -> int:
     toolkit = HuggingFaceToolkit(api_key=_PLACEHOLDER_KEY)
-    for tool in toolkit.get_tools():
+    tools = toolkit.get_tools()
+    if ns.schema:
+        try:
+            tool = toolkit.get_tool(ns.schema)
+        except KeyError as exc:
+            print(_setup_message(exc), file=sys.stderr)
+            return 2
+        print(json.dumps(convert_to_openai_tool(tool), indent=2))
+        return 0
+    if ns.json:
+        print(json.dumps([convert_to_openai_tool(t) for t in tools], indent=2))
+        return 0
+    for tool in tools:
         print(f"{tool.name:32} {tool.description}")  # one line each, as the LLM reads it
     size = schema_bytes(toolkit)
-    print(f"{len(toolkit.get_tools())} tools; schemas {size} bytes (~{size // 4} tokens) per call")
+    print(f"{len(tools)} tools; schemas {size} bytes (~{size // 4} tokens) per call")
     return 0
 
 
@@ -82,12 +96,16 @@ def _call(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    models = {ns.tool.replace("_", "-"): ns.model} if ns.model else None
+    models = {ns.tool: ns.model} if ns.model else None
     try:
-        toolkit = HuggingFaceToolkit(base_url=ns.base_url, models=models)
+        toolkit = HuggingFaceToolkit(base_url=ns.base_url, models=models, output_dir=ns.output_dir)
         tool = toolkit.get_tool(ns.tool)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
+        return 2
+    problem = _schema_problem(tool, args)
+    if problem:  # the caller typed these arguments: a usage error, not an LLM-facing one
+        print(f"--args do not fit {tool.name}: {problem}", file=sys.stderr)
         return 2
     try:
         msg = tool.invoke({"name": tool.name, "args": args, "id": "cli", "type": "tool_call"})
@@ -98,10 +116,29 @@ def _call(ns: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     assert isinstance(msg, ToolMessage)
+    ok = msg.status == "success"
+    if ns.json:
+        body = {"status": msg.status, "content": msg.content, "artifact": _summary(msg.artifact)}
+        print(json.dumps(body, indent=2, default=str))
+        return 0 if ok else 1
     print(msg.content)
     if ns.artifact:
         print(json.dumps(_summary(msg.artifact), indent=2, default=str))
-    return 0 if msg.status == "success" else 1
+    return 0 if ok else 1
+
+
+def _schema_problem(tool: BaseTool, args: dict[str, Any]) -> str | None:
+    """Why ``args`` do not validate against the tool's argument schema, or None."""
+    schema = tool.args_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return None
+    try:
+        schema.model_validate(args)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
+    return None
 
 
 def _cassette_dir(given: str | None) -> Path | None:
@@ -149,15 +186,27 @@ def _agent(ns: argparse.Namespace) -> int:
     if ns.max_steps < 1:
         print(f"--max-steps must be at least 1, got {ns.max_steps}", file=sys.stderr)
         return 2
-    if not os.environ.get("HF_TOKEN"):
-        print(f"hf-tools agent needs a token: export HF_TOKEN=hf_... ({_GO_LIVE})", file=sys.stderr)
-        return 2
     from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
-    from hf_tools.chat import HFChatModel
+    from hf_tools.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
+    chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
+    key = os.environ.get(ns.api_key_env) if ns.api_key_env else None
+    if ns.api_key_env and not key:
+        print(f"--api-key-env {ns.api_key_env}: that variable is not set", file=sys.stderr)
+        return 2
+    if key is None and is_hf_host(chat_url) and stored_token() is None:
+        print(
+            f"hf-tools agent needs a token for {chat_url}: export HF_TOKEN=hf_... or run "
+            f"`hf auth login` ({_GO_LIVE}); a local model needs none (--chat-base-url)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        toolkit = HuggingFaceToolkit(tasks=task_ids(ns.tasks), output_dir=ns.output_dir)
-        model = HFChatModel(model=ns.model)
+        toolkit = HuggingFaceToolkit(
+            tasks=task_ids(ns.tasks), output_dir=ns.output_dir, base_url=ns.base_url
+        )
+        chat_key = SecretStr(key) if key else None
+        model = HFChatModel(model=ns.model, base_url=chat_url, api_key=chat_key)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
         return 2
@@ -179,6 +228,9 @@ def _agent(ns: argparse.Namespace) -> int:
             elif isinstance(event, FinalAnswer) and event.result.stopped_reason != "answer":
                 print(event.result.answer)
                 return 1
+    except ConfigurationError as exc:  # e.g. the tools go to Hugging Face without a token
+        print(str(exc), file=sys.stderr)
+        return 2
     except HFToolsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -189,22 +241,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 call failed, 2 usage)."""
     parser = argparse.ArgumentParser(prog="hf-tools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="tools, one line each, and the schema size an LLM pays")
+    listing = sub.add_parser("list", help="tools, one line each, and the schema size an LLM pays")
+    listing.add_argument("--json", action="store_true", help="every tool schema as JSON")
+    listing.add_argument("--schema", metavar="TOOL", help="one tool's schema as JSON")
     call = sub.add_parser(
         "call", help="call one tool live (HF_TOKEN for Hugging Face hosts; not for your endpoint)"
     )
-    call.add_argument("tool")
+    call.add_argument("tool", help="tool name or task id, e.g. text_classification")
     call.add_argument("--args", required=True, help="tool arguments as a JSON object")
-    call.add_argument("--model", help="model id or endpoint URL")
-    call.add_argument("--base-url")
+    call.add_argument("--model", help="model id or endpoint URL for this tool")
+    call.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
+    call.add_argument("--output-dir", type=Path, help="save generated images, masks, audio here")
     call.add_argument("--artifact", action="store_true", help="also print the artifact")
-    agent = sub.add_parser("agent", help="ask a chat model that uses the tools (live, HF_TOKEN)")
+    call.add_argument(
+        "--json", action="store_true", help="print {status, content, artifact} as JSON"
+    )
+    agent = sub.add_parser("agent", help="ask a chat model that uses the tools (live)")
     agent.add_argument("request", help="what to ask, e.g. 'Transcribe talk.flac'")
     agent.add_argument(
         "--model", default=DEFAULT_AGENT_MODEL, help="chat model org/name[:provider]"
     )
+    agent.add_argument(
+        "--chat-base-url", help="an OpenAI-compatible /v1 base for the chat model (default: HF)"
+    )
+    agent.add_argument("--base-url", help="a hf-inference-format server for the tools")
+    agent.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the chat server's key (default: the HF token)",
+    )
     agent.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
-    agent.add_argument("--max-steps", type=int, default=8)
+    agent.add_argument("--max-steps", type=int, default=8, help="model calls at most (8)")
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")
     demo.add_argument("--cassettes", help="cassette folder (default: the checkout's)")

@@ -1,7 +1,8 @@
 """Settings shared by the clients, the tools and the chat model.
 
 One frozen :class:`Settings` object holds everything a request needs; it is built once from
-constructor arguments and the environment (``HF_TOKEN``) and never prints the api key.
+constructor arguments and the environment (``HF_TOKEN`` or the token file of
+``hf auth login``) and never prints the api key.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "check_model",
     "is_hf_host",
     "is_url",
+    "stored_token",
 ]
 
 DEFAULT_BASE_URL = "https://router.huggingface.co/hf-inference"
@@ -35,6 +37,30 @@ MIN_CONTENT_CHARS = 200
 
 # Hosts that may receive the token from the environment; an explicit api_key goes anywhere.
 _HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
+
+
+def stored_token() -> str | None:
+    """The token as huggingface_hub finds it, without importing it.
+
+    ``HF_TOKEN``, then the file ``hf auth login`` writes: ``HF_TOKEN_PATH``, else
+    ``$HF_HOME/token`` (``HF_HOME`` defaults to ``$XDG_CACHE_HOME/huggingface``, then
+    ``~/.cache/huggingface``). An unreadable or empty file counts as no token.
+    """
+    token = os.environ.get("HF_TOKEN", "").strip()
+    if token:
+        return token
+    path = os.environ.get("HF_TOKEN_PATH")
+    if not path:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+        home = os.environ.get("HF_HOME") or os.path.join(cache, "huggingface")
+        path = os.path.join(home, "token")
+    try:
+        # A token is one short line; reading a little guards against a huge or special file.
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            token = handle.read(4096).strip()
+    except (OSError, ValueError):
+        return None
+    return token or None
 
 
 def is_url(value: str) -> bool:
@@ -149,7 +175,7 @@ class Settings:
         """
         key_from_env = False
         if api_key is None:
-            api_key = os.environ.get("HF_TOKEN") or None
+            api_key = stored_token()
             key_from_env = api_key is not None
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if not is_url(base):

@@ -126,7 +126,10 @@ def build_headers(
     if key:
         headers["authorization"] = f"Bearer {key}"
     elif settings.api_key is None and is_hf_host(url):
-        msg = "No Hugging Face api key: pass api_key=... or set the HF_TOKEN environment variable"
+        msg = (
+            "No Hugging Face api key: pass api_key=..., set the HF_TOKEN environment variable "
+            "or run `hf auth login`"
+        )
         raise ConfigurationError(msg)
     if content_type:
         headers["content-type"] = content_type

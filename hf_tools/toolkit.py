@@ -72,7 +72,7 @@ class HuggingFaceToolkit(BaseToolkit):
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             base_url=self.base_url,
             is_custom_endpoint=self.is_custom_endpoint,
-            models=self.models,
+            models=_task_keys(self.models),
             use_cache=self.use_cache,
             wait_for_model=self.wait_for_model,
             timeout=self.timeout,
@@ -83,11 +83,6 @@ class HuggingFaceToolkit(BaseToolkit):
             allowed_roots=self.allowed_roots,
             allow_private_urls=self.allow_private_urls,
         )
-        models = settings.models
-        unknown = sorted(set(models) - set(REGISTRY))
-        if unknown:
-            msg = f"models names unknown tasks {unknown}; known: {', '.join(REGISTRY)}"
-            raise ConfigurationError(msg)
         if self.tasks is None:
             # Endpoint-only tasks (custom) join when their endpoint is configured.
             specs = [
@@ -145,3 +140,18 @@ class HuggingFaceToolkit(BaseToolkit):
     def close(self) -> None:
         """Close the blocking client's pool."""
         self._client.close()
+
+
+def _task_keys(models: dict[str, str] | None) -> dict[str, str] | None:
+    """``models`` keyed by task id, whether the caller wrote task ids or tool names.
+
+    Raises:
+        ConfigurationError: a key that names no task; the message lists the known ones.
+    """
+    if models is None:
+        return None
+    try:
+        return {get_spec(key).task: model for key, model in models.items()}
+    except ConfigurationError as exc:
+        msg = f"models: {exc}"
+        raise ConfigurationError(msg) from None

@@ -34,6 +34,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may pick up a real token from the developer's shell (unless recording)."""
     if not is_recording():
         monkeypatch.delenv("HF_TOKEN", raising=False)
+        # Nor the token file `hf auth login` wrote on this machine.
+        monkeypatch.setenv("HF_TOKEN_PATH", "/nonexistent/hf-tools-tests/token")
 
 
 @pytest.fixture

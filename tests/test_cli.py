@@ -127,7 +127,82 @@ def test_agent_without_token_is_a_usage_error(
 ) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["agent", "Transcribe talk.flac"]) == 2
-    assert "hf-tools agent needs a token: export HF_TOKEN" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("hf-tools agent needs a token for https://router.huggingface.co/v1")
+    assert "export HF_TOKEN" in err and "hf auth login" in err
+
+
+def test_agent_api_key_env_must_name_a_set_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MY_CHAT_KEY", raising=False)
+    argv = ["agent", "hi", "--chat-base-url", "http://127.0.0.1:1/v1", "--api-key-env"]
+    assert main([*argv, "MY_CHAT_KEY"]) == 2
+    assert capsys.readouterr().err == "--api-key-env MY_CHAT_KEY: that variable is not set\n"
+
+
+def _fake_server(monkeypatch: pytest.MonkeyPatch, body: bytes, kind: str) -> list[HFRequest]:
+    seen: list[HFRequest] = []
+
+    def _answer(_: object, request: HFRequest) -> RawResponse:
+        seen.append(request)
+        return RawResponse(200, httpx2.Headers({"content-type": kind}), body)
+
+    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
+    return seen
+
+
+def test_call_with_schema_invalid_args_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    seen = _fake_server(monkeypatch, b"[]", "application/json")
+    assert main(["call", "text_classification", "--args", "{}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and seen == []
+    assert err == "--args do not fit text_classification: text: Field required\n"
+
+
+def test_call_json_prints_status_content_and_artifact(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    _fake_server(monkeypatch, b'[{"label": "POSITIVE", "score": 0.99}]', "application/json")
+    assert main(["call", "text_classification", "--args", '{"text": "hi"}', "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["status"] == "success" and body["content"].startswith("POSITIVE 0.99")
+    assert body["artifact"]["labels"] == [{"label": "POSITIVE", "score": 0.99}]
+
+
+def test_call_output_dir_saves_a_generated_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
+    png = (Path(__file__).parent / "fixtures" / "image.png").read_bytes()
+    _fake_server(monkeypatch, png, "image/png")
+    argv = ["call", "text_to_image", "--args", '{"prompt": "a cat"}', "--output-dir"]
+    assert main([*argv, str(tmp_path)]) == 0
+    saved = list(tmp_path.iterdir())
+    assert [p.read_bytes() for p in saved] == [png]
+    assert str(saved[0]) in capsys.readouterr().out  # the content says where it went
+
+
+def test_list_json_and_schema_print_what_the_llm_receives(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    assert main(["list", "--schema", "text_classification"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["function"]["name"] == "text_classification"
+    assert "text" in schema["function"]["parameters"]["required"]
+    assert main(["list", "--json"]) == 0
+    names = [t["function"]["name"] for t in json.loads(capsys.readouterr().out)]
+    assert names[0] == "text_classification" and "text_to_image" in names
+    assert main(["list", "--schema", "nope"]) == 2
+    assert "no tool 'nope'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("steps", ["0", "-1"])

@@ -17,6 +17,7 @@ from hf_tools import (
     RetryPolicy,
     get_spec,
 )
+from hf_tools.config import Settings, stored_token
 from hf_tools.tools import bound_text
 
 
@@ -118,3 +119,38 @@ def test_no_allowed_folders_means_no_local_files(monkeypatch: pytest.MonkeyPatch
     assert closed.media_roots() == ()
     with pytest.raises(MediaError, match=f"local files are not accepted here: {image}"):
         resolve_media(image, closed)
+
+
+def test_token_comes_from_env_then_the_file_hf_auth_login_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.delenv("HF_TOKEN_PATH")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert stored_token() is None
+    default = tmp_path / ".cache" / "huggingface" / "token"
+    default.parent.mkdir(parents=True)
+    default.write_text("hf_default\n")
+    assert stored_token() == "hf_default"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert stored_token() is None  # HF_HOME follows XDG_CACHE_HOME, as in huggingface_hub
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "token").write_text("hf_home")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    assert stored_token() == "hf_home"
+    (tmp_path / "elsewhere").write_text("  hf_path  ")
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "elsewhere"))
+    assert stored_token() == "hf_path"
+    monkeypatch.setenv("HF_TOKEN", "hf_env")
+    assert stored_token() == "hf_env"
+
+
+def test_a_token_from_the_file_is_sent_only_to_hugging_face(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("hf_file")
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "token"))
+    settings = Settings.create()
+    assert settings.key_for("https://router.huggingface.co/hf-inference/models/x") == "hf_file"
+    assert settings.key_for("https://my-endpoint.example.com/") is None

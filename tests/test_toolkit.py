@@ -34,8 +34,13 @@ def test_get_tool_by_name_or_task_id() -> None:
 def test_unknown_task_lists_the_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="unknown task 'speling'; known tasks: "):
         HuggingFaceToolkit(api_key="hf_x", tasks=["speling"])
-    with pytest.raises(ConfigurationError, match="models names unknown tasks"):
+    with pytest.raises(ConfigurationError, match="models: unknown task 'nope'; known tasks: "):
         HuggingFaceToolkit(api_key="hf_x", models={"nope": "org/m"})
+
+
+def test_models_keys_may_be_tool_names_as_tasks_are() -> None:
+    toolkit = HuggingFaceToolkit(api_key="hf_x", models={"text_classification": "org/other"})
+    assert toolkit.get_tool("text_classification").metadata["hf_model"] == "org/other"
 
 
 def test_models_override_is_used_by_the_tool() -> None:
