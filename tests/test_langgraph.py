@@ -1,10 +1,12 @@
-"""Our tools, unchanged, inside langgraph's prebuilt ReAct agent (scripted model, cassettes)."""
+"""Our tools, unchanged, inside langchain's create_agent and langgraph's prebuilt ReAct agent."""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
+import pytest
+from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.prebuilt import create_react_agent
 from langgraph.warnings import LangGraphDeprecatedSinceV10
@@ -20,8 +22,18 @@ def _react_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
         return create_react_agent(model, toolkit.get_tools())
 
 
-def test_react_agent_runs_our_tools_and_keeps_artifacts(
-    toolkit: HuggingFaceToolkit, cassette: Any
+def _create_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
+    return create_agent(model, toolkit.get_tools())
+
+
+BUILDERS = pytest.mark.parametrize(
+    "build", [_create_agent, _react_agent], ids=["create_agent", "create_react_agent"]
+)
+
+
+@BUILDERS
+def test_agent_runs_our_tools_and_keeps_artifacts(
+    build: Any, toolkit: HuggingFaceToolkit, cassette: Any
 ) -> None:
     model = ScriptedChatModel(
         replies=[
@@ -37,7 +49,7 @@ def test_react_agent_runs_our_tools_and_keeps_artifacts(
             "A man says: sir, I exist.",
         ]
     )
-    graph = _react_agent(model, toolkit)
+    graph = build(model, toolkit)
     with cassette("automatic-speech-recognition/success", "audio-classification/success"):
         state = graph.invoke({"messages": [("user", "Who speaks in audio.flac and what is said?")]})
     tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]
@@ -53,16 +65,15 @@ def test_react_agent_runs_our_tools_and_keeps_artifacts(
     assert [t["function"]["name"] for t in model.tools] == toolkit.tool_names
 
 
-async def test_react_agent_feeds_tool_errors_back(toolkit: HuggingFaceToolkit) -> None:
+@BUILDERS
+async def test_agent_feeds_tool_errors_back(build: Any, toolkit: HuggingFaceToolkit) -> None:
     model = ScriptedChatModel(
         replies=[
             AIMessage("", tool_calls=[tool_call("image_classification", "x", image="nope.png")]),
             "The file does not exist.",
         ]
     )
-    state = await _react_agent(model, toolkit).ainvoke(
-        {"messages": [("user", "classify nope.png")]}
-    )
+    state = await build(model, toolkit).ainvoke({"messages": [("user", "classify nope.png")]})
     (error,) = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert error.status == "error" and "file not found: nope.png" in str(error.content)
     assert model.seen[1][-1] == error
