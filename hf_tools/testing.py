@@ -224,6 +224,15 @@ def use_cassette(
         msg = "use_cassette needs at least one cassette path"
         raise TypeError(msg)
     repeats = bool(overrides.pop("allow_playback_repeats", False))
+    if overrides.get("record_mode", record_mode_for(paths, library_dir)) == "none":
+        # vcrpy would report "Can't overwrite existing cassette" for a file that is not there.
+        missing = [str(p) for p in paths if not (Path(library_dir) / p).is_file()]
+        if missing:
+            msg = (
+                f"cassette(s) {', '.join(missing)} not found in {Path(library_dir).resolve()} "
+                "(replays need the hf-tools checkout's cassettes/, or HF_TOOLS_CASSETTES)"
+            )
+            raise FileNotFoundError(msg)
     with tempfile.TemporaryDirectory(prefix="hf-tools-cassettes-") as tmp:
         if len(paths) == 1:
             path, library = str(paths[0]), library_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,17 @@ def test_toolkit_agent(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         "text_classification -> POSITIVE",
         "answer after 2 steps: Positive: the classifier gives POSITIVE with 99.99% confidence.",
     ]
+
+
+def test_replay_of_a_missing_cassette_says_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hf_tools.testing import replay
+
+    monkeypatch.setenv("HF_TOOLS_REPLAY", "1")
+    (tmp_path / "INDEX.md").write_text("# cassettes\n")
+    with (
+        pytest.raises(FileNotFoundError, match=r"cassette\(s\) chat/nope.yaml not found in "),
+        replay("chat/nope.yaml", library_dir=tmp_path),
+    ):
+        pass
