@@ -130,6 +130,9 @@ class RawResponse:
     stream: httpx2.Response | None = field(default=None, repr=False)
     deadline: float | None = None
 
+    def __repr__(self) -> str:  # a body may echo the token: show its size only
+        return f"RawResponse(status_code={self.status_code}, bytes={len(self.content)})"
+
 
 # ------------------------------------------------------------------------------- secrets
 
