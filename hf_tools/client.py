@@ -183,7 +183,7 @@ class LoopPools:
                 task.add_done_callback(self._closing.discard)
             elif loop.is_running():
                 asyncio.run_coroutine_threadsafe(entry.closer.aclose(), loop)
-            else:
+            elif running is None:  # a loop cannot be run from inside another one
                 loop.run_until_complete(entry.closer.aclose())
 
 

@@ -258,7 +258,10 @@ def server_message(body: bytes, content_type: str = "", secrets: Iterable[str] =
     """
     text = body.decode("utf-8", errors="replace").strip()
     data = _json_or_none(text) if text[:1] in "{[" else None
-    message = _message_from_json(data) if data is not None else text
+    try:
+        message = _message_from_json(data) if data is not None else text
+    except RecursionError:  # parsed, but too deep to walk or re-encode
+        message = text
     message = redact(" ".join(message.split()), secrets)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"

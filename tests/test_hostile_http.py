@@ -181,11 +181,12 @@ async def test_json_nested_100000_deep_is_a_response_format_error() -> None:
     )
     with pytest.raises(ResponseFormatError, match="not JSON"):
         list(_chat_served(events).stream("hi"))
-    failing = httpx2.MockTransport(lambda r: httpx2.Response(500, content=DEEP))
-    with pytest.raises(ServerError):  # the error body is only a message, whatever its depth
-        HFClient(**COMMON, is_custom_endpoint=True, transport=failing).run(
-            "text-classification", text="hi"
-        )
+    for body in (DEEP, b'{"error":' * 950 + b'"x"' + b"}" * 950):  # unparsable, or too deep to walk
+        failing = httpx2.MockTransport(lambda r, body=body: httpx2.Response(500, content=body))
+        with pytest.raises(ServerError):  # an error body is only a message, whatever its depth
+            HFClient(**COMMON, is_custom_endpoint=True, transport=failing).run(
+                "text-classification", text="hi"
+            )
 
 
 def test_body_caps_flow_from_every_entry_point() -> None:
