@@ -190,7 +190,11 @@ async def test_json_nested_100000_deep_is_a_response_format_error() -> None:
 
 
 def test_body_caps_flow_from_every_entry_point() -> None:
-    caps = {"max_media_bytes": 1000, "max_json_bytes": 2000, "max_binary_bytes": 3000}
+    caps: dict[str, Any] = {
+        "max_media_bytes": 1000,
+        "max_json_bytes": 2000,
+        "max_binary_bytes": 3000,
+    }
     toolkit = HuggingFaceToolkit(api_key="hf_x", **caps)
     for client in (toolkit.client, toolkit.async_client, HFClient(api_key="hf_x", **caps)):
         assert {k: getattr(client.settings, k) for k in caps} == caps
@@ -302,7 +306,7 @@ def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("answer", [HEADERS_DRIP, BODY_DRIP], ids=["headers", "body"])
 async def test_a_dripping_server_cannot_stretch_a_call(answer: Any) -> None:
     server = Drip(answer)
-    kw = {"api_key": "hf_t", "base_url": server.url, "is_custom_endpoint": True}
+    kw: dict[str, Any] = {"api_key": "hf_t", "base_url": server.url, "is_custom_endpoint": True}
     sync, aio = (
         HFClient(**kw, timeout=1, max_retries=2),
         AsyncHFClient(**kw, timeout=1, max_retries=2),
@@ -345,7 +349,12 @@ async def test_retry_waits_stop_at_the_deadline() -> None:
     bad = b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n"
     server = Drip(lambda conn: conn.sendall(bad))
     slow = RetryPolicy(max_retries=5, backoff_base=0.6, backoff_cap=0.6)
-    kw = {"api_key": "hf_t", "base_url": server.url, "is_custom_endpoint": True, "retry": slow}
+    kw: dict[str, Any] = {
+        "api_key": "hf_t",
+        "base_url": server.url,
+        "is_custom_endpoint": True,
+        "retry": slow,
+    }
     sync, aio = HFClient(**kw, timeout=1), AsyncHFClient(**kw, timeout=1)
     try:
         started = time.monotonic()
@@ -460,7 +469,7 @@ def test_close_frees_the_pools_of_every_loop() -> None:
 
 async def test_context_managers_close_sync_and_async() -> None:
     ok = _Ok(OK)
-    kw = {"api_key": "hf_t", "base_url": ok.server.url, "is_custom_endpoint": True}
+    kw: dict[str, Any] = {"api_key": "hf_t", "base_url": ok.server.url, "is_custom_endpoint": True}
     try:
         async with AsyncHFClient(**kw) as aio, HFClient(**kw) as sync:
             await aio.run("text-classification", text="hi")
