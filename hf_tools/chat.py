@@ -48,8 +48,14 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from hf_tools.client import LoopPools
-from hf_tools.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings
+from hf_tools.client import Closeable, LoopPools
+from hf_tools.config import (
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Settings,
+)
 from hf_tools.errors import (
     APIError,
     ConfigurationError,
@@ -62,12 +68,14 @@ from hf_tools.errors import (
 from hf_tools.http import (
     HFRequest,
     RawResponse,
+    aiter_body,
     build_request,
-    client_options,
     decode_body,
+    iter_body,
+    redacting,
     send_async,
     send_sync,
-    transport_error,
+    sync_pool,
 )
 
 __all__ = [
@@ -444,11 +452,11 @@ def _json_objects(payload: str) -> list[Any]:
     """Parse an event payload; tolerate servers that put several ``data:`` objects in one event."""
     try:
         return [json.loads(payload)]
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         pass
     try:
         return [json.loads(line) for line in payload.split("\n") if line.strip()]
-    except ValueError:
+    except (ValueError, RecursionError):
         msg = f"the stream sent an event that is not JSON: {payload[:80]!r}"
         raise ResponseFormatError(msg, task=_TASK) from None
 
@@ -610,7 +618,7 @@ def _assemble(
 # ------------------------------------------------------------------------------- the model
 
 
-class HFChatModel(BaseChatModel):
+class HFChatModel(BaseChatModel, Closeable):
     """Chat model for Hugging Face Inference Providers and TGI endpoints (OpenAI-compatible).
 
     Example:
@@ -626,6 +634,10 @@ class HFChatModel(BaseChatModel):
     ``{endpoint_url}/v1/chat/completions`` with ``"model": "tgi"`` unless a model is given.
     The api key defaults to ``HF_TOKEN``, which is then only sent to Hugging Face hosts; an
     explicit ``api_key`` goes wherever you point it.
+
+    ``timeout`` bounds a whole call, a stream included; answers (and a whole stream) larger
+    than ``max_json_bytes`` raise ``ResponseTooLargeError``. ``close()`` / ``aclose()`` (or
+    ``with`` / ``async with``) free the connection pools.
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -639,12 +651,17 @@ class HFChatModel(BaseChatModel):
     top_p: float | None = None
     stop: list[str] | None = None
     seed: int | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = Field(
+        default=DEFAULT_TIMEOUT, description="Seconds for a whole call: retries and stream too."
+    )
     max_retries: int | None = Field(
         default=None,
         description=f"Retries per call (default {DEFAULT_MAX_RETRIES}); overrides retry's.",
     )
     retry: RetryPolicy | None = None
+    max_json_bytes: int = Field(
+        default=DEFAULT_MAX_JSON_BYTES, description="Largest answer (or stream) read, in bytes."
+    )
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     stream_usage: bool = False
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
@@ -686,13 +703,13 @@ class HFChatModel(BaseChatModel):
         if self.model is None and self.endpoint_url is None:
             msg = "HFChatModel needs model='org/name' or endpoint_url='https://...'"
             raise ConfigurationError(msg)
-        key = self.api_key.get_secret_value() if self.api_key is not None else None
         self._settings = Settings.create(
-            api_key=key,
+            api_key=self.api_key,
             base_url=self.endpoint_url or self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
             retry=self.retry,
+            max_json_bytes=self.max_json_bytes,
         )
         self._pools = LoopPools(self._settings.timeout)
         return self
@@ -777,7 +794,8 @@ class HFChatModel(BaseChatModel):
         )
 
     def _finish(self, raw: RawResponse, request: HFRequest) -> ChatResult:
-        return parse_completion(decode_body(raw, request), model=request.model)
+        with redacting(request):
+            return parse_completion(decode_body(raw, request), model=request.model)
 
     # -- connection pools
 
@@ -786,7 +804,7 @@ class HFChatModel(BaseChatModel):
         """The pooled blocking httpx2 client (created on first use)."""
         with self._lock:  # one pool even when threads make the first calls together
             if self._http is None or self._http.is_closed:
-                self._http = httpx2.Client(**client_options(self._settings.timeout))
+                self._http = sync_pool(self._settings.timeout)
             return self._http
 
     @property
@@ -795,12 +813,15 @@ class HFChatModel(BaseChatModel):
         return self._pools.get()
 
     def close(self) -> None:
-        """Close the blocking pool."""
+        """Close the blocking pool and the pools of every event loop."""
         if self._http is not None:
             self._http.close()
+        self._pools.close()
 
     async def aclose(self) -> None:
-        """Close the running loop's pool."""
+        """Close every pool, the running loop's awaited."""
+        if self._http is not None:
+            self._http.close()
         await self._pools.aclose()
 
     # -- LangChain entry points
@@ -838,19 +859,19 @@ class HFChatModel(BaseChatModel):
         response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
         try:
-            for data in response.iter_bytes():
-                for chunk in _assemble(assembler, decoder.feed(data)):
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-                if assembler.done:
-                    break
-        except httpx2.TransportError as exc:
-            raise transport_error(exc, request)[0] from exc
+            with redacting(request):
+                for data in iter_body(raw, request):  # capped, within the call's deadline
+                    for chunk in _assemble(assembler, decoder.feed(data)):
+                        if run_manager is not None:
+                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+                    if assembler.done:
+                        break
         finally:
             response.close()
-        yield from _assemble(assembler, decoder.flush(), tail=True)
-        yield from assembler.close()
+        with redacting(request):
+            tail = [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]
+        yield from tail
 
     async def _astream(
         self,
@@ -864,18 +885,19 @@ class HFChatModel(BaseChatModel):
         response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
         try:
-            async for data in response.aiter_bytes():
-                for chunk in _assemble(assembler, decoder.feed(data)):
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-                if assembler.done:
-                    break
-        except httpx2.TransportError as exc:
-            raise transport_error(exc, request)[0] from exc
+            with redacting(request):
+                async for data in aiter_body(raw, request):
+                    for chunk in _assemble(assembler, decoder.feed(data)):
+                        if run_manager is not None:
+                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+                    if assembler.done:
+                        break
         finally:
             await response.aclose()
-        for chunk in [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]:
+        with redacting(request):
+            tail = [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]
+        for chunk in tail:
             yield chunk
 
     def bind_tools(

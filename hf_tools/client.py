@@ -7,24 +7,28 @@ only in the I/O call, as in httpx2. Connection pools are created once and reused
 from __future__ import annotations
 
 import asyncio
-import weakref
-from collections.abc import Mapping
-from dataclasses import replace
+import time
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from hf_tools.config import Settings, check_model, is_url
+from hf_tools.config import Settings, check_model, is_url, secret
 from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.http import (
     HFRequest,
     RawResponse,
+    async_pool,
     build_request,
     build_url,
-    client_options,
+    deadline,
     decode_body,
+    redacting,
+    sync_pool,
 )
 from hf_tools.http import send_async as _send_async
 from hf_tools.http import send_sync as _send_sync
@@ -32,7 +36,7 @@ from hf_tools.media import aresolve_media, resolve_media
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import Media, TaskSpec
 
-__all__ = ["AsyncHFClient", "HFClient", "LoopPools"]
+__all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
 
 AnySpec = TaskSpec[Any, Any]
 
@@ -61,43 +65,134 @@ def checked_transport(transport: T | None, kind: type[T]) -> T | None:
     raise ConfigurationError(msg)
 
 
+C = TypeVar("C", bound="Closeable")
+
+
+class Closeable:
+    """``close()``, ``aclose()`` and both context managers, over the subclass's two methods."""
+
+    def close(self) -> None:
+        """Free the connection pools."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Free the connection pools, from async code."""
+        self.close()
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: C) -> C:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+@dataclass(slots=True)
+class _LoopPool:
+    client: httpx2.AsyncClient
+    closer: AsyncGenerator[None, None]
+
+
 class LoopPools:
-    """One pooled ``httpx2.AsyncClient`` per event loop, made on first use in that loop.
+    """One pooled ``httpx2.AsyncClient`` per event loop, closed with its loop.
 
     A pool's connections belong to the loop that opened them, and tools and chat models are
-    often called from several loops (``asyncio.run`` twice). Shared by AsyncHFClient and
-    HFChatModel.
+    often called from several loops (``asyncio.run`` each time). Each pool is closed inside its
+    loop when the loop shuts down (``asyncio.run`` and pytest-asyncio do so), or by
+    :meth:`close` / :meth:`aclose`; the pool of a loop closed without that shutdown is dropped
+    at the next use. Shared by AsyncHFClient and HFChatModel.
     """
 
     def __init__(self, timeout: float, transport: httpx2.AsyncBaseTransport | None = None):
         self._timeout = timeout
         self._transport = checked_transport(transport, httpx2.AsyncBaseTransport)
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        # A plain dict: a pool's sockets hold its loop, so weak keys would never be freed.
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._closing: set[asyncio.Future[None]] = set()
+
+    def __len__(self) -> int:
+        """How many loops have a pool."""
+        return len(self._pools)
 
     def get(self) -> httpx2.AsyncClient:
         """The running loop's pool (a new one if it has none or it was closed)."""
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None or pool.is_closed:
-            pool = httpx2.AsyncClient(**client_options(self._timeout, self._transport))
-            self._pools[loop] = pool
-        return pool
+        for old in [lp for lp in self._pools if lp.is_closed()]:
+            del self._pools[old]  # closed without shutdown_asyncgens: nothing left to await
+        entry = self._pools.get(loop)
+        if entry is None or entry.client.is_closed:
+            client = async_pool(self._timeout, self._transport)
+            entry = self._pools[loop] = _LoopPool(client, self._closer(loop, client))
+        return entry.client
+
+    def _closer(
+        self, loop: asyncio.AbstractEventLoop, client: httpx2.AsyncClient
+    ) -> AsyncGenerator[None, None]:
+        async def close_with_loop() -> AsyncGenerator[None, None]:
+            try:
+                yield
+            finally:
+                entry = self._pools.get(loop)
+                if entry is not None and entry.client is client:
+                    del self._pools[loop]
+                await client.aclose()
+
+        closer = close_with_loop()
+        # Run it to its yield now: a loop closes the async generators started in it in
+        # shutdown_asyncgens(), which asyncio.run() calls before it closes the loop; asyncio
+        # has no other hook at loop shutdown.
+        with suppress(StopIteration):
+            closer.asend(None).send(None)
+        return closer
 
     async def aclose(self) -> None:
-        """Close the running loop's pool (others close with their loop)."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.aclose()
+        """Close every pool: the running loop's here, the others in their loops."""
+        entry = self._pools.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry.closer.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close every pool this thread can reach (a running loop's is closed as a task)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, entry in list(self._pools.items()):
+            del self._pools[loop]
+            if loop.is_closed():
+                continue
+            if loop is running:
+                task = loop.create_task(entry.closer.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(entry.closer.aclose(), loop)
+            elif running is None:  # a loop cannot be run from inside another one
+                loop.run_until_complete(entry.closer.aclose())
 
 
-class _BaseClient:
+class _BaseClient(Closeable):
     """Settings and every pure step of a call; subclasses add only the I/O."""
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         is_custom_endpoint: bool = False,
         models: Mapping[str, str] | None = None,
@@ -109,6 +204,7 @@ class _BaseClient:
         settings: Settings | None = None,
         **extra: Any,
     ) -> None:
+        api_key = secret(api_key)  # no plain-string local in tracebacks from here on
         self.settings = settings or Settings.create(
             api_key=api_key,
             base_url=base_url,
@@ -172,12 +268,14 @@ class _BaseClient:
             accept=spec.accept,
             task=spec.task,
             model=model,
+            binary=spec.response == "bytes",
         )
 
     def finish(self, spec: AnySpec, inputs: BaseModel, request: HFRequest, raw: RawResponse) -> Any:
         """Decode and normalize a 2xx response into ``<Task>Output`` (pure)."""
-        body = decode_body(raw, request, want=spec.response)
-        return spec.parse(body, inputs)
+        with redacting(request):  # parsers quote bodies, which may echo the token
+            body = decode_body(raw, request, want=spec.response)
+            return spec.parse(body, inputs)
 
     def _media_values(self, spec: AnySpec, inputs: BaseModel) -> dict[str, Any]:
         return {
@@ -191,7 +289,7 @@ class HFClient(_BaseClient):
     def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any):
         super().__init__(*args, **kw)
         checked = checked_transport(transport, httpx2.BaseTransport)
-        self._http = httpx2.Client(**client_options(self.settings.timeout, checked))
+        self._http = sync_pool(self.settings.timeout, checked)
 
     def run(self, task: str, /, *, model: str | None = None, **args: Any) -> Any:
         """Run one task and return its typed output (see the task's ``<Task>Output``).
@@ -207,11 +305,13 @@ class HFClient(_BaseClient):
     def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
         target = self.model_for(spec, model)
-        media = {
-            f: resolve_media(v, self.settings) for f, v in self._media_values(spec, inputs).items()
-        }
-        request = self.prepare(spec, inputs, media, target)
-        return self.finish(spec, inputs, request, self.send(request))
+        with deadline(time.monotonic() + self.settings.timeout):  # media included
+            media = {
+                f: resolve_media(v, self.settings)
+                for f, v in self._media_values(spec, inputs).items()
+            }
+            request = self.prepare(spec, inputs, media, target)
+            return self.finish(spec, inputs, request, self.send(request))
 
     def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over the shared connection pool."""
@@ -225,17 +325,6 @@ class HFClient(_BaseClient):
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
-
-    def __enter__(self) -> HFClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class AsyncHFClient(_BaseClient):
@@ -262,28 +351,22 @@ class AsyncHFClient(_BaseClient):
     async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
         target = self.model_for(spec, model)
-        media = {
-            f: await aresolve_media(v, self.settings)
-            for f, v in self._media_values(spec, inputs).items()
-        }
-        request = self.prepare(spec, inputs, media, target)
-        return self.finish(spec, inputs, request, await self.send(request))
+        with deadline(time.monotonic() + self.settings.timeout):  # media included
+            media = {
+                f: await aresolve_media(v, self.settings)
+                for f, v in self._media_values(spec, inputs).items()
+            }
+            request = self.prepare(spec, inputs, media, target)
+            return self.finish(spec, inputs, request, await self.send(request))
 
     async def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over this loop's connection pool."""
         return await _send_async(self.http, request, self.settings.retry)
 
+    def close(self) -> None:
+        """Close the pools of every event loop (see :meth:`LoopPools.close`)."""
+        self._pools.close()
+
     async def aclose(self) -> None:
-        """Close the pool of the running loop (others close with their loop)."""
+        """Close the pools of every event loop, this one's awaited."""
         await self._pools.aclose()
-
-    async def __aenter__(self) -> AsyncHFClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

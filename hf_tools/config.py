@@ -15,16 +15,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from hf_tools.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_BINARY_BYTES",
+    "DEFAULT_MAX_JSON_BYTES",
+    "DEFAULT_MAX_MEDIA_BYTES",
     "MIN_CONTENT_CHARS",
     "RetryPolicy",
     "Settings",
     "check_model",
     "is_hf_host",
     "is_url",
+    "secret",
     "stored_token",
 ]
 
@@ -32,6 +38,12 @@ DEFAULT_BASE_URL = "https://router.huggingface.co/hf-inference"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONTENT_CHARS = 4000
+DEFAULT_MAX_MEDIA_BYTES = 20 * 1024 * 1024
+# Caps on answer bodies, counted after decompression: JSON answers are small in practice
+# (a long chat answer is ~100 KB); binary ones (images, audio) get more room.
+DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_BINARY_BYTES = 64 * 1024 * 1024
+_BYTE_LIMITS = ("max_media_bytes", "max_json_bytes", "max_binary_bytes")
 # Below this, the truncation note alone would not fit, let alone a useful answer.
 MIN_CONTENT_CHARS = 200
 
@@ -83,6 +95,13 @@ def _positive(name: str, value: float, *, zero: bool = False) -> None:
         raise ConfigurationError(msg)
 
 
+def secret(value: str | SecretStr | None) -> SecretStr | None:
+    """``value`` as a SecretStr (None stays None)."""
+    if value is None or isinstance(value, SecretStr):
+        return value
+    return SecretStr(value)
+
+
 def is_hf_host(url: str) -> bool:
     """Whether ``url`` belongs to Hugging Face (router, Hub, Spaces, Inference Endpoints)."""
     host = (urlsplit(url).hostname or "").lower()
@@ -130,7 +149,8 @@ class Settings:
         models: per-task model id or endpoint URL.
         use_cache: sent as ``x-use-cache`` when set.
         wait_for_model: sent as ``x-wait-for-model`` when set.
-        timeout: seconds for one HTTP exchange, and for a whole media download.
+        timeout: seconds one call may take in total: connect, every read, every retry wait
+            (and a whole media download).
         retry: the retry policy.
         max_content_chars: bound on the text a tool hands to the LLM.
         output_dir: where tools save binary outputs (images, masks), if anywhere.
@@ -138,9 +158,12 @@ class Settings:
             directory, an empty tuple no local files at all.
         allow_private_urls: let media URLs point at loopback/private addresses.
         max_media_bytes: largest image/audio input accepted.
+        max_json_bytes: largest JSON answer body read (after decompression).
+        max_binary_bytes: largest answer of a task that returns bytes (images, audio).
     """
 
-    api_key: str | None = field(default=None, repr=False)
+    # A SecretStr, so a traceback formatted with its locals never shows the key.
+    api_key: SecretStr | None = field(default=None, repr=False)
     key_from_env: bool = field(default=False, repr=False)
     base_url: str = DEFAULT_BASE_URL
     is_custom_endpoint: bool = False
@@ -153,12 +176,14 @@ class Settings:
     output_dir: Path | None = None
     allowed_roots: tuple[Path, ...] | None = None
     allow_private_urls: bool = False
-    max_media_bytes: int = 20 * 1024 * 1024
+    max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES
 
     @classmethod
     def create(
         cls,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         is_custom_endpoint: bool = False,
         models: Mapping[str, str] | None = None,
@@ -173,9 +198,10 @@ class Settings:
         Raises:
             ConfigurationError: a URL or number that cannot work.
         """
+        api_key = secret(api_key)  # no plain-string local from here on
         key_from_env = False
         if api_key is None:
-            api_key = stored_token()
+            api_key = secret(stored_token())
             key_from_env = api_key is not None
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if not is_url(base):
@@ -198,6 +224,11 @@ class Settings:
         if not isinstance(chars, int) or chars < MIN_CONTENT_CHARS:
             msg = f"max_content_chars must be an int >= {MIN_CONTENT_CHARS}, got {chars!r}"
             raise ConfigurationError(msg)
+        for name in _BYTE_LIMITS:
+            value = extra.get(name, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                msg = f"{name} must be a positive int (bytes), got {value!r}"
+                raise ConfigurationError(msg)
         given_roots = extra.pop("allowed_roots", None)
         if isinstance(given_roots, str | os.PathLike):  # one folder, not its characters
             given_roots = (given_roots,)
@@ -229,7 +260,7 @@ class Settings:
             return None
         if self.key_from_env and not is_hf_host(url):
             return None
-        return self.api_key
+        return self.api_key.get_secret_value()
 
     def endpoint_for(self, task: str) -> str | None:
         """Where an endpoint-only task (``custom``) goes; None when nothing is configured.

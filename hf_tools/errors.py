@@ -16,10 +16,14 @@ HFToolsError                      base: .task, .model (never the token)
     ├── HFTimeoutError            no answer within the timeout              (LLM: retry later)
     ├── HFConnectionError         could not connect                         (LLM: retry later)
     └── ResponseFormatError       a 2xx body we could not parse             (LLM: try again)
+        └── ResponseTooLargeError a body past its size cap (max_json_bytes / max_binary_bytes)
 ```
 
 Any other 4xx (408, 409, 415, ...) is a plain ``APIError``: the request was wrong in a way
 new arguments cannot fix, so the developer must look.
+
+Messages never carry the api key: :func:`redact` removes it (and anything shaped like a Hugging
+Face token) from every message built from a server's words.
 
 `llm_fixable` tells the tool layer what to do: True -> a `ToolException` whose message the
 model reads and acts on; False -> the error propagates to the developer.
@@ -29,7 +33,9 @@ model reads and acts on; False -> the error propagates to the developer.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import Any, ClassVar
 
@@ -48,13 +54,26 @@ __all__ = [
     "PaymentRequiredError",
     "RateLimitError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "ServerError",
     "error_from_response",
+    "redact",
     "server_message",
 ]
 
 _MAX_MESSAGE = 500
 _SENTENCE_ENDS = (".", "!", "?", "…")
+# Hugging Face user and organization tokens; caught even when we do not know the key.
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}")
+_REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the given secrets nor anything shaped like a Hugging Face token."""
+    for value in secrets:
+        if value:
+            text = text.replace(value, _REDACTED)
+    return _HF_TOKEN.sub(_REDACTED, text)
 
 
 class HFToolsError(Exception):
@@ -72,6 +91,11 @@ class HFToolsError(Exception):
     def __str__(self) -> str:
         where = ", ".join(p for p in (self.task, self.model) if p)
         return f"{self.message} [{where}]" if where else self.message
+
+    def redact(self, secrets: Iterable[str]) -> None:
+        """Remove ``secrets`` from the message (and ``args``), in place."""
+        self.message = redact(self.message, secrets)
+        self.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in self.args)
 
     def for_llm(self) -> str:
         """The message a model reads: what went wrong, then what to do next."""
@@ -202,6 +226,16 @@ class ResponseFormatError(APIError):
     hint = "The answer could not be read; try again or use another tool."
 
 
+class ResponseTooLargeError(ResponseFormatError):
+    """The answer body passed its size cap (counted after decompression); it was not read."""
+
+    hint = "Ask for a smaller answer (shorter output, smaller image) or use another tool."
+
+    def __init__(self, message: str, *, limit: int, **kw: Any):
+        super().__init__(message, **kw)
+        self.limit = limit
+
+
 _STATUS_MAP: dict[int, type[APIError]] = {
     400: InvalidInputError,
     401: AuthenticationError,
@@ -216,22 +250,20 @@ _STATUS_MAP: dict[int, type[APIError]] = {
 }
 
 
-def server_message(body: bytes, content_type: str = "") -> str:
-    """Extract the server's own words from an error body, whatever its shape.
+def server_message(body: bytes, content_type: str = "", secrets: Iterable[str] = ()) -> str:
+    """Extract the server's own words from an error body, whatever its shape, without secrets.
 
     Shapes seen in real recordings: ``{"error": str}``, ``{"error": [str, ...]}``,
     ``{"error": str, "error_type": str}``, ``{"error": str, "estimated_time": n}``,
     ``{"message": str}`` (OpenAI style routers) and plain text.
     """
     text = body.decode("utf-8", errors="replace").strip()
-    data: Any = None
-    if text[:1] in "{[":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-    message = _message_from_json(data) if data is not None else text
-    message = " ".join(message.split())
+    data = _json_or_none(text) if text[:1] in "{[" else None
+    try:
+        message = _message_from_json(data) if data is not None else text
+    except RecursionError:  # parsed, but too deep to walk or re-encode
+        message = text
+    message = redact(" ".join(message.split()), secrets)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"
     return message or "(empty body)"
@@ -250,20 +282,37 @@ def _message_from_json(data: Any) -> str:
     return json.dumps(data)[:_MAX_MESSAGE]
 
 
-def _estimated_time(body: bytes) -> float | None:
+def _json_or_none(text: str | bytes) -> Any:
+    # 100,000 nested brackets raise RecursionError, not ValueError.
     try:
-        value = json.loads(body).get("estimated_time")
-    except (ValueError, AttributeError):
+        return json.loads(text)
+    except (ValueError, RecursionError):
         return None
-    return float(value) if isinstance(value, int | float) else None
+
+
+def _wait_hint(value: object) -> float | None:
+    """A server's wait in seconds, or None when it is no usable hint (<= 0, NaN, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def _estimated_time(body: bytes) -> float | None:
+    data = _json_or_none(body)
+    return _wait_hint(data.get("estimated_time")) if isinstance(data, Mapping) else None
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None.
+
+    A negative, NaN or past value is no hint (None): the caller backs off as usual instead of
+    retrying at once.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _wait_hint(float(value))
     except ValueError:
         pass
     from datetime import datetime
@@ -275,7 +324,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return _wait_hint((when - datetime.now(UTC)).total_seconds())
 
 
 def is_loading(status_code: int, body: bytes) -> bool:
@@ -290,14 +339,16 @@ def error_from_response(
     *,
     task: str | None = None,
     model: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> APIError:
     """Build the typed error for a non-2xx response: the one status -> class map.
 
     Only 400/413/422 blame the input (``InvalidInputError``, LLM-fixable). Any other
     unmapped 4xx is a plain ``APIError`` (not LLM-fixable): telling the model to change its
-    arguments would send it round in circles on a status they cannot change.
+    arguments would send it round in circles on a status they cannot change. ``secrets``
+    (the api key) are cut from the message: servers echo tokens in their errors.
     """
-    message = server_message(body, headers.get("content-type", ""))
+    message = server_message(body, headers.get("content-type", ""), secrets)
     request_id = headers.get("x-request-id")
     common: dict[str, Any] = {
         "status_code": status_code,

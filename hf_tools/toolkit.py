@@ -8,9 +8,12 @@ from typing import Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from hf_tools.client import AsyncHFClient, HFClient
+from hf_tools.client import AsyncHFClient, Closeable, HFClient
 from hf_tools.config import (
+    DEFAULT_MAX_BINARY_BYTES,
     DEFAULT_MAX_CONTENT_CHARS,
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_MEDIA_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     MIN_CONTENT_CHARS,
@@ -24,7 +27,7 @@ from hf_tools.tools import make_tool
 __all__ = ["HuggingFaceToolkit"]
 
 
-class HuggingFaceToolkit(BaseToolkit):
+class HuggingFaceToolkit(BaseToolkit, Closeable):
     """Hugging Face inference tasks as LangChain tools, in a stable order.
 
     Example:
@@ -35,7 +38,8 @@ class HuggingFaceToolkit(BaseToolkit):
         ```
 
     Tasks that only exist as a configured endpoint (``custom``) are included when
-    ``models`` gives their URL.
+    ``models`` gives their URL. ``close()`` / ``aclose()`` (or ``with`` / ``async with``) free
+    the connection pools of both clients.
     """
 
     # A misspelled option (token=, max_retry=) must fail, not be dropped silently.
@@ -48,7 +52,9 @@ class HuggingFaceToolkit(BaseToolkit):
     models: dict[str, str] | None = None
     use_cache: bool | None = None
     wait_for_model: bool | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = Field(
+        default=DEFAULT_TIMEOUT, description="Seconds for a whole call, retries included."
+    )
     max_retries: int | None = Field(
         default=None,
         description=f"Retries per call (default {DEFAULT_MAX_RETRIES}); overrides retry's.",
@@ -58,6 +64,13 @@ class HuggingFaceToolkit(BaseToolkit):
     output_dir: Path | None = None
     allowed_roots: list[Path] | None = None
     allow_private_urls: bool = False
+    max_media_bytes: int = Field(default=DEFAULT_MAX_MEDIA_BYTES, description="Largest input.")
+    max_json_bytes: int = Field(
+        default=DEFAULT_MAX_JSON_BYTES, description="Largest JSON answer read (decompressed)."
+    )
+    max_binary_bytes: int = Field(
+        default=DEFAULT_MAX_BINARY_BYTES, description="Largest binary answer (images, audio)."
+    )
     custom_description: str | None = Field(
         default=None, description="Description of the custom endpoint tool, for the LLM."
     )
@@ -69,7 +82,7 @@ class HuggingFaceToolkit(BaseToolkit):
     def model_post_init(self, context: Any, /) -> None:
         """Validate the selection, build the shared clients and the tools once."""
         settings = Settings.create(
-            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            api_key=self.api_key,
             base_url=self.base_url,
             is_custom_endpoint=self.is_custom_endpoint,
             models=_task_keys(self.models),
@@ -82,6 +95,9 @@ class HuggingFaceToolkit(BaseToolkit):
             output_dir=self.output_dir,
             allowed_roots=self.allowed_roots,
             allow_private_urls=self.allow_private_urls,
+            max_media_bytes=self.max_media_bytes,
+            max_json_bytes=self.max_json_bytes,
+            max_binary_bytes=self.max_binary_bytes,
         )
         if self.tasks is None:
             # Endpoint-only tasks (custom) join when their endpoint is configured.
@@ -138,8 +154,14 @@ class HuggingFaceToolkit(BaseToolkit):
         return self._aclient
 
     def close(self) -> None:
-        """Close the blocking client's pool."""
+        """Close the pools of both clients (the async one's in every event loop)."""
         self._client.close()
+        self._aclient.close()
+
+    async def aclose(self) -> None:
+        """Close the pools of both clients, the running loop's awaited."""
+        self._client.close()
+        await self._aclient.aclose()
 
 
 def _task_keys(models: dict[str, str] | None) -> dict[str, str] | None:
