@@ -1,5 +1,6 @@
-"""Providers serving only chat completions at ``/v1/chat/completions``: baseten, ovhcloud,
-publicai.
+"""Providers that serve only chat completions: baseten, ovhcloud, publicai.
+
+All three at ``/v1/chat/completions``, in the OpenAI format.
 """
 
 from __future__ import annotations
