@@ -135,7 +135,8 @@ def test_recorded_response_gives_the_recorded_values(record: dict[str, Any]) -> 
             output = body["output"]
             assert [r.url for r in downloads] == [output if isinstance(output, str) else output[0]]
     elif record["task"] == "text-generation":
-        assert out.generated_text == body["choices"][0]["text"] == " a city of love, and it’s also"
+        assert out.generated_text == body["choices"][0]["text"]
+        assert out.generated_text.startswith(" a city of love")
         assert out.details["finish_reason"] == "length"
     elif record["task"] == "feature-extraction":
         assert out.vectors == [body["data"][0]["embedding"]]
@@ -312,7 +313,7 @@ def test_bfl_polls_its_own_host_without_the_token_and_reports_moderation() -> No
         ("download", False),
     ]
     moderated = {"id": "x", "status": "Content Moderated", "details": {"reason": "nsfw"}}
-    with pytest.raises(JobFailedError, match="Content Moderated.*nsfw"):
+    with pytest.raises(JobFailedError, match=r"Content Moderated.*nsfw"):
         run(
             REGISTRY[("black-forest-labs", "text-to-image")],
             call_for(record),
@@ -514,7 +515,7 @@ def test_registry_pairs_are_real_tasks_and_unknown_pairs_name_the_fitting_provid
     assert {task for _, task in REGISTRY} <= set(TASKS)
     assert {"fal-ai", "replicate", "together"} <= set(providers_for("text-to-image"))
     with pytest.raises(
-        ConfigurationError, match="'fal-ai' has no adapter for conversational.*together"
+        ConfigurationError, match=r"'fal-ai' has no adapter for conversational.*together"
     ):
         get_adapter("fal-ai", "conversational")
 
