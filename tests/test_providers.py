@@ -544,3 +544,102 @@ def test_the_provider_core_imports_no_langchain() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+PNG = (FIXTURES / "image.png").read_bytes()
+
+
+def _t2i(provider: str, model: str, **args: Any) -> Call[Any]:
+    spec = get_spec("text-to-image")
+    return Call(
+        task="text-to-image",
+        provider=provider,
+        model=model,
+        args=spec.input_model.model_validate({"prompt": "p", **args}),
+    )
+
+
+# Formats only documented (huggingface_hub's adapters): no recording exists for these.
+def test_fal_queue_segmentation_polls_status_then_fetches_the_result_through_the_router() -> None:
+    call = Call(
+        task="image-segmentation",
+        provider="fal-ai",
+        model="fal-ai/sam",
+        args=get_spec("image-segmentation").input_model.model_validate({"image": "x.png"}),
+        media={"image": Media(PNG, "image/png")},
+    )
+    queued = {
+        "request_id": "abc",
+        "status": "IN_QUEUE",
+        "response_url": "https://queue.fal.run/fal-ai/sam/requests/abc",
+    }
+    answers = [
+        queued,
+        {"status": "IN_PROGRESS"},
+        {"status": "COMPLETED"},
+        {"image": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}},
+    ]
+    out, sent = run(REGISTRY[("fal-ai", "image-segmentation")], call, answers)
+    base = f"{ROUTER}/fal-ai/fal-ai/sam"
+    assert [(r.method, r.url, r.auth, r.purpose) for r in sent] == [
+        ("POST", f"{base}?_subdomain=queue", True, "call"),
+        ("GET", f"{base}/requests/abc/status?_subdomain=queue", True, "poll"),
+        ("GET", f"{base}/requests/abc/status?_subdomain=queue", True, "poll"),
+        ("GET", f"{base}/requests/abc?_subdomain=queue", True, "call"),
+    ]
+    assert sent[0].payload is not None and sent[0].payload.json["sync_mode"] is True
+    assert [s.label for s in out.segments] == ["mask"] and out.segments[0].mask == PNG
+    with pytest.raises(JobFailedError, match="status 'ERROR'"):
+        run(REGISTRY[("fal-ai", "image-segmentation")], call, [queued, {"status": "ERROR"}])
+
+
+def test_wavespeed_polls_its_result_path_through_the_router() -> None:
+    call = _t2i("wavespeed", "wavespeed-ai/flux-dev", width=512, height=512)
+    submitted = {
+        "data": {
+            "id": "t1",
+            "status": "created",
+            "urls": {"get": "https://api.wavespeed.ai/api/v3/predictions/t1/result"},
+        }
+    }
+    done = {
+        "data": {"id": "t1", "status": "completed", "outputs": ["https://d.wavespeed.ai/t1.png"]}
+    }
+    out, sent = run(
+        REGISTRY[("wavespeed", "text-to-image")],
+        call,
+        [submitted, {"data": {"status": "processing"}}, done],
+    )
+    assert isinstance(out, TextToImageOutput)
+    assert sent[0].url == f"{ROUTER}/wavespeed/api/v3/wavespeed-ai/flux-dev"
+    assert sent[0].payload is not None and sent[0].payload.json == {
+        "prompt": "p",
+        "width": 512,
+        "height": 512,
+    }
+    assert [(r.url, r.auth) for r in sent[1:]] == [
+        (f"{ROUTER}/wavespeed/api/v3/predictions/t1/result", True),
+        (f"{ROUTER}/wavespeed/api/v3/predictions/t1/result", True),
+        ("https://d.wavespeed.ai/t1.png", False),
+    ]
+    failed = {"data": {"id": "t1", "status": "failed", "error": "NSFW prompt"}}
+    with pytest.raises(JobFailedError, match="NSFW prompt"):
+        run(REGISTRY[("wavespeed", "text-to-image")], call, [submitted, failed])
+
+
+def test_zai_sends_its_headers_and_polls_the_async_result() -> None:
+    call = _t2i("zai-org", "cogview-4", width=1024, height=768, seed=3)
+    adapter = REGISTRY[("zai-org", "text-to-image")]
+    assert adapter.payload(call).json == {"prompt": "p", "model": "cogview-4", "size": "1024x768"}
+    done = {"id": "z1", "task_status": "SUCCESS", "image_result": [{"url": "https://z.ai/i.png"}]}
+    out, sent = run(adapter, call, [{"id": "z1", "task_status": "PROCESSING"}, done])
+    assert isinstance(out, TextToImageOutput)
+    assert sent[1].url == f"{ROUTER}/zai-org/api/paas/v4/async-result/z1"
+    assert (
+        sent[0].headers
+        == sent[1].headers
+        == {"Accept-Language": "en-US,en", "x-source-channel": "hugging_face"}
+    )
+    assert REGISTRY[("zai-org", "conversational")].headers == sent[0].headers
+    with pytest.raises(JobFailedError):
+        run(adapter, call, [{"id": "z1", "task_status": "FAIL"}])

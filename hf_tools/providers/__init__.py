@@ -73,6 +73,8 @@ from hf_tools.providers import (
     sambanova,
     scaleway,
     together,
+    wavespeed,
+    zai_org,
 )
 from hf_tools.providers._base import (
     Adapter,
@@ -121,6 +123,8 @@ _MODULES = (
     scaleway,
     featherless_ai,
     deepinfra,
+    wavespeed,
+    zai_org,
     chat_only,
 )
 

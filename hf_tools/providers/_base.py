@@ -87,10 +87,10 @@ class Call(Generic[InputT]):
         """``{router_url}/{provider}``: where every route of this provider hangs."""
         return f"{self.router_url.rstrip('/')}/{self.provider}"
 
-    def get(self, url: str, purpose: Literal["poll", "download"] = "poll") -> Request:
+    def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
         """A GET of ``url``; the token goes along only when ``url`` is a router URL."""
         under_router = url.startswith(self.router_url.rstrip("/") + "/")
-        expect: Literal["json", "bytes"] = "json" if purpose == "poll" else "bytes"
+        expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
 
     def format_error(self, what: str) -> ResponseFormatError:

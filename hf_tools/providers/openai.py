@@ -188,8 +188,10 @@ def b64_image_payload(
 
     def payload(call: Call[TextToImageInput]) -> Payload:
         params = image_parameters(call.args, rename)
-        if size_as_text and "width" in params and "height" in params:
-            params["size"] = f"{params.pop('width')}x{params.pop('height')}"
+        if size_as_text:  # a lone width or height has no "WxH" form: left out
+            width, height = params.pop("width", None), params.pop("height", None)
+            if width is not None and height is not None:
+                params["size"] = f"{width}x{height}"
         body = {"prompt": call.args.prompt, model_key: call.model}
         if response_format:
             body["response_format"] = response_format
