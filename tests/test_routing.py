@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hf_tools.errors import ConfigurationError, ResponseFormatError
-from hf_tools.providers import REGISTRY
+from hf_tools.providers import speaks
 from hf_tools.routing import (
     MappingCache,
     NoProviderError,
@@ -39,10 +39,6 @@ def _hub_body(name: str) -> Any:
 
 OBJECT_FORM, OBJECT_URL = _hub_body("object-form")  # recorded, router era
 LIST_FORM, LIST_URL = _hub_body("list-form")  # from huggingface_hub's documented shape
-
-
-def speaks(provider: str, task: str) -> bool:
-    return (provider, task) in REGISTRY or provider == "hf-inference"
 
 
 def test_the_lookup_url_is_the_hubs_model_info_with_the_mapping_expanded() -> None:
@@ -127,7 +123,7 @@ def test_auto_follows_and_is_limited_to_the_users_provider_order() -> None:
 
 def test_auto_never_picks_a_provider_hf_tools_cannot_speak() -> None:
     mappings = (
-        ProviderMapping("wavespeed", "w/flux", "live", "text-to-image"),
+        ProviderMapping("clarifai", "c/flux", "live", "text-to-image"),
         ProviderMapping("replicate", "b/flux", "live", "text-to-image"),
     )
     route = resolve(mappings, task="text-to-image", model=FLUX, speaks=speaks)

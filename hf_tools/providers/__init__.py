@@ -90,6 +90,7 @@ from hf_tools.providers._base import (
 )
 
 __all__ = [
+    "HF_INFERENCE",
     "REGISTRY",
     "Adapter",
     "Call",
@@ -103,8 +104,11 @@ __all__ = [
     "Step",
     "get_adapter",
     "providers_for",
+    "speaks",
     "tasks_for",
 ]
+
+HF_INFERENCE = "hf-inference"
 
 _MODULES = (
     fal_ai,
@@ -143,6 +147,15 @@ def providers_for(task: str) -> tuple[str, ...]:
 def tasks_for(provider: str) -> tuple[str, ...]:
     """The tasks ``provider`` has adapters for."""
     return tuple(t for p, t in REGISTRY if p == provider)
+
+
+def speaks(provider: str, task: str) -> bool:
+    """Whether hf-tools can send ``task`` to ``provider``: an adapter exists, or hf-inference.
+
+    hf-inference is spoken by the task modules themselves. Pass this function as
+    ``routing.resolve(..., speaks=speaks)``.
+    """
+    return (provider, task) in REGISTRY or provider == HF_INFERENCE
 
 
 def get_adapter(provider: str, task: str) -> Adapter[Any]:
