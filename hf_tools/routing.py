@@ -161,7 +161,12 @@ def resolve(
         match = next((m for m in serving if m.provider == provider), None)
         if match is not None:
             return Route(match.provider, match.provider_id)
-        msg = f"{model} is not served for {task} by {provider}"
+        mapped = any(m.provider == provider and m.task == wanted for m in mappings)
+        msg = (
+            f"hf-tools cannot send {task} to {provider} yet (no adapter)"
+            if mapped
+            else f"{model} is not served for {task} by {provider}"
+        )
         msg += f"; providers that serve it: {_names(serving)}"
         raise NoProviderError(msg, fitting=[m.provider for m in serving], task=task, model=model)
     live = [m for m in serving if m.live]

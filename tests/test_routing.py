@@ -128,6 +128,10 @@ def test_auto_never_picks_a_provider_hf_tools_cannot_speak() -> None:
     )
     route = resolve(mappings, task="text-to-image", model=FLUX, speaks=speaks)
     assert route == Route("replicate", "b/flux")
+    with pytest.raises(
+        NoProviderError, match=r"cannot send text-to-image to clarifai .*: replicate \["
+    ):
+        resolve(mappings, task="text-to-image", model=FLUX, provider="clarifai", speaks=speaks)
 
 
 def test_a_named_provider_that_does_not_serve_the_task_names_those_that_do() -> None:
