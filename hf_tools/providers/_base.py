@@ -1,0 +1,271 @@
+"""The adapter contract as data: requests, steps, jobs, and the errors a job can end with.
+
+Nothing here does I/O. An :class:`Adapter` turns a :class:`Call` into a first :class:`Send`;
+every response a driver gets back goes to that step's ``then``, which answers either
+:class:`Done` (the task's Output) or the next :class:`Send` (a poll, a result download).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from hf_tools.errors import APIError, ResponseFormatError
+from hf_tools.tasks._base import Media, Payload
+
+__all__ = [
+    "DEFAULT_ROUTER_URL",
+    "Adapter",
+    "Call",
+    "Done",
+    "Job",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobState",
+    "Reply",
+    "Request",
+    "Send",
+    "Step",
+    "decode_data_uri",
+    "dig",
+    "download",
+    "without_none",
+]
+
+DEFAULT_ROUTER_URL = "https://router.huggingface.co"
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+JobState = Literal["running", "done"]
+
+
+class JobFailedError(APIError):
+    """A provider's asynchronous job ended in failure; ``message`` is the provider's own."""
+
+    llm_fixable: ClassVar[bool] = True
+    hint: ClassVar[str] = "The provider could not finish the job; change the arguments or retry."
+
+    def __init__(self, message: str, *, job_id: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.job_id = job_id
+
+
+class JobCancelledError(JobFailedError):
+    """The provider reports the job as cancelled (by its side, or by a cancel request)."""
+
+    hint: ClassVar[str] = "The job was cancelled before it finished; call the tool again."
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[InputT]):
+    """One tool call as an adapter sees it: resolved routing, validated args, resolved media.
+
+    Attributes:
+        task: our task id (``"text-to-image"``).
+        provider: the provider name as the router spells it (``"fal-ai"``).
+        model: the provider-side model id (the Hub mapping's ``providerId``).
+        args: the task's validated ``<Task>Input``.
+        media: the resolved image/audio inputs, by input field name.
+        router_url: provider calls go to ``{router_url}/{provider}{route}``.
+    """
+
+    task: str
+    provider: str
+    model: str
+    args: InputT
+    media: Mapping[str, Media] = field(default_factory=dict)
+    router_url: str = DEFAULT_ROUTER_URL
+
+    @property
+    def base(self) -> str:
+        """``{router_url}/{provider}``: where every route of this provider hangs."""
+        return f"{self.router_url.rstrip('/')}/{self.provider}"
+
+    def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
+        """A GET of ``url``; the token goes along only when ``url`` is a router URL."""
+        under_router = url.startswith(self.router_url.rstrip("/") + "/")
+        expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
+        return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
+
+    def format_error(self, what: str) -> ResponseFormatError:
+        """A ResponseFormatError naming the task and the provider-side model."""
+        return ResponseFormatError(f"{self.provider}: {what}", task=self.task, model=self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request for the driver to send.
+
+    Attributes:
+        method: ``GET`` or ``POST``.
+        url: absolute URL.
+        payload: the body (JSON or bytes); None for a GET.
+        headers: headers this provider needs beyond the driver's own (auth, user agent).
+        auth: send the Hugging Face token. True only for router URLs: a token is never sent
+            to a provider's CDN or polling host.
+        expect: ``"json"`` (decode the body) or ``"bytes"`` (a result file).
+        purpose: ``"call"``, ``"poll"`` (a job status) or ``"download"`` (a result URL, to be
+            fetched by the same capped, deadline-bound downloader as media inputs).
+    """
+
+    method: Literal["GET", "POST"]
+    url: str
+    payload: Payload | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: bool = True
+    expect: Literal["json", "bytes"] = "json"
+    purpose: Literal["call", "poll", "download"] = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx response as the driver hands it back: decoded body and its content type."""
+
+    body: Any
+    content_type: str | None = None
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[OutputT]):
+    """The call is over: ``output`` is the task's Output."""
+
+    output: OutputT
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``request`` (after waiting ``delay`` seconds), then pass its reply to ``then``.
+
+    A driver bounds the whole chain by the call's deadline: a poll that would start after
+    it is not sent (the call times out), and an async cancel stops the chain.
+    """
+
+    request: Request
+    then: Callable[[Reply], Step]
+    delay: float = 0.0
+
+
+Step = Send | Done[Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """How to follow a provider's asynchronous job, as pure functions.
+
+    Attributes:
+        state: a job body -> ``"running"`` or ``"done"``; raises :class:`JobFailedError` or
+            :class:`JobCancelledError` (with the provider's message) when it ended badly.
+        status_request: the submit response body -> the request that polls the job.
+        result: the body that said ``"done"`` -> :class:`Done`, or the download of a result.
+        interval: seconds between polls.
+    """
+
+    state: Callable[[Any, Call[Any]], JobState]
+    status_request: Callable[[Any, Call[Any]], Request]
+    result: Callable[[Any, Call[Any]], Step]
+    interval: float = 1.0
+
+    def follow(self, submitted: Any, call: Call[Any]) -> Step:
+        """The step after the submit response: the result if already done, else a poll."""
+        if self.state(submitted, call) == "done":
+            return self.result(submitted, call)
+        return self._poll(self.status_request(submitted, call), call)
+
+    def _poll(self, request: Request, call: Call[Any]) -> Send:
+        def then(reply: Reply) -> Step:
+            if self.state(reply.body, call) == "done":
+                return self.result(reply.body, call)
+            return self._poll(request, call)
+
+        return Send(request, then, delay=self.interval)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adapter(Generic[InputT]):
+    """What one provider needs to serve one task.
+
+    Attributes:
+        provider: router name of the provider.
+        task: our task id.
+        route: provider-side model id -> path under ``{router_url}/{provider}``.
+        payload: the call -> request body (from the task's Input and the provider model id).
+        parse: the first response's body -> :class:`Done`, or the next :class:`Send`.
+        headers: extra request headers (e.g. replicate's ``Prefer: wait``).
+    """
+
+    provider: str
+    task: str
+    route: Callable[[str], str]
+    payload: Callable[[Call[InputT]], Payload]
+    parse: Callable[[Any, Call[InputT]], Step]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, call: Call[InputT]) -> str:
+        """The absolute URL of the first request."""
+        return call.base + self.route(call.model)
+
+    def start(self, call: Call[InputT]) -> Send:
+        """The first step of a call: POST the payload to the route."""
+        request = Request(
+            "POST", self.url(call), payload=self.payload(call), headers=dict(self.headers)
+        )
+        return Send(request, lambda reply: self.parse(reply.body, call))
+
+
+def without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the keys whose value is None (unset parameters are not sent)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def dig(body: Any, call: Call[Any], *path: str | int) -> Any:
+    """``body[p0][p1]...``, or a ResponseFormatError naming the missing part."""
+    value = body
+    for i, key in enumerate(path):
+        ok = (isinstance(value, Mapping) and key in value) or (
+            isinstance(key, int) and isinstance(value, list) and -len(value) <= key < len(value)
+        )
+        if not ok:
+            where = "".join(f"[{p!r}]" for p in path[: i + 1])
+            msg = f"expected {where} in the response, got {str(body)[:120]!r}"
+            raise call.format_error(msg)
+        value = value[key]
+    return value
+
+
+def decode_data_uri(text: str, call: Call[Any]) -> bytes:
+    """The bytes of a ``data:<mime>;base64,...`` URI (or of bare base64)."""
+    payload = text.partition(",")[2] if text.startswith("data:") else text
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        msg = "the response holds invalid base64 data"
+        raise call.format_error(msg) from None
+
+
+def download(url: Any, call: Call[Any], then: Callable[[bytes], Step]) -> Step:
+    """The step fetching a result URL; a ``data:`` URI is decoded in place, no request."""
+    if not isinstance(url, str) or not url:
+        msg = f"expected a result URL, got {str(url)[:80]!r}"
+        raise call.format_error(msg)
+    if url.startswith("data:"):
+        return then(decode_data_uri(url, call))
+    if not url.startswith(("https://", "http://")):
+        msg = f"expected an http(s) result URL, got {url[:80]!r}"
+        raise call.format_error(msg)
+    request = Request("GET", url, auth=False, expect="bytes", purpose="download")
+    # Never the token: result files live on provider CDNs (fal.media, replicate.delivery).
+    return Send(request, lambda reply: then(_as_bytes(reply.body, call)))
+
+
+def _as_bytes(body: Any, call: Call[Any]) -> bytes:
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    msg = "expected the result file's bytes"
+    raise call.format_error(msg)

@@ -1,0 +1,352 @@
+"""Which provider, and which provider-side model id, serve (task, model). No I/O here.
+
+The Hub says who serves a model: ``GET {hub_url}/api/models/{id}?expand[]=inferenceProviderMapping``
+answers ``{"inferenceProviderMapping": ...}`` in one of two shapes seen in the wild:
+
+* an object ``{provider: {"providerId", "status", "task"}}`` (2025 recordings);
+* a list ``[{"provider", "providerId", "status", "task"}]``.
+
+:func:`parse_mapping` reads both (Hub order kept); :func:`resolve` picks the route: a named
+provider must serve the task (staging allowed: the user asked for it); ``"auto"`` takes the
+first *live* provider that serves the task, in ``provider_order`` (which then also limits the
+choice, so nobody is billed by a provider the user did not list) or the Hub's order. A misfit
+raises :class:`NoProviderError` naming what would fit, before any inference call.
+
+:class:`MappingCache` keeps the parsed mappings per process: bounded (LRU), with a TTL, and
+single-flight: concurrent first calls for one model share one lookup, sync (threads) or async
+(tasks). The fetch is injected, so this module never touches the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from hf_tools.errors import ConfigurationError, ResponseFormatError
+
+__all__ = [
+    "AUTO",
+    "DEFAULT_HUB_URL",
+    "MAPPINGS",
+    "MappingCache",
+    "NoProviderError",
+    "ProviderMapping",
+    "Route",
+    "alookup",
+    "hub_task",
+    "lookup",
+    "mapping_url",
+    "parse_mapping",
+    "resolve",
+]
+
+AUTO = "auto"
+DEFAULT_HUB_URL = "https://huggingface.co"
+
+# Our task id -> the Hub's, where they differ (the Hub maps embedding models as
+# feature-extraction).
+_HUB_TASKS = {"sentence-embeddings": "feature-extraction"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMapping:
+    """One provider's entry in a model's ``inferenceProviderMapping``."""
+
+    provider: str
+    provider_id: str
+    status: str
+    task: str
+
+    @property
+    def live(self) -> bool:
+        """``status == "live"``; staging models answer only their provider's organization."""
+        return self.status == "live"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a call goes: the provider and the model id that provider knows."""
+
+    provider: str
+    provider_model: str
+
+
+class NoProviderError(ConfigurationError):
+    """No provider fits (task, model, provider choice); ``fitting`` lists those that would."""
+
+    def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
+        super().__init__(message, **kw)
+        self.fitting = tuple(fitting)
+
+
+def hub_task(task: str) -> str:
+    """The Hub's name for our task id."""
+    return _HUB_TASKS.get(task, task)
+
+
+def mapping_url(hub_url: str, model: str) -> str:
+    """``{hub_url}/api/models/{model}?expand[]=inferenceProviderMapping``."""
+    path = quote(model, safe="/")
+    return f"{hub_url.rstrip('/')}/api/models/{path}?expand[]=inferenceProviderMapping"
+
+
+def _entry(provider: Any, item: Any) -> ProviderMapping | None:
+    """One mapping entry, or None when it lacks what a route needs."""
+    if not isinstance(item, Mapping):
+        return None
+    provider_id, task = item.get("providerId"), item.get("task")
+    if not (isinstance(provider, str) and isinstance(provider_id, str) and isinstance(task, str)):
+        return None
+    return ProviderMapping(provider, provider_id, str(item.get("status") or "live"), task)
+
+
+def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
+    """A model-info body -> its provider entries in the Hub's order (object or list form).
+
+    A model the Hub maps to no provider has no ``inferenceProviderMapping`` key: empty.
+    Incomplete entries are skipped; a body that is not a model info raises.
+    """
+    if not isinstance(body, Mapping):
+        msg = f"expected a model info object from the Hub, got {type(body).__name__}"
+        raise ResponseFormatError(msg)
+    raw = body.get("inferenceProviderMapping") or {}
+    if isinstance(raw, Mapping):
+        pairs: list[tuple[Any, Any]] = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = [(i.get("provider") if isinstance(i, Mapping) else None, i) for i in raw]
+    else:
+        msg = f"unexpected inferenceProviderMapping shape: {type(raw).__name__}"
+        raise ResponseFormatError(msg, model=body.get("id"))
+    return tuple(e for provider, item in pairs if (e := _entry(provider, item)) is not None)
+
+
+def _names(entries: Sequence[ProviderMapping]) -> str:
+    return ", ".join(e.provider for e in entries) or "none"
+
+
+def resolve(
+    mappings: Sequence[ProviderMapping],
+    *,
+    task: str,
+    model: str,
+    provider: str = AUTO,
+    provider_order: Sequence[str] | None = None,
+    speaks: Callable[[str, str], bool] | None = None,
+) -> Route:
+    """Pick the route of (task, model) from the model's mappings.
+
+    Args:
+        mappings: :func:`parse_mapping` of the model's info.
+        task: our task id.
+        model: the Hub model id (for messages).
+        provider: ``"auto"`` or a provider name.
+        provider_order: for ``"auto"``: the providers to consider, best first.
+        speaks: ``(provider, task) -> bool``: whether hf-tools has an adapter; a provider
+            without one is never picked by ``"auto"`` and refused when named.
+
+    Raises:
+        NoProviderError: nothing fits; the message names the providers that would.
+    """
+    wanted = hub_task(task)
+    serving = [
+        m for m in mappings if m.task == wanted and (speaks is None or speaks(m.provider, task))
+    ]
+    if provider != AUTO:
+        match = next((m for m in serving if m.provider == provider), None)
+        if match is not None:
+            return Route(match.provider, match.provider_id)
+        mapped = any(m.provider == provider and m.task == wanted for m in mappings)
+        msg = (
+            f"hf-tools cannot send {task} to {provider} yet (no adapter)"
+            if mapped
+            else f"{model} is not served for {task} by {provider}"
+        )
+        msg += f"; providers that serve it: {_names(serving)}"
+        raise NoProviderError(msg, fitting=[m.provider for m in serving], task=task, model=model)
+    live = [m for m in serving if m.live]
+    if provider_order is not None:
+        rank = {name: i for i, name in enumerate(provider_order)}
+        live = sorted((m for m in live if m.provider in rank), key=lambda m: rank[m.provider])
+    if live:
+        return Route(live[0].provider, live[0].provider_id)
+    raise _no_live_provider(mappings, serving, task, model, provider_order)
+
+
+def _no_live_provider(
+    mappings: Sequence[ProviderMapping],
+    serving: Sequence[ProviderMapping],
+    task: str,
+    model: str,
+    provider_order: Sequence[str] | None,
+) -> NoProviderError:
+    """The error for "auto" finding nothing: say what is live, staging, or mapped for what."""
+    live = [m for m in serving if m.live]
+    staging = [m for m in serving if not m.live]
+    if live:  # there are live ones, just not in the user's order
+        order = ", ".join(provider_order or [])
+        msg = f"none of {order} serves {model} for {task}; live providers: {_names(live)}"
+    elif staging:
+        msg = f"{model} is only in staging for {task} (at {_names(staging)})"
+        msg += "; name the provider to use it"
+    else:
+        tasks = sorted({m.task for m in mappings})
+        also = f"; it is mapped for {', '.join(tasks)}" if tasks else "; it has no provider at all"
+        msg = f"no provider serves {model} for {task}{also}"
+    return NoProviderError(
+        msg, fitting=[m.provider for m in live or staging], task=task, model=model
+    )
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: tuple[ProviderMapping, ...]
+    expires: float
+
+
+class _Flight:
+    """A lookup in progress in one thread; the others wait for its outcome."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: tuple[ProviderMapping, ...] = ()
+        self.error: BaseException | None = None
+
+
+class MappingCache:
+    """Per-process cache of parsed mappings by lookup URL: LRU-bounded, TTL, single-flight.
+
+    A failed lookup is not cached (the next call tries again); every caller waiting on it
+    gets the same error.
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int = 512,
+        ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.maxsize = maxsize
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+        self._tasks: dict[tuple[int, str], asyncio.Task[tuple[ProviderMapping, ...]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry (tests; a user who changed provider settings on the Hub)."""
+        with self._lock:
+            self._entries.clear()
+
+    def _cached(self, url: str) -> tuple[ProviderMapping, ...] | None:
+        entry = self._entries.get(url)
+        if entry is None:
+            return None
+        if entry.expires <= self._clock():
+            del self._entries[url]
+            return None
+        self._entries.move_to_end(url)
+        return entry.value
+
+    def _store(self, url: str, value: tuple[ProviderMapping, ...]) -> None:
+        self._entries[url] = _Entry(value, self._clock() + self.ttl)
+        self._entries.move_to_end(url)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+    def get(self, url: str, fetch: Callable[[str], Any]) -> tuple[ProviderMapping, ...]:
+        """The mappings behind ``url``; ``fetch(url)`` (-> decoded body) runs once at a time."""
+        with self._lock:
+            cached = self._cached(url)
+            if cached is not None:
+                return cached
+            flight = self._flights.get(url)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[url] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value
+        try:
+            flight.value = parse_mapping(fetch(url))
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        else:
+            with self._lock:
+                self._store(url, flight.value)
+            return flight.value
+        finally:
+            with self._lock:
+                del self._flights[url]
+            flight.done.set()
+
+    async def aget(
+        self, url: str, fetch: Callable[[str], Awaitable[Any]]
+    ) -> tuple[ProviderMapping, ...]:
+        """:meth:`get` for async callers: concurrent first calls await one shared lookup.
+
+        The lookup runs as its own task, shielded: cancelling one caller does not cancel the
+        lookup the others wait on.
+        """
+        with self._lock:
+            cached = self._cached(url)
+        if cached is not None:
+            return cached
+        key = (id(asyncio.get_running_loop()), url)
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._alookup(key, url, fetch))
+            # Read the outcome even when every caller was cancelled: no "never retrieved".
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._tasks[key] = task
+        return await asyncio.shield(task)
+
+    async def _alookup(
+        self, key: tuple[int, str], url: str, fetch: Callable[[str], Awaitable[Any]]
+    ) -> tuple[ProviderMapping, ...]:
+        try:
+            value = parse_mapping(await fetch(url))
+            with self._lock:
+                self._store(url, value)
+            return value
+        finally:
+            self._tasks.pop(key, None)
+
+
+MAPPINGS = MappingCache()
+"""The process-wide cache :func:`lookup` and :func:`alookup` use by default."""
+
+
+def lookup(
+    model: str,
+    fetch: Callable[[str], Any],
+    *,
+    hub_url: str = DEFAULT_HUB_URL,
+    cache: MappingCache = MAPPINGS,
+) -> tuple[ProviderMapping, ...]:
+    """The provider mappings of ``model``: one ``fetch`` of its Hub URL per TTL, shared."""
+    return cache.get(mapping_url(hub_url, model), fetch)
+
+
+async def alookup(
+    model: str,
+    fetch: Callable[[str], Awaitable[Any]],
+    *,
+    hub_url: str = DEFAULT_HUB_URL,
+    cache: MappingCache = MAPPINGS,
+) -> tuple[ProviderMapping, ...]:
+    """:func:`lookup` for async callers."""
+    return await cache.aget(mapping_url(hub_url, model), fetch)
