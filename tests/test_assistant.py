@@ -39,7 +39,7 @@ def test_a_session_shows_tools_streams_answers_and_remembers(
     assert '  [tool] automatic_speech_recognition({"audio": "tests/fixtures/audio.flac"})' in out
     assert "  -> a man said to the universe sir i exist" in out
     assert "assistant> He says: sir, I exist.\n" in out
-    assert "(artifact from automatic_speech_recognition: AutomaticSpeechRecognitionOutput)" in out
+    assert "artifact" not in out and "saved:" not in out  # no output dir: nothing saved
     # The second request carried the first exchange, after the system prompt.
     third = model.seen[2]
     assert isinstance(third[0], SystemMessage) and third[0].content == SYSTEM_PROMPT
