@@ -3,7 +3,8 @@
 Type a request per line; mention local files or URLs for images and audio
 (``what is said in tests/fixtures/audio.flac?``). Tool calls and their short results are
 shown as they happen, the answer streams, and the conversation carries over between lines.
-``/reset`` starts over, ``/quit`` (or end of input) leaves.
+``/help`` lists the commands, ``/reset`` starts over, ``/quit`` (or Ctrl-D) leaves. Ctrl-C
+cancels the running request (the conversation stays as it was); twice at the prompt, it leaves.
 
 Run it: ``HF_TOKEN=hf_... python -m agents.assistant [--model org/name] [--tasks a,b]``
 """
@@ -11,22 +12,25 @@ Run it: ``HF_TOKEN=hf_... python -m agents.assistant [--model org/name] [--tasks
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
+from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 from hf_tools.cli import task_ids
+from hf_tools.config import DEFAULT_BASE_URL, is_hf_host, stored_token
 from hf_tools.errors import HFToolsError
 
-__all__ = ["DEFAULT_MODEL", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
+__all__ = ["DEFAULT_MODEL", "HELP", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
 
 DEFAULT_MODEL = DEFAULT_AGENT_MODEL
 
@@ -37,12 +41,30 @@ SYSTEM_PROMPT = (
     "Answer briefly, from the tool results."
 )
 
+HELP = """\
+  /help    this list (never sent to the model)
+  /reset   forget the conversation
+  /quit    leave (also /exit, Ctrl-D, or Ctrl-C twice)
+  Ctrl-C   cancel the running request; the conversation stays as it was before it
+  Mention files by path or URL in your request, e.g.
+  "what is said in tests/fixtures/audio.flac?" or "caption https://.../cat.png".
+"""
+
+INTERRUPT_HINT = "(Ctrl-C again or Ctrl-D to leave)"
+# A status line is rewritten in place; this clears it (carriage return, erase to end of line).
+_CLEAR = "\r\033[K"
+# Commands are few and short: keep a bounded history file, never a growing one.
+_HISTORY_LINES = 1000
+
 
 def build_agent(
     model: BaseChatModel | None = None,
     toolkit: HuggingFaceToolkit | None = None,
     *,
     model_id: str | None = None,
+    chat_base_url: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
     tasks: list[str] | None = None,
     output_dir: Path | None = None,
     allowed_roots: Sequence[Path] | None = None,
@@ -51,33 +73,66 @@ def build_agent(
 ) -> Agent:
     """The assistant's agent; pass ``model``/``toolkit`` to inject your own (tests do).
 
-    ``tasks``, ``output_dir`` and ``allowed_roots`` (folders local media may come from;
-    default: the working directory) configure the toolkit built when none is given.
+    ``model_id``, ``chat_base_url`` (an OpenAI-compatible ``/v1`` base) and ``api_key`` (its
+    key; default: the Hugging Face token) configure the chat model built when none is given;
+    ``base_url`` (the tools' server), ``tasks``, ``output_dir`` and ``allowed_roots`` (folders
+    local media may come from; default: the working directory) the toolkit.
     """
     if model is None:
-        from hf_tools.chat import HFChatModel
+        from hf_tools.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
-        model = HFChatModel(model=model_id or DEFAULT_MODEL)
+        model = HFChatModel(
+            model=model_id or DEFAULT_MODEL,
+            base_url=chat_base_url or DEFAULT_CHAT_BASE_URL,
+            api_key=SecretStr(api_key) if api_key else None,
+        )
     if toolkit is None:
         roots = list(allowed_roots) if allowed_roots is not None else None
-        toolkit = HuggingFaceToolkit(tasks=tasks, output_dir=output_dir, allowed_roots=roots)
+        toolkit = HuggingFaceToolkit(
+            tasks=tasks, output_dir=output_dir, allowed_roots=roots, base_url=base_url
+        )
     return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=system_prompt)
 
 
-def chat(agent: Agent, stdin: TextIO, stdout: TextIO, *, prompt: str = "you> ") -> int:
-    """Read requests from ``stdin`` line by line, answer on ``stdout``; returns the turns run."""
+def chat(
+    agent: Agent,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    prompt: str = "you> ",
+    status: bool | None = None,
+) -> int:
+    """Read requests from ``stdin`` line by line, answer on ``stdout``; returns the turns run.
+
+    ``status`` shows a "thinking" line while the model works (default: when ``stdout`` is a
+    terminal). Lines are read with ``input()`` (readline editing and history) when ``stdin``
+    is the terminal's ``sys.stdin``.
+    """
+    show_status = stdout.isatty() if status is None else status
+    read = _reader(stdin, stdout, prompt)
     history: list[BaseMessage] = []
     turns = 0
+    interrupted = False  # the last thing at the prompt was a Ctrl-C
     while True:
-        stdout.write(prompt)
-        stdout.flush()
-        line = stdin.readline()
-        if not line:
+        try:
+            line = read()
+        except KeyboardInterrupt:
+            if interrupted:
+                stdout.write("\n")
+                return turns
+            interrupted = True
+            stdout.write(f"\n{INTERRUPT_HINT}\n")
+            continue
+        interrupted = False
+        if not line:  # end of input (Ctrl-D)
             stdout.write("\n")
             return turns
         text = line.strip()
         if text in ("/quit", "/exit"):
             return turns
+        if text == "/help":
+            stdout.write(HELP)
+            continue
         if text == "/reset":
             history = []
             stdout.write("(conversation cleared)\n")
@@ -85,72 +140,226 @@ def chat(agent: Agent, stdin: TextIO, stdout: TextIO, *, prompt: str = "you> ") 
         if not text:
             continue
         turns += 1
-        history = _turn(agent, history, text, stdout)
+        history = _Turn(stdout, show_status).run(agent, history, text)
 
 
-def _turn(agent: Agent, history: list[BaseMessage], text: str, out: TextIO) -> list[BaseMessage]:
-    """Run one request, printing as events arrive; returns the conversation to keep.
+def _reader(stdin: TextIO, stdout: TextIO, prompt: str) -> Callable[[], str]:
+    """A function returning the next line ("" at end of input); Ctrl-C raises from it."""
+    if stdin is sys.stdin and stdin.isatty():
 
-    A failed model call (rate limit, timeout, server error) ends only this turn: the error
-    is shown on one line and the conversation stays as it was before the request.
-    """
-    mid_line = False
+        def _input() -> str:
+            try:
+                return input(prompt) + "\n"
+            except EOFError:
+                return ""
+
+        return _input
+
+    def _readline() -> str:
+        stdout.write(prompt)
+        stdout.flush()
+        return stdin.readline()
+
+    return _readline
+
+
+class _Turn:
+    """One request on ``out``: events as lines, a status line between them when asked."""
+
+    def __init__(self, out: TextIO, status: bool) -> None:
+        self.out = out
+        self.status = status
+        self.mid_line = False  # the answer is streaming on the current line
+        self.showing = False  # a status line is on screen
+
+    def run(self, agent: Agent, history: list[BaseMessage], text: str) -> list[BaseMessage]:
+        """Run the request; returns the conversation to keep.
+
+        A failed model call (rate limit, timeout, server error) or Ctrl-C ends only this turn:
+        the conversation stays as it was before the request.
+        """
+        self._show("thinking")
+        events = agent.stream_events([*history, HumanMessage(text)])
+        try:
+            for event in events:
+                if isinstance(event, FinalAnswer):
+                    return self._finish(event)
+                self._event(event)
+        except KeyboardInterrupt:
+            self._line("(cancelled)")
+        except HFToolsError as exc:
+            # Our errors never hold the token; their first line is what the user needs.
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._line(f"!! error: {message}")
+        finally:
+            # Closing the run's generator stops it where it is: no further model or tool call.
+            if isinstance(events, Generator):
+                events.close()
+        return history
+
+    def _event(self, event: ModelToken | ToolStart | ToolEnd) -> None:
+        if isinstance(event, ModelToken):
+            self._clear()
+            if not self.mid_line:
+                self.out.write("assistant> ")
+            self.out.write(event.text)
+            self.mid_line = True
+        elif isinstance(event, ToolStart):
+            args = json.dumps(event.args, ensure_ascii=False)
+            self._line(f"  [tool] {event.name}({args[:200]})")
+            self._show(f"running {event.name}")
+        else:
+            mark = "->" if event.status == "success" else "!!"
+            first = event.content.splitlines()[0] if event.content else ""
+            self._line(f"  {mark} {first[:160]}")
+            self._show("thinking")
+        self.out.flush()
+
+    def _finish(self, event: FinalAnswer) -> list[BaseMessage]:
+        result = event.result
+        if result.stopped_reason != "answer":
+            self._line(f"assistant> {result.answer}")
+        else:
+            self._line("")  # ends the streamed answer's line (nothing if none is open)
+        for _, artifact in result.artifacts:
+            for path in _saved_paths(artifact):
+                self.out.write(f"  saved: {path}\n")
+        self.out.flush()
+        return result.messages
+
+    def _line(self, text: str) -> None:
+        """``text`` on a line of its own (after the status line or streamed answer)."""
+        self._clear()
+        if self.mid_line:
+            self.out.write("\n")
+            self.mid_line = False
+        if text:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def _show(self, what: str) -> None:
+        if self.status:
+            self.out.write(f"{_CLEAR}… {what}")
+            self.out.flush()
+            self.showing = True
+
+    def _clear(self) -> None:
+        if self.showing:
+            self.out.write(_CLEAR)
+            self.showing = False
+
+
+def _saved_paths(value: Any) -> Iterator[Path]:
+    """The files an artifact was saved to: its ``Path`` fields, which only ``save`` sets."""
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _saved_paths(getattr(value, name))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _saved_paths(item)
+
+
+def _line_editing(history_file: Path | None) -> Callable[[], None] | None:
+    """Turn on readline editing (and a history file, if given); returns the history saver."""
     try:
-        for event in agent.stream_events([*history, HumanMessage(text)]):
-            if isinstance(event, ModelToken):
-                if not mid_line:
-                    out.write("assistant> ")
-                out.write(event.text)
-                mid_line = True
-            else:
-                if mid_line:
-                    out.write("\n")
-                    mid_line = False
-                if isinstance(event, ToolStart):
-                    args = json.dumps(event.args, ensure_ascii=False)
-                    out.write(f"  [tool] {event.name}({args[:200]})\n")
-                elif isinstance(event, ToolEnd):
-                    mark = "->" if event.status == "success" else "!!"
-                    first = event.content.splitlines()[0] if event.content else ""
-                    out.write(f"  {mark} {first[:160]}\n")
-                elif isinstance(event, FinalAnswer):
-                    return _finish(event, out)
-            out.flush()
-    except HFToolsError as exc:
-        # Our errors never hold the token; their first line is what the user needs.
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        out.write(("\n" if mid_line else "") + f"!! error: {message}\n")
-        out.flush()
-    return history
+        import readline
+    except ImportError:  # e.g. Windows without pyreadline: plain input() still works
+        return None
+    readline.set_history_length(_HISTORY_LINES)
+    if history_file is None:
+        return None
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history_file)
+
+    def _save() -> None:
+        # Requests may name private files: the history is the user's alone (0600, 0700 dir).
+        with contextlib.suppress(OSError):
+            history_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            history_file.touch(mode=0o600, exist_ok=True)
+            readline.write_history_file(history_file)
+
+    return _save
 
 
-def _finish(event: FinalAnswer, out: TextIO) -> list[BaseMessage]:
-    result = event.result
-    if result.stopped_reason != "answer":
-        out.write(f"assistant> {result.answer}\n")
-    for name, artifact in result.artifacts:
-        out.write(f"  (artifact from {name}: {type(artifact).__name__})\n")
-    out.flush()
-    return result.messages
+def _history_file() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(cache).expanduser() / "hf-tools" / "assistant_history"
+
+
+def _token_problem(chat_url: str, tools_url: str, key: str | None) -> str | None:
+    """Why the assistant cannot start for lack of a Hugging Face token, or None."""
+    # A key from --api-key-env is the chat server's; tools on Hugging Face still need a token.
+    chat_needs = key is None and is_hf_host(chat_url)
+    host = chat_url if chat_needs else tools_url if is_hf_host(tools_url) else None
+    if host is None or stored_token() is not None:
+        return None
+    return (
+        f"the assistant needs a token for {host}: export HF_TOKEN=hf_... or run "
+        "`hf auth login`; local servers need none (--chat-base-url, --base-url)"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.assistant",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--chat-base-url", help="an OpenAI-compatible /v1 base for the chat model (default: HF)"
+    )
+    parser.add_argument("--base-url", help="a hf-inference-format server for the tools")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the chat server's key (default: the HF token)",
+    )
+    parser.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
+    parser.add_argument("--output-dir", type=Path, help="where masks and images are saved")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
+    )
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Interactive entry point (live: needs HF_TOKEN)."""
-    parser = argparse.ArgumentParser(prog="python -m agents.assistant", description=__doc__)
-    parser.add_argument("--model", help=f"chat model (default {DEFAULT_MODEL})")
-    parser.add_argument("--tasks", help="comma-separated task ids (default: all)")
-    parser.add_argument("--output-dir", type=Path, help="where masks and images are saved")
-    ns = parser.parse_args(argv)
-    if not os.environ.get("HF_TOKEN"):
-        print("the assistant needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
+    """Interactive entry point (live: a token for Hugging Face hosts)."""
+    from hf_tools.chat import DEFAULT_CHAT_BASE_URL
+
+    ns = _parser().parse_args(argv)
+    key = os.environ.get(ns.api_key_env) if ns.api_key_env else None
+    if ns.api_key_env and not key:
+        print(f"--api-key-env {ns.api_key_env}: that variable is not set", file=sys.stderr)
+        return 2
+    chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
+    problem = _token_problem(chat_url, ns.base_url or DEFAULT_BASE_URL, key)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
-        agent = build_agent(model_id=ns.model, tasks=task_ids(ns.tasks), output_dir=ns.output_dir)
-    except HFToolsError as exc:  # an unknown task: a usage error, as in hf-tools agent
+        agent = build_agent(
+            model_id=ns.model,
+            chat_base_url=chat_url,
+            api_key=key,
+            base_url=ns.base_url,
+            tasks=task_ids(ns.tasks),
+            output_dir=ns.output_dir,
+        )
+    except HFToolsError as exc:  # an unknown task, a bad URL: a usage error, as in hf-tools agent
         print(exc, file=sys.stderr)
         return 2
-    print("hf-tools assistant: ask away; mention image/audio paths or URLs. /quit to leave.")
-    chat(agent, sys.stdin, sys.stdout)
+    save_history = None
+    if sys.stdin.isatty():
+        save_history = _line_editing(None if ns.no_history else _history_file())
+    print("hf-tools assistant: ask away; mention image/audio paths or URLs. /help, /quit.")
+    try:
+        chat(agent, sys.stdin, sys.stdout)
+    finally:
+        if save_history is not None:
+            save_history()
     return 0
 
 

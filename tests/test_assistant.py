@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from agents.assistant import SYSTEM_PROMPT, build_agent, chat, main
+import agents.assistant
+from agents.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
 from hf_tools import HuggingFaceToolkit
+from hf_tools.agent import ToolStart
 from hf_tools.testing import ScriptedChatModel, tool_call
 
 
@@ -39,7 +45,7 @@ def test_a_session_shows_tools_streams_answers_and_remembers(
     assert '  [tool] automatic_speech_recognition({"audio": "tests/fixtures/audio.flac"})' in out
     assert "  -> a man said to the universe sir i exist" in out
     assert "assistant> He says: sir, I exist.\n" in out
-    assert "(artifact from automatic_speech_recognition: AutomaticSpeechRecognitionOutput)" in out
+    assert "artifact" not in out and "saved:" not in out  # no output dir: nothing saved
     # The second request carried the first exchange, after the system prompt.
     third = model.seen[2]
     assert isinstance(third[0], SystemMessage) and third[0].content == SYSTEM_PROMPT
@@ -114,3 +120,259 @@ def test_main_reads_task_lists_with_spaces_and_refuses_unknown_tasks(
     captured = capsys.readouterr().err
     assert captured.startswith(err) and "Traceback" not in captured
     assert len(captured.strip().splitlines()) <= 1
+
+
+class _Keys(io.StringIO):
+    """A stdin whose ``readline`` raises KeyboardInterrupt where the script says ``^C``."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__()
+        self._lines: Iterator[str] = iter(lines)
+
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]  # typeshed
+        """The next scripted line; ``^C`` raises as Ctrl-C at a terminal does."""
+        line = next(self._lines, "")
+        if line == "^C":
+            raise KeyboardInterrupt
+        return line
+
+
+def test_one_ctrl_c_at_the_prompt_hints_and_keeps_the_conversation(
+    toolkit: HuggingFaceToolkit,
+) -> None:
+    model = ScriptedChatModel(replies=["first", "second"])
+    stdout = io.StringIO()
+    assert chat(build_agent(model, toolkit), _Keys("one\n", "^C", "two\n"), stdout) == 2
+    assert f"you> \n{INTERRUPT_HINT}\nyou> " in stdout.getvalue()
+    assert [m.content for m in model.seen[1][1:]] == ["one", "first", "two"]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("^C", "^C", "never read\n"), ("^C", ""), ("^C", "/help\n", "^C", "^C", "never read\n")],
+)
+def test_ctrl_c_twice_in_a_row_or_ctrl_d_leaves(
+    keys: tuple[str, ...], toolkit: HuggingFaceToolkit
+) -> None:
+    model = ScriptedChatModel(replies=[])
+    stdout = io.StringIO()
+    assert chat(build_agent(model, toolkit), _Keys(*keys), stdout) == 0
+    assert model.seen == [] and stdout.getvalue().endswith("you> \n")
+
+
+def test_main_leaves_cleanly_on_ctrl_c_twice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_dummy_token")
+    monkeypatch.setattr("sys.stdin", _Keys("^C", "^C"))
+    assert main(["--tasks", "summarization"]) == 0
+    captured = capsys.readouterr()
+    assert INTERRUPT_HINT in captured.out and "Traceback" not in captured.out + captured.err
+
+
+def test_ctrl_c_during_a_call_cancels_it_and_keeps_the_conversation(
+    toolkit: HuggingFaceToolkit,
+) -> None:
+    def interrupted(_: Any) -> str:
+        raise KeyboardInterrupt
+
+    model = ScriptedChatModel(
+        replies=[
+            "hello",
+            AIMessage("", tool_calls=[tool_call("summarization", text="long text")]),
+            interrupted,
+            "still here",
+        ]
+    )
+    stdout = io.StringIO()
+    stdin = io.StringIO("hi\nsummarize it\nthird\n")
+    with pytest.MonkeyPatch.context() as mp:  # the tool answers without the network
+        mp.setattr(toolkit.get_tool("summarization"), "func", lambda **_: ("a summary", None))
+        assert chat(build_agent(model, toolkit), stdin, stdout) == 3
+    out = stdout.getvalue()
+    assert "  -> a summary\n(cancelled)\nyou> " in out and "assistant> still here" in out
+    # The cancelled request, its tool call and result are gone; the model was not asked again.
+    assert [m.content for m in model.seen[3][1:]] == ["hi", "hello", "third"]
+    assert len(model.seen) == 4
+
+
+def test_cancelling_closes_the_run(toolkit: HuggingFaceToolkit) -> None:
+    closed: list[bool] = []
+
+    def run(*_: Any, **__: Any) -> Iterator[Any]:
+        try:
+            yield ToolStart("summarization", {}, "c1", 1)
+            raise AssertionError("the run went on after Ctrl-C")
+        finally:
+            closed.append(True)
+
+    agent = build_agent(ScriptedChatModel(replies=[]), toolkit)
+
+    class _Out(io.StringIO):
+        def write(self, text: str) -> int:
+            if text.startswith("  [tool]"):
+                raise KeyboardInterrupt  # Ctrl-C while the tool line is printed
+            return super().write(text)
+
+    stdout = _Out()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(agent, "stream_events", run)
+        assert chat(agent, io.StringIO("go\n"), stdout) == 1
+    assert closed == [True] and "(cancelled)" in stdout.getvalue()
+
+
+def test_help_is_answered_locally(toolkit: HuggingFaceToolkit) -> None:
+    model = ScriptedChatModel(replies=["hello"])
+    stdout = io.StringIO()
+    assert chat(build_agent(model, toolkit), io.StringIO("/help\nhi\n"), stdout) == 1
+    assert HELP in stdout.getvalue()
+    for command in ("/help", "/reset", "/quit", "path or URL"):
+        assert command in HELP
+    assert [[m.content for m in seen[1:]] for seen in model.seen] == [["hi"]]
+
+
+def test_saved_files_are_listed_by_path(token: str, cassette: Any, tmp_path: Path) -> None:
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage(
+                "",
+                tool_calls=[
+                    tool_call("text_to_image", prompt="An astronaut riding a horse on the moon.")
+                ],
+            ),
+            "Here it is.",
+        ]
+    )
+    toolkit = HuggingFaceToolkit(api_key=token, tasks=["text-to-image"], output_dir=tmp_path)
+    stdout = io.StringIO()
+    with cassette("text-to-image/success"):
+        chat(build_agent(model, toolkit), io.StringIO("draw it\n"), stdout)
+    (saved,) = tmp_path.iterdir()
+    assert f"assistant> Here it is.\n  saved: {saved}\nyou> " in stdout.getvalue()
+
+
+def test_the_status_line_shows_between_events_and_is_cleared(
+    toolkit: HuggingFaceToolkit,
+) -> None:
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage("", tool_calls=[tool_call("image_classification", image="missing.png")]),
+            "done",
+        ]
+    )
+    stdout = io.StringIO()
+    chat(build_agent(model, toolkit), io.StringIO("go\n"), stdout, status=True)
+    assert stdout.getvalue() == (
+        "you> \r\033[K… thinking\r\033[K"
+        '  [tool] image_classification({"image": "missing.png"})\n'
+        "\r\033[K… running image_classification\r\033[K"
+        "  !! file not found: missing.png. Pass a different input: a public URL, base64, or a "
+        "local path inside the allowed folders (if any).\n"
+        "\r\033[K… thinking\r\033[K"
+        "assistant> done\n"
+        "you> \n"
+    )
+
+
+def test_no_status_line_off_a_terminal(toolkit: HuggingFaceToolkit) -> None:
+    stdout = io.StringIO()
+    chat(build_agent(ScriptedChatModel(replies=["done"]), toolkit), io.StringIO("go\n"), stdout)
+    assert stdout.getvalue() == "you> assistant> done\nyou> \n"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_reads_with_input_for_line_editing(
+    toolkit: HuggingFaceToolkit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typed = iter(["hi"])
+    prompts: list[str] = []
+
+    def fake_input(prompt: str) -> str:
+        prompts.append(prompt)
+        line = next(typed, None)
+        if line is None:
+            raise EOFError  # Ctrl-D
+        return line
+
+    monkeypatch.setattr("sys.stdin", _Tty())
+    monkeypatch.setattr("builtins.input", fake_input)
+    model = ScriptedChatModel(replies=["hello"])
+    stdout = io.StringIO()
+    assert chat(build_agent(model, toolkit), sys.stdin, stdout) == 1
+    assert prompts == ["you> ", "you> "] and [m.content for m in model.seen[0][1:]] == ["hi"]
+
+
+def test_history_file_is_private_and_kept(tmp_path: Path) -> None:
+    import readline
+
+    path = tmp_path / "hf-tools" / "assistant_history"
+    save = agents.assistant._line_editing(path)
+    assert save is not None
+    readline.clear_history()
+    readline.add_history("caption tests/fixtures/image.png")
+    save()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(path.parent).st_mode & 0o777 == 0o700
+    readline.clear_history()
+    agents.assistant._line_editing(path)
+    assert readline.get_history_item(1) == "caption tests/fixtures/image.png"
+    readline.clear_history()
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "code", "err"),
+    [
+        # A local chat model and local tools: no token needed at all.
+        (
+            ["--chat-base-url", "http://127.0.0.1:1/v1", "--base-url", "http://127.0.0.1:2"],
+            {},
+            0,
+            "",
+        ),
+        # The chat key comes from --api-key-env; the tools still go to Hugging Face.
+        (
+            ["--chat-base-url", "http://127.0.0.1:1/v1", "--api-key-env", "MY_KEY"],
+            {"MY_KEY": "sk-local"},
+            2,
+            "the assistant needs a token for https://router.huggingface.co/hf-inference",
+        ),
+        (["--api-key-env", "MY_KEY", "--base-url", "http://127.0.0.1:2"], {"MY_KEY": "k"}, 0, ""),
+        (["--api-key-env", "MY_KEY"], {}, 2, "--api-key-env MY_KEY: that variable is not set"),
+        ([], {}, 2, "the assistant needs a token for https://router.huggingface.co/v1"),
+    ],
+)
+def test_main_needs_a_token_only_for_hugging_face_hosts(
+    argv: list[str],
+    env: dict[str, str],
+    code: int,
+    err: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(argv) == code
+    assert capsys.readouterr().err.startswith(err)
+
+
+def test_main_reads_the_token_hf_auth_login_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "token").write_text("hf_stored\n")
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "token"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main([]) == 0 and capsys.readouterr().err == ""
+
+
+def test_every_flag_has_help() -> None:
+    parser = agents.assistant._parser()
+    for action in parser._actions:
+        assert action.help, action.option_strings
+    text = parser.format_help()
+    for flag in ("--chat-base-url", "--base-url", "--api-key-env", "--output-dir"):
+        assert flag in text
