@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["NULL", "portable_schema", "strict_schema"]
-
-NULL: dict[str, Any] = {"type": "null"}
+__all__ = ["portable_schema", "strict_schema"]
 
 # What an LLM pays for on every call and gains nothing from: the tool description already says
 # what the model is for; unknown keys are refused on validation anyway.
@@ -30,6 +28,7 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
         target = _inline(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]), defs)
+        target.pop("description", None)  # a class docstring, for Python readers
         return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
     return {k: _inline(v, defs) for k, v in node.items()}
 
@@ -66,33 +65,17 @@ def portable_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _nullable(node: dict[str, Any]) -> dict[str, Any]:
-    branches = node.get("anyOf")
-    if node.get("type") == "null" or (isinstance(branches, list) and NULL in branches):
-        return node
-    description = node.pop("description", None)
-    wrapped: dict[str, Any] = {"anyOf": [node, NULL]}
-    if description is not None:
-        wrapped["description"] = description
-    return wrapped
-
-
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI strict form of a JSON schema: a copy where every object lists all its properties
-    as required, an optional one becomes nullable (null then means absent), and unknown keys
-    are refused (``additionalProperties: false``).
+    """OpenAI strict form of a JSON schema (a copy), as LangChain's ``strict=True`` makes it.
 
-    LangChain's own ``strict=True`` marks optional properties required without allowing null,
-    so a model must invent a value for each; this keeps their meaning.
+    Every object lists all its properties as required and refuses unknown keys
+    (``additionalProperties: false``). An optional argument keeps its meaning only when its
+    schema allows null (ours do: null means absent); otherwise the model must give a value.
     """
     node = copy.deepcopy(schema)
     properties = node.get("properties")
     if isinstance(properties, dict):
-        required = set(node.get("required", []))
-        node["properties"] = {
-            name: strict_schema(prop) if name in required else _nullable(strict_schema(prop))
-            for name, prop in properties.items()
-        }
+        node["properties"] = {name: strict_schema(prop) for name, prop in properties.items()}
         node["required"] = list(properties)
     if node.get("type") == "object" or isinstance(properties, dict):
         node["additionalProperties"] = False
