@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,3 +199,14 @@ def test_translation_promises_only_what_the_default_model_does() -> None:
     assert "English to German only" in spec.description
     properties = spec.input_model.model_json_schema()["properties"]
     assert all("multilingual" in properties[k]["description"] for k in ("src_lang", "tgt_lang"))
+
+
+def test_readme_fit_snippet_runs_and_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Fit", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md#fit", "exec"), {})
+    expected = code.rsplit("# ", 1)[1].strip()
+    assert capsys.readouterr().out.strip() == expected
