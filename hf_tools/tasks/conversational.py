@@ -29,8 +29,9 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["system", "user", "assistant"] = Field(description="Who spoke.")
-    content: str = Field(description="What was said.")
+    # No field descriptions: the names say it, and each is paid on every call.
+    role: Literal["system", "user", "assistant"]
+    content: str
 
 
 class ConversationalInput(ToolInput):

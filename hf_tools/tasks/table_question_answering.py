@@ -15,8 +15,9 @@ class TableColumn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    column: str = Field(description="Column name.")
-    cells: list[str] = Field(description="Cells, top to bottom.")
+    # No field descriptions: the names say it, and each is paid on every call.
+    column: str
+    cells: list[str]
 
     @field_validator("cells", mode="before")
     @classmethod
