@@ -77,6 +77,7 @@ from hf_tools.http import (
     send_sync,
     sync_pool,
 )
+from hf_tools.schema import strict_schema
 
 __all__ = [
     "DEFAULT_CHAT_BASE_URL",
@@ -254,6 +255,24 @@ def tool_choice_payload(
     return {"type": "function", "function": {"name": choice}}
 
 
+def _with_strict(tool: dict[str, Any], strict: bool) -> dict[str, Any]:
+    """``tool`` (OpenAI format) with ``function.strict`` set, its schema strict when ``True``.
+
+    LangChain's ``strict=True`` leaves OpenAI-format dicts as given; the schema of every tool
+    is made strict here the same way, so a dict with optional properties is not refused.
+    """
+    function = tool.get("function")
+    if not isinstance(function, dict):
+        return tool
+    if function.get("strict", strict) != strict:
+        msg = f"tool {function.get('name')!r} already has strict={function['strict']}"
+        raise ValueError(msg)
+    function = {**function, "strict": strict}
+    if strict and isinstance(function.get("parameters"), dict):
+        function["parameters"] = strict_schema(function["parameters"])
+    return {**tool, "function": function}
+
+
 def response_format_for(
     schema: dict[str, Any] | type, *, strict: bool | None = None
 ) -> dict[str, Any]:
@@ -262,7 +281,11 @@ def response_format_for(
     The router forwards it; hf-inference rewrites it to TGI's grammar form server-side.
     """
     function = convert_to_openai_tool(schema)["function"]
-    spec: dict[str, Any] = {"name": function["name"], "schema": function.get("parameters", {})}
+    parameters = function.get("parameters", {})
+    spec: dict[str, Any] = {
+        "name": function["name"],
+        "schema": strict_schema(parameters) if strict else parameters,
+    }
     if function.get("description"):
         spec["description"] = function["description"]
     if strict is not None:
@@ -915,15 +938,13 @@ class HFChatModel(BaseChatModel, Closeable):
             tool_choice: ``"auto"``, ``"none"``, ``"required"`` (``"any"``), a tool name, or
                 ``True`` with exactly one tool.
             strict: set as ``function.strict`` of every tool (OpenAI's format; not a top-level
-                request parameter).
+                request parameter). ``True`` also makes each schema strict: every property
+                required (ours are nullable when optional: null means absent), no unknown keys.
             **kwargs: more request parameters to bind.
         """
-        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        formatted = [convert_to_openai_tool(t) for t in tools]
         if strict is not None:  # OpenAI dicts come back as given: add it to them too
-            formatted = [
-                {**t, "function": {"strict": strict, **t["function"]}} if "function" in t else t
-                for t in formatted
-            ]
+            formatted = [_with_strict(t, strict) for t in formatted]
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = tool_choice_payload(tool_choice, formatted)
         return self.bind(tools=formatted, **kwargs)

@@ -62,12 +62,14 @@ def _strategy_for(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.floats(low, prop.get("maximum", 10.0))
     if kind == "boolean":
         return st.booleans()
+    if kind == "null":
+        return st.none()
     if kind == "array":
         item = _strategy_for(prop.get("items", {"type": "string"}))
         return st.lists(item, min_size=max(1, prop.get("minItems", 1)), max_size=3)
     if kind == "object":
-        cells = st.lists(st.text(min_size=1, max_size=5), min_size=2, max_size=2)
-        return st.dictionaries(st.text(min_size=1, max_size=5), cells, min_size=1, max_size=2)
+        fields = {name: _strategy_for(sub) for name, sub in prop.get("properties", {}).items()}
+        return st.fixed_dictionaries(fields)
     return json_values
 
 
@@ -93,6 +95,20 @@ def test_arbitrary_args_give_a_message_and_send_nothing(
 # Rules a JSON schema cannot say, so that draws get past validation to the request builder.
 RULES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("fill-mask", "text"): st.text(max_size=20).map(lambda t: t.replace("<mask>", "") + " <mask>"),
+    # Columns of one length, distinct names.
+    ("table-question-answering", "table"): st.integers(1, 3).flatmap(
+        lambda rows: st.lists(
+            st.fixed_dictionaries(
+                {
+                    "column": st.text(min_size=1, max_size=5),
+                    "cells": st.lists(st.text(), min_size=rows, max_size=rows),
+                }
+            ),
+            min_size=1,
+            max_size=3,
+            unique_by=lambda c: c["column"],
+        )
+    ),
     ("custom", "payload"): st.fixed_dictionaries(
         {"inputs": json_values},
         optional={"parameters": st.dictionaries(st.text(max_size=8), json_values)},

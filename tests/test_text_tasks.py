@@ -162,12 +162,18 @@ def test_table_question_answering(toolkit: HuggingFaceToolkit, cassette: Any) ->
             toolkit, "table_question_answering", **get_spec("table-question-answering").example
         )
     assert msg.content == "AVERAGE > 36542 (cells: 36542; aggregator AVERAGE)"
-    bad = call(toolkit, "table_question_answering", query="q", table={"a": ["1"], "b": []})
+    bad = call(toolkit, "table_question_answering", question="q", table={"a": ["1"], "b": []})
     assert bad.status == "error"
     assert "same number of cells" in str(bad.content)
-    # Numbers an LLM writes as numbers are sent as the text cells the server reads.
-    _, body = wire("table-question-answering", query="q", table={"Stars": [36542, 4.5]})
-    assert body["inputs"]["table"] == {"Stars": ["36542", "4.5"]}
+    twice = [{"column": "a", "cells": []}, {"column": "a", "cells": []}]
+    bad = call(toolkit, "table_question_answering", question="q", table=twice)
+    assert bad.status == "error" and "unique" in str(bad.content)
+    # Numbers an LLM writes as numbers are sent as the text cells the server reads; named
+    # columns (the schema) and a {column: cells} map (Python) are the same wire table.
+    columns = [{"column": "Stars", "cells": [36542, 4.5]}]
+    for table in (columns, {"Stars": [36542, 4.5]}):
+        _, body = wire("table-question-answering", question="q", table=table)
+        assert body["inputs"] == {"query": "q", "table": {"Stars": ["36542", "4.5"]}}
 
 
 def test_fill_mask_needs_the_mask_token(toolkit: HuggingFaceToolkit, cassette: Any) -> None:

@@ -18,15 +18,18 @@ from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.config import Settings
 from hf_tools.errors import ResponseFormatError
+from hf_tools.schema import portable_schema
 
 __all__ = [
     "CandidateLabels",
     "Label",
     "Media",
     "MediaRef",
+    "OptionalText",
     "Payload",
     "SavesFiles",
     "TaskSpec",
+    "Texts",
     "ToolInput",
     "binary_payload",
     "expect_list",
@@ -133,31 +136,31 @@ class TaskSpec(Generic[InputT, OutputT]):
         return self.task.replace("-", "_")
 
 
-def _compact_schema(schema: dict[str, Any]) -> None:
-    """Trim what an LLM pays for on every call: titles, ``null`` branches, ``default: null``."""
-    schema.pop("title", None)
-    schema.pop("description", None)  # the tool description already says it
-    schema.pop("additionalProperties", None)  # unknown arguments are still refused on validation
-    for prop in schema.get("properties", {}).values():
-        prop.pop("title", None)
-        branches = prop.get("anyOf")
-        if branches and len(branches) == 2 and {"type": "null"} in branches:
-            prop.pop("anyOf")
-            prop.update(next(b for b in branches if b != {"type": "null"}))
-        if "default" in prop and prop["default"] is None:
-            prop.pop("default")
-        # Implied for an LLM: no one sends an empty required text; an object is open by default.
-        # Validation still refuses an empty text.
-        if prop.get("minLength") == 1:
-            prop.pop("minLength")
-        if prop.get("additionalProperties") is True:
-            prop.pop("additionalProperties")
-
-
 class ToolInput(BaseModel):
-    """Base of every ``<Task>Input``: the argument schema an LLM sees, kept compact."""
+    """Base of every ``<Task>Input``: the argument schema an LLM sees, compact and portable."""
 
-    model_config = ConfigDict(json_schema_extra=_compact_schema, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The pydantic schema, inlined and trimmed (:func:`hf_tools.schema.portable_schema`)."""
+        return portable_schema(super().model_json_schema(*args, **kwargs))
+
+
+def _empty_as_none(value: Any) -> Any:
+    # A strict-mode model must fill every argument; "" for an optional text means "not given".
+    return None if value == "" else value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_empty_as_none)]
+"""An optional text argument: null and "" both mean absent."""
+
+Texts = Annotated[
+    SkipJsonSchema[str] | list[str],
+    Field(min_length=1, description="Texts (a list, one or more)."),
+]
+"""Texts to embed: always a list for an LLM (no ``anyOf``, which Gemini's older subset and
+some validators refuse); a Python caller's single string is still sent as one string."""
 
 
 def _split_labels(value: Any) -> Any:

@@ -15,34 +15,32 @@ chat model *driving* an agent is :class:`hf_tools.HFChatModel`. Where it goes:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.config import DEFAULT_BASE_URL, Settings, is_url
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
 
-_ROLES = ("system", "user", "assistant")
+
+class Turn(BaseModel):
+    """One prior turn of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # No field descriptions: the names say it, and each is paid on every call.
+    role: Literal["system", "user", "assistant"]
+    content: str
 
 
 class ConversationalInput(ToolInput):
     """Arguments of the conversational tool."""
 
     message: str = Field(min_length=1, description="Your message.")
-    # Plain dicts, not a nested model: a $defs entry would cost schema bytes on every call.
-    history: list[dict[str, str]] | None = Field(
-        default=None, description="Prior turns, oldest first: [{role, content}]"
-    )
-
-    @field_validator("history")
-    @classmethod
-    def _turns(cls, turns: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
-        for turn in turns or []:
-            if turn.get("role") not in _ROLES or not isinstance(turn.get("content"), str):
-                msg = "each history turn needs role (system, user or assistant) and content"
-                raise ValueError(msg)
-        return turns
+    # Explicit turn objects: a bare object has no schema in OpenAI strict mode or Gemini's
+    # subset (the schema inlines Turn, no $defs).
+    history: list[Turn] | None = Field(default=None, description="Prior turns, oldest first.")
 
 
 class ConversationalOutput(BaseModel):
@@ -73,7 +71,7 @@ def url(settings: Settings, model: str) -> str:
 
 def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
     """``{"messages": [*history, {"role": "user", "content": message}]}``; client adds model."""
-    turns = [{"role": t["role"], "content": t["content"]} for t in args.history or []]
+    turns = [{"role": t.role, "content": t.content} for t in args.history or []]
     return Payload(json={"messages": [*turns, {"role": "user", "content": args.message}]})
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
 
@@ -20,7 +20,11 @@ from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
 class CustomInput(ToolInput):
     """Arguments of the custom tool."""
 
-    payload: dict[str, Any] = Field(description='JSON body: {"inputs": ..., "parameters"?: {...}}.')
+    # A JSON string for the LLM: the body is an open object by nature, which OpenAI strict mode
+    # and Gemini's subset cannot describe. A dict (Python, lax models) is taken as well.
+    payload: Annotated[dict[str, Any], WithJsonSchema({"type": "string"})] = Field(
+        description='The JSON body as a string: {"inputs": ..., "parameters"?: {...}}.'
+    )
 
     @field_validator("payload", mode="before")
     @classmethod
@@ -69,7 +73,7 @@ SPEC = TaskSpec(
     parse=parse,
     render=render,
     default_model="",
-    example={"payload": {"inputs": "I like you", "parameters": {}}},
+    example={"payload": '{"inputs": "I like you", "parameters": {}}'},
     example_endpoint="https://my-sentiment.us-east-1.aws.endpoints.huggingface.cloud",
     needs_endpoint=True,
 )

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list
+from hf_tools.tasks._base import Media, Payload, TaskSpec, Texts, ToolInput, expect_list
 
 TASK = "feature-extraction"
 
@@ -16,7 +16,7 @@ TASK = "feature-extraction"
 class FeatureExtractionInput(ToolInput):
     """Arguments of the feature_extraction tool."""
 
-    texts: str | list[str] = Field(min_length=1, description="A text or a list of texts.")
+    texts: Texts
     normalize: bool | None = Field(default=None, description="Unit-length vectors.")
     truncate: bool | None = Field(default=None, description="Cut texts over the model's limit.")
 

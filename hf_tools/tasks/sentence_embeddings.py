@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks import feature_extraction as fe
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import Media, Payload, TaskSpec, Texts, ToolInput
 
 
 class SentenceEmbeddingsInput(ToolInput):
     """Arguments of the sentence_embeddings tool."""
 
-    texts: str | list[str] = Field(min_length=1, description="A text or a list of texts.")
+    texts: Texts
 
 
 class SentenceEmbeddingsOutput(BaseModel):

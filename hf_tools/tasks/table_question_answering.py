@@ -10,35 +10,52 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, parse_as
 
 
+class TableColumn(BaseModel):
+    """One column of a table: its name and its cells, top to bottom."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # No field descriptions: the names say it, and each is paid on every call.
+    column: str
+    cells: list[str]
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, cells: Any) -> Any:
+        # The server reads every cell as text; an LLM often writes numbers as numbers.
+        if not isinstance(cells, list):
+            return cells
+        return [
+            str(c) if isinstance(c, int | float) and not isinstance(c, bool) else c for c in cells
+        ]
+
+
 class TableQuestionAnsweringInput(ToolInput):
     """Arguments of the table_question_answering tool."""
 
-    query: str = Field(min_length=1, description="Question about the table.")
-    table: dict[str, list[str]] = Field(description="{column: [cells]}, columns of equal length.")
+    question: str = Field(min_length=1, description="Question about the table.")
+    # Named columns, not {column: [cells]}: an open map has no schema in OpenAI strict mode
+    # or Gemini's subset. The wire format is still the map (see build).
+    table: list[TableColumn] = Field(description="Columns of equal length.")
 
     @field_validator("table", mode="before")
     @classmethod
-    def _numbers_as_text(cls, table: Any) -> Any:
-        # The server reads every cell as text; an LLM often writes numbers as numbers.
-        if not isinstance(table, Mapping):
-            return table
-        return {
-            column: [
-                str(c) if isinstance(c, int | float) and not isinstance(c, bool) else c
-                for c in cells
-            ]
-            if isinstance(cells, list)
-            else cells
-            for column, cells in table.items()
-        }
+    def _columns(cls, table: Any) -> Any:
+        # Python callers (and the older schema) give {column: [cells]}: the same table.
+        if isinstance(table, Mapping):
+            return [{"column": name, "cells": cells} for name, cells in table.items()]
+        return table
 
     @field_validator("table")
     @classmethod
-    def _rectangular(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _rectangular(cls, table: list[TableColumn]) -> list[TableColumn]:
         if not table:
             msg = "the table needs at least one column"
             raise ValueError(msg)
-        lengths = {len(cells) for cells in table.values()}
+        if len({c.column for c in table}) != len(table):
+            msg = "column names must be unique"
+            raise ValueError(msg)
+        lengths = {len(c.cells) for c in table}
         if len(lengths) != 1:
             msg = f"all columns must have the same number of cells, got lengths {sorted(lengths)}"
             raise ValueError(msg)
@@ -58,7 +75,8 @@ class TableQuestionAnsweringOutput(BaseModel):
 
 def build(args: TableQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": {"query", "table"}, "parameters": {}}``."""
-    return Payload(json={"inputs": {"query": args.query, "table": args.table}, "parameters": {}})
+    table = {c.column: c.cells for c in args.table}
+    return Payload(json={"inputs": {"query": args.question, "table": table}, "parameters": {}})
 
 
 def parse(data: Any, args: TableQuestionAnsweringInput) -> TableQuestionAnsweringOutput:
@@ -88,10 +106,10 @@ SPEC = TaskSpec(
     render=render,
     default_model="google/tapas-base-finetuned-wtq",
     example={
-        "query": "How many stars does the transformers repository have?",
-        "table": {
-            "Repository": ["Transformers", "Datasets", "Tokenizers"],
-            "Stars": ["36542", "4512", "3934"],
-        },
+        "question": "How many stars does the transformers repository have?",
+        "table": [
+            {"column": "Repository", "cells": ["Transformers", "Datasets", "Tokenizers"]},
+            {"column": "Stars", "cells": ["36542", "4512", "3934"]},
+        ],
     },
 )

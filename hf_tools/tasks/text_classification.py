@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from hf_tools.tasks._base import (
     Label,
     Media,
+    OptionalText,
     Payload,
     TaskSpec,
     ToolInput,
@@ -23,7 +24,7 @@ class TextClassificationInput(ToolInput):
     """Arguments of the text_classification tool."""
 
     text: str = Field(min_length=1, description="Text to classify.")
-    text_pair: str | None = Field(default=None, description="Second text, for pair models (NLI).")
+    text_pair: OptionalText = Field(default=None, description="Second text, for pair models (NLI).")
     top_k: int | None = Field(default=None, ge=1, description="How many labels.")
     # Python callers only: left out of the LLM schema (paid on every call), still accepted.
     function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = Field(

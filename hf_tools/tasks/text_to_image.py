@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
 
 _TASK = "text-to-image"
 _EXTENSIONS = {
@@ -28,7 +28,7 @@ class TextToImageInput(ToolInput):
     """Arguments of the text_to_image tool."""
 
     prompt: str = Field(min_length=1, description="What the image shows.")
-    negative_prompt: str | None = Field(default=None, description="What to avoid.")
+    negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
     width: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
     height: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
     num_inference_steps: int | None = Field(default=None, ge=1, description="More: better, slower.")

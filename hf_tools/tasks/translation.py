@@ -7,16 +7,27 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
+from hf_tools.tasks._base import (
+    Media,
+    OptionalText,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    first_field,
+    parse_as,
+)
 
 
 class TranslationInput(ToolInput):
     """Arguments of the translation tool."""
 
     text: str = Field(min_length=1, description="Text to translate.")
-    src_lang: str | None = Field(default=None, description="Source language code.")
-    tgt_lang: str | None = Field(
-        default=None, description="Target language code, e.g. fr_XX (multilingual models)."
+    # The default model (t5-small) translates English to German only and ignores both codes.
+    src_lang: OptionalText = Field(
+        default=None, description="Source language code; only for a multilingual model."
+    )
+    tgt_lang: OptionalText = Field(
+        default=None, description="Target language code, e.g. fr_XX; only for a multilingual model."
     )
 
 
@@ -54,7 +65,10 @@ def render(out: TranslationOutput) -> str:
 
 SPEC = TaskSpec(
     task="translation",
-    description="Translate a text (default model: English to German). Returns the translation.",
+    description=(
+        "Translate a text. The default model (t5-small) translates English to German only;"
+        " other languages need a multilingual model and src_lang/tgt_lang. Returns the translation."
+    ),
     input_model=TranslationInput,
     output_model=TranslationOutput,
     build=build,
