@@ -61,7 +61,7 @@ def fixed(path: str) -> Callable[[str], str]:
 
 def chat_payload(call: Call[ConversationalInput]) -> Payload:
     """``{"model", "messages"}``; the model first, so a router can route on a short prefix."""
-    turns = [{"role": t["role"], "content": t["content"]} for t in call.args.history or []]
+    turns = [{"role": t.role, "content": t.content} for t in call.args.history or []]
     messages = [*turns, {"role": "user", "content": call.args.message}]
     return Payload(json={"model": call.model, "messages": messages})
 
