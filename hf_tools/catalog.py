@@ -33,13 +33,13 @@ HF_INFERENCE_TASKS = frozenset(
 def provider_table() -> str:
     """The README's markdown table: per tool, whether hf-inference serves it, which adapters."""
     lines = [
-        "| tool | hf-inference | other providers (hf-tools adapters) |",
-        "|---|---|---|",
+        "| tool | Hub task | hf-inference | other providers (hf-tools adapters) |",
+        "|---|---|---|---|",
     ]
     for spec in REGISTRY.values():
         if spec.needs_endpoint:
             continue
         served = "yes" if hub_task(spec.task) in HF_INFERENCE_TASKS else "no models"
         others = ", ".join(providers_for(spec.task)) or "-"
-        lines.append(f"| `{spec.tool_name}` | {served} | {others} |")
+        lines.append(f"| `{spec.tool_name}` | {hub_task(spec.task)} | {served} | {others} |")
     return "\n".join(lines) + "\n"

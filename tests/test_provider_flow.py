@@ -31,9 +31,9 @@ from hf_tools.config import Settings
 from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseTooLargeError
 from hf_tools.http import HFRequest
 from hf_tools.routing import MAPPINGS, NoProviderError
-from hf_tools.testing import use_cassette
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
 from hf_tools.tasks.text_to_image import TextToImageOutput
+from hf_tools.testing import use_cassette
 
 from .conftest import CASSETTES, FIXTURES, ROOT
 
@@ -63,6 +63,7 @@ def _fresh_mappings() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
+
     def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
         if host.replace(".", "").isdigit():  # a literal IP is judged as it is
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
@@ -529,4 +530,4 @@ def test_the_readme_holds_the_generated_provider_table() -> None:
     table = provider_table()
     assert table in readme
     row = next(line for line in table.splitlines() if line.startswith("| `text_to_image` |"))
-    assert row.startswith("| `text_to_image` | yes | fal-ai, replicate, together")
+    assert row.startswith("| `text_to_image` | text-to-image | yes | fal-ai, replicate, together")
