@@ -98,7 +98,9 @@ def _call(ns: argparse.Namespace) -> int:
         return 2
     models = {ns.tool: ns.model} if ns.model else None
     try:
-        toolkit = HuggingFaceToolkit(base_url=ns.base_url, models=models, output_dir=ns.output_dir)
+        toolkit = HuggingFaceToolkit(
+            base_url=ns.base_url, models=models, output_dir=ns.output_dir, provider=ns.provider
+        )
         tool = toolkit.get_tool(ns.tool)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
@@ -203,7 +205,10 @@ def _agent(ns: argparse.Namespace) -> int:
         return 2
     try:
         toolkit = HuggingFaceToolkit(
-            tasks=task_ids(ns.tasks), output_dir=ns.output_dir, base_url=ns.base_url
+            tasks=task_ids(ns.tasks),
+            output_dir=ns.output_dir,
+            base_url=ns.base_url,
+            provider=ns.provider,
         )
         chat_key = SecretStr(key) if key else None
         model = HFChatModel(model=ns.model, base_url=chat_url, api_key=chat_key)
@@ -237,6 +242,9 @@ def _agent(ns: argparse.Namespace) -> int:
     return 0
 
 
+_PROVIDER_HELP = "auto, hf-inference, fal-ai, replicate, ... (default: hf-inference, no Hub lookup)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 call failed, 2 usage)."""
     parser = argparse.ArgumentParser(prog="hf-tools", description=__doc__)
@@ -252,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--model", help="model id or endpoint URL for this tool")
     call.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
     call.add_argument("--output-dir", type=Path, help="save generated images, masks, audio here")
+    call.add_argument("--provider", help=_PROVIDER_HELP)
     call.add_argument("--artifact", action="store_true", help="also print the artifact")
     call.add_argument(
         "--json", action="store_true", help="print {status, content, artifact} as JSON"
@@ -271,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="environment variable holding the chat server's key (default: the HF token)",
     )
     agent.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
+    agent.add_argument("--provider", help=_PROVIDER_HELP)
     agent.add_argument("--max-steps", type=int, default=8, help="model calls at most (8)")
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")

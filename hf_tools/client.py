@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from types import TracebackType
-from typing import Any, TypeVar
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from hf_tools.config import Settings, check_model, is_url, secret
+from hf_tools.config import HF_INFERENCE, Settings, check_model, is_url, secret
 from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.http import (
     HFRequest,
@@ -35,6 +35,10 @@ from hf_tools.http import send_sync as _send_sync
 from hf_tools.media import aresolve_media, resolve_media
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import Media, TaskSpec
+
+if TYPE_CHECKING:
+    from hf_tools.providers import Call
+    from hf_tools.routing import Route
 
 __all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
 
@@ -187,6 +191,13 @@ class LoopPools:
                 loop.run_until_complete(entry.closer.aclose())
 
 
+def _flow() -> ModuleType:
+    """The provider call flow, loaded on first use: the hf-inference path never needs it."""
+    from hf_tools import flow
+
+    return flow
+
+
 class _BaseClient(Closeable):
     """Settings and every pure step of a call; subclasses add only the I/O."""
 
@@ -201,6 +212,12 @@ class _BaseClient(Closeable):
         timeout: float | None = None,
         max_retries: int | None = None,
         *,
+        provider: str | None = None,
+        providers: Mapping[str, str] | None = None,
+        router_url: str | None = None,
+        hub_url: str | None = None,
+        bill_to: str | None = None,
+        provider_order: Sequence[str] | None = None,
         settings: Settings | None = None,
         **extra: Any,
     ) -> None:
@@ -214,6 +231,12 @@ class _BaseClient(Closeable):
             wait_for_model=wait_for_model,
             timeout=timeout,
             max_retries=max_retries,
+            provider=provider,
+            providers=providers,
+            router_url=router_url,
+            hub_url=hub_url,
+            bill_to=bill_to,
+            provider_order=provider_order,
             **extra,
         )
 
@@ -239,6 +262,25 @@ class _BaseClient(Closeable):
             )
             raise ConfigurationError(msg)
         return endpoint
+
+    def routed(self, spec: AnySpec, target: str) -> bool:
+        """Whether a call may need a provider route (an endpoint URL is used as-is).
+
+        Raises:
+            ConfigurationError: the chosen provider has no adapter for the task.
+        """
+        if spec.needs_endpoint or is_url(target):
+            return False
+        return self.settings.provider_for(spec.task) is not None
+
+    def via_provider(
+        self, spec: AnySpec, inputs: BaseModel, media: Mapping[str, Media], route: Route
+    ) -> Call[Any] | None:
+        """The provider call of ``route``, or None when hf-inference serves it as before."""
+        if route.provider == HF_INFERENCE:
+            return None
+        call: Call[Any] = _flow().call_for(self.settings, spec.task, inputs, media, route)
+        return call
 
     def validate(self, spec: AnySpec, args: Mapping[str, Any]) -> BaseModel:
         """Arguments -> ``<Task>Input``, or an :class:`InputError` the LLM can act on."""
@@ -305,11 +347,20 @@ class HFClient(_BaseClient):
     def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
         target = self.model_for(spec, model)
-        with deadline(time.monotonic() + self.settings.timeout):  # media included
+        routed = self.routed(spec, target)  # a misfit fails here, before any request
+        with deadline(time.monotonic() + self.settings.timeout):  # media and lookup included
+            route = (
+                _flow().route_sync(self._http, self.settings, spec.task, target) if routed else None
+            )
             media = {
                 f: resolve_media(v, self.settings)
                 for f, v in self._media_values(spec, inputs).items()
             }
+            if route is not None:
+                call = self.via_provider(spec, inputs, media, route)
+                if call is not None:
+                    return _flow().run_sync(self._http, self.settings, call)
+                target = route.provider_model
             request = self.prepare(spec, inputs, media, target)
             return self.finish(spec, inputs, request, self.send(request))
 
@@ -351,11 +402,20 @@ class AsyncHFClient(_BaseClient):
     async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
         target = self.model_for(spec, model)
-        with deadline(time.monotonic() + self.settings.timeout):  # media included
+        routed = self.routed(spec, target)  # a misfit fails here, before any request
+        with deadline(time.monotonic() + self.settings.timeout):  # media and lookup included
+            route = None
+            if routed:
+                route = await _flow().route_async(self.http, self.settings, spec.task, target)
             media = {
                 f: await aresolve_media(v, self.settings)
                 for f, v in self._media_values(spec, inputs).items()
             }
+            if route is not None:
+                call = self.via_provider(spec, inputs, media, route)
+                if call is not None:
+                    return await _flow().run_async(self.http, self.settings, call)
+                target = route.provider_model
             request = self.prepare(spec, inputs, media, target)
             return self.finish(spec, inputs, request, await self.send(request))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,14 @@ from pydantic import SecretStr
 from hf_tools.errors import ConfigurationError
 
 __all__ = [
+    "AUTO",
     "DEFAULT_BASE_URL",
+    "DEFAULT_HUB_URL",
     "DEFAULT_MAX_BINARY_BYTES",
     "DEFAULT_MAX_JSON_BYTES",
     "DEFAULT_MAX_MEDIA_BYTES",
+    "DEFAULT_ROUTER_URL",
+    "HF_INFERENCE",
     "MIN_CONTENT_CHARS",
     "RetryPolicy",
     "Settings",
@@ -34,7 +38,11 @@ __all__ = [
     "stored_token",
 ]
 
-DEFAULT_BASE_URL = "https://router.huggingface.co/hf-inference"
+DEFAULT_ROUTER_URL = "https://router.huggingface.co"
+DEFAULT_BASE_URL = f"{DEFAULT_ROUTER_URL}/hf-inference"
+DEFAULT_HUB_URL = "https://huggingface.co"
+AUTO = "auto"
+HF_INFERENCE = "hf-inference"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONTENT_CHARS = 4000
@@ -86,6 +94,56 @@ def check_model(where: str, model: object) -> str:
         msg = f"{where} must be a model id or an endpoint URL, got {model!r}"
         raise ConfigurationError(msg)
     return model
+
+
+def _checked_url(name: str, url: str) -> str:
+    """``url`` without a trailing slash, or a ConfigurationError if it is not http(s)."""
+    url = url.rstrip("/")
+    if not is_url(url):
+        msg = f"{name} must start with http:// or https://, got {url!r}"
+        raise ConfigurationError(msg)
+    return url
+
+
+def _provider_choice(
+    provider: str | None,
+    providers: Mapping[str, str] | None,
+    order: Sequence[str] | None,
+) -> dict[str, Any]:
+    """The provider settings, names checked and ``providers`` keyed by task id.
+
+    Raises:
+        ConfigurationError: an unknown provider or task name; the message lists the known ones.
+    """
+    if provider is None and not providers and order is None:
+        return {}  # the hf-inference path: no need to load the provider registry
+    from hf_tools.providers import REGISTRY  # lazily: the registry imports every task
+    from hf_tools.tasks import get_spec
+
+    known = dict.fromkeys([AUTO, HF_INFERENCE, *(p for p, _ in REGISTRY)])
+
+    def check(where: str, name: object, *, auto: bool = True) -> str:
+        if not isinstance(name, str) or name not in known or (name == AUTO and not auto):
+            names = ", ".join(k for k in known if auto or k != AUTO)
+            msg = f"{where} must be one of {names}; got {name!r}"
+            raise ConfigurationError(msg)
+        return name
+
+    by_task: dict[str, str] = {}
+    for key, name in (providers or {}).items():
+        try:
+            task = get_spec(key).task
+        except ConfigurationError as exc:
+            msg = f"providers: {exc}"
+            raise ConfigurationError(msg) from None
+        by_task[task] = check(f"providers[{key!r}]", name)
+    return {
+        "provider": None if provider is None else check("provider", provider),
+        "providers": by_task,
+        "provider_order": None
+        if order is None
+        else tuple(check("provider_order item", p, auto=False) for p in order),
+    }
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -159,7 +217,17 @@ class Settings:
         allow_private_urls: let media URLs point at loopback/private addresses.
         max_media_bytes: largest image/audio input accepted.
         max_json_bytes: largest JSON answer body read (after decompression).
-        max_binary_bytes: largest answer of a task that returns bytes (images, audio).
+        max_binary_bytes: largest answer of a task that returns bytes (images, audio), and
+            of a provider's result file.
+        provider: None (hf-inference for every task, no Hub lookup: the behaviour before
+            providers), ``"auto"`` (the first live provider the Hub maps the model to) or a
+            provider name.
+        providers: per-task provider, overriding ``provider``.
+        router_url: provider calls go to ``{router_url}/{provider}/...``.
+        hub_url: model info (``inferenceProviderMapping``) comes from ``{hub_url}/api/models``.
+        bill_to: sent as ``X-HF-Bill-To`` on router calls (an organization pays).
+        provider_order: for ``"auto"``: the providers to consider, best first.
+        base_url_given: ``base_url`` was passed: tasks without a ``providers`` entry go there.
     """
 
     # A SecretStr, so a traceback formatted with its locals never shows the key.
@@ -179,6 +247,13 @@ class Settings:
     max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES
+    provider: str | None = None
+    providers: Mapping[str, str] = field(default_factory=dict)
+    router_url: str = DEFAULT_ROUTER_URL
+    hub_url: str = DEFAULT_HUB_URL
+    bill_to: str | None = None
+    provider_order: tuple[str, ...] | None = None
+    base_url_given: bool = False
 
     @classmethod
     def create(
@@ -191,6 +266,13 @@ class Settings:
         wait_for_model: bool | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
+        *,
+        provider: str | None = None,
+        providers: Mapping[str, str] | None = None,
+        router_url: str | None = None,
+        hub_url: str | None = None,
+        bill_to: str | None = None,
+        provider_order: Sequence[str] | None = None,
         **extra: Any,
     ) -> Settings:
         """Validate arguments, fill defaults and read ``HF_TOKEN`` when no key is given.
@@ -203,10 +285,10 @@ class Settings:
         if api_key is None:
             api_key = secret(stored_token())
             key_from_env = api_key is not None
-        base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        if not is_url(base):
-            msg = f"base_url must start with http:// or https://, got {base!r}"
-            raise ConfigurationError(msg)
+        router = _checked_url("router_url", router_url or DEFAULT_ROUTER_URL)
+        hub = _checked_url("hub_url", hub_url or os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_URL)
+        base = _checked_url("base_url", base_url or f"{router}/{HF_INFERENCE}")
+        choice = _provider_choice(provider, providers, provider_order)
         if is_custom_endpoint and base_url is None:
             msg = "is_custom_endpoint=True needs base_url: the endpoint URL to POST to"
             raise ConfigurationError(msg)
@@ -233,7 +315,7 @@ class Settings:
         if isinstance(given_roots, str | os.PathLike):  # one folder, not its characters
             given_roots = (given_roots,)
         roots = None if given_roots is None else tuple(Path(p).resolve() for p in given_roots)
-        known = {f.name for f in fields(cls)} - {"key_from_env"} | {"max_retries"}
+        known = {f.name for f in fields(cls)} - {"key_from_env", "base_url_given"} | {"max_retries"}
         unknown = sorted(set(extra) - known)
         if unknown:
             msg = f"unexpected argument(s) {unknown}; the settings are: {', '.join(sorted(known))}"
@@ -251,6 +333,11 @@ class Settings:
             retry=retry,
             output_dir=Path(out) if out is not None else None,
             allowed_roots=roots,
+            router_url=router,
+            hub_url=hub,
+            bill_to=bill_to or None,
+            base_url_given=base_url is not None,
+            **choice,
             **extra,
         )
 
@@ -261,6 +348,28 @@ class Settings:
         if self.key_from_env and not is_hf_host(url):
             return None
         return self.api_key.get_secret_value()
+
+    def provider_for(self, task: str) -> str | None:
+        """Who serves ``task``: a provider name, ``"auto"``, or None (hf-inference, no lookup).
+
+        None when no provider is chosen, or for an explicit ``base_url`` (a hf-inference-format
+        server) unless ``providers`` names one for the task.
+
+        Raises:
+            ConfigurationError: the named provider has no adapter for ``task``.
+        """
+        chosen = self.providers.get(task)
+        if chosen is None:
+            if self.base_url_given or self.is_custom_endpoint:
+                return None  # base_url keeps its meaning: a hf-inference-format server
+            chosen = self.provider
+        if chosen is None or chosen == HF_INFERENCE:
+            return None  # hf-inference speaks the Hub model id itself: nothing to look up
+        if chosen != AUTO:
+            from hf_tools.providers import get_adapter  # the registry imports every task
+
+            get_adapter(chosen, task)
+        return chosen
 
     def endpoint_for(self, task: str) -> str | None:
         """Where an endpoint-only task (``custom``) goes; None when nothing is configured.

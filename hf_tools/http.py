@@ -101,7 +101,10 @@ _asleep: Callable[[float], Any] = asyncio.sleep
 
 @dataclass(frozen=True, slots=True)
 class HFRequest:
-    """One POST, fully built: what goes on the wire plus the labels used in errors."""
+    """One request, fully built: what goes on the wire plus the labels used in errors.
+
+    ``method`` is POST for inference calls; GET for Hub lookups, job polls and result files.
+    """
 
     url: str
     headers: Mapping[str, str]
@@ -111,6 +114,7 @@ class HFRequest:
     stream: bool = False
     timeout: float = DEFAULT_TIMEOUT
     max_body: int = DEFAULT_MAX_JSON_BYTES
+    method: str = "POST"
 
     def __repr__(self) -> str:  # headers hold the token: never show them
         return f"HFRequest(url={self.url!r}, task={self.task!r}, bytes={len(self.content)})"
@@ -523,6 +527,8 @@ def build_headers(
         headers["x-use-cache"] = "true" if settings.use_cache else "false"
     if settings.wait_for_model is not None:
         headers["x-wait-for-model"] = "true" if settings.wait_for_model else "false"
+    if settings.bill_to and url.startswith(settings.router_url + "/"):
+        headers["x-hf-bill-to"] = settings.bill_to  # an organization pays for router calls
     return headers
 
 
@@ -752,12 +758,16 @@ _parsed_url = functools.lru_cache(maxsize=256)(httpx2.URL)
 
 def _exchange_sync(client: httpx2.Client, request: HFRequest) -> RawResponse:
     req = client.build_request(
-        "POST", _parsed_url(request.url), headers=request.headers, content=request.content
+        request.method, _parsed_url(request.url), headers=request.headers, content=request.content
     )
     started = time.perf_counter()
     resp = client.send(req, stream=True)  # bodies are read here, capped
     log.debug(
-        "POST %s -> %d in %.3fs", request.url, resp.status_code, time.perf_counter() - started
+        "%s %s -> %d in %.3fs",
+        request.method,
+        request.url,
+        resp.status_code,
+        time.perf_counter() - started,
     )
     if request.stream and resp.status_code < 400:
         return RawResponse(resp.status_code, resp.headers, stream=resp, deadline=_deadline.get())
@@ -770,12 +780,16 @@ def _exchange_sync(client: httpx2.Client, request: HFRequest) -> RawResponse:
 
 async def _exchange_async(client: httpx2.AsyncClient, request: HFRequest) -> RawResponse:
     req = client.build_request(
-        "POST", _parsed_url(request.url), headers=request.headers, content=request.content
+        request.method, _parsed_url(request.url), headers=request.headers, content=request.content
     )
     started = time.perf_counter()
     resp = await client.send(req, stream=True)
     log.debug(
-        "POST %s -> %d in %.3fs", request.url, resp.status_code, time.perf_counter() - started
+        "%s %s -> %d in %.3fs",
+        request.method,
+        request.url,
+        resp.status_code,
+        time.perf_counter() - started,
     )
     if request.stream and resp.status_code < 400:
         return RawResponse(resp.status_code, resp.headers, stream=resp, deadline=_deadline.get())

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from hf_tools.client import AsyncHFClient, Closeable, HFClient
+from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient
 from hf_tools.config import (
     DEFAULT_MAX_BINARY_BYTES,
     DEFAULT_MAX_CONTENT_CHARS,
@@ -71,6 +71,17 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     max_binary_bytes: int = Field(
         default=DEFAULT_MAX_BINARY_BYTES, description="Largest binary answer (images, audio)."
     )
+    provider: str | None = Field(
+        default=None,
+        description='None: hf-inference, no Hub lookup; "auto"; or a provider name ("fal-ai").',
+    )
+    providers: dict[str, str] | None = Field(
+        default=None, description="{task id or tool name: provider}, overrides `provider`."
+    )
+    router_url: str | None = None
+    hub_url: str | None = None
+    bill_to: str | None = Field(default=None, description="Sent as X-HF-Bill-To.")
+    provider_order: list[str] | None = None
     custom_description: str | None = Field(
         default=None, description="Description of the custom endpoint tool, for the LLM."
     )
@@ -98,17 +109,22 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
             max_media_bytes=self.max_media_bytes,
             max_json_bytes=self.max_json_bytes,
             max_binary_bytes=self.max_binary_bytes,
+            provider=self.provider,
+            providers=self.providers,
+            router_url=self.router_url,
+            hub_url=self.hub_url,
+            bill_to=self.bill_to,
+            provider_order=self.provider_order,
         )
         if self.tasks is None:
-            # Endpoint-only tasks (custom) join when their endpoint is configured.
-            specs = [
-                s
-                for s in REGISTRY.values()
-                if not s.needs_endpoint or settings.endpoint_for(s.task)
-            ]
+            # Every task these settings can serve: endpoint-only tasks (custom) when their
+            # endpoint is configured, and with a named provider the tasks it has adapters for.
+            specs = [s for s in REGISTRY.values() if _servable(settings, s)]
         else:
             # make_tool asks the client where each goes, which refuses a missing endpoint.
             specs = [get_spec(t) for t in dict.fromkeys(self.tasks)]
+            for spec in specs:
+                settings.provider_for(spec.task)  # a provider without an adapter fails now
         self._client = HFClient(settings=settings)
         self._aclient = AsyncHFClient(settings=settings)
         self._tools = [
@@ -162,6 +178,17 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         """Close the pools of both clients, the running loop's awaited."""
         self._client.close()
         await self._aclient.aclose()
+
+
+def _servable(settings: Settings, spec: AnySpec) -> bool:
+    """Whether ``spec`` can be served with ``settings`` (no request is made to know)."""
+    if spec.needs_endpoint:
+        return settings.endpoint_for(spec.task) is not None
+    try:
+        settings.provider_for(spec.task)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _task_keys(models: dict[str, str] | None) -> dict[str, str] | None:

@@ -1,0 +1,533 @@
+"""Providers wired into the clients and the toolkit: routing, the call flow, its faults.
+
+Happy paths replay the recorded provider cassettes in ``cassettes/providers/`` behind a Hub
+model-info interaction (recorded where one exists; otherwise written here from the documented
+list form, as ``cassettes/INDEX.md`` describes it). Fault flows are written per test into a
+temporary cassette from the recorded bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import yaml
+from langchain_core.messages import ToolMessage
+
+import hf_tools.http
+import hf_tools.media
+from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit
+from hf_tools.catalog import provider_table
+from hf_tools.config import Settings
+from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseTooLargeError
+from hf_tools.http import HFRequest
+from hf_tools.routing import MAPPINGS, NoProviderError
+from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
+from hf_tools.tasks.text_to_image import TextToImageOutput
+from hf_tools.testing import use_cassette
+
+from .conftest import CASSETTES, FIXTURES, ROOT
+
+FLUX = "black-forest-labs/FLUX.1-schnell"
+SDXL = "stabilityai/stable-diffusion-xl-base-1.0"
+WHISPER = "openai/whisper-large-v3"
+FLUX_PROMPT = (
+    "black forest gateau cake spelling out the words FLUX SCHNELL, tasty, food photography,"
+    " dynamic shot"
+)
+LIST_FORM = "providers/hub/inference-provider-mapping/list-form.yaml"
+FAL_FLUX = "providers/fal-ai/text-to-image/flux-schnell.yaml"
+REPLICATE_FLUX = "providers/replicate/text-to-image/flux-schnell.yaml"
+TOGETHER_SDXL = "providers/together/text-to-image/sdxl.yaml"
+FAL_WHISPER = "providers/fal-ai/automatic-speech-recognition/whisper.yaml"
+PREDICTIONS = "https://router.huggingface.co/replicate/v1/predictions"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mappings() -> Iterator[None]:
+    """Each test starts with an empty per-process mapping cache (the Hub call is counted)."""
+    MAPPINGS.clear()
+    yield
+    MAPPINGS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
+        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
+
+
+def interactions(name: str) -> list[dict[str, Any]]:
+    """The interactions of a library cassette."""
+    text = (CASSETTES / name).read_text(encoding="utf-8")
+    found: list[dict[str, Any]] = yaml.safe_load(text)["interactions"]
+    return found
+
+
+def exchange(
+    method: str,
+    uri: str,
+    body: Any = None,
+    *,
+    status: int = 200,
+    answer: Any = b"",
+    ctype: str = "application/json",
+) -> dict[str, Any]:
+    """One interaction: a request (JSON body or none) and its answer (JSON or bytes)."""
+    sent = "" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    raw = answer if isinstance(answer, bytes) else json.dumps(answer)
+    return {
+        "request": {"body": sent, "headers": {}, "method": method, "uri": uri},
+        "response": {
+            "body": {"string": raw},
+            "headers": {"content-type": [ctype]},
+            "status": {"code": status, "message": ""},
+        },
+    }
+
+
+def hub(model: str, *entries: tuple[str, str, str, str]) -> dict[str, Any]:
+    """A Hub model info in the list form: (provider, providerId, status, task) entries."""
+    mapping = [
+        dict(zip(("provider", "providerId", "status", "task"), e, strict=True)) for e in entries
+    ]
+    uri = f"https://huggingface.co/api/models/{model}?expand[]=inferenceProviderMapping"
+    return exchange("GET", uri, answer={"id": model, "inferenceProviderMapping": mapping})
+
+
+@pytest.fixture
+def flow_cassette(tmp_path: Path) -> Callable[..., AbstractContextManager[Any]]:
+    """Replay the given interactions (dicts, or library cassette names) as one cassette."""
+
+    @contextmanager
+    def _use(*parts: str | dict[str, Any], **kw: Any) -> Iterator[Any]:
+        merged: list[dict[str, Any]] = []
+        for part in parts:
+            merged += interactions(part) if isinstance(part, str) else [part]
+        path = tmp_path / f"flow-{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(yaml.safe_dump({"interactions": merged, "version": 1}), encoding="utf-8")
+        with use_cassette(path.name, library_dir=tmp_path, record_mode="none", **kw) as cassette:
+            yield cassette
+
+    return _use
+
+
+def tool_message(toolkit: HuggingFaceToolkit, name: str, args: dict[str, Any]) -> ToolMessage:
+    call = {"type": "tool_call", "id": "call-1", "name": name, "args": args}
+    message = toolkit.get_tool(name).invoke(call)
+    assert isinstance(message, ToolMessage)
+    return message
+
+
+async def atool_message(
+    toolkit: HuggingFaceToolkit, name: str, args: dict[str, Any]
+) -> ToolMessage:
+    call = {"type": "tool_call", "id": "call-1", "name": name, "args": args}
+    message = await toolkit.get_tool(name).ainvoke(call)
+    assert isinstance(message, ToolMessage)
+    return message
+
+
+def download_body(name: str) -> bytes:
+    body: bytes = interactions(name)[-1]["response"]["body"]["string"]
+    return body
+
+
+def hub_calls(sent: list[HFRequest]) -> list[HFRequest]:
+    return [r for r in sent if r.url.startswith("https://huggingface.co/api/models/")]
+
+
+SDXL_HUB = hub(SDXL, ("together", SDXL, "live", "text-to-image"))
+WHISPER_HUB = hub(
+    WHISPER,
+    ("hf-inference", WHISPER, "live", "automatic-speech-recognition"),
+    ("fal-ai", "fal-ai/whisper", "live", "automatic-speech-recognition"),
+)
+
+
+# ------------------------------------------------------------------ the "Done when" flows
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("provider", "recording"), [("fal-ai", FAL_FLUX), ("replicate", REPLICATE_FLUX)]
+)
+def test_text_to_image_on_a_named_provider_returns_the_downloaded_image_as_artifact(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sent: list[HFRequest],
+    mode: str,
+    provider: str,
+    recording: str,
+) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, provider=provider, bill_to="my-org")
+    with flow_cassette(LIST_FORM, recording) as cassette:
+        args = {"prompt": FLUX_PROMPT}
+        if mode == "sync":
+            message = tool_message(toolkit, "text_to_image", args)
+        else:
+            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+    assert message.status == "success", message.content
+    assert isinstance(message.artifact, TextToImageOutput)
+    assert message.artifact.image == download_body(recording)
+    assert message.artifact.mime == "image/jpeg"
+    assert cassette.play_count == 3  # Hub, provider call, result file
+    router, download = sent[1], sent[2]
+    # The token and the bill-to header go to the router only, never to the provider's CDN.
+    assert router.headers["authorization"] == f"Bearer {token}"
+    assert router.headers["x-hf-bill-to"] == "my-org"
+    assert "authorization" not in download.headers and "x-hf-bill-to" not in download.headers
+    assert "x-hf-bill-to" not in sent[0].headers  # the Hub lookup is not billed
+    assert download.method == "GET"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_together_text_to_image_decodes_the_b64_answer(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], mode: str
+) -> None:
+    client_kw = {"api_key": token, "provider": "together", "models": {"text-to-image": SDXL}}
+    prompt = "award winning high resolution photo of a giant tortoise"
+    with flow_cassette(SDXL_HUB, TOGETHER_SDXL):
+        if mode == "sync":
+            out = HFClient(**client_kw).run("text-to-image", prompt=prompt)
+        else:
+            out = asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=prompt))
+    assert isinstance(out, TextToImageOutput)
+    assert out.mime == "image/jpeg" and out.image.startswith(b"\xff\xd8")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_fal_speech_recognition_sends_the_local_flac_and_reads_the_transcript(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], mode: str
+) -> None:
+    toolkit = HuggingFaceToolkit(
+        api_key=token,
+        providers={"automatic_speech_recognition": "fal-ai"},
+        models={"automatic-speech-recognition": WHISPER},
+        allowed_roots=[FIXTURES],
+        tasks=["automatic-speech-recognition"],
+    )
+    args = {"audio": str(FIXTURES / "audio.flac")}
+    with flow_cassette(WHISPER_HUB, FAL_WHISPER):
+        if mode == "sync":
+            message = tool_message(toolkit, "automatic_speech_recognition", args)
+        else:
+            message = asyncio.run(atool_message(toolkit, "automatic_speech_recognition", args))
+    assert message.status == "success", message.content
+    assert isinstance(message.artifact, AutomaticSpeechRecognitionOutput)
+    recorded = json.loads(interactions(FAL_WHISPER)[0]["response"]["body"]["string"])
+    assert message.artifact.text == recorded["text"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_auto_resolves_from_the_mapping_with_one_hub_call_for_many_calls(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sent: list[HFRequest],
+    mode: str,
+) -> None:
+    # list form: hf-inference is only staging (skipped), fal-ai is the first live provider.
+    toolkit = HuggingFaceToolkit(api_key=token, provider="auto", tasks=["text-to-image"])
+    args = {"prompt": FLUX_PROMPT}
+    with flow_cassette(LIST_FORM, FAL_FLUX, allow_playback_repeats=True) as cassette:
+        for _ in range(3):
+            if mode == "sync":
+                message = tool_message(toolkit, "text_to_image", args)
+            else:
+                message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+            assert isinstance(message.artifact, TextToImageOutput)
+    assert cassette.play_count == 1 + 3 * 2
+    assert len(hub_calls(sent)) == 1
+    assert sent[1].url == "https://router.huggingface.co/fal-ai/fal-ai/flux/schnell"
+
+
+def test_provider_order_picks_among_the_live_providers(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]]
+) -> None:
+    client = HFClient(api_key=token, provider="auto", provider_order=["groq"])
+    with flow_cassette(LIST_FORM), pytest.raises(NoProviderError, match="none of groq serves"):
+        client.run("text-to-image", prompt=FLUX_PROMPT)
+    client = HFClient(api_key=token, provider="auto", provider_order=["replicate", "fal-ai"])
+    with flow_cassette(REPLICATE_FLUX):  # the mapping is cached: no second Hub call
+        out = client.run("text-to-image", prompt=FLUX_PROMPT)
+    assert out.image == download_body(REPLICATE_FLUX)
+
+
+def test_a_provider_that_does_not_serve_the_model_fails_before_any_inference_call(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sent: list[HFRequest],
+) -> None:
+    toolkit = HuggingFaceToolkit(
+        api_key=token, provider="together", models={"text-to-image": SDXL}, tasks=["text-to-image"]
+    )
+    only_fal = hub(SDXL, ("fal-ai", "fal-ai/fast-sdxl", "live", "text-to-image"))
+    with flow_cassette(only_fal), pytest.raises(NoProviderError) as info:
+        toolkit.get_tool("text_to_image").invoke({"prompt": "a tortoise"})
+    assert "not served for text-to-image by together" in str(info.value)
+    assert info.value.fitting == ("fal-ai",)
+    assert [r.url for r in sent] == [r.url for r in hub_calls(sent)]  # the Hub only
+
+
+# ----------------------------------------------------------------------- polling faults
+
+
+def _submitted(status: str = "starting", **extra: Any) -> dict[str, Any]:
+    return {"id": "job42", "status": status, "output": None, "error": None, **extra}
+
+
+def _replicate(*polls: dict[str, Any], status: int = 201) -> list[dict[str, Any]]:
+    submit = interactions(REPLICATE_FLUX)[0]
+    submit["response"]["body"]["string"] = json.dumps(_submitted())
+    submit["response"]["status"]["code"] = status
+    return [submit, *(exchange("GET", f"{PREDICTIONS}/job42", answer=p) for p in polls)]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_replicate_job_is_polled_until_it_succeeds(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    sent: list[HFRequest],
+    mode: str,
+) -> None:
+    url = interactions(REPLICATE_FLUX)[1]["request"]["uri"]
+    done = _submitted("succeeded", output=[url])
+    flow = _replicate(_submitted("processing"), done)
+    client_kw = {"api_key": token, "provider": "replicate"}
+    with flow_cassette(LIST_FORM, *flow, interactions(REPLICATE_FLUX)[1]):
+        if mode == "sync":
+            out = HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
+        else:
+            out = asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT))
+    assert out.image == download_body(REPLICATE_FLUX)
+    assert sleeps == [1.0, 1.0]  # replicate's poll interval, before each poll
+    polls = [r for r in sent if r.url == f"{PREDICTIONS}/job42"]
+    assert len(polls) == 2 and all(r.method == "GET" for r in polls)
+    assert polls[0].headers["authorization"] == f"Bearer {token}"  # polled through the router
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failed_job_is_an_error_tool_message_with_the_providers_words(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], mode: str
+) -> None:
+    failed = _submitted("failed", error="NSFW content detected. Try running it again.")
+    toolkit = HuggingFaceToolkit(api_key=token, provider="replicate", tasks=["text-to-image"])
+    with flow_cassette(LIST_FORM, *_replicate(failed)):
+        args = {"prompt": FLUX_PROMPT}
+        if mode == "sync":
+            message = tool_message(toolkit, "text_to_image", args)
+        else:
+            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+    assert message.status == "error"
+    assert "replicate prediction failed: NSFW content detected" in str(message.content)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_job_still_running_at_the_deadline_times_out_naming_the_job(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    mode: str,
+) -> None:
+    # The first poll would wait 1 s; the whole call has 0.5 s: no poll is sent.
+    client_kw = {"api_key": token, "provider": "replicate", "timeout": 0.5}
+    with flow_cassette(LIST_FORM, *_replicate()), pytest.raises(HFTimeoutError) as info:
+        if mode == "sync":
+            HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
+        else:
+            asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT))
+    assert "replicate job was still running" in str(info.value)
+    assert f"{PREDICTIONS}/job42" in str(info.value)
+    assert sleeps == []
+
+
+def _fal_then_download(status: int = 200, answer: bytes = b"") -> list[dict[str, Any]]:
+    call, download = interactions(FAL_FLUX)
+    download["response"]["status"]["code"] = status
+    if answer:
+        download["response"]["body"]["string"] = answer
+    return [call, download]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_result_url_that_answers_404_is_an_error_tool_message(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], mode: str
+) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, provider="fal-ai", tasks=["text-to-image"])
+    gone = _fal_then_download(404, b"Not Found")
+    with flow_cassette(LIST_FORM, *gone):
+        args = {"prompt": FLUX_PROMPT}
+        if mode == "sync":
+            message = tool_message(toolkit, "text_to_image", args)
+        else:
+            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+    assert message.status == "error"
+    assert "result file https://fal.media/files/" in str(message.content)
+    assert "(HTTP 404)" in str(message.content)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_oversized_result_file_is_refused_by_max_binary_bytes(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], mode: str
+) -> None:
+    client_kw = {"api_key": token, "provider": "fal-ai", "max_binary_bytes": 1000}
+    big = _fal_then_download(200, b"\x89PNG" + b"\0" * 50_000)
+    with flow_cassette(LIST_FORM, *big), pytest.raises(ResponseTooLargeError) as info:
+        if mode == "sync":
+            HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
+        else:
+            asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT))
+    assert info.value.limit == 1000
+
+
+def test_a_result_url_on_a_private_address_is_never_fetched(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], sent: list[HFRequest]
+) -> None:
+    call = interactions(FAL_FLUX)[0]
+    call["response"]["body"]["string"] = json.dumps({"images": [{"url": "http://127.0.0.1/a.png"}]})
+    toolkit = HuggingFaceToolkit(api_key=token, provider="fal-ai", tasks=["text-to-image"])
+    with flow_cassette(LIST_FORM, call):
+        message = tool_message(toolkit, "text_to_image", {"prompt": FLUX_PROMPT})
+    assert message.status == "error"
+    assert "not a public address" in str(message.content)
+    assert not any("127.0.0.1" in r.url for r in sent)
+
+
+def test_an_async_cancel_stops_polling(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    urls: list[str] = []
+    mapping = hub(FLUX, ("replicate", "black-forest-labs/flux-schnell", "live", "text-to-image"))
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        urls.append(str(request.url))
+        if request.url.host == "huggingface.co":
+            return httpx2.Response(200, content=mapping["response"]["body"]["string"])
+        return httpx2.Response(201, json=_submitted())
+
+    polling = asyncio.Event()
+
+    async def hang(seconds: float) -> None:
+        polling.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(hf_tools.http, "_asleep", hang)
+    client = AsyncHFClient(
+        api_key=token, provider="replicate", transport=httpx2.MockTransport(answer)
+    )
+
+    async def main() -> None:
+        task = asyncio.ensure_future(client.run("text-to-image", prompt="a cake"))
+        await polling.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert len(urls) == 2  # the Hub lookup and the submit; no poll after the cancel
+
+
+# --------------------------------------------------------------------- settings, routing
+
+
+def test_without_a_provider_hf_inference_is_used_with_no_hub_lookup() -> None:
+    settings = Settings.create(api_key="x")
+    assert settings.provider_for("text-to-image") is None
+    # An explicit base_url keeps its meaning; a providers entry still routes its task.
+    settings = Settings.create(
+        api_key="x", base_url="http://localhost:8080", provider="fal-ai",
+        providers={"automatic_speech_recognition": "fal-ai"},
+    )  # fmt: skip
+    assert settings.provider_for("text-to-image") is None
+    assert settings.provider_for("automatic-speech-recognition") == "fal-ai"
+    assert Settings.create(api_key="x", provider="hf-inference").provider_for("fill-mask") is None
+
+
+def test_provider_settings_are_checked_and_defaulted(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="provider must be one of auto, hf-inference"):
+        Settings.create(provider="fal")
+    with pytest.raises(ConfigurationError, match="providers: unknown task 'txt2img'"):
+        Settings.create(providers={"txt2img": "fal-ai"})
+    with pytest.raises(ConfigurationError, match="provider_order item"):
+        Settings.create(provider="auto", provider_order=["auto"])
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.example.com/")
+    settings = Settings.create(router_url="https://router.example.com/")
+    assert settings.hub_url == "https://hub.example.com"
+    assert settings.base_url == "https://router.example.com/hf-inference"
+
+
+def test_a_named_provider_offers_only_the_tasks_it_has_adapters_for() -> None:
+    toolkit = HuggingFaceToolkit(api_key="x", provider="fal-ai")
+    assert "text_to_image" in toolkit.tool_names
+    assert "summarization" not in toolkit.tool_names
+    with pytest.raises(ConfigurationError, match="no adapter for summarization"):
+        HuggingFaceToolkit(api_key="x", provider="fal-ai", tasks=["summarization"])
+    everything = HuggingFaceToolkit(api_key="x", provider="auto")
+    assert len(everything.tool_names) == len(HuggingFaceToolkit(api_key="x").tool_names)
+
+
+def test_cli_call_takes_a_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    from hf_tools.cli import main
+
+    code = main(["call", "summarization", "--args", '{"text": "x"}', "--provider", "fal-ai"])
+    assert code == 2
+    # fal-ai's toolkit offers only what fal-ai has adapters for.
+    assert "available: image_segmentation, text_to_image, automatic_speech_recognition" in (
+        capsys.readouterr().err
+    )
+
+
+# ------------------------------------------------------------------------- core imports
+
+
+def test_the_core_never_imports_langchain() -> None:
+    script = """
+import sys
+import httpx2
+from hf_tools import HFClient
+
+def answer(request):
+    if request.url.host == "huggingface.co":
+        return httpx2.Response(200, json={"inferenceProviderMapping": [{"provider": "together",
+            "providerId": "m", "status": "live", "task": "text-to-image"}]})
+    if "together" in str(request.url):
+        return httpx2.Response(200, json={"data": [{"b64_json": "iVBORw0KGgo="}]})
+    return httpx2.Response(200, json=[[{"label": "POSITIVE", "score": 0.9}]])
+
+client = HFClient(api_key="x", transport=httpx2.MockTransport(answer))
+client.run("text-classification", text="I like you")
+HFClient(api_key="x", provider="together", transport=httpx2.MockTransport(answer)).run(
+    "text-to-image", prompt="a cat")
+loaded = sorted(m for m in sys.modules if m.startswith(("langchain", "langsmith")))
+assert not loaded, loaded
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------------------ README
+
+
+def test_the_readme_holds_the_generated_provider_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = provider_table()
+    assert table in readme
+    row = next(line for line in table.splitlines() if line.startswith("| `text_to_image` |"))
+    assert row.startswith("| `text_to_image` | text-to-image | yes | fal-ai, replicate, together")
