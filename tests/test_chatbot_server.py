@@ -26,6 +26,8 @@ from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT
 
+_JSON = {"Content-Type": "application/json"}
+
 
 def _echo(messages: list[BaseMessage]) -> str:
     """Answers with what it was told, so memory shows in the answer."""
@@ -49,7 +51,8 @@ def test_health_and_json_404() -> None:
     client = _client(ScriptedChatModel())
     assert client.get("/health").json() == {"status": "ok", "sessions": 0}
     response = client.get("/nope")
-    assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found", "code": "not_found"}
     response = client.put("/sessions/a/messages")
     assert response.status_code == 405 and "error" in response.json()
 
@@ -100,7 +103,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
     assert "PNG" not in response.text.replace("PNG images", "")
     # Memory keeps the conversation without the masks.
     store: SessionStore = client.app.state.sessions  # type: ignore[attr-defined]
-    session = store.get("s1")
+    session = store.get("-", "s1")
     assert session is not None
     assert all(m.artifact is None for m in session.messages if isinstance(m, ToolMessage))
 
@@ -120,7 +123,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
 def test_bad_requests_get_clean_json_errors(body: bytes, status: int, error: str) -> None:
     model = ScriptedChatModel(replies=["never"])
     client = _client(model, max_message_chars=100)
-    response = client.post("/sessions/a/messages", content=body)
+    response = client.post("/sessions/a/messages", content=body, headers=_JSON)
     assert response.status_code == status
     assert error in response.json()["error"]
     assert model.seen == []  # refused before the model was asked
@@ -212,34 +215,66 @@ def test_full_store_evicts_the_least_recently_used_session() -> None:
 
 
 async def test_full_store_of_busy_sessions_answers_429() -> None:
-    store = SessionStore(max_sessions=1, max_history=10)
-    busy = store.open("a")
+    store = SessionStore(max_history=10, max_per_owner=1)
+    busy = store.open("k", "a")
     async with busy.turn():
         with pytest.raises(ChatError, match="busy") as info:
-            store.open("b")
-        assert info.value.status == 429
-    assert store.open("b") is not busy  # idle again: a is evicted
+            store.open("k", "b")
+        assert info.value.status == 429 and info.value.code == "too_many_sessions"
+    store.release(busy)
+    assert store.open("k", "b") is not busy  # idle again: a is evicted
+    assert store.get("k", "a") is None
 
 
-async def test_an_accepted_stream_keeps_its_session_until_its_turn_runs() -> None:
+async def test_an_accepted_stream_keeps_its_session_until_its_request_ends() -> None:
     # A streamed turn starts after the response headers: in between, its session must not be
     # evicted, or the turn would be remembered in a session nobody can reach.
-    store = SessionStore(max_sessions=1, max_history=10)
-    accepted = store.open("a")
+    store = SessionStore(max_history=10, max_per_owner=1)
+    accepted = store.open("k", "a")
     with pytest.raises(ChatError, match="busy"):
-        store.open("b")
+        store.open("k", "b")
     async with accepted.turn():
         store.remember(accepted, [HumanMessage("hi"), AIMessage("hello")])
-    assert store.get("a") is accepted and len(accepted.messages) == 2
-    store.open("b")  # the turn is over: a is idle and may go
-    assert store.get("a") is None
+    assert store.get("k", "a") is accepted and len(accepted.messages) == 2
+    store.release(accepted)
+    store.open("k", "b")  # the request is over: a is idle and may go
+    assert store.get("k", "a") is None
 
 
-def test_a_stream_that_never_starts_releases_its_session() -> None:
-    store = SessionStore(max_sessions=1, max_history=10, claim_seconds=0.0)
-    store.open("a")  # its client left before the stream began: no turn will run
-    store.open("b")
-    assert store.get("a") is None
+def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
+    # The client is gone before the response starts: the guard still releases what the
+    # request held, so neither the session nor the key's stream slot stays taken.
+    app = create_app(Agent(ScriptedChatModel(replies=["never"]), []), max_streams_per_key=1)
+
+    async def _call() -> None:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/sessions/a/messages",
+            "raw_path": b"/sessions/a/messages",
+            "query_string": b"message=hi",
+            "headers": [(b"host", b"testserver")],
+            "server": ("testserver", 80),
+            "scheme": "http",
+            "http_version": "1.1",
+            "root_path": "",
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(_: Any) -> None:
+            raise OSError("client gone")
+
+        with pytest.raises(OSError, match="client gone"):
+            await app(scope, receive, send)
+
+    asyncio.run(_call())
+    store: SessionStore = app.state.sessions
+    session = store.get("-", "a")
+    assert session is not None and not session.busy
+    response = TestClient(app).get("/sessions/b/messages", params={"message": "hi"})
+    assert _sse(response.text)[-1][1]["answer"] == "never"  # the one stream slot is free
 
 
 def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
