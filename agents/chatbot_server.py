@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import hashlib
 import hmac
 import ipaddress
@@ -789,13 +790,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_streams=ns.max_streams,
         max_streams_per_key=ns.max_streams_per_key,
     )
-    if not access_log.handlers:  # uvicorn configures its own loggers only
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s access %(message)s"))
-        access_log.addHandler(handler)
-        access_log.setLevel(logging.INFO)
-    # uvicorn's access log prints the query string, where GET streams carry the message.
-    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False)
+    # uvicorn's access log prints the query string, where GET streams carry the message:
+    # it is off, and this module's own line (no path, no query) goes where uvicorn logs.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"][access_log.name] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config)
     return 0
 
 
