@@ -1,6 +1,6 @@
 """HTTP chatbot backend: the agent over the Hugging Face toolkit, one conversation per session.
 
-Routes (all answers JSON, errors as ``{"error": "..."}``):
+Routes (all answers JSON, errors as ``{"error": "...", "code": "..."}``):
 
 * ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs the agent
   with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
@@ -8,23 +8,36 @@ Routes (all answers JSON, errors as ``{"error": "..."}``):
 * ``GET /sessions/{id}/messages?message=...``: the same as SSE, for ``EventSource`` clients.
   SSE events are named after the agent's events: ``token``, ``tool_start``, ``tool_end``,
   ``final`` (last), or ``error``; each ``data`` is one JSON object.
-* ``GET /sessions/{id}``: the history (role and text); ``DELETE /sessions/{id}``: forget it.
+* ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
+* ``GET /sessions/{id}``: the history (role and text, never the system prompt);
+  ``DELETE /sessions/{id}``: forget it.
 * ``GET /health``.
 
+Access: with API keys (``api_keys``), every route but ``GET /health`` needs
+``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
+it (another key gets 404, and its own ``alice`` is a different session). Without keys the
+server is open, which ``main`` allows on a loopback address only. Every request's Host must be
+the bound address (or a loopback name) on its port, or listed; a request with an Origin
+other than its own or a listed one, or that a browser marks cross-site, gets 403; every POST
+must be ``application/json`` (415), so no page can send one as a "simple" CORS request.
+
 Limits: a message may have at most ``max_message_chars`` characters (413 beyond; bodies over
-``4 * max_message_chars`` bytes are refused before parsing). At most ``max_sessions``
-conversations are kept: a new session evicts the least recently used idle one, so abandoned
-sessions never lock new users out; only when every session is busy answering does a new one
-get 429. Each history keeps its last ``max_history`` messages (cut at a user turn), which
+``4 * max_message_chars`` bytes are refused before parsing). Each key keeps at most
+``max_sessions_per_key`` conversations (``max_sessions`` in all): a new one evicts that key's
+least recently used idle session, never another key's; when it has none idle it gets 429.
+Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
+beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
 bounds both memory and the prompt. Artifacts (images, masks, audio) are never kept in memory
-or sent to the model; responses say which tools produced what.
+or sent to the model; responses say which tools produced what. The access log has the method,
+the route's path template, the status, the duration and a hash of the key: never the path or
+the query, where the message and session ids are.
 
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.
 ``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
 
-Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]``
-(needs the ``server`` extra: starlette and uvicorn).
+Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]
+[--api-keys-file FILE]`` (needs the ``server`` extra: starlette and uvicorn).
 """
 
 from __future__ import annotations
