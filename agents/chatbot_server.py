@@ -1,6 +1,6 @@
 """HTTP chatbot backend: the agent over the Hugging Face toolkit, one conversation per session.
 
-Routes (all answers JSON, errors as ``{"error": "..."}``):
+Routes (all answers JSON, errors as ``{"error": "...", "code": "..."}``):
 
 * ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs the agent
   with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
@@ -8,23 +8,36 @@ Routes (all answers JSON, errors as ``{"error": "..."}``):
 * ``GET /sessions/{id}/messages?message=...``: the same as SSE, for ``EventSource`` clients.
   SSE events are named after the agent's events: ``token``, ``tool_start``, ``tool_end``,
   ``final`` (last), or ``error``; each ``data`` is one JSON object.
-* ``GET /sessions/{id}``: the history (role and text); ``DELETE /sessions/{id}``: forget it.
+* ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
+* ``GET /sessions/{id}``: the history (role and text, never the system prompt);
+  ``DELETE /sessions/{id}``: forget it.
 * ``GET /health``.
 
+Access: with API keys (``api_keys``), every route but ``GET /health`` needs
+``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
+it (another key gets 404, and its own ``alice`` is a different session). Without keys the
+server is open, which ``main`` allows on a loopback address only. Every request's Host must be
+the bound address (or a loopback name) on its port, or listed; a request with an Origin
+other than its own or a listed one, or that a browser marks cross-site, gets 403; every POST
+must be ``application/json`` (415), so no page can send one as a "simple" CORS request.
+
 Limits: a message may have at most ``max_message_chars`` characters (413 beyond; bodies over
-``4 * max_message_chars`` bytes are refused before parsing). At most ``max_sessions``
-conversations are kept: a new session evicts the least recently used idle one, so abandoned
-sessions never lock new users out; only when every session is busy answering does a new one
-get 429. Each history keeps its last ``max_history`` messages (cut at a user turn), which
+``4 * max_message_chars`` bytes are refused before parsing). Each key keeps at most
+``max_sessions_per_key`` conversations (``max_sessions`` in all): a new one evicts that key's
+least recently used idle session, never another key's; when it has none idle it gets 429.
+Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
+beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
 bounds both memory and the prompt. Artifacts (images, masks, audio) are never kept in memory
-or sent to the model; responses say which tools produced what.
+or sent to the model; responses say which tools produced what. The access log has the method,
+the route's path template, the status, the duration and a hash of the key: never the path or
+the query, where the message and session ids are.
 
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.
 ``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
 
-Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]``
-(needs the ``server`` extra: starlette and uvicorn).
+Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]
+[--api-keys-file FILE]`` (needs the ``server`` extra: starlette and uvicorn).
 """
 
 from __future__ import annotations
@@ -32,115 +45,211 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
+import hashlib
+import hmac
+import ipaddress
 import json
+import logging
 import os
 import re
+import secrets
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
 from hf_tools.agent import Agent, AgentEvent, AgentResult, FinalAnswer
 from hf_tools.cli import task_ids
 
-__all__ = ["ChatError", "SessionStore", "build_server_agent", "create_app", "main", "system_prompt"]
+__all__ = [
+    "ApiKeys",
+    "ChatError",
+    "SessionStore",
+    "build_server_agent",
+    "create_app",
+    "load_api_keys",
+    "main",
+    "system_prompt",
+]
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CALLER = "hf_tools.caller"  # the ASGI scope key the guard stores the caller under
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "busy",
+    502: "agent_failed",
+}
+access_log = logging.getLogger("agents.chatbot_server.access")
 
 
 class ChatError(Exception):
-    """A request the server refuses, with its HTTP status."""
+    """A request the server refuses, with its HTTP status and a stable ``code`` for clients."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code or _CODES.get(status, "error")
 
 
 @dataclass
 class _Session:
     messages: list[BaseMessage] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Requests accepted but not finished. A streamed turn takes the lock only once its response
-    # starts; until then this keeps the session from being evicted (and its turn lost).
+    # Requests that opened the session and have not ended: while any is in flight the session
+    # is busy and never evicted (a streamed turn takes the lock only once its response starts).
     pending: int = 0
-    opened_at: float = 0.0
+
+    @property
+    def busy(self) -> bool:
+        """A turn runs or a request for it is accepted."""
+        return self.pending > 0 or self.lock.locked()
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        """Run one turn: one at a time per session; ends the request's claim on the session."""
-        try:
-            async with self.lock:
-                yield
-        finally:
-            self.pending = max(0, self.pending - 1)
+        """Run one turn: one at a time per session."""
+        async with self.lock:
+            yield
 
 
 class SessionStore:
-    """Conversations by id, least recently used first; idle ones are evicted when full.
+    """Conversations in memory, by owner (an API key's id) and session id.
 
-    A session is busy while a turn runs or while a request for it is accepted but not yet
-    started; a claim that never starts (a client gone before its stream began) lapses after
-    ``claim_seconds``.
+    Each owner sees only its own sessions. A new session over ``max_per_owner`` (or over
+    ``max_sessions`` in all) evicts that owner's least recently used idle session, never
+    another owner's; when the owner has none idle it gets 429. The whole store is this class,
+    so a database-backed one can replace it later.
     """
 
-    def __init__(self, max_sessions: int, max_history: int, claim_seconds: float = 30.0) -> None:
-        self.max_sessions = max_sessions
+    def __init__(self, max_history: int, *, max_sessions: int = 1000, max_per_owner: int = 100):
         self.max_history = max_history
-        self.claim_seconds = claim_seconds
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
-
-    def _busy(self, session: _Session, now: float) -> bool:
-        claimed = session.pending > 0 and now - session.opened_at < self.claim_seconds
-        return session.lock.locked() or claimed
+        self.max_sessions = max_sessions
+        self.max_per_owner = max_per_owner
+        self._owners: dict[str, OrderedDict[str, _Session]] = {}
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return self._count
 
-    def get(self, session_id: str) -> _Session | None:
-        """The session, if it exists (does not count as use)."""
-        return self._sessions.get(session_id)
+    def get(self, owner: str, session_id: str) -> _Session | None:
+        """The owner's session, if it exists (does not count as use)."""
+        sessions = self._owners.get(owner)
+        return None if sessions is None else sessions.get(session_id)
 
-    def open(self, session_id: str) -> _Session:
-        """The session for one request (created if needed), most recently used and claimed.
+    def open(self, owner: str, session_id: str) -> _Session:
+        """The owner's session for one request (created if needed), most recently used, busy.
 
-        The request must then run its turn with ``session.turn()``, which ends the claim.
+        The caller must ``release`` it when the request ends (the server's guard does).
         """
-        now = time.monotonic()
-        session = self._sessions.get(session_id)
+        sessions: OrderedDict[str, _Session] = self._owners.get(owner, OrderedDict())
+        session = sessions.get(session_id)
         if session is not None:
-            self._sessions.move_to_end(session_id)
+            sessions.move_to_end(session_id)
         else:
-            if len(self._sessions) >= self.max_sessions:
-                idle = next((k for k, s in self._sessions.items() if not self._busy(s, now)), None)
-                if idle is None:
-                    msg = f"all {self.max_sessions} sessions are busy; retry shortly"
-                    raise ChatError(429, msg)
-                del self._sessions[idle]
-            session = self._sessions[session_id] = _Session()
+            if len(sessions) >= self.max_per_owner or self._count >= self.max_sessions:
+                self._evict_idle(sessions)
+            session = sessions[session_id] = _Session()
+            self._owners[owner] = sessions
+            self._count += 1
         session.pending += 1
-        session.opened_at = now
         return session
 
-    def delete(self, session_id: str) -> bool:
-        """Forget a session; False if there was none."""
-        return self._sessions.pop(session_id, None) is not None
+    def _evict_idle(self, sessions: OrderedDict[str, _Session]) -> None:
+        idle = next((k for k, s in sessions.items() if not s.busy), None)
+        if idle is not None:
+            del sessions[idle]
+            self._count -= 1
+        elif len(sessions) >= self.max_per_owner:
+            msg = f"this key's {self.max_per_owner} sessions are all busy; retry shortly"
+            raise ChatError(429, msg, "too_many_sessions")
+        else:
+            msg = f"the server holds its {self.max_sessions} sessions; delete one or retry later"
+            raise ChatError(429, msg, "server_full")
+
+    @staticmethod
+    def release(session: _Session) -> None:
+        """End one request's claim on a session."""
+        session.pending = max(0, session.pending - 1)
+
+    def delete(self, owner: str, session_id: str) -> bool:
+        """Forget the owner's session; False if there was none."""
+        sessions = self._owners.get(owner)
+        if sessions is None or sessions.pop(session_id, None) is None:
+            return False
+        self._count -= 1
+        if not sessions:
+            del self._owners[owner]
+        return True
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
-        """Keep a finished run's conversation, trimmed to ``max_history`` messages."""
-        session.messages = _trim(messages, self.max_history)
+        """Keep a finished run's conversation, trimmed, without the system prompt.
+
+        The agent prepends its prompt to every run, so storing it would only cost memory
+        and hand it to whoever reads the history.
+        """
+        body = [m for m in messages if not isinstance(m, SystemMessage)]
+        session.messages = _trim(body, self.max_history)
+
+
+class _Streams:
+    """Turns in flight (streamed or not), per key and in all; each one is a held connection."""
+
+    def __init__(self, per_key: int, total: int) -> None:
+        self.per_key = per_key
+        self.total = total
+        self._by_key: dict[str, int] = {}
+        self._running = 0
+
+    def acquire(self, key_id: str) -> Callable[[], None]:
+        """Count one turn for ``key_id`` (429 over a limit); returns its idempotent release."""
+        if self._by_key.get(key_id, 0) >= self.per_key:
+            msg = f"this key already runs {self.per_key} turns at once; wait for one to end"
+            raise ChatError(429, msg, "too_many_streams")
+        if self._running >= self.total:
+            msg = f"the server already runs {self.total} turns; retry shortly"
+            raise ChatError(429, msg, "server_busy")
+        self._by_key[key_id] = self._by_key.get(key_id, 0) + 1
+        self._running += 1
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            self._running -= 1
+            left = self._by_key[key_id] - 1
+            if left:
+                self._by_key[key_id] = left
+            else:
+                del self._by_key[key_id]  # keys seen once do not stay in memory
+
+        return release
 
 
 def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
@@ -154,8 +263,213 @@ def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
     return head + (tail[starts[0] :] if starts else [])
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def load_api_keys(path: Path | None = None, env: str | None = None) -> list[str]:
+    """API keys from a file and/or a comma-separated string (``HF_TOOLS_API_KEYS``).
+
+    The file holds one key a line; blank lines and ``#`` comments are skipped.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: the file holds no key (a server that is meant to be locked would run open).
+    """
+    keys: list[str] = []
+    if path is not None:
+        lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        keys = [line for line in lines if line and not line.startswith("#")]
+        if not keys:
+            msg = f"{path} holds no API key"
+            raise ValueError(msg)
+    return keys + [k.strip() for k in (env or "").split(",") if k.strip()]
+
+
+class ApiKeys:
+    """The configured keys, checked in constant time; a key is known by the hash of it."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._digests = {hashlib.sha256(k.encode()).digest() for k in keys}
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def identify(self, authorization: str | None) -> str:
+        """The key id (a short hash) of an ``Authorization: Bearer <key>`` header; 401 if none.
+
+        Every configured key is compared (no early exit), each with ``hmac.compare_digest``
+        over fixed-length digests, so timing tells nothing about which bytes matched.
+        """
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            msg = "send an API key: Authorization: Bearer <key>"
+            raise ChatError(401, msg, "missing_api_key")
+        digest = hashlib.sha256(given.strip().encode()).digest()
+        known = False
+        for candidate in self._digests:
+            known |= hmac.compare_digest(candidate, digest)
+        if not known:
+            raise ChatError(401, "unknown API key", "invalid_api_key")
+        return digest.hex()[:16]
+
+
+@dataclass
+class _Caller:
+    """Who sent a request, and what to release when it ends (set by the guard)."""
+
+    key_id: str
+    releases: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _split_host(value: str, default_port: int | None) -> tuple[str, int | None] | None:
+    """``host[:port]`` (brackets for IPv6) as a lower-case name and a port; None if malformed."""
+    try:
+        parts = urlsplit(f"//{value}")
+        name, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not name or parts.path or parts.query or parts.fragment or parts.username is not None:
+        return None
+    return name, port if port is not None else default_port
+
+
+def _normal_origin(origin: str) -> str:
+    """``scheme://host[:port]`` lower-cased; ValueError for anything else."""
+    parts = urlsplit(origin.strip().rstrip("/").lower())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        msg = f"an origin is scheme://host[:port], got {origin!r}"
+        raise ValueError(msg)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Guard:
+    """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
+
+    Runs before routing, so every route (unknown ones too) but ``GET /health`` needs a key.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keys: ApiKeys,
+        allowed_hosts: Sequence[str],
+        allowed_origins: Sequence[str],
+        routes: Sequence[BaseRoute],
+    ) -> None:
+        self.app = app
+        self.keys = keys
+        self.hosts = [h for h in (_split_host(h, None) for h in allowed_hosts) if h]
+        self.origins = {_normal_origin(o) for o in allowed_origins}
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        caller = _Caller("-")
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            try:
+                caller.key_id = self._check(scope, Headers(scope=scope))
+            except ChatError as exc:
+                await _error(exc.status, exc.message, exc.code)(scope, receive, send_status)
+                return
+            scope[_CALLER] = caller
+            await self.app(scope, receive, send_status)
+        finally:
+            for release in caller.releases:  # also when the client left or the task was cancelled
+                release()
+            elapsed = (time.monotonic() - started) * 1000
+            # The path template, never the path or query: they may hold the user's message.
+            access_log.info(
+                "%s %s %d %.1fms key=%s",
+                scope["method"],
+                self._template(scope),
+                status,
+                elapsed,
+                caller.key_id,
+            )
+
+    def _check(self, scope: Scope, headers: Headers) -> str:
+        """The caller's key id ("-" when the server runs open), or the refusal."""
+        host = headers.get("host", "")
+        if not self._host_allowed(scope, host):
+            raise ChatError(403, "this Host is not served here", "host_not_allowed")
+        self._check_origin(headers, host)
+        key_id = "-"
+        if self.keys and not (scope["path"] == "/health" and scope["method"] == "GET"):
+            key_id = self.keys.identify(headers.get("authorization"))
+        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if scope["method"] == "POST" and content_type != "application/json":
+            # A page on another site can send text/plain or form POSTs without a preflight.
+            msg = "send the body as Content-Type: application/json"
+            raise ChatError(415, msg, "unsupported_media_type")
+        return key_id
+
+    def _host_allowed(self, scope: Scope, host: str) -> bool:
+        """Same host only (the bound address or a loopback name on its port), or listed."""
+        default_port = 443 if scope.get("scheme") == "https" else 80
+        split = _split_host(host, default_port)
+        if split is None:
+            return False
+        name, port = split
+        server = scope.get("server")
+        if server is None:
+            same = name in _LOOPBACK_NAMES
+        else:
+            bound = server[1] if server[1] is not None else default_port
+            same = port == bound and name in {str(server[0]).lower(), *_LOOPBACK_NAMES}
+        listed = any(n == name and p in (None, port) for n, p in self.hosts)
+        return same or listed
+
+    def _check_origin(self, headers: Headers, host: str) -> None:
+        origin = headers.get("origin")
+        if origin is not None:
+            try:
+                normal = _normal_origin(origin)
+            except ValueError:  # "null" (sandboxed frames, file://) and junk
+                normal = ""
+            same_origin = urlsplit(normal).netloc == host.lower() and bool(host)
+            if not (same_origin or normal in self.origins):
+                raise ChatError(403, "this Origin is not allowed", "origin_not_allowed")
+        elif headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            # <img>, <script> or link GETs from another site carry no Origin; browsers say so.
+            raise ChatError(403, "cross-site requests are not allowed", "cross_site")
+
+    def _template(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE and isinstance(route, Route):
+                return route.path
+        return "(no route)"
+
+
+def _caller(request: Request) -> _Caller:
+    caller = request.scope[_CALLER]
+    assert isinstance(caller, _Caller)
+    return caller
+
+
+def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"error": message, "code": code or _CODES.get(status, "error")}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -181,19 +495,35 @@ def _summary(result: AgentResult) -> dict[str, Any]:
 def create_app(
     agent: Agent,
     *,
+    api_keys: Iterable[str] = (),
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
     max_message_chars: int = 4000,
-    max_sessions: int = 100,
+    max_sessions: int = 1000,
+    max_sessions_per_key: int = 100,
+    max_streams: int = 64,
+    max_streams_per_key: int = 4,
     max_history: int = 40,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
     Args:
         agent: the agent that answers (its model and tools).
+        api_keys: keys accepted as ``Authorization: Bearer <key>``; none: the server is open.
+        allowed_hosts: Host values served besides the bound address and loopback names
+            (``name`` for any port, ``name:port``).
+        allowed_origins: browser origins (``https://app.example``) allowed besides the
+            server's own; they also get CORS headers.
         max_message_chars: longest accepted user message (413 beyond).
-        max_sessions: conversations kept at once (least recently used idle one evicted).
+        max_sessions: conversations kept in all.
+        max_sessions_per_key: conversations kept per key (its least recently used idle one
+            is evicted for a new one).
+        max_streams: turns (streamed or not) running at once in all (429 beyond).
+        max_streams_per_key: turns running at once per key (429 beyond).
         max_history: messages of each conversation sent back to the model.
     """
-    store = SessionStore(max_sessions, max_history)
+    store = SessionStore(max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key)
+    streams = _Streams(max_streams_per_key, max_streams)
     max_body = 4 * max_message_chars + 1024
 
     def _session_id(request: Request) -> str:
@@ -233,6 +563,17 @@ def create_app(
             raise ChatError(400, msg)
         return data
 
+    def _claim(request: Request, session_id: str) -> _Session:
+        """The caller's session for one turn, counted against the key's limits.
+
+        The guard releases both when the request ends, whatever happens to the response.
+        """
+        caller = _caller(request)
+        caller.releases.append(streams.acquire(caller.key_id))
+        session = store.open(caller.key_id, session_id)
+        caller.releases.append(lambda: store.release(session))
+        return session
+
     async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
         async with session.turn():
             history = [*session.messages, HumanMessage(text)]
@@ -254,11 +595,17 @@ def create_app(
             _stream(session, text), media_type="text/event-stream", headers=headers
         )
 
+    async def create_session(request: Request) -> Response:
+        owner = _caller(request).key_id
+        session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
+        store.release(store.open(owner, session_id))
+        return JSONResponse({"id": session_id}, status_code=201)
+
     async def post_message(request: Request) -> Response:
         session_id = _session_id(request)
         data = await _body(request)
         text = _message(data.get("message"))
-        session = store.open(session_id)
+        session = _claim(request, session_id)
         if data.get("stream") is True:
             return _streaming(session, text)
         result: AgentResult | None = None
@@ -274,11 +621,11 @@ def create_app(
     async def stream_message(request: Request) -> Response:
         session_id = _session_id(request)
         text = _message(request.query_params.get("message"))
-        return _streaming(store.open(session_id), text)
+        return _streaming(_claim(request, session_id), text)
 
     async def get_session(request: Request) -> Response:
-        session = store.get(_session_id(request))
-        if session is None:
+        session = store.get(_caller(request).key_id, _session_id(request))
+        if session is None:  # another key's session too: 404 tells nothing about its ids
             return _error(404, "no such session")
         history = [
             {"role": m.type, "content": m.text, **({"name": m.name} if m.name else {})}
@@ -288,7 +635,7 @@ def create_app(
         return JSONResponse({"messages": history})
 
     async def delete_session(request: Request) -> Response:
-        if not store.delete(_session_id(request)):
+        if not store.delete(_caller(request).key_id, _session_id(request)):
             return _error(404, "no such session")
         return Response(status_code=204)
 
@@ -297,7 +644,7 @@ def create_app(
 
     async def on_chat_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ChatError)
-        return _error(exc.status, exc.message)
+        return _error(exc.status, exc.message, exc.code)
 
     async def on_http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -305,13 +652,32 @@ def create_app(
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/sessions", create_session, methods=["POST"]),
         Route("/sessions/{session_id}", get_session, methods=["GET"]),
         Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
         Route("/sessions/{session_id}/messages", post_message, methods=["POST"]),
         Route("/sessions/{session_id}/messages", stream_message, methods=["GET"]),
     ]
+    middleware = [
+        Middleware(
+            _Guard,
+            keys=ApiKeys(api_keys),
+            allowed_hosts=allowed_hosts,
+            allowed_origins=allowed_origins,
+            routes=routes,
+        )
+    ]
+    if allowed_origins:  # outermost: browsers' preflights carry no key
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=[_normal_origin(o) for o in allowed_origins],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+        middleware.insert(0, cors)
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={ChatError: on_chat_error, HTTPException: on_http_error},
     )
     app.state.sessions = store
@@ -356,14 +722,14 @@ def build_server_agent(
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve the chatbot with uvicorn (live: needs HF_TOKEN)."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agents.chatbot_server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--model", default=None, help="chat model id (org/name[:provider])")
-    parser.add_argument("--tasks", help="comma-separated task ids (default: all)")
-    parser.add_argument(
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (not loopback: needs API keys)")
+    add("--port", type=int, default=8000)
+    add("--model", default=None, help="chat model id (org/name[:provider])")
+    add("--tasks", help="comma-separated task ids (default: all)")
+    add(
         "--allow-files",
         action="append",
         type=Path,
@@ -371,20 +737,81 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="let tools read local media from DIR (repeatable; default: URLs and data only)",
     )
-    ns = parser.parse_args(argv)
+    add("--api-keys-file", type=Path, metavar="FILE", help="API keys, one a line")
+    add("--allowed-host", action="append", default=[], metavar="NAME[:PORT]")
+    add("--allowed-origin", action="append", default=[], metavar="SCHEME://HOST[:PORT]")
+    for name, default in [
+        ("max-sessions", 1000),
+        ("max-sessions-per-key", 100),
+        ("max-streams", 64),
+        ("max-streams-per-key", 4),
+    ]:
+        add(f"--{name}", type=int, default=default, metavar="N", help=f"default {default}")
+    return parser
+
+
+def _api_keys(ns: argparse.Namespace) -> list[str]:
+    """The configured keys; ChatError (status 2's message) when the setup is unsafe or broken."""
+    try:
+        keys = load_api_keys(ns.api_keys_file, os.environ.get("HF_TOOLS_API_KEYS"))
+    except (OSError, ValueError) as exc:
+        raise ChatError(2, f"--api-keys-file: {exc}") from exc
+    if not keys and not is_loopback(ns.host):
+        msg = (
+            f"refusing to serve {ns.host} without API keys: pass --api-keys-file FILE or set"
+            " HF_TOOLS_API_KEYS (or bind 127.0.0.1)"
+        )
+        raise ChatError(2, msg)
+    return keys
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the chatbot with uvicorn (live: needs HF_TOKEN)."""
+    ns = _parser().parse_args(argv)
     missing = [str(d) for d in ns.allow_files if not d.is_dir()]
     if missing:
         print(f"--allow-files takes folders; not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        keys = _api_keys(ns)
+        for origin in ns.allowed_origin:
+            _normal_origin(origin)
+    except (ChatError, ValueError) as exc:
+        print(exc, file=sys.stderr)
         return 2
     if not os.environ.get("HF_TOKEN"):
         print("the chatbot server needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
         return 2
     import uvicorn
 
+    if not keys:
+        print(
+            f"warning: no API keys configured; the server is OPEN to anyone on this machine"
+            f" ({ns.host}:{ns.port}). Set HF_TOOLS_API_KEYS or --api-keys-file to require keys.",
+            file=sys.stderr,
+        )
     agent = build_server_agent(
         model_id=ns.model, tasks=task_ids(ns.tasks), allow_files=ns.allow_files
     )
-    uvicorn.run(create_app(agent), host=ns.host, port=ns.port)
+    app = create_app(
+        agent,
+        api_keys=keys,
+        allowed_hosts=ns.allowed_host,
+        allowed_origins=ns.allowed_origin,
+        max_sessions=ns.max_sessions,
+        max_sessions_per_key=ns.max_sessions_per_key,
+        max_streams=ns.max_streams,
+        max_streams_per_key=ns.max_streams_per_key,
+    )
+    # uvicorn's access log prints the query string, where GET streams carry the message:
+    # it is off, and this module's own line (no path, no query) goes where uvicorn logs.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"][access_log.name] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config)
     return 0
 
 

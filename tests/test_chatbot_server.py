@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import socket
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,7 @@ from agents.chatbot_server import (
     _trim,
     build_server_agent,
     create_app,
+    load_api_keys,
     system_prompt,
 )
 from hf_tools import HuggingFaceToolkit
@@ -25,6 +31,8 @@ from hf_tools.http import HFRequest
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT
+
+_JSON = {"Content-Type": "application/json"}
 
 
 def _echo(messages: list[BaseMessage]) -> str:
@@ -49,7 +57,8 @@ def test_health_and_json_404() -> None:
     client = _client(ScriptedChatModel())
     assert client.get("/health").json() == {"status": "ok", "sessions": 0}
     response = client.get("/nope")
-    assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found", "code": "not_found"}
     response = client.put("/sessions/a/messages")
     assert response.status_code == 405 and "error" in response.json()
 
@@ -100,7 +109,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
     assert "PNG" not in response.text.replace("PNG images", "")
     # Memory keeps the conversation without the masks.
     store: SessionStore = client.app.state.sessions  # type: ignore[attr-defined]
-    session = store.get("s1")
+    session = store.get("-", "s1")
     assert session is not None
     assert all(m.artifact is None for m in session.messages if isinstance(m, ToolMessage))
 
@@ -120,7 +129,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
 def test_bad_requests_get_clean_json_errors(body: bytes, status: int, error: str) -> None:
     model = ScriptedChatModel(replies=["never"])
     client = _client(model, max_message_chars=100)
-    response = client.post("/sessions/a/messages", content=body)
+    response = client.post("/sessions/a/messages", content=body, headers=_JSON)
     assert response.status_code == status
     assert error in response.json()["error"]
     assert model.seen == []  # refused before the model was asked
@@ -212,34 +221,66 @@ def test_full_store_evicts_the_least_recently_used_session() -> None:
 
 
 async def test_full_store_of_busy_sessions_answers_429() -> None:
-    store = SessionStore(max_sessions=1, max_history=10)
-    busy = store.open("a")
+    store = SessionStore(max_history=10, max_per_owner=1)
+    busy = store.open("k", "a")
     async with busy.turn():
         with pytest.raises(ChatError, match="busy") as info:
-            store.open("b")
-        assert info.value.status == 429
-    assert store.open("b") is not busy  # idle again: a is evicted
+            store.open("k", "b")
+        assert info.value.status == 429 and info.value.code == "too_many_sessions"
+    store.release(busy)
+    assert store.open("k", "b") is not busy  # idle again: a is evicted
+    assert store.get("k", "a") is None
 
 
-async def test_an_accepted_stream_keeps_its_session_until_its_turn_runs() -> None:
+async def test_an_accepted_stream_keeps_its_session_until_its_request_ends() -> None:
     # A streamed turn starts after the response headers: in between, its session must not be
     # evicted, or the turn would be remembered in a session nobody can reach.
-    store = SessionStore(max_sessions=1, max_history=10)
-    accepted = store.open("a")
+    store = SessionStore(max_history=10, max_per_owner=1)
+    accepted = store.open("k", "a")
     with pytest.raises(ChatError, match="busy"):
-        store.open("b")
+        store.open("k", "b")
     async with accepted.turn():
         store.remember(accepted, [HumanMessage("hi"), AIMessage("hello")])
-    assert store.get("a") is accepted and len(accepted.messages) == 2
-    store.open("b")  # the turn is over: a is idle and may go
-    assert store.get("a") is None
+    assert store.get("k", "a") is accepted and len(accepted.messages) == 2
+    store.release(accepted)
+    store.open("k", "b")  # the request is over: a is idle and may go
+    assert store.get("k", "a") is None
 
 
-def test_a_stream_that_never_starts_releases_its_session() -> None:
-    store = SessionStore(max_sessions=1, max_history=10, claim_seconds=0.0)
-    store.open("a")  # its client left before the stream began: no turn will run
-    store.open("b")
-    assert store.get("a") is None
+def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
+    # The client is gone before the response starts: the guard still releases what the
+    # request held, so neither the session nor the key's stream slot stays taken.
+    app = create_app(Agent(ScriptedChatModel(replies=["never"]), []), max_streams_per_key=1)
+
+    async def _call() -> None:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/sessions/a/messages",
+            "raw_path": b"/sessions/a/messages",
+            "query_string": b"message=hi",
+            "headers": [(b"host", b"testserver")],
+            "server": ("testserver", 80),
+            "scheme": "http",
+            "http_version": "1.1",
+            "root_path": "",
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(_: Any) -> None:
+            raise OSError("client gone")
+
+        with pytest.raises(OSError, match="client gone"):
+            await app(scope, receive, send)
+
+    asyncio.run(_call())
+    store: SessionStore = app.state.sessions
+    session = store.get("-", "a")
+    assert session is not None and not session.busy
+    response = TestClient(app).get("/sessions/b/messages", params={"message": "hi"})
+    assert _sse(response.text)[-1][1]["answer"] == "never"  # the one stream slot is free
 
 
 def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
@@ -337,3 +378,437 @@ def test_main_wires_allow_files(
     assert read.status == "success"
     assert main(["--allow-files", "no/such/dir"]) == 2
     assert "--allow-files takes folders; not a folder: no/such/dir" in capsys.readouterr().err
+
+
+# --- Access control: keys, owners, Host/Origin/Content-Type, limits, logs --------------------
+
+_KEY_A, _KEY_B = "key-a-0123456789", "key-b-0123456789"
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _keyed(model: ScriptedChatModel, **kw: Any) -> TestClient:
+    return TestClient(create_app(Agent(model, []), api_keys=[_KEY_A, _KEY_B], **kw))
+
+
+def _say(client: TestClient, session: str, key: str, text: str = "hi") -> Any:
+    return client.post(f"/sessions/{session}/messages", json={"message": text}, headers=_auth(key))
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "missing_api_key"),
+        ({"Authorization": _KEY_A}, "missing_api_key"),  # no scheme
+        ({"Authorization": "Basic a2V5"}, "missing_api_key"),
+        ({"Authorization": "Bearer "}, "missing_api_key"),
+        ({"Authorization": "Bearer key-a-012345678"}, "invalid_api_key"),  # a prefix of a key
+        ({"Authorization": f"Bearer {_KEY_A}x"}, "invalid_api_key"),
+    ],
+)
+def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], code: str) -> None:
+    model = ScriptedChatModel(replies=["never"])
+    client = _keyed(model)
+    for method, path in [
+        ("POST", "/sessions/a/messages"),
+        ("GET", "/sessions/a/messages?message=hi"),
+        ("GET", "/sessions/a"),
+        ("DELETE", "/sessions/a"),
+        ("POST", "/sessions"),
+        ("GET", "/nope"),  # unknown routes too: nothing is learnt without a key
+    ]:
+        response = client.request(method, path, json={"message": "hi"}, headers=headers)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["code"] == code
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert model.seen == []
+    assert client.get("/health").json() == {"status": "ok", "sessions": 0}
+
+
+def test_a_configured_key_is_served() -> None:
+    client = _keyed(ScriptedChatModel(replies=["hello", "again"]))
+    assert _say(client, "a", _KEY_A).json()["answer"] == "hello"
+    bearer = {"Authorization": f"bearer  {_KEY_B} "}  # scheme case and spaces do not matter
+    assert client.post("/sessions/a/messages", json={"message": "x"}, headers=bearer).json()[
+        "answer"
+    ] == ("again")
+
+
+def test_api_keys_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# team keys\n\n  first-key  \n#old-key\nsecond-key\n")
+    assert load_api_keys(keys, " third , ,fourth") == [
+        "first-key",
+        "second-key",
+        "third",
+        "fourth",
+    ]
+    assert load_api_keys(None, None) == []
+    keys.write_text("# nothing yet\n\n")
+    with pytest.raises(ValueError, match="holds no API key"):
+        load_api_keys(keys)
+
+
+def test_sessions_belong_to_the_key_that_made_them() -> None:
+    client = _keyed(ScriptedChatModel(replies=[_echo] * 3))
+    assert _say(client, "alice", _KEY_A, "my secret plan").status_code == 200
+    # Another key cannot read or delete it, and is told nothing about it existing.
+    for method in ("GET", "DELETE"):
+        response = client.request(method, "/sessions/alice", headers=_auth(_KEY_B))
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    # Its "alice" is a different conversation: it does not see A's turn.
+    assert _say(client, "alice", _KEY_B, "hello").json()["answer"] == "heard: hello"
+    history = client.get("/sessions/alice", headers=_auth(_KEY_A)).json()["messages"]
+    assert [m["content"] for m in history] == ["my secret plan", "heard: my secret plan"]
+    assert _say(client, "alice", _KEY_A, "go on").json()["answer"] == (
+        "heard: my secret plan | go on"
+    )
+    assert client.delete("/sessions/alice", headers=_auth(_KEY_A)).status_code == 204
+    assert client.get("/sessions/alice", headers=_auth(_KEY_B)).status_code == 200  # B's own
+
+
+def test_post_sessions_issues_an_unguessable_id() -> None:
+    client = _keyed(ScriptedChatModel(replies=["ok"]))
+    response = client.post("/sessions", headers={**_auth(_KEY_A), **_JSON})
+    assert response.status_code == 201
+    session_id = response.json()["id"]
+    assert (
+        len(session_id) == 16
+        and session_id != client.post("/sessions", headers={**_auth(_KEY_A), **_JSON}).json()["id"]
+    )
+    assert client.get(f"/sessions/{session_id}", headers=_auth(_KEY_A)).json() == {"messages": []}
+    assert client.get(f"/sessions/{session_id}", headers=_auth(_KEY_B)).status_code == 404
+    assert _say(client, session_id, _KEY_A).json()["answer"] == "ok"
+
+
+def test_history_never_returns_the_system_prompt() -> None:
+    model = ScriptedChatModel(replies=["one", "two"])
+    client = TestClient(create_app(Agent(model, [], system_prompt="SECRET INSTRUCTIONS")))
+    client.post("/sessions/a/messages", json={"message": "hi"})
+    client.post("/sessions/a/messages", json={"message": "again"})
+    body = client.get("/sessions/a").text
+    assert "SECRET" not in body and '"system"' not in body
+    # The model still gets the prompt, once, on every turn.
+    assert [type(m).__name__ for m in model.seen[1]] == [
+        "SystemMessage",
+        "HumanMessage",
+        "AIMessage",
+        "HumanMessage",
+    ]
+    assert model.seen[1][0].content == "SECRET INSTRUCTIONS"
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/json"]
+)
+def test_json_routes_refuse_other_content_types(content_type: str | None) -> None:
+    # text/plain and form POSTs are "simple" CORS requests: any web page can send them.
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model)
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path in ("/sessions/a/messages", "/sessions"):
+        response = client.post(path, content=b'{"message": "hi"}', headers=headers)
+        assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
+    assert model.seen == []
+    ok = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert client.post("/sessions/a/messages", content=b'{"message": "hi"}', headers=ok).json()[
+        "answer"
+    ] == ("never")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://testserver.evil.example"},
+        {"Origin": "null"},  # sandboxed iframes, file:// pages
+        {"Origin": "http://localhost:3000"},  # same site, another origin
+        {"Sec-Fetch-Site": "cross-site"},  # <img>/<script> GETs carry no Origin
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_cross_origin_requests_are_refused(headers: dict[str, str]) -> None:
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model)
+    response = client.post("/sessions/a/messages", json={"message": "hi"}, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["code"] in ("origin_not_allowed", "cross_site")
+    response = client.get("/sessions/a/messages", params={"message": "hi"}, headers=headers)
+    assert response.status_code == 403
+    assert model.seen == []
+
+
+def test_same_origin_and_allowed_origins_are_served_with_cors() -> None:
+    app = "https://app.example"
+    model = ScriptedChatModel(replies=["one", "two", "three"])
+    client = _keyed(model, allowed_origins=[app + "/"])
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin", **_auth(_KEY_A)}
+    assert _say(client, "a", _KEY_A).status_code == 200
+    response = client.post("/sessions/a/messages", json={"message": "x"}, headers=same)
+    assert response.status_code == 200 and "access-control-allow-origin" not in response.headers
+    cross = {"Origin": app, "Sec-Fetch-Site": "cross-site", **_auth(_KEY_A)}
+    response = client.post("/sessions/a/messages", json={"message": "x"}, headers=cross)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == app
+    # The browser's preflight (it carries no key) is answered for the allowed origin only.
+    preflight = {
+        "Origin": app,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    response = client.options("/sessions/a/messages", headers=preflight)
+    assert response.status_code == 200
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
+    response = client.options(
+        "/sessions/a/messages", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert response.status_code != 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "testserver:8080", "", "a/b", "x@testserver"])
+def test_other_hosts_are_refused(host: str) -> None:
+    # DNS rebinding: a page on evil.example re-pointed at this server sends its own Host.
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model)
+    response = client.post("/sessions/a/messages", json={"message": "hi"}, headers={"Host": host})
+    assert response.status_code == 403 and response.json()["code"] == "host_not_allowed"
+    assert model.seen == []
+
+
+def test_allowed_hosts_are_added_to_the_default() -> None:
+    client = _client(
+        ScriptedChatModel(replies=["ok"] * 4),
+        allowed_hosts=["chat.example", "Proxy.Example:8443"],
+    )
+    for host in ("chat.example", "CHAT.example:9000", "proxy.example:8443", "localhost"):
+        response = client.post(
+            "/sessions/a/messages", json={"message": "x"}, headers={"Host": host}
+        )
+        assert response.status_code == 200, host
+    response = client.post(
+        "/sessions/a/messages", json={"message": "x"}, headers={"Host": "proxy.example:8444"}
+    )
+    assert response.status_code == 403
+
+
+def test_a_key_evicts_only_its_own_sessions() -> None:
+    # Key A fills its quota and keeps going: its own oldest idle session goes, B's never does,
+    # even when the whole store is full.
+    client = _keyed(ScriptedChatModel(replies=["ok"] * 8), max_sessions_per_key=2, max_sessions=3)
+    assert _say(client, "victim", _KEY_B).status_code == 200
+    for session in ("a1", "a2", "a3", "a4"):
+        assert _say(client, session, _KEY_A).status_code == 200
+    assert client.get("/sessions/victim", headers=_auth(_KEY_B)).status_code == 200
+    held = [
+        s
+        for s in ("a1", "a2", "a3", "a4")
+        if client.get(f"/sessions/{s}", headers=_auth(_KEY_A)).status_code == 200
+    ]
+    assert held == ["a3", "a4"]
+    assert client.get("/health").json()["sessions"] == 3
+    # The store is full: B's new session evicts B's own idle one, not A's.
+    assert _say(client, "b2", _KEY_B).status_code == 200
+    assert client.get("/sessions/victim", headers=_auth(_KEY_B)).status_code == 404
+    assert client.get("/sessions/a3", headers=_auth(_KEY_A)).status_code == 200
+
+
+def test_a_full_store_refuses_a_key_with_nothing_to_evict() -> None:
+    store = SessionStore(max_history=10, max_sessions=2, max_per_owner=5)
+    for session_id in ("a1", "a2"):
+        store.release(store.open("A", session_id))
+    with pytest.raises(ChatError) as info:
+        store.open("B", "b1")
+    assert info.value.status == 429 and info.value.code == "server_full"
+    assert store.get("A", "a1") is not None and len(store) == 2
+
+
+async def _held_streams(app: Any, held: int) -> tuple[list[int], list[Any]]:
+    """Start ``held`` turns of key A that block in the model, then try more A and B turns.
+
+    Returns the statuses of one more A turn and one B turn, then the held turns' responses.
+    """
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        def post(key: str, session: str) -> Any:
+            body = {"message": "hi", "stream": True}
+            return client.post(f"/sessions/{session}/messages", json=body, headers=_auth(key))
+
+        holding = [asyncio.ensure_future(post(_KEY_A, f"h{i}")) for i in range(held)]
+        model: ScriptedChatModel = app.state.agent.model
+        for _ in range(500):  # until every held turn is inside the model (bounded: 5 s)
+            if len(model.seen) == held:
+                break
+            await asyncio.sleep(0.01)
+        statuses = [(await post(_KEY_A, "more")).status_code]
+        statuses.append((await post(_KEY_B, "b")).status_code)
+        _RELEASE.set()
+        return statuses, list(await asyncio.gather(*holding))
+
+
+_RELEASE = threading.Event()
+
+
+def _blocking(_: list[BaseMessage]) -> str:
+    assert _RELEASE.wait(timeout=5)  # runs in LangChain's executor thread, not on the loop
+    return "held"
+
+
+def test_one_keys_held_streams_do_not_lock_others_out() -> None:
+    _RELEASE.clear()
+    model = ScriptedChatModel(replies=[_blocking, _blocking, _blocking, "free", "again"])
+    app = create_app(
+        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=3, max_streams=10
+    )
+    statuses, held = asyncio.run(_held_streams(app, 3))
+    assert statuses == [429, 200]  # A is at its 3 turns; B is served
+    assert all(_sse(r.text)[-1][1]["answer"] == "held" for r in held)
+    # The slots were freed when the held streams ended.
+    assert _say(TestClient(app), "more", _KEY_A).json()["answer"] == "again"
+
+
+def test_the_global_stream_bound_holds_across_keys() -> None:
+    _RELEASE.clear()
+    model = ScriptedChatModel(replies=[_blocking, _blocking, "free"])
+    app = create_app(
+        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=5, max_streams=2
+    )
+    statuses, _ = asyncio.run(_held_streams(app, 2))
+    assert statuses == [429, 429]
+
+
+def test_a_stream_over_the_key_limit_says_why() -> None:
+    client = _keyed(ScriptedChatModel(), max_streams_per_key=0)
+    response = _say(client, "a", _KEY_A)
+    assert response.status_code == 429 and response.json() == {
+        "error": "this key already runs 0 turns at once; wait for one to end",
+        "code": "too_many_streams",
+    }
+
+
+def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
+    client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
+    with caplog.at_level("INFO", logger="agents.chatbot_server.access"):
+        _say(client, "private-id", _KEY_A, "my bank password is hunter2")
+        client.get(
+            "/sessions/private-id/messages",
+            params={"message": "hunter2 again"},
+            headers=_auth(_KEY_A),
+        )
+        client.get("/sessions/private-id", headers=_auth("hunter2-guess"))
+        client.get("/health")
+    lines = [r.getMessage() for r in caplog.records if r.name == "agents.chatbot_server.access"]
+    assert len(lines) == 4
+    text = "\n".join(lines)
+    for secret in ("hunter2", "private-id", "bank", _KEY_A):
+        assert secret not in text
+    key_id = hashlib.sha256(_KEY_A.encode()).hexdigest()[:16]
+    assert lines[0].startswith("POST /sessions/{session_id}/messages 200 ")
+    assert lines[0].endswith(f"ms key={key_id}")
+    assert lines[1].startswith("GET /sessions/{session_id}/messages 200 ")
+    assert lines[2].startswith("GET /sessions/{session_id} 401 ") and lines[2].endswith("key=-")
+    assert lines[3].startswith("GET /health 200 ")
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    import uvicorn
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append({"app": app, **kw}))
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    monkeypatch.delenv("HF_TOOLS_API_KEYS", raising=False)
+    return served
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "chat.example"])
+def test_main_refuses_a_public_host_without_keys(
+    host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.chatbot_server import main
+
+    served = _serve(monkeypatch)
+    assert main(["--host", host]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"refusing to serve {host} without API keys" in err
+    assert served == []
+
+
+def test_main_serves_keys_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.chatbot_server import main
+
+    served = _serve(monkeypatch)
+    keys = tmp_path / "keys"
+    keys.write_text(f"# ops\n{_KEY_A}\n")
+    monkeypatch.setenv("HF_TOOLS_API_KEYS", _KEY_B)
+    assert main(["--host", "0.0.0.0", "--api-keys-file", str(keys), "--port", "9"]) == 0
+    assert capsys.readouterr().err == ""  # no "open" warning
+    run = served[-1]
+    assert (run["host"], run["port"], run["access_log"]) == ("0.0.0.0", 9, False)
+    assert run["log_config"]["loggers"]["agents.chatbot_server.access"]["level"] == "INFO"
+    client = TestClient(run["app"])
+    assert client.get("/sessions/a", headers=_auth(_KEY_A)).status_code == 404  # known key
+    assert client.get("/sessions/a", headers=_auth(_KEY_B)).status_code == 404
+    assert client.get("/sessions/a", headers=_auth("other")).status_code == 401
+    keys.write_text("# nothing\n")
+    assert main(["--api-keys-file", str(keys)]) == 2
+    assert "holds no API key" in capsys.readouterr().err
+    assert main(["--api-keys-file", str(tmp_path / "missing")]) == 2
+    assert "--api-keys-file" in capsys.readouterr().err
+    assert main(["--allowed-origin", "app.example"]) == 2
+    assert "scheme://host" in capsys.readouterr().err
+
+
+def test_main_on_loopback_without_keys_runs_open_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.chatbot_server import main
+
+    served = _serve(monkeypatch)
+    assert main(["--max-sessions-per-key", "7", "--allowed-host", "chat.example"]) == 0
+    assert "no API keys configured; the server is OPEN" in capsys.readouterr().err
+    app = served[-1]["app"]
+    assert app.state.sessions.max_per_owner == 7
+    client = TestClient(app)
+    assert client.get("/sessions/a", headers={"Host": "chat.example"}).status_code == 404
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_real_uvicorn_serves_its_own_host_only() -> None:
+    # The default Host rule reads the bound address from the connection, as uvicorn gives it.
+    import httpx
+    import uvicorn
+
+    app = create_app(Agent(ScriptedChatModel(replies=["ok"]), []), api_keys=[_KEY_A])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):  # bounded: 5 s
+            if server.started:
+                break
+            time.sleep(0.01)
+        url = f"http://127.0.0.1:{port}/sessions/a"
+        with httpx.Client(timeout=5) as client:
+            assert client.get(url, headers=_auth(_KEY_A)).status_code == 404
+            for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+                assert client.get(url, headers={**_auth(_KEY_A), "Host": host}).status_code == 404
+            for host in (f"evil.example:{port}", "127.0.0.1:1"):
+                response = client.get(url, headers={**_auth(_KEY_A), "Host": host})
+                assert response.status_code == 403, host
+            assert client.get(url).status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+    assert not thread.is_alive()
