@@ -11,7 +11,8 @@ import base64
 import reprlib
 import struct
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
@@ -40,6 +41,7 @@ __all__ = [
     "parse_as",
     "parse_list_as",
     "render_labels",
+    "response_shape",
     "snippet",
     "unwrap_single",
 ]
@@ -122,6 +124,26 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+@contextmanager
+def response_shape(task: str, data: Any, model: str | None = None) -> Iterator[None]:
+    """Turn any failure to read ``data`` inside the block into a ResponseFormatError.
+
+    A ResponseFormatError raised inside is labelled with ``task`` (parsers are shared:
+    text2text-generation reads text-generation's answers); other errors of our own (an error
+    object in a 2xx body) pass through unchanged.
+    """
+    try:
+        yield
+    except ResponseFormatError as exc:
+        exc.task, exc.model = task, exc.model or model
+        raise
+    except HFToolsError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        msg = f"unexpected response format ({_reason(exc)}): {snippet(data)}"
+        raise ResponseFormatError(msg, task=task, model=model) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class GuardedParse(Generic[InputT, OutputT]):
     """A task's parse function whose every failure is a :class:`ResponseFormatError`.
@@ -135,13 +157,8 @@ class GuardedParse(Generic[InputT, OutputT]):
 
     def __call__(self, data: Any, args: InputT) -> OutputT:
         """Parse ``data``; raise ResponseFormatError (naming the task) if it cannot be read."""
-        try:
+        with response_shape(self.task, data):
             return self.inner(data, args)
-        except HFToolsError:
-            raise
-        except _SHAPE_ERRORS as exc:
-            msg = f"unexpected response format ({_reason(exc)}): {snippet(data)}"
-            raise ResponseFormatError(msg, task=self.task) from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,7 +281,7 @@ def fmt_score(score: float) -> str:
 def expect_list(data: Any, task: str, what: str = "a list") -> list[Any]:
     """Return ``data`` as a list or raise a ResponseFormatError naming the task."""
     if not isinstance(data, list):
-        msg = f"expected {what} from the server, got {type(data).__name__}"
+        msg = f"expected {what} from the server, got {snippet(data)}"
         raise ResponseFormatError(msg, task=task)
     return data
 
