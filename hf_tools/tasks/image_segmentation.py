@@ -73,9 +73,10 @@ class ImageSegmentationOutput(BaseModel):
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_MASK_PIXELS = 4096 * 4096
 """Masks whose header declares more pixels get no coverage (their bytes are still kept)."""
-RESPONSE_WORK = 100_000_000
-"""Work units one response may spend on coverage (1-2 ns each, about 0.1-0.2 s in all);
-masks past it get no coverage."""
+RESPONSE_WORK = 250_000_000
+"""Work units (about 1 ns each) one response may spend on coverage; masks past it get none.
+
+About a quarter of a second: real masks cost 5-40 M units each (512 px to 1024 px a side)."""
 # Units per pixel, by PNG row filter: None and Up rows are decoded by whole-row integer
 # operations, Sub by C iterators, Average and Paeth one pixel at a time in Python.
 _ROW_COST = {0: 2, 1: 20, 2: 8, 3: 150, 4: 300}
