@@ -517,11 +517,11 @@ def _json_objects(payload: str) -> list[Any]:
     """Parse an event payload; tolerate servers that put several ``data:`` objects in one event."""
     try:
         return [json.loads(payload)]
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to read
         pass
     try:
         return [json.loads(line) for line in payload.split("\n") if line.strip()]
-    except ValueError:
+    except (ValueError, RecursionError):
         msg = f"the stream sent an event that is not JSON: {payload[:80]!r}"
         raise ResponseFormatError(msg, task=_TASK) from None
 

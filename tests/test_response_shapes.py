@@ -249,6 +249,11 @@ def test_a_non_object_stream_event_is_the_typed_error() -> None:
         StreamAssembler("m").feed("[5]")
 
 
+def test_a_stream_event_nested_too_deep_is_the_typed_error() -> None:
+    with pytest.raises(ResponseFormatError, match="not JSON"):
+        StreamAssembler("m").feed("[" * 100_000 + "]" * 100_000)
+
+
 def test_tool_arguments_nested_too_deep_are_an_invalid_call() -> None:
     from hf_tools.chat import parse_tool_call
 
