@@ -307,3 +307,19 @@ def test_non_finite_scores_are_a_response_format_error(token: str, task: str, bo
     with pytest.raises(ResponseFormatError, match="finite") as info:
         client.run_spec(spec, spec.input_model.model_validate(spec.example))
     assert info.value.model == spec.default_model
+
+
+BINARY = [s for s in SPECS if s.response == "bytes"]
+
+
+@pytest.mark.parametrize("spec", BINARY, ids=[s.task for s in BINARY])
+@settings(max_examples=60, deadline=None)
+@given(
+    body=st.binary(max_size=64)
+    | st.binary(max_size=40).map(lambda b: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b)
+    | st.binary(max_size=40).map(lambda b: b"\xff\xd8\xff" + b)
+)
+def test_arbitrary_binary_answers_give_an_image_or_the_typed_error(
+    spec: TaskSpec[Any, Any], body: bytes
+) -> None:
+    _reads(spec, body)
