@@ -46,7 +46,15 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PrivateAttr,
+    SecretStr,
+    model_validator,
+)
 
 from hf_tools.client import Closeable, LoopPools
 from hf_tools.config import (
@@ -78,6 +86,7 @@ from hf_tools.http import (
     sync_pool,
 )
 from hf_tools.schema import strict_schema
+from hf_tools.tasks._base import response_shape, snippet
 
 __all__ = [
     "DEFAULT_CHAT_BASE_URL",
@@ -300,21 +309,92 @@ def _new_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-def _call_id(raw: Mapping[str, Any]) -> str:
-    # TGI sends integer ids (even 0) or none at all; LangChain needs a string to pair results.
-    value = raw.get("id")
+class _Wire(BaseModel):
+    # Unknown fields are kept: providers add their own (logprobs, prompt_tokens_details...).
+    model_config = ConfigDict(extra="allow")
+
+
+class _WireFunction(_Wire):
+    name: str | None = None
+    arguments: Any = None  # a JSON string (OpenAI) or already an object (TGI)
+
+
+class _WireToolCall(_Wire):
+    id: str | int | None = None  # TGI sends integer ids (even 0), "" or none at all
+    index: int | None = None
+    function: _WireFunction | None = None
+
+
+class _WireMessage(_Wire):
+    """A whole ``message`` or a stream ``delta``."""
+
+    content: str | list[str | dict[str, Any]] | None = None  # null when only calling tools
+    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
+    tool_calls: list[_WireToolCall] | _WireToolCall | None = None
+
+    def calls(self) -> list[_WireToolCall]:
+        """The tool calls as a list, whichever form they came in."""
+        calls = self.tool_calls
+        return [calls] if isinstance(calls, _WireToolCall) else list(calls or [])
+
+
+class _WireChoice(_Wire):
+    message: _WireMessage | None = None
+    delta: _WireMessage | None = None
+    finish_reason: str | None = None
+
+
+class _WireUsage(_Wire):
+    prompt_tokens: NonNegativeInt | None = None
+    completion_tokens: NonNegativeInt | None = None
+    total_tokens: NonNegativeInt | None = None
+
+
+class _WireCompletion(_Wire):
+    """A chat completion, or one chunk of a stream."""
+
+    id: str | None = None
+    model: str | None = None
+    system_fingerprint: str | None = None
+    choices: list[_WireChoice] | None = None
+    usage: _WireUsage | None = None
+
+
+def _wire(data: Any, model: str | None, status: int | None) -> _WireCompletion:
+    """Validate one completion (or stream chunk) object.
+
+    Raises:
+        ResponseFormatError: not an object.
+        pydantic.ValidationError: an object of another shape (see :func:`response_shape`).
+        APIError: an ``{"error": ...}`` object (``status``: the response's, None in a stream).
+    """
+    if not isinstance(data, Mapping):
+        msg = f"expected a chat completion object, got {snippet(data)}"
+        raise ResponseFormatError(msg, task=_TASK, model=model)
+    if data.get("error") and not data.get("choices"):  # some servers send "error": null
+        _raise_body_error(data, status, model)
+    return _WireCompletion.model_validate(data)
+
+
+def _call_id(raw: _WireToolCall) -> str:
+    # LangChain needs a string id to pair a call with its result.
+    value = raw.id
     return _new_id() if value is None or value == "" else str(value)
 
 
-def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
+def parse_tool_call(raw: Mapping[str, Any] | _WireToolCall) -> ToolCall | InvalidToolCall:
     """One wire tool call -> a ToolCall, or an InvalidToolCall when its arguments are unusable.
 
     ``arguments`` may be a JSON string (OpenAI) or already an object (TGI).
+
+    Raises:
+        pydantic.ValidationError: ``raw`` is not a tool call object.
     """
-    function = raw.get("function") or {}
-    name = str(function.get("name") or "")
-    arguments = function.get("arguments")
-    call_id = _call_id(raw)
+    call = raw if isinstance(raw, _WireToolCall) else _WireToolCall.model_validate(raw)
+    function = call.function or _WireFunction()
+    name = function.name or ""
+    arguments = function.arguments
+    call_id = _call_id(call)
     args: Any = arguments
     error: str | None = None
     if arguments is None or arguments == "":
@@ -322,8 +402,8 @@ def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
     elif isinstance(arguments, str):
         try:
             args = json.loads(arguments)
-        except ValueError as exc:
-            error = f"arguments are not valid JSON: {exc}"
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+            error = f"arguments are not valid JSON: {type(exc).__name__}: {str(exc)[:80]}"
     if error is None and not isinstance(args, dict):
         error = f"arguments must be a JSON object, got {type(args).__name__}"
     if error is not None:
@@ -332,29 +412,22 @@ def parse_tool_call(raw: Mapping[str, Any]) -> ToolCall | InvalidToolCall:
     return tool_call(name=name, args=args, id=call_id)
 
 
-def _as_list(calls: Any) -> list[Any]:
-    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
-    if isinstance(calls, Mapping):
-        return [calls]
-    return list(calls or [])
-
-
-def _usage(data: Mapping[str, Any]) -> UsageMetadata | None:
-    usage = data.get("usage")
-    if not isinstance(usage, Mapping):
+def _usage(data: _WireCompletion) -> UsageMetadata | None:
+    usage = data.usage
+    if usage is None:
         return None
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    total = int(usage.get("total_tokens") or prompt + completion)
+    prompt = usage.prompt_tokens or 0
+    completion = usage.completion_tokens or 0
+    total = usage.total_tokens or prompt + completion
     return UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=total)
 
 
-def _metadata(data: Mapping[str, Any], choice: Mapping[str, Any]) -> dict[str, Any]:
+def _metadata(data: _WireCompletion, choice: _WireChoice) -> dict[str, Any]:
     meta = {
-        "model_name": data.get("model"),
-        "finish_reason": choice.get("finish_reason"),
-        "id": data.get("id"),
-        "system_fingerprint": data.get("system_fingerprint"),
+        "model_name": data.model,
+        "finish_reason": choice.finish_reason,
+        "id": data.id,
+        "system_fingerprint": data.system_fingerprint,
     }
     return {k: v for k, v in meta.items() if v is not None}
 
@@ -372,31 +445,30 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
     """A chat completion body -> ChatResult (content, tool calls, usage, metadata).
 
     Raises:
-        ResponseFormatError: the body is not a chat completion.
+        ResponseFormatError: the body is not a chat completion (any shape we cannot read).
         APIError: the body is an ``{"error": ...}`` object.
     """
-    if isinstance(data, Mapping) and data.get("error") and not data.get("choices"):
-        _raise_body_error(data, 200, model)
-    choices = data.get("choices") if isinstance(data, Mapping) else None
-    if not choices or not isinstance(choices[0], Mapping):
-        msg = f"expected a chat completion with choices, got {str(data)[:80]!r}"
-        raise ResponseFormatError(msg, task=_TASK, model=model)
-    choice = choices[0]
-    message = choice.get("message") or {}
-    calls = [parse_tool_call(c) for c in _as_list(message.get("tool_calls"))]
-    ai = AIMessage(
-        content=message.get("content") or "",  # null when the model only calls tools
-        tool_calls=[c for c in calls if c["type"] == "tool_call"],
-        invalid_tool_calls=[c for c in calls if c["type"] == "invalid_tool_call"],
-        usage_metadata=_usage(data),
-        response_metadata=_metadata(data, choice),
-        id=data.get("id") or None,
-    )
-    info = {"finish_reason": choice.get("finish_reason")}
-    return ChatResult(
-        generations=[ChatGeneration(message=ai, generation_info=info)],
-        llm_output={"model_name": data.get("model"), "token_usage": data.get("usage")},
-    )
+    with response_shape(_TASK, data, model):
+        wire = _wire(data, model, 200)
+        if not wire.choices:
+            msg = f"expected a chat completion with choices, got {snippet(data)}"
+            raise ResponseFormatError(msg, task=_TASK, model=model)
+        choice = wire.choices[0]
+        message = choice.message or _WireMessage()
+        calls = [parse_tool_call(c) for c in message.calls()]
+        ai = AIMessage(
+            content=message.content or "",  # null when the model only calls tools
+            tool_calls=[c for c in calls if c["type"] == "tool_call"],
+            invalid_tool_calls=[c for c in calls if c["type"] == "invalid_tool_call"],
+            usage_metadata=_usage(wire),
+            response_metadata=_metadata(wire, choice),
+            id=wire.id or None,
+        )
+        info = {"finish_reason": choice.finish_reason}
+        return ChatResult(
+            generations=[ChatGeneration(message=ai, generation_info=info)],
+            llm_output={"model_name": wire.model, "token_usage": data.get("usage")},
+        )
 
 
 # ------------------------------------------------------------------------- streaming (pure)
@@ -475,7 +547,7 @@ def _json_objects(payload: str) -> list[Any]:
     """Parse an event payload; tolerate servers that put several ``data:`` objects in one event."""
     try:
         return [json.loads(payload)]
-    except (ValueError, RecursionError):  # deep nesting raises RecursionError
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to read
         pass
     try:
         return [json.loads(line) for line in payload.split("\n") if line.strip()]
@@ -484,18 +556,16 @@ def _json_objects(payload: str) -> list[Any]:
         raise ResponseFormatError(msg, task=_TASK) from None
 
 
-def _tool_call_chunk(raw: Mapping[str, Any], position: int) -> ToolCallChunk:
-    function = raw.get("function") or {}
-    arguments = function.get("arguments")
+def _tool_call_chunk(raw: _WireToolCall, position: int) -> ToolCallChunk:
+    function = raw.function or _WireFunction()
+    arguments = function.arguments
     if arguments is not None and not isinstance(arguments, str):
         arguments = json.dumps(arguments)  # TGI may stream the arguments as an object
-    raw_id = raw.get("id")
-    index = raw.get("index")
     return ToolCallChunk(
-        name=function.get("name") or None,
+        name=function.name or None,
         args=arguments,
-        id=None if raw_id is None or raw_id == "" else str(raw_id),
-        index=index if isinstance(index, int) else position,
+        id=None if raw.id is None or raw.id == "" else str(raw.id),
+        index=raw.index if raw.index is not None else position,
         type="tool_call_chunk",
     )
 
@@ -533,16 +603,13 @@ class StreamAssembler:
             return []
         chunks: list[ChatGenerationChunk] = []
         for data in _json_objects(payload):
-            if not isinstance(data, Mapping):
-                continue
-            if data.get("error") and not data.get("choices"):  # some servers send "error": null
-                _raise_body_error(data, None, self.model)
-            chunk = self._chunk(data)
+            with response_shape(_TASK, data, self.model):
+                chunk = self._chunk(_wire(data, self.model, None))
             if chunk is not None:
                 chunks.append(chunk)
         return chunks
 
-    def _call_chunk(self, raw: Mapping[str, Any], position: int) -> ToolCallChunk:
+    def _call_chunk(self, raw: _WireToolCall, position: int) -> ToolCallChunk:
         call = _tool_call_chunk(raw, position)
         index = call["index"]
         assert index is not None  # _tool_call_chunk always sets one
@@ -562,26 +629,24 @@ class StreamAssembler:
         self._ids[index] = call_id  # a new id at a known index is a new call: kept whole
         return call
 
-    def _chunk(self, data: Mapping[str, Any]) -> ChatGenerationChunk | None:
-        choices = data.get("choices") or []
-        choice: Mapping[str, Any] = choices[0] if choices else {}
-        delta = choice.get("delta") or choice.get("message") or {}  # message: a whole answer
+    def _chunk(self, data: _WireCompletion) -> ChatGenerationChunk | None:
+        choice = data.choices[0] if data.choices else None
         usage = _usage(data)
         if usage is not None:
             # Some servers send running totals in every chunk: keep the last, emit it once.
             self._usage = usage
-        if not choice:
+        if choice is None:
             return None
-        raw_calls = _as_list(delta.get("tool_calls"))
-        calls = [self._call_chunk(c, i) for i, c in enumerate(raw_calls)]
-        finish = choice.get("finish_reason")
+        delta = choice.delta or choice.message or _WireMessage()  # message: a whole answer
+        calls = [self._call_chunk(c, i) for i, c in enumerate(delta.calls())]
+        finish = choice.finish_reason
         if finish:
             self.finished = True
         message = AIMessageChunk(
-            content=delta.get("content") or "",
+            content=delta.content or "",
             tool_call_chunks=calls,
             response_metadata=_metadata(data, choice) if finish else {},
-            id=data.get("id") or None,
+            id=data.id or None,
         )
         info = {"finish_reason": finish} if finish else None
         return ChatGenerationChunk(message=message, generation_info=info)

@@ -18,7 +18,7 @@ import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from hf_tools.config import HF_INFERENCE, Settings, check_model, is_url, secret
-from hf_tools.errors import ConfigurationError, InputError
+from hf_tools.errors import ConfigurationError, InputError, ResponseFormatError
 from hf_tools.http import (
     HFRequest,
     RawResponse,
@@ -317,7 +317,11 @@ class _BaseClient(Closeable):
         """Decode and normalize a 2xx response into ``<Task>Output`` (pure)."""
         with redacting(request):  # parsers quote bodies, which may echo the token
             body = decode_body(raw, request, want=spec.response)
-            return spec.parse(body, inputs)
+            try:
+                return spec.parse(body, inputs)
+            except ResponseFormatError as exc:
+                exc.model = exc.model or request.model  # a parser knows its task, not the model
+                raise
 
     def _media_values(self, spec: AnySpec, inputs: BaseModel) -> dict[str, Any]:
         return {
@@ -417,7 +421,10 @@ class AsyncHFClient(_BaseClient):
                     return await _flow().run_async(self.http, self.settings, call)
                 target = route.provider_model
             request = self.prepare(spec, inputs, media, target)
-            return self.finish(spec, inputs, request, await self.send(request))
+            raw = await self.send(request)
+            if spec.parse_in_thread:  # CPU work that grows with the answer: off the event loop
+                return await asyncio.to_thread(self.finish, spec, inputs, request, raw)
+            return self.finish(spec, inputs, request, raw)
 
     async def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over this loop's connection pool."""

@@ -8,20 +8,25 @@ A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping, Sequence
+import reprlib
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.config import Settings
-from hf_tools.errors import ResponseFormatError
+from hf_tools.errors import HFToolsError, ResponseFormatError
 from hf_tools.schema import portable_schema
 
 __all__ = [
     "CandidateLabels",
+    "GuardedParse",
     "Label",
     "Media",
     "MediaRef",
@@ -39,6 +44,8 @@ __all__ = [
     "parse_as",
     "parse_list_as",
     "render_labels",
+    "response_shape",
+    "snippet",
     "unwrap_single",
 ]
 
@@ -85,6 +92,78 @@ class SavesFiles(Protocol):
         ...
 
 
+# What parsing raises on a body of a shape it does not expect. JSON decodes to dicts, lists,
+# strings, numbers, booleans and None only, so a wrong shape surfaces as one of these (struct and
+# zlib: binary data inside the answer, such as PNG masks), never as an error of the I/O.
+_SHAPE_ERRORS = (
+    TypeError,
+    AttributeError,
+    ValueError,  # pydantic's ValidationError, binascii and Unicode errors included
+    LookupError,  # KeyError, IndexError
+    ArithmeticError,  # float() of a 400-digit integer
+    RecursionError,
+    struct.error,
+    zlib.error,
+)
+
+_SNIPPET = reprlib.Repr()
+_SNIPPET.maxlevel, _SNIPPET.maxstring, _SNIPPET.maxother = 3, 40, 40
+_SNIPPET.maxlist = _SNIPPET.maxdict = 4
+
+
+def snippet(data: Any) -> str:
+    """A short, bounded view of a server value for an error message (any size or depth)."""
+    if isinstance(data, bytes | bytearray):
+        return f"{len(data)} bytes"
+    text = _SNIPPET.repr(data)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return type(exc).__name__
+
+
+@contextmanager
+def response_shape(task: str, data: Any, model: str | None = None) -> Iterator[None]:
+    """Turn any failure to read ``data`` inside the block into a ResponseFormatError.
+
+    A ResponseFormatError raised inside is labelled with ``task`` (parsers are shared:
+    text2text-generation reads text-generation's answers); other errors of our own (an error
+    object in a 2xx body) pass through unchanged.
+    """
+    try:
+        yield
+    except ResponseFormatError as exc:
+        exc.task, exc.model = task, exc.model or model
+        raise
+    except HFToolsError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        msg = f"unexpected response format ({_reason(exc)}): {snippet(data)}"
+        raise ResponseFormatError(msg, task=task, model=model) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedParse(Generic[InputT, OutputT]):
+    """A task's parse function whose every failure is a :class:`ResponseFormatError`.
+
+    :class:`TaskSpec` wraps its ``parse`` in one, so no body shape, however odd, escapes as a
+    TypeError, KeyError or pydantic error: one place for every task, not a check per field.
+    """
+
+    inner: Callable[[Any, InputT], OutputT]
+    task: str
+
+    def __call__(self, data: Any, args: InputT) -> OutputT:
+        """Parse ``data``; raise ResponseFormatError (naming the task) if it cannot be read."""
+        with response_shape(self.task, data):
+            return self.inner(data, args)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec(Generic[InputT, OutputT]):
     """One Hugging Face task, described as data and pure functions.
@@ -109,6 +188,11 @@ class TaskSpec(Generic[InputT, OutputT]):
         needs_endpoint: the task only exists as a configured endpoint URL (``custom``); it has
             no ``default_model``.
         example_endpoint: an endpoint URL for ``example`` (docs and contract tests).
+        parse_in_thread: ``parse`` does CPU work that grows with the answer (mask decoding);
+            the async client runs it in a worker thread, off the event loop.
+
+    ``parse`` is wrapped in a :class:`GuardedParse` on creation: whatever it raises on an
+    unexpected body reaches callers as a ResponseFormatError.
     """
 
     task: str
@@ -128,7 +212,12 @@ class TaskSpec(Generic[InputT, OutputT]):
     model_in_body: bool = False
     needs_endpoint: bool = False
     example_endpoint: str | None = None
+    parse_in_thread: bool = False
     tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        inner = self.parse.inner if isinstance(self.parse, GuardedParse) else self.parse
+        object.__setattr__(self, "parse", GuardedParse(inner, self.task))
 
     @property
     def tool_name(self) -> str:
@@ -184,7 +273,7 @@ class Label(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     label: str = Field(description="Class label.")
-    score: float = Field(description="Probability or score, 0-1 for most models.")
+    score: FiniteFloat = Field(description="Probability or score, 0-1 for most models.")
 
 
 def fmt_score(score: float) -> str:
@@ -195,7 +284,7 @@ def fmt_score(score: float) -> str:
 def expect_list(data: Any, task: str, what: str = "a list") -> list[Any]:
     """Return ``data`` as a list or raise a ResponseFormatError naming the task."""
     if not isinstance(data, list):
-        msg = f"expected {what} from the server, got {type(data).__name__}"
+        msg = f"expected {what} from the server, got {snippet(data)}"
         raise ResponseFormatError(msg, task=task)
     return data
 
@@ -217,7 +306,7 @@ def first_field(data: Any, key: str, task: str) -> tuple[str, dict[str, Any]]:
         data = data[0]
     if isinstance(data, Mapping) and isinstance(data.get(key), str):
         return data[key], dict(data)
-    msg = f"expected {{{key!r}: str}} from the server, got {str(data)[:80]!r}"
+    msg = f"expected {{{key!r}: str}} from the server, got {snippet(data)}"
     raise ResponseFormatError(msg, task=task)
 
 
@@ -226,7 +315,7 @@ def parse_as(model: type[ModelT], data: Any, task: str, what: str) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        msg = f"unexpected {what} format: {str(exc).splitlines()[0]}"
+        msg = f"unexpected {what} format ({_reason(exc)}): {snippet(data)}"
         raise ResponseFormatError(msg, task=task) from None
 
 
@@ -245,7 +334,8 @@ def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:
 def labels_from(data: Any, task: str) -> list[Label]:
     """Parse ``[{label, score}]``, its nested ``[[...]]`` form, or ``{labels, scores}``."""
     data = unwrap_single(data)
-    if isinstance(data, Mapping) and "labels" in data and "scores" in data:
+    pairs = isinstance(data, Mapping) and "labels" in data and "scores" in data
+    if pairs and isinstance(data["labels"], list) and isinstance(data["scores"], list):
         data = [
             {"label": lab, "score": s}
             for lab, s in zip(data["labels"], data["scores"], strict=False)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, Texts, ToolInput, expect_list
+from hf_tools.tasks._base import (
+    Media,
+    Payload,
+    TaskSpec,
+    Texts,
+    ToolInput,
+    expect_list,
+    snippet,
+)
 
 TASK = "feature-extraction"
 
@@ -37,6 +46,14 @@ def _depth(value: Any) -> int:
         depth += 1
         value = value[0]
     return depth
+
+
+def _finite_rows(rows: list[Any]) -> bool:
+    """Whether every row is a list of finite numbers (NaN and strings are not embeddings)."""
+    try:
+        return all(isinstance(r, list) and all(map(math.isfinite, r)) for r in rows)
+    except (TypeError, OverflowError):  # a string, null or list inside; a 400-digit integer
+        return False
 
 
 def build_body(args: FeatureExtractionInput) -> Payload:
@@ -76,6 +93,10 @@ def parse(data: Any, args: FeatureExtractionInput) -> FeatureExtractionOutput:
     depths = {_depth(e) for e in entries}
     if not depths <= {1, 2} or len(depths) != 1:
         msg = f"unexpected embedding nesting {sorted(depths)}"
+        raise ResponseFormatError(msg, task=TASK)
+    rows = entries if depths == {1} else [row for e in entries for row in e]
+    if not _finite_rows(rows):
+        msg = f"embeddings must hold finite numbers only, got {snippet(entries)}"
         raise ResponseFormatError(msg, task=TASK)
     first = entries[0]
     shape = [len(first)] if _depth(first) == 1 else [len(first), len(first[0])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from hf_tools.tasks._base import (
     Media,
@@ -53,7 +53,7 @@ class MaskFill(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     token_str: str
-    score: float
+    score: FiniteFloat
     sequence: str | None = None
     token: int | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.tasks._base import (
     Media,
@@ -43,7 +43,7 @@ class Detection(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     label: str
-    score: float
+    score: FiniteFloat
     box: Box
 
 

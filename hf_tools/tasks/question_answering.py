@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, parse_list_as
 
@@ -30,7 +30,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     answer: str
-    score: float | None = None
+    score: FiniteFloat | None = None
     start: int | None = None
     end: int | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, unwrap_single
@@ -23,7 +23,7 @@ class RankedDocument(BaseModel):
     """A document, its position in the input and its relevance."""
 
     index: int
-    score: float
+    score: FiniteFloat
     text: str
 
 
@@ -88,7 +88,7 @@ def parse(data: Any, args: RankingInput) -> RankingOutput:
     """``{"scores"}``, ``[{index, score}]``, ``[{label, score}]`` per pair, or ``[f]``."""
     try:
         scores = _scores(data, len(args.documents))
-    except (KeyError, TypeError, ValueError):
+    except (LookupError, TypeError, ValueError, ArithmeticError):  # 10**400 -> float
         scores = []
     if len(scores) != len(args.documents):
         msg = f"expected {len(args.documents)} scores, got {str(data)[:80]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
@@ -23,7 +23,7 @@ class SentenceScore(BaseModel):
 
     index: int
     sentence: str
-    score: float
+    score: FiniteFloat
 
 
 class SentenceSimilarityOutput(BaseModel):

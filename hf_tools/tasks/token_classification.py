@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
@@ -46,7 +46,7 @@ class Entity(BaseModel):
 
     entity_group: str
     word: str
-    score: float
+    score: FiniteFloat
     start: int | None = None
     end: int | None = None
 

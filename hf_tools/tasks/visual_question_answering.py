@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.tasks._base import (
     Media,
@@ -37,7 +37,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     answer: str = ""
-    score: float
+    score: FiniteFloat
 
 
 class VisualQuestionAnsweringOutput(BaseModel):
