@@ -103,7 +103,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _shown(text: str, limit: int = 80) -> str:
+def _shown(text: str, limit: int = 200) -> str:
     """``text`` cut to ``limit`` and escaped where unprintable: safe inside any message.
 
     A lone surrogate or a control character copied into a message would break whoever encodes
@@ -406,6 +406,10 @@ def _parse_url(text: str) -> tuple[httpx2.URL, str, int]:
 
 def _lookup(host: str, port: int) -> list[str]:
     """Addresses of ``host`` (blocking), or a MediaError when it has none."""
+    try:
+        return [str(ipaddress.ip_address(host))]  # a literal: nothing to look up
+    except ValueError:
+        pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):

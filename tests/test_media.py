@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -40,10 +41,13 @@ def web(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (dns[host], port))]
 
     def handler(request: httpx2.Request) -> httpx2.Response:
-        status, content, headers = pages.get(str(request.url), (404, b"", {}))
+        # The download connects to the checked address; the Host header names the page.
+        url = request.url.copy_with(netloc=request.headers["host"].encode())
+        assert dns.get(url.host, url.host) == request.url.host
+        status, content, headers = pages.get(str(url), (404, b"", {}))
         return httpx2.Response(status, content=content, headers=headers)
 
-    monkeypatch.setattr(media, "_getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
     monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(handler))
     return {"dns": dns, "pages": pages}
@@ -119,7 +123,14 @@ def test_unusable_files_are_refused(
         resolve_media(str(path), settings)
 
 
-@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing"])
+def _no_file(path: object) -> str:
+    return (
+        f"file not found: {path} (or it is not a regular file, or it is outside the folders"
+        " this tool may read)"
+    )
+
+
+@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing", ""])
 def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name: str) -> None:
     allowed, secret = tmp_path / "allowed", tmp_path / "secrets"
     allowed.mkdir()
@@ -128,17 +139,81 @@ def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name
     (secret / "id_rsa").write_bytes(b"key")
     settings = Settings.create(api_key="hf_x", allowed_roots=[allowed])
     with pytest.raises(MediaError) as refused:
-        resolve_media(str(secret / name), settings)
-    assert (
-        str(refused.value) == f"the path {secret / name} is outside the folders this tool may read"
-    )
+        resolve_media(f"{secret}/{name}", settings)
+    assert str(refused.value) == _no_file(f"{secret}/{name}")
 
 
-def test_missing_file_and_nonsense(settings: Settings, tmp_path: Path) -> None:
-    with pytest.raises(MediaError, match="file not found"):
-        resolve_media(str(tmp_path / "nope.png"), settings)
+def test_missing_not_a_file_and_outside_get_one_answer(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opened without waiting for a writer, then refused
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    outside.write_bytes(PNG)
+    for path in (tmp_path / "nope.png", tmp_path / "folder", fifo, outside, "/proc/self/mem"):
+        with pytest.raises(MediaError) as refused:
+            resolve_media(str(path), settings)
+        assert str(refused.value) == _no_file(path)
     with pytest.raises(MediaError, match="not a path, an http"):
-        resolve_media("a cat on a mat!", settings)
+        resolve_media("not+base64", settings)
+
+
+def test_proc_files_inside_a_root_are_refused_not_raised() -> None:
+    # /proc/self/mem is a "regular file" whose read fails (EIO): a refusal, not an OSError.
+    procfs = Settings.create(api_key="hf_x", allowed_roots=["/proc"])
+    with pytest.raises(MediaError, match="file not found: /proc/self/mem"):
+        resolve_media("/proc/self/mem", procfs)
+    with pytest.raises(MediaError, match="not a recognized image"):  # size 0 in stat: read capped
+        resolve_media("/proc/self/status", procfs)
+
+
+def test_a_symlink_swapped_in_after_the_check_is_not_followed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    real_resolve = Path.resolve
+
+    def swap_then_resolve(path: Path, strict: bool = False) -> Path:
+        # The race: the name passes the check, then becomes a link to an endless device.
+        resolved = real_resolve(path, strict)
+        image.unlink()
+        image.symlink_to("/dev/zero")
+        return resolved
+
+    monkeypatch.setattr(Path, "resolve", swap_then_resolve)
+    with pytest.raises(MediaError) as refused:
+        resolve_media(str(image), settings)
+    assert str(refused.value) == _no_file(image)
+
+
+def test_a_file_growing_past_its_stat_size_is_read_with_the_cap(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The size fstat reports can be stale (the file grows, /proc says 0): the read is capped.
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG * 1000)
+    real_fstat = os.fstat
+
+    def small_fstat(fd: int) -> Any:
+        info = real_fstat(fd)
+        return os.stat_result((info.st_mode, *info[1:6], 10, *info[7:]))
+
+    monkeypatch.setattr(media.os, "fstat", small_fstat)
+    with pytest.raises(MediaError, match="larger than 1000 bytes"):
+        resolve_media(str(big), settings)
+
+
+def test_the_default_root_is_refused_at_the_file_system_root(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir("/")
+    default = Settings.create(api_key="hf_x")
+    with pytest.raises(MediaError, match="local files are not accepted here: /etc/hostname"):
+        resolve_media("/etc/hostname", default)
+    assert "allowed_roots" in caplog.text
+    anywhere = Settings.create(api_key="hf_x", allowed_roots=["/"])  # explicit: the caller's call
+    with pytest.raises(MediaError, match="not a recognized image"):
+        resolve_media("/etc/hostname", anywhere)
 
 
 async def test_public_url_sync_and_async(settings: Settings, web: dict[str, Any]) -> None:
@@ -158,9 +233,6 @@ async def test_public_url_sync_and_async(settings: Settings, web: dict[str, Any]
     ],
 )
 async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any], url: str) -> None:
-    web["dns"].update(
-        {"127.0.0.1": "127.0.0.1", "169.254.169.254": "169.254.169.254", "::1": "::1"}
-    )
     web["dns"]["localhost.test"] = "127.0.0.1"
     for resolve in (resolve_media,):
         with pytest.raises(MediaError, match="private, loopback or link-local"):
