@@ -6,6 +6,7 @@ import asyncio
 import base64
 import ipaddress
 import os
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,9 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 import hf_tools.media as media
 from hf_tools import MediaError, Settings
@@ -393,3 +397,91 @@ def test_media_error_is_for_the_llm() -> None:
     err = MediaError("the input is empty")
     assert err.llm_fixable
     assert "allowed folders" in err.for_llm()
+
+
+# ---- model-chosen text that cannot be a media reference: always a MediaError
+
+BAD_TEXT = [
+    "\x00",
+    "tests/fixtures/image.png\x00.txt",
+    "https://img.example.com/a\x00.png",
+    "\ud800",
+    "https://img.example.com/\udc80.png",
+    "data:image/png;base64,\ud800AAAA",
+    "http://x:abc/",
+    "http://x:99999/",
+    "http://x:0/",
+    "http://[::1/",
+    "http://[fe80::1%25eth0]/x.png",
+    "http://.x/",
+    "http://a..b/",
+    f"http://{'a' * 64}.com/",
+    f"http://{'a.' * 130}com/",
+    "http:///x.png",
+    "http://user:pw@img.example.com/x.png",
+    "http://img.example.com\uff0f@127.0.0.1/",  # full-width slash: userinfo, refused
+    "http://img\u3002example\u3002com/x.png",  # ideographic full stops
+    "http://\uff11\uff12\uff17.0.0.1/x.png",  # full-width digits
+    "\uff48ttp://img.example.com/x.png",
+    "file:///etc/passwd",
+    "HTTP://2130706433/x.png",  # 127.0.0.1 as one number
+    "http://0x7f.1/x.png",
+    "~no-such-user-here/x.png",
+    "",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("text", BAD_TEXT, ids=ascii)
+async def test_unreadable_text_is_a_media_error(
+    settings: Settings, web: dict[str, Any], text: str
+) -> None:
+    web["dns"].update({"2130706433": "127.0.0.1", "0x7f.1": "127.0.0.1"})  # as inet_aton reads
+    with pytest.raises(MediaError) as sync_error:
+        resolve_media(text, settings)
+    with pytest.raises(MediaError) as async_error:
+        await aresolve_media(text, settings)
+    # The message quotes the input: it must survive UTF-8 (a terminal, a JSON response).
+    assert sync_error.value.for_llm().encode("utf-8")
+    assert str(async_error.value) == str(sync_error.value)
+
+
+@examples(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    text=st.tuples(
+        st.sampled_from(["", "http://", "https://", "data:image/png;base64,", "/", "~", "./"]),
+        st.text(st.characters(exclude_categories=()), max_size=40),
+    ).map("".join)
+)
+def test_any_text_is_media_or_a_media_error(
+    tmp_path: Path, web: dict[str, Any], text: str
+) -> None:
+    one = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], max_media_bytes=1000)
+    try:
+        resolve_media(text, one)
+    except MediaError as exc:
+        exc.for_llm().encode("utf-8")
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["plain", "wrapped"])
+async def test_a_4mb_base64_image_is_decoded_in_linear_time(wrap: bool) -> None:
+    # Path(text).resolve() on it took 66 s: the text must not reach the file system at all.
+    # Random bytes: their base64 holds ~50,000 "/", each a path component to resolve.
+    image = PNG + random.Random(0).randbytes(3 * 1024 * 1024)
+    text = base64.b64encode(image).decode()
+    if wrap:  # line-wrapped base64, as `base64` the tool writes it
+        text = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    big = Settings.create(api_key="hf_x", max_media_bytes=4 * 1024 * 1024)
+    started = time.monotonic()
+    assert resolve_media(text, big).data == image
+    assert (await aresolve_media(text, big)).data == image
+    assert time.monotonic() - started < 1.0
+
+
+def test_short_base64_and_paths_are_told_apart(settings: Settings, tmp_path: Path) -> None:
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(20)).decode()
+    assert jpeg.startswith("/9j/")  # base64 that looks like an absolute path
+    assert resolve_media(jpeg, settings).mime == "image/jpeg"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat").write_bytes(PNG)  # a path made of base64 letters only
+    assert resolve_media(str(tmp_path / "photos" / "cat"), settings).data == PNG
