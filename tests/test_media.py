@@ -8,8 +8,10 @@ import ipaddress
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
+from pytest_socket import SocketConnectBlockedError
 
 import hf_tools.media as media
 from hf_tools import MediaError, Settings
@@ -256,6 +259,26 @@ async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any],
         "169.254.169.254",
         "172.16.0.1",
         "192.0.0.1",
+        "192.0.0.8",  # IETF protocol assignments: the whole /24 (Python's is_global misses it)
+        "192.0.0.9",
+        "192.0.0.171",
+        "192.31.196.1",  # AS112
+        "192.52.193.1",  # AMT
+        "192.88.99.1",  # 6to4 relay anycast
+        "192.175.48.1",  # AS112 direct delegation
+        "::ffff:192.0.0.8",
+        "2002:c000:8::",  # 6to4 of 192.0.0.8
+        "64:ff9b::c000:8",  # NAT64 of 192.0.0.8
+        "64:ff9b:1::1",  # local-use NAT64
+        "100:0:0:1::1",  # dummy prefix
+        "2001:1::1",  # PCP anycast
+        "2001:3::1",  # AMT
+        "2001:4:112::1",  # AS112-v6
+        "2001:20::1",  # ORCHIDv2
+        "2620:4f:8000::1",  # AS112 direct delegation
+        "3fff::1",  # documentation (2024)
+        "5f00::1",  # segment routing SIDs
+        "::127.0.0.1",  # deprecated IPv4-compatible
         "192.0.2.1",
         "192.168.1.1",
         "198.18.0.1",
@@ -453,9 +476,7 @@ async def test_unreadable_text_is_a_media_error(
         st.text(st.characters(exclude_categories=()), max_size=40),
     ).map("".join)
 )
-def test_any_text_is_media_or_a_media_error(
-    tmp_path: Path, web: dict[str, Any], text: str
-) -> None:
+def test_any_text_is_media_or_a_media_error(tmp_path: Path, web: dict[str, Any], text: str) -> None:
     one = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], max_media_bytes=1000)
     try:
         resolve_media(text, one)
@@ -485,3 +506,91 @@ def test_short_base64_and_paths_are_told_apart(settings: Settings, tmp_path: Pat
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "cat").write_bytes(PNG)  # a path made of base64 letters only
     assert resolve_media(str(tmp_path / "photos" / "cat"), settings).data == PNG
+
+
+# ---- DNS rebinding: the connection goes to the address that was checked
+
+
+async def test_the_download_connects_to_the_checked_address(
+    settings: Settings, web: dict[str, Any]
+) -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        if request.url.path == "/r":
+            return httpx2.Response(302, headers={"location": "https://cdn.example.com/cat.png"})
+        return httpx2.Response(200, content=PNG)
+
+    web["dns"]["cdn.example.com"] = "2606:4700::6810:84e5"
+    transport = httpx2.MockTransport(handler)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(media, "_transport", transport)
+        patch.setattr(media, "_async_transport", transport)
+        assert resolve_media("https://img.example.com:8443/r", settings).data == PNG
+        assert (await aresolve_media("https://img.example.com:8443/r", settings)).data == PNG
+    for first, second in (seen[:2], seen[2:]):
+        assert str(first.url) == "https://93.184.216.34:8443/r"
+        assert first.headers["host"] == "img.example.com:8443"
+        assert first.extensions["sni_hostname"] == "img.example.com"  # TLS checks the name
+        assert str(second.url) == "https://[2606:4700::6810:84e5]/cat.png"
+        assert second.headers["host"] == "cdn.example.com"
+        assert second.extensions["sni_hostname"] == "cdn.example.com"
+
+
+@pytest.fixture
+def loopback_png() -> Iterator[tuple[int, list[str]]]:
+    """A server on 127.0.0.1 that serves PNG to anyone; yields (port, paths it served)."""
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("content-length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], served
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+PINNED = 'connect\\(\\) with host "93.184.216.34"'
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])  # alone: with enable_socket it would allow every host
+async def test_a_second_dns_answer_cannot_point_the_download_at_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_png: tuple[int, list[str]]
+) -> None:
+    # A rebinding resolver: a public address for the check, loopback for any later lookup.
+    port, served = loopback_png
+    answers: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host: str, *args: Any, **kw: Any) -> list[Any]:
+        if host != "rebind.example.com":
+            return real_getaddrinfo(host, *args, **kw)  # literals: the address itself
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    strict = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=2)
+    url = f"http://rebind.example.com:{port}/x.png"
+    # pytest-socket refuses (and warns about) every host but 127.0.0.1: the warning names
+    # where the download connected. The refusal surfaces as itself (sync) or inside anyio's
+    # exception group (async); only tests see it, so any exception will do here.
+    with pytest.raises(SocketConnectBlockedError), pytest.warns(UserWarning, match=PINNED):
+        resolve_media(url, strict)
+    answers.clear()
+    with pytest.raises(Exception), pytest.warns(UserWarning, match=PINNED):  # noqa: B017
+        await aresolve_media(url, strict)
+    assert answers == ["93.184.216.34"]  # one lookup: the checked one
+    assert served == []  # loopback was never reached
