@@ -27,7 +27,7 @@ import socket
 import stat
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -59,7 +59,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"ID3", "audio/mpeg"),
     (b"\x1a\x45\xdf\xa3", "audio/webm"),
 )
-# Tests swap these in; production uses the real transport.
+# Tests swap these in; None: the real resolver (looked up when called) and transport.
+_getaddrinfo: Callable[..., list[Any]] | None = None
 _transport: httpx2.BaseTransport | None = None
 _async_transport: httpx2.AsyncBaseTransport | None = None
 
@@ -411,7 +412,7 @@ def _lookup(host: str, port: int) -> list[str]:
     except ValueError:
         pass
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = (_getaddrinfo or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
         infos = []
     addresses = [str(info[4][0]) for info in infos]

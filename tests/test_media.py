@@ -54,7 +54,7 @@ def web(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         status, content, headers = pages.get(str(url), (404, b"", {}))
         return httpx2.Response(status, content=content, headers=headers)
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(media, "_getaddrinfo", getaddrinfo)
     monkeypatch.setattr(media, "_transport", httpx2.MockTransport(handler))
     monkeypatch.setattr(media, "_async_transport", httpx2.MockTransport(handler))
     return {"dns": dns, "pages": pages}
@@ -581,6 +581,7 @@ async def test_a_second_dns_answer_cannot_point_the_download_at_loopback(
         answers.append("93.184.216.34" if not answers else "127.0.0.1")
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
 
+    # The system resolver itself: the check and the HTTP client would both ask it.
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     strict = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=2)
     url = f"http://rebind.example.com:{port}/x.png"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import ToolMessage
 
+import hf_tools.media
 from hf_tools import (
     AsyncHFClient,
     HFClient,
@@ -174,7 +175,7 @@ def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
         assert host == "images.example.com"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
 
 
 @pytest.mark.usefixtures("public_dns")
