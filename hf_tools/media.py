@@ -173,7 +173,7 @@ def _kind(text: str) -> Kind:
 
 
 def _decode_base64(text: str) -> bytes | None:
-    if text.startswith("data:"):
+    if text[:5].lower() == "data:":
         header, _, body = text.partition(",")
         if ";base64" not in header.lower():
             msg = "data URIs must be base64 encoded (data:<mime>;base64,...)"
@@ -214,18 +214,15 @@ def _no_file(text: str) -> MediaError:
 
 def _roots(settings: Settings) -> tuple[Path, ...]:
     """The folders files may come from; () when none, or when the default would be ``/``."""
-    if settings.allowed_roots is not None:
-        return settings.allowed_roots
     try:
-        cwd = Path.cwd().resolve()
+        roots = settings.media_roots()
     except OSError:  # the working directory was removed
         return ()
-    if cwd == Path(cwd.anchor):
+    if settings.allowed_roots is None and roots[0] == Path(roots[0].anchor):
         # The default is meant as "this project's folder"; at "/" it would be every file.
-        log.warning("working directory is %s: local media files are refused unless", cwd)
-        log.warning("allowed_roots names the folders explicitly")
+        log.warning("working directory is %s: local media refused; set allowed_roots", roots[0])
         return ()
-    return (cwd,)
+    return roots
 
 
 def _inside(path: Path, roots: Iterable[Path]) -> bool:

@@ -87,6 +87,7 @@ def test_bytes_base64_and_data_uri(settings: Settings) -> None:
         b64,
         f"data:image/png;base64,{b64}",
         f"data:application/octet-stream;base64,{b64}",
+        f"DATA:image/png;BASE64,{b64}",
     ):
         assert resolve_media(value, settings).mime == "image/png"
 
