@@ -137,14 +137,15 @@ def _as_tool_error(exc: HFToolsError) -> Exception:
     return ToolException(exc.for_llm()) if exc.llm_fixable else exc
 
 
-# What a model-chosen value can still raise while the request is being built, if no check
-# named it first: never a reason to abort the agent; the model reads it and tries again.
+# What a model-chosen value can still raise while its request is built, if no check named
+# it first: never a reason to abort the agent; the model reads it and tries again. (run_spec
+# also sends and parses, but those steps raise HFToolsError for what they cannot use.)
 _ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
 
 
 def _unusable_arguments(spec: AnySpec, exc: Exception) -> ToolException:
-    detail = str(exc)[:200].encode("utf-8", "backslashreplace").decode("utf-8")
-    msg = f"{spec.tool_name} could not use these arguments ({type(exc).__name__}: {detail})."
+    # The kind only: an unforeseen message could quote anything, a header with the key too.
+    msg = f"{spec.tool_name} could not use these arguments ({type(exc).__name__})."
     return ToolException(f"{msg} Fix the arguments and call the tool again.")
 
 
