@@ -596,3 +596,19 @@ async def test_a_second_dns_answer_cannot_point_the_download_at_loopback(
         await aresolve_media(url, strict)
     assert answers == ["93.184.216.34"]  # one lookup: the checked one
     assert served == []  # loopback was never reached
+
+
+async def test_async_file_reads_stay_off_the_event_loop(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.png").write_bytes(PNG)
+    threads: list[int] = []
+    real_open = os.open
+
+    def recording_open(*args: Any, **kw: Any) -> int:
+        threads.append(threading.get_ident())
+        return real_open(*args, **kw)
+
+    monkeypatch.setattr(media.os, "open", recording_open)
+    assert (await aresolve_media(str(tmp_path / "a.png"), settings)).data == PNG
+    assert threads and threading.get_ident() not in threads
