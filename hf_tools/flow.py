@@ -199,15 +199,15 @@ def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
 
 def _check_download(step: Send, settings: Settings) -> None:
     # The one address check media inputs use (private, loopback, link-local are refused).
-    from hf_tools.media import _check_url
+    from hf_tools.media import check_url
 
-    _check_url(step.request.url, settings)
+    check_url(step.request.url, settings)
 
 
 async def _acheck_download(step: Send, settings: Settings) -> None:
-    from hf_tools.media import _acheck_url
+    from hf_tools.media import acheck_url
 
-    await _acheck_url(step.request.url, settings)
+    await acheck_url(step.request.url, settings)
 
 
 # ------------------------------------------------------------------------------ drivers

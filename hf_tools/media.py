@@ -3,11 +3,15 @@
 The type is detected from magic bytes, never trusted from a name or a header. Safe by default:
 local paths only inside the allowed roots, URLs only to public addresses (every redirect hop
 re-checked), downloads capped in size and in time (``settings.timeout`` for the whole download,
-every hop and chunk included). Refusals raise
-:class:`~hf_tools.errors.MediaError`, whose message tells an LLM what to pass instead.
+every hop and chunk included). Every refusal, and every text that cannot be read as a media
+reference at all, raises :class:`~hf_tools.errors.MediaError`, whose message tells an LLM what
+to pass instead.
 
-Known limit: a host is resolved for the check and again by the HTTP client, so a DNS server
-that answers differently the second time (rebinding) is not stopped here.
+What a text is (URL, data URI, base64 or path) is decided from the text alone, in linear time,
+before any file-system work. A file is opened once and judged by the opened descriptor, so it
+cannot be swapped between the check and the read. A URL's host is resolved once, checked, and
+the connection goes to that checked address (Host header and TLS name kept), so a DNS answer
+that changes between the check and the connection (rebinding) is not followed.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ import asyncio
 import base64
 import binascii
 import ipaddress
+import logging
+import os
+import re
 import socket
+import stat
 import struct
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Literal
+from urllib.parse import urljoin
 
 import httpx2
 
@@ -30,9 +39,23 @@ from hf_tools.errors import MediaError
 from hf_tools.http import client_options
 from hf_tools.tasks._base import Media
 
-__all__ = ["Media", "aresolve_media", "detect_mime", "image_size", "resolve_media"]
+__all__ = [
+    "Media",
+    "acheck_url",
+    "aresolve_media",
+    "check_url",
+    "detect_mime",
+    "image_size",
+    "resolve_media",
+]
+
+log = logging.getLogger(__name__)
 
 _MAX_REDIRECTS = 5
+# Longer than any path the OS accepts (Linux PATH_MAX): such a text can only be base64.
+_PATH_MAX = 4096
+# Async callers decode base64 longer than this in a thread, off the event loop.
+_INLINE_DECODE = 64 * 1024
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -44,8 +67,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"ID3", "audio/mpeg"),
     (b"\x1a\x45\xdf\xa3", "audio/webm"),
 )
-# Tests swap these in; production uses the real resolver and transport.
-_getaddrinfo = socket.getaddrinfo
+# Tests swap these in; None: the real resolver (looked up when called) and transport.
+_getaddrinfo: Callable[..., list[Any]] | None = None
 _transport: httpx2.BaseTransport | None = None
 _async_transport: httpx2.AsyncBaseTransport | None = None
 
@@ -89,6 +112,16 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _shown(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` and escaped where unprintable: safe inside any message.
+
+    A lone surrogate or a control character copied into a message would break whoever encodes
+    it next (a terminal, a JSON response), far from here.
+    """
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in cut)
+
+
 def _checked(data: bytes, settings: Settings, what: str) -> Media:
     if not data:
         msg = f"the {what} is empty"
@@ -104,10 +137,53 @@ def _checked(data: bytes, settings: Settings, what: str) -> Media:
     return Media(data, mime)
 
 
+# ---- what a text is: decided from the text alone, in linear time
+
+Kind = Literal["url", "data", "base64", "path"]
+_BASE64_ALPHABET = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def _refuse_unreadable_text(text: str) -> None:
+    """MediaError for text no file system, URL parser or decoder can take (NUL, surrogates)."""
+    if "\x00" in text:
+        msg = "the input contains a NUL character (\\x00); pass the path, URL or base64 as is"
+        raise MediaError(msg)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        msg = "the input contains a lone surrogate, which is not valid Unicode text"
+        raise MediaError(msg) from None
+
+
+def _kind(text: str) -> Kind:
+    """Whether ``text`` is a URL, a data URI, base64 or a path: no I/O, linear time.
+
+    Base64 has no dots, dashes, spaces or tildes, so any of them makes a path; pure base64
+    alphabet is a path only with a "/" in it and no image/audio inside (JPEG base64 starts
+    with "/9j/"), and only when short enough to be a path at all.
+    """
+    head = text[:16].lower()
+    if head.startswith(("http://", "https://")):
+        return "url"
+    if head.startswith("data:"):
+        return "data"
+    if "://" in head:
+        msg = f"only http(s) URLs are accepted, got {_shown(text)}"
+        raise MediaError(msg)
+    if len(text) > _PATH_MAX or "\n" in text or "\r" in text:
+        return "base64"
+    if _BASE64_ALPHABET.fullmatch(text) is None:
+        return "path"
+    if "/" not in text:
+        return "base64"
+    data = _decode_base64(text)
+    return "base64" if data is not None and detect_mime(data) is not None else "path"
+
+
 def _decode_base64(text: str) -> bytes | None:
-    if text.startswith("data:"):
+    if text[:5].lower() == "data:":
         header, _, body = text.partition(",")
-        if ";base64" not in header:
+        if ";base64" not in header.lower():
             msg = "data URIs must be base64 encoded (data:<mime>;base64,...)"
             raise MediaError(msg)
         text = body
@@ -117,122 +193,291 @@ def _decode_base64(text: str) -> bytes | None:
         return None
 
 
-def _looks_like_path(text: str, path: Path) -> bool:
-    """Whether ``text`` names a file rather than holding base64, judged from the text alone."""
-    if len(text) >= 1024 or "\n" in text:
-        return False
-    # Base64 has no dots, so a suffix settles it; "/" also occurs in base64, so decode to tell.
-    return bool(path.suffix) or (len(path.parts) > 1 and _decode_base64(text) is None)
-
-
-def _read_path(text: str, settings: Settings) -> Media | None:
-    """Read a local file inside the allowed roots; None when ``text`` is not a path."""
-    path = Path(text).expanduser()
-    try:
-        real = path.resolve()  # follows symlinks: a link out of the roots is refused too
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python 3.10
-        return None
-    roots = settings.media_roots()
-    if not any(real.is_relative_to(root) for root in roots):
-        # Decided before touching the file, so the answer never tells whether it exists.
-        if _looks_like_path(text, path):
-            msg = (
-                f"the path {text} is outside the folders this tool may read"
-                if roots
-                else f"local files are not accepted here: {text}"
-            )
-            raise MediaError(msg)
-        return None
-    try:
-        exists = real.exists()
-    except OSError:  # e.g. a name too long for the file system: base64 text, not a path
-        return None
-    if not exists:
-        if _looks_like_path(text, path):
-            msg = f"file not found: {text}"
-            raise MediaError(msg)
-        return None
-    if not real.is_file():
-        msg = f"{text} is not a file"
+def _from_base64(text: str, settings: Settings) -> Media:
+    data = _decode_base64(text)
+    if data is None:
+        msg = "the input is not a path, an http(s) URL, a data URI or base64 text"
         raise MediaError(msg)
-    if real.stat().st_size > settings.max_media_bytes:
-        msg = f"the file {text} is larger than {settings.max_media_bytes} bytes"
+    return _checked(data, settings, "input")
+
+
+# ---- local files: one open, judged by the descriptor, read with the cap
+
+# O_NOFOLLOW: the last component was resolved already, a symlink there now is a swap.
+# O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused once open).
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _no_file(text: str) -> MediaError:
+    # One answer for missing, not a regular file and outside: it never tells what exists.
+    msg = f"file not found: {_shown(text)} (or it is not a regular file, or it is outside the "
+    return MediaError(msg + "folders this tool may read)")
+
+
+def _roots(settings: Settings) -> tuple[Path, ...]:
+    """The folders files may come from; () when none, or when the default would be ``/``."""
+    try:
+        roots = settings.media_roots()
+    except OSError:  # the working directory was removed
+        return ()
+    if settings.allowed_roots is None and roots[0] == Path(roots[0].anchor):
+        # The default is meant as "this project's folder"; at "/" it would be every file.
+        log.warning("working directory is %s: local media refused; set allowed_roots", roots[0])
+        return ()
+    return roots
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _opened_inside(fd: int, roots: tuple[Path, ...]) -> bool:
+    """Whether the file behind ``fd`` is inside ``roots``, per the kernel (Linux /proc)."""
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc: the O_NOFOLLOW open of the checked path stands
+        return True
+    return _inside(Path(where), roots)
+
+
+def _read_capped(fd: int, cap: int) -> bytes | None:
+    """Up to ``cap`` bytes of ``fd``; None when there are more (sizes can lie: /proc, growth)."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := os.read(fd, min(1 << 20, cap + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            return None
+    return b"".join(chunks)
+
+
+def _read_file(text: str, settings: Settings) -> Media:
+    """Read a local file inside the allowed roots (blocking: async callers use a thread)."""
+    roots = _roots(settings)
+    if not roots:
+        msg = f"local files are not accepted here: {_shown(text)}"
         raise MediaError(msg)
-    return _checked(real.read_bytes(), settings, f"file {text}")
+    try:
+        # resolve() follows symlinks: a link out of the roots is refused too.
+        real = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: no home, or a loop on 3.10
+        raise _no_file(text) from None
+    if not _inside(real, roots):
+        raise _no_file(text)
+    cap = settings.max_media_bytes
+    try:
+        fd = os.open(real, _OPEN_FLAGS)
+    except OSError:
+        raise _no_file(text) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not _opened_inside(fd, roots):
+            raise _no_file(text)
+        data = _read_capped(fd, cap) if info.st_size <= cap else None
+    except OSError:  # e.g. /proc/self/mem: a "regular file" that refuses to be read
+        raise _no_file(text) from None
+    finally:
+        os.close(fd)
+    if data is None:
+        msg = f"the file {_shown(text)} is larger than {cap} bytes"
+        raise MediaError(msg)
+    return _checked(data, settings, f"file {_shown(text)}")
 
 
+# ---- URLs: parsed once, the host resolved once, the connection pinned to the checked address
+
+# The IANA special-purpose address registries (iana-ipv4-special-registry and
+# iana-ipv6-special-registry, 2025), every entry, plus multicast: nothing in them is a place
+# to download an image from. Translation prefixes (IPv4-mapped, NAT64 64:ff9b::/96, 6to4)
+# are judged by the IPv4 address inside instead, in _refused_address.
+_SPECIAL_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.31.196.0/24",
+        "192.52.193.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "192.175.48.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+    )
+)
+_SPECIAL_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/128",
+        "::1/128",
+        "::/96",  # deprecated IPv4-compatible addresses
+        "64:ff9b:1::/48",
+        "100::/64",
+        "100:0:0:1::/64",
+        "2001::/23",  # IETF protocol assignments: Teredo, benchmarking, AMT, AS112, ORCHID...
+        "2001:db8::/32",
+        "2620:4f:8000::/48",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",  # deprecated site-local
+        "ff00::/8",
+    )
+)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    # is_global alone lets multicast (and IPv6 site-local) through on some Python versions.
-    return (
-        not ip.is_global
-        or ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
-    )
+def _special(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    table: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    table = _SPECIAL_V4 if isinstance(ip, ipaddress.IPv4Address) else _SPECIAL_V6
+    # Python's own flags as well: they also cover the unassigned (reserved) IPv6 space.
+    return any(ip in net for net in table) or ip.is_reserved or not ip.is_global
 
 
 def _refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether ``ip`` is not a public internet address, an IPv4 inside IPv6 judged too."""
     if isinstance(ip, ipaddress.IPv4Address):
-        return _not_public(ip)
-    # Mapped and NAT64 addresses are only a translation of the IPv4 inside: judge that alone.
+        return _special(ip)
+    # Mapped, NAT64 and 6to4 addresses only carry an IPv4 address: judge that one.
     if ip.ipv4_mapped is not None:
-        return _not_public(ip.ipv4_mapped)
+        return _special(ip.ipv4_mapped)
     if ip in _NAT64:
-        return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    # 6to4 and Teredo tunnel to the IPv4 inside: the wrapper and it must both be public.
-    embedded = [ip.sixtofour] if ip.sixtofour is not None else []
-    embedded += list(ip.teredo or ())
-    return _not_public(ip) or any(_not_public(v4) for v4 in embedded)
+        return _special(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        return _special(ip.sixtofour)
+    return _special(ip)
 
 
-def _check_addresses(host: str, addresses: list[str], settings: Settings) -> None:
-    if settings.allow_private_urls:
-        return
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _bad_url(url: str, why: str) -> MediaError:
+    return MediaError(f"the URL {_shown(url)} {why}")
+
+
+def _host_of(url: httpx2.URL, text: str) -> str:
+    """The URL's host, ASCII (IDNA) and well formed: a DNS name or an IP literal."""
+    host = url.raw_host.decode("ascii")
+    if ":" in host:  # httpx2 keeps IPv6 literals without their brackets
+        if "%" in host:
+            raise _bad_url(text, "has an IPv6 zone id; use a public address or host name")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _bad_url(text, "has an invalid IPv6 address") from None
+        return host
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if not host or len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise _bad_url(text, "has no valid host name (labels of 1-63 letters, digits or '-')")
+    return host
+
+
+def _parse_url(text: str) -> tuple[httpx2.URL, str, int]:
+    r"""(URL, ASCII host, port) of an http(s) URL, or a MediaError saying what is wrong.
+
+    The URL is parsed once, here, and that parse is both checked and fetched: no second
+    parser may read the host differently (full-width dots, "@", "\" tricks).
+    """
+    try:
+        url = httpx2.URL(text)
+    except (httpx2.InvalidURL, ValueError):  # bad port, bracket, IDNA label, NFKC form...
+        raise _bad_url(text, "is not a valid http(s) URL") from None
+    if url.scheme not in ("http", "https"):
+        msg = f"only http(s) URLs are accepted, got {_shown(text)}"
+        raise MediaError(msg)
+    if url.userinfo:
+        raise _bad_url(text, "carries a user name or password; pass a URL without them")
+    port = url.port if url.port is not None else (443 if url.scheme == "https" else 80)
+    if not 0 < port < 65536:
+        raise _bad_url(text, "has a port outside 1-65535")
+    return url, _host_of(url, text), port
+
+
+def _lookup(host: str, port: int) -> list[str]:
+    """Addresses of ``host`` (blocking), or a MediaError when it has none."""
+    try:
+        return [str(ipaddress.ip_address(host))]  # a literal: nothing to look up
+    except ValueError:
+        pass
+    try:
+        infos = (_getaddrinfo or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        infos = []
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        msg = f"the URL host {host} could not be resolved"
+        raise MediaError(msg)
+    return addresses
+
+
+def _pinned_address(host: str, addresses: list[str], settings: Settings) -> str:
+    """The address to connect to: the first, once every one of them passed the check."""
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if _refused_address(ip):
+        if not settings.allow_private_urls and _refused_address(ip):
             msg = f"the URL host {host} is not a public address (private, loopback or link-local, "
             msg += "or another reserved range)"
             raise MediaError(msg)
+    return addresses[0].split("%")[0]
 
 
-def _split(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"only http(s) URLs are accepted, got {url[:80]}"
-        raise MediaError(msg)
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+_Target = tuple[httpx2.URL, str, str]  # (URL as written, its ASCII host, the checked address)
 
 
-def _check_url(url: str, settings: Settings) -> None:
-    host, port = _split(url)
-    try:
-        infos = _getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        msg = f"the URL host {host} could not be resolved"
-        raise MediaError(msg) from None
-    _check_addresses(host, [str(info[4][0]) for info in infos], settings)
+def _target(text: str, settings: Settings) -> _Target:
+    url, host, port = _parse_url(text)
+    return url, host, _pinned_address(host, _lookup(host, port), settings)
 
 
-async def _acheck_url(url: str, settings: Settings) -> None:
-    host, port = _split(url)
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.run_in_executor(
-            None, lambda: _getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        )
-    except OSError:
-        msg = f"the URL host {host} could not be resolved"
-        raise MediaError(msg) from None
-    _check_addresses(host, [str(info[4][0]) for info in infos], settings)
+async def _atarget(text: str, settings: Settings) -> _Target:
+    url, host, port = _parse_url(text)
+    addresses = await asyncio.to_thread(_lookup, host, port)
+    return url, host, _pinned_address(host, addresses, settings)
+
+
+def check_url(text: str, settings: Settings) -> None:
+    """Refuse a URL whose host does not resolve to public addresses (``MediaError``).
+
+    Provider result URLs (fal.media, replicate.delivery...) are checked with the same rules
+    as media inputs before they are fetched.
+    """
+    _target(text, settings)
+
+
+async def acheck_url(text: str, settings: Settings) -> None:
+    """:func:`check_url`, resolving the host in a worker thread."""
+    await _atarget(text, settings)
+
+
+def _pinned_request(
+    client: httpx2.Client | httpx2.AsyncClient, target: _Target, timeout: float
+) -> httpx2.Request:
+    """A GET sent to the checked address, the host kept as Host header and TLS name (SNI)."""
+    url, host, address = target
+    return client.build_request(
+        "GET",
+        url.copy_with(host=address),
+        headers={"Host": url.netloc.decode("ascii")},
+        timeout=timeout,
+        extensions={"sni_hostname": host} if url.scheme == "https" else {},
+    )
 
 
 def _too_large(settings: Settings) -> MediaError:
@@ -271,9 +516,10 @@ def _download(url: str, settings: Settings) -> bytes:
     # trust_env=False: no proxy from the environment between the address check and the host.
     with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
-            _check_url(url, settings)
-            timeout = _remaining(deadline, settings)
-            with client.stream("GET", url, timeout=timeout) as response:
+            target = _target(url, settings)
+            request = _pinned_request(client, target, _remaining(deadline, settings))
+            response = client.send(request, stream=True)
+            try:
                 hop = _next_hop(url, response)
                 if hop is None:
                     data = bytearray()
@@ -283,6 +529,8 @@ def _download(url: str, settings: Settings) -> bytes:
                         if len(data) > settings.max_media_bytes:
                             raise _too_large(settings)
                     return bytes(data)
+            finally:
+                response.close()
             url = hop
     msg = f"more than {_MAX_REDIRECTS} redirects"
     raise MediaError(msg)
@@ -292,8 +540,9 @@ async def _adownload(url: str, settings: Settings) -> bytes:
     options = client_options(settings.timeout, _async_transport)
     async with httpx2.AsyncClient(**options, trust_env=False) as client:
         for _ in range(_MAX_REDIRECTS + 1):
-            await _acheck_url(url, settings)
-            async with client.stream("GET", url) as response:
+            request = _pinned_request(client, await _atarget(url, settings), settings.timeout)
+            response = await client.send(request, stream=True)
+            try:
                 hop = _next_hop(url, response)
                 if hop is None:
                     data = bytearray()
@@ -302,6 +551,8 @@ async def _adownload(url: str, settings: Settings) -> bytes:
                         if len(data) > settings.max_media_bytes:
                             raise _too_large(settings)
                     return bytes(data)
+            finally:
+                await response.aclose()
             url = hop
     msg = f"more than {_MAX_REDIRECTS} redirects"
     raise MediaError(msg)
@@ -311,24 +562,18 @@ def _download_error(exc: Exception) -> MediaError:
     return MediaError(f"the URL could not be downloaded ({type(exc).__name__})")
 
 
-def _local(value: Any, settings: Settings) -> Media | None:
-    """Everything that needs no network: bytes, data URIs, paths, base64."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _checked(bytes(value), settings, "input")
+def _text_of(value: Any) -> str:
     text = str(value).strip()
-    if text.startswith(("http://", "https://")):
-        return None
-    if "://" in text[:16]:
-        _split(text)  # another scheme: refused with the URL message
-    if not text.startswith("data:"):
-        from_path = _read_path(text, settings)
-        if from_path is not None:
-            return from_path
-    data = _decode_base64(text)
-    if data is None:
-        msg = "the input is not a path, an http(s) URL, a data URI or base64 text"
+    _refuse_unreadable_text(text)
+    if not text:
+        msg = "the input is empty: pass a path, an http(s) URL, a data URI or base64 text"
         raise MediaError(msg)
-    return _checked(data, settings, "input")
+    return text
+
+
+def _local(text: str, kind: Kind, settings: Settings) -> Media:
+    """Everything that needs no network: data URIs, base64 and paths (blocking for paths)."""
+    return _read_file(text, settings) if kind == "path" else _from_base64(text, settings)
 
 
 def resolve_media(value: str | bytes, settings: Settings) -> Media:
@@ -337,12 +582,14 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
     Raises:
         MediaError: refused or unusable input; nothing has been sent to the model.
     """
-    media = _local(value, settings)
-    if media is not None:
-        return media
-    url = str(value).strip()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _checked(bytes(value), settings, "input")
+    text = _text_of(value)
+    kind = _kind(text)
+    if kind != "url":
+        return _local(text, kind, settings)
     try:
-        return _checked(_download(url, settings), settings, "download")
+        return _checked(_download(text, settings), settings, "download")
     except httpx2.TimeoutException:
         raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:
@@ -350,14 +597,18 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
 
 
 async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
-    """Async twin of :func:`resolve_media` (local files are small reads, done inline)."""
-    media = _local(value, settings)
-    if media is not None:
-        return media
-    url = str(value).strip()
+    """Async twin of :func:`resolve_media`; file reads and long decodes run in a thread."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _checked(bytes(value), settings, "input")
+    text = _text_of(value)
+    kind = _kind(text)
+    if kind != "url":
+        if kind == "path" or len(text) > _INLINE_DECODE:
+            return await asyncio.to_thread(_local, text, kind, settings)
+        return _local(text, kind, settings)
     try:
         # Cancelling the whole coroutine holds every hop, chunk and stall to one deadline.
-        data = await asyncio.wait_for(_adownload(url, settings), settings.timeout)
+        data = await asyncio.wait_for(_adownload(text, settings), settings.timeout)
     except (TimeoutError, httpx2.TimeoutException):
         raise _too_slow(settings) from None
     except httpx2.HTTPError as exc:

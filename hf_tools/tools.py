@@ -55,6 +55,23 @@ def _plain_args(schema: type[BaseModel]) -> bool:
     return True
 
 
+class _PrintableArgs(dict[str, Any]):
+    """Tool arguments whose ``str()`` never raises.
+
+    LangChain prints the arguments for its callbacks before they are validated, and printing
+    a value nested 2,000 deep (RecursionError) or an integer of 5,000 digits (ValueError)
+    would escape ``invoke`` instead of becoming the "fix the arguments" message.
+    """
+
+    def __repr__(self) -> str:
+        try:
+            return super().__repr__()
+        except (RecursionError, ValueError):
+            return "{...arguments too deeply nested or too large to print...}"
+
+    __str__ = __repr__
+
+
 class HFTool(StructuredTool):
     """A StructuredTool whose schema for the LLM is its compact ``args_schema`` as written.
 
@@ -73,7 +90,8 @@ class HFTool(StructuredTool):
     # these shortcuts keep a tool call's overhead close to a bare StructuredTool's.
 
     def _filter_injected_args(self, tool_input: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in tool_input.items() if k not in FILTERED_ARGS}
+        # What callbacks see (LangChain prints it before validating anything).
+        return _PrintableArgs({k: v for k, v in tool_input.items() if k not in FILTERED_ARGS})
 
     def _parse_input(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
@@ -119,6 +137,18 @@ def _as_tool_error(exc: HFToolsError) -> Exception:
     return ToolException(exc.for_llm()) if exc.llm_fixable else exc
 
 
+# What a model-chosen value can still raise while its request is built, if no check named
+# it first: never a reason to abort the agent; the model reads it and tries again. (run_spec
+# also sends and parses, but those steps raise HFToolsError for what they cannot use.)
+_ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
+
+
+def _unusable_arguments(spec: AnySpec, exc: Exception) -> ToolException:
+    # The kind only: an unforeseen message could quote anything, a header with the key too.
+    msg = f"{spec.tool_name} could not use these arguments ({type(exc).__name__})."
+    return ToolException(f"{msg} Fix the arguments and call the tool again.")
+
+
 def make_tool(
     spec: AnySpec,
     client: HFClient,
@@ -155,6 +185,8 @@ def make_tool(
             output = client.run_spec(spec, _inputs(kwargs), model=target)
         except HFToolsError as exc:
             raise _as_tool_error(exc) from exc
+        except _ARGUMENT_FAILURES as exc:
+            raise _unusable_arguments(spec, exc) from exc
         return _content(output), output
 
     async def _arun(**kwargs: Any) -> tuple[str, Any]:
@@ -162,6 +194,8 @@ def make_tool(
             output = await aclient.run_spec(spec, _inputs(kwargs), model=target)
         except HFToolsError as exc:
             raise _as_tool_error(exc) from exc
+        except _ARGUMENT_FAILURES as exc:
+            raise _unusable_arguments(spec, exc) from exc
         return _content(output), output
 
     def _on_invalid(exc: ValidationError) -> str:

@@ -7,7 +7,9 @@ The request is built by hf_tools itself, so the cassette matches what we send to
         [--content-type application/json] [--model org/name] [--served URL=FILE]
 
 ``--served`` replays a media URL given in ``--args``: its download (a GET answered with FILE)
-is written before the inference call, which carries FILE's bytes.
+is written before the inference call, which carries FILE's bytes. Downloads connect to the
+address they resolved to (Host header kept), so the GET is written to ``--served-address``,
+the address the tests' fake DNS gives.
 
 List the new cassette and the recording its body came from in cassettes/INDEX.md.
 """
@@ -18,10 +20,16 @@ import argparse
 import json
 from pathlib import Path
 
+from httpx2 import URL
+
 from hf_tools.client import HFClient
 from hf_tools.http import HFRequest
 from hf_tools.tasks import get_spec
 from hf_tools.testing import DUMMY_TOKEN, Interaction, write_cassette
+
+
+def _pinned(url: str, address: str) -> str:
+    return str(URL(url).copy_with(host=address))
 
 
 def main() -> None:
@@ -34,6 +42,7 @@ def main() -> None:
     parser.add_argument("--content-type", default="application/json")
     parser.add_argument("--model")
     parser.add_argument("--served", action="append", default=[], metavar="URL=FILE")
+    parser.add_argument("--served-address", default="93.184.216.34")
     ns = parser.parse_args()
     served = dict(item.split("=", 1) for item in ns.served)
     client = HFClient(api_key=DUMMY_TOKEN, allowed_roots=[Path.cwd()])
@@ -48,7 +57,7 @@ def main() -> None:
     }
     downloads = [
         Interaction(
-            HFRequest(url, {}, b""),
+            HFRequest(_pinned(url, ns.served_address), {"Host": URL(url).host}, b""),
             body=Path(file).read_bytes(),
             headers={"content-type": resolve_media(file, client.settings).mime},
             method="GET",

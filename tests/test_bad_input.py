@@ -17,9 +17,20 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
-from hf_tools import REGISTRY, HFToolsError, HuggingFaceToolkit, InputError, TaskSpec
+import hf_tools.media as media
+from hf_tools import (
+    REGISTRY,
+    ConfigurationError,
+    HFClient,
+    HFToolsError,
+    HuggingFaceToolkit,
+    InputError,
+    TaskSpec,
+    get_spec,
+)
 from hf_tools.http import HFRequest
 from hf_tools.tasks._base import Media
+from hf_tools.testing import DUMMY_TOKEN
 
 from .conftest import task_toolkit
 
@@ -185,3 +196,118 @@ def _holds_none(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_none(v) for v in value)
     return value is None
+
+
+MEDIA_SPECS = [s for s in SPECS if s.media_fields]
+# Text of any kind, surrogates and NULs included, after prefixes that steer it to each reader.
+media_text = st.tuples(
+    st.sampled_from(["", "http://", "https://", "data:image/png;base64,", "/", "~/", "tests/"]),
+    st.text(st.characters(exclude_categories=()), max_size=30),
+).map("".join)
+
+
+@pytest.fixture
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(*args: Any, **kw: Any) -> Any:
+        raise OSError("no DNS in tests")
+
+    monkeypatch.setattr(media, "_getaddrinfo", unknown)
+
+
+@pytest.mark.usefixtures("no_dns")
+@pytest.mark.parametrize("spec", MEDIA_SPECS, ids=[s.task for s in MEDIA_SPECS])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=media_text)
+async def test_any_media_text_gives_an_error_message(
+    spec: TaskSpec[Any, Any], text: str, sent: list[HFRequest]
+) -> None:
+    tool = _toolkit(spec).get_tool(spec.tool_name)
+    for field in spec.media_fields:
+        args = {**spec.example, field: text}
+        call = {"name": tool.name, "args": args, "id": "1", "type": "tool_call"}
+        for reply in (tool.invoke(call), await tool.ainvoke(call)):
+            assert isinstance(reply, ToolMessage) and reply.status == "error"
+            assert str(reply.content).encode("utf-8")  # printable, also in a JSON response
+    assert sent == []
+
+
+def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_raises(
+    monkeypatch: pytest.MonkeyPatch, sent: list[HFRequest]
+) -> None:
+    tool = _toolkit_for("text-classification").get_tool("text_classification")
+    call = {"name": tool.name, "args": {"text": "hi"}, "id": "1", "type": "tool_call"}
+
+    def breaks(*args: Any) -> Any:
+        raise TypeError(f"unhashable type: 'dict' (Authorization: Bearer {DUMMY_TOKEN})")
+
+    monkeypatch.setattr(HFClient, "prepare", breaks)
+    reply = tool.invoke(call)
+    assert reply.status == "error"
+    assert reply.content == (
+        "text_classification could not use these arguments (TypeError)."
+        " Fix the arguments and call the tool again."
+    )
+
+    def misconfigured(*args: Any) -> Any:
+        raise ConfigurationError("no api key")
+
+    monkeypatch.setattr(HFClient, "prepare", misconfigured)
+    with pytest.raises(ConfigurationError):
+        tool.invoke(call)
+    assert sent == []
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    inner: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        inner = {"a": inner}
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("payload", "refusal"),
+    [
+        ({"inputs": _nested(2000)}, "payload nests deeper than 64 levels"),
+        ('{"inputs": ' + "[" * 2000 + "]" * 2000 + "}", "payload nests deeper than 64 levels"),
+        ('{"inputs": ' + "[" * 100 + "]" * 100 + "}", "payload nests deeper than 64 levels"),
+        ({"inputs": "x" * 1_000_001}, "payload is larger than 1000000 characters"),
+        ('{"inputs": "' + "x" * 1_000_001 + '"}', "payload is larger than 1000000 characters"),
+        ({"inputs": 10**5000}, "payload holds an integer too large for JSON numbers"),
+        ({"inputs": {1, 2}}, "payload holds a set, not JSON"),
+        ({"inputs": b"raw"}, "payload holds a bytes, not JSON"),
+        ({"inputs": {1: "a"}}, "payload object keys must be strings"),
+        ({"inputs": "\ud800"}, "payload holds a lone surrogate"),
+    ],
+    ids=[
+        "deep",
+        "deep-json",
+        "deep-100",
+        "large",
+        "large-json",
+        "int",
+        "set",
+        "bytes",
+        "key",
+        "utf",
+    ],
+)
+async def test_custom_payloads_are_bounded(
+    payload: Any, refusal: str, sent: list[HFRequest]
+) -> None:
+    tool = _toolkit_for("custom").get_tool("custom")
+    call = {"name": "custom", "args": {"payload": payload}, "id": "1", "type": "tool_call"}
+    for reply in (tool.invoke(call), await tool.ainvoke(call)):
+        assert reply.status == "error"
+        assert reply.content.startswith(
+            f"Invalid arguments for custom: payload: Value error, {refusal}"
+        )
+    assert sent == []
+
+
+def test_custom_payloads_at_the_bounds_are_sent(sent: list[HFRequest]) -> None:
+    client = _toolkit_for("custom").client
+    inputs = client.validate(get_spec("custom"), {"payload": {"inputs": _nested(63)}})
+    request = client.prepare(get_spec("custom"), inputs, {}, client.model_for(get_spec("custom")))
+    assert request.content.count(b"{") == 64

@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
+import random
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from pytest_socket import SocketConnectBlockedError
 
 import hf_tools.media as media
 from hf_tools import MediaError, Settings
@@ -40,7 +48,10 @@ def web(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (dns[host], port))]
 
     def handler(request: httpx2.Request) -> httpx2.Response:
-        status, content, headers = pages.get(str(request.url), (404, b"", {}))
+        # The download connects to the checked address; the Host header names the page.
+        url = request.url.copy_with(netloc=request.headers["host"].encode())
+        assert dns.get(url.host, url.host) == request.url.host
+        status, content, headers = pages.get(str(url), (404, b"", {}))
         return httpx2.Response(status, content=content, headers=headers)
 
     monkeypatch.setattr(media, "_getaddrinfo", getaddrinfo)
@@ -76,6 +87,7 @@ def test_bytes_base64_and_data_uri(settings: Settings) -> None:
         b64,
         f"data:image/png;base64,{b64}",
         f"data:application/octet-stream;base64,{b64}",
+        f"DATA:image/png;BASE64,{b64}",
     ):
         assert resolve_media(value, settings).mime == "image/png"
 
@@ -119,7 +131,14 @@ def test_unusable_files_are_refused(
         resolve_media(str(path), settings)
 
 
-@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing"])
+def _no_file(path: object) -> str:
+    return (
+        f"file not found: {path} (or it is not a regular file, or it is outside the folders"
+        " this tool may read)"
+    )
+
+
+@pytest.mark.parametrize("name", ["id_rsa.png", "id_rsa", "missing.png", "missing", ""])
 def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name: str) -> None:
     allowed, secret = tmp_path / "allowed", tmp_path / "secrets"
     allowed.mkdir()
@@ -128,17 +147,81 @@ def test_outside_the_root_never_tells_whether_a_file_exists(tmp_path: Path, name
     (secret / "id_rsa").write_bytes(b"key")
     settings = Settings.create(api_key="hf_x", allowed_roots=[allowed])
     with pytest.raises(MediaError) as refused:
-        resolve_media(str(secret / name), settings)
-    assert (
-        str(refused.value) == f"the path {secret / name} is outside the folders this tool may read"
-    )
+        resolve_media(f"{secret}/{name}", settings)
+    assert str(refused.value) == _no_file(f"{secret}/{name}")
 
 
-def test_missing_file_and_nonsense(settings: Settings, tmp_path: Path) -> None:
-    with pytest.raises(MediaError, match="file not found"):
-        resolve_media(str(tmp_path / "nope.png"), settings)
+def test_missing_not_a_file_and_outside_get_one_answer(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opened without waiting for a writer, then refused
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    outside.write_bytes(PNG)
+    for path in (tmp_path / "nope.png", tmp_path / "folder", fifo, outside, "/proc/self/mem"):
+        with pytest.raises(MediaError) as refused:
+            resolve_media(str(path), settings)
+        assert str(refused.value) == _no_file(path)
     with pytest.raises(MediaError, match="not a path, an http"):
-        resolve_media("a cat on a mat!", settings)
+        resolve_media("not+base64", settings)
+
+
+def test_proc_files_inside_a_root_are_refused_not_raised() -> None:
+    # /proc/self/mem is a "regular file" whose read fails (EIO): a refusal, not an OSError.
+    procfs = Settings.create(api_key="hf_x", allowed_roots=["/proc"])
+    with pytest.raises(MediaError, match="file not found: /proc/self/mem"):
+        resolve_media("/proc/self/mem", procfs)
+    with pytest.raises(MediaError, match="not a recognized image"):  # size 0 in stat: read capped
+        resolve_media("/proc/self/status", procfs)
+
+
+def test_a_symlink_swapped_in_after_the_check_is_not_followed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    real_resolve = Path.resolve
+
+    def swap_then_resolve(path: Path, strict: bool = False) -> Path:
+        # The race: the name passes the check, then becomes a link to an endless device.
+        resolved = real_resolve(path, strict)
+        image.unlink()
+        image.symlink_to("/dev/zero")
+        return resolved
+
+    monkeypatch.setattr(Path, "resolve", swap_then_resolve)
+    with pytest.raises(MediaError) as refused:
+        resolve_media(str(image), settings)
+    assert str(refused.value) == _no_file(image)
+
+
+def test_a_file_growing_past_its_stat_size_is_read_with_the_cap(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The size fstat reports can be stale (the file grows, /proc says 0): the read is capped.
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG * 1000)
+    real_fstat = os.fstat
+
+    def small_fstat(fd: int) -> Any:
+        info = real_fstat(fd)
+        return os.stat_result((info.st_mode, *info[1:6], 10, *info[7:]))
+
+    monkeypatch.setattr(media.os, "fstat", small_fstat)
+    with pytest.raises(MediaError, match="larger than 1000 bytes"):
+        resolve_media(str(big), settings)
+
+
+def test_the_default_root_is_refused_at_the_file_system_root(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir("/")
+    default = Settings.create(api_key="hf_x")
+    with pytest.raises(MediaError, match="local files are not accepted here: /etc/hostname"):
+        resolve_media("/etc/hostname", default)
+    assert "allowed_roots" in caplog.text
+    anywhere = Settings.create(api_key="hf_x", allowed_roots=["/"])  # explicit: the caller's call
+    with pytest.raises(MediaError, match="not a recognized image"):
+        resolve_media("/etc/hostname", anywhere)
 
 
 async def test_public_url_sync_and_async(settings: Settings, web: dict[str, Any]) -> None:
@@ -158,9 +241,6 @@ async def test_public_url_sync_and_async(settings: Settings, web: dict[str, Any]
     ],
 )
 async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any], url: str) -> None:
-    web["dns"].update(
-        {"127.0.0.1": "127.0.0.1", "169.254.169.254": "169.254.169.254", "::1": "::1"}
-    )
     web["dns"]["localhost.test"] = "127.0.0.1"
     for resolve in (resolve_media,):
         with pytest.raises(MediaError, match="private, loopback or link-local"):
@@ -180,6 +260,26 @@ async def test_private_urls_are_refused(settings: Settings, web: dict[str, Any],
         "169.254.169.254",
         "172.16.0.1",
         "192.0.0.1",
+        "192.0.0.8",  # IETF protocol assignments: the whole /24 (Python's is_global misses it)
+        "192.0.0.9",
+        "192.0.0.171",
+        "192.31.196.1",  # AS112
+        "192.52.193.1",  # AMT
+        "192.88.99.1",  # 6to4 relay anycast
+        "192.175.48.1",  # AS112 direct delegation
+        "::ffff:192.0.0.8",
+        "2002:c000:8::",  # 6to4 of 192.0.0.8
+        "64:ff9b::c000:8",  # NAT64 of 192.0.0.8
+        "64:ff9b:1::1",  # local-use NAT64
+        "100:0:0:1::1",  # dummy prefix
+        "2001:1::1",  # PCP anycast
+        "2001:3::1",  # AMT
+        "2001:4:112::1",  # AS112-v6
+        "2001:20::1",  # ORCHIDv2
+        "2620:4f:8000::1",  # AS112 direct delegation
+        "3fff::1",  # documentation (2024)
+        "5f00::1",  # segment routing SIDs
+        "::127.0.0.1",  # deprecated IPv4-compatible
         "192.0.2.1",
         "192.168.1.1",
         "198.18.0.1",
@@ -321,3 +421,194 @@ def test_media_error_is_for_the_llm() -> None:
     err = MediaError("the input is empty")
     assert err.llm_fixable
     assert "allowed folders" in err.for_llm()
+
+
+# ---- model-chosen text that cannot be a media reference: always a MediaError
+
+BAD_TEXT = [
+    "\x00",
+    "tests/fixtures/image.png\x00.txt",
+    "https://img.example.com/a\x00.png",
+    "\ud800",
+    "https://img.example.com/\udc80.png",
+    "data:image/png;base64,\ud800AAAA",
+    "http://x:abc/",
+    "http://x:99999/",
+    "http://x:0/",
+    "http://[::1/",
+    "http://[fe80::1%25eth0]/x.png",
+    "http://.x/",
+    "http://a..b/",
+    f"http://{'a' * 64}.com/",
+    f"http://{'a.' * 130}com/",
+    "http:///x.png",
+    "http://user:pw@img.example.com/x.png",
+    "http://img.example.com\uff0f@127.0.0.1/",  # full-width slash: userinfo, refused
+    "http://img\u3002example\u3002com/x.png",  # ideographic full stops
+    "http://\uff11\uff12\uff17.0.0.1/x.png",  # full-width digits
+    "\uff48ttp://img.example.com/x.png",
+    "file:///etc/passwd",
+    "HTTP://2130706433/x.png",  # 127.0.0.1 as one number
+    "http://0x7f.1/x.png",
+    "~no-such-user-here/x.png",
+    "",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("text", BAD_TEXT, ids=ascii)
+async def test_unreadable_text_is_a_media_error(
+    settings: Settings, web: dict[str, Any], text: str
+) -> None:
+    web["dns"].update({"2130706433": "127.0.0.1", "0x7f.1": "127.0.0.1"})  # as inet_aton reads
+    with pytest.raises(MediaError) as sync_error:
+        resolve_media(text, settings)
+    with pytest.raises(MediaError) as async_error:
+        await aresolve_media(text, settings)
+    # The message quotes the input: it must survive UTF-8 (a terminal, a JSON response).
+    assert sync_error.value.for_llm().encode("utf-8")
+    assert str(async_error.value) == str(sync_error.value)
+
+
+@examples(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    text=st.tuples(
+        st.sampled_from(["", "http://", "https://", "data:image/png;base64,", "/", "~", "./"]),
+        st.text(st.characters(exclude_categories=()), max_size=40),
+    ).map("".join)
+)
+def test_any_text_is_media_or_a_media_error(tmp_path: Path, web: dict[str, Any], text: str) -> None:
+    one = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], max_media_bytes=1000)
+    try:
+        resolve_media(text, one)
+    except MediaError as exc:
+        exc.for_llm().encode("utf-8")
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["plain", "wrapped"])
+async def test_a_4mb_base64_image_is_decoded_in_linear_time(wrap: bool) -> None:
+    # Path(text).resolve() on it took 66 s: the text must not reach the file system at all.
+    # Random bytes: their base64 holds ~50,000 "/", each a path component to resolve.
+    image = PNG + random.Random(0).randbytes(3 * 1024 * 1024)
+    text = base64.b64encode(image).decode()
+    if wrap:  # line-wrapped base64, as `base64` the tool writes it
+        text = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    big = Settings.create(api_key="hf_x", max_media_bytes=4 * 1024 * 1024)
+    started = time.monotonic()
+    assert resolve_media(text, big).data == image
+    assert (await aresolve_media(text, big)).data == image
+    assert time.monotonic() - started < 1.0
+
+
+def test_short_base64_and_paths_are_told_apart(settings: Settings, tmp_path: Path) -> None:
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(20)).decode()
+    assert jpeg.startswith("/9j/")  # base64 that looks like an absolute path
+    assert resolve_media(jpeg, settings).mime == "image/jpeg"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat").write_bytes(PNG)  # a path made of base64 letters only
+    assert resolve_media(str(tmp_path / "photos" / "cat"), settings).data == PNG
+
+
+# ---- DNS rebinding: the connection goes to the address that was checked
+
+
+async def test_the_download_connects_to_the_checked_address(
+    settings: Settings, web: dict[str, Any]
+) -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        if request.url.path == "/r":
+            return httpx2.Response(302, headers={"location": "https://cdn.example.com/cat.png"})
+        return httpx2.Response(200, content=PNG)
+
+    web["dns"]["cdn.example.com"] = "2606:4700::6810:84e5"
+    transport = httpx2.MockTransport(handler)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(media, "_transport", transport)
+        patch.setattr(media, "_async_transport", transport)
+        assert resolve_media("https://img.example.com:8443/r", settings).data == PNG
+        assert (await aresolve_media("https://img.example.com:8443/r", settings)).data == PNG
+    for first, second in (seen[:2], seen[2:]):
+        assert str(first.url) == "https://93.184.216.34:8443/r"
+        assert first.headers["host"] == "img.example.com:8443"
+        assert first.extensions["sni_hostname"] == "img.example.com"  # TLS checks the name
+        assert str(second.url) == "https://[2606:4700::6810:84e5]/cat.png"
+        assert second.headers["host"] == "cdn.example.com"
+        assert second.extensions["sni_hostname"] == "cdn.example.com"
+
+
+@pytest.fixture
+def loopback_png() -> Iterator[tuple[int, list[str]]]:
+    """A server on 127.0.0.1 that serves PNG to anyone; yields (port, paths it served)."""
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("content-length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], served
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+PINNED = 'connect\\(\\) with host "93.184.216.34"'
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])  # alone: with enable_socket it would allow every host
+async def test_a_second_dns_answer_cannot_point_the_download_at_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loopback_png: tuple[int, list[str]]
+) -> None:
+    # A rebinding resolver: a public address for the check, loopback for any later lookup.
+    port, served = loopback_png
+    answers: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host: str, *args: Any, **kw: Any) -> list[Any]:
+        if host != "rebind.example.com":
+            return real_getaddrinfo(host, *args, **kw)  # literals: the address itself
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    # The system resolver itself: the check and the HTTP client would both ask it.
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    strict = Settings.create(api_key="hf_x", allowed_roots=[tmp_path], timeout=2)
+    url = f"http://rebind.example.com:{port}/x.png"
+    # pytest-socket refuses (and warns about) every host but 127.0.0.1: the warning names
+    # where the download connected. The refusal surfaces as itself (sync) or inside anyio's
+    # exception group (async); only tests see it, so any exception will do here.
+    with pytest.raises(SocketConnectBlockedError), pytest.warns(UserWarning, match=PINNED):
+        resolve_media(url, strict)
+    answers.clear()
+    with pytest.raises(Exception), pytest.warns(UserWarning, match=PINNED):  # noqa: B017
+        await aresolve_media(url, strict)
+    assert answers == ["93.184.216.34"]  # one lookup: the checked one
+    assert served == []  # loopback was never reached
+
+
+async def test_async_file_reads_stay_off_the_event_loop(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.png").write_bytes(PNG)
+    threads: list[int] = []
+    real_open = os.open
+
+    def recording_open(*args: Any, **kw: Any) -> int:
+        threads.append(threading.get_ident())
+        return real_open(*args, **kw)
+
+    monkeypatch.setattr(media.os, "open", recording_open)
+    assert (await aresolve_media(str(tmp_path / "a.png"), settings)).data == PNG
+    assert threads and threading.get_ident() not in threads
