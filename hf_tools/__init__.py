@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from hf_tools.agent import Agent, AgentResult
     from hf_tools.chat import HFChatModel
     from hf_tools.toolkit import HuggingFaceToolkit
-    from hf_tools.tools import HFTool, make_tool
+    from hf_tools.tools import HFTool, HFToolError, make_tool
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ __all__ = [
     "HFConnectionError",
     "HFTimeoutError",
     "HFTool",
+    "HFToolError",
     "HFToolsError",
     "HuggingFaceToolkit",
     "InputError",
@@ -71,6 +72,7 @@ _LAZY = {
     "HFChatModel": "hf_tools.chat",
     "HuggingFaceToolkit": "hf_tools.toolkit",
     "HFTool": "hf_tools.tools",
+    "HFToolError": "hf_tools.tools",
     "make_tool": "hf_tools.tools",
 }
 

@@ -1,8 +1,11 @@
 """TaskSpec + clients -> a LangChain StructuredTool (sync and async, content_and_artifact).
 
 Content is short text the LLM reads (bounded by ``max_content_chars``); the artifact is the full
-typed output. Errors the LLM can fix come back as a ToolException message (``status="error"``);
-configuration errors raise to the developer.
+typed output. Errors the LLM can fix: invoked with a ToolCall (agents), they come back as a
+ToolMessage with ``status="error"`` and a message saying what to change; invoked with plain
+arguments (chains, batches, Python), they raise :class:`HFToolError` carrying the same message,
+so a chain stops and ``batch(..., return_exceptions=True)`` returns it. Configuration errors
+raise to the developer either way.
 
 No ``from __future__ import annotations`` here, on purpose: LangChain resolves the type hints
 of ``HFTool._run`` on every call, and string annotations cost ~20 µs a call to evaluate.
@@ -13,6 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from langchain_core.prompt_values import StringPromptValue
 from langchain_core.tools import (
     FILTERED_ARGS,
     ArgsSchema,
@@ -20,13 +24,13 @@ from langchain_core.tools import (
     StructuredTool,
     ToolException,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from hf_tools.client import AnySpec, AsyncHFClient, HFClient, validation_message
 from hf_tools.errors import HFToolsError
 from hf_tools.tasks._base import SavesFiles, ToolInput
 
-__all__ = ["HFTool", "bound_text", "make_tool"]
+__all__ = ["HFTool", "HFToolError", "bound_text", "make_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +76,19 @@ class _PrintableArgs(dict[str, Any]):
     __str__ = __repr__
 
 
+class HFToolError(ToolException):
+    """A tool call failed in a way the caller can fix; the message says what to change.
+
+    Raised when a tool is invoked with plain arguments; with a ToolCall the same message is
+    the error ToolMessage's content instead. ``error`` is the underlying
+    :class:`~hf_tools.errors.HFToolsError`, or None for arguments that did not validate.
+    """
+
+    def __init__(self, message: str, error: HFToolsError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
 class HFTool(StructuredTool):
     """A StructuredTool whose schema for the LLM is its compact ``args_schema`` as written.
 
@@ -79,6 +96,31 @@ class HFTool(StructuredTool):
     which loses our schema trimming; our inputs have no injected arguments to hide, so the
     argument model itself is the right schema.
     """
+
+    # The same tool with LangChain's error handling off, for calls with plain arguments.
+    _raising: "HFTool | None" = PrivateAttr(default=None)
+    _on_invalid: Callable[[ValidationError], str] | None = PrivateAttr(default=None)
+
+    def _for(self, kwargs: dict[str, Any]) -> "HFTool":
+        if kwargs.get("tool_call_id") is not None:  # a ToolCall: errors become ToolMessages
+            return self
+        twin = self._raising
+        if twin is None:
+            twin = self.model_copy(
+                update={"handle_tool_error": False, "handle_validation_error": False}
+            )
+            handler = self.handle_validation_error
+            twin._on_invalid = handler if callable(handler) else None
+            self._raising = twin
+        return twin
+
+    def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run the tool: a ToolCall gets a ToolMessage, plain arguments raise on failure."""
+        return super(HFTool, self._for(kwargs)).run(tool_input, *args, **kwargs)
+
+    async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        """Async :meth:`run`."""
+        return await super(HFTool, self._for(kwargs)).arun(tool_input, *args, **kwargs)
 
     @property
     def tool_call_schema(self) -> ArgsSchema:
@@ -99,6 +141,8 @@ class HFTool(StructuredTool):
         schema = self.args_schema
         if not (isinstance(schema, type) and issubclass(schema, BaseModel) and _plain_args(schema)):
             return super()._parse_input(tool_input, tool_call_id)
+        if isinstance(tool_input, StringPromptValue):  # `PromptTemplate | tool`
+            tool_input = tool_input.to_string()
         if isinstance(tool_input, str):
             # A bare string is the first argument, as LangChain reads it; our functions take
             # keywords only, so it becomes one (missing others then fail validation cleanly).
@@ -106,7 +150,12 @@ class HFTool(StructuredTool):
         # The same validation LangChain does, without its per-call scan of the model's
         # annotations for an injected tool call id (~15 µs): a ToolInput has none. Every
         # field is either given or has a default, so LangChain would pass them all too.
-        inputs = schema.model_validate(tool_input)
+        try:
+            inputs = schema.model_validate(tool_input)
+        except ValidationError as exc:
+            if self._on_invalid is None:
+                raise
+            raise HFToolError(self._on_invalid(exc)) from exc
         return {name: getattr(inputs, name) for name in type(inputs).model_fields}
 
     # Neither takes a run manager nor a config, so LangChain passes neither: our functions use
@@ -134,7 +183,7 @@ def bound_text(text: str, limit: int) -> str:
 
 
 def _as_tool_error(exc: HFToolsError) -> Exception:
-    return ToolException(exc.for_llm()) if exc.llm_fixable else exc
+    return HFToolError(exc.for_llm(), exc) if exc.llm_fixable else exc
 
 
 # What a model-chosen value can still raise while its request is built, if no check named
@@ -143,10 +192,10 @@ def _as_tool_error(exc: HFToolsError) -> Exception:
 _ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
 
 
-def _unusable_arguments(spec: AnySpec, exc: Exception) -> ToolException:
+def _unusable_arguments(spec: AnySpec, exc: Exception) -> HFToolError:
     # The kind only: an unforeseen message could quote anything, a header with the key too.
     msg = f"{spec.tool_name} could not use these arguments ({type(exc).__name__})."
-    return ToolException(f"{msg} Fix the arguments and call the tool again.")
+    return HFToolError(f"{msg} Fix the arguments and call the tool again.")
 
 
 def make_tool(

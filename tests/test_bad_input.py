@@ -22,6 +22,7 @@ from hf_tools import (
     REGISTRY,
     ConfigurationError,
     HFClient,
+    HFToolError,
     HFToolsError,
     HuggingFaceToolkit,
     InputError,
@@ -133,9 +134,12 @@ async def test_inputs_that_are_not_arguments_give_a_message_and_send_nothing(
     spec: TaskSpec[Any, Any], value: Any, sent: list[HFRequest]
 ) -> None:
     # (A ToolCall's args are always an object: chat models put others in invalid_tool_calls.)
+    # Plain input (chains, batches): the failure raises, carrying the message an agent reads.
     tool = _toolkit(spec).get_tool(spec.tool_name)
-    for reply in (tool.invoke(value), await tool.ainvoke(value)):
-        assert str(reply).startswith(f"Invalid arguments for {spec.tool_name}: ")
+    with pytest.raises(HFToolError, match=f"^Invalid arguments for {spec.tool_name}: "):
+        tool.invoke(value)
+    with pytest.raises(HFToolError, match=f"^Invalid arguments for {spec.tool_name}: "):
+        await tool.ainvoke(value)
     assert sent == []
 
 
@@ -185,8 +189,8 @@ def _not_json(name: str) -> Any:
 
 def test_non_finite_numbers_are_refused_before_sending(sent: list[HFRequest]) -> None:
     tool = _toolkit_for("custom").get_tool("custom")
-    reply = tool.invoke({"payload": {"inputs": "x", "parameters": {"t": float("inf")}}})
-    assert reply.startswith("numbers must be finite: JSON has no NaN or Infinity")
+    with pytest.raises(HFToolError, match=r"^numbers must be finite: JSON has no NaN or Infinity"):
+        tool.invoke({"payload": {"inputs": "x", "parameters": {"t": float("inf")}}})
     assert sent == []
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
 from hf_tools.cli import schema_bytes
+from hf_tools.tools import HFToolError
 
 
 def test_default_is_every_task_in_registry_order() -> None:
@@ -123,8 +124,9 @@ async def test_a_bare_string_is_the_tools_first_argument(
     with cassette("text-classification/success", allow_playback_repeats=True):
         assert tool.invoke("I like you").startswith("POSITIVE")
         assert (await tool.ainvoke("I like you")).startswith("POSITIVE")
-    answer = toolkit.get_tool("question_answering").invoke("Who?")
-    assert answer == (
+    with pytest.raises(HFToolError) as raised:
+        toolkit.get_tool("question_answering").invoke("Who?")
+    assert str(raised.value) == (
         "Invalid arguments for question_answering: context: Field required."
         " Fix the arguments and call the tool again."
     )
