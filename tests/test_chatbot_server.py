@@ -35,6 +35,12 @@ from .conftest import FIXTURES, ROOT
 _JSON = {"Content-Type": "application/json"}
 
 
+@pytest.fixture(autouse=True)
+def _memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` keeps conversations in memory here, never in a ./chatbot.db of the checkout."""
+    monkeypatch.setenv("HF_TOOLS_STORE", "memory")
+
+
 def _echo(messages: list[BaseMessage]) -> str:
     """Answers with what it was told, so memory shows in the answer."""
     said = [str(m.content) for m in messages if isinstance(m, HumanMessage)]
