@@ -749,6 +749,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
         middleware.insert(0, cors)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
