@@ -32,12 +32,19 @@ or sent to the model; responses say which tools produced what. The access log ha
 the route's path template, the status, the duration and a hash of the key: never the path or
 the query, where the message and session ids are.
 
+Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
+by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
+stored atomically, and memory changes only once the store has it. ``"stream"`` must be a JSON
+boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be truthy).
+
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.
 ``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
 
-Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]
-[--api-keys-file FILE]`` (needs the ``server`` extra: starlette and uvicorn).
+Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--store URL]
+[--allow-files DIR] [--api-keys-file FILE]`` (needs the ``server`` extra: starlette and
+uvicorn; ``--help`` lists the rest). The token is needed only when ``--chat-base-url`` or
+``--base-url`` is a Hugging Face host (both default to one).
 """
 
 from __future__ import annotations
