@@ -150,8 +150,8 @@ class SqliteStore:
                 msg = f"{self.path} has schema {row[0]}; this server knows {SCHEMA_VERSION}"
                 raise RuntimeError(msg)
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    def _transaction(self, *, write: bool = True) -> _Transaction:
+        return _Transaction(self._db, self._lock, write=write)
 
     def create(self, owner: str, session_id: str) -> None:
         """An empty conversation (nothing changes if it exists)."""
@@ -160,7 +160,7 @@ class SqliteStore:
 
     def load(self, owner: str, session_id: str) -> list[BaseMessage] | None:
         """The conversation's messages in order; None if there is no such session."""
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             key = (owner, session_id)
             if db.execute("SELECT 1 FROM sessions WHERE owner=? AND id=?", key).fetchone() is None:
                 return None
@@ -192,7 +192,7 @@ class SqliteStore:
 
     def list(self, owner: str) -> list[str]:
         """The owner's session ids, oldest first."""
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             rows = db.execute(
                 "SELECT id FROM sessions WHERE owner=? ORDER BY created, rowid", (owner,)
             ).fetchall()
@@ -200,7 +200,7 @@ class SqliteStore:
 
     def count(self, owner: str | None = None) -> int:
         """How many sessions the owner (or everyone) has."""
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             if owner is None:
                 row = db.execute("SELECT count(*) FROM sessions").fetchone()
             else:
@@ -214,17 +214,19 @@ class SqliteStore:
 
 
 class _Transaction:
-    """``with``: the lock, BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any exception."""
+    """``with``: the lock, BEGIN, then COMMIT, or ROLLBACK on any exception."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, *, write: bool) -> None:
         self._db = db
         self._lock = lock
+        self._write = write
 
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         try:
-            # IMMEDIATE: take the write lock first, so two processes never both read a max(seq).
-            self._db.execute("BEGIN IMMEDIATE")
+            # A writer takes the write lock first (IMMEDIATE), so two processes never both read
+            # a max(seq); a reader's snapshot (WAL) blocks nobody.
+            self._db.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
         except BaseException:
             self._lock.release()
             raise

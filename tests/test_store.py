@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,28 @@ def test_open_store_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for bad in ("postgresql://db/chat", "sqlite:///", "chat.db"):
         with pytest.raises(ValueError, match="--store takes"):
             open_store(bad)
+
+
+def test_two_connections_on_one_file_never_lose_a_turn(tmp_path: Path) -> None:
+    # Two servers on one file: each turn takes the write lock before reading the last seq, so
+    # concurrent appends interleave whole turns and none overwrites another.
+    stores = [SqliteStore(tmp_path / "chat.db") for _ in range(2)]
+
+    def _append(store: SqliteStore, base: int) -> None:
+        for i in range(base, base + 10):
+            store.append_turn("k", "s", _turn(i))
+
+    threads = [threading.Thread(target=_append, args=(s, 100 * n)) for n, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    loaded = stores[0].load("k", "s") or []
+    assert len(loaded) == 80
+    turns = [loaded[i : i + 4] for i in range(0, 80, 4)]
+    assert sorted(str(t[0].content) for t in turns) == sorted(
+        f"q{i}" for base in (0, 100) for i in range(base, base + 10)
+    )
+    assert all(t == _turn(int(str(t[0].content)[1:])) for t in turns)  # never interleaved
+    for store in stores:
+        store.close()
