@@ -32,12 +32,19 @@ or sent to the model; responses say which tools produced what. The access log ha
 the route's path template, the status, the duration and a hash of the key: never the path or
 the query, where the message and session ids are.
 
+Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
+by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
+stored atomically, and memory changes only once the store has it. ``"stream"`` must be a JSON
+boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be truthy).
+
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.
 ``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
 
-Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--allow-files DIR]
-[--api-keys-file FILE]`` (needs the ``server`` extra: starlette and uvicorn).
+Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--store URL]
+[--allow-files DIR] [--api-keys-file FILE]`` (needs the ``server`` extra: starlette and
+uvicorn; ``--help`` lists the rest). The token is needed only when ``--chat-base-url`` or
+``--base-url`` is a Hugging Face host (both default to one).
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 import sys
 import time
 from collections import OrderedDict
@@ -76,8 +84,11 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
+from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
 from hf_tools.agent import Agent, AgentEvent, AgentResult, FinalAnswer
 from hf_tools.cli import task_ids
+from hf_tools.config import is_hf_host, stored_token
+from hf_tools.toolkit import HuggingFaceToolkit
 
 __all__ = [
     "ApiKeys",
@@ -119,7 +130,12 @@ class ChatError(Exception):
 
 @dataclass
 class _Session:
+    owner: str = ""
+    session_id: str = ""
     messages: list[BaseMessage] = field(default_factory=list)
+    # Whether ``messages`` holds the stored conversation yet (a process that just started
+    # knows a session's id from a request before it has read the session from the store).
+    loaded: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Requests that opened the session and have not ended: while any is in flight the session
     # is busy and never evicted (a streamed turn takes the lock only once its response starts).
@@ -138,20 +154,31 @@ class _Session:
 
 
 class SessionStore:
-    """Conversations in memory, by owner (an API key's id) and session id.
+    """Sessions in use, by owner (an API key's id) and session id, over a durable ``backend``.
 
     Each owner sees only its own sessions. A new session over ``max_per_owner`` (or over
     ``max_sessions`` in all) evicts that owner's least recently used idle session, never
-    another owner's; when the owner has none idle it gets 429. The whole store is this class,
-    so a database-backed one can replace it later.
+    another owner's (from the backend too, once ``flush`` runs); when the owner has none idle
+    it gets 429. The backend holds every conversation (``agents.store``); this class holds the
+    per-session locks and the trimmed history sent to the model. Backend calls run in worker
+    threads (``asyncio.to_thread``): the event loop never waits on a disk.
     """
 
-    def __init__(self, max_history: int, *, max_sessions: int = 1000, max_per_owner: int = 100):
+    def __init__(
+        self,
+        max_history: int,
+        *,
+        max_sessions: int = 1000,
+        max_per_owner: int = 100,
+        backend: ConversationStore | None = None,
+    ):
         self.max_history = max_history
         self.max_sessions = max_sessions
         self.max_per_owner = max_per_owner
+        self.backend: ConversationStore = backend if backend is not None else MemoryStore()
         self._owners: dict[str, OrderedDict[str, _Session]] = {}
         self._count = 0
+        self._evicted: list[tuple[str, str]] = []  # still to delete from the backend
 
     def __len__(self) -> int:
         return self._count
@@ -173,7 +200,7 @@ class SessionStore:
         else:
             if len(sessions) >= self.max_per_owner or self._count >= self.max_sessions:
                 self._evict_idle(sessions)
-            session = sessions[session_id] = _Session()
+            session = sessions[session_id] = _Session(owner, session_id)
             self._owners[owner] = sessions
             self._count += 1
         session.pending += 1
@@ -182,7 +209,7 @@ class SessionStore:
     def _evict_idle(self, sessions: OrderedDict[str, _Session]) -> None:
         idle = next((k for k, s in sessions.items() if not s.busy), None)
         if idle is not None:
-            del sessions[idle]
+            self._evicted.append((sessions.pop(idle).owner, idle))
             self._count -= 1
         elif len(sessions) >= self.max_per_owner:
             msg = f"this key's {self.max_per_owner} sessions are all busy; retry shortly"
@@ -205,6 +232,46 @@ class SessionStore:
         if not sessions:
             del self._owners[owner]
         return True
+
+    async def flush(self) -> None:
+        """Delete evicted sessions from the backend."""
+        while self._evicted:
+            owner, session_id = self._evicted.pop()
+            await asyncio.to_thread(self.backend.delete, owner, session_id)
+
+    async def load(self, session: _Session) -> None:
+        """Read the session's conversation from the backend, once (call under its lock)."""
+        if not session.loaded:
+            stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
+            session.messages = _trim(stored or [], self.max_history)
+            session.loaded = True
+
+    async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
+        """The owner's conversation (trimmed); None if neither memory nor the backend has it."""
+        session = self.get(owner, session_id)
+        if session is not None and session.loaded:
+            return session.messages
+        stored = await asyncio.to_thread(self.backend.load, owner, session_id)
+        if stored is None:
+            return None if session is None else []
+        return _trim(stored, self.max_history)
+
+    async def record(self, session: _Session, before: int, messages: list[BaseMessage]) -> None:
+        """Store a finished run's new messages as one turn, then keep them in memory.
+
+        ``before`` is how many history messages the run started from: the rest is the turn
+        (the user's message and all the agent added). The backend writes all of it or none,
+        and memory changes only once it has: a failed write leaves no half turn anywhere.
+        """
+        body = [m for m in messages if not isinstance(m, SystemMessage)]
+        turn = body[before:]
+        await asyncio.to_thread(self.backend.append_turn, session.owner, session.session_id, turn)
+        self.remember(session, body)
+
+    async def remove(self, owner: str, session_id: str) -> bool:
+        """Forget the owner's session in memory and in the backend; False if neither had it."""
+        cached = self.delete(owner, session_id)
+        return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
         """Keep a finished run's conversation, trimmed, without the system prompt.
@@ -504,6 +571,7 @@ def create_app(
     max_streams: int = 64,
     max_streams_per_key: int = 4,
     max_history: int = 40,
+    store: ConversationStore | None = None,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
@@ -521,8 +589,12 @@ def create_app(
         max_streams: turns (streamed or not) running at once in all (429 beyond).
         max_streams_per_key: turns running at once per key (429 beyond).
         max_history: messages of each conversation sent back to the model.
+        store: where conversations are kept (default: in memory; ``main`` uses SQLite); the
+            app closes it when it shuts down.
     """
-    store = SessionStore(max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key)
+    sessions = SessionStore(
+        max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key, backend=store
+    )
     streams = _Streams(max_streams_per_key, max_streams)
     max_body = 4 * max_message_chars + 1024
 
@@ -563,23 +635,26 @@ def create_app(
             raise ChatError(400, msg)
         return data
 
-    def _claim(request: Request, session_id: str) -> _Session:
+    async def _claim(request: Request, session_id: str) -> _Session:
         """The caller's session for one turn, counted against the key's limits.
 
         The guard releases both when the request ends, whatever happens to the response.
         """
         caller = _caller(request)
         caller.releases.append(streams.acquire(caller.key_id))
-        session = store.open(caller.key_id, session_id)
-        caller.releases.append(lambda: store.release(session))
+        session = sessions.open(caller.key_id, session_id)
+        caller.releases.append(lambda: sessions.release(session))
+        await sessions.flush()
         return session
 
     async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
         async with session.turn():
+            await sessions.load(session)
+            before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
             async for event in agent.astream_events(history):
                 if isinstance(event, FinalAnswer):
-                    store.remember(session, event.result.messages)
+                    await sessions.record(session, before, event.result.messages)
                 yield event
 
     async def _stream(session: _Session, text: str) -> AsyncIterator[str]:
@@ -598,15 +673,21 @@ def create_app(
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
-        store.release(store.open(owner, session_id))
+        sessions.release(sessions.open(owner, session_id))
+        await sessions.flush()
+        await asyncio.to_thread(sessions.backend.create, owner, session_id)
         return JSONResponse({"id": session_id}, status_code=201)
 
     async def post_message(request: Request) -> Response:
         session_id = _session_id(request)
         data = await _body(request)
         text = _message(data.get("message"))
-        session = _claim(request, session_id)
-        if data.get("stream") is True:
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):  # "false" is truthy: guessing would surprise someone
+            msg = '"stream" must be true or false (a JSON boolean)'
+            raise ChatError(400, msg, "invalid_stream")
+        session = await _claim(request, session_id)
+        if stream:
             return _streaming(session, text)
         result: AgentResult | None = None
         try:
@@ -621,26 +702,26 @@ def create_app(
     async def stream_message(request: Request) -> Response:
         session_id = _session_id(request)
         text = _message(request.query_params.get("message"))
-        return _streaming(_claim(request, session_id), text)
+        return _streaming(await _claim(request, session_id), text)
 
     async def get_session(request: Request) -> Response:
-        session = store.get(_caller(request).key_id, _session_id(request))
-        if session is None:  # another key's session too: 404 tells nothing about its ids
+        messages = await sessions.history(_caller(request).key_id, _session_id(request))
+        if messages is None:  # another key's session too: 404 tells nothing about its ids
             return _error(404, "no such session")
         history = [
             {"role": m.type, "content": m.text, **({"name": m.name} if m.name else {})}
-            for m in session.messages
+            for m in messages
             if not (isinstance(m, AIMessage) and m.tool_calls and not m.text)
         ]
         return JSONResponse({"messages": history})
 
     async def delete_session(request: Request) -> Response:
-        if not store.delete(_caller(request).key_id, _session_id(request)):
+        if not await sessions.remove(_caller(request).key_id, _session_id(request)):
             return _error(404, "no such session")
         return Response(status_code=204)
 
     async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "sessions": len(store)})
+        return JSONResponse({"status": "ok", "sessions": len(sessions)})
 
     async def on_chat_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ChatError)
@@ -675,12 +756,19 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
         middleware.insert(0, cors)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(sessions.backend.close)
+
     app = Starlette(
         routes=routes,
         middleware=middleware,
+        lifespan=lifespan,
         exception_handlers={ChatError: on_chat_error, HTTPException: on_http_error},
     )
-    app.state.sessions = store
+    app.state.sessions = sessions
     app.state.agent = agent
     return app
 
@@ -702,6 +790,9 @@ def build_server_agent(
     model: BaseChatModel | None = None,
     *,
     model_id: str | None = None,
+    chat_base_url: str | None = None,
+    base_url: str | None = None,
+    provider: str | None = None,
     tasks: list[str] | None = None,
     allow_files: Sequence[Path] = (),
 ) -> Agent:
@@ -710,24 +801,72 @@ def build_server_agent(
     Args:
         model: the chat model (default: ``HFChatModel(model_id)``).
         model_id: chat model id when ``model`` is not given.
+        chat_base_url: the chat model's OpenAI-compatible ``/v1`` base (default: HF router).
+        base_url: the tools' inference server (default: Hugging Face).
+        provider: the tools' inference provider (default: hf-inference).
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
     """
-    return build_agent(
-        model,
-        model_id=model_id,
+    toolkit = HuggingFaceToolkit(
         tasks=tasks,
         allowed_roots=list(allow_files),  # empty: no local files at all
+        base_url=base_url,
+        provider=provider,
+    )
+    return build_agent(
+        model,
+        toolkit,
+        model_id=model_id,
+        chat_base_url=chat_base_url,
         system_prompt=system_prompt(local_files=bool(allow_files)),
     )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agents.chatbot_server")
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.chatbot_server",
+        description=(
+            "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
+            " session, kept in a SQLite file so a restart loses nothing. Clients POST"
+            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); API keys from"
+            " HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed only when the chat"
+            " model or the tools run on Hugging Face."
+        ),
+        epilog="Each --flag can also come from the environment variable named in its help.",
+    )
     add = parser.add_argument
+    env = os.environ.get
     add("--host", default="127.0.0.1", help="address to bind (not loopback: needs API keys)")
     add("--port", type=int, default=8000)
-    add("--model", default=None, help="chat model id (org/name[:provider])")
+    add(
+        "--store",
+        default=env("HF_TOOLS_STORE", DEFAULT_STORE),
+        metavar="URL",
+        help=f"sqlite:///path.db or memory (env HF_TOOLS_STORE; default {DEFAULT_STORE})",
+    )
+    add(
+        "--model",
+        default=env("HF_TOOLS_MODEL"),
+        help="chat model id (org/name[:provider]; env HF_TOOLS_MODEL)",
+    )
+    add(
+        "--chat-base-url",
+        default=env("HF_TOOLS_CHAT_BASE_URL"),
+        metavar="URL",
+        help="OpenAI-compatible /v1 base of the chat model (env HF_TOOLS_CHAT_BASE_URL;"
+        " default: the Hugging Face router)",
+    )
+    add(
+        "--base-url",
+        default=env("HF_TOOLS_BASE_URL"),
+        metavar="URL",
+        help="inference server of the tools (env HF_TOOLS_BASE_URL; default: Hugging Face)",
+    )
+    add(
+        "--provider",
+        default=env("HF_TOOLS_PROVIDER"),
+        help='inference provider of the tools ("auto", "fal-ai", ...; env HF_TOOLS_PROVIDER)',
+    )
     add("--tasks", help="comma-separated task ids (default: all)")
     add(
         "--allow-files",
@@ -745,6 +884,7 @@ def _parser() -> argparse.ArgumentParser:
         ("max-sessions-per-key", 100),
         ("max-streams", 64),
         ("max-streams-per-key", 4),
+        ("max-history", 40),
     ]:
         add(f"--{name}", type=int, default=default, metavar="N", help=f"default {default}")
     return parser
@@ -765,6 +905,11 @@ def _api_keys(ns: argparse.Namespace) -> list[str]:
     return keys
 
 
+def _needs_hf_token(ns: argparse.Namespace) -> bool:
+    """Whether the chat model or the tools go to a Hugging Face host (their default)."""
+    return any(url is None or is_hf_host(url) for url in (ns.chat_base_url, ns.base_url))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the chatbot with uvicorn (live: needs HF_TOKEN)."""
     ns = _parser().parse_args(argv)
@@ -779,8 +924,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ChatError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    if not os.environ.get("HF_TOKEN"):
-        print("the chatbot server needs a token: export HF_TOKEN=hf_...", file=sys.stderr)
+    if _needs_hf_token(ns) and not stored_token():
+        print(
+            "the chat model or the tools run on Hugging Face and need a token:"
+            " export HF_TOKEN=hf_... (or --chat-base-url and --base-url for other servers)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        store = open_store(ns.store)
+    except (ValueError, OSError, sqlite3.Error) as exc:
+        print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 
@@ -791,7 +945,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     agent = build_server_agent(
-        model_id=ns.model, tasks=task_ids(ns.tasks), allow_files=ns.allow_files
+        model_id=ns.model,
+        chat_base_url=ns.chat_base_url,
+        base_url=ns.base_url,
+        provider=ns.provider,
+        tasks=task_ids(ns.tasks),
+        allow_files=ns.allow_files,
     )
     app = create_app(
         agent,
@@ -802,6 +961,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_sessions_per_key=ns.max_sessions_per_key,
         max_streams=ns.max_streams,
         max_streams_per_key=ns.max_streams_per_key,
+        max_history=ns.max_history,
+        store=store,
     )
     # uvicorn's access log prints the query string, where GET streams carry the message:
     # it is off, and this module's own line (no path, no query) goes where uvicorn logs.

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,12 @@ from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 from .conftest import FIXTURES, ROOT
 
 _JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def _memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` keeps conversations in memory here, never in a ./chatbot.db of the checkout."""
+    monkeypatch.setenv("HF_TOOLS_STORE", "memory")
 
 
 def _echo(messages: list[BaseMessage]) -> str:
@@ -812,3 +819,110 @@ def test_a_real_uvicorn_serves_its_own_host_only() -> None:
         thread.join(timeout=5)
         sock.close()
     assert not thread.is_alive()
+
+
+# --- Durable conversations and settings (issue 13, phase 1) ----------------------------------
+
+
+def test_a_restarted_server_keeps_its_conversations(tmp_path: Path) -> None:
+    from agents.store import SqliteStore
+
+    def _app(replies: list[Any]) -> Any:
+        agent = Agent(ScriptedChatModel(replies=replies), [])
+        return create_app(agent, api_keys=[_KEY_A], store=SqliteStore(tmp_path / "chat.db"))
+
+    with TestClient(_app([_echo])) as first:
+        session = first.post("/sessions", headers=_auth(_KEY_A), json={}).json()["id"]
+        assert _say(first, session, _KEY_A, "one").json()["answer"] == "heard: one"
+    with TestClient(_app([_echo])) as second:  # a new process on the same file
+        history = second.get(f"/sessions/{session}", headers=_auth(_KEY_A)).json()["messages"]
+        assert [(m["role"], m["content"]) for m in history] == [
+            ("human", "one"),
+            ("ai", "heard: one"),
+        ]
+        # The model gets the stored history back, and the new turn is stored after it.
+        assert _say(second, session, _KEY_A, "two").json()["answer"] == "heard: one | two"
+        assert second.get(f"/sessions/{session}", headers=_auth(_KEY_B)).status_code == 401
+        assert second.delete(f"/sessions/{session}", headers=_auth(_KEY_A)).status_code == 204
+    with TestClient(_app([])) as third:
+        assert third.get(f"/sessions/{session}", headers=_auth(_KEY_A)).status_code == 404
+
+
+def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Path) -> None:
+    from agents.store import SqliteStore
+
+    class _Failing(SqliteStore):
+        def append_turn(self, owner: str, session_id: str, messages: Any) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    store = _Failing(tmp_path / "chat.db")
+    client = _client(ScriptedChatModel(replies=["ok", _echo]), store=store)
+    response = client.post("/sessions/a/messages", json={"message": "lost"})
+    assert response.status_code == 502
+    assert client.get("/sessions/a").json() == {"messages": []}  # not in memory either
+    assert store.load("-", "a") is None
+    # The next turn does not see the unrecorded one.
+    store.append_turn = SqliteStore.append_turn.__get__(store)  # type: ignore[method-assign]
+    response = client.post("/sessions/a/messages", json={"message": "kept"})
+    assert response.json()["answer"] == "heard: kept"
+    assert [m.content for m in store.load("-", "a") or []] == ["kept", "heard: kept"]
+
+
+@pytest.mark.parametrize("stream", ["yes", "false", 1, None])
+def test_stream_must_be_a_json_boolean(stream: Any) -> None:
+    client = _client(ScriptedChatModel(replies=["never"]))
+    response = client.post("/sessions/a/messages", json={"message": "hi", "stream": stream})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_stream"
+    assert client.get("/sessions/a").status_code == 404  # refused before any session exists
+
+
+def test_help_explains_the_server(capsys: pytest.CaptureFixture[str]) -> None:
+    from agents.chatbot_server import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Serve a chatbot over HTTP" in out and "SQLite" in out
+    for flag in ("--store", "--chat-base-url", "--base-url", "--provider", "--max-history"):
+        assert flag in out
+
+
+def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.chatbot_server import main
+    from agents.store import SqliteStore
+
+    served = _serve(monkeypatch)
+    monkeypatch.delenv("HF_TOOLS_STORE")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--max-history", "6", "--provider", "auto"]) == 0
+    app = served[-1]["app"]
+    backend = app.state.sessions.backend
+    assert isinstance(backend, SqliteStore) and backend.path == Path("chatbot.db")
+    assert (tmp_path / "chatbot.db").is_file() and app.state.sessions.max_history == 6
+    backend.close()
+    monkeypatch.setenv("HF_TOOLS_STORE", "sqlite:///other.db")
+    assert main([]) == 0
+    assert served[-1]["app"].state.sessions.backend.path == Path("other.db")
+    served[-1]["app"].state.sessions.backend.close()
+    assert main(["--store", "postgresql://db/chat"]) == 2
+    assert "--store takes memory or sqlite:///path.db" in capsys.readouterr().err
+
+
+def test_hf_token_is_needed_only_for_hugging_face_hosts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.chatbot_server import main
+
+    served = _serve(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN")
+    local = ["--chat-base-url", "http://127.0.0.1:8080/v1", "--base-url", "http://127.0.0.1:9"]
+    assert main(local) == 0
+    agent: Agent = served[-1]["app"].state.agent
+    assert agent.model.base_url == "http://127.0.0.1:8080/v1"  # type: ignore[attr-defined]
+    assert main(local[:2]) == 2  # the tools still default to Hugging Face
+    assert "export HF_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("HF_TOOLS_CHAT_BASE_URL", "https://router.huggingface.co/v1")
+    assert main(local[2:]) == 2
