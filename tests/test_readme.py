@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 import hf_tools
-
 from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 
 from .conftest import CASSETTES, ROOT
@@ -91,7 +90,7 @@ def _expected_prints(code: str) -> list[str]:
 def _run(code: str, namespace: dict[str, Any]) -> None:
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     compiled = compile(code, "<README>", "exec", flags=flags)
-    result = eval(compiled, namespace)  # noqa: S307 - our own README, the point of the test
+    result = eval(compiled, namespace)  # our own README: running it is the point
     if asyncio.iscoroutine(result):
         asyncio.run(result)
 
