@@ -837,7 +837,7 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     env = os.environ.get
     add("--host", default="127.0.0.1", help="address to bind (not loopback: needs API keys)")
-    add("--port", type=int, default=8000)
+    add("--port", type=int, default=8000, help="port to listen on (8000)")
     add(
         "--store",
         default=env("HF_TOOLS_STORE", DEFAULT_STORE),
@@ -877,8 +877,20 @@ def _parser() -> argparse.ArgumentParser:
         help="let tools read local media from DIR (repeatable; default: URLs and data only)",
     )
     add("--api-keys-file", type=Path, metavar="FILE", help="API keys, one a line")
-    add("--allowed-host", action="append", default=[], metavar="NAME[:PORT]")
-    add("--allowed-origin", action="append", default=[], metavar="SCHEME://HOST[:PORT]")
+    add(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="another Host header to accept (repeatable; default: the bound address)",
+    )
+    add(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="SCHEME://HOST[:PORT]",
+        help="a web origin allowed to call the API, with CORS (repeatable; default: none)",
+    )
     for name, default in [
         ("max-sessions", 1000),
         ("max-sessions-per-key", 100),

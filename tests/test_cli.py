@@ -239,3 +239,36 @@ def test_agent_streams_tools_and_answer_from_a_recorded_stream(
         "  -> POSITIVE 0.9999, NEGATIVE 0.0001",
         "Positive: POSITIVE 0.9999.",
     ]
+
+
+def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    import agents.assistant
+    import agents.chatbot_server
+
+    parsers: list[argparse.ArgumentParser] = []
+
+    def _capture(self: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        parsers.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", _capture)
+    for entry in (main, agents.assistant.main, agents.chatbot_server.main):
+        with pytest.raises(SystemExit):
+            entry([])
+    subcommands = [
+        p
+        for a in parsers[0]._actions
+        if isinstance(a, argparse._SubParsersAction)
+        for p in a.choices.values()
+    ]
+    missing = [
+        (p.prog, a.dest)
+        for p in [*parsers, *subcommands]
+        for a in p._actions
+        if a.help is None and not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+    ]
+    assert len(parsers) == 3 and len(subcommands) == 4
+    assert missing == []
+    assert all(p.description for p in parsers)
