@@ -214,45 +214,19 @@ def openai_adapters(
     ``images`` is a b64 ``/images/generations`` route answering ``data[0].b64_json``; its
     body is ``image_payload`` (default: :func:`b64_image_payload` with OpenAI names).
     """
-    adapters: list[Adapter[Any]] = []
-    if chat:
-        adapters.append(
-            Adapter(
-                provider=provider,
-                task="conversational",
-                route=fixed(chat),
-                payload=chat_payload,
-                parse=parse_chat,
-            )
-        )
-    if completions:
-        adapters.append(
-            Adapter(
-                provider=provider,
-                task="text-generation",
-                route=fixed(completions),
-                payload=completion_payload,
-                parse=parse_completion,
-            )
-        )
-    if embeddings:
-        adapters.append(
-            Adapter(
-                provider=provider,
-                task="feature-extraction",
-                route=fixed(embeddings),
-                payload=embeddings_payload,
-                parse=parse_embeddings,
-            )
-        )
-    if images:
-        adapters.append(
-            Adapter(
-                provider=provider,
-                task="text-to-image",
-                route=fixed(images),
-                payload=image_payload or b64_image_payload(),
-                parse=parse_b64_image("data", 0, "b64_json"),
-            )
-        )
-    return tuple(adapters)
+    served: list[tuple[str, str | None, Callable[[Any], Payload], Callable[[Any, Any], Step]]] = [
+        ("conversational", chat, chat_payload, parse_chat),
+        ("text-generation", completions, completion_payload, parse_completion),
+        ("feature-extraction", embeddings, embeddings_payload, parse_embeddings),
+        (
+            "text-to-image",
+            images,
+            image_payload or b64_image_payload(),
+            parse_b64_image("data", 0, "b64_json"),
+        ),
+    ]
+    return tuple(
+        Adapter(provider=provider, task=task, route=fixed(path), payload=build, parse=parse)
+        for task, path, build, parse in served
+        if path
+    )
