@@ -26,7 +26,7 @@ from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
-from hf_tools.cli import task_ids
+from hf_tools.cli import add_chat_flags, chat_key, task_ids
 from hf_tools.config import DEFAULT_BASE_URL, is_hf_host, stored_token
 from hf_tools.errors import HFToolsError
 
@@ -308,15 +308,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
-    parser.add_argument(
-        "--chat-base-url", help="an OpenAI-compatible /v1 base for the chat model (default: HF)"
-    )
-    parser.add_argument("--base-url", help="a hf-inference-format server for the tools")
-    parser.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        help="environment variable holding the chat server's key (default: the HF token)",
-    )
+    add_chat_flags(parser)
     parser.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
     parser.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     parser.add_argument(
@@ -330,9 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hf_tools.chat import DEFAULT_CHAT_BASE_URL
 
     ns = _parser().parse_args(argv)
-    key = os.environ.get(ns.api_key_env) if ns.api_key_env else None
-    if ns.api_key_env and not key:
-        print(f"--api-key-env {ns.api_key_env}: that variable is not set", file=sys.stderr)
+    try:
+        key = chat_key(ns.api_key_env)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
     problem = _token_problem(chat_url, ns.base_url or DEFAULT_BASE_URL, key)

@@ -20,7 +20,7 @@ from hf_tools.config import is_hf_host, stored_token
 from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.toolkit import HuggingFaceToolkit
 
-__all__ = ["main", "schema_bytes", "task_ids"]
+__all__ = ["add_chat_flags", "chat_key", "main", "schema_bytes", "task_ids"]
 
 _PLACEHOLDER_KEY = "hf_placeholder_never_sent"
 
@@ -72,6 +72,34 @@ def task_ids(value: str | None) -> list[str] | None:
     if not value:
         return None
     return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def add_chat_flags(parser: argparse.ArgumentParser) -> None:
+    """``--chat-base-url``, ``--base-url`` and ``--api-key-env``: where the model and tools go."""
+    parser.add_argument(
+        "--chat-base-url", help="an OpenAI-compatible /v1 base for the chat model (default: HF)"
+    )
+    parser.add_argument("--base-url", help="a hf-inference-format server for the tools")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the chat server's key (default: the HF token)",
+    )
+
+
+def chat_key(api_key_env: str | None) -> str | None:
+    """The chat server's key named by ``--api-key-env`` (None without the flag).
+
+    Raises:
+        ValueError: the variable is not set; the message is the usage error to print.
+    """
+    if not api_key_env:
+        return None
+    key = os.environ.get(api_key_env)
+    if not key:
+        msg = f"--api-key-env {api_key_env}: that variable is not set"
+        raise ValueError(msg)
+    return key
 
 
 def _setup_message(exc: KeyError | HFToolsError) -> str:
@@ -192,9 +220,10 @@ def _agent(ns: argparse.Namespace) -> int:
     from hf_tools.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
     chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
-    key = os.environ.get(ns.api_key_env) if ns.api_key_env else None
-    if ns.api_key_env and not key:
-        print(f"--api-key-env {ns.api_key_env}: that variable is not set", file=sys.stderr)
+    try:
+        key = chat_key(ns.api_key_env)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if key is None and is_hf_host(chat_url) and stored_token() is None:
         print(
@@ -210,8 +239,8 @@ def _agent(ns: argparse.Namespace) -> int:
             base_url=ns.base_url,
             provider=ns.provider,
         )
-        chat_key = SecretStr(key) if key else None
-        model = HFChatModel(model=ns.model, base_url=chat_url, api_key=chat_key)
+        secret = SecretStr(key) if key else None
+        model = HFChatModel(model=ns.model, base_url=chat_url, api_key=secret)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
         return 2
@@ -270,15 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent.add_argument(
         "--model", default=DEFAULT_AGENT_MODEL, help="chat model org/name[:provider]"
     )
-    agent.add_argument(
-        "--chat-base-url", help="an OpenAI-compatible /v1 base for the chat model (default: HF)"
-    )
-    agent.add_argument("--base-url", help="a hf-inference-format server for the tools")
-    agent.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        help="environment variable holding the chat server's key (default: the HF token)",
-    )
+    add_chat_flags(agent)
     agent.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
     agent.add_argument("--provider", help=_PROVIDER_HELP)
     agent.add_argument("--max-steps", type=int, default=8, help="model calls at most (8)")
