@@ -118,7 +118,6 @@ def _provider_choice(
     if provider is None and not providers and order is None:
         return {}  # the hf-inference path: no need to load the provider registry
     from hf_tools.providers import REGISTRY  # lazily: the registry imports every task
-    from hf_tools.tasks import get_spec
 
     known = dict.fromkeys([AUTO, HF_INFERENCE, *(p for p, _ in REGISTRY)])
 
@@ -129,14 +128,10 @@ def _provider_choice(
             raise ConfigurationError(msg)
         return name
 
-    by_task: dict[str, str] = {}
-    for key, name in (providers or {}).items():
-        try:
-            task = get_spec(key).task
-        except ConfigurationError as exc:
-            msg = f"providers: {exc}"
-            raise ConfigurationError(msg) from None
-        by_task[task] = check(f"providers[{key!r}]", name)
+    by_task = {
+        task_id("providers", key): check(f"providers[{key!r}]", name)
+        for key, name in (providers or {}).items()
+    }
     return {
         "provider": None if provider is None else check("provider", provider),
         "providers": by_task,
@@ -144,6 +139,21 @@ def _provider_choice(
         if order is None
         else tuple(check("provider_order item", p, auto=False) for p in order),
     }
+
+
+def task_id(where: str, key: str) -> str:
+    """The task id a ``models`` or ``providers`` key names: a task id or a tool name.
+
+    Raises:
+        ConfigurationError: the key names no task; the message lists the known ones.
+    """
+    from hf_tools.tasks import get_spec  # lazily: the tasks import this module
+
+    try:
+        return get_spec(key).task
+    except ConfigurationError as exc:
+        msg = f"{where}: {exc}"
+        raise ConfigurationError(msg) from None
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -292,7 +302,8 @@ class Settings:
         if is_custom_endpoint and base_url is None:
             msg = "is_custom_endpoint=True needs base_url: the endpoint URL to POST to"
             raise ConfigurationError(msg)
-        for task, model in (models or {}).items():
+        models = {task_id("models", key): model for key, model in (models or {}).items()}
+        for task, model in models.items():
             check_model(f"models[{task!r}]", model)
         if timeout is not None:
             _positive("timeout", timeout)

@@ -96,7 +96,7 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
             api_key=self.api_key,
             base_url=self.base_url,
             is_custom_endpoint=self.is_custom_endpoint,
-            models=_task_keys(self.models),
+            models=self.models,
             use_cache=self.use_cache,
             wait_for_model=self.wait_for_model,
             timeout=self.timeout,
@@ -189,18 +189,3 @@ def _servable(settings: Settings, spec: AnySpec) -> bool:
     except ConfigurationError:
         return False
     return True
-
-
-def _task_keys(models: dict[str, str] | None) -> dict[str, str] | None:
-    """``models`` keyed by task id, whether the caller wrote task ids or tool names.
-
-    Raises:
-        ConfigurationError: a key that names no task; the message lists the known ones.
-    """
-    if models is None:
-        return None
-    try:
-        return {get_spec(key).task: model for key, model in models.items()}
-    except ConfigurationError as exc:
-        msg = f"models: {exc}"
-        raise ConfigurationError(msg) from None

@@ -42,6 +42,11 @@ def test_unknown_task_lists_the_known_ones() -> None:
 def test_models_keys_may_be_tool_names_as_tasks_are() -> None:
     toolkit = HuggingFaceToolkit(api_key="hf_x", models={"text_classification": "org/other"})
     assert toolkit.get_tool("text_classification").metadata["hf_model"] == "org/other"
+    from hf_tools import HFClient
+
+    assert HFClient(
+        api_key="hf_x", models={"text_classification": "org/other"}
+    ).settings.models == {"text-classification": "org/other"}
 
 
 def test_models_override_is_used_by_the_tool() -> None:
