@@ -25,10 +25,17 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 from hf_tools.cli import add_chat_flags, chat_key, task_ids
 from hf_tools.config import DEFAULT_BASE_URL, is_hf_host, stored_token
 from hf_tools.errors import HFToolsError
+from hf_tools.langchain.agent import (
+    DEFAULT_AGENT_MODEL,
+    Agent,
+    FinalAnswer,
+    ModelToken,
+    ToolEnd,
+    ToolStart,
+)
 
 __all__ = ["DEFAULT_MODEL", "HELP", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
 
@@ -79,7 +86,7 @@ def build_agent(
     local media may come from; default: the working directory) the toolkit.
     """
     if model is None:
-        from hf_tools.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
+        from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
         model = HFChatModel(
             model=model_id or DEFAULT_MODEL,
@@ -319,7 +326,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Interactive entry point (live: a token for Hugging Face hosts)."""
-    from hf_tools.chat import DEFAULT_CHAT_BASE_URL
+    from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL
 
     ns = _parser().parse_args(argv)
     try:

@@ -85,10 +85,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
 from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
-from hf_tools.agent import Agent, AgentEvent, AgentResult, FinalAnswer
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
-from hf_tools.toolkit import HuggingFaceToolkit
+from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer
+from hf_tools.langchain.toolkit import HuggingFaceToolkit
 
 __all__ = [
     "ApiKeys",

@@ -253,7 +253,7 @@ def context_cost() -> dict[str, Any]:
     """Section 3: schema bytes an LLM reads each call; the largest content any cassette gives."""
     from hf_tools import REGISTRY, AsyncHFClient, HFClient, HuggingFaceToolkit, get_spec
     from hf_tools.cli import schema_bytes
-    from hf_tools.tools import make_tool
+    from hf_tools.langchain.tools import make_tool
 
     # Every tool, including those offered only with a configured endpoint (custom).
     endpoints = {s.task: str(s.example_endpoint) for s in REGISTRY.values() if s.needs_endpoint}
@@ -414,7 +414,7 @@ def _per_call_section(loop: dict[str, Any], local: dict[str, Any]) -> list[str]:
         f" {med[NOOP]:.0f}: the two code paths evict each other from the CPU caches, so"
         f" hot-loop costs do not simply add up. Our tool.invoke is {med[BARE] - med[OURS]:.0f} µs"
         " cheaper than that bare tool: HFTool skips LangChain's per-call type-hint, signature"
-        " and annotation scans (see `HFTool` in `hf_tools/tools.py`).",
+        " and annotation scans (see `HFTool` in `hf_tools/langchain/tools.py`).",
         f"- Our tool.invoke vs InferenceClient in the same bare tool: {med[OURS]:.0f} vs"
         f" {med[HUB]:.0f} µs — {'faster' if med[OURS] < med[HUB] else 'not faster'}.",
         "",

@@ -25,10 +25,10 @@ from hf_tools.errors import (
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
 
 if TYPE_CHECKING:
-    from hf_tools.agent import Agent, AgentResult
-    from hf_tools.chat import HFChatModel
-    from hf_tools.toolkit import HuggingFaceToolkit
-    from hf_tools.tools import HFTool, HFToolError, make_tool
+    from hf_tools.langchain.agent import Agent, AgentResult
+    from hf_tools.langchain.chat import HFChatModel
+    from hf_tools.langchain.toolkit import HuggingFaceToolkit
+    from hf_tools.langchain.tools import HFTool, HFToolError, make_tool
 
 __version__ = "0.1.0"
 
@@ -67,13 +67,13 @@ __all__ = [
 # The LangChain side loads on first use: importing langchain_core's tool machinery takes
 # ~0.3 s (most of it langsmith), which code that only uses HFClient should not pay.
 _LAZY = {
-    "Agent": "hf_tools.agent",
-    "AgentResult": "hf_tools.agent",
-    "HFChatModel": "hf_tools.chat",
-    "HuggingFaceToolkit": "hf_tools.toolkit",
-    "HFTool": "hf_tools.tools",
-    "HFToolError": "hf_tools.tools",
-    "make_tool": "hf_tools.tools",
+    "Agent": "hf_tools.langchain.agent",
+    "AgentResult": "hf_tools.langchain.agent",
+    "HFChatModel": "hf_tools.langchain.chat",
+    "HuggingFaceToolkit": "hf_tools.langchain.toolkit",
+    "HFTool": "hf_tools.langchain.tools",
+    "HFToolError": "hf_tools.langchain.tools",
+    "make_tool": "hf_tools.langchain.tools",
 }
 
 

@@ -15,10 +15,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from hf_tools.agent import DEFAULT_AGENT_MODEL
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.errors import ConfigurationError, HFToolsError
-from hf_tools.toolkit import HuggingFaceToolkit
+from hf_tools.langchain.agent import DEFAULT_AGENT_MODEL
+from hf_tools.langchain.toolkit import HuggingFaceToolkit
 
 __all__ = ["add_chat_flags", "chat_key", "main", "schema_bytes", "task_ids"]
 
@@ -216,8 +216,8 @@ def _agent(ns: argparse.Namespace) -> int:
     if ns.max_steps < 1:
         print(f"--max-steps must be at least 1, got {ns.max_steps}", file=sys.stderr)
         return 2
-    from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
-    from hf_tools.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
+    from hf_tools.langchain.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
+    from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
     chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
     try:

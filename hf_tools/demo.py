@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from hf_tools.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ToolEnd, ToolStart
-from hf_tools.chat import HFChatModel
 from hf_tools.config import RetryPolicy
+from hf_tools.langchain.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ToolEnd, ToolStart
+from hf_tools.langchain.chat import HFChatModel
+from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
-from hf_tools.toolkit import HuggingFaceToolkit
 
 __all__ = [
     "DEMO_CASSETTES",

@@ -21,8 +21,8 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolCall
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from hf_tools import HuggingFaceToolkit, get_spec
-from hf_tools.chat import HFChatModel
 from hf_tools.http import HFRequest
+from hf_tools.langchain.chat import HFChatModel
 from hf_tools.testing import DUMMY_TOKEN, Interaction, use_cassette, write_cassette
 from tests._chat_data import (
     AGENT_ANSWER,

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import Agent
-from hf_tools.chat import HFChatModel, parse_completion
 from hf_tools.demo import DEMO_CASSETTES, DEMO_REPLIES, DEMO_REQUEST, DEMO_TASKS, completion
+from hf_tools.langchain.agent import Agent
+from hf_tools.langchain.chat import HFChatModel, parse_completion
 from hf_tools.testing import (
     DUMMY_TOKEN,
     Interaction,

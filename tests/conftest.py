@@ -12,8 +12,8 @@ import pytest
 
 import hf_tools.http
 from hf_tools.http import HFRequest, RawResponse
+from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.testing import DUMMY_TOKEN, is_recording, use_cassette
-from hf_tools.toolkit import HuggingFaceToolkit
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"

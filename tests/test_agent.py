@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import StructuredTool, ToolException, tool
 
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 from hf_tools.errors import ConfigurationError
+from hf_tools.langchain.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
 from hf_tools.tasks.image_segmentation import ImageSegmentationOutput
 from hf_tools.testing import CHAT_MATCH_ON, ScriptedChatModel, tool_call
 
@@ -415,7 +415,7 @@ def test_a_call_cut_by_the_token_limit_is_reported_as_such() -> None:
 
 
 def test_calls_without_an_id_get_one_their_results_answer() -> None:
-    from hf_tools.chat import message_to_dict
+    from hf_tools.langchain.chat import message_to_dict
 
     call = tool_call("echo", text="a")
     call["id"] = None

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 import agents.assistant
 from agents.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import ToolStart
+from hf_tools.langchain.agent import ToolStart
 from hf_tools.testing import ScriptedChatModel, tool_call
 
 

@@ -24,7 +24,7 @@ from hf_tools import (
     InvalidInputError,
     ServerError,
 )
-from hf_tools.chat import chat_url, message_to_dict, parse_completion, parse_tool_call
+from hf_tools.langchain.chat import chat_url, message_to_dict, parse_completion, parse_tool_call
 from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN
 from tests._chat_data import (
     ANIMALS,
@@ -413,7 +413,7 @@ async def test_in_stream_error_is_raised_typed(cassette: Any, mode: str) -> None
 
 
 def _decode(chunks: list[bytes]) -> list[str]:
-    from hf_tools.chat import SSEDecoder
+    from hf_tools.langchain.chat import SSEDecoder
 
     decoder = SSEDecoder()
     events = [e for chunk in chunks for e in decoder.feed(chunk)]
@@ -446,7 +446,7 @@ def test_sse_decoder_crlf_split_between_chunks_and_no_final_blank_line() -> None
 
 
 def test_assembler_tolerates_several_objects_in_one_event_and_flags_cuts() -> None:
-    from hf_tools.chat import StreamAssembler
+    from hf_tools.langchain.chat import StreamAssembler
 
     assembler = StreamAssembler("m")
     delta = '{"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":null}]}'
@@ -503,7 +503,7 @@ def test_readme_chat_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) 
 
 
 def test_tgi2_streamed_tool_call_object_and_object_arguments() -> None:
-    from hf_tools.chat import StreamAssembler
+    from hf_tools.langchain.chat import StreamAssembler
 
     assembler = StreamAssembler("tgi")
     events = [
@@ -660,7 +660,7 @@ def echo(text: str) -> str:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_streamed_calls_without_ids_get_one_id_everywhere(mode: str) -> None:
-    from hf_tools.agent import Agent
+    from hf_tools.langchain.agent import Agent
 
     ids = []
     for _ in range(2):  # the same run twice: the same ids, so recorded bodies still match
@@ -682,7 +682,7 @@ async def test_streamed_calls_without_ids_get_one_id_everywhere(mode: str) -> No
 
 
 def test_assembler_takes_a_repeated_name_once_and_the_last_usage_once() -> None:
-    from hf_tools.chat import StreamAssembler
+    from hf_tools.langchain.chat import StreamAssembler
 
     assembler = StreamAssembler("m", seed=b"s")
     part = {"index": 0, "id": "call_1", "type": "function"}
@@ -709,7 +709,7 @@ def test_assembler_takes_a_repeated_name_once_and_the_last_usage_once() -> None:
 
 
 def test_assembler_ids_for_calls_without_one_are_stable_per_seed_and_distinct() -> None:
-    from hf_tools.chat import StreamAssembler
+    from hf_tools.langchain.chat import StreamAssembler
 
     def ids(seed: bytes) -> list[str | None]:
         assembler = StreamAssembler("tgi", seed=seed)
@@ -771,7 +771,7 @@ def test_n_above_one_is_refused_not_dropped() -> None:
 
 
 def test_assembler_keeps_calls_apart_when_a_server_reuses_an_index() -> None:
-    from hf_tools.chat import StreamAssembler
+    from hf_tools.langchain.chat import StreamAssembler
 
     assembler = StreamAssembler("m")
     events = [

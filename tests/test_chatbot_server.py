@@ -27,8 +27,8 @@ from agents.chatbot_server import (
     system_prompt,
 )
 from hf_tools import HuggingFaceToolkit
-from hf_tools.agent import Agent
 from hf_tools.http import HFRequest
+from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT

@@ -18,7 +18,7 @@ from hf_tools import (
     get_spec,
 )
 from hf_tools.config import Settings, stored_token
-from hf_tools.tools import bound_text
+from hf_tools.langchain.tools import bound_text
 
 
 def test_an_explicit_retry_policy_is_honoured_and_max_retries_overrides_it() -> None:

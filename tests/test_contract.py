@@ -13,9 +13,9 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ValidationError
 
+from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.tasks import REGISTRY, TaskSpec
 from hf_tools.testing import DUMMY_TOKEN
-from hf_tools.toolkit import HuggingFaceToolkit
 
 from .conftest import CASSETTES, FIXTURES, ROOT, task_toolkit
 

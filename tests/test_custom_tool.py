@@ -11,7 +11,7 @@ from langchain_core.messages import ToolMessage
 
 from hf_tools import AsyncHFClient, ConfigurationError, HFClient, HuggingFaceToolkit, get_spec
 from hf_tools.http import HFRequest
-from hf_tools.tools import make_tool
+from hf_tools.langchain.tools import make_tool
 
 SPEC = get_spec("custom")
 URL = str(SPEC.example_endpoint)

@@ -31,7 +31,7 @@ from hf_tools import (
     TaskSpec,
     make_tool,
 )
-from hf_tools.chat import StreamAssembler, parse_completion
+from hf_tools.langchain.chat import StreamAssembler, parse_completion
 
 from .conftest import CASSETTES
 
@@ -255,7 +255,7 @@ def test_a_stream_event_nested_too_deep_is_the_typed_error() -> None:
 
 
 def test_tool_arguments_nested_too_deep_are_an_invalid_call() -> None:
-    from hf_tools.chat import parse_tool_call
+    from hf_tools.langchain.chat import parse_tool_call
 
     deep = "[" * 100_000 + "]" * 100_000
     call = parse_tool_call({"id": "c", "function": {"name": "f", "arguments": deep}})

@@ -11,7 +11,7 @@ import pytest
 
 from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
 from hf_tools.cli import schema_bytes
-from hf_tools.tools import HFToolError
+from hf_tools.langchain.tools import HFToolError
 
 
 def test_default_is_every_task_in_registry_order() -> None:

@@ -56,8 +56,8 @@ class ConversationalOutput(BaseModel):
 
 def url(settings: Settings, model: str) -> str:
     """The chat completions URL for this model setting (see the module docstring)."""
-    # hf_tools.chat loads langchain_core; the registry is imported by HFClient users too.
-    from hf_tools.chat import chat_url
+    # hf_tools.langchain.chat loads langchain_core; the registry is imported by HFClient users too.
+    from hf_tools.langchain.chat import chat_url
 
     if is_url(model):
         return chat_url("", model)
@@ -77,7 +77,7 @@ def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
 
 def parse(data: Any, args: BaseModel) -> ConversationalOutput:
     """A chat completion (any provider's, TGI's ``content: null`` included) -> the reply."""
-    from hf_tools.chat import parse_completion  # lazily, as in url()
+    from hf_tools.langchain.chat import parse_completion  # lazily, as in url()
 
     message = parse_completion(data).generations[0].message
     meta = message.response_metadata

@@ -21,8 +21,8 @@ from hf_tools.config import (
     Settings,
 )
 from hf_tools.errors import ConfigurationError
+from hf_tools.langchain.tools import make_tool
 from hf_tools.tasks import REGISTRY, get_spec
-from hf_tools.tools import make_tool
 
 __all__ = ["HuggingFaceToolkit"]
 
