@@ -56,10 +56,12 @@ def test_404_names_the_model(token: str, cassette: Any) -> None:
     toolkit = HuggingFaceToolkit(
         api_key=token, models={"text-classification": "this-model-does-not-exist-123"}
     )
-    with cassette("client/404"), pytest.raises(ModelNotFoundError) as info:
-        toolkit.get_tool("text_classification").invoke(_call())
-    assert "Model this-model-does-not-exist-123 does not exist" in str(info.value)
-    assert info.value.model == "this-model-does-not-exist-123"
+    # The model is gone: the LLM is told the tool is unavailable (the turn goes on).
+    with cassette("client/404"):
+        msg = toolkit.get_tool("text_classification").invoke(_call())
+    assert msg.status == "error"
+    assert "Model this-model-does-not-exist-123 does not exist" in str(msg.content)
+    assert "text_classification tool is unavailable right now" in str(msg.content)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -13,6 +13,7 @@ of ``HFTool._run`` on every call, and string annotations cost ~20 µs a call to 
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,12 +28,21 @@ from langchain_core.tools import (
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from hf_tools.client import AnySpec, AsyncHFClient, HFClient, validation_message
-from hf_tools.errors import HFToolsError
+from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
+from hf_tools.errors import HFToolsError, ModelNotFoundError
+from hf_tools.routing import NoProviderError
 from hf_tools.tasks._base import SavesFiles, ToolInput
 
 __all__ = ["HFTool", "HFToolError", "bound_text", "make_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger(__name__)
+
+# A 404/410 means this model is not served there (any more, or not for this task): the tool is
+# unavailable, not misconfigured, so the turn goes on without it. 405 (no such route: a wrong
+# base URL) stays the developer's, as do authentication and other configuration errors.
+_UNAVAILABLE_STATUS = frozenset({404, 410})
 
 
 def _signature_once(func: F) -> F:
@@ -182,8 +192,75 @@ def bound_text(text: str, limit: int) -> str:
     return (text[:keep] + note.format(len(text) - keep))[:limit]
 
 
-def _as_tool_error(exc: HFToolsError) -> Exception:
-    return HFToolError(exc.for_llm(), exc) if exc.llm_fixable else exc
+def _as_tool_error(exc: HFToolsError, spec: AnySpec, target: str, settings: Settings) -> Exception:
+    if exc.llm_fixable:
+        return HFToolError(exc.for_llm(), exc)
+    if _is_unavailable(exc, spec, settings):
+        text = _unavailable_message(exc, spec, target, settings)
+        log.warning("%s", text)  # the developer sees it too, the agent's turn goes on
+        return HFToolError(text, exc)
+    return exc
+
+
+def _is_unavailable(exc: HFToolsError, spec: AnySpec, settings: Settings) -> bool:
+    """Whether ``exc`` says the model is not served (404/410, or "auto" found no provider).
+
+    With "auto" the Hub's mapping of the day decides, so no provider is the tool's state, not
+    a mistake; a provider the developer named that does not serve the model is theirs to fix.
+    """
+    if isinstance(exc, NoProviderError):
+        return settings.provider_for(spec.task) == AUTO
+    return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
+
+
+def _unavailable_message(exc: HFToolsError, spec: AnySpec, target: str, settings: Settings) -> str:
+    """What the LLM reads: this tool cannot be used now, by which model and provider."""
+    if isinstance(exc, NoProviderError):
+        why = exc.message
+    elif exc.task == "model-info":  # the Hub lookup itself: no such model on the Hub
+        why = f"the Hub has no model {target} ({exc.message})"
+    else:
+        status = getattr(exc, "status_code", None)
+        why = f"{target} is not served by {_served_by(settings, spec, target)}"
+        why += f" (HTTP {status}: {exc.message})"
+    return (
+        f"The {spec.tool_name} tool is unavailable right now: {why}. Do not retry it; use"
+        " another tool, or answer without it."
+    )
+
+
+def _served_by(settings: Settings, spec: AnySpec, target: str) -> str:
+    """The provider (or server) a call of ``spec`` went to, for the LLM's message."""
+    if is_url(target):
+        return f"the endpoint {target}"
+    provider = settings.provider_for(spec.task)
+    if provider is None:
+        return HF_INFERENCE if not settings.base_url_given else f"the server {settings.base_url}"
+    if provider != AUTO:
+        return provider
+    return f"the provider auto-selected for it ({_auto_provider(settings, spec, target)})"
+
+
+def _auto_provider(settings: Settings, spec: AnySpec, target: str) -> str:
+    """The provider "auto" picked, from the mapping cache (no request); "unknown" if gone."""
+    from hf_tools.providers import speaks
+    from hf_tools.routing import lookup, resolve
+
+    def not_cached(url: str) -> Any:
+        raise LookupError(url)
+
+    try:
+        mappings = lookup(target, not_cached, hub_url=settings.hub_url)
+        route = resolve(
+            mappings,
+            task=spec.task,
+            model=target,
+            provider_order=settings.provider_order,
+            speaks=speaks,
+        )
+    except (LookupError, HFToolsError):
+        return "unknown"
+    return route.provider
 
 
 # What a model-chosen value can still raise while its request is built, if no check named
@@ -233,7 +310,7 @@ def make_tool(
         try:
             output = client.run_spec(spec, _inputs(kwargs), model=target)
         except HFToolsError as exc:
-            raise _as_tool_error(exc) from exc
+            raise _as_tool_error(exc, spec, target, settings) from exc
         except _ARGUMENT_FAILURES as exc:
             raise _unusable_arguments(spec, exc) from exc
         return _content(output), output
@@ -242,7 +319,7 @@ def make_tool(
         try:
             output = await aclient.run_spec(spec, _inputs(kwargs), model=target)
         except HFToolsError as exc:
-            raise _as_tool_error(exc) from exc
+            raise _as_tool_error(exc, spec, target, settings) from exc
         except _ARGUMENT_FAILURES as exc:
             raise _unusable_arguments(spec, exc) from exc
         return _content(output), output
