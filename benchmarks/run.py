@@ -255,8 +255,8 @@ def context_cost() -> dict[str, Any]:
     from hf_tools.cli import schema_bytes
     from hf_tools.langchain.tools import make_tool
 
-    # Every tool, including those offered only with a configured endpoint (custom).
-    endpoints = {s.task: str(s.example_endpoint) for s in REGISTRY.values() if s.needs_endpoint}
+    # Every tool, including those offered only with a configured endpoint (custom) or model.
+    endpoints = {s.task: str(s.example_endpoint or s.default_model) for s in REGISTRY.values()}
     toolkit = HuggingFaceToolkit(api_key="hf_bench", models=endpoints)
     sizes = {
         name: schema_bytes(HuggingFaceToolkit(api_key="hf_bench", tasks=[name], models=endpoints))

@@ -1,12 +1,33 @@
-"""Who serves which task: hf-inference's tasks and the provider adapters, as a README table."""
+"""Who serves which task with which default model: the one table, and what it implies.
+
+:data:`DEFAULT_MODELS` says, per task, which Hub model each provider is known to serve it with
+(best first). It decides, without any request:
+
+* which tools ``HuggingFaceToolkit(tasks=None)`` offers (:func:`served_model`);
+* the default model of a task on a named provider (fal-ai's ASR is Whisper, hf-inference's a
+  wav2vec2);
+* the README's task x provider table (:func:`provider_table`, kept true by a test).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from hf_tools.config import AUTO, HF_INFERENCE, Settings
+from hf_tools.errors import ConfigurationError
 from hf_tools.providers import providers_for
 from hf_tools.routing import hub_task
 from hf_tools.tasks import REGISTRY
 
-__all__ = ["HF_INFERENCE_TASKS", "provider_table"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "HF_INFERENCE_TASKS",
+    "ROUTER_CHOOSES",
+    "default_for",
+    "provider_table",
+    "served_model",
+]
 
 HF_INFERENCE_TASKS = frozenset(
     {
@@ -29,17 +50,163 @@ HF_INFERENCE_TASKS = frozenset(
 """The tasks Hugging Face's serverless hf-inference has served models for since July 2025
 (its provider page); hf-tools speaks hf-inference's format for every task."""
 
+_FLUX = "black-forest-labs/FLUX.1-schnell"
+_LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+DEFAULT_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
+    # hf-inference entries: its router-era recordings (huggingface_hub cassettes, 2025-04), for
+    # the tasks it still serves; the others: the provider recordings named in cassettes/INDEX.md
+    # (huggingface.js tapes) and the Hub mappings of the huggingface_hub chat cassettes.
+    "text-classification": (
+        (HF_INFERENCE, "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
+    ),
+    "zero-shot-classification": ((HF_INFERENCE, "facebook/bart-large-mnli"),),
+    "token-classification": ((HF_INFERENCE, "dbmdz/bert-large-cased-finetuned-conll03-english"),),
+    "question-answering": ((HF_INFERENCE, "deepset/roberta-base-squad2"),),
+    "table-question-answering": ((HF_INFERENCE, "google/tapas-base-finetuned-wtq"),),
+    "fill-mask": ((HF_INFERENCE, "distilbert/distilroberta-base"),),
+    "summarization": ((HF_INFERENCE, "facebook/bart-large-cnn"),),
+    "translation": ((HF_INFERENCE, "google-t5/t5-small"),),
+    # together /v1/completions (tapes #94570e88ad7c); hf-inference serves no text generation.
+    "text-generation": (("together", "mistralai/Mixtral-8x7B-v0.1"),),
+    # Mappings recorded for Llama-3.1-8B-Instruct (live: sambanova, novita, nebius, fireworks);
+    # cerebras, together, hyperbolic, cohere from their chat tapes.
+    "conversational": (
+        ("sambanova", _LLAMA),
+        ("novita", _LLAMA),
+        ("nebius", _LLAMA),
+        ("fireworks-ai", _LLAMA),
+        ("cerebras", _LLAMA),
+        ("together", "meta-llama/Llama-3.3-70B-Instruct"),
+        ("hyperbolic", "meta-llama/Llama-3.2-3B-Instruct"),
+        ("cohere", "CohereForAI/c4ai-command-r7b-12-2024"),
+    ),
+    "feature-extraction": (
+        (HF_INFERENCE, "sentence-transformers/paraphrase-xlm-r-multilingual-v1"),
+        ("sambanova", "intfloat/e5-mistral-7b-instruct"),
+    ),
+    "sentence-embeddings": (
+        (HF_INFERENCE, "sentence-transformers/distilbert-base-nli-mean-tokens"),
+    ),
+    "image-classification": ((HF_INFERENCE, "google/vit-base-patch16-224"),),
+    "object-detection": ((HF_INFERENCE, "facebook/detr-resnet-50"),),
+    "image-segmentation": ((HF_INFERENCE, "facebook/detr-resnet-50-panoptic"),),
+    "text-to-image": (
+        (HF_INFERENCE, _FLUX),
+        ("fal-ai", _FLUX),
+        ("replicate", _FLUX),
+        ("nebius", _FLUX),
+        ("together", "stabilityai/stable-diffusion-xl-base-1.0"),
+        ("black-forest-labs", "black-forest-labs/FLUX.1-dev"),
+        ("hyperbolic", "stabilityai/stable-diffusion-2"),
+    ),
+    "automatic-speech-recognition": (
+        (HF_INFERENCE, "jonatasgrosman/wav2vec2-large-xlsr-53-english"),
+        ("fal-ai", "openai/whisper-large-v3"),
+    ),
+    # No provider serves these since July 2025 (hf-inference dropped them; no other provider
+    # has the task): their tools are offered only with a model or endpoint the user names.
+    "text2text-generation": (),
+    "sentence-similarity": (),
+    "ranking": (),
+    "image-to-text": (),
+    "visual-question-answering": (),
+    "zero-shot-image-classification": (),
+    "audio-classification": (),
+}
+"""``task -> ((provider, Hub model id), ...)``, best first; the first is the task's
+``default_model``. Every provider here has an adapter for the task (a test checks)."""
+
+ROUTER_CHOOSES = frozenset({"conversational"})
+"""Tasks whose call without a provider goes to the router's own OpenAI route, which picks a
+provider itself: served with no provider chosen."""
+
+
+def _candidates(task: str, provider: str, order: Sequence[str] | None) -> list[tuple[str, str]]:
+    entries = DEFAULT_MODELS.get(task, ())
+    if provider != AUTO:
+        return [e for e in entries if e[0] == provider]
+    if order is None:
+        return list(entries)
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted((e for e in entries if e[0] in rank), key=lambda e: rank[e[0]])
+
+
+def default_for(task: str, provider: str, order: Sequence[str] | None = None) -> str | None:
+    """The default Hub model of ``task`` on ``provider`` (or ``"auto"`` within ``order``)."""
+    found = _candidates(task, provider, order)
+    return found[0][1] if found else None
+
+
+def served_model(settings: Settings, spec: Any) -> str:
+    """The model (or endpoint) ``spec``'s tool uses with ``settings``; decided without I/O.
+
+    A model or endpoint the user named is trusted, and so is an explicit ``base_url`` (the
+    developer's own hf-inference-format server). Otherwise the task needs an entry in
+    :data:`DEFAULT_MODELS` for the chosen provider (hf-inference when none is chosen).
+
+    Raises:
+        ConfigurationError: nothing serves the task so; the message names what would.
+    """
+    task = spec.task
+    if spec.needs_endpoint:
+        endpoint = settings.endpoint_for(task)
+        if endpoint is None:
+            msg = f"{task} needs its endpoint URL in models[{task!r}]"
+            raise ConfigurationError(msg, task=task)
+        return endpoint
+    named = settings.models.get(task)
+    if named is not None:
+        return named
+    provider = settings.provider_for(task) or HF_INFERENCE  # raises: a provider without adapter
+    if provider == HF_INFERENCE and (
+        task in ROUTER_CHOOSES or settings.base_url_given or settings.is_custom_endpoint
+    ):
+        return str(spec.default_model)
+    model = default_for(task, provider, settings.provider_order)
+    if model is None:
+        raise ConfigurationError(_unserved(task, provider), task=task)
+    return model
+
+
+def _unserved(task: str, provider: str) -> str:
+    name = f"name a model or endpoint URL in models[{task!r}]"
+    fitting = ", ".join(f"{p} ({m})" for p, m in DEFAULT_MODELS.get(task, ()))
+    if not fitting:
+        return (
+            f"{task} cannot be served with these settings: no provider serves it with a default"
+            f" model (hf-inference dropped it in 2025); {name}, e.g. your Inference Endpoint"
+        )
+    where = "no provider in provider_order" if provider == AUTO else provider
+    return (
+        f"{task} cannot be served with these settings: {where} has no default model for it;"
+        f" providers with one: {fitting}. Choose one of them, or {name}"
+    )
+
+
+def _defaults_cell(task: str) -> str:
+    by_model: dict[str, list[str]] = {}
+    for provider, model in DEFAULT_MODELS.get(task, ()):
+        by_model.setdefault(model, []).append(provider)
+    if not by_model:
+        return "none served: name a model or endpoint"
+    return "; ".join(f"`{m}` ({', '.join(ps)})" for m, ps in by_model.items())
+
 
 def provider_table() -> str:
-    """The README's markdown table: per tool, whether hf-inference serves it, which adapters."""
+    """The README's markdown table: per tool, who serves it and its default model on each."""
     lines = [
-        "| tool | Hub task | hf-inference | other providers (hf-tools adapters) |",
-        "|---|---|---|---|",
+        "| tool | Hub task | hf-inference | other providers (hf-tools adapters)"
+        " | default model (served by) |",
+        "|---|---|---|---|---|",
     ]
     for spec in REGISTRY.values():
         if spec.needs_endpoint:
             continue
         served = "yes" if hub_task(spec.task) in HF_INFERENCE_TASKS else "no models"
         others = ", ".join(providers_for(spec.task)) or "-"
-        lines.append(f"| `{spec.tool_name}` | {hub_task(spec.task)} | {served} | {others} |")
+        lines.append(
+            f"| `{spec.tool_name}` | {hub_task(spec.task)} | {served} | {others}"
+            f" | {_defaults_cell(spec.task)} |"
+        )
     return "\n".join(lines) + "\n"

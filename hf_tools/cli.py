@@ -19,8 +19,17 @@ from hf_tools.config import is_hf_host, stored_token
 from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.langchain.agent import DEFAULT_AGENT_MODEL
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
+from hf_tools.tasks import REGISTRY, get_spec
 
-__all__ = ["add_chat_flags", "chat_key", "main", "schema_bytes", "task_ids"]
+__all__ = [
+    "add_chat_flags",
+    "add_provider_flags",
+    "chat_key",
+    "main",
+    "provider_settings",
+    "schema_bytes",
+    "task_ids",
+]
 
 _PLACEHOLDER_KEY = "hf_placeholder_never_sent"
 
@@ -34,7 +43,13 @@ def schema_bytes(toolkit: HuggingFaceToolkit) -> int:
 
 
 def _list(ns: argparse.Namespace) -> int:
-    toolkit = HuggingFaceToolkit(api_key=_PLACEHOLDER_KEY)
+    try:
+        toolkit = HuggingFaceToolkit(
+            api_key=_PLACEHOLDER_KEY, base_url=ns.base_url, **provider_settings(ns)
+        )
+    except HFToolsError as exc:
+        print(_setup_message(exc), file=sys.stderr)
+        return 2
     tools = toolkit.get_tools()
     if ns.schema:
         try:
@@ -51,7 +66,42 @@ def _list(ns: argparse.Namespace) -> int:
         print(f"{tool.name:32} {tool.description}")  # one line each, as the LLM reads it
     size = schema_bytes(toolkit)
     print(f"{len(tools)} tools; schemas {size} bytes (~{size // 4} tokens) per call")
+    offered = set(toolkit.tool_names)
+    unserved = [s.tool_name for s in REGISTRY.values() if s.tool_name not in offered]
+    if unserved:
+        print(
+            f"not served with these settings: {', '.join(unserved)} (another --provider, or"
+            " name a model: hf-tools call TOOL --model ID)"
+        )
     return 0
+
+
+def add_provider_flags(parser: argparse.ArgumentParser) -> None:
+    """``--provider``, ``--provider-order`` and ``--bill-to``: who serves the tools, who pays."""
+    parser.add_argument("--provider", help=_PROVIDER_HELP)
+    parser.add_argument(
+        "--provider-order",
+        metavar="P1,P2",
+        help="for --provider auto: the providers to consider, best first (only these)",
+    )
+    parser.add_argument("--bill-to", metavar="ORG", help="sent as X-HF-Bill-To (an org pays)")
+
+
+def provider_settings(ns: argparse.Namespace) -> dict[str, Any]:
+    """The toolkit arguments of :func:`add_provider_flags`' flags."""
+    return {
+        "provider": ns.provider,
+        "provider_order": task_ids(ns.provider_order),
+        "bill_to": ns.bill_to,
+    }
+
+
+def _known_task(name: str) -> bool:
+    try:
+        get_spec(name)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _summary(value: Any) -> Any:
@@ -125,9 +175,15 @@ def _call(ns: argparse.Namespace) -> int:
         )
         return 2
     models = {ns.tool: ns.model} if ns.model else None
+    # A known task is asked for by name, so a setting that cannot serve it says what would.
+    tasks = [ns.tool] if _known_task(ns.tool) else None
     try:
         toolkit = HuggingFaceToolkit(
-            base_url=ns.base_url, models=models, output_dir=ns.output_dir, provider=ns.provider
+            tasks=tasks,
+            base_url=ns.base_url,
+            models=models,
+            output_dir=ns.output_dir,
+            **provider_settings(ns),
         )
         tool = toolkit.get_tool(ns.tool)
     except (KeyError, HFToolsError) as exc:
@@ -237,7 +293,7 @@ def _agent(ns: argparse.Namespace) -> int:
             tasks=task_ids(ns.tasks),
             output_dir=ns.output_dir,
             base_url=ns.base_url,
-            provider=ns.provider,
+            **provider_settings(ns),
         )
         secret = SecretStr(key) if key else None
         model = HFChatModel(model=ns.model, base_url=chat_url, api_key=secret)
@@ -278,9 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 call failed, 2 usage)."""
     parser = argparse.ArgumentParser(prog="hf-tools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    listing = sub.add_parser("list", help="tools, one line each, and the schema size an LLM pays")
+    listing = sub.add_parser(
+        "list", help="the tools these settings serve, one line each, and the schema size"
+    )
     listing.add_argument("--json", action="store_true", help="every tool schema as JSON")
     listing.add_argument("--schema", metavar="TOOL", help="one tool's schema as JSON")
+    listing.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
+    add_provider_flags(listing)
     call = sub.add_parser(
         "call", help="call one tool live (HF_TOKEN for Hugging Face hosts; not for your endpoint)"
     )
@@ -289,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--model", help="model id or endpoint URL for this tool")
     call.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
     call.add_argument("--output-dir", type=Path, help="save generated images, masks, audio here")
-    call.add_argument("--provider", help=_PROVIDER_HELP)
+    add_provider_flags(call)
     call.add_argument("--artifact", action="store_true", help="also print the artifact")
     call.add_argument(
         "--json", action="store_true", help="print {status, content, artifact} as JSON"
@@ -300,8 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--model", default=DEFAULT_AGENT_MODEL, help="chat model org/name[:provider]"
     )
     add_chat_flags(agent)
-    agent.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
-    agent.add_argument("--provider", help=_PROVIDER_HELP)
+    agent.add_argument(
+        "--tasks", help="comma-separated task ids to offer (default: all the settings serve)"
+    )
+    add_provider_flags(agent)
     agent.add_argument("--max-steps", type=int, default=8, help="model calls at most (8)")
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")

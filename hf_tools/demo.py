@@ -37,6 +37,12 @@ DEMO_TASKS = [
     "image-to-text",
     "object-detection",
 ]
+# The models the session was recorded with (hf-inference, 2025), named: no provider serves
+# audio classification or captioning by default any more, so the toolkit would not offer them.
+DEMO_MODELS = {
+    "audio-classification": "alefiury/wav2vec2-large-xlsr-53-gender-recognition-librispeech",
+    "image-to-text": "Salesforce/blip-image-captioning-base",
+}
 DEMO_REQUEST = (
     "Listen to tests/fixtures/audio.flac and look at tests/fixtures/image.png: "
     "who speaks and what do they say, and what does the picture show?"
@@ -107,7 +113,7 @@ def demo_agent(root: Path) -> Agent:
     fast = RetryPolicy(max_loading_wait=0.5, max_retry_after=0.5)
     model = HFChatModel(model=DEFAULT_AGENT_MODEL, api_key=DUMMY_TOKEN, retry=fast)
     toolkit = HuggingFaceToolkit(
-        api_key=DUMMY_TOKEN, tasks=DEMO_TASKS, allowed_roots=[root], retry=fast
+        api_key=DUMMY_TOKEN, tasks=DEMO_TASKS, models=DEMO_MODELS, allowed_roots=[root], retry=fast
     )
     return Agent(model, toolkit.get_tools())
 

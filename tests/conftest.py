@@ -20,13 +20,26 @@ CASSETTES = ROOT / "cassettes"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+def _recorded_models() -> dict[str, str]:
+    from hf_tools import REGISTRY
+
+    models = {s.task: s.default_model for s in REGISTRY.values() if not s.needs_endpoint}
+    # Recorded on hf-inference before its default moved to a provider.
+    return models | {"text-generation": "google/flan-t5-xxl"}
+
+
+RECORDED_MODELS = _recorded_models()
+"""Every task's model as its cassettes were recorded (hf-inference, 2025). Named explicitly,
+they make the toolkit offer the tasks no provider serves by default, as the tests need."""
+
+
 def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
     """A toolkit with the one tool of ``task``; an endpoint-only task gets its example URL."""
     from hf_tools import REGISTRY
 
     spec = REGISTRY[task]
-    models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
-    return HuggingFaceToolkit(api_key=token, tasks=[task], models=models, **kw)
+    model = str(spec.example_endpoint) if spec.needs_endpoint else RECORDED_MODELS[task]
+    return HuggingFaceToolkit(api_key=token, tasks=[task], models={task: model}, **kw)
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +105,6 @@ def cassette() -> Callable[..., AbstractContextManager[Any]]:
 
 @pytest.fixture
 def toolkit(token: str) -> Iterator[HuggingFaceToolkit]:
-    tk = HuggingFaceToolkit(api_key=token, allowed_roots=[FIXTURES, ROOT])
+    tk = HuggingFaceToolkit(api_key=token, allowed_roots=[FIXTURES, ROOT], models=RECORDED_MODELS)
     yield tk
     tk.close()

@@ -8,22 +8,25 @@ import httpx2
 import pytest
 
 import hf_tools.http
-from hf_tools import REGISTRY
+from hf_tools import HuggingFaceToolkit
 from hf_tools.cli import main
 from hf_tools.http import HFRequest, RawResponse
 
 from .conftest import CASSETTES
 
 
-def test_list_prints_every_tool_and_the_schema_cost(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_prints_the_served_tools_and_the_schema_cost(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    tools = [s for s in REGISTRY.values() if not s.needs_endpoint]
-    assert len(lines) == len(tools) + 1
-    assert lines[0].startswith("text_classification ")
-    assert lines[-1].startswith(f"{len(tools)} tools; schemas ")
-    size = int(lines[-1].split("schemas ")[1].split()[0])
+    served = HuggingFaceToolkit(api_key="hf_x").tool_names
+    assert [line.split()[0] for line in lines[:-2]] == served
+    assert lines[-2].startswith(f"{len(served)} tools; schemas ")
+    size = int(lines[-2].split("schemas ")[1].split()[0])
     assert 1000 < size < 13_000  # the whole toolkit stays under the 13 KB budget
+    assert lines[-1].startswith("not served with these settings: text2text_generation, ")
+    assert "ranking" in lines[-1] and "ranking" not in served
 
 
 def test_call_without_token_is_a_usage_error(

@@ -471,14 +471,15 @@ def test_provider_settings_are_checked_and_defaulted(monkeypatch: pytest.MonkeyP
     assert settings.base_url == "https://router.example.com/hf-inference"
 
 
-def test_a_named_provider_offers_only_the_tasks_it_has_adapters_for() -> None:
+def test_a_named_provider_offers_only_the_tasks_it_has_adapters_and_defaults_for() -> None:
     toolkit = HuggingFaceToolkit(api_key="x", provider="fal-ai")
-    assert "text_to_image" in toolkit.tool_names
-    assert "summarization" not in toolkit.tool_names
+    assert toolkit.tool_names == ["text_to_image", "automatic_speech_recognition"]
     with pytest.raises(ConfigurationError, match="no adapter for summarization"):
         HuggingFaceToolkit(api_key="x", provider="fal-ai", tasks=["summarization"])
-    everything = HuggingFaceToolkit(api_key="x", provider="auto")
-    assert len(everything.tool_names) == len(HuggingFaceToolkit(api_key="x").tool_names)
+    # "auto": what hf-inference serves, plus what a provider serves (text generation).
+    everything = HuggingFaceToolkit(api_key="x", provider="auto").tool_names
+    default = HuggingFaceToolkit(api_key="x").tool_names
+    assert [t for t in everything if t not in default] == ["text_generation"]
 
 
 def test_cli_call_takes_a_provider(capsys: pytest.CaptureFixture[str]) -> None:
@@ -486,9 +487,10 @@ def test_cli_call_takes_a_provider(capsys: pytest.CaptureFixture[str]) -> None:
 
     code = main(["call", "summarization", "--args", '{"text": "x"}', "--provider", "fal-ai"])
     assert code == 2
-    # fal-ai's toolkit offers only what fal-ai has adapters for.
-    assert "available: image_segmentation, text_to_image, automatic_speech_recognition" in (
-        capsys.readouterr().err
+    # The task is asked for by name: the error says who would serve it.
+    assert capsys.readouterr().err == (
+        "provider 'fal-ai' has no adapter for summarization; providers that have one: none"
+        " besides hf-inference [summarization]\n"
     )
 
 

@@ -19,15 +19,16 @@ from typing import Any
 import pytest
 import yaml
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.prebuilt import create_react_agent
 from langgraph.warnings import LangGraphDeprecatedSinceV10
 
-from hf_tools import HuggingFaceToolkit
-from hf_tools.errors import AuthenticationError, ModelNotFoundError
+from hf_tools import HFChatModel, HuggingFaceToolkit
+from hf_tools.errors import AuthenticationError, ConfigurationError, ModelNotFoundError
+from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
 from hf_tools.routing import MAPPINGS
-from hf_tools.testing import ScriptedChatModel, tool_call, use_cassette
+from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call, use_cassette
 
 from .conftest import CASSETTES
 
@@ -248,3 +249,64 @@ def test_authentication_and_wrong_routes_still_raise_to_the_developer(
     agent = Agent(model, _toolkit(token).get_tools())
     with replay(_gone(status)), pytest.raises(error):
         agent.invoke("Rank these")
+
+
+# ----------------------------------------------------------------- HFChatModel providers
+
+
+def test_chat_provider_and_bill_to_reach_the_router_as_recorded(
+    cassette: Any, sent: list[HFRequest]
+) -> None:
+    from tests._chat_data import DEEP
+
+    llm = HFChatModel(
+        model="meta-llama/Meta-Llama-3-8B-Instruct",
+        provider="together",
+        bill_to="my-org",
+        api_key=DUMMY_TOKEN,
+    )
+    # The recorded request is the router's `model:provider` form, as huggingface_hub sent it.
+    with cassette("chat-completion/no-stream-together"):
+        reply = llm.invoke(DEEP)
+    assert str(reply.content).startswith("Deep learning is a subfield of machine learning")
+    (request,) = sent
+    assert request.url == "https://router.huggingface.co/v1/chat/completions"
+    assert request.headers["x-hf-bill-to"] == "my-org"
+    assert request.headers["authorization"] == f"Bearer {DUMMY_TOKEN}"
+    assert json.loads(request.content)["model"] == "meta-llama/Meta-Llama-3-8B-Instruct:together"
+
+
+def test_chat_router_url_moves_the_route_and_the_bill_to_header() -> None:
+    llm = HFChatModel(
+        model="org/m", router_url="https://router.example/", bill_to="org", api_key=DUMMY_TOKEN
+    )
+    request = llm.build_request([HumanMessage("hi")])
+    assert request.url == "https://router.example/v1/chat/completions"
+    assert request.headers["x-hf-bill-to"] == "org"
+    assert json.loads(request.content)["model"] == "org/m"  # no provider: the router picks
+
+
+def test_chat_auto_and_an_explicit_suffix_send_the_model_as_given() -> None:
+    auto = HFChatModel(model="org/m", provider="auto", api_key=DUMMY_TOKEN)
+    same = HFChatModel(model="org/m:groq", provider="groq", api_key=DUMMY_TOKEN)
+    assert auto.wire_model == "org/m" and same.wire_model == "org/m:groq"
+
+
+def test_chat_bill_to_never_goes_to_a_dedicated_endpoint() -> None:
+    llm = HFChatModel(endpoint_url="https://tgi.example", bill_to="org", api_key=DUMMY_TOKEN)
+    request = llm.build_request([HumanMessage("hi")])
+    assert request.url == "https://tgi.example/v1/chat/completions"
+    assert "x-hf-bill-to" not in request.headers
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"endpoint_url": "https://tgi.example", "provider": "together"}, "endpoint_url"),
+        ({"model": "org/m:groq", "provider": "together"}, "names provider 'groq'"),
+        ({"model": "org/m", "provider": "nope"}, "provider must be one of"),
+    ],
+)
+def test_chat_provider_that_cannot_apply_is_refused(kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        HFChatModel(api_key=DUMMY_TOKEN, **kw)

@@ -13,11 +13,31 @@ from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
 from hf_tools.cli import schema_bytes
 from hf_tools.langchain.tools import HFToolError
 
+from .conftest import RECORDED_MODELS
 
-def test_default_is_every_task_in_registry_order() -> None:
+
+def test_default_is_every_task_hf_inference_serves_in_registry_order() -> None:
+    # No provider chosen: hf-inference's tasks, and the chat the router routes itself. The
+    # tasks nobody serves any more (ranking, captioning, ...) are not offered.
     toolkit = HuggingFaceToolkit(api_key="hf_x")
-    expected = [s.tool_name for s in REGISTRY.values() if not s.needs_endpoint]
-    assert toolkit.tool_names == expected
+    assert toolkit.tool_names == [
+        "text_classification",
+        "zero_shot_classification",
+        "token_classification",
+        "question_answering",
+        "table_question_answering",
+        "fill_mask",
+        "summarization",
+        "translation",
+        "conversational",
+        "feature_extraction",
+        "sentence_embeddings",
+        "image_classification",
+        "object_detection",
+        "image_segmentation",
+        "text_to_image",
+        "automatic_speech_recognition",
+    ]
 
 
 def test_selection_keeps_the_given_order_and_drops_duplicates() -> None:
@@ -67,7 +87,7 @@ def test_full_toolkit_schemas_stay_under_the_context_budget() -> None:
     # The same measure the benchmark reports: every schema in OpenAI tool format, compact JSON.
     # Every tool, including those that exist only as a configured endpoint.
     endpoints = {s.task: "https://e.example/x" for s in REGISTRY.values() if s.needs_endpoint}
-    toolkit = HuggingFaceToolkit(api_key="hf_x", models=endpoints)
+    toolkit = HuggingFaceToolkit(api_key="hf_x", models=RECORDED_MODELS | endpoints)
     assert len(toolkit.get_tools()) == len(REGISTRY)
     # 13 KB: optional arguments are nullable (anyOf [T, null]), which strict mode needs.
     assert schema_bytes(toolkit) < 13_000

@@ -58,6 +58,7 @@ from pydantic import (
 
 from hf_tools.client import Closeable, LoopPools
 from hf_tools.config import (
+    AUTO,
     DEFAULT_MAX_JSON_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -733,6 +734,14 @@ class HFChatModel(BaseChatModel, Closeable):
     model: str | None = Field(default=None, description="Hub model id, e.g. org/name[:provider].")
     base_url: str = DEFAULT_CHAT_BASE_URL
     endpoint_url: str | None = None
+    provider: str | None = Field(
+        default=None,
+        description='Sent as model "org/name:provider"; None or "auto": the router picks.',
+    )
+    router_url: str | None = Field(
+        default=None, description="Default https://router.huggingface.co; base_url is its /v1."
+    )
+    bill_to: str | None = Field(default=None, description="Sent as X-HF-Bill-To on router calls.")
     api_key: SecretStr | None = Field(default=None, repr=False)
     temperature: float | None = None
     max_tokens: int | None = None
@@ -791,6 +800,9 @@ class HFChatModel(BaseChatModel, Closeable):
         if self.model is None and self.endpoint_url is None:
             msg = "HFChatModel needs model='org/name' or endpoint_url='https://...'"
             raise ConfigurationError(msg)
+        self._check_provider()
+        if self.router_url is not None and "base_url" not in self.model_fields_set:
+            self.base_url = f"{self.router_url.rstrip('/')}/v1"
         self._settings = Settings.create(
             api_key=self.api_key,
             base_url=self.endpoint_url or self.base_url,
@@ -798,9 +810,24 @@ class HFChatModel(BaseChatModel, Closeable):
             max_retries=self.max_retries,
             retry=self.retry,
             max_json_bytes=self.max_json_bytes,
+            provider=self.provider,  # its name is checked against the known providers
+            router_url=self.router_url,
+            bill_to=self.bill_to,
         )
         self._pools = LoopPools(self._settings.timeout)
         return self
+
+    def _check_provider(self) -> None:
+        """Refuse a provider that cannot apply: a dedicated endpoint, or a model's other one."""
+        if self.provider is None:
+            return
+        if self.endpoint_url is not None:
+            msg = "provider picks a router provider; endpoint_url is your own endpoint: pass one"
+            raise ConfigurationError(msg)
+        suffix = (self.model or "").partition(":")[2]
+        if suffix and suffix != self.provider:
+            msg = f"model {self.model!r} names provider {suffix!r}, but provider={self.provider!r}"
+            raise ConfigurationError(msg)
 
     # -- LangChain metadata
 
@@ -814,6 +841,7 @@ class HFChatModel(BaseChatModel, Closeable):
             "model": self.model,
             "base_url": self.base_url,
             "endpoint_url": self.endpoint_url,
+            "provider": self.provider,
             **self._default_params(),
         }
 
@@ -837,8 +865,12 @@ class HFChatModel(BaseChatModel, Closeable):
 
     @property
     def wire_model(self) -> str:
-        """The ``model`` sent: the given id, or ``"tgi"`` for an endpoint without one."""
-        return self.model or "tgi"
+        """The ``model`` sent: the given id (``:provider`` added), or ``"tgi"`` for an endpoint."""
+        if self.model is None:
+            return "tgi"
+        if self.provider in (None, AUTO) or ":" in self.model:
+            return self.model
+        return f"{self.model}:{self.provider}"  # the router's own way to name a provider
 
     @property
     def url(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from hf_tools.catalog import served_model
 from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient
 from hf_tools.config import (
     DEFAULT_MAX_BINARY_BYTES,
@@ -117,14 +119,16 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
             provider_order=self.provider_order,
         )
         if self.tasks is None:
-            # Every task these settings can serve: endpoint-only tasks (custom) when their
-            # endpoint is configured, and with a named provider the tasks it has adapters for.
-            specs = [s for s in REGISTRY.values() if _servable(settings, s)]
+            # Every task these settings can serve (catalog.served_model, no request made).
+            served = {s.task: m for s in REGISTRY.values() if (m := _served(settings, s))}
         else:
-            # make_tool asks the client where each goes, which refuses a missing endpoint.
-            specs = [get_spec(t) for t in dict.fromkeys(self.tasks)]
-            for spec in specs:
-                settings.provider_for(spec.task)  # a provider without an adapter fails now
+            # A task asked for by name that nothing serves fails now, naming what would.
+            served = {
+                spec.task: served_model(settings, spec)
+                for spec in (get_spec(t) for t in dict.fromkeys(self.tasks))
+            }
+        settings = _with_provider_defaults(settings, served)
+        specs = [get_spec(task) for task in served]
         self._client = HFClient(settings=settings)
         self._aclient = AsyncHFClient(settings=settings)
         self._tools = [
@@ -180,12 +184,27 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         await self._aclient.aclose()
 
 
-def _servable(settings: Settings, spec: AnySpec) -> bool:
-    """Whether ``spec`` can be served with ``settings`` (no request is made to know)."""
-    if spec.needs_endpoint:
-        return settings.endpoint_for(spec.task) is not None
+def _served(settings: Settings, spec: AnySpec) -> str | None:
+    """The model ``spec`` is served with under ``settings``, or None when nothing serves it."""
     try:
-        settings.provider_for(spec.task)
+        return served_model(settings, spec)
     except ConfigurationError:
-        return False
-    return True
+        return None
+
+
+def _with_provider_defaults(settings: Settings, served: dict[str, str]) -> Settings:
+    """``settings`` with the chosen providers' own default models where they differ.
+
+    A named provider may serve a task with another model than the task's default (fal-ai's
+    ASR is Whisper): the tool must send that one. Models the user named stay as given.
+    """
+    extra = {
+        task: model
+        for task, model in served.items()
+        if task not in settings.models
+        and not get_spec(task).needs_endpoint
+        and model != get_spec(task).default_model
+    }
+    if not extra:
+        return settings
+    return replace(settings, models={**settings.models, **extra})

@@ -89,6 +89,6 @@ SPEC = TaskSpec(
     build=build,
     parse=parse,
     render=render,
-    default_model="google/flan-t5-xxl",
+    default_model="mistralai/Mixtral-8x7B-v0.1",
     example={"prompt": "test", "max_new_tokens": 1, "do_sample": False},
 )
