@@ -310,3 +310,184 @@ def test_chat_bill_to_never_goes_to_a_dedicated_endpoint() -> None:
 def test_chat_provider_that_cannot_apply_is_refused(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         HFChatModel(api_key=DUMMY_TOKEN, **kw)
+
+
+# -------------------------------------------------- what tasks=None offers, and the table
+
+
+def _tools(**kw: Any) -> dict[str, str]:
+    toolkit = HuggingFaceToolkit(api_key="hf_x", **kw)
+    return {t.name: (t.metadata or {})["hf_model"] for t in toolkit.get_tools()}
+
+
+def test_a_named_provider_offers_its_own_default_models(sent: list[HFRequest]) -> None:
+    assert _tools(provider="fal-ai") == {
+        "text_to_image": "black-forest-labs/FLUX.1-schnell",
+        "automatic_speech_recognition": "openai/whisper-large-v3",  # not hf-inference's wav2vec2
+    }
+    together = _tools(provider="together")
+    assert together["text_generation"] == "mistralai/Mixtral-8x7B-v0.1"
+    assert together["conversational"] == "meta-llama/Llama-3.3-70B-Instruct"
+    assert together["text_to_image"] == "stabilityai/stable-diffusion-xl-base-1.0"
+    assert "feature_extraction" not in together  # an adapter, but no model known to be served
+    assert sent == []  # decided without a request
+
+
+def test_auto_within_a_provider_order_offers_what_those_providers_serve() -> None:
+    assert _tools(provider="auto", provider_order=["fal-ai"]) == {
+        "text_to_image": "black-forest-labs/FLUX.1-schnell",
+        "automatic_speech_recognition": "openai/whisper-large-v3",
+    }
+    assert "text_generation" in _tools(provider="auto")
+    assert "ranking" not in _tools(provider="auto")
+
+
+def test_named_models_and_a_base_url_make_any_task_offered() -> None:
+    assert _tools(models={"ranking": RANKER})["ranking"] == RANKER
+    own_server = _tools(base_url="http://127.0.0.1:8080")
+    assert "ranking" in own_server and "audio_classification" in own_server
+    # Given explicitly, the user's models win over a provider's defaults.
+    fal = _tools(provider="fal-ai", models={"automatic_speech_recognition": "me/asr"})
+    assert fal["automatic_speech_recognition"] == "me/asr"
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        (
+            {"tasks": ["ranking"]},
+            "ranking cannot be served with these settings: no provider serves it with a default"
+            " model (hf-inference dropped it in 2025); name a model or endpoint URL in"
+            " models['ranking'], e.g. your Inference Endpoint [ranking]",
+        ),
+        (
+            {"tasks": ["text_generation"]},
+            "text-generation cannot be served with these settings: hf-inference has no default"
+            " model for it; providers with one: together (mistralai/Mixtral-8x7B-v0.1). Choose"
+            " one of them, or name a model or endpoint URL in models['text-generation']"
+            " [text-generation]",
+        ),
+        (
+            {"tasks": ["image_segmentation"], "provider": "fal-ai"},
+            "image-segmentation cannot be served with these settings: fal-ai has no default"
+            " model for it; providers with one: hf-inference (facebook/detr-resnet-50-panoptic)."
+            " Choose one of them, or name a model or endpoint URL in"
+            " models['image-segmentation'] [image-segmentation]",
+        ),
+    ],
+)
+def test_asking_for_a_task_nothing_serves_names_what_would(
+    kw: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        HuggingFaceToolkit(api_key="hf_x", **kw)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_fal_asr_sends_fal_s_default_model_from_the_recorded_flow(
+    token: str, replay: Callable[..., Any], sent: list[HFRequest], mode: str
+) -> None:
+    from .conftest import FIXTURES
+
+    toolkit = HuggingFaceToolkit(api_key=token, provider="fal-ai", allowed_roots=[FIXTURES])
+    mapping = [
+        {
+            "provider": "fal-ai",
+            "providerId": "fal-ai/whisper",
+            "status": "live",
+            "task": "automatic-speech-recognition",
+        }
+    ]
+    tool = toolkit.get_tool("automatic_speech_recognition")
+    call = {
+        "type": "tool_call",
+        "id": "c",
+        "name": tool.name,
+        "args": {"audio": str(FIXTURES / "audio.flac")},
+    }
+    fal = "providers/fal-ai/automatic-speech-recognition/whisper.yaml"
+    with replay(_hub("openai/whisper-large-v3", mapping), fal):
+        message = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
+    assert message.status == "success", message.content
+    recorded = json.loads(_interactions(fal)[0]["response"]["body"]["string"])
+    assert message.artifact.text == recorded["text"]
+    assert sent[0].url.startswith("https://huggingface.co/api/models/openai/whisper-large-v3?")
+    assert sent[1].url == "https://router.huggingface.co/fal-ai/fal-ai/whisper"
+
+
+def test_the_default_model_table_is_consistent_with_the_registries() -> None:
+    from hf_tools.catalog import DEFAULT_MODELS, HF_INFERENCE_TASKS
+    from hf_tools.providers import speaks
+    from hf_tools.routing import hub_task
+    from hf_tools.tasks import REGISTRY
+
+    tasks = [s.task for s in REGISTRY.values() if not s.needs_endpoint]
+    assert sorted(DEFAULT_MODELS) == sorted(tasks)
+    for task, entries in DEFAULT_MODELS.items():
+        for provider, model in entries:
+            assert speaks(provider, task), (provider, task)
+            assert "/" in model, model
+        if entries:  # the task's own default is the table's first choice
+            assert REGISTRY[task].default_model == entries[0][1], task
+        on_hf = any(p == "hf-inference" for p, _ in entries)
+        assert on_hf == (hub_task(task) in HF_INFERENCE_TASKS), task
+    # Of the 8 tools hf-inference stopped serving, text generation moved to a provider; the
+    # others are served by nobody today, so the README says so and they are not offered.
+    unserved = [t for t, e in DEFAULT_MODELS.items() if not e]
+    assert unserved == [
+        "text2text-generation",
+        "sentence-similarity",
+        "ranking",
+        "image-to-text",
+        "visual-question-answering",
+        "zero-shot-image-classification",
+        "audio-classification",
+    ]
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def test_cli_list_shows_what_the_flags_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    from hf_tools.cli import main
+
+    assert main(["list", "--provider", "fal-ai"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == [
+        "text_to_image",
+        "automatic_speech_recognition",
+    ]
+    assert lines[2].startswith("2 tools; schemas ")
+    assert lines[3].startswith("not served with these settings: text_classification, ")
+    assert main(["list", "--provider", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("provider must be one of auto, hf-inference, ")
+
+
+def test_cli_call_sends_bill_to_and_provider_order(
+    token: str, replay: Callable[..., Any], sent: list[HFRequest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hf_tools.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", token)
+    mapping = [
+        {"provider": "replicate", "providerId": "x/y", "status": "live", "task": "text-to-image"},
+        {
+            "provider": "together",
+            "providerId": "stabilityai/stable-diffusion-xl-base-1.0",
+            "status": "live",
+            "task": "text-to-image",
+        },
+    ]
+    sdxl = "providers/together/text-to-image/sdxl.yaml"
+    prompt = _interactions(sdxl)[0]["request"]["body"]
+    args = json.dumps({"prompt": json.loads(prompt)["prompt"]})
+    model = "stabilityai/stable-diffusion-xl-base-1.0"
+    argv = ["call", "text_to_image", "--args", args, "--model", model, "--provider", "auto"]
+    argv += ["--provider-order", "together", "--bill-to", "my-org"]
+    with replay(_hub(model, mapping), sdxl):
+        assert main(argv) == 0
+    hub, together = sent
+    assert together.url == "https://router.huggingface.co/together/v1/images/generations"
+    assert together.headers["x-hf-bill-to"] == "my-org"
+    assert "x-hf-bill-to" not in hub.headers
