@@ -16,7 +16,6 @@ from typing import Any
 
 from hf_tools.config import AUTO, HF_INFERENCE, Settings
 from hf_tools.errors import ConfigurationError
-from hf_tools.providers import providers_for
 from hf_tools.routing import hub_task
 from hf_tools.tasks import REGISTRY
 
@@ -195,6 +194,8 @@ def _defaults_cell(task: str) -> str:
 
 def provider_table() -> str:
     """The README's markdown table: per tool, who serves it and its default model on each."""
+    from hf_tools.providers import providers_for  # the registry: only the table needs it
+
     lines = [
         "| tool | Hub task | hf-inference | other providers (hf-tools adapters)"
         " | default model (served by) |",
