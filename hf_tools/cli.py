@@ -296,7 +296,8 @@ def _agent(ns: argparse.Namespace) -> int:
             **provider_settings(ns),
         )
         secret = SecretStr(key) if key else None
-        model = HFChatModel(model=ns.model, base_url=chat_url, api_key=secret)
+        # An organization that pays for the tools pays for the model's turns too.
+        model = HFChatModel(model=ns.model, base_url=chat_url, api_key=secret, bill_to=ns.bill_to)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
         return 2

@@ -491,3 +491,25 @@ def test_cli_call_sends_bill_to_and_provider_order(
     assert together.url == "https://router.huggingface.co/together/v1/images/generations"
     assert together.headers["x-hf-bill-to"] == "my-org"
     assert "x-hf-bill-to" not in hub.headers
+
+
+def test_cli_agent_bills_the_model_and_the_tools_to_the_org(
+    monkeypatch: pytest.MonkeyPatch, sent: list[HFRequest], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hf_tools.cli import main
+    from hf_tools.testing import CHAT_MATCH_ON
+
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    argv = ["agent", "Is 'I like you' positive?", "--tasks", "text-classification"]
+    cassettes = ("agent/stream.yaml", "text-classification/success.yaml")
+    with use_cassette(*cassettes, library_dir=CASSETTES, match_on=CHAT_MATCH_ON):
+        assert main([*argv, "--bill-to", "my-org"]) == 0
+    assert capsys.readouterr().out.endswith("Positive: POSITIVE 0.9999.\n")
+    chat = "https://router.huggingface.co/v1/chat/completions"
+    tool = "https://router.huggingface.co/hf-inference/models/distilbert/"
+    assert [r.url for r in sent] == [
+        chat,
+        tool + "distilbert-base-uncased-finetuned-sst-2-english",
+        chat,
+    ]
+    assert all(r.headers["x-hf-bill-to"] == "my-org" for r in sent)
