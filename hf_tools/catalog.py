@@ -24,6 +24,7 @@ __all__ = [
     "HF_INFERENCE_TASKS",
     "ROUTER_CHOOSES",
     "default_for",
+    "defaults_of",
     "provider_table",
     "served_model",
 ]
@@ -121,8 +122,26 @@ ROUTER_CHOOSES = frozenset({"conversational"})
 provider itself: served with no provider chosen."""
 
 
+def defaults_of(task: str) -> tuple[tuple[str, str], ...]:
+    """``task``'s row of :data:`DEFAULT_MODELS`.
+
+    A task added without a row (yet) is assumed served with its own ``default_model`` by
+    every provider with an adapter for it (hf-inference only for hf-inference's tasks), so a
+    new task module works before its defaults are recorded here.
+    """
+    row = DEFAULT_MODELS.get(task)
+    if row is not None:
+        return row
+    from hf_tools.providers import providers_for
+
+    model = REGISTRY[task].default_model
+    on_hf = (HF_INFERENCE,) if hub_task(task) in HF_INFERENCE_TASKS else ()
+    others = tuple(p for p in providers_for(task) if p != HF_INFERENCE)
+    return tuple((p, model) for p in (*on_hf, *others)) if model else ()
+
+
 def _candidates(task: str, provider: str, order: Sequence[str] | None) -> list[tuple[str, str]]:
-    entries = DEFAULT_MODELS.get(task, ())
+    entries = defaults_of(task)
     if provider != AUTO:
         return [e for e in entries if e[0] == provider]
     if order is None:
@@ -170,7 +189,7 @@ def served_model(settings: Settings, spec: Any) -> str:
 
 def _unserved(task: str, provider: str) -> str:
     name = f"name a model or endpoint URL in models[{task!r}]"
-    fitting = ", ".join(f"{p} ({m})" for p, m in DEFAULT_MODELS.get(task, ()))
+    fitting = ", ".join(f"{p} ({m})" for p, m in defaults_of(task))
     if not fitting:
         return (
             f"{task} cannot be served with these settings: no provider serves it with a default"
@@ -185,7 +204,7 @@ def _unserved(task: str, provider: str) -> str:
 
 def _defaults_cell(task: str) -> str:
     by_model: dict[str, list[str]] = {}
-    for provider, model in DEFAULT_MODELS.get(task, ()):
+    for provider, model in defaults_of(task):
         by_model.setdefault(model, []).append(provider)
     if not by_model:
         return "none served: name a model or endpoint"

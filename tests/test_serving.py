@@ -513,3 +513,18 @@ def test_cli_agent_bills_the_model_and_the_tools_to_the_org(
         chat,
     ]
     assert all(r.headers["x-hf-bill-to"] == "my-org" for r in sent)
+
+
+def test_a_task_without_a_row_is_served_by_its_adapters_with_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hf_tools import catalog
+
+    # As a task module added before its defaults are recorded in the table.
+    monkeypatch.delitem(catalog.DEFAULT_MODELS, "text-to-image")
+    assert catalog.defaults_of("text-to-image")[:3] == (
+        ("hf-inference", "black-forest-labs/FLUX.1-schnell"),
+        ("fal-ai", "black-forest-labs/FLUX.1-schnell"),
+        ("replicate", "black-forest-labs/FLUX.1-schnell"),
+    )
+    assert _tools(provider="wavespeed") == {"text_to_image": "black-forest-labs/FLUX.1-schnell"}
