@@ -528,3 +528,42 @@ def test_a_task_without_a_row_is_served_by_its_adapters_with_its_default(
         ("replicate", "black-forest-labs/FLUX.1-schnell"),
     )
     assert _tools(provider="wavespeed") == {"text_to_image": "black-forest-labs/FLUX.1-schnell"}
+
+
+def _text_generation_call(tool: Any, replay: Callable[..., Any], *parts: Any) -> ToolMessage:
+    call = {
+        "type": "tool_call",
+        "id": "c",
+        "name": "text_generation",
+        "args": {"prompt": "Paris is", "max_new_tokens": 10},
+    }
+    with replay(*parts):
+        message = tool.invoke(call)
+    assert isinstance(message, ToolMessage) and message.status == "error"
+    return message
+
+
+def test_auto_names_the_provider_it_picked_and_a_model_the_hub_lacks(
+    token: str, replay: Callable[..., Any]
+) -> None:
+    mixtral = "mistralai/Mixtral-8x7B-v0.1"
+    tool = HuggingFaceToolkit(api_key=token, provider="auto").get_tool("text_generation")
+    mapping = [
+        {"provider": "together", "providerId": mixtral, "status": "live", "task": "text-generation"}
+    ]
+    gone = _answered(
+        "providers/together/text-generation/mixtral.yaml", 404, '{"error":"model not found"}'
+    )
+    message = _text_generation_call(tool, replay, _hub(mixtral, mapping), gone)
+    assert f"{mixtral} is not served by the provider auto-selected for it (together)" in str(
+        message.content
+    )
+    MAPPINGS.clear()
+    no_such = _hub(mixtral, [])
+    no_such["response"]["status"]["code"] = 404
+    no_such["response"]["body"]["string"] = '{"error":"Repository not found"}'
+    message = _text_generation_call(tool, replay, no_such)
+    assert str(message.content).startswith(
+        f"The text_generation tool is unavailable right now: the Hub has no model {mixtral}"
+        " (Repository not found)."
+    )
