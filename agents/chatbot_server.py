@@ -65,29 +65,37 @@ import sqlite3
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
-from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
+from agents.chatbot_api import ERRORS, OPERATIONS, docs_page, openapi
+from agents.chatbot_artifacts import OCTET_STREAM, Part, binary_parts, extension
+from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, StoredEvent, open_store
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
-from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer
+from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
 
 __all__ = [
@@ -104,28 +112,31 @@ __all__ = [
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CALLER = "hf_tools.caller"  # the ASGI scope key the guard stores the caller under
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-    429: "busy",
-    502: "agent_failed",
-}
+# The code of an error Starlette raises itself (routing); every other error names its own.
+_CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
+_REQUEST_ID = "hf_tools.request_id"  # the ASGI scope key of the request's id
+# Routes served without an API key: health checks and the API's own description.
+_PUBLIC = frozenset((op.method, op.path) for op in OPERATIONS if op.public)
+log = logging.getLogger("agents.chatbot_server")
 access_log = logging.getLogger("agents.chatbot_server.access")
 
 
 class ChatError(Exception):
-    """A request the server refuses, with its HTTP status and a stable ``code`` for clients."""
+    """A request the server refuses, with its HTTP status and a stable ``code`` for clients.
+
+    Raises:
+        ValueError: a code missing from ``agents.chatbot_api.ERRORS``, or with another status
+            there (a bug: clients rely on the table).
+    """
 
     def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.code = code or _CODES.get(status, "error")
+        self.code = code or _CODES.get(status, "")
+        if status != 2 and (self.code not in ERRORS or ERRORS[self.code].status != status):
+            msg = f"error code {self.code!r} with status {status} is not in the table"
+            raise ValueError(msg)
 
 
 @dataclass
@@ -419,7 +430,9 @@ def is_loopback(host: str) -> bool:
 class _Guard:
     """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
 
-    Runs before routing, so every route (unknown ones too) but ``GET /health`` needs a key.
+    Runs before routing, so every route (unknown ones too) but the public ones (``GET
+    /health``, ``/openapi.json``, ``/docs``) needs a key. Every answer gets an
+    ``X-Request-ID``, which the access log line and any 5xx body carry too.
     """
 
     def __init__(
@@ -444,11 +457,15 @@ class _Guard:
         started = time.monotonic()
         caller = _Caller("-")
         status = 500  # what the client gets if the app fails before answering
+        # Ours, never the client's: it names this request in the logs and in 5xx bodies.
+        request_id = scope[_REQUEST_ID] = secrets.token_hex(8)
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
             await send(message)
 
         try:
@@ -465,12 +482,13 @@ class _Guard:
             elapsed = (time.monotonic() - started) * 1000
             # The path template, never the path or query: they may hold the user's message.
             access_log.info(
-                "%s %s %d %.1fms key=%s",
+                "%s %s %d %.1fms key=%s rid=%s",
                 scope["method"],
                 self._template(scope),
                 status,
                 elapsed,
                 caller.key_id,
+                request_id,
             )
 
     def _check(self, scope: Scope, headers: Headers) -> str:
@@ -480,7 +498,7 @@ class _Guard:
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
         self._check_origin(headers, host)
         key_id = "-"
-        if self.keys and not (scope["path"] == "/health" and scope["method"] == "GET"):
+        if self.keys and (scope["method"], scope["path"]) not in _PUBLIC:
             key_id = self.keys.identify(headers.get("authorization"))
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if scope["method"] == "POST" and content_type != "application/json":
@@ -533,20 +551,52 @@ def _caller(request: Request) -> _Caller:
     return caller
 
 
-def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+def _error(
+    status: int, message: str, code: str | None = None, request_id: str | None = None
+) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    body = {"error": message, "code": code or _CODES.get(status, "error")}
+    body = {"error": message, "code": code or _CODES.get(status, "internal_error")}
+    if request_id is not None:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _failure(request_id: str) -> dict[str, str]:
+    """What a client learns of a failed turn: never the exception's type or upstream text."""
+    return {
+        "error": "the turn failed and was not recorded; retry it, or give the operator"
+        f" request id {request_id}",
+        "code": "agent_failed",
+        "request_id": request_id,
+    }
 
 
-def _summary(result: AgentResult) -> dict[str, Any]:
+_INTERRUPTED = {
+    "error": "the turn stopped before its end (its server went away): look at the"
+    " conversation, then send the message again",
+    "code": "turn_interrupted",
+}
+_TERMINAL = frozenset({"final", "error"})  # the events that end a turn's stream
+_PING = ": ping\n\n"  # an SSE comment: keeps proxies from closing a quiet stream
+_EVENT_PAGE = 500  # stored events read at once when resuming
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _this_turn(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The messages from the user's (the last human message: the agent adds none) on."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    return messages[starts[-1] :] if starts else messages
+
+
+def _result(result: AgentResult, artifacts: list[dict[str, str]]) -> dict[str, Any]:
+    """A turn's answer, with the tools it called and the artifacts they produced (not earlier)."""
     tools = [
         {"name": c["name"], "args": c["args"]}
-        for m in result.messages
+        for m in _this_turn(result.messages)
         if isinstance(m, AIMessage)
         for c in m.tool_calls
     ]
@@ -555,8 +605,93 @@ def _summary(result: AgentResult) -> dict[str, Any]:
         "steps": result.steps,
         "stopped_reason": result.stopped_reason,
         "tools": tools,
-        "artifacts": FinalAnswer(result).to_dict()["artifacts"],
+        "artifacts": artifacts,
     }
+
+
+class _TurnArtifacts:
+    """One turn's artifacts: stored before the turn's messages, referenced from them.
+
+    Each binary part of a tool's output gets a server-issued id; the tool message that carries
+    the output keeps the references in ``response_metadata["artifacts"]`` (stored with it,
+    never sent to a model), so the history can point at them.
+    """
+
+    def __init__(self, backend: ConversationStore, owner: str, session_id: str) -> None:
+        self.backend = backend
+        self.owner = owner
+        self.session_id = session_id
+        self.calls: set[str] = set()  # call ids whose tool returned an artifact
+        self.refs: list[dict[str, str]] = []
+
+    def saw(self, event: AgentEvent) -> None:
+        """Note which tool calls returned an artifact (the result lists them without ids)."""
+        if isinstance(event, ToolEnd) and event.has_artifact:
+            self.calls.add(event.call_id)
+
+    async def store(self, result: AgentResult) -> None:
+        """Store the artifacts of ``result``'s turn; each tool message gets its references."""
+        carriers = [
+            m
+            for m in _this_turn(result.messages)
+            if isinstance(m, ToolMessage) and m.tool_call_id in self.calls
+        ]
+        # Both lists are in call order: the agent keeps it, whatever order tools end in.
+        for message, (tool, output) in zip(carriers, result.artifacts, strict=False):
+            refs = [await self._put(tool, part) for part in binary_parts(output)]
+            if refs:
+                message.response_metadata["artifacts"] = refs
+                self.refs += refs
+
+    async def _put(self, tool: str, part: Part) -> dict[str, str]:
+        artifact_id = secrets.token_urlsafe(12)
+        await asyncio.to_thread(
+            self.backend.put_artifact,
+            self.owner,
+            self.session_id,
+            artifact_id,
+            part.content_type,
+            part.data,
+        )
+        return {
+            "id": artifact_id,
+            "tool": tool,
+            "type": part.kind,
+            "content_type": part.content_type,
+            "url": f"/sessions/{self.session_id}/artifacts/{artifact_id}",
+        }
+
+
+def _history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Role and text of each message (tool calls without text left out), with artifacts."""
+    out = []
+    for m in messages:
+        if isinstance(m, AIMessage) and m.tool_calls and not m.text:
+            continue
+        item: dict[str, Any] = {"role": m.type, "content": m.text}
+        if m.name:
+            item["name"] = m.name
+        if isinstance(m, ToolMessage) and m.response_metadata.get("artifacts"):
+            item["artifacts"] = m.response_metadata["artifacts"]
+        out.append(item)
+    return out
+
+
+def _artifact_headers(artifact_id: str, content_type: str) -> tuple[str, dict[str, str]]:
+    """The content type to answer and headers that keep a browser from running anything."""
+    shown = content_type if extension(content_type) != "bin" else OCTET_STREAM
+    disposition = "inline" if shown != OCTET_STREAM else "attachment"
+    return shown, {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'{disposition}; filename="{artifact_id}.{extension(shown)}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    }
+
+
+def _event_stream(body: AsyncIterator[str]) -> StreamingResponse:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
 def create_app(
@@ -572,6 +707,8 @@ def create_app(
     max_streams_per_key: int = 4,
     max_history: int = 40,
     store: ConversationStore | None = None,
+    heartbeat: float = 15.0,
+    poll_interval: float = 0.2,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
@@ -591,91 +728,184 @@ def create_app(
         max_history: messages of each conversation sent back to the model.
         store: where conversations are kept (default: in memory; ``main`` uses SQLite); the
             app closes it when it shuts down.
+        heartbeat: seconds of silence after which an SSE stream gets a ``: ping`` comment.
+        poll_interval: seconds between two reads of the store while resuming a running turn.
     """
     sessions = SessionStore(
         max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key, backend=store
     )
+    backend = sessions.backend
     streams = _Streams(max_streams_per_key, max_streams)
     max_body = 4 * max_message_chars + 1024
+    running: set[asyncio.Task[None]] = set()  # turns in flight, so shutdown can stop them
+    document = openapi(max_message_chars)
+
+    def _path_id(request: Request, name: str, code: str) -> str:
+        value = str(request.path_params[name])
+        if not _SESSION_ID.fullmatch(value):
+            msg = f"{name.replace('_', ' ')} must be 1-64 letters, digits, '-' or '_'"
+            raise ChatError(400, msg, code)
+        return value
 
     def _session_id(request: Request) -> str:
-        session_id = str(request.path_params["session_id"])
-        if not _SESSION_ID.fullmatch(session_id):
-            msg = "session id must be 1-64 letters, digits, '-' or '_'"
-            raise ChatError(400, msg)
-        return session_id
+        return _path_id(request, "session_id", "invalid_session_id")
 
     def _message(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             msg = 'send {"message": "<non-empty text>"}'
-            raise ChatError(400, msg)
+            raise ChatError(400, msg, "invalid_message")
         if len(value) > max_message_chars:
             msg = f"message is {len(value)} characters; the limit is {max_message_chars}"
-            raise ChatError(413, msg)
+            raise ChatError(413, msg, "message_too_long")
         return value
 
     async def _body(request: Request) -> dict[str, Any]:
+        too_large = ChatError(413, f"body over {max_body} bytes", "body_too_large")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body:
-            msg = f"body over {max_body} bytes"
-            raise ChatError(413, msg)
+            raise too_large
         raw = b""
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > max_body:
-                msg = f"body over {max_body} bytes"
-                raise ChatError(413, msg)
+                raise too_large
         try:
             data = json.loads(raw)
         except ValueError as exc:
             msg = f"body is not valid JSON: {exc}"
-            raise ChatError(400, msg) from exc
+            raise ChatError(400, msg, "invalid_json") from exc
         if not isinstance(data, dict):
             msg = 'body must be a JSON object: {"message": "..."}'
-            raise ChatError(400, msg)
+            raise ChatError(400, msg, "invalid_body")
         return data
 
-    async def _claim(request: Request, session_id: str) -> _Session:
+    async def _claim(
+        request: Request, session_id: str
+    ) -> tuple[_Session, list[Callable[[], None]]]:
         """The caller's session for one turn, counted against the key's limits.
 
-        The guard releases both when the request ends, whatever happens to the response.
+        Returns the releases too: the turn runs them when it ends, whenever its request ends.
         """
         caller = _caller(request)
-        caller.releases.append(streams.acquire(caller.key_id))
-        session = sessions.open(caller.key_id, session_id)
-        caller.releases.append(lambda: sessions.release(session))
-        await sessions.flush()
-        return session
+        releases = [streams.acquire(caller.key_id)]
+        try:
+            session = sessions.open(caller.key_id, session_id)
+            releases.append(lambda: sessions.release(session))
+            await sessions.flush()
+        except BaseException:
+            for release in releases:
+                release()
+            raise
+        return session, releases
 
-    async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
+    async def _events(
+        session: _Session, text: str, before_record: Callable[[AgentResult], Awaitable[None]]
+    ) -> AsyncGenerator[AgentEvent, None]:
         async with session.turn():
             await sessions.load(session)
             before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
             async for event in agent.astream_events(history):
                 if isinstance(event, FinalAnswer):
+                    await before_record(event.result)
                     await sessions.record(session, before, event.result.messages)
                 yield event
 
-    async def _stream(session: _Session, text: str) -> AsyncIterator[str]:
-        try:
-            async for event in _events(session, text):
-                yield _sse(event.kind, event.to_dict())
-        except Exception as exc:  # the status line is gone; say it in the stream
-            yield _sse("error", {"error": f"{type(exc).__name__}: {exc}"})
-
-    def _streaming(session: _Session, text: str) -> StreamingResponse:
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(
-            _stream(session, text), media_type="text/event-stream", headers=headers
+    async def _append(session: _Session, name: str, data: dict[str, Any]) -> StoredEvent:
+        ids = await asyncio.to_thread(
+            backend.append_events, session.owner, session.session_id, [(name, data)]
         )
+        return StoredEvent(ids[0], name, data)
+
+    async def _run_turn(
+        session: _Session, text: str, request_id: str, out: asyncio.Queue[StoredEvent | None]
+    ) -> None:
+        """Run one turn, storing each event (so any replica can replay it) and queueing it."""
+        artifacts = _TurnArtifacts(backend, session.owner, session.session_id)
+        try:
+            async with contextlib.aclosing(_events(session, text, artifacts.store)) as events:
+                async for event in events:
+                    artifacts.saw(event)
+                    data = event.to_dict()
+                    if isinstance(event, FinalAnswer):
+                        data = {"type": "final", **_result(event.result, artifacts.refs)}
+                    out.put_nowait(await _append(session, event.kind, data))
+        except Exception:
+            log.exception("turn failed (request %s)", request_id)
+            failure = _failure(request_id)
+            try:
+                out.put_nowait(await _append(session, "error", failure))
+            except Exception:  # the store is down too: this client still hears why
+                log.exception("turn failed, its error event too (request %s)", request_id)
+                out.put_nowait(StoredEvent(0, "error", failure))
+        finally:
+            out.put_nowait(None)
+
+    def _start_turn(
+        session: _Session, text: str, request: Request, releases: list[Callable[[], None]]
+    ) -> asyncio.Queue[StoredEvent | None]:
+        """Start a turn apart from its request: a client that leaves can resume it."""
+        out: asyncio.Queue[StoredEvent | None] = asyncio.Queue()
+        task = asyncio.ensure_future(_run_turn(session, text, request.scope[_REQUEST_ID], out))
+        running.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            running.discard(task)
+            for release in releases:
+                release()
+
+        task.add_done_callback(done)
+        return out
+
+    async def _live(out: asyncio.Queue[StoredEvent | None]) -> AsyncIterator[str]:
+        while True:
+            try:
+                event = await asyncio.wait_for(out.get(), heartbeat)
+            except TimeoutError:
+                yield _PING
+                continue
+            if event is None:
+                return
+            yield _sse(event.event, event.data, event.id or None)
+
+    async def _read(owner: str, session_id: str, after: int, limit: int) -> list[StoredEvent]:
+        return await asyncio.to_thread(backend.events_after, owner, session_id, after, limit)
+
+    async def _resume(owner: str, session_id: str, after: int) -> AsyncIterator[str]:
+        """The stored events after ``after``, then the running turn's until its last one."""
+        before = await _read(owner, session_id, after - 1, 1) if after else []
+        last = before[0].event if before and before[0].id == after else None
+        sent = False
+        quiet = 0.0
+        while True:
+            batch = await _read(owner, session_id, after, _EVENT_PAGE)
+            for stored in batch:
+                yield _sse(stored.event, stored.data, stored.id)
+                after, last, sent, quiet = stored.id, stored.event, True, 0.0
+            if len(batch) == _EVENT_PAGE:
+                continue
+            if sent and last in _TERMINAL:
+                return  # the turn followed is over
+            if batch:
+                continue
+            if not await asyncio.to_thread(backend.turn_running, owner, session_id):
+                if await _read(owner, session_id, after, 1):
+                    continue  # it ended between the two reads
+                if last is not None and last not in _TERMINAL:
+                    yield _sse("error", _INTERRUPTED)
+                return
+            await asyncio.sleep(poll_interval)
+            quiet += poll_interval
+            if quiet >= heartbeat:
+                yield _PING
+                quiet = 0.0
 
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
         sessions.release(sessions.open(owner, session_id))
         await sessions.flush()
-        await asyncio.to_thread(sessions.backend.create, owner, session_id)
+        await asyncio.to_thread(backend.create, owner, session_id)
         return JSONResponse({"id": session_id}, status_code=201)
 
     async def post_message(request: Request) -> Response:
@@ -686,42 +916,59 @@ def create_app(
         if not isinstance(stream, bool):  # "false" is truthy: guessing would surprise someone
             msg = '"stream" must be true or false (a JSON boolean)'
             raise ChatError(400, msg, "invalid_stream")
-        session = await _claim(request, session_id)
+        session, releases = await _claim(request, session_id)
+        out = _start_turn(session, text, request, releases)
         if stream:
-            return _streaming(session, text)
-        result: AgentResult | None = None
-        try:
-            async for event in _events(session, text):
-                if isinstance(event, FinalAnswer):
-                    result = event.result
-        except Exception as exc:
-            return _error(502, f"the agent failed: {type(exc).__name__}: {exc}")
-        assert result is not None
-        return JSONResponse(_summary(result))
+            return _event_stream(_live(out))
+        last: StoredEvent | None = None
+        while (event := await out.get()) is not None:
+            last = event
+        assert last is not None
+        if last.event != "final":
+            return JSONResponse(last.data, status_code=502)
+        return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
 
-    async def stream_message(request: Request) -> Response:
+    async def get_events(request: Request) -> Response:
+        owner, session_id = _caller(request).key_id, _session_id(request)
+        raw = request.query_params.get("after", request.headers.get("last-event-id", "0"))
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+            msg = "after (or Last-Event-ID) must be an event id: a whole number >= 0"
+            raise ChatError(400, msg, "invalid_after")
+        if await sessions.history(owner, session_id) is None:
+            raise ChatError(404, "no such session", "session_not_found")
+        return _event_stream(_resume(owner, session_id, int(raw)))
+
+    async def get_artifact(request: Request) -> Response:
         session_id = _session_id(request)
-        text = _message(request.query_params.get("message"))
-        return _streaming(await _claim(request, session_id), text)
+        artifact_id = _path_id(request, "artifact_id", "invalid_artifact_id")
+        found = await asyncio.to_thread(
+            backend.get_artifact, _caller(request).key_id, session_id, artifact_id
+        )
+        if found is None:  # another key's too: 404 tells nothing about its ids
+            raise ChatError(404, "no such artifact", "artifact_not_found")
+        content_type, headers = _artifact_headers(artifact_id, found[0])
+        return Response(found[1], media_type=content_type, headers=headers)
 
     async def get_session(request: Request) -> Response:
         messages = await sessions.history(_caller(request).key_id, _session_id(request))
         if messages is None:  # another key's session too: 404 tells nothing about its ids
-            return _error(404, "no such session")
-        history = [
-            {"role": m.type, "content": m.text, **({"name": m.name} if m.name else {})}
-            for m in messages
-            if not (isinstance(m, AIMessage) and m.tool_calls and not m.text)
-        ]
-        return JSONResponse({"messages": history})
+            raise ChatError(404, "no such session", "session_not_found")
+        return JSONResponse({"messages": _history(messages)})
 
     async def delete_session(request: Request) -> Response:
         if not await sessions.remove(_caller(request).key_id, _session_id(request)):
-            return _error(404, "no such session")
+            raise ChatError(404, "no such session", "session_not_found")
         return Response(status_code=204)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "sessions": len(sessions)})
+
+    async def openapi_json(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        csp = "default-src 'none'; style-src 'unsafe-inline'"
+        return HTMLResponse(docs_page(document), headers={"Content-Security-Policy": csp})
 
     async def on_chat_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ChatError)
@@ -731,13 +978,25 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return _error(exc.status_code, exc.detail)
 
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        request_id = request.scope.get(_REQUEST_ID, "-")
+        log.error("request %s failed", request_id, exc_info=exc)
+        msg = f"internal error; give the operator request id {request_id}"
+        return _error(500, msg, "internal_error", request_id)
+
+    handlers: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+        ("GET", "/health"): health,
+        ("GET", "/openapi.json"): openapi_json,
+        ("GET", "/docs"): docs,
+        ("POST", "/sessions"): create_session,
+        ("GET", "/sessions/{session_id}"): get_session,
+        ("DELETE", "/sessions/{session_id}"): delete_session,
+        ("POST", "/sessions/{session_id}/messages"): post_message,
+        ("GET", "/sessions/{session_id}/events"): get_events,
+        ("GET", "/sessions/{session_id}/artifacts/{artifact_id}"): get_artifact,
+    }
     routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/sessions", create_session, methods=["POST"]),
-        Route("/sessions/{session_id}", get_session, methods=["GET"]),
-        Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
-        Route("/sessions/{session_id}/messages", post_message, methods=["POST"]),
-        Route("/sessions/{session_id}/messages", stream_message, methods=["GET"]),
+        Route(path, handler, methods=[method]) for (method, path), handler in handlers.items()
     ]
     middleware = [
         Middleware(
@@ -753,20 +1012,28 @@ def create_app(
             CORSMiddleware,
             allow_origins=[_normal_origin(o) for o in allowed_origins],
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["X-Request-ID"],
         )
         middleware.insert(0, cors)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        await asyncio.to_thread(sessions.backend.close)
+        for task in list(running):  # what a killed replica leaves: resumers hear it
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.to_thread(backend.close)
 
     app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={ChatError: on_chat_error, HTTPException: on_http_error},
+        exception_handlers={
+            ChatError: on_chat_error,
+            HTTPException: on_http_error,
+            Exception: on_crash,
+        },
     )
     app.state.sessions = sessions
     app.state.agent = agent
@@ -795,6 +1062,7 @@ def build_server_agent(
     provider: str | None = None,
     tasks: list[str] | None = None,
     allow_files: Sequence[Path] = (),
+    output_dir: Path | None = None,
 ) -> Agent:
     """The agent the server runs: every tool, and no local file unless ``allow_files`` says.
 
@@ -806,12 +1074,14 @@ def build_server_agent(
         provider: the tools' inference provider (default: hf-inference).
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
+        output_dir: folder the tools also write their files to (default: none).
     """
     toolkit = HuggingFaceToolkit(
         tasks=tasks,
         allowed_roots=list(allow_files),  # empty: no local files at all
         base_url=base_url,
         provider=provider,
+        output_dir=output_dir,
     )
     return build_agent(
         model,
@@ -822,83 +1092,105 @@ def build_server_agent(
     )
 
 
+class _Repeat(argparse.Action):
+    """A repeatable flag whose command-line values replace its environment's (flags win)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*([] if items is self.default else items), values])
+
+
+def env_name(flag: str) -> str:
+    """The environment variable of a server flag: ``--max-history`` is HF_TOOLS_MAX_HISTORY."""
+    return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m agents.chatbot_server",
         description=(
             "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
             " session, kept in a SQLite file so a restart loses nothing. Clients POST"
-            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); API keys from"
-            " HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed only when the chat"
-            " model or the tools run on Hugging Face."
+            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); GET /docs describes"
+            " the API. API keys from HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed"
+            " only when the chat model or the tools run on Hugging Face."
         ),
-        epilog="Each --flag can also come from the environment variable named in its help.",
+        epilog="Each --flag can also come from the environment variable named in its help"
+        " (repeatable ones: comma-separated); a flag given wins over its variable.",
     )
-    add = parser.add_argument
-    env = os.environ.get
-    add("--host", default="127.0.0.1", help="address to bind (not loopback: needs API keys)")
-    add("--port", type=int, default=8000, help="port to listen on (8000)")
-    add(
-        "--store",
-        default=env("HF_TOOLS_STORE", DEFAULT_STORE),
-        metavar="URL",
-        help=f"sqlite:///path.db or memory (env HF_TOOLS_STORE; default {DEFAULT_STORE})",
-    )
-    add(
-        "--model",
-        default=env("HF_TOOLS_MODEL"),
-        help="chat model id (org/name[:provider]; env HF_TOOLS_MODEL)",
-    )
+
+    def add(flag: str, help: str, default: Any = None, **kw: Any) -> None:
+        name = env_name(flag)
+        raw = os.environ.get(name)
+        shown = "" if default in (None, []) else f"; default {default}"
+        if kw.get("action") is _Repeat:
+            convert = kw.get("type", str)
+            default = [convert(v.strip()) for v in (raw or "").split(",") if v.strip()]
+        elif raw is not None:
+            default = raw  # argparse converts a string default with the flag's type
+        parser.add_argument(flag, default=default, help=f"{help} (env {name}{shown})", **kw)
+
+    add("--host", "address to bind (not loopback: needs API keys)", "127.0.0.1")
+    add("--port", "port to listen on", 8000, type=int)
+    add("--store", "sqlite:///path.db or memory", DEFAULT_STORE, metavar="URL")
+    add("--model", "chat model id (org/name[:provider])")
     add(
         "--chat-base-url",
-        default=env("HF_TOOLS_CHAT_BASE_URL"),
+        "OpenAI-compatible /v1 base of the chat model (default: the Hugging Face router)",
         metavar="URL",
-        help="OpenAI-compatible /v1 base of the chat model (env HF_TOOLS_CHAT_BASE_URL;"
-        " default: the Hugging Face router)",
     )
-    add(
-        "--base-url",
-        default=env("HF_TOOLS_BASE_URL"),
-        metavar="URL",
-        help="inference server of the tools (env HF_TOOLS_BASE_URL; default: Hugging Face)",
-    )
-    add(
-        "--provider",
-        default=env("HF_TOOLS_PROVIDER"),
-        help='inference provider of the tools ("auto", "fal-ai", ...; env HF_TOOLS_PROVIDER)',
-    )
-    add("--tasks", help="comma-separated task ids (default: all)")
+    add("--base-url", "inference server of the tools (default: Hugging Face)", metavar="URL")
+    add("--provider", 'inference provider of the tools ("auto", "fal-ai", ...)')
+    add("--tasks", "comma-separated task ids (default: all)")
     add(
         "--allow-files",
-        action="append",
+        "let tools read local media from DIR (repeatable; default: URLs and data only)",
+        action=_Repeat,
         type=Path,
-        default=[],
         metavar="DIR",
-        help="let tools read local media from DIR (repeatable; default: URLs and data only)",
     )
-    add("--api-keys-file", type=Path, metavar="FILE", help="API keys, one a line")
+    add(
+        "--output-dir",
+        "folder where the tools also write the files they produce (default: none; clients"
+        " fetch artifacts from the store)",
+        type=Path,
+        metavar="DIR",
+    )
+    add("--api-keys-file", "API keys, one a line", type=Path, metavar="FILE")
     add(
         "--allowed-host",
-        action="append",
-        default=[],
+        "another Host header to accept (repeatable; default: the bound address)",
+        action=_Repeat,
         metavar="NAME[:PORT]",
-        help="another Host header to accept (repeatable; default: the bound address)",
     )
     add(
         "--allowed-origin",
-        action="append",
-        default=[],
+        "a web origin allowed to call the API, with CORS (repeatable; default: none)",
+        action=_Repeat,
         metavar="SCHEME://HOST[:PORT]",
-        help="a web origin allowed to call the API, with CORS (repeatable; default: none)",
     )
-    for name, default in [
-        ("max-sessions", 1000),
-        ("max-sessions-per-key", 100),
-        ("max-streams", 64),
-        ("max-streams-per-key", 4),
-        ("max-history", 40),
+    for name, default, what in [
+        ("max-sessions", 1000, "conversations held in all"),
+        ("max-sessions-per-key", 100, "conversations held per API key"),
+        ("max-streams", 64, "turns running at once in all"),
+        ("max-streams-per-key", 4, "turns running at once per API key"),
+        ("max-history", 40, "messages of a conversation sent to the model"),
+        ("max-message-chars", 4000, "longest user message (413 beyond)"),
     ]:
-        add(f"--{name}", type=int, default=default, metavar="N", help=f"default {default}")
+        add(f"--{name}", what, default, type=int, metavar="N")
+    add(
+        "--heartbeat",
+        "seconds of silence after which an SSE stream gets a ': ping' comment",
+        15.0,
+        type=float,
+        metavar="SECONDS",
+    )
     return parser
 
 
@@ -963,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider=ns.provider,
         tasks=task_ids(ns.tasks),
         allow_files=ns.allow_files,
+        output_dir=ns.output_dir,
     )
     app = create_app(
         agent,
@@ -974,10 +1267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_streams=ns.max_streams,
         max_streams_per_key=ns.max_streams_per_key,
         max_history=ns.max_history,
+        max_message_chars=ns.max_message_chars,
         store=store,
+        heartbeat=ns.heartbeat,
     )
-    # uvicorn's access log prints the query string, where GET streams carry the message:
-    # it is off, and this module's own line (no path, no query) goes where uvicorn logs.
+    # uvicorn's access log prints the path and query string (session ids, event ids): it is
+    # off, and this module's own line (the route template) goes where uvicorn logs.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"][access_log.name] = {
         "handlers": ["default"],

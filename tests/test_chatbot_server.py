@@ -101,6 +101,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
                 "", tool_calls=[tool_call("image_segmentation", image="tests/fixtures/image.png")]
             ),
             "Two people.",
+            "No tool this time.",
         ]
     )
     client = _client(model, toolkit.get_tools())
@@ -112,13 +113,29 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
     assert body["tools"] == [
         {"name": "image_segmentation", "args": {"image": "tests/fixtures/image.png"}}
     ]
-    assert body["artifacts"] == [{"tool": "image_segmentation", "type": "ImageSegmentationOutput"}]
+    masks = body["artifacts"]
+    assert [(a["tool"], a["type"], a["content_type"]) for a in masks] == [
+        ("image_segmentation", "mask", "image/png")
+    ] * len(masks)
+    assert len(masks) >= 2 and len({a["id"] for a in masks}) == len(masks)
+    assert all(a["url"] == f"/sessions/s1/artifacts/{a['id']}" for a in masks)
     assert "PNG" not in response.text.replace("PNG images", "")
-    # Memory keeps the conversation without the masks.
+    # Each reference fetches the mask's PNG, the same bytes the tool produced.
+    fetched = client.get(masks[0]["url"])
+    assert fetched.status_code == 200 and fetched.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert fetched.headers["content-type"] == "image/png"
+    assert fetched.headers["x-content-type-options"] == "nosniff"
+    assert fetched.headers["content-disposition"] == f'inline; filename="{masks[0]["id"]}.png"'
+    # Memory keeps the conversation without the masks; the tool message points at them.
     store: SessionStore = client.app.state.sessions  # type: ignore[attr-defined]
     session = store.get("-", "s1")
     assert session is not None
     assert all(m.artifact is None for m in session.messages if isinstance(m, ToolMessage))
+    history = client.get("/sessions/s1").json()["messages"]
+    assert [m.get("artifacts") for m in history if m["role"] == "tool"] == [masks]
+    # The next turn's answer describes that turn only: no tools, no artifacts of the first.
+    second = client.post("/sessions/s1/messages", json={"message": "thanks"}).json()
+    assert (second["answer"], second["tools"], second["artifacts"]) == ("No tool this time.", [], [])
 
 
 @pytest.mark.parametrize(
@@ -187,32 +204,42 @@ def test_post_stream_sends_sse_events_in_order() -> None:
     assert len(client.get("/sessions/a").json()["messages"]) == 4
 
 
-def test_get_stream_for_eventsource_clients() -> None:
-    client = _client(ScriptedChatModel(replies=["hello there"]))
+def test_no_get_route_runs_a_turn() -> None:
+    # An EventSource that reconnected to the old GET ...?message= re-ran the message.
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model)
     response = client.get("/sessions/a/messages", params={"message": "hi"})
-    assert response.status_code == 200
-    assert _sse(response.text)[-1] == (
-        "final",
-        {
-            "type": "final",
-            "answer": "hello there",
-            "steps": 1,
-            "stopped_reason": "answer",
-            "artifacts": [],
-        },
-    )
-    assert client.get("/sessions/a/messages").status_code == 400
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+    assert client.get("/sessions/a/events").json()["code"] == "session_not_found"
+    assert model.seen == []
 
 
-def test_agent_failures_are_502_or_an_error_event() -> None:
-    def _boom(_: list[BaseMessage]) -> str:
-        raise RuntimeError("model down")
+def _boom(_: list[BaseMessage]) -> str:
+    raise RuntimeError("model down: upstream said secret-detail")
 
+
+def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     client = _client(ScriptedChatModel(replies=[_boom, _boom]))
-    response = client.post("/sessions/a/messages", json={"message": "hi"})
-    assert response.status_code == 502 and "model down" in response.json()["error"]
-    response = client.get("/sessions/a/messages", params={"message": "hi"})
-    assert _sse(response.text) == [("error", {"error": "RuntimeError: model down"})]
+    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+        response = client.post("/sessions/a/messages", json={"message": "hi"})
+        streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 502 and response.json() == {
+        "error": "the turn failed and was not recorded; retry it, or give the operator"
+        f" request id {request_id}",
+        "code": "agent_failed",
+        "request_id": request_id,
+    }
+    ((name, data),) = _sse(streamed.text)
+    assert name == "error" and data["code"] == "agent_failed"
+    assert data["request_id"] == streamed.headers["x-request-id"] != request_id
+    for text in (response.text, streamed.text):
+        assert "RuntimeError" not in text and "secret-detail" not in text
+    # The operator finds the detail under the id the client was given.
+    failures = [r for r in caplog.records if request_id in r.getMessage()]
+    assert failures and "secret-detail" in str(failures[0].exc_info[1])  # type: ignore[index]
     assert client.get("/sessions/a").json() == {"messages": []}  # nothing half-remembered
 
 
@@ -257,24 +284,28 @@ async def test_an_accepted_stream_keeps_its_session_until_its_request_ends() -> 
 def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     # The client is gone before the response starts: the guard still releases what the
     # request held, so neither the session nor the key's stream slot stays taken.
-    app = create_app(Agent(ScriptedChatModel(replies=["never"]), []), max_streams_per_key=1)
+    app = create_app(
+        Agent(ScriptedChatModel(replies=["first", "again"]), []), max_streams_per_key=1
+    )
 
     async def _call() -> None:
         scope = {
             "type": "http",
-            "method": "GET",
+            "method": "POST",
             "path": "/sessions/a/messages",
             "raw_path": b"/sessions/a/messages",
-            "query_string": b"message=hi",
-            "headers": [(b"host", b"testserver")],
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
             "server": ("testserver", 80),
             "scheme": "http",
             "http_version": "1.1",
             "root_path": "",
         }
 
+        messages = [{"type": "http.request", "body": b'{"message": "hi", "stream": true}'}]
+
         async def receive() -> dict[str, Any]:
-            return {"type": "http.disconnect"}
+            return messages.pop() if messages else {"type": "http.disconnect"}
 
         async def send(_: Any) -> None:
             raise OSError("client gone")
@@ -286,8 +317,8 @@ def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     store: SessionStore = app.state.sessions
     session = store.get("-", "a")
     assert session is not None and not session.busy
-    response = TestClient(app).get("/sessions/b/messages", params={"message": "hi"})
-    assert _sse(response.text)[-1][1]["answer"] == "never"  # the one stream slot is free
+    response = TestClient(app).post("/sessions/b/messages", json={"message": "hi"})
+    assert response.status_code == 200  # the one stream slot is free
 
 
 def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
@@ -420,7 +451,8 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
     client = _keyed(model)
     for method, path in [
         ("POST", "/sessions/a/messages"),
-        ("GET", "/sessions/a/messages?message=hi"),
+        ("GET", "/sessions/a/events?after=0"),
+        ("GET", "/sessions/a/artifacts/x"),
         ("GET", "/sessions/a"),
         ("DELETE", "/sessions/a"),
         ("POST", "/sessions"),
@@ -432,6 +464,8 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
         assert response.headers["www-authenticate"] == "Bearer"
     assert model.seen == []
     assert client.get("/health").json() == {"status": "ok", "sessions": 0}
+    assert client.get("/openapi.json").json()["openapi"] == "3.1.0"  # the API's description
+    assert client.get("/docs").status_code == 200
 
 
 def test_a_configured_key_is_served() -> None:
@@ -464,7 +498,7 @@ def test_sessions_belong_to_the_key_that_made_them() -> None:
     # Another key cannot read or delete it, and is told nothing about it existing.
     for method in ("GET", "DELETE"):
         response = client.request(method, "/sessions/alice", headers=_auth(_KEY_B))
-        assert response.status_code == 404 and response.json()["code"] == "not_found"
+        assert response.status_code == 404 and response.json()["code"] == "session_not_found"
     # Its "alice" is a different conversation: it does not see A's turn.
     assert _say(client, "alice", _KEY_B, "hello").json()["answer"] == "heard: hello"
     history = client.get("/sessions/alice", headers=_auth(_KEY_A)).json()["messages"]
@@ -542,8 +576,8 @@ def test_cross_origin_requests_are_refused(headers: dict[str, str]) -> None:
     response = client.post("/sessions/a/messages", json={"message": "hi"}, headers=headers)
     assert response.status_code == 403
     assert response.json()["code"] in ("origin_not_allowed", "cross_site")
-    response = client.get("/sessions/a/messages", params={"message": "hi"}, headers=headers)
-    assert response.status_code == 403
+    for path in ("/sessions/a/events", "/sessions/a/artifacts/x"):
+        assert client.get(path, headers=headers).status_code == 403
     assert model.seen == []
 
 
@@ -700,12 +734,8 @@ def test_a_stream_over_the_key_limit_says_why() -> None:
 def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
     client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
     with caplog.at_level("INFO", logger="agents.chatbot_server.access"):
-        _say(client, "private-id", _KEY_A, "my bank password is hunter2")
-        client.get(
-            "/sessions/private-id/messages",
-            params={"message": "hunter2 again"},
-            headers=_auth(_KEY_A),
-        )
+        said = _say(client, "private-id", _KEY_A, "my bank password is hunter2")
+        client.get("/sessions/private-id/events", headers=_auth(_KEY_A))
         client.get("/sessions/private-id", headers=_auth("hunter2-guess"))
         client.get("/health")
     lines = [r.getMessage() for r in caplog.records if r.name == "agents.chatbot_server.access"]
@@ -715,9 +745,9 @@ def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> Non
         assert secret not in text
     key_id = hashlib.sha256(_KEY_A.encode()).hexdigest()[:16]
     assert lines[0].startswith("POST /sessions/{session_id}/messages 200 ")
-    assert lines[0].endswith(f"ms key={key_id}")
-    assert lines[1].startswith("GET /sessions/{session_id}/messages 200 ")
-    assert lines[2].startswith("GET /sessions/{session_id} 401 ") and lines[2].endswith("key=-")
+    assert lines[0].endswith(f"ms key={key_id} rid={said.headers['x-request-id']}")
+    assert lines[1].startswith("GET /sessions/{session_id}/events 200 ")
+    assert lines[2].startswith("GET /sessions/{session_id} 401 ") and " key=- rid=" in lines[2]
     assert lines[3].startswith("GET /health 200 ")
 
 
@@ -860,7 +890,7 @@ def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Pat
     response = client.post("/sessions/a/messages", json={"message": "lost"})
     assert response.status_code == 502
     assert client.get("/sessions/a").json() == {"messages": []}  # not in memory either
-    assert store.load("-", "a") is None
+    assert store.load("-", "a") == []  # its events made the session, no message is in it
     # The next turn does not see the unrecorded one.
     store.append_turn = SqliteStore.append_turn.__get__(store)  # type: ignore[method-assign]
     response = client.post("/sessions/a/messages", json={"message": "kept"})
