@@ -84,7 +84,13 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
-from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
+from agents.store import (
+    DEFAULT_STORE,
+    ConversationStore,
+    MemoryStore,
+    StoreUnavailable,
+    open_store,
+)
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer
@@ -842,7 +848,8 @@ def _parser() -> argparse.ArgumentParser:
         "--store",
         default=env("HF_TOOLS_STORE", DEFAULT_STORE),
         metavar="URL",
-        help=f"sqlite:///path.db or memory (env HF_TOOLS_STORE; default {DEFAULT_STORE})",
+        help=f"sqlite:///path.db, postgresql://... (replicas) or memory (env HF_TOOLS_STORE;"
+        f" default {DEFAULT_STORE})",
     )
     add(
         "--model",
@@ -945,7 +952,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         store = open_store(ns.store)
-    except (ValueError, OSError, sqlite3.Error) as exc:
+    except (ValueError, OSError, sqlite3.Error, StoreUnavailable) as exc:
         print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn

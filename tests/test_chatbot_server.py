@@ -907,8 +907,8 @@ def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
     assert main([]) == 0
     assert served[-1]["app"].state.sessions.backend.path == Path("other.db")
     served[-1]["app"].state.sessions.backend.close()
-    assert main(["--store", "postgresql://db/chat"]) == 2
-    assert "--store takes memory or sqlite:///path.db" in capsys.readouterr().err
+    assert main(["--store", "mysql://db/chat"]) == 2
+    assert "--store takes memory, sqlite:///path.db or postgresql://" in capsys.readouterr().err
 
 
 def test_hf_token_is_needed_only_for_hugging_face_hosts(
