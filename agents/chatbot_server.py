@@ -53,6 +53,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -88,6 +89,7 @@ from agents.store import (
     DEFAULT_STORE,
     ConversationStore,
     MemoryStore,
+    SessionBusy,
     StoreUnavailable,
     open_store,
 )
@@ -116,6 +118,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
     429: "busy",
@@ -138,10 +141,9 @@ class ChatError(Exception):
 class _Session:
     owner: str = ""
     session_id: str = ""
+    # The history of the last turn this process ran; each turn reads the store again (another
+    # replica may have added turns since), so this is never sent to the model as it stands.
     messages: list[BaseMessage] = field(default_factory=list)
-    # Whether ``messages`` holds the stored conversation yet (a process that just started
-    # knows a session's id from a request before it has read the session from the store).
-    loaded: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Requests that opened the session and have not ended: while any is in flight the session
     # is busy and never evicted (a streamed turn takes the lock only once its response starts).
@@ -153,10 +155,17 @@ class _Session:
         return self.pending > 0 or self.lock.locked()
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Run one turn: one at a time per session."""
-        async with self.lock:
+    async def turn(self, wait: float | None = None) -> AsyncIterator[None]:
+        """This process's turn of the session: one at a time (409 after ``wait`` seconds)."""
+        try:
+            async with asyncio.timeout(wait):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise _busy(wait or 0) from None
+        try:
             yield
+        finally:
+            self.lock.release()
 
 
 class SessionStore:
@@ -168,6 +177,12 @@ class SessionStore:
     it gets 429. The backend holds every conversation (``agents.store``); this class holds the
     per-session locks and the trimmed history sent to the model. Backend calls run in worker
     threads (``asyncio.to_thread``): the event loop never waits on a disk.
+
+    Replicas: any replica serves any session. A turn holds this process's lock of the session,
+    then the backend's turn lock (every process and replica); it reads the history from the
+    backend under it and records the turn atomically before letting go. A second turn waits
+    up to ``turn_wait`` seconds for the first to end (it then sees the first one's messages),
+    and gets 409 ``session_busy`` after that. Deleting a session waits the same way.
     """
 
     def __init__(
@@ -177,8 +192,10 @@ class SessionStore:
         max_sessions: int = 1000,
         max_per_owner: int = 100,
         backend: ConversationStore | None = None,
+        turn_wait: float = 30.0,
     ):
         self.max_history = max_history
+        self.turn_wait = turn_wait
         self.max_sessions = max_sessions
         self.max_per_owner = max_per_owner
         self.backend: ConversationStore = backend if backend is not None else MemoryStore()
@@ -240,26 +257,70 @@ class SessionStore:
         return True
 
     async def flush(self) -> None:
-        """Delete evicted sessions from the backend."""
+        """Delete evicted sessions from the backend, unless a turn runs on one (elsewhere)."""
         while self._evicted:
             owner, session_id = self._evicted.pop()
-            await asyncio.to_thread(self.backend.delete, owner, session_id)
+            await asyncio.to_thread(self._delete_idle, owner, session_id)
+
+    def _delete_idle(self, owner: str, session_id: str) -> None:
+        # Idle here is not idle everywhere: another replica may run a turn on it right now.
+        with contextlib.suppress(SessionBusy), self.backend.turn(owner, session_id, wait=0):
+            self.backend.delete(owner, session_id)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, session: _Session) -> AsyncIterator[None]:
+        """One turn of the session, alone across every replica (409 after ``turn_wait``)."""
+        deadline = time.monotonic() + self.turn_wait
+        async with (
+            session.turn(self.turn_wait),
+            self._backend_turn(session.owner, session.session_id, deadline),
+        ):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _backend_turn(
+        self, owner: str, session_id: str, deadline: float
+    ) -> AsyncIterator[None]:
+        """The backend's turn lock, tried without blocking until ``deadline``.
+
+        Each try is a quick call in a worker thread and the waiting is an ``asyncio.sleep``:
+        a turn that waits for another never holds one of the few worker threads.
+        """
+        pause = 0.01
+        while True:
+            lock = self.backend.turn(owner, session_id, wait=0)
+            try:
+                await _shielded(
+                    lock.__enter__, undo=functools.partial(lock.__exit__, None, None, None)
+                )
+                break
+            except SessionBusy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _busy(self.turn_wait) from None
+                pause = min(pause * 2, 0.2, left)
+                await asyncio.sleep(pause)
+        try:
+            yield
+        finally:
+            await _shielded(functools.partial(lock.__exit__, None, None, None))
 
     async def load(self, session: _Session) -> None:
-        """Read the session's conversation from the backend, once (call under its lock)."""
-        if not session.loaded:
-            stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
-            session.messages = _trim(stored or [], self.max_history)
-            session.loaded = True
+        """Read the session's conversation from the backend (call under its turn lock).
+
+        Every turn reads it again: another replica may have added a turn since this one ran.
+        """
+        stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
+        session.messages = _trim(stored or [], self.max_history)
 
     async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
-        """The owner's conversation (trimmed); None if neither memory nor the backend has it."""
-        session = self.get(owner, session_id)
-        if session is not None and session.loaded:
-            return session.messages
+        """The owner's conversation (trimmed); None if neither memory nor the backend has it.
+
+        Always from the backend, which has the turns every replica recorded.
+        """
         stored = await asyncio.to_thread(self.backend.load, owner, session_id)
         if stored is None:
-            return None if session is None else []
+            return None if self.get(owner, session_id) is None else []
         return _trim(stored, self.max_history)
 
     async def record(self, session: _Session, before: int, messages: list[BaseMessage]) -> None:
@@ -275,9 +336,14 @@ class SessionStore:
         self.remember(session, body)
 
     async def remove(self, owner: str, session_id: str) -> bool:
-        """Forget the owner's session in memory and in the backend; False if neither had it."""
-        cached = self.delete(owner, session_id)
-        return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
+        """Forget the owner's session in memory and in the backend; False if neither had it.
+
+        Waits for a running turn to end (409 after ``turn_wait``), which would else record
+        its turn into a session just deleted.
+        """
+        async with self._backend_turn(owner, session_id, time.monotonic() + self.turn_wait):
+            cached = self.delete(owner, session_id)
+            return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
         """Keep a finished run's conversation, trimmed, without the system prompt.
@@ -323,6 +389,32 @@ class _Streams:
                 del self._by_key[key_id]  # keys seen once do not stay in memory
 
         return release
+
+
+def _busy(wait: float) -> ChatError:
+    msg = f"another turn of this session is running (waited {wait:g} s); retry when it ends"
+    return ChatError(409, msg, "session_busy")
+
+
+async def _shielded(call: Callable[[], object], undo: Callable[[], object] | None = None) -> None:
+    """``call()`` in a worker thread, carried through even if the caller is cancelled.
+
+    A lock taken or released in a thread must not be lost: if the awaiting task is cancelled
+    (a client that leaves), the thread still finishes, and ``undo`` then gives back what
+    ``call`` took.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if undo is not None:
+
+            def _undo(done: asyncio.Future[object]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    asyncio.get_running_loop().run_in_executor(None, undo)
+
+            future.add_done_callback(_undo)
+        raise
 
 
 def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
@@ -578,6 +670,7 @@ def create_app(
     max_streams_per_key: int = 4,
     max_history: int = 40,
     store: ConversationStore | None = None,
+    turn_wait: float = 30.0,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
@@ -597,9 +690,15 @@ def create_app(
         max_history: messages of each conversation sent back to the model.
         store: where conversations are kept (default: in memory; ``main`` uses SQLite); the
             app closes it when it shuts down.
+        turn_wait: seconds a turn (or a delete) waits for a running turn of its session,
+            on any replica, before a 409 ``session_busy``.
     """
     sessions = SessionStore(
-        max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key, backend=store
+        max_history,
+        max_sessions=max_sessions,
+        max_per_owner=max_sessions_per_key,
+        backend=store,
+        turn_wait=turn_wait,
     )
     streams = _Streams(max_streams_per_key, max_streams)
     max_body = 4 * max_message_chars + 1024
@@ -654,7 +753,7 @@ def create_app(
         return session
 
     async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
-        async with session.turn():
+        async with sessions.turn(session):  # 409 session_busy if another turn runs too long
             await sessions.load(session)
             before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
@@ -667,6 +766,8 @@ def create_app(
         try:
             async for event in _events(session, text):
                 yield _sse(event.kind, event.to_dict())
+        except ChatError as exc:
+            yield _sse("error", {"error": exc.message, "code": exc.code})
         except Exception as exc:  # the status line is gone; say it in the stream
             yield _sse("error", {"error": f"{type(exc).__name__}: {exc}"})
 
@@ -700,6 +801,8 @@ def create_app(
             async for event in _events(session, text):
                 if isinstance(event, FinalAnswer):
                     result = event.result
+        except ChatError:
+            raise  # session_busy: a 409 of its own
         except Exception as exc:
             return _error(502, f"the agent failed: {type(exc).__name__}: {exc}")
         assert result is not None
@@ -898,6 +1001,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SCHEME://HOST[:PORT]",
         help="a web origin allowed to call the API, with CORS (repeatable; default: none)",
     )
+    add(
+        "--turn-wait",
+        type=float,
+        default=float(env("HF_TOOLS_TURN_WAIT", "30")),
+        metavar="SECONDS",
+        help="how long a turn waits for a running turn of its session, on any replica, before"
+        " a 409 session_busy (env HF_TOOLS_TURN_WAIT; default 30)",
+    )
     for name, default in [
         ("max-sessions", 1000),
         ("max-sessions-per-key", 100),
@@ -982,6 +1093,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_streams_per_key=ns.max_streams_per_key,
         max_history=ns.max_history,
         store=store,
+        turn_wait=ns.turn_wait,
     )
     # uvicorn's access log prints the query string, where GET streams carry the message:
     # it is off, and this module's own line (no path, no query) goes where uvicorn logs.
