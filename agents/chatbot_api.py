@@ -42,6 +42,7 @@ ERRORS: dict[str, ErrorCode] = {
     "session_not_found": ErrorCode(404, "this key has no such session"),
     "artifact_not_found": ErrorCode(404, "this key's session has no such artifact"),
     "method_not_allowed": ErrorCode(405, "the route does not take this method"),
+    "session_busy": ErrorCode(409, "another turn of the session ran past the turn wait"),
     "message_too_long": ErrorCode(413, "the message is over the server's character limit"),
     "body_too_large": ErrorCode(413, "the body is over 4 x the message limit (+1 KiB)"),
     "unsupported_media_type": ErrorCode(415, "a POST body is not `application/json`"),
@@ -150,10 +151,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "DELETE",
         "/sessions/{session_id}",
-        "Forget the session, its events and its artifacts",
+        "Forget the session, its events and its artifacts (after its running turn)",
         204,
         {},
-        ("invalid_session_id", "session_not_found"),
+        ("invalid_session_id", "session_not_found", "session_busy"),
         parameters=(_SESSION,),
     ),
     Operation(
@@ -170,6 +171,7 @@ OPERATIONS: tuple[Operation, ...] = (
             "message_too_long",
             "body_too_large",
             *_TURN_ERRORS,
+            "session_busy",
             "agent_failed",
         ),
         body="MessageRequest",
@@ -322,7 +324,7 @@ def _schemas(max_message_chars: int) -> dict[str, Any]:
         "ErrorEvent": _object(
             ["error", "code"],
             error=_STR,
-            code={"enum": ["agent_failed", "turn_interrupted", "internal_error"]},
+            code={"enum": ["agent_failed", "session_busy", "turn_interrupted"]},
             request_id=_STR,
         ),
     }

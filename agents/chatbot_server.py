@@ -53,6 +53,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -92,7 +93,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agents.assistant import build_agent
 from agents.chatbot_api import ERRORS, OPERATIONS, docs_page, openapi
 from agents.chatbot_artifacts import OCTET_STREAM, Part, binary_parts, extension
-from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, StoredEvent, open_store
+from agents.store import (
+    DEFAULT_STORE,
+    ConversationStore,
+    MemoryStore,
+    SessionBusy,
+    StoredEvent,
+    StoreUnavailable,
+    open_store,
+)
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
@@ -143,10 +152,9 @@ class ChatError(Exception):
 class _Session:
     owner: str = ""
     session_id: str = ""
+    # The history of the last turn this process ran; each turn reads the store again (another
+    # replica may have added turns since), so this is never sent to the model as it stands.
     messages: list[BaseMessage] = field(default_factory=list)
-    # Whether ``messages`` holds the stored conversation yet (a process that just started
-    # knows a session's id from a request before it has read the session from the store).
-    loaded: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Requests that opened the session and have not ended: while any is in flight the session
     # is busy and never evicted (a streamed turn takes the lock only once its response starts).
@@ -158,10 +166,17 @@ class _Session:
         return self.pending > 0 or self.lock.locked()
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Run one turn: one at a time per session."""
-        async with self.lock:
+    async def turn(self, wait: float | None = None) -> AsyncIterator[None]:
+        """This process's turn of the session: one at a time (409 after ``wait`` seconds)."""
+        try:
+            async with asyncio.timeout(wait):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise _busy(wait or 0) from None
+        try:
             yield
+        finally:
+            self.lock.release()
 
 
 class SessionStore:
@@ -173,6 +188,12 @@ class SessionStore:
     it gets 429. The backend holds every conversation (``agents.store``); this class holds the
     per-session locks and the trimmed history sent to the model. Backend calls run in worker
     threads (``asyncio.to_thread``): the event loop never waits on a disk.
+
+    Replicas: any replica serves any session. A turn holds this process's lock of the session,
+    then the backend's turn lock (every process and replica); it reads the history from the
+    backend under it and records the turn atomically before letting go. A second turn waits
+    up to ``turn_wait`` seconds for the first to end (it then sees the first one's messages),
+    and gets 409 ``session_busy`` after that. Deleting a session waits the same way.
     """
 
     def __init__(
@@ -182,8 +203,10 @@ class SessionStore:
         max_sessions: int = 1000,
         max_per_owner: int = 100,
         backend: ConversationStore | None = None,
+        turn_wait: float = 30.0,
     ):
         self.max_history = max_history
+        self.turn_wait = turn_wait
         self.max_sessions = max_sessions
         self.max_per_owner = max_per_owner
         self.backend: ConversationStore = backend if backend is not None else MemoryStore()
@@ -245,26 +268,70 @@ class SessionStore:
         return True
 
     async def flush(self) -> None:
-        """Delete evicted sessions from the backend."""
+        """Delete evicted sessions from the backend, unless a turn runs on one (elsewhere)."""
         while self._evicted:
             owner, session_id = self._evicted.pop()
-            await asyncio.to_thread(self.backend.delete, owner, session_id)
+            await asyncio.to_thread(self._delete_idle, owner, session_id)
+
+    def _delete_idle(self, owner: str, session_id: str) -> None:
+        # Idle here is not idle everywhere: another replica may run a turn on it right now.
+        with contextlib.suppress(SessionBusy), self.backend.turn(owner, session_id, wait=0):
+            self.backend.delete(owner, session_id)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, session: _Session) -> AsyncIterator[None]:
+        """One turn of the session, alone across every replica (409 after ``turn_wait``)."""
+        deadline = time.monotonic() + self.turn_wait
+        async with (
+            session.turn(self.turn_wait),
+            self._backend_turn(session.owner, session.session_id, deadline),
+        ):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _backend_turn(
+        self, owner: str, session_id: str, deadline: float
+    ) -> AsyncIterator[None]:
+        """The backend's turn lock, tried without blocking until ``deadline``.
+
+        Each try is a quick call in a worker thread and the waiting is an ``asyncio.sleep``:
+        a turn that waits for another never holds one of the few worker threads.
+        """
+        pause = 0.01
+        while True:
+            lock = self.backend.turn(owner, session_id, wait=0)
+            try:
+                await _shielded(
+                    lock.__enter__, undo=functools.partial(lock.__exit__, None, None, None)
+                )
+                break
+            except SessionBusy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _busy(self.turn_wait) from None
+                pause = min(pause * 2, 0.2, left)
+                await asyncio.sleep(pause)
+        try:
+            yield
+        finally:
+            await _shielded(functools.partial(lock.__exit__, None, None, None))
 
     async def load(self, session: _Session) -> None:
-        """Read the session's conversation from the backend, once (call under its lock)."""
-        if not session.loaded:
-            stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
-            session.messages = _trim(stored or [], self.max_history)
-            session.loaded = True
+        """Read the session's conversation from the backend (call under its turn lock).
+
+        Every turn reads it again: another replica may have added a turn since this one ran.
+        """
+        stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
+        session.messages = _trim(stored or [], self.max_history)
 
     async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
-        """The owner's conversation (trimmed); None if neither memory nor the backend has it."""
-        session = self.get(owner, session_id)
-        if session is not None and session.loaded:
-            return session.messages
+        """The owner's conversation (trimmed); None if neither memory nor the backend has it.
+
+        Always from the backend, which has the turns every replica recorded.
+        """
         stored = await asyncio.to_thread(self.backend.load, owner, session_id)
         if stored is None:
-            return None if session is None else []
+            return None if self.get(owner, session_id) is None else []
         return _trim(stored, self.max_history)
 
     async def record(self, session: _Session, before: int, messages: list[BaseMessage]) -> None:
@@ -280,9 +347,14 @@ class SessionStore:
         self.remember(session, body)
 
     async def remove(self, owner: str, session_id: str) -> bool:
-        """Forget the owner's session in memory and in the backend; False if neither had it."""
-        cached = self.delete(owner, session_id)
-        return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
+        """Forget the owner's session in memory and in the backend; False if neither had it.
+
+        Waits for a running turn to end (409 after ``turn_wait``), which would else record
+        its turn into a session just deleted.
+        """
+        async with self._backend_turn(owner, session_id, time.monotonic() + self.turn_wait):
+            cached = self.delete(owner, session_id)
+            return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
         """Keep a finished run's conversation, trimmed, without the system prompt.
@@ -328,6 +400,32 @@ class _Streams:
                 del self._by_key[key_id]  # keys seen once do not stay in memory
 
         return release
+
+
+def _busy(wait: float) -> ChatError:
+    msg = f"another turn of this session is running (waited {wait:g} s); retry when it ends"
+    return ChatError(409, msg, "session_busy")
+
+
+async def _shielded(call: Callable[[], object], undo: Callable[[], object] | None = None) -> None:
+    """``call()`` in a worker thread, carried through even if the caller is cancelled.
+
+    A lock taken or released in a thread must not be lost: if the awaiting task is cancelled
+    (a client that leaves), the thread still finishes, and ``undo`` then gives back what
+    ``call`` took.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if undo is not None:
+
+            def _undo(done: asyncio.Future[object]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    asyncio.get_running_loop().run_in_executor(None, undo)
+
+            future.add_done_callback(_undo)
+        raise
 
 
 def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
@@ -609,6 +707,13 @@ def _result(result: AgentResult, artifacts: list[dict[str, str]]) -> dict[str, A
     }
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """The turn failed (the model, a tool or the store): the last thing a turn yields."""
+
+    exc: Exception
+
+
 class _TurnArtifacts:
     """One turn's artifacts: stored before the turn's messages, referenced from them.
 
@@ -709,6 +814,7 @@ def create_app(
     store: ConversationStore | None = None,
     heartbeat: float = 15.0,
     poll_interval: float = 0.2,
+    turn_wait: float = 30.0,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
@@ -730,9 +836,15 @@ def create_app(
             app closes it when it shuts down.
         heartbeat: seconds of silence after which an SSE stream gets a ``: ping`` comment.
         poll_interval: seconds between two reads of the store while resuming a running turn.
+        turn_wait: seconds a turn (or a delete) waits for a running turn of its session,
+            on any replica, before a 409 ``session_busy``.
     """
     sessions = SessionStore(
-        max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key, backend=store
+        max_history,
+        max_sessions=max_sessions,
+        max_per_owner=max_sessions_per_key,
+        backend=store,
+        turn_wait=turn_wait,
     )
     backend = sessions.backend
     streams = _Streams(max_streams_per_key, max_streams)
@@ -799,17 +911,21 @@ def create_app(
         return session, releases
 
     async def _events(
-        session: _Session, text: str, before_record: Callable[[AgentResult], Awaitable[None]]
-    ) -> AsyncGenerator[AgentEvent, None]:
-        async with session.turn():
+        session: _Session, text: str, artifacts: _TurnArtifacts
+    ) -> AsyncGenerator[AgentEvent | _Failed, None]:
+        async with sessions.turn(session):  # 409 session_busy if another turn runs too long
             await sessions.load(session)
             before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
-            async for event in agent.astream_events(history):
-                if isinstance(event, FinalAnswer):
-                    await before_record(event.result)
-                    await sessions.record(session, before, event.result.messages)
-                yield event
+            try:
+                async for event in agent.astream_events(history):
+                    artifacts.saw(event)
+                    if isinstance(event, FinalAnswer):
+                        await artifacts.store(event.result)  # before the messages that cite them
+                        await sessions.record(session, before, event.result.messages)
+                    yield event
+            except Exception as exc:  # yielded under the lock: its error event comes first
+                yield _Failed(exc)
 
     async def _append(session: _Session, name: str, data: dict[str, Any]) -> StoredEvent:
         ids = await asyncio.to_thread(
@@ -820,24 +936,30 @@ def create_app(
     async def _run_turn(
         session: _Session, text: str, request_id: str, out: asyncio.Queue[StoredEvent | None]
     ) -> None:
-        """Run one turn, storing each event (so any replica can replay it) and queueing it."""
+        """Run one turn, storing each event (so any replica can replay it) and queueing it.
+
+        Events are stored while the turn holds its lock, the error of a failed turn too, so no
+        other turn's events come between. A refusal before the turn began (409 session_busy)
+        and a store that fails are told to this client only (an event without an id).
+        """
         artifacts = _TurnArtifacts(backend, session.owner, session.session_id)
         try:
-            async with contextlib.aclosing(_events(session, text, artifacts.store)) as events:
+            async with contextlib.aclosing(_events(session, text, artifacts)) as events:
                 async for event in events:
-                    artifacts.saw(event)
-                    data = event.to_dict()
-                    if isinstance(event, FinalAnswer):
-                        data = {"type": "final", **_result(event.result, artifacts.refs)}
-                    out.put_nowait(await _append(session, event.kind, data))
+                    if isinstance(event, _Failed):
+                        log.error("turn failed (request %s)", request_id, exc_info=event.exc)
+                        name, data = "error", _failure(request_id)
+                    elif isinstance(event, FinalAnswer):
+                        name, data = "final", _result(event.result, artifacts.refs)
+                        data = {"type": "final", **data}
+                    else:
+                        name, data = event.kind, event.to_dict()
+                    out.put_nowait(await _append(session, name, data))
+        except ChatError as exc:
+            out.put_nowait(StoredEvent(0, "error", {"error": exc.message, "code": exc.code}))
         except Exception:
             log.exception("turn failed (request %s)", request_id)
-            failure = _failure(request_id)
-            try:
-                out.put_nowait(await _append(session, "error", failure))
-            except Exception:  # the store is down too: this client still hears why
-                log.exception("turn failed, its error event too (request %s)", request_id)
-                out.put_nowait(StoredEvent(0, "error", failure))
+            out.put_nowait(StoredEvent(0, "error", _failure(request_id)))
         finally:
             out.put_nowait(None)
 
@@ -924,9 +1046,12 @@ def create_app(
         while (event := await out.get()) is not None:
             last = event
         assert last is not None
-        if last.event != "final":
-            return JSONResponse(last.data, status_code=502)
-        return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
+        if last.event == "final":
+            return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
+        code = last.data["code"]
+        return _error(
+            ERRORS[code].status or 502, last.data["error"], code, last.data.get("request_id")
+        )
 
     async def get_events(request: Request) -> Response:
         owner, session_id = _caller(request).key_id, _session_id(request)
@@ -1175,6 +1300,14 @@ def _parser() -> argparse.ArgumentParser:
         action=_Repeat,
         metavar="SCHEME://HOST[:PORT]",
     )
+    add(
+        "--turn-wait",
+        "seconds a turn waits for a running turn of its session, on any replica, before a"
+        " 409 session_busy",
+        30.0,
+        type=float,
+        metavar="SECONDS",
+    )
     for name, default, what in [
         ("max-sessions", 1000, "conversations held in all"),
         ("max-sessions-per-key", 100, "conversations held per API key"),
@@ -1237,7 +1370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         store = open_store(ns.store)
-    except (ValueError, OSError, sqlite3.Error) as exc:
+    except (ValueError, OSError, sqlite3.Error, StoreUnavailable) as exc:
         print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn
@@ -1270,6 +1403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_message_chars=ns.max_message_chars,
         store=store,
         heartbeat=ns.heartbeat,
+        turn_wait=ns.turn_wait,
     )
     # uvicorn's access log prints the path and query string (session ids, event ids): it is
     # off, and this module's own line (the route template) goes where uvicorn logs.

@@ -135,7 +135,11 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
     assert [m.get("artifacts") for m in history if m["role"] == "tool"] == [masks]
     # The next turn's answer describes that turn only: no tools, no artifacts of the first.
     second = client.post("/sessions/s1/messages", json={"message": "thanks"}).json()
-    assert (second["answer"], second["tools"], second["artifacts"]) == ("No tool this time.", [], [])
+    assert (second["answer"], second["tools"], second["artifacts"]) == (
+        "No tool this time.",
+        [],
+        [],
+    )
 
 
 @pytest.mark.parametrize(
@@ -937,8 +941,8 @@ def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
     assert main([]) == 0
     assert served[-1]["app"].state.sessions.backend.path == Path("other.db")
     served[-1]["app"].state.sessions.backend.close()
-    assert main(["--store", "postgresql://db/chat"]) == 2
-    assert "--store takes memory or sqlite:///path.db" in capsys.readouterr().err
+    assert main(["--store", "mysql://db/chat"]) == 2
+    assert "--store takes memory, sqlite:///path.db or postgresql://" in capsys.readouterr().err
 
 
 def test_hf_token_is_needed_only_for_hugging_face_hosts(
