@@ -1,19 +1,53 @@
 """HTTP chatbot backend: the agent over the Hugging Face toolkit, one conversation per session.
 
-Routes (all answers JSON, errors as ``{"error": "...", "code": "..."}``):
+Routes (answers JSON unless said; ``GET /openapi.json`` is the OpenAPI 3.1 document of all
+of them, ``GET /docs`` the same as a page):
 
-* ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs the agent
-  with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
-  "artifacts"}``. With ``"stream": true`` the answer is Server-Sent Events instead.
-* ``GET /sessions/{id}/messages?message=...``: the same as SSE, for ``EventSource`` clients.
-  SSE events are named after the agent's events: ``token``, ``tool_start``, ``tool_end``,
-  ``final`` (last), or ``error``; each ``data`` is one JSON object.
 * ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
-* ``GET /sessions/{id}``: the history (role and text, never the system prompt);
-  ``DELETE /sessions/{id}``: forget it.
-* ``GET /health``.
+* ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs a turn
+  with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
+  "artifacts"}`` (this turn's tool calls and artifacts only). With ``"stream": true`` the
+  answer is Server-Sent Events: ``token``, ``tool_start``, ``tool_end``, then ``final`` (the
+  same object) or ``error``, each with an ``id:`` (increasing per session, from the store, so
+  the same on every replica) and one JSON object as ``data``; a ``: ping`` comment comes
+  after each ``heartbeat`` seconds of silence. The turn runs apart from its request: a client
+  that leaves does not stop it.
+* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream. Replays
+  the stored events after N, then, while the session's turn runs on any replica
+  (``turn_running``), follows its new events from the store until the last one. A turn that
+  died (no last event, no lock held) ends with an ``error`` of code ``turn_interrupted``:
+  send the message again. It never starts a turn. (There is no GET that runs a turn: an
+  ``EventSource`` that reconnected to one ran the message again.)
+* ``GET /sessions/{id}/artifacts/{artifact_id}``: the bytes of an image, mask or audio a tool
+  produced, with its content type (``X-Content-Type-Options: nosniff``, ``inline`` only for
+  images, audio and video; anything else is an ``application/octet-stream`` attachment).
+  Responses reference them as ``{"id", "tool", "type", "content_type", "url"}``.
+* ``GET /sessions/{id}``: the history (role and text, never the system prompt; tool messages
+  with their ``artifacts``); ``DELETE /sessions/{id}``: forget it, its events and artifacts.
+* ``GET /health``, ``GET /openapi.json``, ``GET /docs``: the routes that need no key.
 
-Access: with API keys (``api_keys``), every route but ``GET /health`` needs
+Errors are ``{"error": "<for people>", "code": "<stable, for programs>"}``; 5xx bodies and
+SSE ``error`` events of failed turns add ``request_id`` (every answer has it as
+``X-Request-ID``), and never say the exception's type or the upstream's text: the server logs
+those under the request id. The codes (``agents.chatbot_api.ERRORS``):
+
+=====  ==============================================================================
+400    ``invalid_json``, ``invalid_body``, ``invalid_message``, ``invalid_stream``,
+       ``invalid_session_id``, ``invalid_artifact_id``, ``invalid_after``
+401    ``missing_api_key``, ``invalid_api_key``
+403    ``host_not_allowed``, ``origin_not_allowed``, ``cross_site``
+404    ``not_found`` (no route), ``session_not_found``, ``artifact_not_found``
+405    ``method_not_allowed``
+409    ``session_busy`` (another turn of the session ran past ``turn_wait``)
+413    ``message_too_long``, ``body_too_large``
+415    ``unsupported_media_type``
+429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
+500    ``internal_error``
+502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
+SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``
+=====  ==============================================================================
+
+Access: with API keys (``api_keys``), every route but the three above needs
 ``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
 it (another key gets 404, and its own ``alice`` is a different session). Without keys the
 server is open, which ``main`` allows on a loopback address only. Every request's Host must be
@@ -27,10 +61,10 @@ Limits: a message may have at most ``max_message_chars`` characters (413 beyond;
 least recently used idle session, never another key's; when it has none idle it gets 429.
 Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
 beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
-bounds both memory and the prompt. Artifacts (images, masks, audio) are never kept in memory
-or sent to the model; responses say which tools produced what. The access log has the method,
-the route's path template, the status, the duration and a hash of the key: never the path or
-the query, where the message and session ids are.
+bounds both memory and the prompt. Artifacts (images, masks, audio) are kept in the store,
+never in memory or sent to the model. The access log has the method, the route's path
+template, the status, the duration, a hash of the key and the request id: never the path or
+the query, where session ids are.
 
 Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
 by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
@@ -43,8 +77,9 @@ server reads no local file at all: media arguments must be http(s) URLs or base6
 
 Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--store URL]
 [--allow-files DIR] [--api-keys-file FILE]`` (needs the ``server`` extra: starlette and
-uvicorn; ``--help`` lists the rest). The token is needed only when ``--chat-base-url`` or
-``--base-url`` is a Hugging Face host (both default to one).
+uvicorn; ``--help`` lists the rest, each flag also read from ``HF_TOOLS_<FLAG>``). The token
+is needed only when ``--chat-base-url`` or ``--base-url`` is a Hugging Face host (both
+default to one).
 """
 
 from __future__ import annotations
@@ -558,10 +593,12 @@ class _Guard:
         # Ours, never the client's: it names this request in the logs and in 5xx bodies.
         request_id = scope[_REQUEST_ID] = secrets.token_hex(8)
 
+        started_response = False
+
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
             await send(message)
@@ -574,6 +611,12 @@ class _Guard:
                 return
             scope[_CALLER] = caller
             await self.app(scope, receive, send_status)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            if started_response:
+                raise  # too late for a status: the server drops the connection
+            msg = f"internal error; give the operator request id {request_id}"
+            await _error(500, msg, "internal_error", request_id)(scope, receive, send_status)
         finally:
             for release in caller.releases:  # also when the client left or the task was cancelled
                 release()
@@ -1103,12 +1146,6 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return _error(exc.status_code, exc.detail)
 
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        request_id = request.scope.get(_REQUEST_ID, "-")
-        log.error("request %s failed", request_id, exc_info=exc)
-        msg = f"internal error; give the operator request id {request_id}"
-        return _error(500, msg, "internal_error", request_id)
-
     handlers: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
         ("GET", "/health"): health,
         ("GET", "/openapi.json"): openapi_json,
@@ -1154,11 +1191,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={
-            ChatError: on_chat_error,
-            HTTPException: on_http_error,
-            Exception: on_crash,
-        },
+        exception_handlers={ChatError: on_chat_error, HTTPException: on_http_error},
     )
     app.state.sessions = sessions
     app.state.agent = agent
