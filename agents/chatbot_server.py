@@ -12,7 +12,8 @@ of them, ``GET /docs`` the same as a page):
   the same on every replica) and one JSON object as ``data``; a ``: ping`` comment comes
   after each ``heartbeat`` seconds of silence. The turn runs apart from its request: a client
   that leaves does not stop it.
-* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream. Replays
+* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream (it counts
+  against the stream limits as a turn does). Replays
   the stored events after N, then, while the session's turn runs on any replica
   (``turn_running``), follows its new events from the store until the last one. A turn that
   died (no last event, no lock held) ends with an ``error`` of code ``turn_interrupted``:
@@ -44,7 +45,7 @@ those under the request id. The codes (``agents.chatbot_api.ERRORS``):
 429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
 500    ``internal_error``
 502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
-SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``
+SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
 Access: with API keys (``api_keys``), every route but the three above needs
@@ -1065,6 +1066,16 @@ def create_app(
                 yield _PING
                 quiet = 0.0
 
+    async def _told(body: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
+        """``body``, or its failure as a last ``error`` event (the status line is gone)."""
+        try:
+            async for chunk in body:
+                yield chunk
+        except Exception:
+            log.exception("stream failed (request %s)", request_id)
+            msg = f"internal error; give the operator request id {request_id}"
+            yield _sse("error", {"error": msg, "code": "internal_error", "request_id": request_id})
+
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
@@ -1104,7 +1115,10 @@ def create_app(
             raise ChatError(400, msg, "invalid_after")
         if await sessions.history(owner, session_id) is None:
             raise ChatError(404, "no such session", "session_not_found")
-        return _event_stream(_resume(owner, session_id, int(raw)))
+        # A resumed stream holds a connection and polls the store: it counts as a turn does.
+        _caller(request).releases.append(streams.acquire(owner))
+        resumed = _resume(owner, session_id, int(raw))
+        return _event_stream(_told(resumed, request.scope[_REQUEST_ID]))
 
     async def get_artifact(request: Request) -> Response:
         session_id = _session_id(request)
