@@ -11,9 +11,9 @@ Routes (all answers JSON, errors as ``{"error": "...", "code": "..."}``):
 * ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
 * ``GET /sessions/{id}``: the history (role and text, never the system prompt);
   ``DELETE /sessions/{id}``: forget it.
-* ``GET /health``.
+* ``GET /health``; ``GET /``: the web chat page (``agents.web``).
 
-Access: with API keys (``api_keys``), every route but ``GET /health`` needs
+Access: with API keys (``api_keys``), every route but ``GET /health`` and the page needs
 ``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
 it (another key gets 404, and its own ``alice`` is a different session). Without keys the
 server is open, which ``main`` allows on a loopback address only. Every request's Host must be
@@ -85,6 +85,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
 from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
+from agents.web import is_public, web_routes
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer
@@ -419,7 +420,8 @@ def is_loopback(host: str) -> bool:
 class _Guard:
     """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
 
-    Runs before routing, so every route (unknown ones too) but ``GET /health`` needs a key.
+    Runs before routing, so every route (unknown ones too) but ``GET /health`` and the page
+    needs a key.
     """
 
     def __init__(
@@ -480,7 +482,8 @@ class _Guard:
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
         self._check_origin(headers, host)
         key_id = "-"
-        if self.keys and not (scope["path"] == "/health" and scope["method"] == "GET"):
+        health = scope["path"] == "/health" and scope["method"] == "GET"
+        if self.keys and not (health or is_public(scope)):  # the page asks for the key
             key_id = self.keys.identify(headers.get("authorization"))
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if scope["method"] == "POST" and content_type != "application/json":
@@ -739,6 +742,7 @@ def create_app(
         Route("/sessions/{session_id}/messages", post_message, methods=["POST"]),
         Route("/sessions/{session_id}/messages", stream_message, methods=["GET"]),
     ]
+    routes += web_routes()
     middleware = [
         Middleware(
             _Guard,
