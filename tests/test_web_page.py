@@ -167,6 +167,22 @@ def _image_width(driver: Any) -> int:
     return int(width)
 
 
+def _say(browser: Any, text: str) -> Any:
+    """Send ``text`` from the page; the assistant's turn once it stopped streaming."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    before = len(browser.find_elements(By.CSS_SELECTOR, ".turn.assistant"))
+    browser.find_element(By.ID, "message").send_keys(text + Keys.ENTER)
+
+    def answered(driver: Any) -> Any:
+        turns = driver.find_elements(By.CSS_SELECTOR, ".turn.assistant")
+        done = len(turns) > before and turns[-1].get_attribute("data-state") != "streaming"
+        return turns[-1] if done else None
+
+    return _wait(browser, f"the answer to {text!r}", answered)
+
+
 def test_the_page_serves_itself_without_a_key_under_a_strict_policy() -> None:
     from starlette.testclient import TestClient
 
@@ -207,19 +223,20 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         _chromium(profile) as browser,
     ):
         _load(browser, f"{url}/")
-        browser.find_element(By.ID, "key-summary").click()
+        # Without the key, the server's refusal shows with its message, and the key box opens.
+        refused = _say(browser, "hello?")
+        assert refused.get_attribute("data-state") == "error"
+        alert = refused.find_element(By.CSS_SELECTOR, "[role=alert]")
+        assert "Error (missing_api_key): send an API key" in alert.text
+        assert browser.find_element(By.ID, "key-box").get_attribute("open") is not None
         browser.find_element(By.ID, "api-key").send_keys(KEY + Keys.ENTER)
         assert browser.find_element(By.ID, "key-summary").text == "API key (saved)"
+        browser.find_element(By.ID, "new-chat").click()
+        assert browser.find_elements(By.CSS_SELECTOR, "#log > *") == []
+        browser.get_log("browser")  # the 401 is in the console: start a clean log
 
         browser.execute_script(OBSERVE)
-        browser.find_element(By.ID, "message").send_keys(f"Please draw this: {PROMPT}" + Keys.ENTER)
-        turn = _wait(
-            browser,
-            "the answer",
-            lambda d: d.find_element(
-                By.CSS_SELECTOR, ".turn.assistant:not([data-state=streaming])"
-            ),
-        )
+        turn = _say(browser, f"Please draw this: {PROMPT}")
         assert turn.get_attribute("data-state") == "done", turn.text
         _wait(browser, "the image", _image_width)
         SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -265,3 +282,8 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         # No CSP violation nor any other error in the console.
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
+
+        # A turn that fails mid-stream (the model has no reply left) says so in its place.
+        failed = _say(browser, "And another one?")
+        assert failed.get_attribute("data-state") == "error"
+        assert "ran out of replies" in failed.find_element(By.CSS_SELECTOR, "[role=alert]").text
