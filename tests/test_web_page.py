@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ from agents.web import CONTENT_SECURITY_POLICY
 from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
-from .conftest import ROOT, task_toolkit
+from .conftest import ROOT, serve_app, task_toolkit
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -85,30 +83,6 @@ def _browser_missing() -> str | None:
     if not missing:
         return None
     return f"{' and '.join(missing)} not installed: apt-get install -y chromium chromium-driver"
-
-
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; stops (bounded) on exit."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 5
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.started, "uvicorn did not start in 5 s"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-    assert not thread.is_alive()
 
 
 @contextlib.contextmanager
@@ -219,7 +193,7 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
     # loopback and go through for real, over connections all made (and closed) inside it.
     with (
         cassette("text-to-image/success", ignore_localhost=True),
-        _serve(app) as url,
+        serve_app(app) as url,
         _chromium(profile) as browser,
     ):
         _load(browser, f"{url}/")
