@@ -176,7 +176,7 @@ def test_the_page_serves_itself_without_a_key_under_a_strict_policy() -> None:
 
 
 def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_reload(
-    profile: Path, cassette: Callable[..., Any]
+    profile: Path, cassette: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -215,7 +215,8 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         _wait(browser, "the image", _image_width)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         browser.save_screenshot(str(SCREENSHOT))
-        print(f"screenshot: {SCREENSHOT}")
+        with capsys.disabled():  # in the test run's output, passed or not
+            print(f"\nweb page screenshot: {SCREENSHOT}")
 
         # Streamed: the answer grew token by token while the turn was still streaming, after
         # the tool step was already on the page.
