@@ -132,6 +132,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/openapi.json", "This document", 200, {"application/json": {}}, public=True),
     Operation("GET", "/docs", "This document as a web page", 200, {"text/html": {}}, public=True),
     Operation(
+        "GET",
+        "/",
+        "The web chat page (its script, style and icon are under /web/); it asks for the key",
+        200,
+        {"text/html": {}},
+        public=True,
+    ),
+    Operation(
         "POST",
         "/sessions",
         "Create an empty session owned by the caller's key; the id is the server's",

@@ -25,7 +25,9 @@ of them, ``GET /docs`` the same as a page):
   Responses reference them as ``{"id", "tool", "type", "content_type", "url"}``.
 * ``GET /sessions/{id}``: the history (role and text, never the system prompt; tool messages
   with their ``artifacts``); ``DELETE /sessions/{id}``: forget it, its events and artifacts.
-* ``GET /health``, ``GET /openapi.json``, ``GET /docs``: the routes that need no key.
+* ``GET /``: the web chat page (``agents.web``; its files under ``/web/``).
+* ``GET /health``, ``GET /openapi.json``, ``GET /docs``: with the page, the routes that need
+  no key.
 
 Errors are ``{"error": "<for people>", "code": "<stable, for programs>"}``; 5xx bodies and
 SSE ``error`` events of failed turns add ``request_id`` (every answer has it as
@@ -48,7 +50,7 @@ those under the request id. The codes (``agents.chatbot_api.ERRORS``):
 SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
-Access: with API keys (``api_keys``), every route but the three above needs
+Access: with API keys (``api_keys``), every route but those needs
 ``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
 it (another key gets 404, and its own ``alice`` is a different session). Without keys the
 server is open, which ``main`` allows on a loopback address only. Every request's Host must be
@@ -138,6 +140,7 @@ from agents.store import (
     StoreUnavailable,
     open_store,
 )
+from agents.web import is_public, web_routes
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
@@ -565,7 +568,7 @@ class _Guard:
     """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
 
     Runs before routing, so every route (unknown ones too) but the public ones (``GET
-    /health``, ``/openapi.json``, ``/docs``) needs a key. Every answer gets an
+    /health``, ``/openapi.json``, ``/docs`` and the web page) needs a key. Every answer gets an
     ``X-Request-ID``, which the access log line and any 5xx body carry too.
     """
 
@@ -640,7 +643,8 @@ class _Guard:
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
         self._check_origin(headers, host)
         key_id = "-"
-        if self.keys and (scope["method"], scope["path"]) not in _PUBLIC:
+        public = (scope["method"], scope["path"]) in _PUBLIC or is_public(scope)
+        if self.keys and not public:  # the page asks its user for the key
             key_id = self.keys.identify(headers.get("authorization"))
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if scope["method"] == "POST" and content_type != "application/json":
@@ -1174,6 +1178,9 @@ def create_app(
     routes = [
         Route(path, handler, methods=[method]) for (method, path), handler in handlers.items()
     ]
+    for route in web_routes():
+        route.include_in_schema = route.path == "/"  # the page is documented, its files not
+        routes.append(route)
     middleware = [
         Middleware(
             _Guard,
