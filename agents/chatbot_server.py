@@ -619,8 +619,8 @@ class _Guard:
             log.exception("request %s failed", request_id)
             if started_response:
                 raise  # too late for a status: the server drops the connection
-            msg = f"internal error; give the operator request id {request_id}"
-            await _error(500, msg, "internal_error", request_id)(scope, receive, send_status)
+            failure = _failure(request_id, "internal_error")
+            await JSONResponse(failure, status_code=500)(scope, receive, send_status)
         finally:
             for release in caller.releases:  # also when the client left or the task was cancelled
                 release()
@@ -697,22 +697,23 @@ def _caller(request: Request) -> _Caller:
     return caller
 
 
-def _error(
-    status: int, message: str, code: str | None = None, request_id: str | None = None
-) -> JSONResponse:
+def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     body = {"error": message, "code": code or _CODES.get(status, "internal_error")}
-    if request_id is not None:
-        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _failure(request_id: str) -> dict[str, str]:
-    """What a client learns of a failed turn: never the exception's type or upstream text."""
+_FAILURES = {
+    "agent_failed": "the turn failed and was not recorded; retry it, or give the operator",
+    "internal_error": "internal error; give the operator",
+}
+
+
+def _failure(request_id: str, code: str = "agent_failed") -> dict[str, str]:
+    """What a client learns of a failure: never the exception's type or upstream text."""
     return {
-        "error": "the turn failed and was not recorded; retry it, or give the operator"
-        f" request id {request_id}",
-        "code": "agent_failed",
+        "error": f"{_FAILURES[code]} request id {request_id}",
+        "code": code,
         "request_id": request_id,
     }
 
@@ -1077,8 +1078,7 @@ def create_app(
                 yield chunk
         except Exception:
             log.exception("stream failed (request %s)", request_id)
-            msg = f"internal error; give the operator request id {request_id}"
-            yield _sse("error", {"error": msg, "code": "internal_error", "request_id": request_id})
+            yield _sse("error", _failure(request_id, "internal_error"))
 
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
@@ -1106,10 +1106,8 @@ def create_app(
         assert last is not None
         if last.event == "final":
             return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
-        code = last.data["code"]
-        return _error(
-            ERRORS[code].status or 502, last.data["error"], code, last.data.get("request_id")
-        )
+        # The error event's data is the error body: 502 agent_failed, 409 session_busy.
+        return JSONResponse(last.data, status_code=ERRORS[last.data["code"]].status or 502)
 
     async def get_events(request: Request) -> Response:
         owner, session_id = _caller(request).key_id, _session_id(request)
