@@ -33,8 +33,10 @@ the route's path template, the status, the duration and a hash of the key: never
 the query, where the message and session ids are.
 
 Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
-by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
-stored atomically, and memory changes only once the store has it. ``"stream"`` must be a JSON
+by default, so a restart loses nothing; ``postgresql://...`` for several replicas;
+``create_app`` defaults to memory). Each turn holds the store's turn lock of its session
+(every process and replica), reads the history from the store under it and is stored
+atomically; a second turn waits up to ``turn_wait`` seconds, then gets 409 ``session_busy``. ``"stream"`` must be a JSON
 boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be truthy).
 
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
