@@ -169,6 +169,26 @@ def _bench(
     return outcome
 
 
+def _store_cost(url: str, turns: int = 300) -> str:
+    """What a turn costs the store alone, in this process: lock, load, append, unlock."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from agents.store import open_store
+
+    store = open_store(url)
+    try:
+        started = time.perf_counter()
+        for i in range(turns):
+            session = f"s{i % 50}"
+            with store.turn("k", session, wait=0):
+                store.load("k", session)
+                store.append_turn("k", session, [HumanMessage(f"q{i}"), AIMessage(f"a{i}")])
+        per_turn = (time.perf_counter() - started) / turns * 1000
+    finally:
+        store.close()
+    return f"{url.partition(':')[0]}: {per_turn:.2f} ms per turn (lock, load, append, unlock)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200)
@@ -184,9 +204,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store = f"sqlite:///{Path(tmp) / 'chat.db'}"
             rows.append(_bench("SQLite, 1", store, 1, args, model).row())
+            costs = [_store_cost(f"sqlite:///{Path(tmp) / 'cost.db'}")]
         if args.postgres:
             with postgres_schema(args.postgres, "bench") as url:
                 rows.append(_bench("Postgres, 2", url, 2, args, model).row())
+                costs.append(_store_cost(url))
         else:
             print("Postgres skipped: pass --postgres URL or set HF_TOOLS_TEST_POSTGRES")
         calls = model.stats()["calls"]
@@ -196,6 +218,7 @@ def main() -> None:
     print(HEADER)
     print("\n".join(rows))
     print(f"model calls: {calls}; load average: {os.getloadavg()[0]:.1f}")
+    print("\n".join(costs))
 
 
 if __name__ == "__main__":
