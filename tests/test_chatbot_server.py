@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, ROOT, serve_app
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -843,34 +841,18 @@ def test_main_on_loopback_without_keys_runs_open_and_says_so(
 def test_a_real_uvicorn_serves_its_own_host_only() -> None:
     # The default Host rule reads the bound address from the connection, as uvicorn gives it.
     import httpx
-    import uvicorn
 
     app = create_app(Agent(ScriptedChatModel(replies=["ok"]), []), api_keys=[_KEY_A])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):  # bounded: 5 s
-            if server.started:
-                break
-            time.sleep(0.01)
-        url = f"http://127.0.0.1:{port}/sessions/a"
-        with httpx.Client(timeout=5) as client:
-            assert client.get(url, headers=_auth(_KEY_A)).status_code == 404
-            for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
-                assert client.get(url, headers={**_auth(_KEY_A), "Host": host}).status_code == 404
-            for host in (f"evil.example:{port}", "127.0.0.1:1"):
-                response = client.get(url, headers={**_auth(_KEY_A), "Host": host})
-                assert response.status_code == 403, host
-            assert client.get(url).status_code == 401
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-    assert not thread.is_alive()
+    with serve_app(app) as base, httpx.Client(timeout=5) as client:
+        port = base.rsplit(":", 1)[1]
+        url = f"{base}/sessions/a"
+        assert client.get(url, headers=_auth(_KEY_A)).status_code == 404
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            assert client.get(url, headers={**_auth(_KEY_A), "Host": host}).status_code == 404
+        for host in (f"evil.example:{port}", "127.0.0.1:1"):
+            response = client.get(url, headers={**_auth(_KEY_A), "Host": host})
+            assert response.status_code == 403, host
+        assert client.get(url).status_code == 401
 
 
 # --- Durable conversations and settings (issue 13, phase 1) ----------------------------------

@@ -7,7 +7,7 @@
 
 const KEY_ITEM = "hf-tools.api-key";
 const SESSION_ITEM = "hf-tools.session";
-const MAX_RESUMES = 3; // a dropped stream is picked up again at most this often per turn
+const MAX_RESUMES = 5; // a dropped stream is picked up again at most this often per turn
 const ARG_CHARS = 80; // per argument in a tool step's summary
 const PREVIEW_CHARS = 400; // of a tool's result
 
@@ -404,19 +404,26 @@ async function readTurn(response, turn, session) {
   let current = response;
   for (let attempt = 0; ; attempt += 1) {
     try {
-      if (await play(current, turn, session, position)) {
+      if (current && (await play(current, turn, session, position))) {
         return;
       }
     } catch (err) {
-      if (err instanceof SyntaxError || attempt >= MAX_RESUMES) {
-        throw err;
+      if (!(err instanceof TypeError)) {
+        throw err; // not the network: a bad event, a page bug
       }
     }
     if (position.lastId === null || attempt >= MAX_RESUMES) {
-      throw new Error("the connection closed before the answer came");
+      throw new Error("the connection closed before the answer came; send the message again");
     }
+    // The turn goes on on the server: wait a little, then take its events from where we were.
+    await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
     const after = encodeURIComponent(position.lastId);
-    current = await api("GET", `${sessionPath(session)}/events?after=${after}`);
+    current = await api("GET", `${sessionPath(session)}/events?after=${after}`).catch((err) => {
+      if (err instanceof ApiError) {
+        throw err;
+      }
+      return null; // still offline: try again
+    });
   }
 }
 
