@@ -445,11 +445,16 @@ class _SqlStore(_Turns):
     def load(self, owner: str, session_id: str) -> list[BaseMessage] | None:
         """The conversation's messages in order; None if there is no such session."""
         with self._transaction(write=False) as db:
-            key = (owner, session_id)
-            if db.one("SELECT 1 FROM sessions WHERE owner=? AND id=?", key) is None:
-                return None
-            rows = db.all(f"SELECT body FROM messages WHERE {_KEY} ORDER BY seq", key)
-        return messages_from_dict([json.loads(body) for (body,) in rows])
+            # One query (a round trip less to Postgres): no row, no session; one NULL, empty.
+            rows = db.all(
+                "SELECT m.body FROM sessions s LEFT JOIN messages m"
+                " ON m.owner = s.owner AND m.session_id = s.id"
+                " WHERE s.owner=? AND s.id=? ORDER BY m.seq",
+                (owner, session_id),
+            )
+        if not rows:
+            return None
+        return messages_from_dict([json.loads(body) for (body,) in rows if body is not None])
 
     def append_turn(self, owner: str, session_id: str, messages: Sequence[BaseMessage]) -> None:
         """Add one turn's messages in one transaction: a failure on any rolls all back."""
@@ -498,7 +503,7 @@ class _SqlStore(_Turns):
             ids = [last + 1 + i for i in range(len(bodies))]
             rows = [(owner, session_id, i, n, d) for i, (n, d) in zip(ids, bodies, strict=True)]
             db.many("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-            if ids:  # only the last max_events stay (ids go on from the newest)
+            if ids and ids[-1] > self.max_events:  # only the last max_events stay
                 db.run(
                     f"DELETE FROM events WHERE {_KEY} AND id <= ?",
                     (*key, ids[-1] - self.max_events),
