@@ -71,6 +71,9 @@ def _expected(session: int, turns: int) -> list[str]:
     return [part for t, text in enumerate(texts) for part in (text, answer_to(text, 2 * t + 1))]
 
 
+_IDLE = 2.0  # seconds after which a kept-alive connection is opened anew (uvicorn: 5)
+
+
 class _Connection:
     """One keep-alive HTTP/1.1 connection, as lean as a client gets.
 
@@ -82,9 +85,12 @@ class _Connection:
         self.host = url.removeprefix("http://")
         self._head = f"host: {self.host}\r\nauthorization: Bearer {key}\r\n"
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._used = 0.0
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """The status and the parsed JSON body (None when empty)."""
+        if self._streams is not None and time.monotonic() - self._used > _IDLE:
+            self.close()  # the server may be closing it: never send a turn into that race
         if self._streams is None:
             name, port = self.host.split(":")
             self._streams = await asyncio.open_connection(name, int(port))
@@ -96,12 +102,14 @@ class _Connection:
         lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
         length = next(int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length"))
         payload = await reader.readexactly(length)
+        self._used = time.monotonic()
         return int(lines[0].split(" ")[1]), json.loads(payload) if payload else None
 
     def close(self) -> None:
         """Close the socket."""
         if self._streams is not None:
             self._streams[1].close()
+            self._streams = None
 
 
 async def _session(
