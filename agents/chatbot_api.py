@@ -117,7 +117,8 @@ _SSE_TEXT = (
     " while the turn runs. Reconnect with `GET /sessions/{session_id}/events` and"
     " `Last-Event-ID` to get the rest."
 )
-_TURN_ERRORS = ("invalid_session_id", "too_many_sessions", "server_full", "too_many_streams")
+_STREAM_LIMITS = ("too_many_streams", "server_busy")  # turns and resumed streams at once
+_TURN_ERRORS = ("invalid_session_id", "too_many_sessions", "server_full", *_STREAM_LIMITS)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -130,6 +131,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("GET", "/openapi.json", "This document", 200, {"application/json": {}}, public=True),
     Operation("GET", "/docs", "This document as a web page", 200, {"text/html": {}}, public=True),
+    Operation(
+        "GET",
+        "/",
+        "The web chat page (its script, style and icon are under /web/); it asks for the key",
+        200,
+        {"text/html": {}},
+        public=True,
+    ),
     Operation(
         "POST",
         "/sessions",
@@ -187,7 +196,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Resume a turn's event stream; never starts a turn",
         200,
         _SSE,
-        ("invalid_session_id", "invalid_after", "session_not_found"),
+        ("invalid_session_id", "invalid_after", "session_not_found", *_STREAM_LIMITS),
         parameters=(
             _SESSION,
             {
@@ -324,7 +333,7 @@ def _schemas(max_message_chars: int) -> dict[str, Any]:
         "ErrorEvent": _object(
             ["error", "code"],
             error=_STR,
-            code={"enum": ["agent_failed", "session_busy", "turn_interrupted"]},
+            code={"enum": ["agent_failed", "session_busy", "turn_interrupted", "internal_error"]},
             request_id=_STR,
         ),
     }

@@ -12,7 +12,8 @@ of them, ``GET /docs`` the same as a page):
   the same on every replica) and one JSON object as ``data``; a ``: ping`` comment comes
   after each ``heartbeat`` seconds of silence. The turn runs apart from its request: a client
   that leaves does not stop it.
-* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream. Replays
+* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream (it counts
+  against the stream limits as a turn does). Replays
   the stored events after N, then, while the session's turn runs on any replica
   (``turn_running``), follows its new events from the store until the last one. A turn that
   died (no last event, no lock held) ends with an ``error`` of code ``turn_interrupted``:
@@ -24,8 +25,9 @@ of them, ``GET /docs`` the same as a page):
   Responses reference them as ``{"id", "tool", "type", "content_type", "url"}``.
 * ``GET /sessions/{id}``: the history (role and text, never the system prompt; tool messages
   with their ``artifacts``); ``DELETE /sessions/{id}``: forget it, its events and artifacts.
-* ``GET /health``, ``GET /openapi.json``, ``GET /docs``, and ``GET /`` (the web chat page,
-  ``agents.web``, and its files): the routes that need no key.
+* ``GET /``: the web chat page (``agents.web``; its files under ``/web/``).
+* ``GET /health``, ``GET /openapi.json``, ``GET /docs``: with the page, the routes that need
+  no key.
 
 Errors are ``{"error": "<for people>", "code": "<stable, for programs>"}``; 5xx bodies and
 SSE ``error`` events of failed turns add ``request_id`` (every answer has it as
@@ -45,7 +47,7 @@ those under the request id. The codes (``agents.chatbot_api.ERRORS``):
 429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
 500    ``internal_error``
 502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
-SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``
+SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
 Access: with API keys (``api_keys``), every route but those needs
@@ -566,7 +568,7 @@ class _Guard:
     """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
 
     Runs before routing, so every route (unknown ones too) but the public ones (``GET
-    /health``, ``/openapi.json``, ``/docs``, the web page) needs a key. Every answer gets an
+    /health``, ``/openapi.json``, ``/docs`` and the web page) needs a key. Every answer gets an
     ``X-Request-ID``, which the access log line and any 5xx body carry too.
     """
 
@@ -617,8 +619,8 @@ class _Guard:
             log.exception("request %s failed", request_id)
             if started_response:
                 raise  # too late for a status: the server drops the connection
-            msg = f"internal error; give the operator request id {request_id}"
-            await _error(500, msg, "internal_error", request_id)(scope, receive, send_status)
+            failure = _failure(request_id, "internal_error")
+            await JSONResponse(failure, status_code=500)(scope, receive, send_status)
         finally:
             for release in caller.releases:  # also when the client left or the task was cancelled
                 release()
@@ -642,7 +644,7 @@ class _Guard:
         self._check_origin(headers, host)
         key_id = "-"
         public = (scope["method"], scope["path"]) in _PUBLIC or is_public(scope)
-        if self.keys and not public:  # the web page asks its user for the key
+        if self.keys and not public:  # the page asks its user for the key
             key_id = self.keys.identify(headers.get("authorization"))
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if scope["method"] == "POST" and content_type != "application/json":
@@ -695,22 +697,23 @@ def _caller(request: Request) -> _Caller:
     return caller
 
 
-def _error(
-    status: int, message: str, code: str | None = None, request_id: str | None = None
-) -> JSONResponse:
+def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     body = {"error": message, "code": code or _CODES.get(status, "internal_error")}
-    if request_id is not None:
-        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _failure(request_id: str) -> dict[str, str]:
-    """What a client learns of a failed turn: never the exception's type or upstream text."""
+_FAILURES = {
+    "agent_failed": "the turn failed and was not recorded; retry it, or give the operator",
+    "internal_error": "internal error; give the operator",
+}
+
+
+def _failure(request_id: str, code: str = "agent_failed") -> dict[str, str]:
+    """What a client learns of a failure: never the exception's type or upstream text."""
     return {
-        "error": "the turn failed and was not recorded; retry it, or give the operator"
-        f" request id {request_id}",
-        "code": "agent_failed",
+        "error": f"{_FAILURES[code]} request id {request_id}",
+        "code": code,
         "request_id": request_id,
     }
 
@@ -1068,6 +1071,15 @@ def create_app(
                 yield _PING
                 quiet = 0.0
 
+    async def _told(body: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
+        """``body``, or its failure as a last ``error`` event (the status line is gone)."""
+        try:
+            async for chunk in body:
+                yield chunk
+        except Exception:
+            log.exception("stream failed (request %s)", request_id)
+            yield _sse("error", _failure(request_id, "internal_error"))
+
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
@@ -1094,10 +1106,8 @@ def create_app(
         assert last is not None
         if last.event == "final":
             return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
-        code = last.data["code"]
-        return _error(
-            ERRORS[code].status or 502, last.data["error"], code, last.data.get("request_id")
-        )
+        # The error event's data is the error body: 502 agent_failed, 409 session_busy.
+        return JSONResponse(last.data, status_code=ERRORS[last.data["code"]].status or 502)
 
     async def get_events(request: Request) -> Response:
         owner, session_id = _caller(request).key_id, _session_id(request)
@@ -1107,7 +1117,10 @@ def create_app(
             raise ChatError(400, msg, "invalid_after")
         if await sessions.history(owner, session_id) is None:
             raise ChatError(404, "no such session", "session_not_found")
-        return _event_stream(_resume(owner, session_id, int(raw)))
+        # A resumed stream holds a connection and polls the store: it counts as a turn does.
+        _caller(request).releases.append(streams.acquire(owner))
+        resumed = _resume(owner, session_id, int(raw))
+        return _event_stream(_told(resumed, request.scope[_REQUEST_ID]))
 
     async def get_artifact(request: Request) -> Response:
         session_id = _session_id(request)
@@ -1163,7 +1176,7 @@ def create_app(
     routes = [
         Route(path, handler, methods=[method]) for (method, path), handler in handlers.items()
     ]
-    routes += web_routes()
+    routes += web_routes()  # the page at /; agents.web says which of them OpenAPI lists
     middleware = [
         Middleware(
             _Guard,

@@ -1340,3 +1340,26 @@ def test_every_flag_has_an_environment_variable_and_flags_win(
     monkeypatch.setenv("HF_TOOLS_HEARTBEAT", "soon")
     with pytest.raises(SystemExit):
         server.main([])
+
+
+def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failure() -> None:
+    from agents.store import MemoryStore
+
+    class _Flaky(MemoryStore):
+        def events_after(self, *args: Any, **kw: Any) -> Any:
+            raise sqlite3.OperationalError("disk I/O error at /srv/secret.db")
+
+    store = _Flaky()
+    store.create("-", "a")
+    response = _client(ScriptedChatModel(), store=store).get("/sessions/a/events")
+    ((name, data),) = _sse(response.text)
+    assert name == "error" and data["code"] == "internal_error"
+    assert data["request_id"] == response.headers["x-request-id"]
+    assert "secret" not in response.text and "OperationalError" not in response.text
+    response = _client(ScriptedChatModel(), max_streams_per_key=0).get("/sessions/a/events")
+    assert response.status_code == 404  # no such session: checked first
+    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1)
+    client.post("/sessions/a/messages", json={"message": "hi"})
+    assert client.get("/sessions/a/events").status_code == 200  # the turn's slot is free again
+    held = _client(ScriptedChatModel(), max_streams=0, store=store)
+    assert held.get("/sessions/a/events").json()["code"] == "server_busy"
