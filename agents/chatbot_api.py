@@ -428,7 +428,13 @@ def docs_page(document: dict[str, Any]) -> str:
                 for status, r in op["responses"].items()
             )
             parts.append(f"<table><tr><th>status</th><th>means</th></tr>{rows}</table>")
-    parts.append("<h2>Schemas</h2>")
+    parts.append("<h2>Error codes</h2><table><tr><th>code</th><th>status</th><th>means</th></tr>")
+    parts += [
+        f"<tr><td><code>{esc(code)}</code></td><td>{error.status or 'SSE'}</td>"
+        f"<td>{esc(error.meaning)}</td></tr>"
+        for code, error in ERRORS.items()
+    ]
+    parts.append("</table><h2>Schemas</h2>")
     for name, schema in document["components"]["schemas"].items():
         fields = ", ".join(esc(f) for f in schema.get("properties", {}))
         parts.append(f"<p><code>{esc(name)}</code>: {fields}</p>")

@@ -70,9 +70,12 @@ template, the status, the duration, a hash of the key and the request id: never 
 the query, where session ids are.
 
 Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
-by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
-stored atomically, and memory changes only once the store has it. ``"stream"`` must be a JSON
-boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be truthy).
+by default, so a restart loses nothing; ``postgresql://...`` for several replicas;
+``create_app`` defaults to memory). Each turn holds the store's turn lock of its session
+(every process and replica), reads the history from the store under it and is stored
+atomically; a second turn waits up to ``turn_wait`` seconds, then gets 409 ``session_busy``.
+``"stream"`` must be a JSON boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be
+truthy).
 
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.

@@ -20,19 +20,37 @@ import ctypes
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 _SLEEP = re.compile(r"\bsleep=(\d+(?:\.\d+)?)\b")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment for a child Python, without HF_TOOLS_ and HF_TOKEN settings.
+
+    The child may keep compiled bytecode (in a cache folder under the temp dir, never in the
+    tree): where PYTHONDONTWRITEBYTECODE is set, each start would compile LangChain anew,
+    seconds of CPU per process.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOOLS_", "HF_TOKEN"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(
+        Path(tempfile.gettempdir()) / f"hf-tools-pycache-{os.getuid()}"
+    )
+    return {**env, **extra}
 
 
 def answer_to(text: str, seen: int) -> str:
@@ -45,6 +63,7 @@ class _Model:
         self.delay = delay
         self.calls = 0
         self.running = 0
+        self.seconds: dict[str, float] = {}  # each user message's time in here, request to reply
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError, ValueError):
@@ -60,12 +79,15 @@ class _Model:
                 if method == "GET" and path == "/stats":
                     stats = {"calls": self.calls, "running": self.running}
                     writer.write(_response(json.dumps(stats).encode(), "application/json"))
+                elif method == "GET" and path == "/seconds":
+                    writer.write(_response(json.dumps(self.seconds).encode(), "application/json"))
                 else:
                     writer.write(await self._complete(json.loads(body or b"{}")))
                 await writer.drain()
         writer.close()
 
     async def _complete(self, request: dict[str, Any]) -> bytes:
+        started = time.perf_counter()
         self.calls += 1
         self.running += 1
         try:
@@ -75,6 +97,7 @@ class _Model:
             await asyncio.sleep(self.delay + (float(sleep[1]) if sleep else 0.0))
         finally:
             self.running -= 1
+        self.seconds[text] = time.perf_counter() - started
         reply = answer_to(text, len(messages))
         model = request.get("model", "scripted")
         if not request.get("stream"):
@@ -130,6 +153,7 @@ class ModelProcess:
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            env=child_env(),
             preexec_fn=_die_with_parent,
         )
         assert self._process.stdout is not None
@@ -138,6 +162,11 @@ class ModelProcess:
     def stats(self) -> dict[str, int]:
         """``{"calls": ..., "running": ...}``."""
         answer: dict[str, int] = httpx.get(f"{self.url}/stats", timeout=5).json()
+        return answer
+
+    def seconds(self) -> dict[str, float]:
+        """Each user message's time in the model (the last call that had it last)."""
+        answer: dict[str, float] = httpx.get(f"{self.url}/seconds", timeout=30).json()
         return answer
 
     def wait_running(self, count: int, timeout: float = 10.0) -> None:
@@ -153,6 +182,21 @@ class ModelProcess:
         self._process.wait(timeout=10)
         assert self._process.stdout is not None
         self._process.stdout.close()
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str, prefix: str = "scratch") -> Iterator[str]:
+    """``url`` with its connections in a new empty schema, dropped (with its tables) after."""
+    import psycopg
+
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            separator = "&" if "?" in url else "?"
+            yield f"{url}{separator}options={quote(f'-c search_path={schema}')}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def free_port() -> int:
@@ -181,8 +225,7 @@ class Replica:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOOLS_", "HF_TOKEN"))}
-        env["HF_TOOLS_API_KEYS"] = ",".join(keys)
+        env = child_env(HF_TOOLS_API_KEYS=",".join(keys))
         self._log: IO[bytes] | None = log.open("ab") if log else None
         command = [sys.executable, "-m", "agents.chatbot_server", "--port", str(self.port)]
         command += ["--store", store, "--chat-base-url", f"{model.url}/v1"]

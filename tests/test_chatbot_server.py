@@ -1264,8 +1264,9 @@ def test_the_docs_page_renders_the_document_without_script() -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert "<script" not in response.text.lower()
     assert "default-src 'none'" in response.headers["content-security-policy"]
-    for text in ("GET /sessions/{session_id}/events", "turn_interrupted", "/openapi.json"):
+    for text in ("GET /sessions/{session_id}/events", "/openapi.json", "<h2>Error codes</h2>"):
         assert text in response.text
+    assert "<tr><td><code>turn_interrupted</code></td><td>SSE</td>" in response.text
 
 
 def test_every_error_code_is_in_the_docstring_and_the_readme() -> None:

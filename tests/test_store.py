@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -34,6 +32,8 @@ from agents.store import (
     StoreUnavailable,
     open_store,
 )
+from benchmarks.chatbot_procs import child_env
+from benchmarks.chatbot_procs import postgres_schema as scratch_schema
 from hf_tools.testing import tool_call
 
 Factory = Callable[[], ConversationStore]
@@ -49,17 +49,9 @@ pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1", "
 
 @contextlib.contextmanager
 def postgres_schema() -> Iterator[str]:
-    """A ``postgresql://`` URL whose connections use a new empty schema, dropped afterwards."""
-    import psycopg
-
-    schema = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            separator = "&" if "?" in POSTGRES else "?"
-            yield f"{POSTGRES}{separator}options={quote(f'-c search_path={schema}')}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    """A URL of the test database whose connections use a new empty schema, dropped after."""
+    with scratch_schema(POSTGRES, "test") as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=needs_postgres)])
@@ -268,6 +260,7 @@ def test_a_killed_process_leaves_no_session_locked(make_store: Factory) -> None:
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[1],
+        env=child_env(),
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
