@@ -1179,9 +1179,7 @@ def create_app(
     routes = [
         Route(path, handler, methods=[method]) for (method, path), handler in handlers.items()
     ]
-    for route in web_routes():
-        route.include_in_schema = route.path == "/"  # the page is documented, its files not
-        routes.append(route)
+    routes += web_routes()  # the page at /; agents.web says which of them OpenAPI lists
     middleware = [
         Middleware(
             _Guard,

@@ -62,14 +62,14 @@ def _serve(body: bytes, media_type: str) -> Callable[[Request], Awaitable[Respon
 def web_routes() -> list[Route]:
     """The page's routes (GET, and HEAD), each file read once, when the app is built.
 
-    They are not API operations, so the OpenAPI document leaves them out.
+    The OpenAPI document lists the page (``GET /``), not its files (``/web/...``).
     """
     return [
         Route(
             path,
             _serve((_DIR / name).read_bytes(), media_type),
             methods=["GET"],
-            include_in_schema=False,
+            include_in_schema=not path.startswith("/web/"),
         )
         for path, (name, media_type) in _FILES.items()
     ]
