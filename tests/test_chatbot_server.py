@@ -31,6 +31,7 @@ from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT, serve_app
+from .test_store import Factory, make_store  # noqa: F401 (a fixture: the stores, Postgres too)
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -1053,19 +1054,22 @@ def slow(term: str) -> str:
     return f"{term}: slow"
 
 
-def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats() -> None:
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1", "::1"])  # the Postgres case's database
+def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats(
+    make_store: Factory,  # noqa: F811 (the fixture imported above)
+) -> None:
     import httpx
 
-    from agents.store import MemoryStore
-
     _SLOW.clear()
-    store = MemoryStore()  # two apps on one store: two replicas, as far as a client can tell
+    store = make_store()  # two apps on one database: two replicas, as a client sees them
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Done."]
     )
     fast = {"heartbeat": 0.05, "poll_interval": 0.01}
     runs = create_app(Agent(model, [slow]), store=store, **fast)  # type: ignore[arg-type]
-    other = create_app(Agent(ScriptedChatModel(), []), store=store, **fast)  # type: ignore[arg-type]
+    other_store = make_store()
+    other = create_app(Agent(ScriptedChatModel(), []), store=other_store, **fast)  # type: ignore[arg-type]
 
     async def _main() -> tuple[str, str]:
         def client(app: Any) -> httpx.AsyncClient:
