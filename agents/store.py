@@ -412,7 +412,15 @@ class _SqlStore(_Turns):
     max_events: int
     _where: str  # for error messages: the file or the database
 
-    def _transaction(self, *, write: bool = True) -> AbstractContextManager[_Db]:
+    def _transaction(
+        self, *, write: bool = True, durable: bool = True
+    ) -> AbstractContextManager[_Db]:
+        """A transaction (COMMIT at the end of the block, ROLLBACK on an exception).
+
+        ``durable=False`` may lose its commit to a power cut (never to a crash of the server):
+        for replay data like SSE events, where waiting for the disk on every token would cost
+        more than the event is worth. Messages are always durable.
+        """
         raise NotImplementedError
 
     def _migrate(self, db: _Db, *, blob: str, real: str) -> None:
@@ -437,11 +445,16 @@ class _SqlStore(_Turns):
     def load(self, owner: str, session_id: str) -> list[BaseMessage] | None:
         """The conversation's messages in order; None if there is no such session."""
         with self._transaction(write=False) as db:
-            key = (owner, session_id)
-            if db.one("SELECT 1 FROM sessions WHERE owner=? AND id=?", key) is None:
-                return None
-            rows = db.all(f"SELECT body FROM messages WHERE {_KEY} ORDER BY seq", key)
-        return messages_from_dict([json.loads(body) for (body,) in rows])
+            # One query (a round trip less to Postgres): no row, no session; one NULL, empty.
+            rows = db.all(
+                "SELECT m.body FROM sessions s LEFT JOIN messages m"
+                " ON m.owner = s.owner AND m.session_id = s.id"
+                " WHERE s.owner=? AND s.id=? ORDER BY m.seq",
+                (owner, session_id),
+            )
+        if not rows:
+            return None
+        return messages_from_dict([json.loads(body) for (body,) in rows if body is not None])
 
     def append_turn(self, owner: str, session_id: str, messages: Sequence[BaseMessage]) -> None:
         """Add one turn's messages in one transaction: a failure on any rolls all back."""
@@ -483,14 +496,14 @@ class _SqlStore(_Turns):
     ) -> EventIds:
         """Store SSE events in one transaction; older ones beyond ``max_events`` go."""
         bodies = [(str(name), json.dumps(data)) for name, data in events]
-        with self._transaction() as db:
+        with self._transaction(durable=False) as db:
             _ensure(db, owner, session_id)  # the row lock orders concurrent appends
             key = (owner, session_id)
             (last,) = db.one(f"SELECT coalesce(max(id), 0) FROM events WHERE {_KEY}", key)
             ids = [last + 1 + i for i in range(len(bodies))]
             rows = [(owner, session_id, i, n, d) for i, (n, d) in zip(ids, bodies, strict=True)]
             db.many("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-            if ids:  # only the last max_events stay (ids go on from the newest)
+            if ids and ids[-1] > self.max_events:  # only the last max_events stay
                 db.run(
                     f"DELETE FROM events WHERE {_KEY} AND id <= ?",
                     (*key, ids[-1] - self.max_events),
@@ -601,8 +614,10 @@ class SqliteStore(_SqlStore):
         self._lock_file = _LockFile.acquire(self.path.with_name(self.path.name + "-turns"))
         self._turns = self._lock_file.turns
 
-    def _transaction(self, *, write: bool = True) -> AbstractContextManager[_Db]:
-        return _Transaction(self._db, self._lock, write=write)
+    def _transaction(
+        self, *, write: bool = True, durable: bool = True
+    ) -> AbstractContextManager[_Db]:
+        return _Transaction(self._db, self._lock, write=write, durable=durable)
 
     def close(self) -> None:
         """Close the connection (and the lock file, once no store of this process uses it)."""
@@ -617,14 +632,21 @@ class SqliteStore(_SqlStore):
 class _Transaction:
     """``with``: the lock, BEGIN, then COMMIT, or ROLLBACK on any exception."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, *, write: bool) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, lock: threading.Lock, *, write: bool, durable: bool = True
+    ) -> None:
         self._db = db
         self._lock = lock
         self._write = write
+        self._durable = durable
 
     def __enter__(self) -> _Db:
         self._lock.acquire()
         try:
+            if self._write:
+                # FULL: the commit waits for the WAL on disk. NORMAL (WAL mode): it is safe from
+                # a crash of this process, and the next FULL commit makes it durable too.
+                self._db.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
             # A writer takes the write lock first (IMMEDIATE), so two processes never both read
             # a max(seq); a reader's snapshot (WAL) blocks nobody.
             self._db.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
@@ -677,10 +699,13 @@ class PostgresStore(_SqlStore):
             raise
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[_Db]:
+    def _transaction(self, *, write: bool = True, durable: bool = True) -> Iterator[_Db]:
         del write  # READ COMMITTED; writers order themselves on the session's row lock
         with self._pool.connection() as connection:  # COMMIT, or ROLLBACK on an exception
-            yield _Db(connection, postgres=True)
+            db = _Db(connection, postgres=True)
+            if not durable:  # the commit does not wait for the WAL flush (never corrupts)
+                db.run("SET LOCAL synchronous_commit = off")
+            yield db
 
     def _lock_connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         """The connection holding this store's advisory locks (reopened if it broke)."""

@@ -169,7 +169,7 @@ def _bench(
     return outcome
 
 
-def _store_cost(url: str, turns: int = 300) -> str:
+def _store_cost(url: str, turns: int = 300, events: int = 5) -> str:
     """What a turn costs the store alone, in this process: lock, load, append, unlock."""
     from langchain_core.messages import AIMessage, HumanMessage
 
@@ -182,11 +182,16 @@ def _store_cost(url: str, turns: int = 300) -> str:
             session = f"s{i % 50}"
             with store.turn("k", session, wait=0):
                 store.load("k", session)
+                for _ in range(events):  # the server stores each SSE event as it goes
+                    store.append_events("k", session, [("token", {"text": "word "})])
                 store.append_turn("k", session, [HumanMessage(f"q{i}"), AIMessage(f"a{i}")])
         per_turn = (time.perf_counter() - started) / turns * 1000
     finally:
         store.close()
-    return f"{url.partition(':')[0]}: {per_turn:.2f} ms per turn (lock, load, append, unlock)"
+    return (
+        f"{url.partition(':')[0]}: {per_turn:.2f} ms per turn (lock, load, {events} events"
+        " one by one, append the turn, unlock)"
+    )
 
 
 def main() -> None:

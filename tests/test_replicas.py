@@ -8,8 +8,12 @@ on a shared Postgres when ``HF_TOOLS_TEST_POSTGRES`` is set (skipped, saying why
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,8 @@ import pytest
 from langchain_core.messages import BaseMessage
 from starlette.testclient import TestClient
 
-from agents.chatbot_server import create_app
-from agents.store import SqliteStore
+from agents.chatbot_server import SessionStore, create_app
+from agents.store import MemoryStore, SqliteStore
 from benchmarks.chatbot_procs import ModelProcess, Replica, answer_to
 from hf_tools.langchain.agent import Agent
 from hf_tools.testing import ScriptedChatModel
@@ -227,3 +231,45 @@ def test_postgres_kill_9_mid_turn_loses_nothing_and_the_client_retries_elsewhere
 ) -> None:
     doomed, other = postgres_replicas
     _killed_mid_turn_loses_nothing(model, doomed, lambda: _client(other))
+
+
+class _SlowToLock(MemoryStore):
+    """A store whose turn lock takes 0.3 s to take (a busy database)."""
+
+    def turn(self, owner: str, session_id: str, *, wait: float) -> AbstractContextManager[None]:
+        real = super().turn(owner, session_id, wait=wait)
+
+        class Slow:
+            def __enter__(self) -> None:
+                time.sleep(0.3)
+                real.__enter__()
+
+            def __exit__(self, *exc: Any) -> None:
+                real.__exit__(*exc)
+
+        return Slow()
+
+
+async def test_a_turn_cancelled_while_taking_the_lock_gives_it_back() -> None:
+    # The lock is taken in a worker thread, which a cancelled task cannot stop: once the
+    # thread has it, it must be released, or the session would stay busy on every replica.
+    store = _SlowToLock()
+    sessions = SessionStore(10, backend=store, turn_wait=5)
+    session = sessions.open("k", "s")
+
+    async def turn() -> None:
+        async with sessions.turn(session):
+            await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(turn())
+    await asyncio.sleep(0.1)  # the thread is taking the lock
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    for _ in range(100):  # bounded: 2 s
+        await asyncio.sleep(0.02)
+        if not store.turn_running("k", "s") and not session.lock.locked():
+            break
+    assert not store.turn_running("k", "s") and not session.lock.locked()
+    async with sessions.turn(session):  # and the next turn gets it at once
+        assert store.turn_running("k", "s")

@@ -395,3 +395,17 @@ def test_an_unreachable_postgres_fails_at_start_and_says_so() -> None:
     # Port 1 on loopback refuses at once: the server stops at start, not at its first turn.
     with pytest.raises(StoreUnavailable, match="cannot reach the database"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", connect=0.5)
+
+
+def test_sqlite_commits_messages_to_disk_and_events_to_the_os(tmp_path: Path) -> None:
+    # Events are replay data written once per token: their commits skip the fsync a turn's
+    # messages wait for (synchronous=FULL), which then carries the events to disk too.
+    store = SqliteStore(tmp_path / "chat.db")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.append_events("k", "s", [("token", {"text": "a"})])
+    store.append_turn("k", "s", _turn(0))
+    store.load("k", "s")
+    pragmas = [s for s in statements if s.startswith("PRAGMA synchronous")]
+    assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    store.close()
