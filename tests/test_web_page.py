@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.messages import AIMessage
 
@@ -304,6 +305,14 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         # No CSP violation nor any other error in the console.
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
+
+        # A conversation deleted elsewhere: the reload says so, and the next message starts anew.
+        session = browser.execute_script("return localStorage.getItem('hf-tools.session')")
+        gone = httpx.delete(f"{url}/sessions/{session}", headers={"Authorization": f"Bearer {KEY}"})
+        assert gone.status_code == 204
+        _load(browser, f"{url}/")
+        assert browser.find_elements(By.CSS_SELECTOR, "#log > *") == []
+        assert "conversation is gone" in browser.find_element(By.ID, "status").text
 
         # A turn that fails mid-stream (the model has no reply left) says so in its place,
         # with the server's request id and never the failure's internals.

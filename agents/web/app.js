@@ -427,30 +427,17 @@ async function readTurn(response, turn, session) {
   }
 }
 
-async function startTurn(session, text) {
-  return api("POST", `${sessionPath(session)}/messages`, { message: text, stream: true });
-}
-
 async function sendMessage(text) {
   sendButton.disabled = true;
   setStatus("");
   addUserTurn(text);
   const turn = new AssistantTurn();
   try {
-    let session = await ensureSession();
-    let response;
-    try {
-      response = await startTurn(session, text);
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404) {
-        throw err;
-      }
-      // The stored session is gone (deleted, or evicted): go on in a new one.
-      localStorage.removeItem(SESSION_ITEM);
-      session = await ensureSession();
-      turn.append(element("p", "note", "The earlier conversation is gone; this is a new one."));
-      response = await startTurn(session, text);
-    }
+    const session = await ensureSession();
+    const response = await api("POST", `${sessionPath(session)}/messages`, {
+      message: text,
+      stream: true,
+    });
     await readTurn(response, turn, session);
   } catch (err) {
     turn.error(err.message, err.code);
