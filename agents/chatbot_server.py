@@ -819,6 +819,49 @@ class _TurnArtifacts:
         }
 
 
+class _EventWriter:
+    """A turn's events, stored in order and then queued for its live client.
+
+    One write at a time: the events that come while one runs go together in the next, so a
+    fast token stream costs a few transactions, not one each, and never waits on the disk.
+    """
+
+    def __init__(
+        self, backend: ConversationStore, session: _Session, out: asyncio.Queue[StoredEvent | None]
+    ) -> None:
+        self.backend = backend
+        self.session = session
+        self.out = out
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, name: str, data: dict[str, Any]) -> None:
+        """Store the event soon; raises what a write before it raised."""
+        if self.task is not None and self.task.done():
+            self.task.result()
+        self.pending.append((name, data))
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._drain())
+
+    async def flush(self) -> None:
+        """Wait until every event added is stored (raises what a write raised)."""
+        if self.task is not None:
+            await self.task
+
+    def cancel(self) -> None:
+        """Stop writing (the turn is over or gone)."""
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _drain(self) -> None:
+        owner, session_id = self.session.owner, self.session.session_id
+        while self.pending:
+            batch, self.pending = self.pending, []
+            ids = await asyncio.to_thread(self.backend.append_events, owner, session_id, batch)
+            for event_id, (name, data) in zip(ids, batch, strict=True):
+                self.out.put_nowait(StoredEvent(event_id, name, data))
+
+
 def _history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Role and text of each message (tool calls without text left out), with artifacts."""
     out = []
@@ -963,7 +1006,10 @@ def create_app(
         return session, releases
 
     async def _events(
-        session: _Session, text: str, artifacts: _TurnArtifacts
+        session: _Session,
+        text: str,
+        artifacts: _TurnArtifacts,
+        before_record: Callable[[], Awaitable[None]],
     ) -> AsyncGenerator[AgentEvent | _Failed, None]:
         async with sessions.turn(session):  # 409 session_busy if another turn runs too long
             await sessions.load(session)
@@ -973,17 +1019,12 @@ def create_app(
                 async for event in agent.astream_events(history):
                     artifacts.saw(event)
                     if isinstance(event, FinalAnswer):
+                        await before_record()  # its events so far are stored, or it fails
                         await artifacts.store(event.result)  # before the messages that cite them
                         await sessions.record(session, before, event.result.messages)
                     yield event
             except Exception as exc:  # yielded under the lock: its error event comes first
                 yield _Failed(exc)
-
-    async def _append(session: _Session, name: str, data: dict[str, Any]) -> StoredEvent:
-        ids = await asyncio.to_thread(
-            backend.append_events, session.owner, session.session_id, [(name, data)]
-        )
-        return StoredEvent(ids[0], name, data)
 
     async def _run_turn(
         session: _Session, text: str, request_id: str, out: asyncio.Queue[StoredEvent | None]
@@ -995,8 +1036,10 @@ def create_app(
         and a store that fails are told to this client only (an event without an id).
         """
         artifacts = _TurnArtifacts(backend, session.owner, session.session_id)
+        writer = _EventWriter(backend, session, out)
         try:
-            async with contextlib.aclosing(_events(session, text, artifacts)) as events:
+            turn = _events(session, text, artifacts, writer.flush)
+            async with contextlib.aclosing(turn) as events:
                 async for event in events:
                     if isinstance(event, _Failed):
                         log.error("turn failed (request %s)", request_id, exc_info=event.exc)
@@ -1006,13 +1049,16 @@ def create_app(
                         data = {"type": "final", **data}
                     else:
                         name, data = event.kind, event.to_dict()
-                    out.put_nowait(await _append(session, name, data))
+                    writer.add(name, data)
+                    if name in _TERMINAL:
+                        await writer.flush()  # still under the turn's lock
         except ChatError as exc:
             out.put_nowait(StoredEvent(0, "error", {"error": exc.message, "code": exc.code}))
         except Exception:
             log.exception("turn failed (request %s)", request_id)
             out.put_nowait(StoredEvent(0, "error", _failure(request_id)))
         finally:
+            writer.cancel()
             out.put_nowait(None)
 
     def _start_turn(

@@ -7,6 +7,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT, serve_app
+from .test_store import Factory, make_store  # noqa: F401 (a fixture: the stores, Postgres too)
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -1052,19 +1054,22 @@ def slow(term: str) -> str:
     return f"{term}: slow"
 
 
-def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats() -> None:
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1", "::1"])  # the Postgres case's database
+def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats(
+    make_store: Factory,  # noqa: F811 (the fixture imported above)
+) -> None:
     import httpx
 
-    from agents.store import MemoryStore
-
     _SLOW.clear()
-    store = MemoryStore()  # two apps on one store: two replicas, as far as a client can tell
+    store = make_store()  # two apps on one database: two replicas, as a client sees them
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Done."]
     )
     fast = {"heartbeat": 0.05, "poll_interval": 0.01}
     runs = create_app(Agent(model, [slow]), store=store, **fast)  # type: ignore[arg-type]
-    other = create_app(Agent(ScriptedChatModel(), []), store=store, **fast)  # type: ignore[arg-type]
+    other_store = make_store()
+    other = create_app(Agent(ScriptedChatModel(), []), store=other_store, **fast)  # type: ignore[arg-type]
 
     async def _main() -> tuple[str, str]:
         def client(app: Any) -> httpx.AsyncClient:
@@ -1364,3 +1369,41 @@ def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failur
     assert client.get("/sessions/a/events").status_code == 200  # the turn's slot is free again
     held = _client(ScriptedChatModel(), max_streams=0, store=store)
     assert held.get("/sessions/a/events").json()["code"] == "server_busy"
+
+
+def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
+    from agents.store import MemoryStore
+
+    class _Slow(MemoryStore):
+        writes: list[int] = []
+
+        def append_events(self, owner: str, session_id: str, events: Any) -> list[int]:
+            time.sleep(0.005)  # a disk: tokens come faster than single writes could go
+            self.writes.append(len(events))
+            return super().append_events(owner, session_id, events)
+
+    store = _Slow()
+    words = " ".join(f"w{i}" for i in range(60))
+    client = _client(ScriptedChatModel(replies=[words]), store=store)
+    live = _frames(client.post("/sessions/a/messages", json={"message": "hi", "stream": True}).text)
+    assert [name for _, name, _ in live].count("token") == 60 and live[-1][1] == "final"
+    assert [i for i, _, _ in live] == list(range(1, 62))  # every event, in order, with its id
+    assert sum(store.writes) == 61 and len(store.writes) < 10
+    assert _frames(client.get("/sessions/a/events").text) == live
+
+
+def test_a_store_that_cannot_take_events_fails_the_turn_and_records_nothing() -> None:
+    from agents.store import MemoryStore
+
+    class _Full(MemoryStore):
+        def append_events(self, *args: Any, **kw: Any) -> list[int]:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full())
+    streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
+    ((event_id, name, data),) = _frames(streamed.text)
+    assert (event_id, name, data["code"]) == (None, "error", "agent_failed")
+    assert "full" not in streamed.text
+    response = client.post("/sessions/a/messages", json={"message": "hi"})
+    assert response.status_code == 502 and response.json()["code"] == "agent_failed"
+    assert client.get("/sessions/a").json() == {"messages": []}
