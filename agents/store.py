@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -57,6 +58,7 @@ __all__ = [
     "open_store",
 ]
 
+log = logging.getLogger(__name__)
 DEFAULT_STORE = "sqlite:///chatbot.db"  # a file next to where the server runs
 SCHEMA_VERSION = 2  # 1: sessions and messages; 2: events, artifacts
 MAX_EVENTS = 2000  # SSE events kept per session: the last few turns, even with many tokens
@@ -712,16 +714,26 @@ class PostgresStore(_SqlStore):
         import psycopg
 
         if self._locker is None or self._locker.closed or self._locker.broken:
-            self._locker = psycopg.connect(self.url, autocommit=True)
+            # Keepalives: a connection that silently died must not look alive for hours.
+            self._locker = psycopg.connect(
+                self.url, autocommit=True, keepalives=1, keepalives_idle=30, keepalives_count=3
+            )
         return self._locker
 
     def _claim(self, key: str) -> bool:
+        import psycopg
+
+        number = _signed(_lock_number(key, 64))
         with self._lock_guard:
-            row = (
-                self._lock_connection()
-                .execute("SELECT pg_try_advisory_lock(%s)", (_signed(_lock_number(key, 64)),))
-                .fetchone()
-            )
+            try:
+                row = self._lock_connection().execute(_TRY_LOCK, (number,)).fetchone()
+            except psycopg.OperationalError:
+                # The connection died (a restarted database, a killed backend), and the locks
+                # it held with it: log it, and take this one on a new connection.
+                log.warning("the turn-lock connection was lost; reconnecting", exc_info=True)
+                if self._locker is not None:
+                    self._locker.close()
+                row = self._lock_connection().execute(_TRY_LOCK, (number,)).fetchone()
         return bool(row and row[0])
 
     def _drop(self, key: str) -> None:
@@ -741,6 +753,7 @@ class PostgresStore(_SqlStore):
                 self._locker.close()
 
 
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s)"
 _SCHEMA_LOCK = 0x6866_746F_6F6C_7300 >> 1  # "hftools" in an advisory lock id of its own
 
 

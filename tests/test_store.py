@@ -409,3 +409,26 @@ def test_sqlite_commits_messages_to_disk_and_events_to_the_os(tmp_path: Path) ->
     pragmas = [s for s in statements if s.startswith("PRAGMA synchronous")]
     assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
     store.close()
+
+
+@needs_postgres
+def test_postgres_turn_locks_go_on_after_the_lock_connection_dies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import psycopg
+
+    with postgres_schema() as url:
+        store = PostgresStore(url, pool_size=2)
+        try:
+            with store.turn("k", "s", wait=0):
+                pass
+            locker = store._locker
+            assert locker is not None
+            with psycopg.connect(url, autocommit=True) as admin:  # a restart, a killed backend
+                admin.execute("SELECT pg_terminate_backend(%s)", (locker.info.backend_pid,))
+            with store.turn("k", "s", wait=1):
+                assert store.turn_running("k", "s")
+            assert not store.turn_running("k", "s")
+            assert "turn-lock connection was lost" in caplog.text
+        finally:
+            store.close()
