@@ -1,19 +1,56 @@
 """HTTP chatbot backend: the agent over the Hugging Face toolkit, one conversation per session.
 
-Routes (all answers JSON, errors as ``{"error": "...", "code": "..."}``):
+Routes (answers JSON unless said; ``GET /openapi.json`` is the OpenAPI 3.1 document of all
+of them, ``GET /docs`` the same as a page):
 
-* ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs the agent
-  with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
-  "artifacts"}``. With ``"stream": true`` the answer is Server-Sent Events instead.
-* ``GET /sessions/{id}/messages?message=...``: the same as SSE, for ``EventSource`` clients.
-  SSE events are named after the agent's events: ``token``, ``tool_start``, ``tool_end``,
-  ``final`` (last), or ``error``; each ``data`` is one JSON object.
 * ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
-* ``GET /sessions/{id}``: the history (role and text, never the system prompt);
-  ``DELETE /sessions/{id}``: forget it.
-* ``GET /health``.
+* ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs a turn
+  with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
+  "artifacts"}`` (this turn's tool calls and artifacts only). With ``"stream": true`` the
+  answer is Server-Sent Events: ``token``, ``tool_start``, ``tool_end``, then ``final`` (the
+  same object) or ``error``, each with an ``id:`` (increasing per session, from the store, so
+  the same on every replica) and one JSON object as ``data``; a ``: ping`` comment comes
+  after each ``heartbeat`` seconds of silence. The turn runs apart from its request: a client
+  that leaves does not stop it.
+* ``GET /sessions/{id}/events?after=N`` (or ``Last-Event-ID: N``): resumes a stream (it counts
+  against the stream limits as a turn does). Replays
+  the stored events after N, then, while the session's turn runs on any replica
+  (``turn_running``), follows its new events from the store until the last one. A turn that
+  died (no last event, no lock held) ends with an ``error`` of code ``turn_interrupted``:
+  send the message again. It never starts a turn. (There is no GET that runs a turn: an
+  ``EventSource`` that reconnected to one ran the message again.)
+* ``GET /sessions/{id}/artifacts/{artifact_id}``: the bytes of an image, mask or audio a tool
+  produced, with its content type (``X-Content-Type-Options: nosniff``, ``inline`` only for
+  images, audio and video; anything else is an ``application/octet-stream`` attachment).
+  Responses reference them as ``{"id", "tool", "type", "content_type", "url"}``.
+* ``GET /sessions/{id}``: the history (role and text, never the system prompt; tool messages
+  with their ``artifacts``); ``DELETE /sessions/{id}``: forget it, its events and artifacts.
+* ``GET /``: the web chat page (``agents.web``; its files under ``/web/``).
+* ``GET /health``, ``GET /openapi.json``, ``GET /docs``: with the page, the routes that need
+  no key.
 
-Access: with API keys (``api_keys``), every route but ``GET /health`` needs
+Errors are ``{"error": "<for people>", "code": "<stable, for programs>"}``; 5xx bodies and
+SSE ``error`` events of failed turns add ``request_id`` (every answer has it as
+``X-Request-ID``), and never say the exception's type or the upstream's text: the server logs
+those under the request id. The codes (``agents.chatbot_api.ERRORS``):
+
+=====  ==============================================================================
+400    ``invalid_json``, ``invalid_body``, ``invalid_message``, ``invalid_stream``,
+       ``invalid_session_id``, ``invalid_artifact_id``, ``invalid_after``
+401    ``missing_api_key``, ``invalid_api_key``
+403    ``host_not_allowed``, ``origin_not_allowed``, ``cross_site``
+404    ``not_found`` (no route), ``session_not_found``, ``artifact_not_found``
+405    ``method_not_allowed``
+409    ``session_busy`` (another turn of the session ran past ``turn_wait``)
+413    ``message_too_long``, ``body_too_large``
+415    ``unsupported_media_type``
+429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
+500    ``internal_error``
+502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
+SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
+=====  ==============================================================================
+
+Access: with API keys (``api_keys``), every route but those needs
 ``Authorization: Bearer <key>`` (401 otherwise), and a session belongs to the key that made
 it (another key gets 404, and its own ``alice`` is a different session). Without keys the
 server is open, which ``main`` allows on a loopback address only. Every request's Host must be
@@ -27,15 +64,18 @@ Limits: a message may have at most ``max_message_chars`` characters (413 beyond;
 least recently used idle session, never another key's; when it has none idle it gets 429.
 Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
 beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
-bounds both memory and the prompt. Artifacts (images, masks, audio) are never kept in memory
-or sent to the model; responses say which tools produced what. The access log has the method,
-the route's path template, the status, the duration and a hash of the key: never the path or
-the query, where the message and session ids are.
+bounds both memory and the prompt. Artifacts (images, masks, audio) are kept in the store,
+never in memory or sent to the model. The access log has the method, the route's path
+template, the status, the duration, a hash of the key and the request id: never the path or
+the query, where session ids are.
 
 Storage: conversations live in an ``agents.store`` backend (``--store sqlite:///chatbot.db``
-by default, so a restart loses nothing; ``create_app`` defaults to memory). Each turn is
-stored atomically, and memory changes only once the store has it. ``"stream"`` must be a JSON
-boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be truthy).
+by default, so a restart loses nothing; ``postgresql://...`` for several replicas;
+``create_app`` defaults to memory). Each turn holds the store's turn lock of its session
+(every process and replica), reads the history from the store under it and is stored
+atomically; a second turn waits up to ``turn_wait`` seconds, then gets 409 ``session_busy``.
+``"stream"`` must be a JSON boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be
+truthy).
 
 Local files: any HTTP client chooses the tool arguments (through the model), so by default the
 server reads no local file at all: media arguments must be http(s) URLs or base64 data.
@@ -43,8 +83,9 @@ server reads no local file at all: media arguments must be http(s) URLs or base6
 
 Run it: ``HF_TOKEN=hf_... python -m agents.chatbot_server --port 8000 [--store URL]
 [--allow-files DIR] [--api-keys-file FILE]`` (needs the ``server`` extra: starlette and
-uvicorn; ``--help`` lists the rest). The token is needed only when ``--chat-base-url`` or
-``--base-url`` is a Hugging Face host (both default to one).
+uvicorn; ``--help`` lists the rest, each flag also read from ``HF_TOOLS_<FLAG>``). The token
+is needed only when ``--chat-base-url`` or ``--base-url`` is a Hugging Face host (both
+default to one).
 """
 
 from __future__ import annotations
@@ -53,6 +94,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -65,29 +107,46 @@ import sqlite3
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
-from agents.store import DEFAULT_STORE, ConversationStore, MemoryStore, open_store
+from agents.chatbot_api import ERRORS, OPERATIONS, docs_page, openapi
+from agents.chatbot_artifacts import OCTET_STREAM, Part, binary_parts, extension
+from agents.store import (
+    DEFAULT_STORE,
+    ConversationStore,
+    MemoryStore,
+    SessionBusy,
+    StoredEvent,
+    StoreUnavailable,
+    open_store,
+)
+from agents.web import is_public, web_routes
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
-from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer
+from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
 
 __all__ = [
@@ -104,38 +163,40 @@ __all__ = [
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CALLER = "hf_tools.caller"  # the ASGI scope key the guard stores the caller under
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-    429: "busy",
-    502: "agent_failed",
-}
+# The code of an error Starlette raises itself (routing); every other error names its own.
+_CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
+_REQUEST_ID = "hf_tools.request_id"  # the ASGI scope key of the request's id
+# Routes served without an API key: health checks and the API's own description.
+_PUBLIC = frozenset((op.method, op.path) for op in OPERATIONS if op.public)
+log = logging.getLogger("agents.chatbot_server")
 access_log = logging.getLogger("agents.chatbot_server.access")
 
 
 class ChatError(Exception):
-    """A request the server refuses, with its HTTP status and a stable ``code`` for clients."""
+    """A request the server refuses, with its HTTP status and a stable ``code`` for clients.
+
+    Raises:
+        ValueError: a code missing from ``agents.chatbot_api.ERRORS``, or with another status
+            there (a bug: clients rely on the table).
+    """
 
     def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.code = code or _CODES.get(status, "error")
+        self.code = code or _CODES.get(status, "")
+        if status != 2 and (self.code not in ERRORS or ERRORS[self.code].status != status):
+            msg = f"error code {self.code!r} with status {status} is not in the table"
+            raise ValueError(msg)
 
 
 @dataclass
 class _Session:
     owner: str = ""
     session_id: str = ""
+    # The history of the last turn this process ran; each turn reads the store again (another
+    # replica may have added turns since), so this is never sent to the model as it stands.
     messages: list[BaseMessage] = field(default_factory=list)
-    # Whether ``messages`` holds the stored conversation yet (a process that just started
-    # knows a session's id from a request before it has read the session from the store).
-    loaded: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Requests that opened the session and have not ended: while any is in flight the session
     # is busy and never evicted (a streamed turn takes the lock only once its response starts).
@@ -147,10 +208,17 @@ class _Session:
         return self.pending > 0 or self.lock.locked()
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Run one turn: one at a time per session."""
-        async with self.lock:
+    async def turn(self, wait: float | None = None) -> AsyncIterator[None]:
+        """This process's turn of the session: one at a time (409 after ``wait`` seconds)."""
+        try:
+            async with asyncio.timeout(wait):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise _busy(wait or 0) from None
+        try:
             yield
+        finally:
+            self.lock.release()
 
 
 class SessionStore:
@@ -162,6 +230,12 @@ class SessionStore:
     it gets 429. The backend holds every conversation (``agents.store``); this class holds the
     per-session locks and the trimmed history sent to the model. Backend calls run in worker
     threads (``asyncio.to_thread``): the event loop never waits on a disk.
+
+    Replicas: any replica serves any session. A turn holds this process's lock of the session,
+    then the backend's turn lock (every process and replica); it reads the history from the
+    backend under it and records the turn atomically before letting go. A second turn waits
+    up to ``turn_wait`` seconds for the first to end (it then sees the first one's messages),
+    and gets 409 ``session_busy`` after that. Deleting a session waits the same way.
     """
 
     def __init__(
@@ -171,8 +245,10 @@ class SessionStore:
         max_sessions: int = 1000,
         max_per_owner: int = 100,
         backend: ConversationStore | None = None,
+        turn_wait: float = 30.0,
     ):
         self.max_history = max_history
+        self.turn_wait = turn_wait
         self.max_sessions = max_sessions
         self.max_per_owner = max_per_owner
         self.backend: ConversationStore = backend if backend is not None else MemoryStore()
@@ -234,26 +310,70 @@ class SessionStore:
         return True
 
     async def flush(self) -> None:
-        """Delete evicted sessions from the backend."""
+        """Delete evicted sessions from the backend, unless a turn runs on one (elsewhere)."""
         while self._evicted:
             owner, session_id = self._evicted.pop()
-            await asyncio.to_thread(self.backend.delete, owner, session_id)
+            await asyncio.to_thread(self._delete_idle, owner, session_id)
+
+    def _delete_idle(self, owner: str, session_id: str) -> None:
+        # Idle here is not idle everywhere: another replica may run a turn on it right now.
+        with contextlib.suppress(SessionBusy), self.backend.turn(owner, session_id, wait=0):
+            self.backend.delete(owner, session_id)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, session: _Session) -> AsyncIterator[None]:
+        """One turn of the session, alone across every replica (409 after ``turn_wait``)."""
+        deadline = time.monotonic() + self.turn_wait
+        async with (
+            session.turn(self.turn_wait),
+            self._backend_turn(session.owner, session.session_id, deadline),
+        ):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _backend_turn(
+        self, owner: str, session_id: str, deadline: float
+    ) -> AsyncIterator[None]:
+        """The backend's turn lock, tried without blocking until ``deadline``.
+
+        Each try is a quick call in a worker thread and the waiting is an ``asyncio.sleep``:
+        a turn that waits for another never holds one of the few worker threads.
+        """
+        pause = 0.01
+        while True:
+            lock = self.backend.turn(owner, session_id, wait=0)
+            try:
+                await _shielded(
+                    lock.__enter__, undo=functools.partial(lock.__exit__, None, None, None)
+                )
+                break
+            except SessionBusy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _busy(self.turn_wait) from None
+                pause = min(pause * 2, 0.2, left)
+                await asyncio.sleep(pause)
+        try:
+            yield
+        finally:
+            await _shielded(functools.partial(lock.__exit__, None, None, None))
 
     async def load(self, session: _Session) -> None:
-        """Read the session's conversation from the backend, once (call under its lock)."""
-        if not session.loaded:
-            stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
-            session.messages = _trim(stored or [], self.max_history)
-            session.loaded = True
+        """Read the session's conversation from the backend (call under its turn lock).
+
+        Every turn reads it again: another replica may have added a turn since this one ran.
+        """
+        stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
+        session.messages = _trim(stored or [], self.max_history)
 
     async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
-        """The owner's conversation (trimmed); None if neither memory nor the backend has it."""
-        session = self.get(owner, session_id)
-        if session is not None and session.loaded:
-            return session.messages
+        """The owner's conversation (trimmed); None if neither memory nor the backend has it.
+
+        Always from the backend, which has the turns every replica recorded.
+        """
         stored = await asyncio.to_thread(self.backend.load, owner, session_id)
         if stored is None:
-            return None if session is None else []
+            return None if self.get(owner, session_id) is None else []
         return _trim(stored, self.max_history)
 
     async def record(self, session: _Session, before: int, messages: list[BaseMessage]) -> None:
@@ -269,9 +389,14 @@ class SessionStore:
         self.remember(session, body)
 
     async def remove(self, owner: str, session_id: str) -> bool:
-        """Forget the owner's session in memory and in the backend; False if neither had it."""
-        cached = self.delete(owner, session_id)
-        return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
+        """Forget the owner's session in memory and in the backend; False if neither had it.
+
+        Waits for a running turn to end (409 after ``turn_wait``), which would else record
+        its turn into a session just deleted.
+        """
+        async with self._backend_turn(owner, session_id, time.monotonic() + self.turn_wait):
+            cached = self.delete(owner, session_id)
+            return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
         """Keep a finished run's conversation, trimmed, without the system prompt.
@@ -317,6 +442,32 @@ class _Streams:
                 del self._by_key[key_id]  # keys seen once do not stay in memory
 
         return release
+
+
+def _busy(wait: float) -> ChatError:
+    msg = f"another turn of this session is running (waited {wait:g} s); retry when it ends"
+    return ChatError(409, msg, "session_busy")
+
+
+async def _shielded(call: Callable[[], object], undo: Callable[[], object] | None = None) -> None:
+    """``call()`` in a worker thread, carried through even if the caller is cancelled.
+
+    A lock taken or released in a thread must not be lost: if the awaiting task is cancelled
+    (a client that leaves), the thread still finishes, and ``undo`` then gives back what
+    ``call`` took.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if undo is not None:
+
+            def _undo(done: asyncio.Future[object]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    asyncio.get_running_loop().run_in_executor(None, undo)
+
+            future.add_done_callback(_undo)
+        raise
 
 
 def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
@@ -419,7 +570,9 @@ def is_loopback(host: str) -> bool:
 class _Guard:
     """Host, Origin, API key and Content-Type checks, the access log, and request cleanup.
 
-    Runs before routing, so every route (unknown ones too) but ``GET /health`` needs a key.
+    Runs before routing, so every route (unknown ones too) but the public ones (``GET
+    /health``, ``/openapi.json``, ``/docs`` and the web page) needs a key. Every answer gets an
+    ``X-Request-ID``, which the access log line and any 5xx body carry too.
     """
 
     def __init__(
@@ -444,11 +597,17 @@ class _Guard:
         started = time.monotonic()
         caller = _Caller("-")
         status = 500  # what the client gets if the app fails before answering
+        # Ours, never the client's: it names this request in the logs and in 5xx bodies.
+        request_id = scope[_REQUEST_ID] = secrets.token_hex(8)
+
+        started_response = False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
             await send(message)
 
         try:
@@ -459,18 +618,25 @@ class _Guard:
                 return
             scope[_CALLER] = caller
             await self.app(scope, receive, send_status)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            if started_response:
+                raise  # too late for a status: the server drops the connection
+            failure = _failure(request_id, "internal_error")
+            await JSONResponse(failure, status_code=500)(scope, receive, send_status)
         finally:
             for release in caller.releases:  # also when the client left or the task was cancelled
                 release()
             elapsed = (time.monotonic() - started) * 1000
             # The path template, never the path or query: they may hold the user's message.
             access_log.info(
-                "%s %s %d %.1fms key=%s",
+                "%s %s %d %.1fms key=%s rid=%s",
                 scope["method"],
                 self._template(scope),
                 status,
                 elapsed,
                 caller.key_id,
+                request_id,
             )
 
     def _check(self, scope: Scope, headers: Headers) -> str:
@@ -480,7 +646,8 @@ class _Guard:
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
         self._check_origin(headers, host)
         key_id = "-"
-        if self.keys and not (scope["path"] == "/health" and scope["method"] == "GET"):
+        public = (scope["method"], scope["path"]) in _PUBLIC or is_public(scope)
+        if self.keys and not public:  # the page asks its user for the key
             key_id = self.keys.identify(headers.get("authorization"))
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if scope["method"] == "POST" and content_type != "application/json":
@@ -535,18 +702,51 @@ def _caller(request: Request) -> _Caller:
 
 def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    body = {"error": message, "code": code or _CODES.get(status, "error")}
+    body = {"error": message, "code": code or _CODES.get(status, "internal_error")}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+_FAILURES = {
+    "agent_failed": "the turn failed and was not recorded; retry it, or give the operator",
+    "internal_error": "internal error; give the operator",
+}
 
 
-def _summary(result: AgentResult) -> dict[str, Any]:
+def _failure(request_id: str, code: str = "agent_failed") -> dict[str, str]:
+    """What a client learns of a failure: never the exception's type or upstream text."""
+    return {
+        "error": f"{_FAILURES[code]} request id {request_id}",
+        "code": code,
+        "request_id": request_id,
+    }
+
+
+_INTERRUPTED = {
+    "error": "the turn stopped before its end (its server went away): look at the"
+    " conversation, then send the message again",
+    "code": "turn_interrupted",
+}
+_TERMINAL = frozenset({"final", "error"})  # the events that end a turn's stream
+_PING = ": ping\n\n"  # an SSE comment: keeps proxies from closing a quiet stream
+_EVENT_PAGE = 500  # stored events read at once when resuming
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _this_turn(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The messages from the user's (the last human message: the agent adds none) on."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    return messages[starts[-1] :] if starts else messages
+
+
+def _result(result: AgentResult, artifacts: list[dict[str, str]]) -> dict[str, Any]:
+    """A turn's answer, with the tools it called and the artifacts they produced (not earlier)."""
     tools = [
         {"name": c["name"], "args": c["args"]}
-        for m in result.messages
+        for m in _this_turn(result.messages)
         if isinstance(m, AIMessage)
         for c in m.tool_calls
     ]
@@ -555,8 +755,143 @@ def _summary(result: AgentResult) -> dict[str, Any]:
         "steps": result.steps,
         "stopped_reason": result.stopped_reason,
         "tools": tools,
-        "artifacts": FinalAnswer(result).to_dict()["artifacts"],
+        "artifacts": artifacts,
     }
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """The turn failed (the model, a tool or the store): the last thing a turn yields."""
+
+    exc: Exception
+
+
+class _TurnArtifacts:
+    """One turn's artifacts: stored before the turn's messages, referenced from them.
+
+    Each binary part of a tool's output gets a server-issued id; the tool message that carries
+    the output keeps the references in ``response_metadata["artifacts"]`` (stored with it,
+    never sent to a model), so the history can point at them.
+    """
+
+    def __init__(self, backend: ConversationStore, owner: str, session_id: str) -> None:
+        self.backend = backend
+        self.owner = owner
+        self.session_id = session_id
+        self.calls: set[str] = set()  # call ids whose tool returned an artifact
+        self.refs: list[dict[str, str]] = []
+
+    def saw(self, event: AgentEvent) -> None:
+        """Note which tool calls returned an artifact (the result lists them without ids)."""
+        if isinstance(event, ToolEnd) and event.has_artifact:
+            self.calls.add(event.call_id)
+
+    async def store(self, result: AgentResult) -> None:
+        """Store the artifacts of ``result``'s turn; each tool message gets its references."""
+        carriers = [
+            m
+            for m in _this_turn(result.messages)
+            if isinstance(m, ToolMessage) and m.tool_call_id in self.calls
+        ]
+        # Both lists are in call order: the agent keeps it, whatever order tools end in.
+        for message, (tool, output) in zip(carriers, result.artifacts, strict=False):
+            refs = [await self._put(tool, part) for part in binary_parts(output)]
+            if refs:
+                message.response_metadata["artifacts"] = refs
+                self.refs += refs
+
+    async def _put(self, tool: str, part: Part) -> dict[str, str]:
+        artifact_id = secrets.token_urlsafe(12)
+        await asyncio.to_thread(
+            self.backend.put_artifact,
+            self.owner,
+            self.session_id,
+            artifact_id,
+            part.content_type,
+            part.data,
+        )
+        return {
+            "id": artifact_id,
+            "tool": tool,
+            "type": part.kind,
+            "content_type": part.content_type,
+            "url": f"/sessions/{self.session_id}/artifacts/{artifact_id}",
+        }
+
+
+class _EventWriter:
+    """A turn's events, stored in order and then queued for its live client.
+
+    One write at a time: the events that come while one runs go together in the next, so a
+    fast token stream costs a few transactions, not one each, and never waits on the disk.
+    """
+
+    def __init__(
+        self, backend: ConversationStore, session: _Session, out: asyncio.Queue[StoredEvent | None]
+    ) -> None:
+        self.backend = backend
+        self.session = session
+        self.out = out
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, name: str, data: dict[str, Any]) -> None:
+        """Store the event soon; raises what a write before it raised."""
+        if self.task is not None and self.task.done():
+            self.task.result()
+        self.pending.append((name, data))
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._drain())
+
+    async def flush(self) -> None:
+        """Wait until every event added is stored (raises what a write raised)."""
+        if self.task is not None:
+            await self.task
+
+    def cancel(self) -> None:
+        """Stop writing (the turn is over or gone)."""
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _drain(self) -> None:
+        owner, session_id = self.session.owner, self.session.session_id
+        while self.pending:
+            batch, self.pending = self.pending, []
+            ids = await asyncio.to_thread(self.backend.append_events, owner, session_id, batch)
+            for event_id, (name, data) in zip(ids, batch, strict=True):
+                self.out.put_nowait(StoredEvent(event_id, name, data))
+
+
+def _history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Role and text of each message (tool calls without text left out), with artifacts."""
+    out = []
+    for m in messages:
+        if isinstance(m, AIMessage) and m.tool_calls and not m.text:
+            continue
+        item: dict[str, Any] = {"role": m.type, "content": m.text}
+        if m.name:
+            item["name"] = m.name
+        if isinstance(m, ToolMessage) and m.response_metadata.get("artifacts"):
+            item["artifacts"] = m.response_metadata["artifacts"]
+        out.append(item)
+    return out
+
+
+def _artifact_headers(artifact_id: str, content_type: str) -> tuple[str, dict[str, str]]:
+    """The content type to answer and headers that keep a browser from running anything."""
+    shown = content_type if extension(content_type) != "bin" else OCTET_STREAM
+    disposition = "inline" if shown != OCTET_STREAM else "attachment"
+    return shown, {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'{disposition}; filename="{artifact_id}.{extension(shown)}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    }
+
+
+def _event_stream(body: AsyncIterator[str]) -> StreamingResponse:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
 def create_app(
@@ -572,6 +907,9 @@ def create_app(
     max_streams_per_key: int = 4,
     max_history: int = 40,
     store: ConversationStore | None = None,
+    heartbeat: float = 15.0,
+    poll_interval: float = 0.2,
+    turn_wait: float = 30.0,
 ) -> Starlette:
     """The ASGI app; ``agent`` is shared by every session (it keeps no per-run state).
 
@@ -591,91 +929,212 @@ def create_app(
         max_history: messages of each conversation sent back to the model.
         store: where conversations are kept (default: in memory; ``main`` uses SQLite); the
             app closes it when it shuts down.
+        heartbeat: seconds of silence after which an SSE stream gets a ``: ping`` comment.
+        poll_interval: seconds between two reads of the store while resuming a running turn.
+        turn_wait: seconds a turn (or a delete) waits for a running turn of its session,
+            on any replica, before a 409 ``session_busy``.
     """
     sessions = SessionStore(
-        max_history, max_sessions=max_sessions, max_per_owner=max_sessions_per_key, backend=store
+        max_history,
+        max_sessions=max_sessions,
+        max_per_owner=max_sessions_per_key,
+        backend=store,
+        turn_wait=turn_wait,
     )
+    backend = sessions.backend
     streams = _Streams(max_streams_per_key, max_streams)
     max_body = 4 * max_message_chars + 1024
+    running: set[asyncio.Task[None]] = set()  # turns in flight, so shutdown can stop them
+    document = openapi(max_message_chars)
+
+    def _path_id(request: Request, name: str, code: str) -> str:
+        value = str(request.path_params[name])
+        if not _SESSION_ID.fullmatch(value):
+            msg = f"{name.replace('_', ' ')} must be 1-64 letters, digits, '-' or '_'"
+            raise ChatError(400, msg, code)
+        return value
 
     def _session_id(request: Request) -> str:
-        session_id = str(request.path_params["session_id"])
-        if not _SESSION_ID.fullmatch(session_id):
-            msg = "session id must be 1-64 letters, digits, '-' or '_'"
-            raise ChatError(400, msg)
-        return session_id
+        return _path_id(request, "session_id", "invalid_session_id")
 
     def _message(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             msg = 'send {"message": "<non-empty text>"}'
-            raise ChatError(400, msg)
+            raise ChatError(400, msg, "invalid_message")
         if len(value) > max_message_chars:
             msg = f"message is {len(value)} characters; the limit is {max_message_chars}"
-            raise ChatError(413, msg)
+            raise ChatError(413, msg, "message_too_long")
         return value
 
     async def _body(request: Request) -> dict[str, Any]:
+        too_large = ChatError(413, f"body over {max_body} bytes", "body_too_large")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body:
-            msg = f"body over {max_body} bytes"
-            raise ChatError(413, msg)
+            raise too_large
         raw = b""
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > max_body:
-                msg = f"body over {max_body} bytes"
-                raise ChatError(413, msg)
+                raise too_large
         try:
             data = json.loads(raw)
         except ValueError as exc:
             msg = f"body is not valid JSON: {exc}"
-            raise ChatError(400, msg) from exc
+            raise ChatError(400, msg, "invalid_json") from exc
         if not isinstance(data, dict):
             msg = 'body must be a JSON object: {"message": "..."}'
-            raise ChatError(400, msg)
+            raise ChatError(400, msg, "invalid_body")
         return data
 
-    async def _claim(request: Request, session_id: str) -> _Session:
+    async def _claim(
+        request: Request, session_id: str
+    ) -> tuple[_Session, list[Callable[[], None]]]:
         """The caller's session for one turn, counted against the key's limits.
 
-        The guard releases both when the request ends, whatever happens to the response.
+        Returns the releases too: the turn runs them when it ends, whenever its request ends.
         """
         caller = _caller(request)
-        caller.releases.append(streams.acquire(caller.key_id))
-        session = sessions.open(caller.key_id, session_id)
-        caller.releases.append(lambda: sessions.release(session))
-        await sessions.flush()
-        return session
+        releases = [streams.acquire(caller.key_id)]
+        try:
+            session = sessions.open(caller.key_id, session_id)
+            releases.append(lambda: sessions.release(session))
+            await sessions.flush()
+        except BaseException:
+            for release in releases:
+                release()
+            raise
+        return session, releases
 
-    async def _events(session: _Session, text: str) -> AsyncIterator[AgentEvent]:
-        async with session.turn():
+    async def _events(
+        session: _Session,
+        text: str,
+        artifacts: _TurnArtifacts,
+        before_record: Callable[[], Awaitable[None]],
+    ) -> AsyncGenerator[AgentEvent | _Failed, None]:
+        async with sessions.turn(session):  # 409 session_busy if another turn runs too long
             await sessions.load(session)
             before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
-            async for event in agent.astream_events(history):
-                if isinstance(event, FinalAnswer):
-                    await sessions.record(session, before, event.result.messages)
-                yield event
+            try:
+                async for event in agent.astream_events(history):
+                    artifacts.saw(event)
+                    if isinstance(event, FinalAnswer):
+                        await before_record()  # its events so far are stored, or it fails
+                        await artifacts.store(event.result)  # before the messages that cite them
+                        await sessions.record(session, before, event.result.messages)
+                    yield event
+            except Exception as exc:  # yielded under the lock: its error event comes first
+                yield _Failed(exc)
 
-    async def _stream(session: _Session, text: str) -> AsyncIterator[str]:
+    async def _run_turn(
+        session: _Session, text: str, request_id: str, out: asyncio.Queue[StoredEvent | None]
+    ) -> None:
+        """Run one turn, storing each event (so any replica can replay it) and queueing it.
+
+        Events are stored while the turn holds its lock, the error of a failed turn too, so no
+        other turn's events come between. A refusal before the turn began (409 session_busy)
+        and a store that fails are told to this client only (an event without an id).
+        """
+        artifacts = _TurnArtifacts(backend, session.owner, session.session_id)
+        writer = _EventWriter(backend, session, out)
         try:
-            async for event in _events(session, text):
-                yield _sse(event.kind, event.to_dict())
-        except Exception as exc:  # the status line is gone; say it in the stream
-            yield _sse("error", {"error": f"{type(exc).__name__}: {exc}"})
+            turn = _events(session, text, artifacts, writer.flush)
+            async with contextlib.aclosing(turn) as events:
+                async for event in events:
+                    if isinstance(event, _Failed):
+                        log.error("turn failed (request %s)", request_id, exc_info=event.exc)
+                        name, data = "error", _failure(request_id)
+                    elif isinstance(event, FinalAnswer):
+                        name, data = "final", _result(event.result, artifacts.refs)
+                        data = {"type": "final", **data}
+                    else:
+                        name, data = event.kind, event.to_dict()
+                    writer.add(name, data)
+                    if name in _TERMINAL:
+                        await writer.flush()  # still under the turn's lock
+        except ChatError as exc:
+            out.put_nowait(StoredEvent(0, "error", {"error": exc.message, "code": exc.code}))
+        except Exception:
+            log.exception("turn failed (request %s)", request_id)
+            out.put_nowait(StoredEvent(0, "error", _failure(request_id)))
+        finally:
+            writer.cancel()
+            out.put_nowait(None)
 
-    def _streaming(session: _Session, text: str) -> StreamingResponse:
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(
-            _stream(session, text), media_type="text/event-stream", headers=headers
-        )
+    def _start_turn(
+        session: _Session, text: str, request: Request, releases: list[Callable[[], None]]
+    ) -> asyncio.Queue[StoredEvent | None]:
+        """Start a turn apart from its request: a client that leaves can resume it."""
+        out: asyncio.Queue[StoredEvent | None] = asyncio.Queue()
+        task = asyncio.ensure_future(_run_turn(session, text, request.scope[_REQUEST_ID], out))
+        running.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            running.discard(task)
+            for release in releases:
+                release()
+
+        task.add_done_callback(done)
+        return out
+
+    async def _live(out: asyncio.Queue[StoredEvent | None]) -> AsyncIterator[str]:
+        while True:
+            try:
+                event = await asyncio.wait_for(out.get(), heartbeat)
+            except TimeoutError:
+                yield _PING
+                continue
+            if event is None:
+                return
+            yield _sse(event.event, event.data, event.id or None)
+
+    async def _read(owner: str, session_id: str, after: int, limit: int) -> list[StoredEvent]:
+        return await asyncio.to_thread(backend.events_after, owner, session_id, after, limit)
+
+    async def _resume(owner: str, session_id: str, after: int) -> AsyncIterator[str]:
+        """The stored events after ``after``, then the running turn's until its last one."""
+        before = await _read(owner, session_id, after - 1, 1) if after else []
+        last = before[0].event if before and before[0].id == after else None
+        sent = False
+        quiet = 0.0
+        while True:
+            batch = await _read(owner, session_id, after, _EVENT_PAGE)
+            for stored in batch:
+                yield _sse(stored.event, stored.data, stored.id)
+                after, last, sent, quiet = stored.id, stored.event, True, 0.0
+            if len(batch) == _EVENT_PAGE:
+                continue
+            if sent and last in _TERMINAL:
+                return  # the turn followed is over
+            if batch:
+                continue
+            if not await asyncio.to_thread(backend.turn_running, owner, session_id):
+                if await _read(owner, session_id, after, 1):
+                    continue  # it ended between the two reads
+                if last is not None and last not in _TERMINAL:
+                    yield _sse("error", _INTERRUPTED)
+                return
+            await asyncio.sleep(poll_interval)
+            quiet += poll_interval
+            if quiet >= heartbeat:
+                yield _PING
+                quiet = 0.0
+
+    async def _told(body: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
+        """``body``, or its failure as a last ``error`` event (the status line is gone)."""
+        try:
+            async for chunk in body:
+                yield chunk
+        except Exception:
+            log.exception("stream failed (request %s)", request_id)
+            yield _sse("error", _failure(request_id, "internal_error"))
 
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
         sessions.release(sessions.open(owner, session_id))
         await sessions.flush()
-        await asyncio.to_thread(sessions.backend.create, owner, session_id)
+        await asyncio.to_thread(backend.create, owner, session_id)
         return JSONResponse({"id": session_id}, status_code=201)
 
     async def post_message(request: Request) -> Response:
@@ -686,42 +1145,63 @@ def create_app(
         if not isinstance(stream, bool):  # "false" is truthy: guessing would surprise someone
             msg = '"stream" must be true or false (a JSON boolean)'
             raise ChatError(400, msg, "invalid_stream")
-        session = await _claim(request, session_id)
+        session, releases = await _claim(request, session_id)
+        out = _start_turn(session, text, request, releases)
         if stream:
-            return _streaming(session, text)
-        result: AgentResult | None = None
-        try:
-            async for event in _events(session, text):
-                if isinstance(event, FinalAnswer):
-                    result = event.result
-        except Exception as exc:
-            return _error(502, f"the agent failed: {type(exc).__name__}: {exc}")
-        assert result is not None
-        return JSONResponse(_summary(result))
+            return _event_stream(_live(out))
+        last: StoredEvent | None = None
+        while (event := await out.get()) is not None:
+            last = event
+        assert last is not None
+        if last.event == "final":
+            return JSONResponse({k: v for k, v in last.data.items() if k != "type"})
+        # The error event's data is the error body: 502 agent_failed, 409 session_busy.
+        return JSONResponse(last.data, status_code=ERRORS[last.data["code"]].status or 502)
 
-    async def stream_message(request: Request) -> Response:
+    async def get_events(request: Request) -> Response:
+        owner, session_id = _caller(request).key_id, _session_id(request)
+        raw = request.query_params.get("after", request.headers.get("last-event-id", "0"))
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+            msg = "after (or Last-Event-ID) must be an event id: a whole number >= 0"
+            raise ChatError(400, msg, "invalid_after")
+        if await sessions.history(owner, session_id) is None:
+            raise ChatError(404, "no such session", "session_not_found")
+        # A resumed stream holds a connection and polls the store: it counts as a turn does.
+        _caller(request).releases.append(streams.acquire(owner))
+        resumed = _resume(owner, session_id, int(raw))
+        return _event_stream(_told(resumed, request.scope[_REQUEST_ID]))
+
+    async def get_artifact(request: Request) -> Response:
         session_id = _session_id(request)
-        text = _message(request.query_params.get("message"))
-        return _streaming(await _claim(request, session_id), text)
+        artifact_id = _path_id(request, "artifact_id", "invalid_artifact_id")
+        found = await asyncio.to_thread(
+            backend.get_artifact, _caller(request).key_id, session_id, artifact_id
+        )
+        if found is None:  # another key's too: 404 tells nothing about its ids
+            raise ChatError(404, "no such artifact", "artifact_not_found")
+        content_type, headers = _artifact_headers(artifact_id, found[0])
+        return Response(found[1], media_type=content_type, headers=headers)
 
     async def get_session(request: Request) -> Response:
         messages = await sessions.history(_caller(request).key_id, _session_id(request))
         if messages is None:  # another key's session too: 404 tells nothing about its ids
-            return _error(404, "no such session")
-        history = [
-            {"role": m.type, "content": m.text, **({"name": m.name} if m.name else {})}
-            for m in messages
-            if not (isinstance(m, AIMessage) and m.tool_calls and not m.text)
-        ]
-        return JSONResponse({"messages": history})
+            raise ChatError(404, "no such session", "session_not_found")
+        return JSONResponse({"messages": _history(messages)})
 
     async def delete_session(request: Request) -> Response:
         if not await sessions.remove(_caller(request).key_id, _session_id(request)):
-            return _error(404, "no such session")
+            raise ChatError(404, "no such session", "session_not_found")
         return Response(status_code=204)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "sessions": len(sessions)})
+
+    async def openapi_json(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        csp = "default-src 'none'; style-src 'unsafe-inline'"
+        return HTMLResponse(docs_page(document), headers={"Content-Security-Policy": csp})
 
     async def on_chat_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ChatError)
@@ -731,14 +1211,21 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return _error(exc.status_code, exc.detail)
 
+    handlers: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+        ("GET", "/health"): health,
+        ("GET", "/openapi.json"): openapi_json,
+        ("GET", "/docs"): docs,
+        ("POST", "/sessions"): create_session,
+        ("GET", "/sessions/{session_id}"): get_session,
+        ("DELETE", "/sessions/{session_id}"): delete_session,
+        ("POST", "/sessions/{session_id}/messages"): post_message,
+        ("GET", "/sessions/{session_id}/events"): get_events,
+        ("GET", "/sessions/{session_id}/artifacts/{artifact_id}"): get_artifact,
+    }
     routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/sessions", create_session, methods=["POST"]),
-        Route("/sessions/{session_id}", get_session, methods=["GET"]),
-        Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
-        Route("/sessions/{session_id}/messages", post_message, methods=["POST"]),
-        Route("/sessions/{session_id}/messages", stream_message, methods=["GET"]),
+        Route(path, handler, methods=[method]) for (method, path), handler in handlers.items()
     ]
+    routes += web_routes()  # the page at /; agents.web says which of them OpenAPI lists
     middleware = [
         Middleware(
             _Guard,
@@ -753,14 +1240,18 @@ def create_app(
             CORSMiddleware,
             allow_origins=[_normal_origin(o) for o in allowed_origins],
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["X-Request-ID"],
         )
         middleware.insert(0, cors)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        await asyncio.to_thread(sessions.backend.close)
+        for task in list(running):  # what a killed replica leaves: resumers hear it
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.to_thread(backend.close)
 
     app = Starlette(
         routes=routes,
@@ -795,6 +1286,7 @@ def build_server_agent(
     provider: str | None = None,
     tasks: list[str] | None = None,
     allow_files: Sequence[Path] = (),
+    output_dir: Path | None = None,
 ) -> Agent:
     """The agent the server runs: every tool, and no local file unless ``allow_files`` says.
 
@@ -806,12 +1298,14 @@ def build_server_agent(
         provider: the tools' inference provider (default: hf-inference).
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
+        output_dir: folder the tools also write their files to (default: none).
     """
     toolkit = HuggingFaceToolkit(
         tasks=tasks,
         allowed_roots=list(allow_files),  # empty: no local files at all
         base_url=base_url,
         provider=provider,
+        output_dir=output_dir,
     )
     return build_agent(
         model,
@@ -822,83 +1316,113 @@ def build_server_agent(
     )
 
 
+class _Repeat(argparse.Action):
+    """A repeatable flag whose command-line values replace its environment's (flags win)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*([] if items is self.default else items), values])
+
+
+def env_name(flag: str) -> str:
+    """The environment variable of a server flag: ``--max-history`` is HF_TOOLS_MAX_HISTORY."""
+    return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m agents.chatbot_server",
         description=(
             "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
             " session, kept in a SQLite file so a restart loses nothing. Clients POST"
-            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); API keys from"
-            " HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed only when the chat"
-            " model or the tools run on Hugging Face."
+            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); GET /docs describes"
+            " the API. API keys from HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed"
+            " only when the chat model or the tools run on Hugging Face."
         ),
-        epilog="Each --flag can also come from the environment variable named in its help.",
+        epilog="Each --flag can also come from the environment variable named in its help"
+        " (repeatable ones: comma-separated); a flag given wins over its variable.",
     )
-    add = parser.add_argument
-    env = os.environ.get
-    add("--host", default="127.0.0.1", help="address to bind (not loopback: needs API keys)")
-    add("--port", type=int, default=8000, help="port to listen on (8000)")
-    add(
-        "--store",
-        default=env("HF_TOOLS_STORE", DEFAULT_STORE),
-        metavar="URL",
-        help=f"sqlite:///path.db or memory (env HF_TOOLS_STORE; default {DEFAULT_STORE})",
-    )
-    add(
-        "--model",
-        default=env("HF_TOOLS_MODEL"),
-        help="chat model id (org/name[:provider]; env HF_TOOLS_MODEL)",
-    )
+
+    def add(flag: str, help: str, default: Any = None, **kw: Any) -> None:
+        name = env_name(flag)
+        raw = os.environ.get(name)
+        shown = "" if default in (None, []) else f"; default {default}"
+        if kw.get("action") is _Repeat:
+            convert = kw.get("type", str)
+            default = [convert(v.strip()) for v in (raw or "").split(",") if v.strip()]
+        elif raw is not None:
+            default = raw  # argparse converts a string default with the flag's type
+        parser.add_argument(flag, default=default, help=f"{help} (env {name}{shown})", **kw)
+
+    add("--host", "address to bind (not loopback: needs API keys)", "127.0.0.1")
+    add("--port", "port to listen on", 8000, type=int)
+    add("--store", "sqlite:///path.db or memory", DEFAULT_STORE, metavar="URL")
+    add("--model", "chat model id (org/name[:provider])")
     add(
         "--chat-base-url",
-        default=env("HF_TOOLS_CHAT_BASE_URL"),
+        "OpenAI-compatible /v1 base of the chat model (default: the Hugging Face router)",
         metavar="URL",
-        help="OpenAI-compatible /v1 base of the chat model (env HF_TOOLS_CHAT_BASE_URL;"
-        " default: the Hugging Face router)",
     )
-    add(
-        "--base-url",
-        default=env("HF_TOOLS_BASE_URL"),
-        metavar="URL",
-        help="inference server of the tools (env HF_TOOLS_BASE_URL; default: Hugging Face)",
-    )
-    add(
-        "--provider",
-        default=env("HF_TOOLS_PROVIDER"),
-        help='inference provider of the tools ("auto", "fal-ai", ...; env HF_TOOLS_PROVIDER)',
-    )
-    add("--tasks", help="comma-separated task ids (default: all)")
+    add("--base-url", "inference server of the tools (default: Hugging Face)", metavar="URL")
+    add("--provider", 'inference provider of the tools ("auto", "fal-ai", ...)')
+    add("--tasks", "comma-separated task ids (default: all)")
     add(
         "--allow-files",
-        action="append",
+        "let tools read local media from DIR (repeatable; default: URLs and data only)",
+        action=_Repeat,
         type=Path,
-        default=[],
         metavar="DIR",
-        help="let tools read local media from DIR (repeatable; default: URLs and data only)",
     )
-    add("--api-keys-file", type=Path, metavar="FILE", help="API keys, one a line")
+    add(
+        "--output-dir",
+        "folder where the tools also write the files they produce (default: none; clients"
+        " fetch artifacts from the store)",
+        type=Path,
+        metavar="DIR",
+    )
+    add("--api-keys-file", "API keys, one a line", type=Path, metavar="FILE")
     add(
         "--allowed-host",
-        action="append",
-        default=[],
+        "another Host header to accept (repeatable; default: the bound address)",
+        action=_Repeat,
         metavar="NAME[:PORT]",
-        help="another Host header to accept (repeatable; default: the bound address)",
     )
     add(
         "--allowed-origin",
-        action="append",
-        default=[],
+        "a web origin allowed to call the API, with CORS (repeatable; default: none)",
+        action=_Repeat,
         metavar="SCHEME://HOST[:PORT]",
-        help="a web origin allowed to call the API, with CORS (repeatable; default: none)",
     )
-    for name, default in [
-        ("max-sessions", 1000),
-        ("max-sessions-per-key", 100),
-        ("max-streams", 64),
-        ("max-streams-per-key", 4),
-        ("max-history", 40),
+    add(
+        "--turn-wait",
+        "seconds a turn waits for a running turn of its session, on any replica, before a"
+        " 409 session_busy",
+        30.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    for name, default, what in [
+        ("max-sessions", 1000, "conversations held in all"),
+        ("max-sessions-per-key", 100, "conversations held per API key"),
+        ("max-streams", 64, "turns running at once in all"),
+        ("max-streams-per-key", 4, "turns running at once per API key"),
+        ("max-history", 40, "messages of a conversation sent to the model"),
+        ("max-message-chars", 4000, "longest user message (413 beyond)"),
     ]:
-        add(f"--{name}", type=int, default=default, metavar="N", help=f"default {default}")
+        add(f"--{name}", what, default, type=int, metavar="N")
+    add(
+        "--heartbeat",
+        "seconds of silence after which an SSE stream gets a ': ping' comment",
+        15.0,
+        type=float,
+        metavar="SECONDS",
+    )
     return parser
 
 
@@ -945,7 +1469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         store = open_store(ns.store)
-    except (ValueError, OSError, sqlite3.Error) as exc:
+    except (ValueError, OSError, sqlite3.Error, StoreUnavailable) as exc:
         print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn
@@ -963,6 +1487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider=ns.provider,
         tasks=task_ids(ns.tasks),
         allow_files=ns.allow_files,
+        output_dir=ns.output_dir,
     )
     app = create_app(
         agent,
@@ -974,10 +1499,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_streams=ns.max_streams,
         max_streams_per_key=ns.max_streams_per_key,
         max_history=ns.max_history,
+        max_message_chars=ns.max_message_chars,
         store=store,
+        heartbeat=ns.heartbeat,
+        turn_wait=ns.turn_wait,
     )
-    # uvicorn's access log prints the query string, where GET streams carry the message:
-    # it is off, and this module's own line (no path, no query) goes where uvicorn logs.
+    # uvicorn's access log prints the path and query string (session ids, event ids): it is
+    # off, and this module's own line (the route template) goes where uvicorn logs.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"][access_log.name] = {
         "handlers": ["default"],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -31,6 +35,34 @@ def _recorded_models() -> dict[str, str]:
 RECORDED_MODELS = _recorded_models()
 """Every task's model as its cassettes were recorded (hf-inference, 2025). Named explicitly,
 they make the toolkit offer the tasks no provider serves by default, as the tests need."""
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port; yields its base URL.
+
+    Bounded: the server must start within 5 s, and it is stopped (and its thread gone) on exit.
+    Tests that use it need ``@pytest.mark.allow_hosts(["127.0.0.1"])``.
+    """
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start in 5 s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+    assert not thread.is_alive()
 
 
 def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:

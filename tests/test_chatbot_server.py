@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 import sqlite3
 import threading
 import time
@@ -31,7 +30,8 @@ from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, ROOT, serve_app
+from .test_store import Factory, make_store  # noqa: F401 (a fixture: the stores, Postgres too)
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -52,12 +52,19 @@ def _client(model: ScriptedChatModel, tools: list[Any] | None = None, **kw: Any)
     return TestClient(create_app(Agent(model, tools or []), **kw))
 
 
-def _sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+def _frames(text: str) -> list[tuple[int | None, str, dict[str, Any]]]:
+    """Each SSE event as (id, name, data); comments (``: ping``) left out."""
     events = []
     for block in text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if line[:1] != ":")
+        if lines:
+            event_id = int(lines["id"]) if "id" in lines else None
+            events.append((event_id, lines["event"], json.loads(lines["data"])))
     return events
+
+
+def _sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, data) for _, name, data in _frames(text)]
 
 
 def test_health_and_json_404() -> None:
@@ -101,6 +108,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
                 "", tool_calls=[tool_call("image_segmentation", image="tests/fixtures/image.png")]
             ),
             "Two people.",
+            "No tool this time.",
         ]
     )
     client = _client(model, toolkit.get_tools())
@@ -112,39 +120,70 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
     assert body["tools"] == [
         {"name": "image_segmentation", "args": {"image": "tests/fixtures/image.png"}}
     ]
-    assert body["artifacts"] == [{"tool": "image_segmentation", "type": "ImageSegmentationOutput"}]
+    masks = body["artifacts"]
+    assert [(a["tool"], a["type"], a["content_type"]) for a in masks] == [
+        ("image_segmentation", "mask", "image/png")
+    ] * len(masks)
+    assert len(masks) >= 2 and len({a["id"] for a in masks}) == len(masks)
+    assert all(a["url"] == f"/sessions/s1/artifacts/{a['id']}" for a in masks)
     assert "PNG" not in response.text.replace("PNG images", "")
-    # Memory keeps the conversation without the masks.
+    # Each reference fetches the mask's PNG, the same bytes the tool produced.
+    fetched = client.get(masks[0]["url"])
+    assert fetched.status_code == 200 and fetched.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert fetched.headers["content-type"] == "image/png"
+    assert fetched.headers["x-content-type-options"] == "nosniff"
+    assert fetched.headers["content-disposition"] == f'inline; filename="{masks[0]["id"]}.png"'
+    # Memory keeps the conversation without the masks; the tool message points at them.
     store: SessionStore = client.app.state.sessions  # type: ignore[attr-defined]
     session = store.get("-", "s1")
     assert session is not None
     assert all(m.artifact is None for m in session.messages if isinstance(m, ToolMessage))
+    history = client.get("/sessions/s1").json()["messages"]
+    assert [m.get("artifacts") for m in history if m["role"] == "tool"] == [masks]
+    # The next turn's answer describes that turn only: no tools, no artifacts of the first.
+    second = client.post("/sessions/s1/messages", json={"message": "thanks"}).json()
+    assert (second["answer"], second["tools"], second["artifacts"]) == (
+        "No tool this time.",
+        [],
+        [],
+    )
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "error"),
+    ("body", "status", "code", "error"),
     [
-        (b"{not json", 400, "not valid JSON"),
-        (b"[1, 2]", 400, "JSON object"),
-        (b"{}", 400, '{"message": "<non-empty text>"}'),
-        (b'{"message": "   "}', 400, "non-empty"),
-        (b'{"message": 3}', 400, "non-empty"),
-        (json.dumps({"message": "x" * 101}).encode(), 413, "101 characters; the limit is 100"),
-        (b'{"message": "' + b"x" * 2000 + b'"}', 413, "body over"),
+        (b"{not json", 400, "invalid_json", "not valid JSON"),
+        (b"[1, 2]", 400, "invalid_body", "JSON object"),
+        (b"{}", 400, "invalid_message", '{"message": "<non-empty text>"}'),
+        (b'{"message": "   "}', 400, "invalid_message", "non-empty"),
+        (b'{"message": 3}', 400, "invalid_message", "non-empty"),
+        (
+            json.dumps({"message": "x" * 101}).encode(),
+            413,
+            "message_too_long",
+            "101 characters; the limit is 100",
+        ),
+        (b'{"message": "' + b"x" * 2000 + b'"}', 413, "body_too_large", "body over"),
     ],
 )
-def test_bad_requests_get_clean_json_errors(body: bytes, status: int, error: str) -> None:
+def test_bad_requests_get_clean_json_errors(
+    body: bytes, status: int, code: str, error: str
+) -> None:
     model = ScriptedChatModel(replies=["never"])
     client = _client(model, max_message_chars=100)
     response = client.post("/sessions/a/messages", content=body, headers=_JSON)
     assert response.status_code == status
-    assert error in response.json()["error"]
+    assert response.json()["code"] == code and error in response.json()["error"]
     assert model.seen == []  # refused before the model was asked
 
 
 def test_bad_session_ids_are_refused() -> None:
-    response = _client(ScriptedChatModel()).post("/sessions/a%20b/messages", json={"message": "x"})
+    client = _client(ScriptedChatModel())
+    response = client.post("/sessions/a%20b/messages", json={"message": "x"})
     assert response.status_code == 400 and "session id" in response.json()["error"]
+    assert response.json()["code"] == "invalid_session_id"
+    response = client.get("/sessions/a/artifacts/x.png")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_artifact_id"
 
 
 def test_post_stream_sends_sse_events_in_order() -> None:
@@ -187,32 +226,42 @@ def test_post_stream_sends_sse_events_in_order() -> None:
     assert len(client.get("/sessions/a").json()["messages"]) == 4
 
 
-def test_get_stream_for_eventsource_clients() -> None:
-    client = _client(ScriptedChatModel(replies=["hello there"]))
+def test_no_get_route_runs_a_turn() -> None:
+    # An EventSource that reconnected to the old GET ...?message= re-ran the message.
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model)
     response = client.get("/sessions/a/messages", params={"message": "hi"})
-    assert response.status_code == 200
-    assert _sse(response.text)[-1] == (
-        "final",
-        {
-            "type": "final",
-            "answer": "hello there",
-            "steps": 1,
-            "stopped_reason": "answer",
-            "artifacts": [],
-        },
-    )
-    assert client.get("/sessions/a/messages").status_code == 400
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+    assert client.get("/sessions/a/events").json()["code"] == "session_not_found"
+    assert model.seen == []
 
 
-def test_agent_failures_are_502_or_an_error_event() -> None:
-    def _boom(_: list[BaseMessage]) -> str:
-        raise RuntimeError("model down")
+def _boom(_: list[BaseMessage]) -> str:
+    raise RuntimeError("model down: upstream said secret-detail")
 
+
+def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     client = _client(ScriptedChatModel(replies=[_boom, _boom]))
-    response = client.post("/sessions/a/messages", json={"message": "hi"})
-    assert response.status_code == 502 and "model down" in response.json()["error"]
-    response = client.get("/sessions/a/messages", params={"message": "hi"})
-    assert _sse(response.text) == [("error", {"error": "RuntimeError: model down"})]
+    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+        response = client.post("/sessions/a/messages", json={"message": "hi"})
+        streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 502 and response.json() == {
+        "error": "the turn failed and was not recorded; retry it, or give the operator"
+        f" request id {request_id}",
+        "code": "agent_failed",
+        "request_id": request_id,
+    }
+    ((name, data),) = _sse(streamed.text)
+    assert name == "error" and data["code"] == "agent_failed"
+    assert data["request_id"] == streamed.headers["x-request-id"] != request_id
+    for text in (response.text, streamed.text):
+        assert "RuntimeError" not in text and "secret-detail" not in text
+    # The operator finds the detail under the id the client was given.
+    failures = [r for r in caplog.records if request_id in r.getMessage()]
+    assert failures and "secret-detail" in str(failures[0].exc_info[1])  # type: ignore[index]
     assert client.get("/sessions/a").json() == {"messages": []}  # nothing half-remembered
 
 
@@ -257,24 +306,28 @@ async def test_an_accepted_stream_keeps_its_session_until_its_request_ends() -> 
 def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     # The client is gone before the response starts: the guard still releases what the
     # request held, so neither the session nor the key's stream slot stays taken.
-    app = create_app(Agent(ScriptedChatModel(replies=["never"]), []), max_streams_per_key=1)
+    app = create_app(
+        Agent(ScriptedChatModel(replies=["first", "again"]), []), max_streams_per_key=1
+    )
 
     async def _call() -> None:
         scope = {
             "type": "http",
-            "method": "GET",
+            "method": "POST",
             "path": "/sessions/a/messages",
             "raw_path": b"/sessions/a/messages",
-            "query_string": b"message=hi",
-            "headers": [(b"host", b"testserver")],
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
             "server": ("testserver", 80),
             "scheme": "http",
             "http_version": "1.1",
             "root_path": "",
         }
 
+        messages = [{"type": "http.request", "body": b'{"message": "hi", "stream": true}'}]
+
         async def receive() -> dict[str, Any]:
-            return {"type": "http.disconnect"}
+            return messages.pop() if messages else {"type": "http.disconnect"}
 
         async def send(_: Any) -> None:
             raise OSError("client gone")
@@ -286,8 +339,8 @@ def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     store: SessionStore = app.state.sessions
     session = store.get("-", "a")
     assert session is not None and not session.busy
-    response = TestClient(app).get("/sessions/b/messages", params={"message": "hi"})
-    assert _sse(response.text)[-1][1]["answer"] == "never"  # the one stream slot is free
+    response = TestClient(app).post("/sessions/b/messages", json={"message": "hi"})
+    assert response.status_code == 200  # the one stream slot is free
 
 
 def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
@@ -420,7 +473,8 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
     client = _keyed(model)
     for method, path in [
         ("POST", "/sessions/a/messages"),
-        ("GET", "/sessions/a/messages?message=hi"),
+        ("GET", "/sessions/a/events?after=0"),
+        ("GET", "/sessions/a/artifacts/x"),
         ("GET", "/sessions/a"),
         ("DELETE", "/sessions/a"),
         ("POST", "/sessions"),
@@ -432,6 +486,8 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
         assert response.headers["www-authenticate"] == "Bearer"
     assert model.seen == []
     assert client.get("/health").json() == {"status": "ok", "sessions": 0}
+    assert client.get("/openapi.json").json()["openapi"] == "3.1.0"  # the API's description
+    assert client.get("/docs").status_code == 200
 
 
 def test_a_configured_key_is_served() -> None:
@@ -464,7 +520,7 @@ def test_sessions_belong_to_the_key_that_made_them() -> None:
     # Another key cannot read or delete it, and is told nothing about it existing.
     for method in ("GET", "DELETE"):
         response = client.request(method, "/sessions/alice", headers=_auth(_KEY_B))
-        assert response.status_code == 404 and response.json()["code"] == "not_found"
+        assert response.status_code == 404 and response.json()["code"] == "session_not_found"
     # Its "alice" is a different conversation: it does not see A's turn.
     assert _say(client, "alice", _KEY_B, "hello").json()["answer"] == "heard: hello"
     history = client.get("/sessions/alice", headers=_auth(_KEY_A)).json()["messages"]
@@ -542,8 +598,8 @@ def test_cross_origin_requests_are_refused(headers: dict[str, str]) -> None:
     response = client.post("/sessions/a/messages", json={"message": "hi"}, headers=headers)
     assert response.status_code == 403
     assert response.json()["code"] in ("origin_not_allowed", "cross_site")
-    response = client.get("/sessions/a/messages", params={"message": "hi"}, headers=headers)
-    assert response.status_code == 403
+    for path in ("/sessions/a/events", "/sessions/a/artifacts/x"):
+        assert client.get(path, headers=headers).status_code == 403
     assert model.seen == []
 
 
@@ -700,12 +756,8 @@ def test_a_stream_over_the_key_limit_says_why() -> None:
 def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
     client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
     with caplog.at_level("INFO", logger="agents.chatbot_server.access"):
-        _say(client, "private-id", _KEY_A, "my bank password is hunter2")
-        client.get(
-            "/sessions/private-id/messages",
-            params={"message": "hunter2 again"},
-            headers=_auth(_KEY_A),
-        )
+        said = _say(client, "private-id", _KEY_A, "my bank password is hunter2")
+        client.get("/sessions/private-id/events", headers=_auth(_KEY_A))
         client.get("/sessions/private-id", headers=_auth("hunter2-guess"))
         client.get("/health")
     lines = [r.getMessage() for r in caplog.records if r.name == "agents.chatbot_server.access"]
@@ -715,9 +767,9 @@ def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> Non
         assert secret not in text
     key_id = hashlib.sha256(_KEY_A.encode()).hexdigest()[:16]
     assert lines[0].startswith("POST /sessions/{session_id}/messages 200 ")
-    assert lines[0].endswith(f"ms key={key_id}")
-    assert lines[1].startswith("GET /sessions/{session_id}/messages 200 ")
-    assert lines[2].startswith("GET /sessions/{session_id} 401 ") and lines[2].endswith("key=-")
+    assert lines[0].endswith(f"ms key={key_id} rid={said.headers['x-request-id']}")
+    assert lines[1].startswith("GET /sessions/{session_id}/events 200 ")
+    assert lines[2].startswith("GET /sessions/{session_id} 401 ") and " key=- rid=" in lines[2]
     assert lines[3].startswith("GET /health 200 ")
 
 
@@ -791,34 +843,18 @@ def test_main_on_loopback_without_keys_runs_open_and_says_so(
 def test_a_real_uvicorn_serves_its_own_host_only() -> None:
     # The default Host rule reads the bound address from the connection, as uvicorn gives it.
     import httpx
-    import uvicorn
 
     app = create_app(Agent(ScriptedChatModel(replies=["ok"]), []), api_keys=[_KEY_A])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):  # bounded: 5 s
-            if server.started:
-                break
-            time.sleep(0.01)
-        url = f"http://127.0.0.1:{port}/sessions/a"
-        with httpx.Client(timeout=5) as client:
-            assert client.get(url, headers=_auth(_KEY_A)).status_code == 404
-            for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
-                assert client.get(url, headers={**_auth(_KEY_A), "Host": host}).status_code == 404
-            for host in (f"evil.example:{port}", "127.0.0.1:1"):
-                response = client.get(url, headers={**_auth(_KEY_A), "Host": host})
-                assert response.status_code == 403, host
-            assert client.get(url).status_code == 401
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-    assert not thread.is_alive()
+    with serve_app(app) as base, httpx.Client(timeout=5) as client:
+        port = base.rsplit(":", 1)[1]
+        url = f"{base}/sessions/a"
+        assert client.get(url, headers=_auth(_KEY_A)).status_code == 404
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            assert client.get(url, headers={**_auth(_KEY_A), "Host": host}).status_code == 404
+        for host in (f"evil.example:{port}", "127.0.0.1:1"):
+            response = client.get(url, headers={**_auth(_KEY_A), "Host": host})
+            assert response.status_code == 403, host
+        assert client.get(url).status_code == 401
 
 
 # --- Durable conversations and settings (issue 13, phase 1) ----------------------------------
@@ -860,7 +896,7 @@ def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Pat
     response = client.post("/sessions/a/messages", json={"message": "lost"})
     assert response.status_code == 502
     assert client.get("/sessions/a").json() == {"messages": []}  # not in memory either
-    assert store.load("-", "a") is None
+    assert store.load("-", "a") == []  # its events made the session, no message is in it
     # The next turn does not see the unrecorded one.
     store.append_turn = SqliteStore.append_turn.__get__(store)  # type: ignore[method-assign]
     response = client.post("/sessions/a/messages", json={"message": "kept"})
@@ -907,8 +943,8 @@ def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
     assert main([]) == 0
     assert served[-1]["app"].state.sessions.backend.path == Path("other.db")
     served[-1]["app"].state.sessions.backend.close()
-    assert main(["--store", "postgresql://db/chat"]) == 2
-    assert "--store takes memory or sqlite:///path.db" in capsys.readouterr().err
+    assert main(["--store", "mysql://db/chat"]) == 2
+    assert "--store takes memory, sqlite:///path.db or postgresql://" in capsys.readouterr().err
 
 
 def test_hf_token_is_needed_only_for_hugging_face_hosts(
@@ -926,3 +962,448 @@ def test_hf_token_is_needed_only_for_hugging_face_hosts(
     assert "export HF_TOKEN" in capsys.readouterr().err
     monkeypatch.setenv("HF_TOOLS_CHAT_BASE_URL", "https://router.huggingface.co/v1")
     assert main(local[2:]) == 2
+
+
+# --- The HTTP surface (issue 13): resumable SSE, artifacts, codes, OpenAPI, CORS, settings ----
+
+
+@StructuredTool.from_function
+def lookup(term: str) -> str:
+    """Look a term up."""
+    return f"{term}: found"
+
+
+def _lookup_model(*answers: str) -> ScriptedChatModel:
+    replies: list[Any] = []
+    for answer in answers:
+        replies += [AIMessage("Checking.", tool_calls=[tool_call("lookup", term="cats")]), answer]
+    return ScriptedChatModel(replies=replies)
+
+
+def test_stream_events_carry_ids_and_resume_replays_the_rest() -> None:
+    model = _lookup_model("Cats exist.", "Still.")
+    client = _client(model, [lookup])
+    body = {"message": "cats?", "stream": True}
+    first = _frames(client.post("/sessions/a/messages", json=body).text)
+    ids = [event_id for event_id, _, _ in first]
+    assert ids == list(range(1, len(first) + 1)) and first[-1][1] == "final"
+    assert first[-1][2]["answer"] == "Cats exist."
+    # after=N (or Last-Event-ID: N) replays what came after N, and ends at the final event.
+    assert _frames(client.get("/sessions/a/events", params={"after": 2}).text) == first[2:]
+    resumed = client.get("/sessions/a/events", headers={"Last-Event-ID": "4"})
+    assert _frames(resumed.text) == first[4:]
+    assert resumed.headers["content-type"].startswith("text/event-stream")
+    both = client.get("/sessions/a/events?after=5", headers={"Last-Event-ID": "1"})
+    assert _frames(both.text) == first[5:]  # the query wins
+    # After the final event there is nothing to say, and nothing ran.
+    assert client.get("/sessions/a/events", params={"after": ids[-1]}).text == ""
+    assert len(model.seen) == 2
+    # The next turn's ids go on from the last one.
+    second = _frames(client.post("/sessions/a/messages", json=body).text)
+    assert second[0][0] == ids[-1] + 1 and second[-1][2]["answer"] == "Still."
+    assert _frames(client.get("/sessions/a/events", params={"after": ids[-1]}).text) == second
+
+
+@pytest.mark.parametrize("after", ["x", "-1", "1.5", "9" * 19, "\u0661"])  # an Arabic-Indic digit
+def test_a_bad_event_id_is_a_400(after: str) -> None:
+    client = _client(ScriptedChatModel(replies=["ok"]))
+    client.post("/sessions/a/messages", json={"message": "hi"})
+    response = client.get("/sessions/a/events", params={"after": after})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_after"
+    if after.isascii():
+        response = client.get("/sessions/a/events", headers={"Last-Event-ID": after})
+        assert response.status_code == 400
+
+
+def test_a_turn_whose_replica_died_ends_with_turn_interrupted() -> None:
+    # What a killed replica leaves: events of a turn, no final one, and no lock held.
+    from agents.store import MemoryStore
+
+    store = MemoryStore()
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model, store=store)
+    store.create("-", "a")
+    store.append_events("-", "a", [("token", {"type": "token", "text": "Hal", "step": 1})])
+    frames = _frames(client.get("/sessions/a/events").text)
+    assert frames == [
+        (1, "token", {"type": "token", "text": "Hal", "step": 1}),
+        (
+            None,
+            "error",
+            {
+                "error": "the turn stopped before its end (its server went away): look at the"
+                " conversation, then send the message again",
+                "code": "turn_interrupted",
+            },
+        ),
+    ]
+    assert _frames(client.get("/sessions/a/events?after=1").text)[0][2]["code"] == (
+        "turn_interrupted"
+    )
+    assert model.seen == []  # resuming never starts a turn
+    assert client.get("/sessions/b/events").json()["code"] == "session_not_found"
+
+
+_SLOW = threading.Event()
+
+
+@StructuredTool.from_function
+def slow(term: str) -> str:
+    """Take a while."""
+    assert _SLOW.wait(timeout=5)  # in LangChain's executor thread, not on the loop
+    return f"{term}: slow"
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1", "::1"])  # the Postgres case's database
+def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats(
+    make_store: Factory,  # noqa: F811 (the fixture imported above)
+) -> None:
+    import httpx
+
+    _SLOW.clear()
+    store = make_store()  # two apps on one database: two replicas, as a client sees them
+    model = ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Done."]
+    )
+    fast = {"heartbeat": 0.05, "poll_interval": 0.01}
+    runs = create_app(Agent(model, [slow]), store=store, **fast)  # type: ignore[arg-type]
+    other_store = make_store()
+    other = create_app(Agent(ScriptedChatModel(), []), store=other_store, **fast)  # type: ignore[arg-type]
+
+    async def _main() -> tuple[str, str]:
+        def client(app: Any) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=app)
+            return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+        async with client(runs) as one, client(other) as two:
+            body = {"message": "go", "stream": True}
+            posted = asyncio.ensure_future(one.post("/sessions/a/messages", json=body))
+            for _ in range(500):  # until the tool runs (bounded: 5 s)
+                if store.turn_running("-", "a") and store.events_after("-", "a", 0):
+                    break
+                await asyncio.sleep(0.01)
+            resumed = asyncio.ensure_future(two.get("/sessions/a/events?after=0"))
+            await asyncio.sleep(0.3)  # a quiet tool: both streams get heartbeats meanwhile
+            _SLOW.set()
+            return (await posted).text, (await resumed).text
+
+    live, resumed = asyncio.run(_main())
+    assert _frames(resumed) == _frames(live)  # same ids, same events, on either replica
+    assert _frames(live)[-1][2]["answer"] == "Done."
+    assert ": ping\n\n" in live and ": ping\n\n" in resumed
+
+
+def test_a_client_that_leaves_does_not_stop_its_turn() -> None:
+    # The turn runs apart from its request: its answer is recorded and can be replayed.
+    import httpx
+
+    _SLOW.clear()
+    model = ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Kept."]
+    )
+    app = create_app(Agent(model, [slow]))
+
+    async def _main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            body = {"message": "go", "stream": True}
+            posted = asyncio.ensure_future(c.post("/sessions/a/messages", json=body))
+            for _ in range(500):
+                if len(model.seen) == 1:
+                    break
+                await asyncio.sleep(0.01)
+            posted.cancel()  # the client hangs up mid-turn
+            _SLOW.set()
+            for _ in range(500):
+                if (
+                    app.state.sessions.backend.turn_running("-", "a") is False
+                    and (await c.get("/sessions/a")).json()["messages"]
+                ):
+                    break
+                await asyncio.sleep(0.01)
+
+    asyncio.run(_main())
+    client = TestClient(app)
+    assert client.get("/sessions/a").json()["messages"][-1]["content"] == "Kept."
+    assert _sse(client.get("/sessions/a/events").text)[-1][1]["answer"] == "Kept."
+
+
+def _image_tool(image: bytes, mime: str) -> Any:
+    from hf_tools.tasks.text_to_image import TextToImageOutput
+
+    def draw(prompt: str) -> tuple[str, Any]:
+        """Draw it."""
+        return "an image", TextToImageOutput(image=image, mime=mime)
+
+    return StructuredTool.from_function(draw, response_format="content_and_artifact")
+
+
+def test_artifacts_are_served_to_their_owner_only_with_safe_headers() -> None:
+    png = (FIXTURES / "image.png").read_bytes()
+    model = ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[tool_call("draw", prompt="a cat")]), "Drawn."]
+    )
+    app = create_app(Agent(model, [_image_tool(png, "image/png")]), api_keys=[_KEY_A, _KEY_B])
+    client = TestClient(app)
+    (ref,) = _say(client, "s", _KEY_A, "draw a cat").json()["artifacts"]
+    assert {k: ref[k] for k in ("tool", "type", "content_type")} == {
+        "tool": "draw",
+        "type": "image",
+        "content_type": "image/png",
+    }
+    response = client.get(ref["url"], headers=_auth(_KEY_A))
+    assert response.content == png and response.headers["content-type"] == "image/png"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
+    # Another key's request, an unknown id, a deleted session: 404, telling nothing.
+    for url, key in [
+        (ref["url"], _KEY_B),
+        ("/sessions/s/artifacts/nope", _KEY_A),
+        (f"/sessions/other/artifacts/{ref['id']}", _KEY_A),
+    ]:
+        response = client.get(url, headers=_auth(key))
+        assert response.status_code == 404 and response.json()["code"] == "artifact_not_found"
+    assert client.delete("/sessions/s", headers=_auth(_KEY_A)).status_code == 204
+    assert client.get(ref["url"], headers=_auth(_KEY_A)).status_code == 404
+
+
+@pytest.mark.parametrize("stored", ["text/html", "image/svg+xml", "application/javascript"])
+def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
+    from agents.store import MemoryStore
+
+    store = MemoryStore()
+    store.put_artifact("-", "s", "a1", stored, b"<script>alert(1)</script>")
+    response = _client(ScriptedChatModel(), store=store).get("/sessions/s/artifacts/a1")
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"] == 'attachment; filename="a1.bin"'
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    from agents.chatbot_artifacts import Part, binary_parts
+    from hf_tools.tasks.text_to_image import TextToImageOutput
+
+    png = (FIXTURES / "image.png").read_bytes()
+    # The bytes' signature wins over a declared type; a declared type counts only when the
+    # signature says nothing, and only for media a browser shows without running anything.
+    assert binary_parts(TextToImageOutput(image=png, mime="image/jpeg")) == [
+        Part("image", "image/png", png)
+    ]
+    assert binary_parts(TextToImageOutput(image=b"\0\0", mime="video/mp4"))[0].content_type == (
+        "video/mp4"
+    )
+    assert binary_parts(TextToImageOutput(image=b"<svg/>", mime="image/svg+xml"))[0] == Part(
+        "image", "application/octet-stream", b"<svg/>"
+    )
+    assert binary_parts("text") == [] and binary_parts(None) == []
+
+    class Elsewhere(BaseModel):  # keeps its bytes where no field shows them
+        def save(self, directory: Path) -> list[Path]:
+            path = directory / "out.flac"
+            path.write_bytes(b"fLaC" + b"\0" * 8)
+            return [path]
+
+    assert binary_parts(Elsewhere()) == [Part("audio", "audio/flac", b"fLaC" + b"\0" * 8)]
+
+
+def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    from agents.store import MemoryStore
+
+    class _Broken(MemoryStore):
+        def load(self, owner: str, session_id: str) -> Any:
+            raise KeyError("internal detail")
+
+    app = create_app(Agent(ScriptedChatModel(), []), store=_Broken())
+    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+        response = TestClient(app, raise_server_exceptions=False).get("/sessions/a")
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 500 and response.json() == {
+        "error": f"internal error; give the operator request id {request_id}",
+        "code": "internal_error",
+        "request_id": request_id,
+    }
+    assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_openapi_describes_every_route_and_nothing_else() -> None:
+    from starlette.routing import Route
+
+    from agents.chatbot_api import ERRORS
+
+    client = _client(ScriptedChatModel())
+    document = client.get("/openapi.json").json()
+    served = {
+        (method, route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, Route) and route.include_in_schema
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    documented = {(m.upper(), path) for path, ops in document["paths"].items() for m in ops}
+    assert served == documented
+    assert document["openapi"] == "3.1.0"
+    schemas = document["components"]["schemas"]
+    assert schemas["MessageRequest"]["properties"]["message"]["maxLength"] == 4000
+    for path, ops in document["paths"].items():
+        for op in ops.values():
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")):  # each error names its codes and their meaning
+                    codes = [c for c in ERRORS if f"`{c}`" in response["description"]]
+                    assert codes and all(str(ERRORS[c].status) == status for c in codes), path
+    messages = document["paths"]["/sessions/{session_id}/messages"]["post"]["responses"]
+    assert "`agent_failed`" in messages["502"]["description"]
+    assert "`session_busy`" in messages["409"]["description"]
+
+
+def test_openapi_document_is_valid() -> None:
+    from openapi_spec_validator import validate
+
+    validate(_client(ScriptedChatModel()).get("/openapi.json").json())
+
+
+def test_the_docs_page_renders_the_document_without_script() -> None:
+    response = _client(ScriptedChatModel()).get("/docs")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<script" not in response.text.lower()
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    for text in ("GET /sessions/{session_id}/events", "/openapi.json", "<h2>Error codes</h2>"):
+        assert text in response.text
+    assert "<tr><td><code>turn_interrupted</code></td><td>SSE</td>" in response.text
+
+
+def test_every_error_code_is_in_the_docstring_and_the_readme() -> None:
+    import agents.chatbot_server as server
+    from agents.chatbot_api import ERRORS
+
+    readme = (ROOT / "README.md").read_text()
+    for code in ERRORS:
+        assert f"``{code}``" in (server.__doc__ or ""), code
+        assert f"`{code}`" in readme, code
+    with pytest.raises(ValueError, match="not in the table"):
+        ChatError(400, "x", "made_up")
+    with pytest.raises(ValueError, match="not in the table"):
+        ChatError(404, "x", "invalid_json")  # a known code with another status
+
+
+def test_cors_preflights_cover_resume_and_artifacts() -> None:
+    app = "https://app.example"
+    client = _keyed(ScriptedChatModel(replies=["ok"]), allowed_origins=[app])
+    for path, headers in [
+        ("/sessions/a/events", "authorization, last-event-id"),
+        ("/sessions/a/artifacts/x", "authorization"),
+        ("/sessions/a", "authorization"),
+    ]:
+        preflight = {
+            "Origin": app,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": headers,
+        }
+        response = client.options(path, headers=preflight)
+        assert response.status_code == 200, path
+        allowed = response.headers["access-control-allow-headers"].lower()
+        assert all(h.strip() in allowed for h in headers.split(","))
+    cross = {"Origin": app, **_auth(_KEY_A)}
+    response = client.post("/sessions/a/messages", json={"message": "hi"}, headers=cross)
+    assert response.headers["access-control-allow-origin"] == app
+    assert response.headers["access-control-expose-headers"] == "X-Request-ID"
+
+
+def test_every_flag_has_an_environment_variable_and_flags_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.chatbot_server as server
+
+    served = _serve(monkeypatch)
+    made: list[dict[str, Any]] = []
+    agents: list[dict[str, Any]] = []
+    real, real_agent = server.create_app, server.build_server_agent
+    monkeypatch.setattr(server, "create_app", lambda *a, **kw: made.append(kw) or real(*a, **kw))
+    monkeypatch.setattr(
+        server, "build_server_agent", lambda **kw: agents.append(kw) or real_agent(**kw)
+    )
+    parser = server._parser()
+    for action in parser._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag != "--help":
+                assert f"env {server.env_name(flag)}" in (action.help or ""), flag
+    out = tmp_path / "out"
+    monkeypatch.setenv("HF_TOOLS_MAX_MESSAGE_CHARS", "50")
+    monkeypatch.setenv("HF_TOOLS_HEARTBEAT", "2.5")
+    monkeypatch.setenv("HF_TOOLS_OUTPUT_DIR", str(out))
+    monkeypatch.setenv("HF_TOOLS_ALLOWED_ORIGIN", "https://a.example, https://b.example")
+    monkeypatch.setenv("HF_TOOLS_MAX_HISTORY", "8")
+    assert server.main(["--max-history", "6", "--allowed-origin", "https://c.example"]) == 0
+    settings = made[-1]
+    assert (settings["max_message_chars"], settings["heartbeat"]) == (50, 2.5)
+    assert settings["max_history"] == 6  # the flag wins over HF_TOOLS_MAX_HISTORY
+    assert settings["allowed_origins"] == ["https://c.example"]  # replaces the env's list
+    assert agents[-1]["output_dir"] == out and len(served) == 1
+    assert server.main([]) == 0
+    assert made[-1]["allowed_origins"] == ["https://a.example", "https://b.example"]
+    monkeypatch.setenv("HF_TOOLS_HEARTBEAT", "soon")
+    with pytest.raises(SystemExit):
+        server.main([])
+
+
+def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failure() -> None:
+    from agents.store import MemoryStore
+
+    class _Flaky(MemoryStore):
+        def events_after(self, *args: Any, **kw: Any) -> Any:
+            raise sqlite3.OperationalError("disk I/O error at /srv/secret.db")
+
+    store = _Flaky()
+    store.create("-", "a")
+    response = _client(ScriptedChatModel(), store=store).get("/sessions/a/events")
+    ((name, data),) = _sse(response.text)
+    assert name == "error" and data["code"] == "internal_error"
+    assert data["request_id"] == response.headers["x-request-id"]
+    assert "secret" not in response.text and "OperationalError" not in response.text
+    response = _client(ScriptedChatModel(), max_streams_per_key=0).get("/sessions/a/events")
+    assert response.status_code == 404  # no such session: checked first
+    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1)
+    client.post("/sessions/a/messages", json={"message": "hi"})
+    assert client.get("/sessions/a/events").status_code == 200  # the turn's slot is free again
+    held = _client(ScriptedChatModel(), max_streams=0, store=store)
+    assert held.get("/sessions/a/events").json()["code"] == "server_busy"
+
+
+def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
+    from agents.store import MemoryStore
+
+    class _Slow(MemoryStore):
+        writes: list[int] = []
+
+        def append_events(self, owner: str, session_id: str, events: Any) -> list[int]:
+            time.sleep(0.005)  # a disk: tokens come faster than single writes could go
+            self.writes.append(len(events))
+            return super().append_events(owner, session_id, events)
+
+    store = _Slow()
+    words = " ".join(f"w{i}" for i in range(60))
+    client = _client(ScriptedChatModel(replies=[words]), store=store)
+    live = _frames(client.post("/sessions/a/messages", json={"message": "hi", "stream": True}).text)
+    assert [name for _, name, _ in live].count("token") == 60 and live[-1][1] == "final"
+    assert [i for i, _, _ in live] == list(range(1, 62))  # every event, in order, with its id
+    assert sum(store.writes) == 61 and len(store.writes) < 10
+    assert _frames(client.get("/sessions/a/events").text) == live
+
+
+def test_a_store_that_cannot_take_events_fails_the_turn_and_records_nothing() -> None:
+    from agents.store import MemoryStore
+
+    class _Full(MemoryStore):
+        def append_events(self, *args: Any, **kw: Any) -> list[int]:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full())
+    streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
+    ((event_id, name, data),) = _frames(streamed.text)
+    assert (event_id, name, data["code"]) == (None, "error", "agent_failed")
+    assert "full" not in streamed.text
+    response = client.post("/sessions/a/messages", json={"message": "hi"})
+    assert response.status_code == 502 and response.json()["code"] == "agent_failed"
+    assert client.get("/sessions/a").json() == {"messages": []}
