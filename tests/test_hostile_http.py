@@ -348,21 +348,23 @@ async def test_a_dripping_chat_stream_ends_at_the_deadline() -> None:
 async def test_retry_waits_stop_at_the_deadline() -> None:
     bad = b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n"
     server = Drip(lambda conn: conn.sendall(bad))
-    slow = RetryPolicy(max_retries=5, backoff_base=0.6, backoff_cap=0.6)
+    # 2 s timeouts and 1.2 s waits: headroom for a loaded machine (a 1 s timeout once ran out
+    # while connecting), while 5 waits (6 s a call) would still break the bound below.
+    slow = RetryPolicy(max_retries=5, backoff_base=1.2, backoff_cap=1.2)
     kw: dict[str, Any] = {
         "api_key": "hf_t",
         "base_url": server.url,
         "is_custom_endpoint": True,
         "retry": slow,
     }
-    sync, aio = HFClient(**kw, timeout=1), AsyncHFClient(**kw, timeout=1)
+    sync, aio = HFClient(**kw, timeout=2), AsyncHFClient(**kw, timeout=2)
     try:
         started = time.monotonic()
         with pytest.raises(ServerError):
             sync.run("text-classification", text="hi")
         with pytest.raises(ServerError):
             await aio.run("text-classification", text="hi")
-        assert time.monotonic() - started < 2.5  # 5 retries of up to 0.6 s would be 6 s
+        assert time.monotonic() - started < 5  # 5 retries of up to 1.2 s would be 12 s
     finally:
         sync.close()
         await aio.aclose()
