@@ -46,8 +46,10 @@ ERRORS: dict[str, ErrorCode] = {
     "message_too_long": ErrorCode(413, "the message is over the server's character limit"),
     "body_too_large": ErrorCode(413, "the body is over 4 x the message limit (+1 KiB)"),
     "unsupported_media_type": ErrorCode(415, "a POST body is not `application/json`"),
-    "too_many_sessions": ErrorCode(429, "all of this key's sessions are busy"),
-    "server_full": ErrorCode(429, "the server holds its most sessions; none of this key's idle"),
+    "too_many_sessions": ErrorCode(
+        429, "this key keeps its most conversations (delete one), or all are busy"
+    ),
+    "server_full": ErrorCode(429, "the server keeps its most conversations, or holds its most"),
     "too_many_streams": ErrorCode(429, "this key already runs its most turns at once"),
     "server_busy": ErrorCode(429, "the server already runs its most turns at once"),
     "internal_error": ErrorCode(500, "a bug: the server logged it under the request id"),

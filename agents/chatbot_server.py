@@ -224,11 +224,14 @@ class _Session:
 class SessionStore:
     """Sessions in use, by owner (an API key's id) and session id, over a durable ``backend``.
 
-    Each owner sees only its own sessions. A new session over ``max_per_owner`` (or over
-    ``max_sessions`` in all) evicts that owner's least recently used idle session, never
-    another owner's (from the backend too, once ``flush`` runs); when the owner has none idle
-    it gets 429. The backend holds every conversation (``agents.store``); this class holds the
-    per-session locks and the trimmed history sent to the model. Backend calls run in worker
+    Each owner sees only its own sessions. The backend holds every conversation
+    (``agents.store``) and the quotas count what it holds (:meth:`admit`): an owner keeps at
+    most ``max_per_owner`` conversations and the server ``max_sessions``; a new one beyond is
+    refused (429), never made by deleting an old one, which the owner may come back to. This
+    class holds the per-session locks and the trimmed history sent to the model, for at most
+    ``max_sessions`` sessions: over that it forgets the owner's least recently used idle one
+    from memory only (the backend still has it; the next turn reads it back), and answers 429
+    when the owner has none idle. Backend calls run in worker
     threads (``asyncio.to_thread``): the event loop never waits on a disk.
 
     Replicas: any replica serves any session. A turn holds this process's lock of the session,
@@ -254,7 +257,6 @@ class SessionStore:
         self.backend: ConversationStore = backend if backend is not None else MemoryStore()
         self._owners: dict[str, OrderedDict[str, _Session]] = {}
         self._count = 0
-        self._evicted: list[tuple[str, str]] = []  # still to delete from the backend
 
     def __len__(self) -> int:
         return self._count
@@ -275,17 +277,18 @@ class SessionStore:
             sessions.move_to_end(session_id)
         else:
             if len(sessions) >= self.max_per_owner or self._count >= self.max_sessions:
-                self._evict_idle(sessions)
+                self._forget_idle(sessions)
             session = sessions[session_id] = _Session(owner, session_id)
             self._owners[owner] = sessions
             self._count += 1
         session.pending += 1
         return session
 
-    def _evict_idle(self, sessions: OrderedDict[str, _Session]) -> None:
+    def _forget_idle(self, sessions: OrderedDict[str, _Session]) -> None:
+        """Drop the owner's least recently used idle session from memory (not the backend)."""
         idle = next((k for k, s in sessions.items() if not s.busy), None)
         if idle is not None:
-            self._evicted.append((sessions.pop(idle).owner, idle))
+            del sessions[idle]
             self._count -= 1
         elif len(sessions) >= self.max_per_owner:
             msg = f"this key's {self.max_per_owner} sessions are all busy; retry shortly"
@@ -309,16 +312,29 @@ class SessionStore:
             del self._owners[owner]
         return True
 
-    async def flush(self) -> None:
-        """Delete evicted sessions from the backend, unless a turn runs on one (elsewhere)."""
-        while self._evicted:
-            owner, session_id = self._evicted.pop()
-            await asyncio.to_thread(self._delete_idle, owner, session_id)
+    async def admit(self, owner: str, session_id: str) -> None:
+        """Refuse (429) a conversation the backend lacks when the quotas are used up.
 
-    def _delete_idle(self, owner: str, session_id: str) -> None:
-        # Idle here is not idle everywhere: another replica may run a turn on it right now.
-        with contextlib.suppress(SessionBusy), self.backend.turn(owner, session_id, wait=0):
-            self.backend.delete(owner, session_id)
+        Counted in the backend, so the quotas hold across restarts and replicas (two replicas
+        admitting at the same instant may pass one over). A known session is always admitted.
+        """
+        if self.get(owner, session_id) is not None:
+            return
+        await asyncio.to_thread(self._admit, owner, session_id)
+
+    def _admit(self, owner: str, session_id: str) -> None:
+        held = self.backend.list(owner)
+        if session_id in held:
+            return
+        if len(held) >= self.max_per_owner:
+            msg = (
+                f"this key keeps {len(held)} conversations, its limit; delete one"
+                " (DELETE /sessions/{id}) to start another"
+            )
+            raise ChatError(429, msg, "too_many_sessions")
+        if self.backend.count() >= self.max_sessions:
+            msg = f"the server keeps its {self.max_sessions} conversations; retry later"
+            raise ChatError(429, msg, "server_full")
 
     @contextlib.asynccontextmanager
     async def turn(self, session: _Session) -> AsyncIterator[None]:
@@ -996,9 +1012,9 @@ def create_app(
         caller = _caller(request)
         releases = [streams.acquire(caller.key_id)]
         try:
+            await sessions.admit(caller.key_id, session_id)
             session = sessions.open(caller.key_id, session_id)
             releases.append(lambda: sessions.release(session))
-            await sessions.flush()
         except BaseException:
             for release in releases:
                 release()
@@ -1132,8 +1148,8 @@ def create_app(
     async def create_session(request: Request) -> Response:
         owner = _caller(request).key_id
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
+        await sessions.admit(owner, session_id)
         sessions.release(sessions.open(owner, session_id))
-        await sessions.flush()
         await asyncio.to_thread(backend.create, owner, session_id)
         return JSONResponse({"id": session_id}, status_code=201)
 

@@ -25,6 +25,7 @@ from agents.chatbot_server import (
     load_api_keys,
     system_prompt,
 )
+from agents.store import MemoryStore, open_store
 from hf_tools import HuggingFaceToolkit
 from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
@@ -265,15 +266,31 @@ def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
     assert client.get("/sessions/a").json() == {"messages": []}  # nothing half-remembered
 
 
-def test_full_store_evicts_the_least_recently_used_session() -> None:
+def test_a_full_server_refuses_a_new_conversation_and_deletes_none() -> None:
     client = _client(ScriptedChatModel(replies=["ok"] * 4), max_sessions=2)
-    for session in ("a", "b", "a", "c"):
+    for session in ("a", "b", "a"):
         assert (
             client.post(f"/sessions/{session}/messages", json={"message": "hi"}).status_code == 200
         )
-    assert client.get("/sessions/b").status_code == 404  # b was least recently used
-    assert client.get("/sessions/a").status_code == 200
-    assert client.get("/health").json()["sessions"] == 2
+    refused = client.post("/sessions/c/messages", json={"message": "hi"})
+    assert refused.status_code == 429 and refused.json()["code"] == "server_full"
+    assert client.post("/sessions", json={}).status_code == 429
+    # Both conversations are whole: a new one never costs an old one.
+    assert len(client.get("/sessions/a").json()["messages"]) == 4
+    assert len(client.get("/sessions/b").json()["messages"]) == 2
+    assert client.delete("/sessions/b").status_code == 204
+    assert client.post("/sessions/c/messages", json={"message": "hi"}).status_code == 200
+
+
+async def test_memory_forgets_an_idle_session_the_store_still_has() -> None:
+    backend = MemoryStore()
+    backend.append_turn("k", "a", [HumanMessage("hi"), AIMessage("hello")])
+    store = SessionStore(max_history=10, max_sessions=1, backend=backend)
+    store.release(store.open("k", "a"))
+    store.release(store.open("k", "b"))  # a is forgotten from memory, to make room
+    assert store.get("k", "a") is None and len(store) == 1
+    assert backend.load("k", "a") == [HumanMessage("hi"), AIMessage("hello")]
+    assert await store.history("k", "a") == [HumanMessage("hi"), AIMessage("hello")]
 
 
 async def test_full_store_of_busy_sessions_answers_429() -> None:
@@ -656,25 +673,34 @@ def test_allowed_hosts_are_added_to_the_default() -> None:
     assert response.status_code == 403
 
 
-def test_a_key_evicts_only_its_own_sessions() -> None:
-    # Key A fills its quota and keeps going: its own oldest idle session goes, B's never does,
-    # even when the whole store is full.
-    client = _keyed(ScriptedChatModel(replies=["ok"] * 8), max_sessions_per_key=2, max_sessions=3)
-    assert _say(client, "victim", _KEY_B).status_code == 200
-    for session in ("a1", "a2", "a3", "a4"):
+def test_a_key_over_its_quota_is_refused_and_loses_nothing() -> None:
+    # Key A fills its quota: its next new conversation is refused, its own and B's all stay,
+    # and going on in a conversation it has is still fine.
+    client = _keyed(ScriptedChatModel(replies=["ok"] * 8), max_sessions_per_key=2)
+    assert _say(client, "b1", _KEY_B).status_code == 200
+    for session in ("a1", "a2"):
         assert _say(client, session, _KEY_A).status_code == 200
-    assert client.get("/sessions/victim", headers=_auth(_KEY_B)).status_code == 200
-    held = [
-        s
-        for s in ("a1", "a2", "a3", "a4")
-        if client.get(f"/sessions/{s}", headers=_auth(_KEY_A)).status_code == 200
-    ]
-    assert held == ["a3", "a4"]
-    assert client.get("/health").json()["sessions"] == 3
-    # The store is full: B's new session evicts B's own idle one, not A's.
-    assert _say(client, "b2", _KEY_B).status_code == 200
-    assert client.get("/sessions/victim", headers=_auth(_KEY_B)).status_code == 404
-    assert client.get("/sessions/a3", headers=_auth(_KEY_A)).status_code == 200
+    refused = _say(client, "a3", _KEY_A)
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_sessions"
+    assert "delete one" in refused.json()["error"]
+    created = client.post("/sessions", json={}, headers=_auth(_KEY_A))
+    assert created.status_code == 429 and created.json()["code"] == "too_many_sessions"
+    for session, key in (("a1", _KEY_A), ("a2", _KEY_A), ("b1", _KEY_B)):
+        assert client.get(f"/sessions/{session}", headers=_auth(key)).status_code == 200
+    assert _say(client, "a1", _KEY_A).status_code == 200
+    assert _say(client, "b2", _KEY_B).status_code == 200  # B's quota is its own
+
+
+def test_the_quota_counts_the_store_across_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    first = _keyed(
+        ScriptedChatModel(replies=["ok"] * 2), max_sessions_per_key=1, store=open_store(url)
+    )
+    assert _say(first, "a1", _KEY_A).status_code == 200
+    first.app.state.sessions.backend.close()
+    again = _keyed(ScriptedChatModel(replies=["ok"]), max_sessions_per_key=1, store=open_store(url))
+    assert _say(again, "a2", _KEY_A).json()["code"] == "too_many_sessions"
+    assert len(again.get("/sessions/a1", headers=_auth(_KEY_A)).json()["messages"]) == 2
 
 
 def test_a_full_store_refuses_a_key_with_nothing_to_evict() -> None:
