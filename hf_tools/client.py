@@ -24,7 +24,6 @@ from hf_tools.http import (
     RawResponse,
     async_pool,
     build_request,
-    build_url,
     deadline,
     decode_body,
     redacting,
@@ -33,8 +32,9 @@ from hf_tools.http import (
 from hf_tools.http import send_async as _send_async
 from hf_tools.http import send_sync as _send_sync
 from hf_tools.media import aresolve_media, resolve_media
+from hf_tools.routing import hf_inference_url
 from hf_tools.tasks import get_spec
-from hf_tools.tasks._base import Media, TaskSpec
+from hf_tools.tasks._base import HFInferenceWire, Media, TaskSpec
 
 if TYPE_CHECKING:
     from hf_tools.providers import Call
@@ -43,6 +43,14 @@ if TYPE_CHECKING:
 __all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
 
 AnySpec = TaskSpec[Any, Any]
+
+
+def hf_wire(spec: AnySpec) -> HFInferenceWire[Any, Any]:
+    """The task's hf-inference wire, or a ConfigurationError when hf-inference cannot carry it."""
+    if spec.hf_inference is None:
+        msg = f"hf-inference does not serve {spec.task}: choose a provider that does"
+        raise ConfigurationError(msg, task=spec.task)
+    return spec.hf_inference
 
 
 def validation_message(spec: AnySpec, exc: ValidationError) -> str:
@@ -294,10 +302,10 @@ class _BaseClient(Closeable):
         self, spec: AnySpec, inputs: BaseModel, media: Mapping[str, Media], model: str
     ) -> HFRequest:
         """Build the request for one call (pure)."""
-        url = spec.url(self.settings, model) if spec.url else None
-        url = url or build_url(self.settings, model, spec.pipeline)
-        payload = spec.build(inputs, media)
-        if spec.model_in_body:
+        wire = hf_wire(spec)
+        url = hf_inference_url(self.settings, model, pipeline=wire.pipeline, chat=wire.chat)
+        payload = wire.build(inputs, media)
+        if wire.chat:
             # First key: the router reads the model from a prefix of the body.
             named = "tgi" if is_url(model) else model
             payload = replace(payload, json={"model": named, **payload.json})
@@ -307,18 +315,19 @@ class _BaseClient(Closeable):
             json=payload.json,
             data=payload.data,
             content_type=payload.content_type,
-            accept=spec.accept,
+            accept=wire.accept,
             task=spec.task,
             model=model,
-            binary=spec.response == "bytes",
+            binary=wire.response == "bytes",
         )
 
     def finish(self, spec: AnySpec, inputs: BaseModel, request: HFRequest, raw: RawResponse) -> Any:
         """Decode and normalize a 2xx response into ``<Task>Output`` (pure)."""
         with redacting(request):  # parsers quote bodies, which may echo the token
-            body = decode_body(raw, request, want=spec.response)
+            wire = hf_wire(spec)
+            body = decode_body(raw, request, want=wire.response)
             try:
-                return spec.parse(body, inputs)
+                return wire.parse(body, inputs)
             except ResponseFormatError as exc:
                 exc.model = exc.model or request.model  # a parser knows its task, not the model
                 raise
@@ -422,7 +431,9 @@ class AsyncHFClient(_BaseClient):
                 target = route.provider_model
             request = self.prepare(spec, inputs, media, target)
             raw = await self.send(request)
-            if spec.parse_in_thread:  # CPU work that grows with the answer: off the event loop
+            if hf_wire(
+                spec
+            ).parse_in_thread:  # CPU work that grows with the answer: off the event loop
                 return await asyncio.to_thread(self.finish, spec, inputs, request, raw)
             return self.finish(spec, inputs, request, raw)
 

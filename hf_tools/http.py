@@ -41,7 +41,6 @@ from hf_tools.config import (
     RetryPolicy,
     Settings,
     is_hf_host,
-    is_url,
 )
 from hf_tools.errors import (
     APIError,
@@ -68,7 +67,6 @@ __all__ = [
     "async_pool",
     "build_headers",
     "build_request",
-    "build_url",
     "client_options",
     "deadline",
     "decode_body",
@@ -481,20 +479,6 @@ def json_body(payload: Any) -> bytes:
         ValueError: NaN or an infinity, which JSON cannot carry (Python would write them).
     """
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def build_url(settings: Settings, model: str, pipeline: str | None = None) -> str:
-    """Where a task call goes.
-
-    An endpoint URL (as ``model`` or a custom ``base_url``) is used as-is; a model id goes to
-    ``{base_url}/models/{id}``, plus ``/pipeline/{task}`` for the task-forcing routes.
-    """
-    if is_url(model):
-        return model
-    if settings.is_custom_endpoint:
-        return settings.base_url
-    url = f"{settings.base_url}/models/{model}"
-    return f"{url}/pipeline/{pipeline}" if pipeline else url
 
 
 def build_headers(

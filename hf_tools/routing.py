@@ -25,13 +25,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from hf_tools.config import AUTO, DEFAULT_HUB_URL, DEFAULT_ROUTER_URL, HF_INFERENCE, is_url
 from hf_tools.errors import ConfigurationError, ResponseFormatError
+
+if TYPE_CHECKING:
+    from hf_tools.config import Settings
 
 __all__ = [
     "AUTO",
+    "DEFAULT_CHAT_BASE_URL",
     "DEFAULT_HUB_URL",
     "MAPPINGS",
     "MappingCache",
@@ -39,6 +44,8 @@ __all__ = [
     "ProviderMapping",
     "Route",
     "alookup",
+    "chat_url",
+    "hf_inference_url",
     "hub_task",
     "lookup",
     "mapping_url",
@@ -46,8 +53,8 @@ __all__ = [
     "resolve",
 ]
 
-AUTO = "auto"
-DEFAULT_HUB_URL = "https://huggingface.co"
+DEFAULT_CHAT_BASE_URL = f"{DEFAULT_ROUTER_URL}/v1"
+"""The router's OpenAI-compatible base: ``POST {DEFAULT_CHAT_BASE_URL}/chat/completions``."""
 
 # Our task id -> the Hub's, where they differ (the Hub maps embedding models as
 # feature-extraction).
@@ -83,6 +90,49 @@ class NoProviderError(ConfigurationError):
     def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
         super().__init__(message, **kw)
         self.fitting = tuple(fitting)
+
+
+def chat_url(base_url: str, endpoint_url: str | None = None) -> str:
+    """Where a chat completion is POSTed.
+
+    ``{base_url}/chat/completions`` for the router; for a dedicated (TGI) endpoint
+    ``{endpoint_url}/v1/chat/completions`` (``/chat/completions`` if it already ends in ``/v1``,
+    unchanged if it already names the route; a query string is kept).
+    """
+    if endpoint_url is None:
+        return base_url.rstrip("/") + "/chat/completions"
+    parts = urlsplit(endpoint_url)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
+    return urlunsplit(parts._replace(path=path))
+
+
+def hf_inference_url(
+    settings: Settings, model: str, *, pipeline: str | None = None, chat: bool = False
+) -> str:
+    """Where a call in the hf-inference format goes.
+
+    An endpoint URL (as ``model`` or a custom ``base_url``) is used as-is (a chat task adds the
+    chat-completions route to it); a model id goes to ``{base_url}/models/{id}``, plus
+    ``/pipeline/{pipeline}`` for the task-forcing routes. A chat task on the default
+    hf-inference base goes to the router's own chat route, ``{router_url}/v1/chat/completions``
+    (hf-inference itself no longer serves chat; the router picks a provider); on another base
+    to ``{base_url}/v1/chat/completions``.
+    """
+    endpoint = (
+        model if is_url(model) else settings.base_url if settings.is_custom_endpoint else None
+    )
+    if chat:
+        if endpoint is not None:
+            return chat_url("", endpoint)
+        if settings.base_url == f"{settings.router_url}/{HF_INFERENCE}":
+            return chat_url(f"{settings.router_url}/v1")
+        return chat_url("", settings.base_url)
+    if endpoint is not None:
+        return endpoint
+    url = f"{settings.base_url}/models/{model}"
+    return f"{url}/pipeline/{pipeline}" if pipeline else url
 
 
 def hub_task(task: str) -> str:

@@ -170,7 +170,7 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         assert spec.media_fields and request.content == MEDIA.data  # raw bytes, no parameters
         return
     body = json.loads(request.content, parse_constant=_not_json)
-    if spec.url is not None:  # routes of their own (chat completions): messages, not inputs
+    if spec.hf_inference.chat:  # routes of their own (chat completions): messages, not inputs
         assert request.url.startswith("https://router.huggingface.co/")
         assert isinstance(body, dict) and body["messages"]
         return
