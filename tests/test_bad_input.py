@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
+import hf_tools.flow
 import hf_tools.media as media
 from hf_tools import (
     REGISTRY,
     ConfigurationError,
-    HFClient,
     HFToolError,
     HFToolsError,
     HuggingFaceToolkit,
@@ -246,7 +246,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def breaks(*args: Any) -> Any:
         raise TypeError(f"unhashable type: 'dict' (Authorization: Bearer {DUMMY_TOKEN})")
 
-    monkeypatch.setattr(HFClient, "prepare", breaks)
+    monkeypatch.setattr(hf_tools.flow, "http_request", breaks)
     reply = tool.invoke(call)
     assert reply.status == "error"
     assert reply.content == (
@@ -257,7 +257,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def misconfigured(*args: Any) -> Any:
         raise ConfigurationError("no api key")
 
-    monkeypatch.setattr(HFClient, "prepare", misconfigured)
+    monkeypatch.setattr(hf_tools.flow, "http_request", misconfigured)
     with pytest.raises(ConfigurationError):
         tool.invoke(call)
     assert sent == []
