@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from hf_tools.errors import ConfigurationError
+from hf_tools.providers._base import DEFAULT_ROUTER_URL, HF_INFERENCE, is_url
 
 __all__ = [
     "AUTO",
@@ -38,11 +39,9 @@ __all__ = [
     "stored_token",
 ]
 
-DEFAULT_ROUTER_URL = "https://router.huggingface.co"
 DEFAULT_BASE_URL = f"{DEFAULT_ROUTER_URL}/hf-inference"
 DEFAULT_HUB_URL = "https://huggingface.co"
 AUTO = "auto"
-HF_INFERENCE = "hf-inference"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONTENT_CHARS = 4000
@@ -81,11 +80,6 @@ def stored_token() -> str | None:
     except (OSError, ValueError):
         return None
     return token or None
-
-
-def is_url(value: str) -> bool:
-    """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
-    return value.startswith(("https://", "http://"))
 
 
 def check_model(where: str, model: object) -> str:

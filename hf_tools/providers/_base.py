@@ -15,12 +15,12 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hf_tools.config import DEFAULT_ROUTER_URL
 from hf_tools.errors import APIError, ResponseFormatError
 from hf_tools.tasks._base import Media, Payload
 
 __all__ = [
     "DEFAULT_ROUTER_URL",
+    "HF_INFERENCE",
     "Adapter",
     "Call",
     "Done",
@@ -35,8 +35,18 @@ __all__ = [
     "decode_data_uri",
     "dig",
     "download",
+    "is_url",
     "without_none",
 ]
+
+DEFAULT_ROUTER_URL = "https://router.huggingface.co"
+HF_INFERENCE = "hf-inference"
+
+
+def is_url(value: str) -> bool:
+    """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
+    return value.startswith(("https://", "http://"))
+
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hf_tools.config import HF_INFERENCE, is_url
 from hf_tools.errors import ResponseFormatError
-from hf_tools.providers._base import Adapter, Call, Done, Step
+from hf_tools.providers._base import HF_INFERENCE, Adapter, Call, Done, Step, is_url
 from hf_tools.tasks import REGISTRY as TASKS
 from hf_tools.tasks._base import HFInferenceWire, Payload, TaskSpec
 
