@@ -9,7 +9,7 @@ the I/O, as in httpx2. Connection pools are created once and reused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -183,41 +183,22 @@ class _BaseClient(Closeable):
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        is_custom_endpoint: bool = False,
-        models: Mapping[str, str] | None = None,
-        use_cache: bool | None = None,
-        wait_for_model: bool | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        *,
-        provider: str | None = None,
-        providers: Mapping[str, str] | None = None,
-        router_url: str | None = None,
-        hub_url: str | None = None,
-        bill_to: str | None = None,
-        provider_order: Sequence[str] | None = None,
+        *args: Any,
         settings: Settings | None = None,
-        **extra: Any,
+        **kwargs: Any,
     ) -> None:
+        """Take a ready ``settings``, or the arguments of :meth:`Settings.create` (all of them).
+
+        Raises:
+            TypeError: both, or an argument that is no setting.
+        """
         api_key = secret(api_key)  # no plain-string local in tracebacks from here on
-        self.settings = settings or Settings.create(
-            api_key=api_key,
-            base_url=base_url,
-            is_custom_endpoint=is_custom_endpoint,
-            models=models,
-            use_cache=use_cache,
-            wait_for_model=wait_for_model,
-            timeout=timeout,
-            max_retries=max_retries,
-            provider=provider,
-            providers=providers,
-            router_url=router_url,
-            hub_url=hub_url,
-            bill_to=bill_to,
-            provider_order=provider_order,
-            **extra,
-        )
+        if settings is None:
+            settings = Settings.create(api_key, *args, **kwargs)
+        elif api_key is not None or args or kwargs:
+            msg = "pass settings= or the settings' arguments, not both"
+            raise TypeError(msg)
+        self.settings = settings
 
     def __repr__(self) -> str:
         s = self.settings

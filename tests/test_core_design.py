@@ -5,14 +5,15 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from hf_tools import REGISTRY, HFClient
+from hf_tools import REGISTRY, AsyncHFClient, HFChatModel, HFClient, HuggingFaceToolkit
+from hf_tools.config import SETTINGS_PARAMETERS, RetryPolicy, Settings
 from hf_tools.errors import ConfigurationError
 from hf_tools.providers import get_adapter
 from hf_tools.tasks import get_spec
@@ -202,3 +203,81 @@ def test_the_hf_tools_import_graph_has_no_cycle() -> None:
     for node in sorted(graph):
         if node not in state:
             visit(node)
+
+
+# ------------------------------------------------------------------ settings stated once
+
+
+def _samples(tmp: Path) -> dict[str, tuple[Any, Callable[[Settings], bool]]]:
+    """A value for every Settings.create argument, and how the Settings shows it arrived."""
+    return {
+        "api_key": (
+            "hf_sample",
+            lambda s: s.api_key is not None and s.api_key.get_secret_value() == "hf_sample",
+        ),
+        "base_url": ("http://127.0.0.1:9", lambda s: s.base_url == "http://127.0.0.1:9"),
+        "is_custom_endpoint": (True, lambda s: s.is_custom_endpoint),
+        "models": ({"summarization": "org/m"}, lambda s: s.models == {"summarization": "org/m"}),
+        "use_cache": (False, lambda s: s.use_cache is False),
+        "wait_for_model": (True, lambda s: s.wait_for_model is True),
+        "timeout": (7.0, lambda s: s.timeout == 7.0),
+        "max_retries": (1, lambda s: s.retry.max_retries == 1),
+        "retry": (RetryPolicy(max_retries=2), lambda s: s.retry == RetryPolicy(max_retries=2)),
+        "max_content_chars": (999, lambda s: s.max_content_chars == 999),
+        "output_dir": (tmp, lambda s: s.output_dir == tmp),
+        "allowed_roots": ([tmp], lambda s: s.allowed_roots == (tmp.resolve(),)),
+        "allow_private_urls": (True, lambda s: s.allow_private_urls),
+        "max_media_bytes": (1234, lambda s: s.max_media_bytes == 1234),
+        "max_json_bytes": (2345, lambda s: s.max_json_bytes == 2345),
+        "max_binary_bytes": (3456, lambda s: s.max_binary_bytes == 3456),
+        "provider": ("hf-inference", lambda s: s.provider == "hf-inference"),
+        "providers": (
+            {"summarization": "hf-inference"},
+            lambda s: s.providers == {"summarization": "hf-inference"},
+        ),
+        "router_url": ("http://127.0.0.1:8", lambda s: s.router_url == "http://127.0.0.1:8"),
+        "hub_url": ("http://127.0.0.1:7", lambda s: s.hub_url == "http://127.0.0.1:7"),
+        "bill_to": ("my-org", lambda s: s.bill_to == "my-org"),
+        "provider_order": (["hf-inference"], lambda s: s.provider_order == ("hf-inference",)),
+    }
+
+
+def _toolkit_settings(**kw: Any) -> Settings:
+    return HuggingFaceToolkit(**kw).client.settings
+
+
+_ADAPTERS: dict[str, Callable[..., Settings]] = {
+    "HFClient": lambda **kw: HFClient(**kw).settings,
+    "AsyncHFClient": lambda **kw: AsyncHFClient(**kw).settings,
+    "HuggingFaceToolkit": _toolkit_settings,
+}
+
+
+@pytest.mark.parametrize("adapter", sorted(_ADAPTERS))
+def test_every_adapter_takes_every_setting_and_a_ready_settings(
+    adapter: str, tmp_path: Path
+) -> None:
+    samples = _samples(tmp_path)
+    assert set(samples) == set(SETTINGS_PARAMETERS), "a new setting needs a sample here"
+    build = _ADAPTERS[adapter]
+    for name, (value, arrived) in samples.items():
+        kw: dict[str, Any] = {"api_key": "hf_x", name: value}
+        if name == "is_custom_endpoint":
+            kw["base_url"] = "http://127.0.0.1:9"
+        assert arrived(build(**kw)), f"{adapter} did not pass {name} on"
+    ready = Settings.create(api_key="hf_x", timeout=7.0, max_media_bytes=1234)
+    got = build(settings=ready)
+    assert (got.timeout, got.max_media_bytes) == (7.0, 1234)
+    with pytest.raises((TypeError, ConfigurationError), match="not both"):
+        build(settings=ready, timeout=3.0)
+
+
+def test_the_chat_model_takes_the_settings_that_apply_to_it() -> None:
+    applies = {"api_key", "timeout", "max_retries", "retry", "max_json_bytes"}
+    fields = set(HFChatModel.model_fields)
+    assert applies <= fields & set(SETTINGS_PARAMETERS)
+    samples = _samples(Path.cwd())
+    for name in sorted(fields & set(SETTINGS_PARAMETERS) - {"base_url"}):
+        value, arrived = samples[name]
+        llm = HFChatModel(model="org/m", **{"api_key": "hf_x", name: value})
+        assert arrived(llm._settings), f"HFChatModel did not pass {name} on"
