@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from hf_tools.config import Settings, secret
 from hf_tools.errors import ConfigurationError, InputError
-from hf_tools.flow import call_flow, first_request, run_async, run_sync
+from hf_tools.flow import Routes, call_flow, first_request, run_async, run_sync
 from hf_tools.http import HFRequest, RawResponse, async_pool, send_async, send_sync, sync_pool
 from hf_tools.routing import model_for
 from hf_tools.tasks import get_spec
@@ -199,6 +199,7 @@ class _BaseClient(Closeable):
             msg = "pass settings= or the settings' arguments, not both"
             raise TypeError(msg)
         self.settings = settings
+        self._routes: Routes = {}  # route_for is pure for these frozen settings
 
     def __repr__(self) -> str:
         s = self.settings
@@ -248,7 +249,8 @@ class HFClient(_BaseClient):
 
     def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        return run_sync(self._http, self.settings, call_flow(self.settings, spec, inputs, model))
+        flow = call_flow(self.settings, spec, inputs, model, self._routes)
+        return run_sync(self._http, self.settings, flow)
 
     def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over the shared connection pool."""
@@ -287,7 +289,7 @@ class AsyncHFClient(_BaseClient):
 
     async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        flow = call_flow(self.settings, spec, inputs, model)
+        flow = call_flow(self.settings, spec, inputs, model, self._routes)
         return await run_async(self.http, self.settings, flow)
 
     async def send(self, request: HFRequest) -> RawResponse:

@@ -26,7 +26,8 @@ import re
 import socket
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -456,56 +457,99 @@ def _next_hop(url: str, response: httpx2.Response) -> str | None:
     return None
 
 
-def _download(url: str, settings: Settings) -> bytes:
-    """GET ``url`` following checked redirects, all within ``settings.timeout`` in total.
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """GET ``url`` at its checked address, within ``timeout``.
+
+    The driver sends back the opened response, then, for each ``None`` the flow yields, the
+    response's next chunk (None at its end).
+    """
+
+    url: str
+    timeout: float
+
+
+def _download_flow(url: str, settings: Settings) -> Generator[_Hop | None, Any, bytes]:
+    """One download as steps, written once for both drivers.
+
+    Checked redirects, the size cap, and the whole download within ``settings.timeout``.
 
     A read timeout is fixed per request, so a stall right before the deadline can overrun it by
     up to one read timeout; a slow trickle of data stops at the first chunk past it.
     """
     deadline = time.monotonic() + settings.timeout
-    # trust_env=False: no proxy from the environment between the address check and the host.
-    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
-        for _ in range(_MAX_REDIRECTS + 1):
-            target = _target(url, settings)
-            request = _pinned_request(client, target, _remaining(deadline, settings))
-            response = client.send(request, stream=True)
-            try:
-                hop = _next_hop(url, response)
-                if hop is None:
-                    data = bytearray()
-                    for chunk in response.iter_bytes():
-                        _remaining(deadline, settings)
-                        data += chunk
-                        if len(data) > settings.max_media_bytes:
-                            raise _too_large(settings)
-                    return bytes(data)
-            finally:
-                response.close()
-            url = hop
+    for _ in range(_MAX_REDIRECTS + 1):
+        response: httpx2.Response = yield _Hop(url, _remaining(deadline, settings))
+        hop = _next_hop(url, response)
+        if hop is None:
+            data = bytearray()
+            while (chunk := (yield None)) is not None:
+                _remaining(deadline, settings)
+                data += chunk
+                if len(data) > settings.max_media_bytes:
+                    raise _too_large(settings)
+            return bytes(data)
+        url = hop
     msg = f"more than {_MAX_REDIRECTS} redirects"
     raise MediaError(msg)
+
+
+def _download(url: str, settings: Settings) -> bytes:
+    """Drive :func:`_download_flow` with blocking I/O."""
+    flow = _download_flow(url, settings)
+    response: httpx2.Response | None = None
+    chunks: Iterator[bytes] | None = None
+    # trust_env=False: no proxy from the environment between the address check and the host.
+    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
+        try:
+            step = next(flow)
+            while True:
+                if step is None:  # the flow reads only after a hop: chunks is set
+                    assert chunks is not None
+                    step = flow.send(next(chunks, None))
+                    continue
+                if response is not None:
+                    response.close()
+                request = _pinned_request(client, _target(step.url, settings), step.timeout)
+                response = client.send(request, stream=True)
+                chunks = response.iter_bytes()
+                step = flow.send(response)
+        except StopIteration as stop:
+            data: bytes = stop.value
+            return data
+        finally:
+            if response is not None:
+                response.close()
 
 
 async def _adownload(url: str, settings: Settings) -> bytes:
+    """Drive :func:`_download_flow` with asyncio I/O."""
+    flow = _download_flow(url, settings)
+    response: httpx2.Response | None = None
+    chunks: AsyncIterator[bytes] | None = None
     options = client_options(settings.timeout, _async_transport)
     async with httpx2.AsyncClient(**options, trust_env=False) as client:
-        for _ in range(_MAX_REDIRECTS + 1):
-            request = _pinned_request(client, await _atarget(url, settings), settings.timeout)
-            response = await client.send(request, stream=True)
-            try:
-                hop = _next_hop(url, response)
-                if hop is None:
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > settings.max_media_bytes:
-                            raise _too_large(settings)
-                    return bytes(data)
-            finally:
+        try:
+            step = next(flow)
+            while True:
+                if step is None:
+                    assert chunks is not None
+                    step = flow.send(await anext(chunks, None))
+                    continue
+                if response is not None:
+                    await response.aclose()
+                target = await _atarget(step.url, settings)
+                response = await client.send(
+                    _pinned_request(client, target, step.timeout), stream=True
+                )
+                chunks = response.aiter_bytes()
+                step = flow.send(response)
+        except StopIteration as stop:
+            data: bytes = stop.value
+            return data
+        finally:
+            if response is not None:
                 await response.aclose()
-            url = hop
-    msg = f"more than {_MAX_REDIRECTS} redirects"
-    raise MediaError(msg)
 
 
 def _download_error(exc: Exception) -> MediaError:

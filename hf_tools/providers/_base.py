@@ -71,7 +71,7 @@ class JobCancelledError(JobFailedError):
     hint: ClassVar[str] = "The job was cancelled before it finished; call the tool again."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Call(Generic[InputT]):
     """One tool call as an adapter sees it: resolved routing, validated args, resolved media.
 
@@ -111,7 +111,7 @@ class Call(Generic[InputT]):
         return ResponseFormatError(f"{self.provider}: {what}", task=self.task, model=self.model)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Request:
     """One HTTP request for the driver to send.
 
@@ -136,7 +136,7 @@ class Request:
     purpose: Literal["call", "poll", "download"] = "call"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Reply:
     """A 2xx response as the driver hands it back: decoded body and its content type."""
 
@@ -145,14 +145,14 @@ class Reply:
     status: int = 200
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Done(Generic[OutputT]):
     """The call is over: ``output`` is the task's Output."""
 
     output: OutputT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Send:
     """Send ``request`` (after waiting ``delay`` seconds), then pass its reply to ``then``.
 
