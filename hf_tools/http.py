@@ -27,9 +27,9 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 from typing import Any
 
 import httpcore2
@@ -41,7 +41,6 @@ from hf_tools.config import (
     RetryPolicy,
     Settings,
     is_hf_host,
-    is_url,
 )
 from hf_tools.errors import (
     APIError,
@@ -68,7 +67,6 @@ __all__ = [
     "async_pool",
     "build_headers",
     "build_request",
-    "build_url",
     "client_options",
     "deadline",
     "decode_body",
@@ -147,17 +145,26 @@ def secrets_of(request: HFRequest) -> tuple[str, ...]:
     return (token,) if scheme.lower() == "bearer" and token else ()
 
 
-@contextmanager
-def redacting(request: HFRequest) -> Iterator[None]:
+class redacting:
     """Cut ``request``'s token out of any hf_tools error raised in the block.
 
-    Parsers quote bodies in their messages, and servers echo tokens.
+    Parsers quote bodies in their messages, and servers echo tokens. A class, not a
+    ``@contextmanager``: it is entered a few times per call, on the hot path.
     """
-    try:
-        yield
-    except HFToolsError as exc:
-        exc.redact(secrets_of(request))
-        raise
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: HFRequest) -> None:
+        self._request = request
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, HFToolsError):
+            exc.redact(secrets_of(self._request))
 
 
 # ------------------------------------------------------------------------------ deadlines
@@ -173,18 +180,29 @@ def time_left() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
-@contextmanager
-def deadline(at: float | None) -> Iterator[None]:
-    """Run the block under the deadline ``at`` (monotonic seconds), or an earlier outer one."""
-    current = _deadline.get()
-    if at is None or (current is not None and current <= at):
-        yield
-        return
-    token = _deadline.set(at)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class deadline:
+    """Run the block under the deadline ``at`` (monotonic seconds), or an earlier outer one.
+
+    A class, not a ``@contextmanager``: every call enters it more than once.
+    """
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, at: float | None) -> None:
+        self._at = at
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        at, current = self._at, _deadline.get()
+        if at is not None and (current is None or at < current):
+            self._token = _deadline.set(at)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
+            self._token = None
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -483,20 +501,6 @@ def json_body(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def build_url(settings: Settings, model: str, pipeline: str | None = None) -> str:
-    """Where a task call goes.
-
-    An endpoint URL (as ``model`` or a custom ``base_url``) is used as-is; a model id goes to
-    ``{base_url}/models/{id}``, plus ``/pipeline/{task}`` for the task-forcing routes.
-    """
-    if is_url(model):
-        return model
-    if settings.is_custom_endpoint:
-        return settings.base_url
-    url = f"{settings.base_url}/models/{model}"
-    return f"{url}/pipeline/{pipeline}" if pipeline else url
-
-
 def build_headers(
     settings: Settings,
     url: str,
@@ -544,11 +548,19 @@ def build_request(
     model: str | None = None,
     stream: bool = False,
     binary: bool = False,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
+    auth: bool = True,
 ) -> HFRequest:
-    """Build a POST with a JSON body, or raw bytes with their content type.
+    """Build a request with a JSON body, or raw bytes with their content type.
 
     ``binary``: the answer is bytes (an image...), read up to ``settings.max_binary_bytes``
-    instead of ``settings.max_json_bytes``.
+    instead of ``settings.max_json_bytes``. ``headers`` are added last. ``auth=False``: a host
+    that never sees the token nor our options (provider CDNs, foreign polling hosts).
+
+    Raises:
+        ConfigurationError: ``auth`` to a Hugging Face host and no api key.
+        InputError: a JSON body with NaN or infinity.
     """
     if data is None:
         try:
@@ -558,28 +570,39 @@ def build_request(
             raise InputError(msg, task=task, model=model) from None
     else:
         content = data
-    # httpx2.Headers: its repr masks the token (tracebacks that print locals).
-    headers = httpx2.Headers(build_headers(settings, url, content_type=content_type, accept=accept))
+    if auth:
+        sent = build_headers(settings, url, content_type=content_type, accept=accept)
+    else:
+        sent = {"user-agent": USER_AGENT}
+    if headers:
+        sent.update(headers)
     limit = settings.max_binary_bytes if binary else settings.max_json_bytes
     return HFRequest(
         url,
-        headers,
+        httpx2.Headers(sent),  # its repr masks the token (tracebacks that print locals)
         content,
         task=task,
         model=model,
         stream=stream,
         timeout=settings.timeout,
         max_body=limit,
+        method=method,
     )
 
 
-def decode_body(raw: RawResponse, request: HFRequest, *, want: str = "json") -> Any:
+def decode_body(
+    raw: RawResponse, request: HFRequest, *, want: str = "json", content_type: str | None = None
+) -> Any:
     """Decode a 2xx body: JSON, or bytes for images/audio.
+
+    ``content_type``: the response's, when the caller has read it already.
 
     Raises:
         ResponseFormatError: the body is not what the task expects.
     """
-    ctype = raw.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type is None:
+        content_type = raw.headers.get("content-type", "")
+    ctype = content_type.split(";")[0].strip().lower()
     if want == "bytes" or ctype.startswith(("image/", "audio/", "video/")):
         if ctype.startswith("application/json") and want == "bytes":
             # Some servers wrap binary answers in JSON (e.g. base64 images); let the task parse.

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
+import hf_tools.flow
 import hf_tools.media as media
 from hf_tools import (
     REGISTRY,
     ConfigurationError,
-    HFClient,
     HFToolError,
     HFToolsError,
     HuggingFaceToolkit,
@@ -170,7 +170,7 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         assert spec.media_fields and request.content == MEDIA.data  # raw bytes, no parameters
         return
     body = json.loads(request.content, parse_constant=_not_json)
-    if spec.url is not None:  # routes of their own (chat completions): messages, not inputs
+    if spec.hf_inference.chat:  # routes of their own (chat completions): messages, not inputs
         assert request.url.startswith("https://router.huggingface.co/")
         assert isinstance(body, dict) and body["messages"]
         return
@@ -246,7 +246,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def breaks(*args: Any) -> Any:
         raise TypeError(f"unhashable type: 'dict' (Authorization: Bearer {DUMMY_TOKEN})")
 
-    monkeypatch.setattr(HFClient, "prepare", breaks)
+    monkeypatch.setattr(hf_tools.flow, "http_request", breaks)
     reply = tool.invoke(call)
     assert reply.status == "error"
     assert reply.content == (
@@ -257,7 +257,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def misconfigured(*args: Any) -> Any:
         raise ConfigurationError("no api key")
 
-    monkeypatch.setattr(HFClient, "prepare", misconfigured)
+    monkeypatch.setattr(hf_tools.flow, "http_request", misconfigured)
     with pytest.raises(ConfigurationError):
         tool.invoke(call)
     assert sent == []

@@ -665,7 +665,10 @@ _RECORDED = {(r["provider"], r["task"]) for r in RECORDS}
 _MEDIA = {"image": Media(PNG, "image/png"), "audio": AUDIO}
 
 
-@pytest.mark.parametrize("pair", sorted(REGISTRY), ids="/".join)
+# hf-inference's adapters are driven end to end from every task's cassettes (test_contract).
+@pytest.mark.parametrize(
+    "pair", sorted(p for p in REGISTRY if p[0] != "hf-inference"), ids="/".join
+)
 def test_every_adapter_builds_a_router_request_and_reads_its_format(pair: tuple[str, str]) -> None:
     provider, task = pair
     adapter, spec = REGISTRY[pair], get_spec(task)
@@ -687,3 +690,26 @@ def test_every_adapter_builds_a_router_request_and_reads_its_format(pair: tuple[
         return  # driven end to end above
     step = first.then(Reply(_OPENAI_BODIES[task]))
     assert isinstance(step, Done) and isinstance(step.output, OUTPUTS[task])
+
+
+def test_hf_inference_is_an_adapter_per_task_contract_built_from_its_wire() -> None:
+    spoken = {task for task, spec in TASKS.items() if spec.hf_inference is not None}
+    assert {t for p, t in REGISTRY if p == "hf-inference"} == spoken == set(TASKS)
+    spec = get_spec("sentence-similarity")
+    call = Call(
+        task=spec.task,
+        provider="hf-inference",
+        model="org/m",
+        args=spec.input_model.model_validate(spec.example),
+    )
+    first = get_adapter("hf-inference", spec.task).start(call)
+    assert first.request.url == f"{ROUTER}/hf-inference/models/org/m/pipeline/sentence-similarity"
+    assert first.request.payload is not None
+    assert (
+        first.request.payload.json["inputs"]["source_sentence"] == spec.example["source_sentence"]
+    )
+    step = first.then(Reply([0.5, 0.25, 0.125]))
+    assert isinstance(step, Done) and step.output.scores[0].score == 0.5
+    image = get_adapter("hf-inference", "text-to-image")
+    assert (image.expect, dict(image.headers)) == ("bytes", {"accept": "image/png"})
+    assert get_adapter("hf-inference", "image-segmentation").offload

@@ -1,27 +1,21 @@
 """conversational: one chat turn with an instruct model (OpenAI-compatible chat completions).
 
 The tool is for an agent that wants a second opinion or a sub-answer from another model; the
-chat model *driving* an agent is :class:`hf_tools.HFChatModel`. Where it goes:
-
-* a model id with the default (hf-inference) base -> the router's auto route
-  ``https://router.huggingface.co/v1/chat/completions`` (hf-inference itself no longer serves
-  chat; the router picks a provider), ``"model": <id>`` in the body;
-* another base URL (e.g. ``https://router.huggingface.co/together``) ->
-  ``{base}/v1/chat/completions``;
-* an endpoint URL (as the model, or a custom-endpoint base) -> ``{url}/v1/chat/completions``
-  with ``"model": "tgi"``.
+chat model *driving* an agent is :class:`hf_tools.HFChatModel`. It speaks OpenAI chat
+completions (``chat=True``): :func:`hf_tools.routing.hf_inference_url` says where that goes
+(the router's ``/v1/chat/completions`` by default, ``{endpoint}/v1/chat/completions`` for an
+endpoint URL), and answers are read with :mod:`hf_tools.chat_wire`: no LangChain here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.config import DEFAULT_BASE_URL, Settings, is_url
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.chat_wire import WireMessage, completion_text, read_completion, usage_counts
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput
 
 
 class Turn(BaseModel):
@@ -54,21 +48,6 @@ class ConversationalOutput(BaseModel):
     usage: dict[str, int] | None = None
 
 
-def url(settings: Settings, model: str) -> str:
-    """The chat completions URL for this model setting (see the module docstring)."""
-    # hf_tools.langchain.chat loads langchain_core; the registry is imported by HFClient users too.
-    from hf_tools.langchain.chat import chat_url
-
-    if is_url(model):
-        return chat_url("", model)
-    if settings.is_custom_endpoint:
-        return chat_url("", settings.base_url)
-    if settings.base_url == DEFAULT_BASE_URL:
-        parts = urlsplit(DEFAULT_BASE_URL)
-        return f"{parts.scheme}://{parts.netloc}/v1/chat/completions"
-    return f"{settings.base_url}/v1/chat/completions"
-
-
 def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
     """``{"messages": [*history, {"role": "user", "content": message}]}``; client adds model."""
     turns = [{"role": t.role, "content": t.content} for t in args.history or []]
@@ -77,16 +56,13 @@ def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
 
 def parse(data: Any, args: BaseModel) -> ConversationalOutput:
     """A chat completion (any provider's, TGI's ``content: null`` included) -> the reply."""
-    from hf_tools.langchain.chat import parse_completion  # lazily, as in url()
-
-    message = parse_completion(data).generations[0].message
-    meta = message.response_metadata
-    usage = getattr(message, "usage_metadata", None)
+    wire, choice = read_completion(data)
+    message = choice.message or WireMessage()
     return ConversationalOutput(
-        generated_text=message.text,
-        finish_reason=meta.get("finish_reason"),
-        model=meta.get("model_name"),
-        usage=dict(usage) if usage else None,
+        generated_text=completion_text(message.content),
+        finish_reason=choice.finish_reason,
+        model=wire.model,
+        usage=usage_counts(wire),
     )
 
 
@@ -101,11 +77,8 @@ SPEC = TaskSpec(
     description="Ask an instruct LLM one message (plus optional prior turns); returns its reply.",
     input_model=ConversationalInput,
     output_model=ConversationalOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="meta-llama/Llama-3.1-8B-Instruct",
     example={"message": "What is deep learning?"},
-    url=url,
-    model_in_body=True,
+    hf_inference=HFInferenceWire(build, parse, chat=True),
 )

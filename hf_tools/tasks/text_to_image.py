@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.mime import detect_mime, image_size
+from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
 
 _TASK = "text-to-image"
 _EXTENSIONS = {
@@ -98,8 +99,6 @@ def _image_bytes(data: Any) -> bytes:
 
 def parse(data: Any, args: TextToImageInput) -> TextToImageOutput:
     """Image bytes -> the image with its type and size, read from the header."""
-    from hf_tools.media import detect_mime, image_size  # media imports _base: avoid a cycle
-
     image = _image_bytes(data)
     mime = detect_mime(image)
     if mime is None or not mime.startswith("image/"):
@@ -122,11 +121,8 @@ SPEC = TaskSpec(
     description="Generate an image from a text prompt. Returns its format, size and saved path.",
     input_model=TextToImageInput,
     output_model=TextToImageOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="black-forest-labs/FLUX.1-schnell",
     example={"prompt": "An astronaut riding a horse on the moon."},
-    accept="image/png",
-    response="bytes",
+    hf_inference=HFInferenceWire(build, parse, accept="image/png", response="bytes"),
 )
