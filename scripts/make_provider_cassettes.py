@@ -678,6 +678,60 @@ def hub_cassettes(reference: Path) -> None:
         print(write_cassette(folder / f"{name}.yaml", [item]))
 
 
+# The success cassettes of the tasks only providers serve (cassettes/<task>/success.yaml):
+# the Hub's mapping of the default model to one provider, then that provider's flow for the
+# task's example, answered by a recorded (or documented) call of the same provider and task.
+SUCCESS = {
+    "text-to-speech": (
+        "replicate",
+        "jaaari/kokoro-82m:dfdf537ba482b029e0a761699e6f55e9162cfd159270bfe0e44857caa5f275a6",
+    ),
+    "text-to-video": (
+        "replicate",
+        "genmoai/mochi-1:1944af04d098ef69bed7f9d335d102e652203f268ec4aaa2d836f6217217e460",
+    ),
+    "image-to-image": ("fal-ai", "fal-ai/flux-kontext/dev"),
+    "image-to-video": ("fal-ai", "fal-ai/wan/v2.2-a14b/image-to-video"),
+}
+
+
+def success_cassettes(
+    records: list[dict[str, Any]], cut: Mapping[str, str], media: Mapping[str, Media]
+) -> None:
+    """``cassettes/<task>/success.yaml`` for each task of :data:`SUCCESS`."""
+    from hf_tools.routing import hub_task
+
+    for task, (provider, model) in SUCCESS.items():
+        spec = get_spec(task)
+        record = next(
+            r for r in records if (r["provider"], r["task"], r["model"]) == (provider, task, model)
+        )
+        mapping = {
+            "id": spec.default_model,
+            "inferenceProviderMapping": [
+                {
+                    "provider": provider,
+                    "providerId": model,
+                    "status": "live",
+                    "task": hub_task(task),
+                }
+            ],
+        }
+        url = mapping_url(DEFAULT_HUB_URL, spec.default_model)
+        hub = Interaction(
+            HFRequest(url, {}, b""),
+            200,
+            json.dumps(mapping, separators=(",", ":")),
+            {"content-type": "application/json; charset=utf-8"},
+            "GET",
+        )
+        call = _call(record, spec.example, {f: media[f] for f in spec.media_fields})
+        path = write_cassette(
+            Path("cassettes") / task / "success.yaml", [hub, *interactions(record, call, cut)]
+        )
+        print(f"{path}  <- {record['source']} (request built from the task's example)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path, help="the hf-recordings folder")
@@ -717,6 +771,7 @@ def main() -> None:
             Path("cassettes/providers") / f"{name}.yaml", interactions(record, call, cut)
         )
         print(f"{path}  <- {record['source']}")
+    success_cassettes(records + docs, cut, media)
 
 
 if __name__ == "__main__":

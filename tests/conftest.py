@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import hf_tools.http
+import hf_tools.media
 from hf_tools.http import HFRequest, RawResponse
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.testing import DUMMY_TOKEN, is_recording, use_cassette
@@ -23,10 +25,35 @@ FIXTURES = ROOT / "tests" / "fixtures"
 def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
     """A toolkit with the one tool of ``task``; an endpoint-only task gets its example URL."""
     from hf_tools import REGISTRY
+    from hf_tools.tasks._generated import PROVIDER_ONLY
 
     spec = REGISTRY[task]
     models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
+    if PROVIDER_ONLY in spec.tags:  # its success cassette starts with the Hub's mapping
+        kw.setdefault("provider", "auto")
     return HuggingFaceToolkit(api_key=token, tasks=[task], models=models, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mappings() -> Iterator[None]:
+    """Each test starts with an empty Hub mapping cache, so its cassette's lookup is played."""
+    from hf_tools.routing import MAPPINGS
+
+    MAPPINGS.clear()
+    yield
+    MAPPINGS.clear()
+
+
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
+        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from hf_tools.errors import ConfigurationError, ResponseFormatError
 
 __all__ = [
     "EXTENSIONS",
+    "PROVIDER_ONLY",
     "kilobytes",
     "not_on_hf_inference",
     "require_mime",
@@ -24,6 +25,9 @@ __all__ = [
     "wav_seconds",
     "write_named",
 ]
+
+PROVIDER_ONLY = "provider-only"
+"""The tag of a task hf-inference does not serve (``TaskSpec.tags``): only providers do."""
 
 EXTENSIONS = {
     "audio/wav": "wav",

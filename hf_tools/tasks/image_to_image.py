@@ -13,7 +13,7 @@ from pydantic import Field
 
 from hf_tools.tasks import text_to_image
 from hf_tools.tasks._base import Media, MediaRef, OptionalText, Payload, TaskSpec, ToolInput
-from hf_tools.tasks._generated import not_on_hf_inference
+from hf_tools.tasks._generated import PROVIDER_ONLY, not_on_hf_inference
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 from hf_tools.tasks.text_to_image import TextToImageOutput
 
@@ -64,4 +64,5 @@ SPEC = TaskSpec(
     example={"image": "tests/fixtures/image.png", "prompt": "Turn the cat into a tiger."},
     media_fields=("image",),
     response="bytes",
+    tags=(PROVIDER_ONLY,),
 )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from hf_tools.tasks._base import Media, MediaRef, OptionalText, Payload, TaskSpec, ToolInput
-from hf_tools.tasks._generated import not_on_hf_inference
+from hf_tools.tasks._generated import PROVIDER_ONLY, not_on_hf_inference
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 from hf_tools.tasks.text_to_video import TextToVideoOutput, render, video_bytes
 
@@ -59,4 +59,5 @@ SPEC = TaskSpec(
     example={"image": "tests/fixtures/image.png", "prompt": "The cat turns its head."},
     media_fields=("image",),
     response="bytes",
+    tags=(PROVIDER_ONLY,),
 )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
 from hf_tools.tasks._generated import (
+    PROVIDER_ONLY,
     kilobytes,
     not_on_hf_inference,
     require_mime,
@@ -95,4 +96,5 @@ SPEC = TaskSpec(
     default_model="hexgrad/Kokoro-82M",
     example={"text": "Hello from hf-tools."},
     response="bytes",
+    tags=(PROVIDER_ONLY,),
 )
