@@ -409,7 +409,7 @@ DOCUMENTED_NAMES = {
 # Pairs no tape recorded: bodies as huggingface_hub 2.x's adapters read them and the
 # providers document them ("docs" in cassettes/INDEX.md). (provider, task, model, args,
 # answers before the download, download type); "file:<type>" answers that file's bytes.
-_PNG_ARGS = {"image": "tests/fixtures/image.png"}
+_PNG_ARGS = {"image": "tests/fixtures/small.png"}  # a 64x64 grey PNG: small cassettes
 _FAL_MEDIA = "https://v3.fal.media/files"
 _DELIVERY = "https://replicate.delivery/xezq/Zd3lA6kQ9vRj"
 _WAVESPEED = "https://api.wavespeed.ai/api/v3/predictions"
@@ -754,7 +754,7 @@ def main() -> None:
     hub_cassettes(ns.reference)
     media = {
         "audio": Media(Path("tests/fixtures/audio.flac").read_bytes(), "audio/flac"),
-        "image": Media(Path("tests/fixtures/image.png").read_bytes(), "image/png"),
+        "image": Media(Path("tests/fixtures/small.png").read_bytes(), "image/png"),
     }
     chosen = [
         (name, next(r for r in records if (r["provider"], r["task"], r["model"]) == key))

@@ -72,7 +72,7 @@ OUTPUTS = {
     "image-to-video": ImageToVideoOutput,
 }
 AUDIO = Media((FIXTURES / "audio.flac").read_bytes(), "audio/flac")
-PNG = (FIXTURES / "image.png").read_bytes()
+PNG = (FIXTURES / "small.png").read_bytes()  # the image of the image-to-* cassettes
 _MEDIA = {"image": Media(PNG, "image/png"), "audio": AUDIO}
 
 
