@@ -294,14 +294,13 @@ async def throughput(
 def _cassette_responses() -> list[tuple[str, str, httpx2.Response]]:
     """(task, cassette, 2xx response) for every recorded success under cassettes/<task>/."""
     from hf_tools import REGISTRY
-    from hf_tools.tasks._generated import PROVIDER_ONLY
 
     found = []
     for path in sorted((ROOT / "cassettes").glob("*/*.yaml")):
         task = path.parent.name
         # Provider-only tasks answer in several steps (a flow, not one body): their content
         # is bounded by their render (one line), see tests/test_provider_flow.py.
-        if task not in REGISTRY or PROVIDER_ONLY in REGISTRY[task].tags:
+        if task not in REGISTRY or REGISTRY[task].hf_inference is None:
             continue
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]:
             resp = item["response"]

@@ -1,44 +1,30 @@
 """HFClient and AsyncHFClient: ``run(task, **args)`` -> the task's typed output.
 
-Both share :class:`_BaseClient` (settings, validation, request building, parsing); they differ
-only in the I/O call, as in httpx2. Connection pools are created once and reused.
+Both share :class:`_BaseClient` (settings, validation); every call is one
+:func:`hf_tools.flow.call_flow` (route -> adapter steps -> the one send path), driven by
+:func:`~hf_tools.flow.run_sync` or :func:`~hf_tools.flow.run_async`: the clients differ only in
+the I/O, as in httpx2. Connection pools are created once and reused.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
-from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from hf_tools.config import HF_INFERENCE, Settings, check_model, is_url, secret
-from hf_tools.errors import ConfigurationError, InputError, ResponseFormatError
-from hf_tools.http import (
-    HFRequest,
-    RawResponse,
-    async_pool,
-    build_request,
-    build_url,
-    deadline,
-    decode_body,
-    redacting,
-    sync_pool,
-)
-from hf_tools.http import send_async as _send_async
-from hf_tools.http import send_sync as _send_sync
-from hf_tools.media import aresolve_media, resolve_media
+from hf_tools.config import Settings, secret
+from hf_tools.errors import ConfigurationError, InputError
+from hf_tools.flow import call_flow, first_request, run_async, run_sync
+from hf_tools.http import HFRequest, RawResponse, async_pool, send_async, send_sync, sync_pool
+from hf_tools.routing import model_for
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import Media, TaskSpec
-
-if TYPE_CHECKING:
-    from hf_tools.providers import Call
-    from hf_tools.routing import Route
 
 __all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
 
@@ -191,13 +177,6 @@ class LoopPools:
                 loop.run_until_complete(entry.closer.aclose())
 
 
-def _flow() -> ModuleType:
-    """The provider call flow, loaded on first use: the hf-inference path never needs it."""
-    from hf_tools import flow
-
-    return flow
-
-
 class _BaseClient(Closeable):
     """Settings and every pure step of a call; subclasses add only the I/O."""
 
@@ -245,42 +224,12 @@ class _BaseClient(Closeable):
         return f"{type(self).__name__}(base_url={s.base_url!r}, custom={s.is_custom_endpoint})"
 
     def model_for(self, spec: AnySpec, model: str | None = None) -> str:
-        """The model id or endpoint URL a task call goes to.
+        """The model id or endpoint URL a task call goes to (:func:`hf_tools.routing.model_for`).
 
         Raises:
             ConfigurationError: an endpoint-only task (``custom``) with no endpoint configured.
         """
-        if model is not None:
-            return check_model("model", model)
-        if not spec.needs_endpoint:
-            return self.settings.models.get(spec.task) or spec.default_model
-        endpoint = self.settings.endpoint_for(spec.task)
-        if endpoint is None:
-            msg = (
-                f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
-                " (or base_url with is_custom_endpoint=True)"
-            )
-            raise ConfigurationError(msg)
-        return endpoint
-
-    def routed(self, spec: AnySpec, target: str) -> bool:
-        """Whether a call may need a provider route (an endpoint URL is used as-is).
-
-        Raises:
-            ConfigurationError: the chosen provider has no adapter for the task.
-        """
-        if spec.needs_endpoint or is_url(target):
-            return False
-        return self.settings.provider_for(spec.task) is not None
-
-    def via_provider(
-        self, spec: AnySpec, inputs: BaseModel, media: Mapping[str, Media], route: Route
-    ) -> Call[Any] | None:
-        """The provider call of ``route``, or None when hf-inference serves it as before."""
-        if route.provider == HF_INFERENCE:
-            return None
-        call: Call[Any] = _flow().call_for(self.settings, spec.task, inputs, media, route)
-        return call
+        return model_for(self.settings, spec, model)
 
     def validate(self, spec: AnySpec, args: Mapping[str, Any]) -> BaseModel:
         """Arguments -> ``<Task>Input``, or an :class:`InputError` the LLM can act on."""
@@ -293,40 +242,8 @@ class _BaseClient(Closeable):
     def prepare(
         self, spec: AnySpec, inputs: BaseModel, media: Mapping[str, Media], model: str
     ) -> HFRequest:
-        """Build the request for one call (pure)."""
-        url = spec.url(self.settings, model) if spec.url else None
-        url = url or build_url(self.settings, model, spec.pipeline)
-        payload = spec.build(inputs, media)
-        if spec.model_in_body:
-            # First key: the router reads the model from a prefix of the body.
-            named = "tgi" if is_url(model) else model
-            payload = replace(payload, json={"model": named, **payload.json})
-        return build_request(
-            self.settings,
-            url,
-            json=payload.json,
-            data=payload.data,
-            content_type=payload.content_type,
-            accept=spec.accept,
-            task=spec.task,
-            model=model,
-            binary=spec.response == "bytes",
-        )
-
-    def finish(self, spec: AnySpec, inputs: BaseModel, request: HFRequest, raw: RawResponse) -> Any:
-        """Decode and normalize a 2xx response into ``<Task>Output`` (pure)."""
-        with redacting(request):  # parsers quote bodies, which may echo the token
-            body = decode_body(raw, request, want=spec.response)
-            try:
-                return spec.parse(body, inputs)
-            except ResponseFormatError as exc:
-                exc.model = exc.model or request.model  # a parser knows its task, not the model
-                raise
-
-    def _media_values(self, spec: AnySpec, inputs: BaseModel) -> dict[str, Any]:
-        return {
-            f: value for f in spec.media_fields if (value := getattr(inputs, f, None)) is not None
-        }
+        """The first request of one call, where no Hub lookup is needed (pure)."""
+        return first_request(self.settings, spec, inputs, media, model)
 
 
 class HFClient(_BaseClient):
@@ -350,27 +267,11 @@ class HFClient(_BaseClient):
 
     def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        target = self.model_for(spec, model)
-        routed = self.routed(spec, target)  # a misfit fails here, before any request
-        with deadline(time.monotonic() + self.settings.timeout):  # media and lookup included
-            route = (
-                _flow().route_sync(self._http, self.settings, spec.task, target) if routed else None
-            )
-            media = {
-                f: resolve_media(v, self.settings)
-                for f, v in self._media_values(spec, inputs).items()
-            }
-            if route is not None:
-                call = self.via_provider(spec, inputs, media, route)
-                if call is not None:
-                    return _flow().run_sync(self._http, self.settings, call)
-                target = route.provider_model
-            request = self.prepare(spec, inputs, media, target)
-            return self.finish(spec, inputs, request, self.send(request))
+        return run_sync(self._http, self.settings, call_flow(self.settings, spec, inputs, model))
 
     def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over the shared connection pool."""
-        return _send_sync(self._http, request, self.settings.retry)
+        return send_sync(self._http, request, self.settings.retry)
 
     @property
     def http(self) -> httpx2.Client:
@@ -405,30 +306,12 @@ class AsyncHFClient(_BaseClient):
 
     async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        target = self.model_for(spec, model)
-        routed = self.routed(spec, target)  # a misfit fails here, before any request
-        with deadline(time.monotonic() + self.settings.timeout):  # media and lookup included
-            route = None
-            if routed:
-                route = await _flow().route_async(self.http, self.settings, spec.task, target)
-            media = {
-                f: await aresolve_media(v, self.settings)
-                for f, v in self._media_values(spec, inputs).items()
-            }
-            if route is not None:
-                call = self.via_provider(spec, inputs, media, route)
-                if call is not None:
-                    return await _flow().run_async(self.http, self.settings, call)
-                target = route.provider_model
-            request = self.prepare(spec, inputs, media, target)
-            raw = await self.send(request)
-            if spec.parse_in_thread:  # CPU work that grows with the answer: off the event loop
-                return await asyncio.to_thread(self.finish, spec, inputs, request, raw)
-            return self.finish(spec, inputs, request, raw)
+        flow = call_flow(self.settings, spec, inputs, model)
+        return await run_async(self.http, self.settings, flow)
 
     async def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over this loop's connection pool."""
-        return await _send_async(self.http, request, self.settings.retry)
+        return await send_async(self.http, request, self.settings.retry)
 
     def close(self) -> None:
         """Close the pools of every event loop (see :meth:`LoopPools.close`)."""

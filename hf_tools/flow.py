@@ -1,28 +1,42 @@
-"""One provider call: resolve the route, run the adapter's steps. Pure parts + two drivers.
+"""One call as an I/O-free step generator, and the two small drivers that do its I/O.
 
-The steps themselves are data (:mod:`hf_tools.providers`): ``Send(request, then, delay)``
-until ``Done(output)``. This module turns a step's :class:`~hf_tools.providers.Request` into
-an :class:`~hf_tools.http.HFRequest` (:func:`http_request`) and sends it through the one send
-path of :mod:`hf_tools.http`, so every request of a flow has the same body caps, retries,
-error mapping and the one deadline of its call. The drivers differ only in the I/O calls:
+:func:`call_flow` is every call of every task, whichever provider serves it (hf-inference, a
+named provider, "auto", an explicit ``base_url`` or endpoint URL): route
+(:func:`hf_tools.routing.route_for`) -> the Hub's mapping if routing needs it -> resolve media
+-> the adapter's steps (:mod:`hf_tools.providers`: ``Send(request, then, delay)`` until
+``Done(output)``) -> the task's Output. It yields what it needs done and gets the outcome back:
 
-* the token goes only with ``request.auth`` (router URLs), ``X-HF-Bill-To`` with it;
-* a result file (``purpose == "download"``) is untrusted: its host must be a public address
-  (the media inputs' check), its body is capped by ``max_binary_bytes``, and an HTTP error on
-  it is a :class:`~hf_tools.providers.JobFailedError` (the job's result is gone), never the
-  "model not found" of a 404 on the inference route;
-* a wait (``step.delay``, a poll interval) that would pass the deadline is not taken: the
-  call fails with :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an
-  async cancel stops the chain where it is (``asyncio.CancelledError`` propagates).
+* :class:`~hf_tools.routing.Lookup` -> the model's provider mappings (cached per process by
+  :data:`hf_tools.routing.MAPPINGS`: one lookup per model, concurrent first calls share it);
+* :class:`ResolveMedia` -> the resolved image/audio inputs;
+* an :class:`~hf_tools.http.HFRequest` -> its 2xx :class:`~hf_tools.http.RawResponse`, sent
+  through the one send path of :mod:`hf_tools.http` (body caps, retries, error mapping, the
+  call's deadline); an error is thrown back into the flow;
+* a float -> that many seconds waited (a poll interval);
+* :class:`CheckURL` -> nothing, once a result URL's host passed the media inputs' check;
+* :class:`Offload` -> the step its function returns (an async driver runs it in a thread).
 
-Routing (:func:`route_sync` / :func:`route_async`): ``"auto"`` or a named provider resolve
-(task, model) from the Hub's ``inferenceProviderMapping``, fetched through the same send path
-and cached per process by :data:`hf_tools.routing.MAPPINGS` (one lookup per model).
+:func:`run_sync` and :func:`run_async` perform those effects and differ only in the I/O calls,
+as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
+
+* the token goes only with ``request.auth`` (router URLs, configured servers), ``X-HF-Bill-To``
+  with it;
+* a result file (``purpose == "download"``) is untrusted: its host must be a public address,
+  its body is capped by ``max_binary_bytes``, and an HTTP error on it is a
+  :class:`~hf_tools.providers.JobFailedError` (the job's result is gone), never the "model not
+  found" of a 404 on the inference route;
+* a wait that would pass the deadline is not taken: the call fails with
+  :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
+  the chain where it is (``asyncio.CancelledError`` propagates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -34,31 +48,59 @@ from hf_tools.errors import APIError, HFTimeoutError, ResponseFormatError
 from hf_tools.http import (
     HFRequest,
     RawResponse,
-    build_headers,
+    build_request,
+    deadline,
     decode_body,
-    json_body,
     redacting,
     send_async,
     send_sync,
     time_left,
 )
 from hf_tools.providers import Call, JobFailedError, Reply, Request, Send, Step, get_adapter
-from hf_tools.providers import speaks as _speaks
-from hf_tools.routing import Route, alookup, lookup, resolve
-from hf_tools.tasks._base import Media
+from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, route_for, settle
+from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
-    "call_for",
+    "CheckURL",
+    "Effect",
+    "Flow",
+    "Offload",
+    "ResolveMedia",
+    "call_flow",
+    "first_request",
     "http_request",
     "hub_request",
-    "route_async",
-    "route_sync",
     "run_async",
     "run_sync",
 ]
 
 
-# ------------------------------------------------------------------------------ routing
+@dataclass(frozen=True, slots=True)
+class ResolveMedia:
+    """Resolve these image/audio references (by input field) into :class:`Media`."""
+
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckURL:
+    """Check that ``url``'s host is a public address before fetching a result file."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """Run ``run`` (CPU work that grows with the answer) and send back the step it returns."""
+
+    run: Callable[[], Step]
+
+
+Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
+Flow = Generator[Effect, Any, BaseModel]
+
+
+# ------------------------------------------------------------------------- pure parts
 
 
 def hub_request(settings: Settings, url: str) -> HFRequest:
@@ -78,70 +120,17 @@ def hub_request(settings: Settings, url: str) -> HFRequest:
     )
 
 
-def _hub_body(raw: RawResponse, request: HFRequest) -> Any:
-    with redacting(request):
-        return decode_body(raw, request)
-
-
-def _resolve(settings: Settings, mappings: Any, task: str, model: str, provider: str) -> Route:
-    return resolve(
-        mappings,
-        task=task,
-        model=model,
-        provider=provider,
-        provider_order=settings.provider_order,
-        speaks=_speaks,
-    )
-
-
-def route_sync(client: httpx2.Client, settings: Settings, task: str, model: str) -> Route | None:
-    """The route of (task, model), or None for the hf-inference path without a Hub lookup.
-
-    Raises:
-        NoProviderError: the Hub maps the model to no provider that fits (before any call).
-    """
-    provider = settings.provider_for(task)
-    if provider is None:
-        return None
-
-    def fetch(url: str) -> Any:
-        request = hub_request(settings, url)
-        return _hub_body(send_sync(client, request, settings.retry), request)
-
-    mappings = lookup(model, fetch, hub_url=settings.hub_url)
-    return _resolve(settings, mappings, task, model, provider)
-
-
-async def route_async(
-    client: httpx2.AsyncClient, settings: Settings, task: str, model: str
-) -> Route | None:
-    """:func:`route_sync` for async callers (concurrent first calls share one lookup)."""
-    provider = settings.provider_for(task)
-    if provider is None:
-        return None
-
-    async def fetch(url: str) -> Any:
-        request = hub_request(settings, url)
-        return _hub_body(await send_async(client, request, settings.retry), request)
-
-    mappings = await alookup(model, fetch, hub_url=settings.hub_url)
-    return _resolve(settings, mappings, task, model, provider)
-
-
-# ------------------------------------------------------------------------- pure steps
-
-
-def call_for(
-    settings: Settings, task: str, inputs: BaseModel, media: Mapping[str, Media], route: Route
+def _call(
+    settings: Settings, spec: TaskSpec[Any, Any], inputs: BaseModel, media: Any, route: Route
 ) -> Call[Any]:
-    """The adapter's view of one call: provider, provider-side model id, inputs, media."""
     return Call(
-        task=task,
+        task=spec.task,
         provider=route.provider,
         model=route.provider_model,
         args=inputs,
-        media=dict(media),
+        media=media,
         router_url=settings.router_url,
+        url=route.url,
     )
 
 
@@ -152,34 +141,53 @@ def http_request(settings: Settings, request: Request, call: Call[Any]) -> HFReq
         ConfigurationError: a router request and no api key.
         InputError: a JSON body with NaN or infinity.
     """
-    content, ctype = b"", None
-    if request.payload is not None:
-        if request.payload.data is not None:
-            content, ctype = request.payload.data, request.payload.content_type
-        else:
-            content, ctype = json_body(request.payload.json), "application/json"
-    if request.auth:
-        headers = build_headers(settings, request.url, content_type=ctype)
-    else:  # result files and foreign polling hosts never see the token, nor our options
-        headers = {"user-agent": http.USER_AGENT}
-    headers.update(request.headers)
-    binary = request.expect == "bytes"
-    return HFRequest(
+    payload = request.payload
+    if payload is None:
+        data: bytes | None = b""
+        json, ctype = None, None
+    else:
+        data, json, ctype = payload.data, payload.json, payload.content_type
+    return build_request(
+        settings,
         request.url,
-        httpx2.Headers(headers),
-        content,
+        json=json,
+        data=data,
+        content_type=ctype,
         task=call.task,
         model=call.model,
-        timeout=settings.timeout,
-        max_body=settings.max_binary_bytes if binary else settings.max_json_bytes,
+        binary=request.expect == "bytes",
         method=request.method,
+        headers=request.headers,
+        auth=request.auth,  # result files and foreign polling hosts never see the token
     )
+
+
+def first_request(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    media: Mapping[str, Media],
+    model: str | None = None,
+) -> HFRequest:
+    """The request a call starts with, where routing needs no Hub lookup (pure).
+
+    Raises:
+        ConfigurationError: the route needs the Hub (``"auto"`` or a named provider).
+    """
+    route = route_for(settings, spec, model)
+    if isinstance(route, Lookup):
+        from hf_tools.errors import ConfigurationError
+
+        msg = f"the route of {spec.task} depends on the Hub's mapping of {route.model}"
+        raise ConfigurationError(msg, task=spec.task)
+    call = _call(settings, spec, inputs, dict(media), route)
+    return http_request(settings, get_adapter(route.provider, spec.task).start(call).request, call)
 
 
 def _check_wait(step: Send, call: Call[Any], settings: Settings) -> None:
     """Refuse a wait that would pass the call's deadline, naming the job."""
     left = time_left()
-    if step.delay > 0 and left is not None and step.delay >= left:
+    if left is not None and step.delay >= left:
         job = step.request.url.split("?")[0]
         msg = (
             f"the {call.provider} job was still running when the {settings.timeout:g} s"
@@ -197,22 +205,6 @@ def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
     return JobFailedError(msg, task=call.task, model=call.model)
 
 
-def _check_download(step: Send, settings: Settings) -> None:
-    # The one address check media inputs use (private, loopback, link-local are refused).
-    from hf_tools.media import check_url
-
-    check_url(step.request.url, settings)
-
-
-async def _acheck_download(step: Send, settings: Settings) -> None:
-    from hf_tools.media import acheck_url
-
-    await acheck_url(step.request.url, settings)
-
-
-# ------------------------------------------------------------------------------ drivers
-
-
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
     """Decode a 2xx reply and hand it to the step (parsers quote bodies: redact them)."""
     with redacting(sent):
@@ -220,41 +212,127 @@ def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
         return step.then(Reply(body, raw.headers.get("content-type"), raw.status_code))
 
 
-def run_sync(client: httpx2.Client, settings: Settings, call: Call[Any]) -> BaseModel:
-    """Run ``call`` with blocking I/O, within the deadline already set by the caller."""
-    step: Step = get_adapter(call.provider, call.task).start(call)
+def call_flow(
+    settings: Settings, spec: TaskSpec[Any, Any], inputs: BaseModel, model: str | None = None
+) -> Flow:
+    """One call of ``spec`` with validated ``inputs``, as effects for a driver to perform.
+
+    A misfit (no endpoint, no adapter, no provider for the model) raises before the first
+    request; see the module docstring for the effects.
+    """
+    route = route_for(settings, spec, model)
+    if isinstance(route, Lookup):
+        mappings: tuple[ProviderMapping, ...] = yield route
+        route = settle(settings, spec, route, mappings)
+    values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
+    media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
+    call = _call(settings, spec, inputs, media, route)
+    step: Step = get_adapter(route.provider, spec.task).start(call)
     while isinstance(step, Send):
-        _check_wait(step, call, settings)
         if step.delay > 0:
-            http._sleep(step.delay)
+            _check_wait(step, call, settings)
+            yield step.delay
         download = step.request.purpose == "download"
         if download:
-            _check_download(step, settings)
+            yield CheckURL(step.request.url)
         sent = http_request(settings, step.request, call)
         try:
-            raw = send_sync(client, sent, settings.retry)
+            raw: RawResponse = yield sent
         except APIError as exc:
-            raise (_download_failed(exc, step, call) if download else exc) from None
-        step = _next(step, raw, sent)
+            if not download:
+                raise
+            raise _download_failed(exc, step, call) from None
+        if step.offload:
+            step = yield Offload(partial(_next, step, raw, sent))
+        else:
+            step = _next(step, raw, sent)
     output: BaseModel = step.output
     return output
 
 
-async def run_async(client: httpx2.AsyncClient, settings: Settings, call: Call[Any]) -> BaseModel:
+# ------------------------------------------------------------------------------ drivers
+
+
+def _hub_body(raw: RawResponse, request: HFRequest) -> Any:
+    with redacting(request):
+        return decode_body(raw, request)
+
+
+def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> Any:
+    if isinstance(effect, HFRequest):
+        return send_sync(client, effect, settings.retry)
+    if isinstance(effect, Lookup):
+
+        def fetch(url: str) -> Any:
+            request = hub_request(settings, url)
+            return _hub_body(send_sync(client, request, settings.retry), request)
+
+        return lookup(effect.model, fetch, hub_url=settings.hub_url)
+    if isinstance(effect, ResolveMedia):
+        from hf_tools.media import resolve_media
+
+        return {f: resolve_media(v, settings) for f, v in effect.values.items()}
+    if isinstance(effect, CheckURL):
+        from hf_tools.media import check_url
+
+        return check_url(effect.url, settings)
+    if isinstance(effect, Offload):
+        return effect.run()
+    return http._sleep(effect)
+
+
+async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect: Effect) -> Any:
+    if isinstance(effect, HFRequest):
+        return await send_async(client, effect, settings.retry)
+    if isinstance(effect, Lookup):
+
+        async def fetch(url: str) -> Any:
+            request = hub_request(settings, url)
+            return _hub_body(await send_async(client, request, settings.retry), request)
+
+        return await alookup(effect.model, fetch, hub_url=settings.hub_url)
+    if isinstance(effect, ResolveMedia):
+        from hf_tools.media import aresolve_media
+
+        return {f: await aresolve_media(v, settings) for f, v in effect.values.items()}
+    if isinstance(effect, CheckURL):
+        from hf_tools.media import acheck_url
+
+        return await acheck_url(effect.url, settings)
+    if isinstance(effect, Offload):
+        return await asyncio.to_thread(effect.run)
+    return await http._asleep(effect)
+
+
+def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel:
+    """Drive ``flow`` with blocking I/O, all within one ``settings.timeout`` deadline."""
+    with deadline(time.monotonic() + settings.timeout):
+        try:
+            effect = next(flow)
+            while True:
+                try:
+                    outcome = _perform_sync(client, settings, effect)
+                except Exception as exc:  # the flow decides (a failed download is the job's)
+                    effect = flow.throw(exc)
+                else:
+                    effect = flow.send(outcome)
+        except StopIteration as stop:
+            output: BaseModel = stop.value
+            return output
+
+
+async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) -> BaseModel:
     """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request)."""
-    step: Step = get_adapter(call.provider, call.task).start(call)
-    while isinstance(step, Send):
-        _check_wait(step, call, settings)
-        if step.delay > 0:
-            await http._asleep(step.delay)
-        download = step.request.purpose == "download"
-        if download:
-            await _acheck_download(step, settings)
-        sent = http_request(settings, step.request, call)
+    with deadline(time.monotonic() + settings.timeout):
         try:
-            raw = await send_async(client, sent, settings.retry)
-        except APIError as exc:
-            raise (_download_failed(exc, step, call) if download else exc) from None
-        step = _next(step, raw, sent)
-    output: BaseModel = step.output
-    return output
+            effect = next(flow)
+            while True:
+                try:
+                    outcome = await _perform_async(client, settings, effect)
+                except Exception as exc:
+                    effect = flow.throw(exc)
+                else:
+                    effect = flow.send(outcome)
+        except StopIteration as stop:
+            output: BaseModel = stop.value
+            return output

@@ -41,7 +41,6 @@ from hf_tools.config import (
     RetryPolicy,
     Settings,
     is_hf_host,
-    is_url,
 )
 from hf_tools.errors import (
     APIError,
@@ -68,7 +67,6 @@ __all__ = [
     "async_pool",
     "build_headers",
     "build_request",
-    "build_url",
     "client_options",
     "deadline",
     "decode_body",
@@ -483,20 +481,6 @@ def json_body(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def build_url(settings: Settings, model: str, pipeline: str | None = None) -> str:
-    """Where a task call goes.
-
-    An endpoint URL (as ``model`` or a custom ``base_url``) is used as-is; a model id goes to
-    ``{base_url}/models/{id}``, plus ``/pipeline/{task}`` for the task-forcing routes.
-    """
-    if is_url(model):
-        return model
-    if settings.is_custom_endpoint:
-        return settings.base_url
-    url = f"{settings.base_url}/models/{model}"
-    return f"{url}/pipeline/{pipeline}" if pipeline else url
-
-
 def build_headers(
     settings: Settings,
     url: str,
@@ -544,11 +528,19 @@ def build_request(
     model: str | None = None,
     stream: bool = False,
     binary: bool = False,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
+    auth: bool = True,
 ) -> HFRequest:
-    """Build a POST with a JSON body, or raw bytes with their content type.
+    """Build a request with a JSON body, or raw bytes with their content type.
 
     ``binary``: the answer is bytes (an image...), read up to ``settings.max_binary_bytes``
-    instead of ``settings.max_json_bytes``.
+    instead of ``settings.max_json_bytes``. ``headers`` are added last. ``auth=False``: a host
+    that never sees the token nor our options (provider CDNs, foreign polling hosts).
+
+    Raises:
+        ConfigurationError: ``auth`` to a Hugging Face host and no api key.
+        InputError: a JSON body with NaN or infinity.
     """
     if data is None:
         try:
@@ -558,18 +550,23 @@ def build_request(
             raise InputError(msg, task=task, model=model) from None
     else:
         content = data
-    # httpx2.Headers: its repr masks the token (tracebacks that print locals).
-    headers = httpx2.Headers(build_headers(settings, url, content_type=content_type, accept=accept))
+    if auth:
+        sent = build_headers(settings, url, content_type=content_type, accept=accept)
+    else:
+        sent = {"user-agent": USER_AGENT}
+    if headers:
+        sent.update(headers)
     limit = settings.max_binary_bytes if binary else settings.max_json_bytes
     return HFRequest(
         url,
-        headers,
+        httpx2.Headers(sent),  # its repr masks the token (tracebacks that print locals)
         content,
         task=task,
         model=model,
         stream=stream,
         timeout=settings.timeout,
         max_body=limit,
+        method=method,
     )
 
 

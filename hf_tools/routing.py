@@ -25,29 +25,48 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from hf_tools.config import (
+    AUTO,
+    DEFAULT_HUB_URL,
+    DEFAULT_ROUTER_URL,
+    HF_INFERENCE,
+    check_model,
+    is_url,
+)
 from hf_tools.errors import ConfigurationError, ResponseFormatError
+
+if TYPE_CHECKING:
+    from hf_tools.config import Settings
+    from hf_tools.tasks._base import TaskSpec
 
 __all__ = [
     "AUTO",
+    "DEFAULT_CHAT_BASE_URL",
     "DEFAULT_HUB_URL",
     "MAPPINGS",
+    "Lookup",
     "MappingCache",
     "NoProviderError",
     "ProviderMapping",
     "Route",
     "alookup",
+    "chat_url",
+    "hf_inference_url",
     "hub_task",
     "lookup",
     "mapping_url",
+    "model_for",
     "parse_mapping",
     "resolve",
+    "route_for",
+    "settle",
 ]
 
-AUTO = "auto"
-DEFAULT_HUB_URL = "https://huggingface.co"
+DEFAULT_CHAT_BASE_URL = f"{DEFAULT_ROUTER_URL}/v1"
+"""The router's OpenAI-compatible base: ``POST {DEFAULT_CHAT_BASE_URL}/chat/completions``."""
 
 # Our task id -> the Hub's, where they differ (the Hub maps embedding models as
 # feature-extraction).
@@ -71,10 +90,24 @@ class ProviderMapping:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a call goes: the provider and the model id that provider knows."""
+    """Where a call goes: the provider, the model id that provider knows, and the URL.
+
+    ``url`` is the first request's absolute URL when routing fixes it (the hf-inference
+    format: ``base_url``, an endpoint URL, the router's chat route); None: the provider
+    adapter's route under ``{router_url}/{provider}``.
+    """
 
     provider: str
     provider_model: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The route depends on the Hub's mapping of ``model``; ``provider``: "auto" or a name."""
+
+    model: str
+    provider: str
 
 
 class NoProviderError(ConfigurationError):
@@ -83,6 +116,129 @@ class NoProviderError(ConfigurationError):
     def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
         super().__init__(message, **kw)
         self.fitting = tuple(fitting)
+
+
+def chat_url(base_url: str, endpoint_url: str | None = None) -> str:
+    """Where a chat completion is POSTed.
+
+    ``{base_url}/chat/completions`` for the router; for a dedicated (TGI) endpoint
+    ``{endpoint_url}/v1/chat/completions`` (``/chat/completions`` if it already ends in ``/v1``,
+    unchanged if it already names the route; a query string is kept).
+    """
+    if endpoint_url is None:
+        return base_url.rstrip("/") + "/chat/completions"
+    parts = urlsplit(endpoint_url)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
+    return urlunsplit(parts._replace(path=path))
+
+
+def hf_inference_url(
+    settings: Settings, model: str, *, pipeline: str | None = None, chat: bool = False
+) -> str:
+    """Where a call in the hf-inference format goes.
+
+    An endpoint URL (as ``model`` or a custom ``base_url``) is used as-is (a chat task adds the
+    chat-completions route to it); a model id goes to ``{base_url}/models/{id}``, plus
+    ``/pipeline/{pipeline}`` for the task-forcing routes. A chat task on the default
+    hf-inference base goes to the router's own chat route, ``{router_url}/v1/chat/completions``
+    (hf-inference itself no longer serves chat; the router picks a provider); on another base
+    to ``{base_url}/v1/chat/completions``.
+    """
+    endpoint = (
+        model if is_url(model) else settings.base_url if settings.is_custom_endpoint else None
+    )
+    if chat:
+        if endpoint is not None:
+            return chat_url("", endpoint)
+        if settings.base_url == f"{settings.router_url}/{HF_INFERENCE}":
+            return chat_url(f"{settings.router_url}/v1")
+        return chat_url("", settings.base_url)
+    if endpoint is not None:
+        return endpoint
+    url = f"{settings.base_url}/models/{model}"
+    return f"{url}/pipeline/{pipeline}" if pipeline else url
+
+
+def model_for(settings: Settings, spec: TaskSpec[Any, Any], model: str | None = None) -> str:
+    """The model id or endpoint URL a call of ``spec`` goes to.
+
+    The given one, else ``models[task]``, else the task's default; an endpoint-only task
+    (``custom``) takes its configured endpoint.
+
+    Raises:
+        ConfigurationError: an endpoint-only task with no endpoint configured.
+    """
+    if model is not None:
+        return check_model("model", model)
+    if not spec.needs_endpoint:
+        return settings.models.get(spec.task) or spec.default_model
+    endpoint = settings.endpoint_for(spec.task)
+    if endpoint is None:
+        msg = (
+            f"task {spec.task!r} needs its endpoint URL in models[{spec.task!r}]"
+            " (or base_url with is_custom_endpoint=True)"
+        )
+        raise ConfigurationError(msg)
+    return endpoint
+
+
+def route_for(
+    settings: Settings, spec: TaskSpec[Any, Any], model: str | None = None
+) -> Route | Lookup:
+    """Where one call of ``spec`` goes: the one place that decides it (pure).
+
+    An endpoint URL (as the model, a custom ``base_url``, or the endpoint of ``custom``) and
+    every task without a chosen provider (or with an explicit ``base_url``) go to the
+    hf-inference format, with no Hub lookup; ``"auto"`` or a named provider need the Hub's
+    mapping of the model first (:class:`Lookup`, then :func:`settle`).
+
+    Raises:
+        ConfigurationError: a misfit (no endpoint for ``custom``; a named provider with no
+            adapter for the task; a task hf-inference does not speak and no provider).
+    """
+    target = model_for(settings, spec, model)
+    if not (spec.needs_endpoint or is_url(target) or settings.is_custom_endpoint):
+        provider = settings.provider_for(spec.task)
+        if provider is not None:
+            return Lookup(target, provider)
+    return _hf_inference_route(settings, spec, target)
+
+
+def settle(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    lookup: Lookup,
+    mappings: Sequence[ProviderMapping],
+) -> Route:
+    """The route :func:`route_for` left to the Hub, from the model's mappings.
+
+    Raises:
+        NoProviderError: nothing fits; the message names the providers that would.
+    """
+    from hf_tools.providers import speaks  # lazily: the registry imports every provider
+
+    route = resolve(
+        mappings,
+        task=spec.task,
+        model=lookup.model,
+        provider=lookup.provider,
+        provider_order=settings.provider_order,
+        speaks=speaks,
+    )
+    if route.provider == HF_INFERENCE:
+        return _hf_inference_route(settings, spec, route.provider_model)
+    return route
+
+
+def _hf_inference_route(settings: Settings, spec: TaskSpec[Any, Any], model: str) -> Route:
+    wire = spec.hf_inference
+    if wire is None:
+        msg = f"hf-inference does not serve {spec.task}: choose a provider that does"
+        raise ConfigurationError(msg, task=spec.task)
+    url = hf_inference_url(settings, model, pipeline=wire.pipeline, chat=wire.chat)
+    return Route(HF_INFERENCE, model, url)
 
 
 def hub_task(task: str) -> str:

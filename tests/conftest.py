@@ -25,11 +25,10 @@ FIXTURES = ROOT / "tests" / "fixtures"
 def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
     """A toolkit with the one tool of ``task``; an endpoint-only task gets its example URL."""
     from hf_tools import REGISTRY
-    from hf_tools.tasks._generated import PROVIDER_ONLY
 
     spec = REGISTRY[task]
     models = {task: str(spec.example_endpoint)} if spec.needs_endpoint else None
-    if PROVIDER_ONLY in spec.tags:  # its success cassette starts with the Hub's mapping
+    if spec.hf_inference is None:  # only providers serve it: its cassette maps it on the Hub
         kw.setdefault("provider", "auto")
     return HuggingFaceToolkit(api_key=token, tasks=[task], models=models, **kw)
 

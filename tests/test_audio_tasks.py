@@ -48,7 +48,7 @@ def test_transcript_is_the_content(toolkit: HuggingFaceToolkit, cassette: Any) -
 def test_timestamps_stay_in_the_artifact() -> None:
     spec = get_spec("automatic-speech-recognition")
     data = {"text": "hi there", "chunks": [{"text": "hi", "timestamp": [0.0, 0.4]}]}
-    out = spec.parse(data, spec.input_model(audio="x"))
+    out = spec.hf_inference.parse(data, spec.input_model(audio="x"))
     assert spec.render(out) == "hi there"
     assert out.chunks[0].timestamp == [0.0, 0.4]
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
+import hf_tools.flow
 import hf_tools.media as media
 from hf_tools import (
     REGISTRY,
     ConfigurationError,
-    HFClient,
     HFToolError,
     HFToolsError,
     HuggingFaceToolkit,
@@ -34,7 +34,6 @@ from hf_tools.http import HFRequest, json_body
 from hf_tools.providers import Call, get_adapter, providers_for
 from hf_tools.routing import DEFAULT_HUB_URL, MAPPINGS, mapping_url
 from hf_tools.tasks._base import Media
-from hf_tools.tasks._generated import PROVIDER_ONLY
 from hf_tools.testing import DUMMY_TOKEN
 
 from .conftest import CASSETTES, task_toolkit
@@ -67,7 +66,7 @@ def _mapped(_fresh_mappings: None) -> None:
 def _mappings() -> dict[str, Any]:
     found = {}
     for spec in SPECS:
-        if PROVIDER_ONLY in spec.tags:
+        if spec.hf_inference is None:
             path = CASSETTES / spec.task / "success.yaml"
             hub = yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"][0]
             url = mapping_url(DEFAULT_HUB_URL, spec.default_model)
@@ -188,7 +187,7 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         # assume() (not return) makes hypothesis fail if hardly any draw gets through.
         assume(False)
     media = dict.fromkeys(spec.media_fields, MEDIA)
-    if PROVIDER_ONLY in spec.tags:
+    if spec.hf_inference is None:
         _provider_bodies_are_well_formed(spec, inputs, media)
         return
     try:
@@ -200,7 +199,7 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         assert spec.media_fields and request.content == MEDIA.data  # raw bytes, no parameters
         return
     body = json.loads(request.content, parse_constant=_not_json)
-    if spec.url is not None:  # routes of their own (chat completions): messages, not inputs
+    if spec.hf_inference.chat:  # routes of their own (chat completions): messages, not inputs
         assert request.url.startswith("https://router.huggingface.co/")
         assert isinstance(body, dict) and body["messages"]
         return
@@ -216,8 +215,7 @@ def _provider_bodies_are_well_formed(
     spec: TaskSpec[Any, Any], inputs: Any, media: dict[str, Media]
 ) -> None:
     """A task only providers serve: no hf-inference body; each adapter builds a clean one."""
-    with pytest.raises(ConfigurationError, match="not served by hf-inference"):
-        spec.build(inputs, media)
+    assert "hf-inference" not in providers_for(spec.task)
     for provider in providers_for(spec.task):
         call = Call(task=spec.task, provider=provider, model="org/m", args=inputs, media=media)
         payload = get_adapter(provider, spec.task).start(call).request.payload
@@ -294,7 +292,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def breaks(*args: Any) -> Any:
         raise TypeError(f"unhashable type: 'dict' (Authorization: Bearer {DUMMY_TOKEN})")
 
-    monkeypatch.setattr(HFClient, "prepare", breaks)
+    monkeypatch.setattr(hf_tools.flow, "http_request", breaks)
     reply = tool.invoke(call)
     assert reply.status == "error"
     assert reply.content == (
@@ -305,7 +303,7 @@ def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_rai
     def misconfigured(*args: Any) -> Any:
         raise ConfigurationError("no api key")
 
-    monkeypatch.setattr(HFClient, "prepare", misconfigured)
+    monkeypatch.setattr(hf_tools.flow, "http_request", misconfigured)
     with pytest.raises(ConfigurationError):
         tool.invoke(call)
     assert sent == []

@@ -23,9 +23,9 @@ from hf_tools.http import (
     RawResponse,
     build_headers,
     build_request,
-    build_url,
     retry_flow,
 )
+from hf_tools.routing import hf_inference_url
 
 ROUTER = "https://router.huggingface.co/hf-inference"
 
@@ -35,11 +35,13 @@ def settings(**kw: object) -> Settings:
 
 
 def test_url_for_a_model_id() -> None:
-    assert build_url(settings(), "org/model") == f"{ROUTER}/models/org/model"
+    assert hf_inference_url(settings(), "org/model") == f"{ROUTER}/models/org/model"
 
 
 def test_url_for_the_task_forcing_route() -> None:
-    url = build_url(settings(), "sentence-transformers/all-MiniLM-L6-v2", "feature-extraction")
+    url = hf_inference_url(
+        settings(), "sentence-transformers/all-MiniLM-L6-v2", pipeline="feature-extraction"
+    )
     assert (
         url == f"{ROUTER}/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction"
     )
@@ -47,13 +49,13 @@ def test_url_for_the_task_forcing_route() -> None:
 
 def test_endpoint_url_as_model_is_used_as_is() -> None:
     url = "https://x.us-east-1.aws.endpoints.huggingface.cloud/"
-    assert build_url(settings(), url, "feature-extraction") == url
+    assert hf_inference_url(settings(), url, pipeline="feature-extraction") == url
 
 
 def test_custom_endpoint_posts_to_base_url_as_is() -> None:
     s = settings(base_url="https://my.endpoints.huggingface.cloud/v1/", is_custom_endpoint=True)
     assert (
-        build_url(s, "ignored/model", "feature-extraction")
+        hf_inference_url(s, "ignored/model", pipeline="feature-extraction")
         == "https://my.endpoints.huggingface.cloud/v1"
     )
 

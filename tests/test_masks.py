@@ -108,7 +108,7 @@ def test_real_masks_keep_their_coverage() -> None:
     from .test_response_shapes import _templates
 
     (body,) = _templates("image-segmentation")
-    out = SPEC.parse(body, INPUTS)
+    out = SPEC.hf_inference.parse(body, INPUTS)
     assert [round(s.coverage or 0, 4) for s in out.segments] == [0.5076, 0.4924]
 
 
@@ -137,7 +137,7 @@ def test_malformed_masks_are_unknown_and_the_segment_is_kept(idat: bytes) -> Non
     mask = png(2, 2, idat)
     assert mask_coverage(mask) is None
     segment = {"label": "a", "score": 0.5, "mask": base64.b64encode(mask).decode()}
-    out = SPEC.parse([segment], INPUTS)
+    out = SPEC.hf_inference.parse([segment], INPUTS)
     assert out.segments[0].coverage is None and out.segments[0].mask == mask
     assert SPEC.render(out).startswith("a 0.5000\n")  # no "covers": unknown
 
@@ -176,7 +176,7 @@ def test_many_masks_share_one_budget_per_response() -> None:
     raw = b"\x00" + os.urandom(width) + _rows(width, [4] * (width - 1), os.urandom)
     mask = base64.b64encode(png(width, width, zlib.compress(raw, 1))).decode()
     body = [{"label": f"s{i}", "score": 0.5, "mask": mask} for i in range(20)]
-    out = bounded(1, None, lambda: SPEC.parse(body, INPUTS))
+    out = bounded(1, None, lambda: SPEC.hf_inference.parse(body, INPUTS))
     known = [s.coverage for s in out.segments if s.coverage is not None]
     assert 0 < len(known) < 20  # the first masks got a coverage, the rest "unknown"
     assert all(s.mask.startswith(b"\x89PNG") for s in out.segments)  # every mask kept

@@ -342,7 +342,9 @@ def test_media_task_runs_on_its_provider_through_the_call_flow(
 def test_a_provider_only_task_without_a_provider_fails_before_any_request(
     sent: list[HFRequest],
 ) -> None:
-    with pytest.raises(ConfigurationError, match="not served by hf-inference; choose a provider"):
+    with pytest.raises(
+        ConfigurationError, match="hf-inference does not serve text-to-video: choose a provider"
+    ):
         HFClient(api_key="hf_x").run("text-to-video", prompt="A running dog")
     assert sent == []
 

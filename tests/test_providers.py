@@ -714,7 +714,10 @@ _DOCUMENTED = {
 _RECORDED = {(r["provider"], r["task"]) for r in RECORDS + DOCUMENTED}
 
 
-@pytest.mark.parametrize("pair", sorted(REGISTRY), ids="/".join)
+# hf-inference's adapters are driven end to end from every task's cassettes (test_contract).
+@pytest.mark.parametrize(
+    "pair", sorted(p for p in REGISTRY if p[0] != "hf-inference"), ids="/".join
+)
 def test_every_adapter_builds_a_router_request_and_reads_its_format(pair: tuple[str, str]) -> None:
     provider, task = pair
     adapter, spec = REGISTRY[pair], get_spec(task)
@@ -859,3 +862,33 @@ def test_a_fal_video_result_that_is_not_a_video_is_a_format_error() -> None:
     with pytest.raises(ResponseFormatError, match="not video") as info:
         step.then(Reply(SAMPLES["image/png"]))
     assert info.value.task == "text-to-video"
+
+
+def test_hf_inference_is_an_adapter_per_task_contract_built_from_its_wire() -> None:
+    spoken = {task for task, spec in TASKS.items() if spec.hf_inference is not None}
+    assert {t for p, t in REGISTRY if p == "hf-inference"} == spoken
+    # Only providers serve these: hf-inference has no model for them.
+    assert set(TASKS) - spoken == {
+        "text-to-speech",
+        "image-to-image",
+        "text-to-video",
+        "image-to-video",
+    }
+    spec = get_spec("sentence-similarity")
+    call = Call(
+        task=spec.task,
+        provider="hf-inference",
+        model="org/m",
+        args=spec.input_model.model_validate(spec.example),
+    )
+    first = get_adapter("hf-inference", spec.task).start(call)
+    assert first.request.url == f"{ROUTER}/hf-inference/models/org/m/pipeline/sentence-similarity"
+    assert first.request.payload is not None
+    assert (
+        first.request.payload.json["inputs"]["source_sentence"] == spec.example["source_sentence"]
+    )
+    step = first.then(Reply([0.5, 0.25, 0.125]))
+    assert isinstance(step, Done) and step.output.scores[0].score == 0.5
+    image = get_adapter("hf-inference", "text-to-image")
+    assert (image.expect, dict(image.headers)) == ("bytes", {"accept": "image/png"})
+    assert get_adapter("hf-inference", "image-segmentation").offload

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 import hf_tools
-from hf_tools.tasks._generated import PROVIDER_ONLY
 from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 
 from .conftest import CASSETTES, ROOT
@@ -122,7 +121,7 @@ def test_readme_snippet_runs(
         chain.insert(0, SNIPPETS[k])
     cassettes = next((s.cassettes for s in reversed(chain) if s.cassettes), ())
     if any(
-        PROVIDER_ONLY in hf_tools.get_spec(c.split("/")[0]).tags
+        hf_tools.get_spec(c.split("/")[0]).hf_inference is None
         for c in cassettes
         if c.split("/")[0] in hf_tools.REGISTRY
     ):

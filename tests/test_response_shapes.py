@@ -123,7 +123,7 @@ def _reads(spec: TaskSpec[Any, Any], body: Any) -> None:
     """The one property: an output that renders, or the typed error."""
     inputs = spec.input_model.model_validate(spec.example)
     try:
-        out = spec.parse(body, inputs)
+        out = spec.hf_inference.parse(body, inputs)
     except ResponseFormatError as exc:
         assert exc.task == spec.task
         return
@@ -202,7 +202,7 @@ def test_broken_bodies_give_an_output_or_the_typed_error(
 def test_bodies_that_used_to_crash_are_response_format_errors(task: str, body: Any) -> None:
     spec = REGISTRY[task]
     with pytest.raises(ResponseFormatError) as info:
-        spec.parse(body, spec.input_model.model_validate(spec.example))
+        spec.hf_inference.parse(body, spec.input_model.model_validate(spec.example))
     assert info.value.task == task and info.value.llm_fixable
 
 
@@ -309,7 +309,7 @@ def test_non_finite_scores_are_a_response_format_error(token: str, task: str, bo
     assert info.value.model == spec.default_model
 
 
-BINARY = [s for s in SPECS if s.response == "bytes"]
+BINARY = [s for s in SPECS if s.hf_inference and s.hf_inference.response == "bytes"]
 
 
 @pytest.mark.parametrize("spec", BINARY, ids=[s.task for s in BINARY])

@@ -24,7 +24,7 @@ def wire(task: str, **args: Any) -> tuple[str, Any]:
 
 def parse(task: str, data: Any, **args: Any) -> Any:
     spec = get_spec(task)
-    return spec.parse(data, spec.input_model.model_validate(args))
+    return spec.hf_inference.parse(data, spec.input_model.model_validate(args))
 
 
 def content(task: str, data: Any, **args: Any) -> str:

@@ -315,7 +315,7 @@ def test_text_to_image_parses_base64_json_and_refuses_non_images() -> None:
 def test_segment_keeps_unknown_fields() -> None:
     spec = get_spec("image-segmentation")
     mask = base64.b64encode((FIXTURES / "image.png").read_bytes()).decode()
-    out = spec.parse(
+    out = spec.hf_inference.parse(
         [{"label": "cat", "score": 0.9, "mask": mask, "instance_id": 3}],
         spec.input_model.model_construct(image="x"),
     )

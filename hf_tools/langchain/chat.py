@@ -18,7 +18,6 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -85,6 +84,7 @@ from hf_tools.http import (
     send_sync,
     sync_pool,
 )
+from hf_tools.routing import DEFAULT_CHAT_BASE_URL, chat_url
 from hf_tools.schema import strict_schema
 from hf_tools.tasks._base import response_shape, snippet
 
@@ -102,29 +102,12 @@ __all__ = [
     "tool_choice_payload",
 ]
 
-DEFAULT_CHAT_BASE_URL = "https://router.huggingface.co/v1"
 _TASK = "chat-completion"
 # Keys langchain-core passes through bind() that are not request parameters.
 _NOT_PARAMS = frozenset({"ls_structured_output_format", "stream_usage"})
 
 
 # ---------------------------------------------------------------------------- requests (pure)
-
-
-def chat_url(base_url: str, endpoint_url: str | None = None) -> str:
-    """Where a chat completion is POSTed.
-
-    ``{base_url}/chat/completions`` for the router; for a dedicated (TGI) endpoint
-    ``{endpoint_url}/v1/chat/completions`` (``/chat/completions`` if it already ends in ``/v1``,
-    unchanged if it already names the route; a query string is kept).
-    """
-    if endpoint_url is None:
-        return base_url.rstrip("/") + "/chat/completions"
-    parts = urlsplit(endpoint_url)
-    path = parts.path.rstrip("/")
-    if not path.endswith("/chat/completions"):
-        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
-    return urlunsplit(parts._replace(path=path))
 
 
 def _text_of(content: str | list[str | dict[str, Any]]) -> str:

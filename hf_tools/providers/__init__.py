@@ -3,11 +3,13 @@
 A task module (``hf_tools.tasks.<task>``) says what a task means: ``<Task>Input``,
 ``<Task>Output``. An adapter here says how one provider serves it. Routing
 (:mod:`hf_tools.routing`) picks the provider and the provider-side model id; the call flow
-(to be wired) runs an adapter's steps with a sync or an async driver.
+(:mod:`hf_tools.flow`) runs an adapter's steps with a sync or an async driver. Every call goes
+that way, hf-inference's included.
 
 The contract (see :mod:`hf_tools.providers._base`)
 ---------------------------------------------------
-``REGISTRY[(provider, task)]`` is an :class:`Adapter` with pure functions:
+``REGISTRY[(provider, task)]`` is an :class:`Adapter` with pure functions (hf-inference's are
+built from the task contracts' ``SPEC.hf_inference``, see :mod:`hf_tools.providers.hf_inference`):
 
 * ``route(provider_model) -> str``: the path under ``{router_url}/{provider}``;
 * ``headers``: extra request headers (replicate: ``Prefer: wait``);
@@ -52,30 +54,12 @@ under ``cassettes/providers/<provider>/<task>/``. Nothing in this package import
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
+from hf_tools.config import HF_INFERENCE
 from hf_tools.errors import ConfigurationError
-from hf_tools.providers import (
-    black_forest_labs,
-    cerebras,
-    chat_only,
-    cohere,
-    deepinfra,
-    fal_ai,
-    featherless_ai,
-    fireworks_ai,
-    groq,
-    hyperbolic,
-    nebius,
-    novita,
-    nscale,
-    replicate,
-    sambanova,
-    scaleway,
-    together,
-    wavespeed,
-    zai_org,
-)
+from hf_tools.providers import hf_inference
 from hf_tools.providers._base import (
     Adapter,
     Call,
@@ -108,61 +92,85 @@ __all__ = [
     "tasks_for",
 ]
 
-HF_INFERENCE = "hf-inference"
+if TYPE_CHECKING:
+    REGISTRY: dict[tuple[str, str], Adapter[Any]]
+    """``(provider, task) -> Adapter`` for every pair an adapter exists for, hf-inference's
+    first. Built on first use: the hf-inference path never loads the other providers."""
 
+
+# One line per provider module (each defines ``ADAPTERS``), imported on first use.
 _MODULES = (
-    fal_ai,
-    replicate,
-    together,
-    black_forest_labs,
-    nebius,
-    novita,
-    sambanova,
-    hyperbolic,
-    fireworks_ai,
-    cerebras,
-    groq,
-    cohere,
-    nscale,
-    scaleway,
-    featherless_ai,
-    deepinfra,
-    wavespeed,
-    zai_org,
-    chat_only,
+    "fal_ai",
+    "replicate",
+    "together",
+    "black_forest_labs",
+    "nebius",
+    "novita",
+    "sambanova",
+    "hyperbolic",
+    "fireworks_ai",
+    "cerebras",
+    "groq",
+    "cohere",
+    "nscale",
+    "scaleway",
+    "featherless_ai",
+    "deepinfra",
+    "wavespeed",
+    "zai_org",
+    "chat_only",
 )
 
-REGISTRY: dict[tuple[str, str], Adapter[Any]] = {
-    (adapter.provider, adapter.task): adapter for module in _MODULES for adapter in module.ADAPTERS
-}
-"""``(provider, task) -> Adapter`` for every pair an adapter exists for (hf-inference: the
-task modules speak it directly, see ``hf_tools.tasks``)."""
+
+def _registry() -> dict[tuple[str, str], Adapter[Any]]:
+    registry: dict[tuple[str, str], Adapter[Any]] | None = globals().get("REGISTRY")
+    if registry is None:
+        modules = [hf_inference, *(import_module(f"{__name__}.{name}") for name in _MODULES)]
+        registry = {(a.provider, a.task): a for module in modules for a in module.ADAPTERS}
+        globals()["REGISTRY"] = registry
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``REGISTRY`` is built on first access, so ``import hf_tools`` stays light.
+    if name == "REGISTRY":
+        return _registry()
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 def providers_for(task: str) -> tuple[str, ...]:
-    """The providers with an adapter for ``task``, in registry order."""
-    return tuple(p for p, t in REGISTRY if t == task)
+    """The providers besides hf-inference with an adapter for ``task``, in registry order."""
+    return tuple(p for p, t in _registry() if t == task and p != HF_INFERENCE)
 
 
 def tasks_for(provider: str) -> tuple[str, ...]:
     """The tasks ``provider`` has adapters for."""
-    return tuple(t for p, t in REGISTRY if p == provider)
+    return tuple(t for p, t in _registry() if p == provider)
 
 
 def speaks(provider: str, task: str) -> bool:
-    """Whether hf-tools can send ``task`` to ``provider``: an adapter exists, or hf-inference.
+    """Whether hf-tools can send ``task`` to ``provider`` (an adapter exists).
 
-    hf-inference is spoken by the task modules themselves. Pass this function as
-    ``routing.resolve(..., speaks=speaks)``.
+    Pass this function as ``routing.resolve(..., speaks=speaks)``.
     """
-    return (provider, task) in REGISTRY or provider == HF_INFERENCE
+    if provider == HF_INFERENCE:
+        return hf_inference.adapter_for(task) is not None
+    return (provider, task) in _registry()
 
 
 def get_adapter(provider: str, task: str) -> Adapter[Any]:
     """The adapter of ``(provider, task)``, or a ConfigurationError naming what would fit."""
-    adapter = REGISTRY.get((provider, task))
+    adapter = (
+        hf_inference.adapter_for(task)
+        if provider == HF_INFERENCE
+        else _registry().get((provider, task))
+    )
     if adapter is not None:
         return adapter
-    fitting = ", ".join(providers_for(task)) or "none besides hf-inference"
+    others = list(providers_for(task))
+    if hf_inference.adapter_for(task) is not None:
+        others.insert(0, HF_INFERENCE)
+    fitting = ", ".join(others) or "none"
     msg = f"provider {provider!r} has no adapter for {task}; providers that have one: {fitting}"
     raise ConfigurationError(msg, task=task)

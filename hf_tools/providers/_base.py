@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from hf_tools.config import DEFAULT_ROUTER_URL
 from hf_tools.errors import APIError, ResponseFormatError
 from hf_tools.tasks._base import Media, Payload
 
@@ -36,8 +37,6 @@ __all__ = [
     "download",
     "without_none",
 ]
-
-DEFAULT_ROUTER_URL = "https://router.huggingface.co"
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
@@ -73,6 +72,9 @@ class Call(Generic[InputT]):
         args: the task's validated ``<Task>Input``.
         media: the resolved image/audio inputs, by input field name.
         router_url: provider calls go to ``{router_url}/{provider}{route}``.
+        url: the first request's absolute URL when routing fixed it (the hf-inference format:
+            ``base_url``, endpoint URLs, the router's chat route); None: the adapter's route
+            under :attr:`base`.
     """
 
     task: str
@@ -81,6 +83,7 @@ class Call(Generic[InputT]):
     args: InputT
     media: Mapping[str, Media] = field(default_factory=dict)
     router_url: str = DEFAULT_ROUTER_URL
+    url: str | None = None
 
     @property
     def base(self) -> str:
@@ -144,12 +147,15 @@ class Send:
     """Send ``request`` (after waiting ``delay`` seconds), then pass its reply to ``then``.
 
     A driver bounds the whole chain by the call's deadline: a poll that would start after
-    it is not sent (the call times out), and an async cancel stops the chain.
+    it is not sent (the call times out), and an async cancel stops the chain. ``offload``:
+    ``then`` does CPU work that grows with the answer (mask decoding); an async driver runs
+    it in a worker thread, off the event loop.
     """
 
     request: Request
     then: Callable[[Reply], Step]
     delay: float = 0.0
+    offload: bool = False
 
 
 Step = Send | Done[Any]
@@ -198,6 +204,9 @@ class Adapter(Generic[InputT]):
         payload: the call -> request body (from the task's Input and the provider model id).
         parse: the first response's body -> :class:`Done`, or the next :class:`Send`.
         headers: extra request headers (e.g. replicate's ``Prefer: wait``).
+        expect: what the first response is, ``"json"`` or ``"bytes"`` (an image answered
+            directly, read up to ``max_binary_bytes``).
+        offload: ``parse`` does CPU work that grows with the answer (see :class:`Send`).
     """
 
     provider: str
@@ -206,17 +215,23 @@ class Adapter(Generic[InputT]):
     payload: Callable[[Call[InputT]], Payload]
     parse: Callable[[Any, Call[InputT]], Step]
     headers: Mapping[str, str] = field(default_factory=dict)
+    expect: Literal["json", "bytes"] = "json"
+    offload: bool = False
 
     def url(self, call: Call[InputT]) -> str:
-        """The absolute URL of the first request."""
-        return call.base + self.route(call.model)
+        """The absolute URL of the first request: routing's, else the route under the router."""
+        return call.url or call.base + self.route(call.model)
 
     def start(self, call: Call[InputT]) -> Send:
         """The first step of a call: POST the payload to the route."""
         request = Request(
-            "POST", self.url(call), payload=self.payload(call), headers=dict(self.headers)
+            "POST",
+            self.url(call),
+            payload=self.payload(call),
+            headers=self.headers,
+            expect=self.expect,
         )
-        return Send(request, lambda reply: self.parse(reply.body, call))
+        return Send(request, lambda reply: self.parse(reply.body, call), offload=self.offload)
 
 
 def without_none(values: Mapping[str, Any]) -> dict[str, Any]:

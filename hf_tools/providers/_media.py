@@ -9,7 +9,6 @@ the bytes, so every provider gives the same Output.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,17 +17,15 @@ from hf_tools.providers._base import (
     Adapter,
     Call,
     Done,
-    Send,
     Step,
     decode_data_uri,
     dig,
     download,
 )
-from hf_tools.tasks import text_to_speech
-from hf_tools.tasks._base import Media, Payload
+from hf_tools.tasks import text_to_image, text_to_speech
+from hf_tools.tasks._base import GuardedParse, Media, Payload
 
 __all__ = [
-    "BinaryAdapter",
     "Parse",
     "base64_at",
     "binary",
@@ -39,7 +36,10 @@ __all__ = [
 ]
 
 Parse = Callable[[Any, Any], BaseModel]
-"""A task's ``parse`` (its ``SPEC.parse``): the bytes of a file + the call's Input -> Output."""
+"""A task's guarded ``read``: the bytes of a file + the call's Input -> Output."""
+
+read_image = GuardedParse(text_to_image.parse, "text-to-image")
+"""text-to-image's parse for a downloaded image (any failure a ResponseFormatError)."""
 
 
 def data_uri(media: Media) -> str:
@@ -74,28 +74,19 @@ def base64_at(parse: Parse, *path: str | int) -> Callable[[Any, Call[Any]], Step
     return result
 
 
-@dataclass(frozen=True, kw_only=True)
-class BinaryAdapter(Adapter[Any]):
-    """An adapter whose first answer is the file itself (audio bytes), read as bytes.
+def binary(provider: str, task: str, route: str, payload: Any, parse: Parse) -> Adapter[Any]:
+    """An adapter at a fixed ``route`` whose answer is the file itself (speech as audio bytes).
 
-    The reply is then capped by ``max_binary_bytes``, as every binary answer, not by the
-    JSON cap.
+    It is read as bytes, so capped by ``max_binary_bytes`` as every binary answer, not by the
+    JSON cap; ``parse`` reads it as is.
     """
-
-    def start(self, call: Call[Any]) -> Send:
-        """The first step of :class:`Adapter`, expecting bytes."""
-        first = super().start(call)
-        return replace(first, request=replace(first.request, expect="bytes"))
-
-
-def binary(provider: str, task: str, route: str, payload: Any, parse: Parse) -> BinaryAdapter:
-    """A :class:`BinaryAdapter` at a fixed ``route`` whose answer ``parse`` reads as is."""
-    return BinaryAdapter(
+    return Adapter(
         provider=provider,
         task=task,
         route=lambda model: route,
         payload=payload,
         parse=lambda body, call: Done(parse(body, call.args)),
+        expect="bytes",
     )
 
 

@@ -25,6 +25,6 @@ ADAPTERS = (
         "text-to-speech",
         "/v1/openai/audio/speech",
         speech_payload,
-        text_to_speech.SPEC.parse,
+        text_to_speech.read,
     ),
 )

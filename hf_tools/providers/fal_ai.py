@@ -213,21 +213,21 @@ ADAPTERS = (
         task="text-to-speech",
         route=model_route,
         payload=speech_payload,
-        parse=file_at(text_to_speech.SPEC.parse, "audio", "url"),
+        parse=file_at(text_to_speech.read, "audio", "url"),
     ),
     _queued(
         "text-to-video",
         text_to_video_payload,
-        queued_file(text_to_video.SPEC.parse, "video", "url"),
+        queued_file(text_to_video.read, "video", "url"),
     ),
     _queued(
         "image-to-video",
         image_to_video_payload,
-        queued_file(image_to_video.SPEC.parse, "video", "url"),
+        queued_file(image_to_video.read, "video", "url"),
     ),
     _queued(
         "image-to-image",
         image_to_image_payload,
-        queued_file(image_to_image.SPEC.parse, "images", 0, "url"),
+        queued_file(image_to_image.read, "images", 0, "url"),
     ),
 )

@@ -30,6 +30,6 @@ ADAPTERS = (
         task="text-to-video",
         route=lambda model: f"/v3/hf/{model}",
         payload=video_payload,
-        parse=file_at(text_to_video.SPEC.parse, "video", "video_url"),
+        parse=file_at(text_to_video.read, "video", "video_url"),
     ),
 )

@@ -32,10 +32,10 @@ from hf_tools.providers._base import (
     dig,
     download,
 )
-from hf_tools.providers._media import Parse, data_uri, parsed
+from hf_tools.providers._media import Parse, data_uri, parsed, read_image
 from hf_tools.providers.openai import image_parameters
 from hf_tools.tasks import automatic_speech_recognition as asr
-from hf_tools.tasks import image_to_image, text_to_image, text_to_speech, text_to_video
+from hf_tools.tasks import image_to_image, text_to_speech, text_to_video
 from hf_tools.tasks._base import Payload
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionInput
 from hf_tools.tasks.image_to_image import ImageToImageInput
@@ -164,11 +164,9 @@ def image_to_image_payload(call: Call[ImageToImageInput]) -> Payload:
 
 
 ADAPTERS = (
-    _adapter("text-to-image", text_to_image_payload, _job(output_file(text_to_image.SPEC.parse))),
+    _adapter("text-to-image", text_to_image_payload, _job(output_file(read_image))),
     _adapter("automatic-speech-recognition", asr_payload, _job(asr_result)),
-    _adapter("text-to-speech", speech_payload, _job(output_file(text_to_speech.SPEC.parse))),
-    _adapter("text-to-video", video_payload, _job(output_file(text_to_video.SPEC.parse))),
-    _adapter(
-        "image-to-image", image_to_image_payload, _job(output_file(image_to_image.SPEC.parse))
-    ),
+    _adapter("text-to-speech", speech_payload, _job(output_file(text_to_speech.read))),
+    _adapter("text-to-video", video_payload, _job(output_file(text_to_video.read))),
+    _adapter("image-to-image", image_to_image_payload, _job(output_file(image_to_image.read))),
 )

@@ -115,11 +115,9 @@ ADAPTERS = (
         task="image-to-image",
         route=fixed("/v1/images/generations"),
         payload=image_to_image_payload,
-        parse=base64_at(image_to_image.SPEC.parse, "data", 0, "b64_json"),
+        parse=base64_at(image_to_image.read, "data", 0, "b64_json"),
     ),
-    binary(
-        PROVIDER, "text-to-speech", "/v1/audio/speech", speech_payload, text_to_speech.SPEC.parse
-    ),
-    _video("text-to-video", text_to_video_payload, text_to_video.SPEC.parse),
-    _video("image-to-video", image_to_video_payload, image_to_video.SPEC.parse),
+    binary(PROVIDER, "text-to-speech", "/v1/audio/speech", speech_payload, text_to_speech.read),
+    _video("text-to-video", text_to_video_payload, text_to_video.read),
+    _video("image-to-video", image_to_video_payload, image_to_video.read),
 )

@@ -22,9 +22,9 @@ from hf_tools.providers._base import (
     Request,
     dig,
 )
-from hf_tools.providers._media import Parse, data_uri, file_at
+from hf_tools.providers._media import Parse, data_uri, file_at, read_image
 from hf_tools.providers.openai import image_parameters
-from hf_tools.tasks import image_to_image, image_to_video, text_to_image, text_to_video
+from hf_tools.tasks import image_to_image, image_to_video, text_to_video
 from hf_tools.tasks._base import Payload
 from hf_tools.tasks.text_to_image import TextToImageInput
 
@@ -90,8 +90,8 @@ def _edit_parameters(args: Any) -> dict[str, Any]:
 
 
 ADAPTERS = (
-    _adapter("text-to-image", payload, text_to_image.SPEC.parse),
-    _adapter("text-to-video", video_payload, text_to_video.SPEC.parse),
-    _adapter("image-to-image", image_payload(_edit_parameters), image_to_image.SPEC.parse),
-    _adapter("image-to-video", image_payload(text_to_video.parameters), image_to_video.SPEC.parse),
+    _adapter("text-to-image", payload, read_image),
+    _adapter("text-to-video", video_payload, text_to_video.read),
+    _adapter("image-to-image", image_payload(_edit_parameters), image_to_image.read),
+    _adapter("image-to-video", image_payload(text_to_video.parameters), image_to_video.read),
 )

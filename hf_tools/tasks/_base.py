@@ -13,20 +13,20 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from hf_tools.config import Settings
 from hf_tools.errors import HFToolsError, ResponseFormatError
 from hf_tools.schema import portable_schema
 
 __all__ = [
     "CandidateLabels",
     "GuardedParse",
+    "HFInferenceWire",
     "Label",
     "Media",
     "MediaRef",
@@ -164,60 +164,79 @@ class GuardedParse(Generic[InputT, OutputT]):
             return self.inner(data, args)
 
 
+@dataclass(frozen=True, slots=True)
+class HFInferenceWire(Generic[InputT, OutputT]):
+    """How hf-inference (and any server speaking its format) carries one task: pure functions.
+
+    The task module writes it next to the contract, so adding a task stays one module;
+    :mod:`hf_tools.providers.hf_inference` turns it into the task's hf-inference adapter, and
+    routing (:func:`hf_tools.routing.hf_inference_url`) reads ``pipeline`` and ``chat``.
+
+    Attributes:
+        build: arguments (+ resolved media) -> request body.
+        parse: decoded response body (+ arguments) -> output; accepts every known shape.
+        pipeline: ``/pipeline/{pipeline}`` route suffix (feature-extraction, similarity).
+        chat: the task speaks OpenAI chat completions: it goes to a chat-completions route
+            and its body names the model first (``{"model": ..., **body}``), as the router
+            reads it; an endpoint URL is named ``"tgi"``.
+        accept: ``Accept`` header to send.
+        response: ``"json"`` or ``"bytes"`` (binary answers such as images).
+        parse_in_thread: ``parse`` does CPU work that grows with the answer (mask decoding);
+            the async driver runs it in a worker thread, off the event loop.
+    """
+
+    build: Callable[[InputT, Mapping[str, Media]], Payload]
+    parse: Callable[[Any, InputT], OutputT]
+    _: KW_ONLY
+    pipeline: str | None = None
+    chat: bool = False
+    accept: str | None = None
+    response: Literal["json", "bytes"] = "json"
+    parse_in_thread: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec(Generic[InputT, OutputT]):
-    """One Hugging Face task, described as data and pure functions.
+    """One Hugging Face task: what it means, as data and pure functions (no way of sending).
 
     Attributes:
         task: the Hugging Face task id, e.g. ``"text-classification"``.
         description: what the LLM reads to choose the tool: when to use it, what comes back.
         input_model: ``<Task>Input``, the tool's argument schema.
         output_model: ``<Task>Output``, the normalized result (the tool artifact).
-        build: arguments (+ resolved media) -> request body.
-        parse: decoded response body (+ arguments) -> output; accepts every known shape.
         render: output -> short text for the LLM.
         default_model: model used when the toolkit names none.
         example: valid arguments, used by the docs and the contract tests.
-        pipeline: ``/pipeline/{pipeline}`` route suffix (feature-extraction, similarity).
-        media_fields: input fields holding an image/audio reference to resolve before ``build``.
-        accept: ``Accept`` header to send.
-        response: ``"json"`` or ``"bytes"`` (binary answers such as images).
-        url: overrides URL building (e.g. chat completions routes).
-        model_in_body: the body names the model first (``{"model": ..., **body}``), as the
-            router's OpenAI-compatible routes need; an endpoint URL is named ``"tgi"``.
+        hf_inference: how hf-inference carries the task (:class:`HFInferenceWire`); None for
+            a task hf-inference does not speak.
+        media_fields: input fields holding an image/audio reference to resolve before sending.
         needs_endpoint: the task only exists as a configured endpoint URL (``custom``); it has
             no ``default_model``.
         example_endpoint: an endpoint URL for ``example`` (docs and contract tests).
-        parse_in_thread: ``parse`` does CPU work that grows with the answer (mask decoding);
-            the async client runs it in a worker thread, off the event loop.
+        tags: free-form labels (catalog filters).
 
-    ``parse`` is wrapped in a :class:`GuardedParse` on creation: whatever it raises on an
-    unexpected body reaches callers as a ResponseFormatError.
+    The wire's ``parse`` is wrapped in a :class:`GuardedParse` on creation: whatever it raises
+    on an unexpected body reaches callers as a ResponseFormatError.
     """
 
     task: str
     description: str
     input_model: type[InputT]
     output_model: type[OutputT]
-    build: Callable[[InputT, Mapping[str, Media]], Payload]
-    parse: Callable[[Any, InputT], OutputT]
     render: Callable[[OutputT], str]
     default_model: str
     example: Mapping[str, Any]
-    pipeline: str | None = None
+    hf_inference: HFInferenceWire[InputT, OutputT] | None = None
     media_fields: tuple[str, ...] = ()
-    accept: str | None = None
-    response: Literal["json", "bytes"] = "json"
-    url: Callable[[Settings, str], str] | None = None
-    model_in_body: bool = False
     needs_endpoint: bool = False
     example_endpoint: str | None = None
-    parse_in_thread: bool = False
     tags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        inner = self.parse.inner if isinstance(self.parse, GuardedParse) else self.parse
-        object.__setattr__(self, "parse", GuardedParse(inner, self.task))
+        wire = self.hf_inference
+        if wire is not None and not isinstance(wire.parse, GuardedParse):
+            guarded = replace(wire, parse=GuardedParse(wire.parse, self.task))
+            object.__setattr__(self, "hf_inference", guarded)
 
     @property
     def tool_name(self) -> str:

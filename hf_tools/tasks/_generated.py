@@ -1,4 +1,4 @@
-"""What the generating tasks (speech, image edits, video) share: files, sizes, no hf-inference.
+"""What the generating tasks (speech, image edits, video) share: files, sizes, file types.
 
 Their outputs hold bytes that never go into an LLM's content: ``save`` writes them to the
 output directory under a name taken from their hash (the same file, the same name), and
@@ -10,24 +10,18 @@ from __future__ import annotations
 import hashlib
 import struct
 from pathlib import Path
-from typing import NoReturn
 
-from hf_tools.errors import ConfigurationError, ResponseFormatError
+from hf_tools.errors import ResponseFormatError
 
 __all__ = [
     "EXTENSIONS",
-    "PROVIDER_ONLY",
     "kilobytes",
-    "not_on_hf_inference",
     "require_mime",
     "saved_to",
     "video_mime",
     "wav_seconds",
     "write_named",
 ]
-
-PROVIDER_ONLY = "provider-only"
-"""The tag of a task hf-inference does not serve (``TaskSpec.tags``): only providers do."""
 
 EXTENSIONS = {
     "audio/wav": "wav",
@@ -97,12 +91,3 @@ def require_mime(mime: str | None, kind: str, data: bytes, task: str) -> str:
         msg = f"the server answered {len(data)} bytes that are not {kind}"
         raise ResponseFormatError(msg, task=task)
     return mime
-
-
-def not_on_hf_inference(task: str) -> NoReturn:
-    """Refuse to build a hf-inference body for a task only Inference Providers serve."""
-    msg = (
-        f"{task} is not served by hf-inference; choose a provider"
-        f" (provider='auto', or providers={{{task!r}: 'fal-ai'}})"
-    )
-    raise ConfigurationError(msg, task=task)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Label,
     Media,
     MediaRef,
@@ -59,10 +60,9 @@ SPEC = TaskSpec(
     ),
     input_model=AudioClassificationInput,
     output_model=AudioClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="alefiury/wav2vec2-large-xlsr-53-gender-recognition-librispeech",
     example={"audio": "tests/fixtures/audio.flac"},
     media_fields=("audio",),
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     MediaRef,
     Payload,
@@ -72,10 +73,9 @@ SPEC = TaskSpec(
     description="Transcribe speech in an audio file to text. Returns the transcript.",
     input_model=AutomaticSpeechRecognitionInput,
     output_model=AutomaticSpeechRecognitionOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="jonatasgrosman/wav2vec2-large-xlsr-53-english",
     example={"audio": "tests/fixtures/audio.flac"},
     media_fields=("audio",),
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.config import DEFAULT_BASE_URL, Settings, is_url
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput
 
 
 class Turn(BaseModel):
@@ -54,21 +52,6 @@ class ConversationalOutput(BaseModel):
     usage: dict[str, int] | None = None
 
 
-def url(settings: Settings, model: str) -> str:
-    """The chat completions URL for this model setting (see the module docstring)."""
-    # hf_tools.langchain.chat loads langchain_core; the registry is imported by HFClient users too.
-    from hf_tools.langchain.chat import chat_url
-
-    if is_url(model):
-        return chat_url("", model)
-    if settings.is_custom_endpoint:
-        return chat_url("", settings.base_url)
-    if settings.base_url == DEFAULT_BASE_URL:
-        parts = urlsplit(DEFAULT_BASE_URL)
-        return f"{parts.scheme}://{parts.netloc}/v1/chat/completions"
-    return f"{settings.base_url}/v1/chat/completions"
-
-
 def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
     """``{"messages": [*history, {"role": "user", "content": message}]}``; client adds model."""
     turns = [{"role": t.role, "content": t.content} for t in args.history or []]
@@ -77,7 +60,7 @@ def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
 
 def parse(data: Any, args: BaseModel) -> ConversationalOutput:
     """A chat completion (any provider's, TGI's ``content: null`` included) -> the reply."""
-    from hf_tools.langchain.chat import parse_completion  # lazily, as in url()
+    from hf_tools.langchain.chat import parse_completion  # lazily: it loads langchain_core
 
     message = parse_completion(data).generations[0].message
     meta = message.response_metadata
@@ -101,11 +84,8 @@ SPEC = TaskSpec(
     description="Ask an instruct LLM one message (plus optional prior turns); returns its reply.",
     input_model=ConversationalInput,
     output_model=ConversationalOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="meta-llama/Llama-3.1-8B-Instruct",
     example={"message": "What is deep learning?"},
-    url=url,
-    model_in_body=True,
+    hf_inference=HFInferenceWire(build, parse, chat=True),
 )

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting a payload may have: real bodies are a few levels; 2,000 broke the encoder."""
@@ -125,11 +125,10 @@ SPEC = TaskSpec(
     description="Call the configured model endpoint with a JSON payload. Returns its JSON answer.",
     input_model=CustomInput,
     output_model=CustomOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="",
     example={"payload": '{"inputs": "I like you", "parameters": {}}'},
     example_endpoint="https://my-sentiment.us-east-1.aws.endpoints.huggingface.cloud",
     needs_endpoint=True,
+    hf_inference=HFInferenceWire(build, parse),
 )

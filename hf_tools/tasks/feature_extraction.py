@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     Payload,
     TaskSpec,
@@ -123,10 +124,8 @@ SPEC = TaskSpec(
     ),
     input_model=FeatureExtractionInput,
     output_model=FeatureExtractionOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="sentence-transformers/paraphrase-xlm-r-multilingual-v1",
     example={"texts": "That is a happy person"},
-    pipeline=TASK,
+    hf_inference=HFInferenceWire(build, parse, pipeline=TASK),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     Payload,
     TaskSpec,
@@ -99,9 +100,8 @@ SPEC = TaskSpec(
     ),
     input_model=FillMaskInput,
     output_model=FillMaskOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="distilbert/distilroberta-base",
     example={"text": "The goal of life is <mask>."},
+    hf_inference=HFInferenceWire(build, parse),
 )

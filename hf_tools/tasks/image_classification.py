@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Label,
     Media,
     MediaRef,
@@ -58,10 +59,9 @@ SPEC = TaskSpec(
     description="Say what an image shows (ImageNet classes). Returns labels with scores.",
     input_model=ImageClassificationInput,
     output_model=ImageClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="google/vit-base-patch16-224",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse),
 )

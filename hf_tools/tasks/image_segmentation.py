@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     MediaRef,
     Payload,
@@ -281,11 +282,9 @@ SPEC = TaskSpec(
     ),
     input_model=ImageSegmentationInput,
     output_model=ImageSegmentationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="facebook/detr-resnet-50-panoptic",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
-    parse_in_thread=True,
+    hf_inference=HFInferenceWire(build, parse, parse_in_thread=True),
 )

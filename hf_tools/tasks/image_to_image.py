@@ -1,19 +1,18 @@
 """image-to-image: change an image as a prompt says; the new image goes to the artifact.
 
 Only Inference Providers serve it (hf-inference has had no image-to-image model since July
-2025): the adapters in :mod:`hf_tools.providers` send it; ``build`` refuses hf-inference.
+2025): the adapters in :mod:`hf_tools.providers` send it (``SPEC.hf_inference`` is None).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks import text_to_image
-from hf_tools.tasks._base import Media, MediaRef, OptionalText, Payload, TaskSpec, ToolInput
-from hf_tools.tasks._generated import PROVIDER_ONLY, not_on_hf_inference
+from hf_tools.tasks._base import GuardedParse, MediaRef, OptionalText, TaskSpec, ToolInput
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 from hf_tools.tasks.text_to_image import TextToImageOutput
 
@@ -26,8 +25,9 @@ class ImageToImageInput(ToolInput):
     image: MediaRef = IMAGE_FIELD
     prompt: str = Field(min_length=1, description="What to change or make of it.")
     negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
-    num_inference_steps: int | None = Field(default=None, ge=1, description="More: better, slower.")
-    guidance_scale: float | None = Field(default=None, ge=0, description="Prompt adherence.")
+    # Diffusion knobs Python callers may set; left out of the schema an LLM pays for.
+    num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
+    guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     seed: int | None = Field(default=None, description="Random seed.")
 
 
@@ -40,16 +40,14 @@ def parameters(args: ImageToImageInput) -> dict[str, Any]:
     return args.model_dump(exclude={"image"}, exclude_none=True)
 
 
-def build(args: ImageToImageInput, media: Mapping[str, Media]) -> Payload:
-    """hf-inference serves no image-to-image model: refuse, naming the way out."""
-    not_on_hf_inference(_TASK)
-
-
 def parse(data: Any, args: ImageToImageInput) -> ImageToImageOutput:
     """Image bytes (or a base64 image in JSON) -> the image with its type and size."""
     out = text_to_image.parse(data, text_to_image.TextToImageInput(prompt=args.prompt))
     return ImageToImageOutput.model_validate(out.model_dump())
 
+
+read = GuardedParse(parse, _TASK)
+""":func:`parse` as the adapters call it: any failure is a ResponseFormatError naming the task."""
 
 SPEC = TaskSpec(
     task=_TASK,
@@ -57,12 +55,8 @@ SPEC = TaskSpec(
     " size and saved path.",
     input_model=ImageToImageInput,
     output_model=ImageToImageOutput,
-    build=build,
-    parse=parse,
     render=text_to_image.render,
     default_model="black-forest-labs/FLUX.1-Kontext-dev",
     example={"image": "tests/fixtures/small.png", "prompt": "Turn the cat into a tiger."},
     media_fields=("image",),
-    response="bytes",
-    tags=(PROVIDER_ONLY,),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     MediaRef,
     Payload,
@@ -57,10 +58,9 @@ SPEC = TaskSpec(
     description="Describe an image in one sentence (captioning). Returns the caption.",
     input_model=ImageToTextInput,
     output_model=ImageToTextOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="Salesforce/blip-image-captioning-base",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     MediaRef,
     Payload,
@@ -86,10 +87,9 @@ SPEC = TaskSpec(
     ),
     input_model=ObjectDetectionInput,
     output_model=ObjectDetectionOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="facebook/detr-resnet-50",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, parse_list_as
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    fmt_score,
+    parse_list_as,
+)
 
 
 class QuestionAnsweringInput(ToolInput):
@@ -82,9 +90,8 @@ SPEC = TaskSpec(
     ),
     input_model=QuestionAnsweringInput,
     output_model=QuestionAnsweringOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="deepset/roberta-base-squad2",
     example={"question": "What is the meaning of life?", "context": "42"},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, fmt_score, unwrap_single
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    fmt_score,
+    unwrap_single,
+)
 
 
 class RankingInput(ToolInput):
@@ -117,8 +125,6 @@ SPEC = TaskSpec(
     ),
     input_model=RankingInput,
     output_model=RankingOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
     example={
@@ -128,4 +134,5 @@ SPEC = TaskSpec(
             "Berlin had a population of 3,520,031 registered inhabitants.",
         ],
     },
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks import feature_extraction as fe
-from hf_tools.tasks._base import Media, Payload, TaskSpec, Texts, ToolInput
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, Texts, ToolInput
 
 
 class SentenceEmbeddingsInput(ToolInput):
@@ -59,10 +59,8 @@ SPEC = TaskSpec(
     ),
     input_model=SentenceEmbeddingsInput,
     output_model=SentenceEmbeddingsOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="sentence-transformers/distilbert-base-nli-mean-tokens",
     example={"texts": "That is a happy person"},
-    pipeline="feature-extraction",
+    hf_inference=HFInferenceWire(build, parse, pipeline="feature-extraction"),
 )

@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, expect_list, fmt_score
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    expect_list,
+    fmt_score,
+)
 
 
 class SentenceSimilarityInput(ToolInput):
@@ -69,8 +77,6 @@ SPEC = TaskSpec(
     ),
     input_model=SentenceSimilarityInput,
     output_model=SentenceSimilarityOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="sentence-transformers/all-MiniLM-L6-v2",
     example={
@@ -81,5 +87,5 @@ SPEC = TaskSpec(
             "I can't believe how much I struggled with this.",
         ],
     },
-    pipeline="sentence-similarity",
+    hf_inference=HFInferenceWire(build, parse, pipeline="sentence-similarity"),
 )

@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    first_field,
+    parse_as,
+)
 
 
 class SummarizationInput(ToolInput):
@@ -57,9 +65,8 @@ SPEC = TaskSpec(
     description="Summarize a long text (articles, reports). Returns the summary.",
     input_model=SummarizationInput,
     output_model=SummarizationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="facebook/bart-large-cnn",
     example={"text": "The sky is blue, the tree is green."},
+    hf_inference=HFInferenceWire(build, parse),
 )

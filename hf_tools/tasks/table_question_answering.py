@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, parse_as
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput, parse_as
 
 
 class TableColumn(BaseModel):
@@ -101,8 +101,6 @@ SPEC = TaskSpec(
     description="Answer a question about a small table. Returns the answer and the cells used.",
     input_model=TableQuestionAnsweringInput,
     output_model=TableQuestionAnsweringOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="google/tapas-base-finetuned-wtq",
     example={
@@ -112,4 +110,5 @@ SPEC = TaskSpec(
             {"column": "Stars", "cells": ["36542", "4512", "3934"]},
         ],
     },
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import Field
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput
 from hf_tools.tasks.text_generation import TextGenerationOutput, parameters, parse, render
 
 
@@ -30,9 +30,8 @@ SPEC = TaskSpec(
     ),
     input_model=Text2TextGenerationInput,
     output_model=TextGenerationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="google/flan-t5-xxl",
     example={"text": "one plus two equals"},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Label,
     Media,
     OptionalText,
@@ -73,9 +74,8 @@ SPEC = TaskSpec(
     description="Classify a text, e.g. sentiment. Returns labels with scores, best first.",
     input_model=TextClassificationInput,
     output_model=TextClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
     example={"text": "I like you"},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from hf_tools.tasks._base import Media, Payload, TaskSpec, ToolInput, first_field, parse_as
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    first_field,
+    parse_as,
+)
 
 
 class TextGenerationInput(ToolInput):
@@ -86,9 +94,8 @@ SPEC = TaskSpec(
     ),
     input_model=TextGenerationInput,
     output_model=TextGenerationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="google/flan-t5-xxl",
     example={"prompt": "test", "max_new_tokens": 1, "do_sample": False},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
 
 _TASK = "text-to-image"
 _EXTENSIONS = {
@@ -122,11 +122,8 @@ SPEC = TaskSpec(
     description="Generate an image from a text prompt. Returns its format, size and saved path.",
     input_model=TextToImageInput,
     output_model=TextToImageOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="black-forest-labs/FLUX.1-schnell",
     example={"prompt": "An astronaut riding a horse on the moon."},
-    accept="image/png",
-    response="bytes",
+    hf_inference=HFInferenceWire(build, parse, accept="image/png", response="bytes"),
 )

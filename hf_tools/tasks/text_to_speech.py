@@ -1,23 +1,20 @@
 """text-to-speech: speak a text aloud; the audio goes to the artifact (and a file), never content.
 
 Only Inference Providers serve it (hf-inference has had no text-to-speech model since July
-2025): the adapters in :mod:`hf_tools.providers` send it; ``build`` refuses hf-inference.
+2025): the adapters in :mod:`hf_tools.providers` send it (``SPEC.hf_inference`` is None).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
 from hf_tools.tasks._generated import (
-    PROVIDER_ONLY,
     kilobytes,
-    not_on_hf_inference,
     require_mime,
     saved_to,
     wav_seconds,
@@ -61,11 +58,6 @@ def parameters(args: TextToSpeechInput) -> dict[str, Any]:
     return TextToSpeechParameters(voice=args.voice).model_dump(exclude_none=True)
 
 
-def build(args: TextToSpeechInput, media: Mapping[str, Media]) -> Payload:
-    """hf-inference serves no text-to-speech model: refuse, naming the way out."""
-    not_on_hf_inference(_TASK)
-
-
 def parse(data: Any, args: TextToSpeechInput) -> TextToSpeechOutput:
     """Audio bytes -> the audio with its type (from the magic bytes) and, for WAV, duration."""
     from hf_tools.media import detect_mime  # media imports _base: avoid a cycle
@@ -85,16 +77,15 @@ def render(out: TextToSpeechOutput) -> str:
     return f"Generated {kind} speech{length}, {kilobytes(out.audio)}{saved_to(out.path)}"
 
 
+read = GuardedParse(parse, _TASK)
+""":func:`parse` as the adapters call it: any failure is a ResponseFormatError naming the task."""
+
 SPEC = TaskSpec(
     task=_TASK,
     description="Speak a text aloud. Returns the audio's format, length and saved path.",
     input_model=TextToSpeechInput,
     output_model=TextToSpeechOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="hexgrad/Kokoro-82M",
     example={"text": "Hello from hf-tools."},
-    response="bytes",
-    tags=(PROVIDER_ONLY,),
 )

@@ -1,23 +1,21 @@
 """text-to-video: make a short video from a prompt; the video goes to the artifact (and a file).
 
 Only Inference Providers serve it (hf-inference never did): the adapters in
-:mod:`hf_tools.providers` send it, most as a job they poll; ``build`` refuses hf-inference.
+:mod:`hf_tools.providers` send it, most as a job they poll (``SPEC.hf_inference`` is None).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.tasks._base import Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
 from hf_tools.tasks._generated import (
-    PROVIDER_ONLY,
     kilobytes,
-    not_on_hf_inference,
     require_mime,
     saved_to,
     video_mime,
@@ -33,8 +31,9 @@ class TextToVideoInput(ToolInput):
     prompt: str = Field(min_length=1, description="What the video shows.")
     negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
     num_frames: int | None = Field(default=None, ge=1, description="Length in frames.")
-    num_inference_steps: int | None = Field(default=None, ge=1, description="More: better, slower.")
-    guidance_scale: float | None = Field(default=None, ge=0, description="Prompt adherence.")
+    # Diffusion knobs Python callers may set; left out of the schema an LLM pays for.
+    num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
+    guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     seed: int | None = Field(default=None, description="Random seed.")
 
 
@@ -72,11 +71,6 @@ def parameters(args: BaseModel) -> dict[str, Any]:
 _PARAMETERS = set(TextToVideoParameters.model_fields)
 
 
-def build(args: TextToVideoInput, media: Mapping[str, Media]) -> Payload:
-    """hf-inference serves no text-to-video model: refuse, naming the way out."""
-    not_on_hf_inference(_TASK)
-
-
 def video_bytes(data: Any, task: str) -> tuple[bytes, str]:
     """The bytes of a video answer and their MIME type (from the magic bytes)."""
     if not isinstance(data, bytes | bytearray):
@@ -98,17 +92,16 @@ def render(out: TextToVideoOutput) -> str:
     return f"Generated a {kind} video, {kilobytes(out.video)}{saved_to(out.path)}"
 
 
+read = GuardedParse(parse, _TASK)
+""":func:`parse` as the adapters call it: any failure is a ResponseFormatError naming the task."""
+
 SPEC = TaskSpec(
     task=_TASK,
-    description="Make a short video from a text prompt (slow: a minute or more). Returns its"
-    " format, size and saved path.",
+    description="Make a short video from a text prompt (takes minutes). Returns its format,"
+    " size and saved path.",
     input_model=TextToVideoInput,
     output_model=TextToVideoOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="genmo/mochi-1-preview",
     example={"prompt": "A running dog"},
-    response="bytes",
-    tags=(PROVIDER_ONLY,),
 )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     Payload,
     TaskSpec,
@@ -102,9 +103,8 @@ SPEC = TaskSpec(
     ),
     input_model=TokenClassificationInput,
     output_model=TokenClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="dbmdz/bert-large-cased-finetuned-conll03-english",
     example={"text": "My name is Sarah Jessica Parker but you can call me Jessica"},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     OptionalText,
     Payload,
@@ -71,9 +72,8 @@ SPEC = TaskSpec(
     ),
     input_model=TranslationInput,
     output_model=TranslationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="google-t5/t5-small",
     example={"text": "Hello world"},
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.tasks._base import (
+    HFInferenceWire,
     Media,
     MediaRef,
     Payload,
@@ -77,10 +78,9 @@ SPEC = TaskSpec(
     description="Answer a question about an image. Returns short answers with scores.",
     input_model=VisualQuestionAnsweringInput,
     output_model=VisualQuestionAnsweringOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="dandelin/vilt-b32-finetuned-vqa",
     example={"image": "tests/fixtures/image.png", "question": "Who's in the picture?"},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse),
 )

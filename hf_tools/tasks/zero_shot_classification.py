@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks._base import (
     CandidateLabels,
+    HFInferenceWire,
     Label,
     Media,
     Payload,
@@ -84,12 +85,11 @@ SPEC = TaskSpec(
     description="Classify a text into labels you choose. Returns each label's score, best first.",
     input_model=ZeroShotClassificationInput,
     output_model=ZeroShotClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="facebook/bart-large-mnli",
     example={
         "text": "A new model offers an explanation for how the Galilean satellites formed.",
         "candidate_labels": ["space & cosmos", "scientific discovery", "microbiology"],
     },
+    hf_inference=HFInferenceWire(build, parse),
 )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hf_tools.tasks._base import (
     CandidateLabels,
+    HFInferenceWire,
     Label,
     Media,
     MediaRef,
@@ -61,10 +62,9 @@ SPEC = TaskSpec(
     description="Classify an image into labels you choose. Returns each label's score, best first.",
     input_model=ZeroShotImageClassificationInput,
     output_model=ZeroShotImageClassificationOutput,
-    build=build,
-    parse=parse,
     render=render,
     default_model="openai/clip-vit-base-patch32",
     example={"image": "tests/fixtures/image.png", "candidate_labels": ["tree", "woman", "cat"]},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse),
 )
