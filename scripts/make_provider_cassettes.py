@@ -725,6 +725,10 @@ def success_cassettes(
             {"content-type": "application/json; charset=utf-8"},
             "GET",
         )
+        # One answer per request: suites replay these with repeats allowed, where a second
+        # status poll would get the first one's IN_PROGRESS again, and again.
+        polls = [p for p in record.get("polls", []) if p.get("status") != "IN_PROGRESS"]
+        record = {**record, "polls": polls}
         call = _call(record, spec.example, {f: media[f] for f in spec.media_fields})
         path = write_cassette(
             Path("cassettes") / task / "success.yaml", [hub, *interactions(record, call, cut)]

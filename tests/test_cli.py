@@ -23,7 +23,7 @@ def test_list_prints_every_tool_and_the_schema_cost(capsys: pytest.CaptureFixtur
     assert lines[0].startswith("text_classification ")
     assert lines[-1].startswith(f"{len(tools)} tools; schemas ")
     size = int(lines[-1].split("schemas ")[1].split()[0])
-    assert 1000 < size < 13_000  # the whole toolkit stays under the 13 KB budget
+    assert 1000 < size < 15_000  # the whole toolkit stays under the 15 KB budget
 
 
 def test_call_without_token_is_a_usage_error(
