@@ -9,7 +9,7 @@ the I/O, as in httpx2. Connection pools are created once and reused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from hf_tools.config import Settings, secret
 from hf_tools.errors import ConfigurationError, InputError
-from hf_tools.flow import call_flow, first_request, run_async, run_sync
+from hf_tools.flow import Routes, call_flow, first_request, run_async, run_sync
 from hf_tools.http import HFRequest, RawResponse, async_pool, send_async, send_sync, sync_pool
 from hf_tools.routing import model_for
 from hf_tools.tasks import get_spec
@@ -183,41 +183,23 @@ class _BaseClient(Closeable):
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        is_custom_endpoint: bool = False,
-        models: Mapping[str, str] | None = None,
-        use_cache: bool | None = None,
-        wait_for_model: bool | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        *,
-        provider: str | None = None,
-        providers: Mapping[str, str] | None = None,
-        router_url: str | None = None,
-        hub_url: str | None = None,
-        bill_to: str | None = None,
-        provider_order: Sequence[str] | None = None,
+        *args: Any,
         settings: Settings | None = None,
-        **extra: Any,
+        **kwargs: Any,
     ) -> None:
+        """Take a ready ``settings``, or the arguments of :meth:`Settings.create` (all of them).
+
+        Raises:
+            TypeError: both, or an argument that is no setting.
+        """
         api_key = secret(api_key)  # no plain-string local in tracebacks from here on
-        self.settings = settings or Settings.create(
-            api_key=api_key,
-            base_url=base_url,
-            is_custom_endpoint=is_custom_endpoint,
-            models=models,
-            use_cache=use_cache,
-            wait_for_model=wait_for_model,
-            timeout=timeout,
-            max_retries=max_retries,
-            provider=provider,
-            providers=providers,
-            router_url=router_url,
-            hub_url=hub_url,
-            bill_to=bill_to,
-            provider_order=provider_order,
-            **extra,
-        )
+        if settings is None:
+            settings = Settings.create(api_key, *args, **kwargs)
+        elif api_key is not None or args or kwargs:
+            msg = "pass settings= or the settings' arguments, not both"
+            raise TypeError(msg)
+        self.settings = settings
+        self._routes: Routes = {}  # route_for is pure for these frozen settings
 
     def __repr__(self) -> str:
         s = self.settings
@@ -267,7 +249,8 @@ class HFClient(_BaseClient):
 
     def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        return run_sync(self._http, self.settings, call_flow(self.settings, spec, inputs, model))
+        flow = call_flow(self.settings, spec, inputs, model, self._routes)
+        return run_sync(self._http, self.settings, flow)
 
     def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over the shared connection pool."""
@@ -306,7 +289,7 @@ class AsyncHFClient(_BaseClient):
 
     async def run_spec(self, spec: AnySpec, inputs: BaseModel, *, model: str | None = None) -> Any:
         """Run a task with already validated inputs (the tools' entry point)."""
-        flow = call_flow(self.settings, spec, inputs, model)
+        flow = call_flow(self.settings, spec, inputs, model, self._routes)
         return await run_async(self.http, self.settings, flow)
 
     async def send(self, request: HFRequest) -> RawResponse:

@@ -7,6 +7,7 @@ constructor arguments and the environment (``HF_TOKEN`` or the token file of
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from hf_tools.errors import ConfigurationError
+from hf_tools.providers._base import DEFAULT_ROUTER_URL, HF_INFERENCE, is_url
 
 __all__ = [
     "AUTO",
@@ -29,20 +31,20 @@ __all__ = [
     "DEFAULT_ROUTER_URL",
     "HF_INFERENCE",
     "MIN_CONTENT_CHARS",
+    "SETTINGS_PARAMETERS",
     "RetryPolicy",
     "Settings",
     "check_model",
     "is_hf_host",
     "is_url",
     "secret",
+    "settings_arguments",
     "stored_token",
 ]
 
-DEFAULT_ROUTER_URL = "https://router.huggingface.co"
 DEFAULT_BASE_URL = f"{DEFAULT_ROUTER_URL}/hf-inference"
 DEFAULT_HUB_URL = "https://huggingface.co"
 AUTO = "auto"
-HF_INFERENCE = "hf-inference"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONTENT_CHARS = 4000
@@ -51,7 +53,6 @@ DEFAULT_MAX_MEDIA_BYTES = 20 * 1024 * 1024
 # (a long chat answer is ~100 KB); binary ones (images, audio) get more room.
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BINARY_BYTES = 64 * 1024 * 1024
-_BYTE_LIMITS = ("max_media_bytes", "max_json_bytes", "max_binary_bytes")
 # Below this, the truncation note alone would not fit, let alone a useful answer.
 MIN_CONTENT_CHARS = 200
 
@@ -81,11 +82,6 @@ def stored_token() -> str | None:
     except (OSError, ValueError):
         return None
     return token or None
-
-
-def is_url(value: str) -> bool:
-    """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
-    return value.startswith(("https://", "http://"))
 
 
 def check_model(where: str, model: object) -> str:
@@ -277,19 +273,37 @@ class Settings:
         timeout: float | None = None,
         max_retries: int | None = None,
         *,
+        retry: RetryPolicy | None = None,
+        max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
+        output_dir: str | os.PathLike[str] | None = None,
+        allowed_roots: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        allow_private_urls: bool = False,
+        max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+        max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
         provider: str | None = None,
         providers: Mapping[str, str] | None = None,
         router_url: str | None = None,
         hub_url: str | None = None,
         bill_to: str | None = None,
         provider_order: Sequence[str] | None = None,
-        **extra: Any,
+        **unexpected: Any,
     ) -> Settings:
         """Validate arguments, fill defaults and read ``HF_TOKEN`` when no key is given.
 
+        The one place the settings are stated: every adapter (HFClient, AsyncHFClient, the
+        toolkit, the CLI, the agents) takes these arguments, or a ready ``Settings``
+        (``settings=``). See :class:`Settings` for what each means; ``max_retries`` overrides
+        ``retry``'s.
+
         Raises:
             ConfigurationError: a URL or number that cannot work.
+            TypeError: an argument that is no setting (the message lists the settings).
         """
+        if unexpected:
+            known = ", ".join(sorted(SETTINGS_PARAMETERS))
+            msg = f"unexpected argument(s) {sorted(unexpected)}; the settings are: {known}"
+            raise TypeError(msg)
         api_key = secret(api_key)  # no plain-string local from here on
         key_from_env = False
         if api_key is None:
@@ -310,28 +324,27 @@ class Settings:
         if max_retries is not None and max_retries < 0:
             msg = f"max_retries must be >= 0, got {max_retries}"
             raise ConfigurationError(msg)
-        retry = extra.pop("retry", None) or RetryPolicy()
+        retry = retry or RetryPolicy()
         if max_retries is not None:
             retry = replace(retry, max_retries=max_retries)
-        chars = extra.get("max_content_chars", DEFAULT_MAX_CONTENT_CHARS)
-        if not isinstance(chars, int) or chars < MIN_CONTENT_CHARS:
-            msg = f"max_content_chars must be an int >= {MIN_CONTENT_CHARS}, got {chars!r}"
+        if not isinstance(max_content_chars, int) or max_content_chars < MIN_CONTENT_CHARS:
+            msg = (
+                f"max_content_chars must be an int >= {MIN_CONTENT_CHARS},"
+                f" got {max_content_chars!r}"
+            )
             raise ConfigurationError(msg)
-        for name in _BYTE_LIMITS:
-            value = extra.get(name, 1)
+        limits = {
+            "max_media_bytes": max_media_bytes,
+            "max_json_bytes": max_json_bytes,
+            "max_binary_bytes": max_binary_bytes,
+        }
+        for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 msg = f"{name} must be a positive int (bytes), got {value!r}"
                 raise ConfigurationError(msg)
-        given_roots = extra.pop("allowed_roots", None)
-        if isinstance(given_roots, str | os.PathLike):  # one folder, not its characters
-            given_roots = (given_roots,)
-        roots = None if given_roots is None else tuple(Path(p).resolve() for p in given_roots)
-        known = {f.name for f in fields(cls)} - {"key_from_env", "base_url_given"} | {"max_retries"}
-        unknown = sorted(set(extra) - known)
-        if unknown:
-            msg = f"unexpected argument(s) {unknown}; the settings are: {', '.join(sorted(known))}"
-            raise TypeError(msg)
-        out = extra.pop("output_dir", None)
+        if isinstance(allowed_roots, str | os.PathLike):  # one folder, not its characters
+            allowed_roots = (allowed_roots,)
+        roots = None if allowed_roots is None else tuple(Path(p).resolve() for p in allowed_roots)
         return cls(
             api_key=api_key,
             key_from_env=key_from_env,
@@ -342,14 +355,18 @@ class Settings:
             wait_for_model=wait_for_model,
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
             retry=retry,
-            output_dir=Path(out) if out is not None else None,
+            max_content_chars=max_content_chars,
+            output_dir=Path(output_dir) if output_dir is not None else None,
             allowed_roots=roots,
+            allow_private_urls=allow_private_urls,
             router_url=router,
             hub_url=hub,
             bill_to=bill_to or None,
             base_url_given=base_url is not None,
+            max_media_bytes=max_media_bytes,
+            max_json_bytes=max_json_bytes,
+            max_binary_bytes=max_binary_bytes,
             **choice,
-            **extra,
         )
 
     def key_for(self, url: str) -> str | None:
@@ -392,3 +409,20 @@ class Settings:
     def media_roots(self) -> tuple[Path, ...]:
         """Folders local media may be read from (default: the working directory; () none)."""
         return (Path.cwd().resolve(),) if self.allowed_roots is None else self.allowed_roots
+
+
+SETTINGS_PARAMETERS: tuple[str, ...] = tuple(
+    name
+    for name, param in inspect.signature(Settings.create).parameters.items()
+    if param.kind is not inspect.Parameter.VAR_KEYWORD
+)
+"""The arguments :meth:`Settings.create` takes, in order: the settings every adapter accepts."""
+
+
+def settings_arguments(source: object) -> dict[str, Any]:
+    """The :meth:`Settings.create` arguments an adapter holds as attributes of the same names.
+
+    For adapters that must declare their options themselves (pydantic models such as the
+    toolkit): they forward every setting by name, so none is restated in a call.
+    """
+    return {name: getattr(source, name) for name in SETTINGS_PARAMETERS if hasattr(source, name)}

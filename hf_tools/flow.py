@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,7 +44,7 @@ from pydantic import BaseModel
 
 from hf_tools import http
 from hf_tools.config import Settings
-from hf_tools.errors import APIError, HFTimeoutError, ResponseFormatError
+from hf_tools.errors import APIError, ConfigurationError, HFTimeoutError, ResponseFormatError
 from hf_tools.http import (
     HFRequest,
     RawResponse,
@@ -56,7 +56,16 @@ from hf_tools.http import (
     send_sync,
     time_left,
 )
-from hf_tools.providers import Call, JobFailedError, Reply, Request, Send, Step, get_adapter
+from hf_tools.providers import (
+    Adapter,
+    Call,
+    JobFailedError,
+    Reply,
+    Request,
+    Send,
+    Step,
+    get_adapter,
+)
 from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, route_for, settle
 from hf_tools.tasks._base import Media, TaskSpec
 
@@ -66,6 +75,7 @@ __all__ = [
     "Flow",
     "Offload",
     "ResolveMedia",
+    "Routes",
     "call_flow",
     "first_request",
     "http_request",
@@ -176,8 +186,6 @@ def first_request(
     """
     route = route_for(settings, spec, model)
     if isinstance(route, Lookup):
-        from hf_tools.errors import ConfigurationError
-
         msg = f"the route of {spec.task} depends on the Hub's mapping of {route.model}"
         raise ConfigurationError(msg, task=spec.task)
     call = _call(settings, spec, inputs, dict(media), route)
@@ -207,27 +215,61 @@ def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
 
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
     """Decode a 2xx reply and hand it to the step (parsers quote bodies: redact them)."""
+    ctype = raw.headers.get("content-type")
     with redacting(sent):
-        body = decode_body(raw, sent, want=step.request.expect)
-        return step.then(Reply(body, raw.headers.get("content-type"), raw.status_code))
+        body = decode_body(raw, sent, want=step.request.expect, content_type=ctype or "")
+        try:
+            return step.then(Reply(body, ctype, raw.status_code))
+        except ResponseFormatError as exc:
+            exc.model = exc.model or sent.model  # a task's parser knows its task, not the model
+            raise
+
+
+Routes = MutableMapping[tuple[str, str | None], tuple[Route | Lookup, Adapter[Any] | None]]
+"""A client's cache of :func:`route_for` answers (pure, for one frozen Settings) by
+(task, model), with the adapter of a settled route."""
+
+_MAX_ROUTES = 256
+
+
+def _routed(
+    settings: Settings, spec: TaskSpec[Any, Any], model: str | None, routes: Routes | None
+) -> tuple[Route | Lookup, Adapter[Any] | None]:
+    """:func:`route_for` (and the route's adapter), remembered in ``routes`` when given."""
+    key = (spec.task, model)
+    known = routes.get(key) if routes is not None else None
+    if known is None:
+        route = route_for(settings, spec, model)
+        adapter = None if isinstance(route, Lookup) else get_adapter(route.provider, spec.task)
+        known = (route, adapter)
+        if routes is not None and len(routes) < _MAX_ROUTES:
+            routes[key] = known
+    return known
 
 
 def call_flow(
-    settings: Settings, spec: TaskSpec[Any, Any], inputs: BaseModel, model: str | None = None
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    model: str | None = None,
+    routes: Routes | None = None,
 ) -> Flow:
     """One call of ``spec`` with validated ``inputs``, as effects for a driver to perform.
 
     A misfit (no endpoint, no adapter, no provider for the model) raises before the first
-    request; see the module docstring for the effects.
+    request; see the module docstring for the effects. ``routes``: the calling client's
+    route cache (the hot path then skips routing).
     """
-    route = route_for(settings, spec, model)
+    route, adapter = _routed(settings, spec, model, routes)
     if isinstance(route, Lookup):
         mappings: tuple[ProviderMapping, ...] = yield route
         route = settle(settings, spec, route, mappings)
+        adapter = get_adapter(route.provider, spec.task)
+    assert adapter is not None
     values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
     media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
     call = _call(settings, spec, inputs, media, route)
-    step: Step = get_adapter(route.provider, spec.task).start(call)
+    step: Step = adapter.start(call)
     while isinstance(step, Send):
         if step.delay > 0:
             _check_wait(step, call, settings)

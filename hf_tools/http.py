@@ -27,9 +27,9 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 from typing import Any
 
 import httpcore2
@@ -145,17 +145,26 @@ def secrets_of(request: HFRequest) -> tuple[str, ...]:
     return (token,) if scheme.lower() == "bearer" and token else ()
 
 
-@contextmanager
-def redacting(request: HFRequest) -> Iterator[None]:
+class redacting:
     """Cut ``request``'s token out of any hf_tools error raised in the block.
 
-    Parsers quote bodies in their messages, and servers echo tokens.
+    Parsers quote bodies in their messages, and servers echo tokens. A class, not a
+    ``@contextmanager``: it is entered a few times per call, on the hot path.
     """
-    try:
-        yield
-    except HFToolsError as exc:
-        exc.redact(secrets_of(request))
-        raise
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: HFRequest) -> None:
+        self._request = request
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, HFToolsError):
+            exc.redact(secrets_of(self._request))
 
 
 # ------------------------------------------------------------------------------ deadlines
@@ -171,18 +180,29 @@ def time_left() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
-@contextmanager
-def deadline(at: float | None) -> Iterator[None]:
-    """Run the block under the deadline ``at`` (monotonic seconds), or an earlier outer one."""
-    current = _deadline.get()
-    if at is None or (current is not None and current <= at):
-        yield
-        return
-    token = _deadline.set(at)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class deadline:
+    """Run the block under the deadline ``at`` (monotonic seconds), or an earlier outer one.
+
+    A class, not a ``@contextmanager``: every call enters it more than once.
+    """
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, at: float | None) -> None:
+        self._at = at
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        at, current = self._at, _deadline.get()
+        if at is not None and (current is None or at < current):
+            self._token = _deadline.set(at)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
+            self._token = None
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -570,13 +590,19 @@ def build_request(
     )
 
 
-def decode_body(raw: RawResponse, request: HFRequest, *, want: str = "json") -> Any:
+def decode_body(
+    raw: RawResponse, request: HFRequest, *, want: str = "json", content_type: str | None = None
+) -> Any:
     """Decode a 2xx body: JSON, or bytes for images/audio.
+
+    ``content_type``: the response's, when the caller has read it already.
 
     Raises:
         ResponseFormatError: the body is not what the task expects.
     """
-    ctype = raw.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type is None:
+        content_type = raw.headers.get("content-type", "")
+    ctype = content_type.split(";")[0].strip().lower()
     if want == "bytes" or ctype.startswith(("image/", "audio/", "video/")):
         if ctype.startswith("application/json") and want == "bytes":
             # Some servers wrap binary answers in JSON (e.g. base64 images); let the task parse.

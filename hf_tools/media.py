@@ -25,9 +25,9 @@ import os
 import re
 import socket
 import stat
-import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -37,6 +37,7 @@ import httpx2
 from hf_tools.config import Settings
 from hf_tools.errors import MediaError
 from hf_tools.http import client_options
+from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import Media
 
 __all__ = [
@@ -56,60 +57,10 @@ _MAX_REDIRECTS = 5
 _PATH_MAX = 4096
 # Async callers decode base64 longer than this in a thread, off the event loop.
 _INLINE_DECODE = 64 * 1024
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-    (b"fLaC", "audio/flac"),
-    (b"OggS", "audio/ogg"),
-    (b"ID3", "audio/mpeg"),
-    (b"\x1a\x45\xdf\xa3", "audio/webm"),
-)
 # Tests swap these in; None: the real resolver (looked up when called) and transport.
 _getaddrinfo: Callable[..., list[Any]] | None = None
 _transport: httpx2.BaseTransport | None = None
 _async_transport: httpx2.AsyncBaseTransport | None = None
-
-
-def detect_mime(data: bytes) -> str | None:
-    """The MIME type of an image/audio file from its first bytes, or None."""
-    for magic, mime in _SIGNATURES:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"  # MPEG audio frame sync, no ID3 tag
-    return None
-
-
-# JPEG start-of-frame markers carry the size; C4/C8/CC share the range but are not frames.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) read from a PNG or JPEG header without decoding; None otherwise."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if not data.startswith(b"\xff\xd8"):
-        return None
-    pos = 2
-    while pos + 9 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker in (0x01, 0xFF) or 0xD0 <= marker <= 0xD9:  # no length field
-            pos += 1 if marker == 0xFF else 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if marker in _JPEG_SOF:
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
-        pos += 2 + length
-    return None
 
 
 def _shown(text: str, limit: int = 200) -> str:
@@ -506,56 +457,99 @@ def _next_hop(url: str, response: httpx2.Response) -> str | None:
     return None
 
 
-def _download(url: str, settings: Settings) -> bytes:
-    """GET ``url`` following checked redirects, all within ``settings.timeout`` in total.
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """GET ``url`` at its checked address, within ``timeout``.
+
+    The driver sends back the opened response, then, for each ``None`` the flow yields, the
+    response's next chunk (None at its end).
+    """
+
+    url: str
+    timeout: float
+
+
+def _download_flow(url: str, settings: Settings) -> Generator[_Hop | None, Any, bytes]:
+    """One download as steps, written once for both drivers.
+
+    Checked redirects, the size cap, and the whole download within ``settings.timeout``.
 
     A read timeout is fixed per request, so a stall right before the deadline can overrun it by
     up to one read timeout; a slow trickle of data stops at the first chunk past it.
     """
     deadline = time.monotonic() + settings.timeout
-    # trust_env=False: no proxy from the environment between the address check and the host.
-    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
-        for _ in range(_MAX_REDIRECTS + 1):
-            target = _target(url, settings)
-            request = _pinned_request(client, target, _remaining(deadline, settings))
-            response = client.send(request, stream=True)
-            try:
-                hop = _next_hop(url, response)
-                if hop is None:
-                    data = bytearray()
-                    for chunk in response.iter_bytes():
-                        _remaining(deadline, settings)
-                        data += chunk
-                        if len(data) > settings.max_media_bytes:
-                            raise _too_large(settings)
-                    return bytes(data)
-            finally:
-                response.close()
-            url = hop
+    for _ in range(_MAX_REDIRECTS + 1):
+        response: httpx2.Response = yield _Hop(url, _remaining(deadline, settings))
+        hop = _next_hop(url, response)
+        if hop is None:
+            data = bytearray()
+            while (chunk := (yield None)) is not None:
+                _remaining(deadline, settings)
+                data += chunk
+                if len(data) > settings.max_media_bytes:
+                    raise _too_large(settings)
+            return bytes(data)
+        url = hop
     msg = f"more than {_MAX_REDIRECTS} redirects"
     raise MediaError(msg)
+
+
+def _download(url: str, settings: Settings) -> bytes:
+    """Drive :func:`_download_flow` with blocking I/O."""
+    flow = _download_flow(url, settings)
+    response: httpx2.Response | None = None
+    chunks: Iterator[bytes] | None = None
+    # trust_env=False: no proxy from the environment between the address check and the host.
+    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
+        try:
+            step = next(flow)
+            while True:
+                if step is None:  # the flow reads only after a hop: chunks is set
+                    assert chunks is not None
+                    step = flow.send(next(chunks, None))
+                    continue
+                if response is not None:
+                    response.close()
+                request = _pinned_request(client, _target(step.url, settings), step.timeout)
+                response = client.send(request, stream=True)
+                chunks = response.iter_bytes()
+                step = flow.send(response)
+        except StopIteration as stop:
+            data: bytes = stop.value
+            return data
+        finally:
+            if response is not None:
+                response.close()
 
 
 async def _adownload(url: str, settings: Settings) -> bytes:
+    """Drive :func:`_download_flow` with asyncio I/O."""
+    flow = _download_flow(url, settings)
+    response: httpx2.Response | None = None
+    chunks: AsyncIterator[bytes] | None = None
     options = client_options(settings.timeout, _async_transport)
     async with httpx2.AsyncClient(**options, trust_env=False) as client:
-        for _ in range(_MAX_REDIRECTS + 1):
-            request = _pinned_request(client, await _atarget(url, settings), settings.timeout)
-            response = await client.send(request, stream=True)
-            try:
-                hop = _next_hop(url, response)
-                if hop is None:
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > settings.max_media_bytes:
-                            raise _too_large(settings)
-                    return bytes(data)
-            finally:
+        try:
+            step = next(flow)
+            while True:
+                if step is None:
+                    assert chunks is not None
+                    step = flow.send(await anext(chunks, None))
+                    continue
+                if response is not None:
+                    await response.aclose()
+                target = await _atarget(step.url, settings)
+                response = await client.send(
+                    _pinned_request(client, target, step.timeout), stream=True
+                )
+                chunks = response.aiter_bytes()
+                step = flow.send(response)
+        except StopIteration as stop:
+            data: bytes = stop.value
+            return data
+        finally:
+            if response is not None:
                 await response.aclose()
-            url = hop
-    msg = f"more than {_MAX_REDIRECTS} redirects"
-    raise MediaError(msg)
 
 
 def _download_error(exc: Exception) -> MediaError:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from hf_tools import HFClient
+from hf_tools import REGISTRY, AsyncHFClient, HFChatModel, HFClient, HuggingFaceToolkit
+from hf_tools.config import SETTINGS_PARAMETERS, RetryPolicy, Settings
 from hf_tools.errors import ConfigurationError
 from hf_tools.providers import get_adapter
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import TaskSpec
+
+from .conftest import ROOT
 
 
 def _refusing(sent: list[httpx2.Request]) -> httpx2.MockTransport:
@@ -60,3 +68,216 @@ def test_every_way_of_addressing_hf_inference_goes_through_its_adapter() -> None
         assert request.url == url
         assert request.content == b'{"inputs":"hi"}'
     assert adapter.route("org/m") == "/models/org/m/pipeline/feature-extraction"
+
+
+# ---------------------------------------------------------------- LangChain-free core
+
+_EVERY_TASK_FROM_ITS_CASSETTE = r"""
+import asyncio, sys
+import httpx2, yaml
+from hf_tools import REGISTRY, AsyncHFClient, HFClient
+
+def transport(task):
+    with open(f"cassettes/{task}/success.yaml", encoding="utf-8") as handle:
+        recorded = yaml.safe_load(handle)["interactions"]
+    def answer(request):
+        entry = recorded.pop(0)
+        assert str(request.url) == entry["request"]["uri"], (request.url, entry["request"]["uri"])
+        response = entry["response"]
+        body = response["body"]["string"]
+        headers = {k: v[0] for k, v in response["headers"].items()
+                   if k.lower() != "content-encoding"}
+        return httpx2.Response(response["status"]["code"], content=body if isinstance(body, bytes)
+                               else body.encode(), headers=headers)
+    return answer
+
+async def main():
+    for spec in REGISTRY.values():
+        models = {spec.task: spec.example_endpoint} if spec.needs_endpoint else None
+        sync = HFClient(api_key="hf_x", models=models,
+                        transport=httpx2.MockTransport(transport(spec.task)))
+        out = sync.run(spec.task, **spec.example)
+        assert isinstance(out, spec.output_model), (spec.task, out)
+        aclient = AsyncHFClient(api_key="hf_x", models=models,
+                                transport=httpx2.MockTransport(transport(spec.task)))
+        assert isinstance(await aclient.run(spec.task, **spec.example), spec.output_model)
+        await aclient.aclose()
+        print(spec.task)
+
+asyncio.run(main())
+loaded = sorted(m for m in sys.modules if m.startswith(("langchain", "langsmith")))
+assert not loaded, loaded
+"""
+
+
+def test_every_task_runs_from_its_cassette_without_importing_langchain() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _EVERY_TASK_FROM_ITS_CASSETTE],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == list(REGISTRY), "every task ran, conversational included"
+
+
+def _imports(path: Path, module: str, modules: Collection[str] = ()) -> set[str]:
+    """The modules ``path`` imports, at module level and inside functions (``ast``).
+
+    ``from pkg import sub`` names ``pkg.sub`` when that is one of ``modules``, not ``pkg``:
+    a package's ``__init__`` importing its own submodules is no cycle.
+    """
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            subs = {f"{base}.{alias.name}" for alias in node.names}
+            found.update(subs & set(modules) or {base})
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    modules: dict[str, Path] = {}
+    for path in (ROOT / "hf_tools").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _graph() -> dict[str, set[str]]:
+    """hf_tools' import graph, edges between hf_tools modules only."""
+    modules = _modules()
+    return {
+        name: {m for m in _imports(path, name, modules) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+
+
+CORE = ("hf_tools.langchain", "hf_tools.cli", "hf_tools.testing", "hf_tools.demo")
+
+
+def _is_core(module: str) -> bool:
+    return module != "hf_tools" and not module.startswith(CORE)
+
+
+def test_no_core_module_imports_langchain() -> None:
+    modules = {name: _imports(path, name) for name, path in _modules().items() if _is_core(name)}
+    assert "hf_tools.flow" in modules and "hf_tools.providers.hf_inference" in modules
+    offending = {
+        name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
+        for name, found in modules.items()
+    }
+    assert {k: v for k, v in offending.items() if v} == {}
+
+
+def test_the_hf_tools_import_graph_has_no_cycle() -> None:
+    # The package root re-exports the adapters lazily; its edges are not part of the core.
+    graph = {name: edges - {"hf_tools"} for name, edges in _graph().items() if name != "hf_tools"}
+    graph = {
+        name: {e for e in edges if not (e.startswith("hf_tools.langchain") and _is_core(name))}
+        for name, edges in graph.items()
+    }
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt) :], nxt]
+                raise AssertionError(" -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+# ------------------------------------------------------------------ settings stated once
+
+
+def _samples(tmp: Path) -> dict[str, tuple[Any, Callable[[Settings], bool]]]:
+    """A value for every Settings.create argument, and how the Settings shows it arrived."""
+    return {
+        "api_key": (
+            "hf_sample",
+            lambda s: s.api_key is not None and s.api_key.get_secret_value() == "hf_sample",
+        ),
+        "base_url": ("http://127.0.0.1:9", lambda s: s.base_url == "http://127.0.0.1:9"),
+        "is_custom_endpoint": (True, lambda s: s.is_custom_endpoint),
+        "models": ({"summarization": "org/m"}, lambda s: s.models == {"summarization": "org/m"}),
+        "use_cache": (False, lambda s: s.use_cache is False),
+        "wait_for_model": (True, lambda s: s.wait_for_model is True),
+        "timeout": (7.0, lambda s: s.timeout == 7.0),
+        "max_retries": (1, lambda s: s.retry.max_retries == 1),
+        "retry": (RetryPolicy(max_retries=2), lambda s: s.retry == RetryPolicy(max_retries=2)),
+        "max_content_chars": (999, lambda s: s.max_content_chars == 999),
+        "output_dir": (tmp, lambda s: s.output_dir == tmp),
+        "allowed_roots": ([tmp], lambda s: s.allowed_roots == (tmp.resolve(),)),
+        "allow_private_urls": (True, lambda s: s.allow_private_urls),
+        "max_media_bytes": (1234, lambda s: s.max_media_bytes == 1234),
+        "max_json_bytes": (2345, lambda s: s.max_json_bytes == 2345),
+        "max_binary_bytes": (3456, lambda s: s.max_binary_bytes == 3456),
+        "provider": ("hf-inference", lambda s: s.provider == "hf-inference"),
+        "providers": (
+            {"summarization": "hf-inference"},
+            lambda s: s.providers == {"summarization": "hf-inference"},
+        ),
+        "router_url": ("http://127.0.0.1:8", lambda s: s.router_url == "http://127.0.0.1:8"),
+        "hub_url": ("http://127.0.0.1:7", lambda s: s.hub_url == "http://127.0.0.1:7"),
+        "bill_to": ("my-org", lambda s: s.bill_to == "my-org"),
+        "provider_order": (["hf-inference"], lambda s: s.provider_order == ("hf-inference",)),
+    }
+
+
+def _toolkit_settings(**kw: Any) -> Settings:
+    return HuggingFaceToolkit(**kw).client.settings
+
+
+_ADAPTERS: dict[str, Callable[..., Settings]] = {
+    "HFClient": lambda **kw: HFClient(**kw).settings,
+    "AsyncHFClient": lambda **kw: AsyncHFClient(**kw).settings,
+    "HuggingFaceToolkit": _toolkit_settings,
+}
+
+
+@pytest.mark.parametrize("adapter", sorted(_ADAPTERS))
+def test_every_adapter_takes_every_setting_and_a_ready_settings(
+    adapter: str, tmp_path: Path
+) -> None:
+    samples = _samples(tmp_path)
+    assert set(samples) == set(SETTINGS_PARAMETERS), "a new setting needs a sample here"
+    build = _ADAPTERS[adapter]
+    for name, (value, arrived) in samples.items():
+        kw: dict[str, Any] = {"api_key": "hf_x", name: value}
+        if name == "is_custom_endpoint":
+            kw["base_url"] = "http://127.0.0.1:9"
+        assert arrived(build(**kw)), f"{adapter} did not pass {name} on"
+    ready = Settings.create(api_key="hf_x", timeout=7.0, max_media_bytes=1234)
+    got = build(settings=ready)
+    assert (got.timeout, got.max_media_bytes) == (7.0, 1234)
+    with pytest.raises((TypeError, ConfigurationError), match="not both"):
+        build(settings=ready, timeout=3.0)
+
+
+def test_the_chat_model_takes_the_settings_that_apply_to_it() -> None:
+    applies = {"api_key", "timeout", "max_retries", "retry", "max_json_bytes"}
+    fields = set(HFChatModel.model_fields)
+    assert applies <= fields & set(SETTINGS_PARAMETERS)
+    samples = _samples(Path.cwd())
+    for name in sorted(fields & set(SETTINGS_PARAMETERS) - {"base_url"}):
+        value, arrived = samples[name]
+        llm = HFChatModel(model="org/m", **{"api_key": "hf_x", name: value})
+        assert arrived(llm._settings), f"HFChatModel did not pass {name} on"

@@ -49,12 +49,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeInt,
     PrivateAttr,
     SecretStr,
     model_validator,
 )
 
+from hf_tools.chat_wire import (
+    CHAT_TASK,
+    WireChoice,
+    WireCompletion,
+    WireFunction,
+    WireMessage,
+    WireToolCall,
+    read_completion,
+    usage_counts,
+    wire_completion,
+)
 from hf_tools.client import Closeable, LoopPools
 from hf_tools.config import (
     DEFAULT_MAX_JSON_BYTES,
@@ -64,13 +74,9 @@ from hf_tools.config import (
     Settings,
 )
 from hf_tools.errors import (
-    APIError,
     ConfigurationError,
     HFConnectionError,
-    InvalidInputError,
     ResponseFormatError,
-    ServerError,
-    server_message,
 )
 from hf_tools.http import (
     HFRequest,
@@ -86,7 +92,7 @@ from hf_tools.http import (
 )
 from hf_tools.routing import DEFAULT_CHAT_BASE_URL, chat_url
 from hf_tools.schema import strict_schema
-from hf_tools.tasks._base import response_shape, snippet
+from hf_tools.tasks._base import response_shape
 
 __all__ = [
     "DEFAULT_CHAT_BASE_URL",
@@ -102,7 +108,7 @@ __all__ = [
     "tool_choice_payload",
 ]
 
-_TASK = "chat-completion"
+_TASK = CHAT_TASK
 # Keys langchain-core passes through bind() that are not request parameters.
 _NOT_PARAMS = frozenset({"ls_structured_output_format", "stream_usage"})
 
@@ -292,80 +298,13 @@ def _new_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-class _Wire(BaseModel):
-    # Unknown fields are kept: providers add their own (logprobs, prompt_tokens_details...).
-    model_config = ConfigDict(extra="allow")
-
-
-class _WireFunction(_Wire):
-    name: str | None = None
-    arguments: Any = None  # a JSON string (OpenAI) or already an object (TGI)
-
-
-class _WireToolCall(_Wire):
-    id: str | int | None = None  # TGI sends integer ids (even 0), "" or none at all
-    index: int | None = None
-    function: _WireFunction | None = None
-
-
-class _WireMessage(_Wire):
-    """A whole ``message`` or a stream ``delta``."""
-
-    content: str | list[str | dict[str, Any]] | None = None  # null when only calling tools
-    # TGI 2.x streamed one tool call as an object where OpenAI sends a list.
-    tool_calls: list[_WireToolCall] | _WireToolCall | None = None
-
-    def calls(self) -> list[_WireToolCall]:
-        """The tool calls as a list, whichever form they came in."""
-        calls = self.tool_calls
-        return [calls] if isinstance(calls, _WireToolCall) else list(calls or [])
-
-
-class _WireChoice(_Wire):
-    message: _WireMessage | None = None
-    delta: _WireMessage | None = None
-    finish_reason: str | None = None
-
-
-class _WireUsage(_Wire):
-    prompt_tokens: NonNegativeInt | None = None
-    completion_tokens: NonNegativeInt | None = None
-    total_tokens: NonNegativeInt | None = None
-
-
-class _WireCompletion(_Wire):
-    """A chat completion, or one chunk of a stream."""
-
-    id: str | None = None
-    model: str | None = None
-    system_fingerprint: str | None = None
-    choices: list[_WireChoice] | None = None
-    usage: _WireUsage | None = None
-
-
-def _wire(data: Any, model: str | None, status: int | None) -> _WireCompletion:
-    """Validate one completion (or stream chunk) object.
-
-    Raises:
-        ResponseFormatError: not an object.
-        pydantic.ValidationError: an object of another shape (see :func:`response_shape`).
-        APIError: an ``{"error": ...}`` object (``status``: the response's, None in a stream).
-    """
-    if not isinstance(data, Mapping):
-        msg = f"expected a chat completion object, got {snippet(data)}"
-        raise ResponseFormatError(msg, task=_TASK, model=model)
-    if data.get("error") and not data.get("choices"):  # some servers send "error": null
-        _raise_body_error(data, status, model)
-    return _WireCompletion.model_validate(data)
-
-
-def _call_id(raw: _WireToolCall) -> str:
+def _call_id(raw: WireToolCall) -> str:
     # LangChain needs a string id to pair a call with its result.
     value = raw.id
     return _new_id() if value is None or value == "" else str(value)
 
 
-def parse_tool_call(raw: Mapping[str, Any] | _WireToolCall) -> ToolCall | InvalidToolCall:
+def parse_tool_call(raw: Mapping[str, Any] | WireToolCall) -> ToolCall | InvalidToolCall:
     """One wire tool call -> a ToolCall, or an InvalidToolCall when its arguments are unusable.
 
     ``arguments`` may be a JSON string (OpenAI) or already an object (TGI).
@@ -373,8 +312,8 @@ def parse_tool_call(raw: Mapping[str, Any] | _WireToolCall) -> ToolCall | Invali
     Raises:
         pydantic.ValidationError: ``raw`` is not a tool call object.
     """
-    call = raw if isinstance(raw, _WireToolCall) else _WireToolCall.model_validate(raw)
-    function = call.function or _WireFunction()
+    call = raw if isinstance(raw, WireToolCall) else WireToolCall.model_validate(raw)
+    function = call.function or WireFunction()
     name = function.name or ""
     arguments = function.arguments
     call_id = _call_id(call)
@@ -395,17 +334,18 @@ def parse_tool_call(raw: Mapping[str, Any] | _WireToolCall) -> ToolCall | Invali
     return tool_call(name=name, args=args, id=call_id)
 
 
-def _usage(data: _WireCompletion) -> UsageMetadata | None:
-    usage = data.usage
-    if usage is None:
+def _usage(data: WireCompletion) -> UsageMetadata | None:
+    counts = usage_counts(data)
+    if counts is None:
         return None
-    prompt = usage.prompt_tokens or 0
-    completion = usage.completion_tokens or 0
-    total = usage.total_tokens or prompt + completion
-    return UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=total)
+    return UsageMetadata(
+        input_tokens=counts["input_tokens"],
+        output_tokens=counts["output_tokens"],
+        total_tokens=counts["total_tokens"],
+    )
 
 
-def _metadata(data: _WireCompletion, choice: _WireChoice) -> dict[str, Any]:
+def _metadata(data: WireCompletion, choice: WireChoice) -> dict[str, Any]:
     meta = {
         "model_name": data.model,
         "finish_reason": choice.finish_reason,
@@ -413,15 +353,6 @@ def _metadata(data: _WireCompletion, choice: _WireChoice) -> dict[str, Any]:
         "system_fingerprint": data.system_fingerprint,
     }
     return {k: v for k, v in meta.items() if v is not None}
-
-
-def _raise_body_error(data: Mapping[str, Any], status: int | None, model: str | None) -> None:
-    """Raise the typed error for an ``{"error": ...}`` object sent with a 2xx status."""
-    message = server_message(json.dumps(dict(data)).encode())
-    cls: type[APIError] = (
-        InvalidInputError if data.get("error_type") == "validation" else ServerError
-    )
-    raise cls(message, status_code=status, task=_TASK, model=model)
 
 
 def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
@@ -432,12 +363,8 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
         APIError: the body is an ``{"error": ...}`` object.
     """
     with response_shape(_TASK, data, model):
-        wire = _wire(data, model, 200)
-        if not wire.choices:
-            msg = f"expected a chat completion with choices, got {snippet(data)}"
-            raise ResponseFormatError(msg, task=_TASK, model=model)
-        choice = wire.choices[0]
-        message = choice.message or _WireMessage()
+        wire, choice = read_completion(data, model)
+        message = choice.message or WireMessage()
         calls = [parse_tool_call(c) for c in message.calls()]
         ai = AIMessage(
             content=message.content or "",  # null when the model only calls tools
@@ -539,8 +466,8 @@ def _json_objects(payload: str) -> list[Any]:
         raise ResponseFormatError(msg, task=_TASK) from None
 
 
-def _tool_call_chunk(raw: _WireToolCall, position: int) -> ToolCallChunk:
-    function = raw.function or _WireFunction()
+def _tool_call_chunk(raw: WireToolCall, position: int) -> ToolCallChunk:
+    function = raw.function or WireFunction()
     arguments = function.arguments
     if arguments is not None and not isinstance(arguments, str):
         arguments = json.dumps(arguments)  # TGI may stream the arguments as an object
@@ -587,12 +514,12 @@ class StreamAssembler:
         chunks: list[ChatGenerationChunk] = []
         for data in _json_objects(payload):
             with response_shape(_TASK, data, self.model):
-                chunk = self._chunk(_wire(data, self.model, None))
+                chunk = self._chunk(wire_completion(data, self.model, None))
             if chunk is not None:
                 chunks.append(chunk)
         return chunks
 
-    def _call_chunk(self, raw: _WireToolCall, position: int) -> ToolCallChunk:
+    def _call_chunk(self, raw: WireToolCall, position: int) -> ToolCallChunk:
         call = _tool_call_chunk(raw, position)
         index = call["index"]
         assert index is not None  # _tool_call_chunk always sets one
@@ -612,7 +539,7 @@ class StreamAssembler:
         self._ids[index] = call_id  # a new id at a known index is a new call: kept whole
         return call
 
-    def _chunk(self, data: _WireCompletion) -> ChatGenerationChunk | None:
+    def _chunk(self, data: WireCompletion) -> ChatGenerationChunk | None:
         choice = data.choices[0] if data.choices else None
         usage = _usage(data)
         if usage is not None:
@@ -620,7 +547,7 @@ class StreamAssembler:
             self._usage = usage
         if choice is None:
             return None
-        delta = choice.delta or choice.message or _WireMessage()  # message: a whole answer
+        delta = choice.delta or choice.message or WireMessage()  # message: a whole answer
         calls = [self._call_chunk(c, i) for i, c in enumerate(delta.calls())]
         finish = choice.finish_reason
         if finish:

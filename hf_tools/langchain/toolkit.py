@@ -17,8 +17,10 @@ from hf_tools.config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     MIN_CONTENT_CHARS,
+    SETTINGS_PARAMETERS,
     RetryPolicy,
     Settings,
+    settings_arguments,
 )
 from hf_tools.errors import ConfigurationError
 from hf_tools.langchain.tools import make_tool
@@ -85,6 +87,9 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     custom_description: str | None = Field(
         default=None, description="Description of the custom endpoint tool, for the LLM."
     )
+    settings: Settings | None = Field(
+        default=None, description="Ready settings, instead of the fields above that state them."
+    )
 
     _client: HFClient = PrivateAttr()
     _aclient: AsyncHFClient = PrivateAttr()
@@ -92,30 +97,10 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
 
     def model_post_init(self, context: Any, /) -> None:
         """Validate the selection, build the shared clients and the tools once."""
-        settings = Settings.create(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            is_custom_endpoint=self.is_custom_endpoint,
-            models=self.models,
-            use_cache=self.use_cache,
-            wait_for_model=self.wait_for_model,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            retry=self.retry,
-            max_content_chars=self.max_content_chars,
-            output_dir=self.output_dir,
-            allowed_roots=self.allowed_roots,
-            allow_private_urls=self.allow_private_urls,
-            max_media_bytes=self.max_media_bytes,
-            max_json_bytes=self.max_json_bytes,
-            max_binary_bytes=self.max_binary_bytes,
-            provider=self.provider,
-            providers=self.providers,
-            router_url=self.router_url,
-            hub_url=self.hub_url,
-            bill_to=self.bill_to,
-            provider_order=self.provider_order,
-        )
+        settings = self.settings or Settings.create(**settings_arguments(self))
+        if self.settings is not None and self.model_fields_set & set(SETTINGS_PARAMETERS):
+            msg = "pass settings= or the settings' arguments, not both"
+            raise ConfigurationError(msg)
         if self.tasks is None:
             # Every task these settings can serve: endpoint-only tasks (custom) when their
             # endpoint is configured, and with a named provider the tasks it has adapters for.

@@ -57,10 +57,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from hf_tools.config import HF_INFERENCE
 from hf_tools.errors import ConfigurationError
 from hf_tools.providers import hf_inference
 from hf_tools.providers._base import (
+    HF_INFERENCE,
     Adapter,
     Call,
     Done,

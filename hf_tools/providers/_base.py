@@ -15,12 +15,12 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hf_tools.config import DEFAULT_ROUTER_URL
 from hf_tools.errors import APIError, ResponseFormatError
 from hf_tools.tasks._base import Media, Payload
 
 __all__ = [
     "DEFAULT_ROUTER_URL",
+    "HF_INFERENCE",
     "Adapter",
     "Call",
     "Done",
@@ -35,8 +35,18 @@ __all__ = [
     "decode_data_uri",
     "dig",
     "download",
+    "is_url",
     "without_none",
 ]
+
+DEFAULT_ROUTER_URL = "https://router.huggingface.co"
+HF_INFERENCE = "hf-inference"
+
+
+def is_url(value: str) -> bool:
+    """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
+    return value.startswith(("https://", "http://"))
+
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
@@ -61,7 +71,7 @@ class JobCancelledError(JobFailedError):
     hint: ClassVar[str] = "The job was cancelled before it finished; call the tool again."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Call(Generic[InputT]):
     """One tool call as an adapter sees it: resolved routing, validated args, resolved media.
 
@@ -101,7 +111,7 @@ class Call(Generic[InputT]):
         return ResponseFormatError(f"{self.provider}: {what}", task=self.task, model=self.model)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Request:
     """One HTTP request for the driver to send.
 
@@ -126,7 +136,7 @@ class Request:
     purpose: Literal["call", "poll", "download"] = "call"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Reply:
     """A 2xx response as the driver hands it back: decoded body and its content type."""
 
@@ -135,14 +145,14 @@ class Reply:
     status: int = 200
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Done(Generic[OutputT]):
     """The call is over: ``output`` is the task's Output."""
 
     output: OutputT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Send:
     """Send ``request`` (after waiting ``delay`` seconds), then pass its reply to ``then``.
 

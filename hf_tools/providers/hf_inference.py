@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hf_tools.config import HF_INFERENCE, is_url
-from hf_tools.errors import ResponseFormatError
-from hf_tools.providers._base import Adapter, Call, Done, Step
+from hf_tools.providers._base import HF_INFERENCE, Adapter, Call, Done, Step, is_url
 from hf_tools.tasks import REGISTRY as TASKS
 from hf_tools.tasks._base import HFInferenceWire, Payload, TaskSpec
 
@@ -56,15 +54,7 @@ def _payload(wire: HFInferenceWire[Any, Any]) -> Callable[[Call[Any]], Payload]:
 
 def _parse(wire: HFInferenceWire[Any, Any]) -> Callable[[Any, Call[Any]], Step]:
     parse = wire.parse
-
-    def parse_body(body: Any, call: Call[Any]) -> Step:
-        try:
-            return Done(parse(body, call.args))
-        except ResponseFormatError as exc:
-            exc.model = exc.model or call.model  # a parser knows its task, not the model
-            raise
-
-    return parse_body
+    return lambda body, call: Done(parse(body, call.args))
 
 
 def _adapter(spec: TaskSpec[Any, Any]) -> Adapter[Any] | None:

@@ -11,10 +11,10 @@ import base64
 import reprlib
 import struct
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
@@ -127,24 +127,31 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-@contextmanager
-def response_shape(task: str, data: Any, model: str | None = None) -> Iterator[None]:
+class response_shape:  # used as a function: ``with response_shape(task, data):``
     """Turn any failure to read ``data`` inside the block into a ResponseFormatError.
 
     A ResponseFormatError raised inside is labelled with ``task`` (parsers are shared:
     text2text-generation reads text-generation's answers); other errors of our own (an error
-    object in a 2xx body) pass through unchanged.
+    object in a 2xx body) pass through unchanged. A class, not a ``@contextmanager``: every
+    parse enters it.
     """
-    try:
-        yield
-    except ResponseFormatError as exc:
-        exc.task, exc.model = task, exc.model or model
-        raise
-    except HFToolsError:
-        raise
-    except _SHAPE_ERRORS as exc:
-        msg = f"unexpected response format ({_reason(exc)}): {snippet(data)}"
-        raise ResponseFormatError(msg, task=task, model=model) from exc
+
+    __slots__ = ("_data", "_model", "_task")
+
+    def __init__(self, task: str, data: Any, model: str | None = None) -> None:
+        self._task, self._data, self._model = task, data, model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, ResponseFormatError):
+            exc.task, exc.model = self._task, exc.model or self._model
+        elif isinstance(exc, _SHAPE_ERRORS) and not isinstance(exc, HFToolsError):
+            msg = f"unexpected response format ({_reason(exc)}): {snippet(self._data)}"
+            raise ResponseFormatError(msg, task=self._task, model=self._model) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,10 @@
 """conversational: one chat turn with an instruct model (OpenAI-compatible chat completions).
 
 The tool is for an agent that wants a second opinion or a sub-answer from another model; the
-chat model *driving* an agent is :class:`hf_tools.HFChatModel`. Where it goes:
-
-* a model id with the default (hf-inference) base -> the router's auto route
-  ``https://router.huggingface.co/v1/chat/completions`` (hf-inference itself no longer serves
-  chat; the router picks a provider), ``"model": <id>`` in the body;
-* another base URL (e.g. ``https://router.huggingface.co/together``) ->
-  ``{base}/v1/chat/completions``;
-* an endpoint URL (as the model, or a custom-endpoint base) -> ``{url}/v1/chat/completions``
-  with ``"model": "tgi"``.
+chat model *driving* an agent is :class:`hf_tools.HFChatModel`. It speaks OpenAI chat
+completions (``chat=True``): :func:`hf_tools.routing.hf_inference_url` says where that goes
+(the router's ``/v1/chat/completions`` by default, ``{endpoint}/v1/chat/completions`` for an
+endpoint URL), and answers are read with :mod:`hf_tools.chat_wire`: no LangChain here.
 """
 
 from __future__ import annotations
@@ -19,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hf_tools.chat_wire import WireMessage, completion_text, read_completion, usage_counts
 from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput
 
 
@@ -60,16 +56,13 @@ def build(args: ConversationalInput, media: Mapping[str, Media]) -> Payload:
 
 def parse(data: Any, args: BaseModel) -> ConversationalOutput:
     """A chat completion (any provider's, TGI's ``content: null`` included) -> the reply."""
-    from hf_tools.langchain.chat import parse_completion  # lazily: it loads langchain_core
-
-    message = parse_completion(data).generations[0].message
-    meta = message.response_metadata
-    usage = getattr(message, "usage_metadata", None)
+    wire, choice = read_completion(data)
+    message = choice.message or WireMessage()
     return ConversationalOutput(
-        generated_text=message.text,
-        finish_reason=meta.get("finish_reason"),
-        model=meta.get("model_name"),
-        usage=dict(usage) if usage else None,
+        generated_text=completion_text(message.content),
+        finish_reason=choice.finish_reason,
+        model=wire.model,
+        usage=usage_counts(wire),
     )
 
 

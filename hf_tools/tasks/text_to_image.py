@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
+from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
 
 _TASK = "text-to-image"
@@ -98,8 +99,6 @@ def _image_bytes(data: Any) -> bytes:
 
 def parse(data: Any, args: TextToImageInput) -> TextToImageOutput:
     """Image bytes -> the image with its type and size, read from the header."""
-    from hf_tools.media import detect_mime, image_size  # media imports _base: avoid a cycle
-
     image = _image_bytes(data)
     mime = detect_mime(image)
     if mime is None or not mime.startswith("image/"):
