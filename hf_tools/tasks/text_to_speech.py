@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hf_tools.errors import ResponseFormatError
+from hf_tools.mime import detect_mime
 from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
 from hf_tools.tasks._generated import (
     kilobytes,
@@ -60,8 +61,6 @@ def parameters(args: TextToSpeechInput) -> dict[str, Any]:
 
 def parse(data: Any, args: TextToSpeechInput) -> TextToSpeechOutput:
     """Audio bytes -> the audio with its type (from the magic bytes) and, for WAV, duration."""
-    from hf_tools.media import detect_mime  # media imports _base: avoid a cycle
-
     if not isinstance(data, bytes | bytearray):
         msg = "expected audio bytes from the server"
         raise ResponseFormatError(msg, task=_TASK)
