@@ -616,7 +616,8 @@ def report(
         "## 3. LLM context cost",
         "",
         f"- {ctx['tools']} tools, **{ctx['total_bytes']:,} bytes** of schemas in OpenAI tool"
-        f" format (target < 12,000 — {'met' if ctx['total_bytes'] < 12000 else 'not met'});"
+        f" format (budget < 15,000 since the speech, image-edit and video tools, < 13,000"
+        f" before — {'met' if ctx['total_bytes'] < 15000 else 'not met'});"
         f" largest: {ctx['largest_schema'][0]} ({ctx['largest_schema'][1]:,} bytes)."
         " Measured by `hf_tools.cli.schema_bytes`, which `tests/test_toolkit.py` also bounds.",
         f"- Largest tool content over the {ctx['cassettes']} recorded successes in"
