@@ -19,6 +19,7 @@ import argparse
 import base64
 import json
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ _CUT = 1000  # the recorder's own cut for long base64 strings
 
 
 def task_of(provider: str, path: str, body: Any) -> str | None:
-    """Our task for a recorded provider call, or None when out of scope (video, TTS)."""
+    """Our task for a recorded provider call, or None when out of scope."""
     if path.endswith("/chat/completions"):
         return "conversational"
     if path.endswith("/completions"):
@@ -61,7 +62,7 @@ def task_of(provider: str, path: str, body: Any) -> str | None:
         return "feature-extraction"
     if provider == "fal-ai":
         if any(v in path for v in _VIDEO):
-            return None
+            return "text-to-video"
         return (
             "automatic-speech-recognition"
             if "whisper" in path or "wizper" in path
@@ -70,7 +71,8 @@ def task_of(provider: str, path: str, body: Any) -> str | None:
     if provider == "replicate":
         out = body.get("output")
         first = out if isinstance(out, str) else (out or [""])[0]
-        return None if first.endswith((".wav", ".mp4")) else "text-to-image"
+        kinds = {".wav": "text-to-speech", ".mp4": "text-to-video"}
+        return next((t for ext, t in kinds.items() if first.endswith(ext)), "text-to-image")
     if path.endswith("/images/generations") or provider == "black-forest-labs":
         return "text-to-image"
     return None
@@ -141,6 +143,8 @@ def recorded(reference: Path) -> Iterator[dict[str, Any]]:
                 record["polls"] = [
                     _json(p["response"]["body"]) for p in sorted(polls, key=lambda p: p["url"])
                 ]
+            if provider == "fal-ai" and task == "text-to-video":
+                record["queue"] = fal_queue(record)
             record["args"] = without_none(args_for(record))
             result = _result_url(record)
             if result and result in by_url:
@@ -148,10 +152,32 @@ def recorded(reference: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def fal_queue(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The queue answers before a recorded fal result, as fal documents them (not recorded).
+
+    huggingface.js called fal's synchronous route; through the router we use the queue, whose
+    result body is the synchronous answer.
+    """
+    model = urlsplit(record["url"]).path
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, record["source"]))
+    response_url = f"https://queue.fal.run{model}/requests/{request_id}"
+    submitted = {
+        "status": "IN_QUEUE",
+        "request_id": request_id,
+        "response_url": response_url,
+        "status_url": f"{response_url}/status",
+        "cancel_url": f"{response_url}/cancel",
+        "queue_position": 0,
+    }
+    return [submitted, {"status": "COMPLETED", "request_id": request_id}]
+
+
 def _result_url(record: Mapping[str, Any]) -> str | None:
     body = record["body"]
     if record["provider"] == "fal-ai" and record["task"] == "text-to-image":
         return str(body["images"][0]["url"])
+    if record["provider"] == "fal-ai" and record["task"] == "text-to-video":
+        return str(body["video"]["url"])
     if record["provider"] == "replicate":
         out = body["output"]
         return str(out if isinstance(out, str) else out[0])
@@ -177,7 +203,13 @@ def samples(records: list[dict[str, Any]]) -> dict[str, str]:
                 else "image/jpeg"
             )
             found.setdefault(kind, match.group(1))
+    for kind, path in FILES.items():
+        found[kind] = base64.b64encode(Path(path).read_bytes()).decode()
     return found
+
+
+# Small real files for the audio and video downloads (the recorder kept none).
+FILES = {"audio/wav": "tests/fixtures/speech.wav", "video/mp4": "tests/fixtures/video.mp4"}
 
 
 def _call(
@@ -210,7 +242,24 @@ def args_for(record: Mapping[str, Any]) -> dict[str, Any]:
     if task == "conversational":
         *history, last = request["messages"]
         return {"message": last["content"], "history": history or None}
+    if task == "text-to-speech":
+        given = request.get("input") or request
+        return {"text": given.get("text") or given.get("inputs")}
+    if task == "text-to-video":
+        given = request.get("input") or request
+        keys = ("negative_prompt", "num_frames", "num_inference_steps", "guidance_scale", "seed")
+        return {"prompt": given["prompt"], **{k: given[k] for k in keys if k in given}}
     return {"audio": "tests/fixtures/audio.flac"}
+
+
+def download_kind(record: Mapping[str, Any], url: str, cut: Mapping[str, str]) -> str:
+    """The sample a result download answers: the recorded type, else the URL's extension."""
+    kind = record.get("download_type") or ""
+    if kind.startswith("audio/"):
+        return "audio/wav"  # replicate.delivery labels WAV audio/x-wav
+    if kind.startswith("video/") or url.split("?")[0].endswith(".mp4"):
+        return "video/mp4"  # fal labels its videos application/octet-stream
+    return kind if kind in cut else "image/jpeg"
 
 
 def interactions(
@@ -218,15 +267,18 @@ def interactions(
 ) -> list[Interaction]:
     """The adapter's requests for this call, answered by the recorded bodies in order."""
     adapter = REGISTRY[(call.provider, call.task)]
-    answers: list[tuple[Any, str]] = [(record["body"], "application/json")]
+    answers: list[tuple[Any, str]] = [(b, "application/json") for b in record.get("queue", [])]
+    if record.get("body_file"):  # the answer is the file itself (speech as audio bytes)
+        answers.append((base64.b64decode(cut[record["body_file"]]), record["body_file"]))
+    else:
+        answers.append((record["body"], "application/json"))
     answers += [(p, "application/json") for p in record.get("polls", [])]
     out: list[Interaction] = []
     step: Step = adapter.start(call)
     while isinstance(step, Send):
         req = step.request
         if req.purpose == "download":
-            kind = record.get("download_type") or "image/jpeg"
-            kind = kind if kind in cut else "image/jpeg"
+            kind = download_kind(record, req.url, cut)
             body: Any = base64.b64decode(cut[kind])
             ctype = kind
         else:
@@ -324,7 +376,243 @@ CASSETTES = {
         "conversational",
         "meta-llama/Meta-Llama-3.1-8B-Instruct",
     ),
+    "fal-ai/text-to-video/ltx-video": ("fal-ai", "text-to-video", "fal-ai/ltx-video"),
+    "replicate/text-to-speech/kokoro-82m": (
+        "replicate",
+        "text-to-speech",
+        "jaaari/kokoro-82m:dfdf537ba482b029e0a761699e6f55e9162cfd159270bfe0e44857caa5f275a6",
+    ),
+    "replicate/text-to-video/mochi-1": (
+        "replicate",
+        "text-to-video",
+        "genmoai/mochi-1:1944af04d098ef69bed7f9d335d102e652203f268ec4aaa2d836f6217217e460",
+    ),
 }
+# The documented pairs' cassettes: <provider>/<task>/<name>.yaml, one per DOCUMENTED entry.
+DOCUMENTED_NAMES = {
+    ("fal-ai", "text-to-speech"): "kokoro",
+    ("fal-ai", "image-to-image"): "flux-kontext-dev",
+    ("fal-ai", "image-to-video"): "wan-2.2",
+    ("replicate", "image-to-image"): "flux-kontext-dev",
+    ("together", "text-to-speech"): "sonic-2",
+    ("together", "image-to-image"): "flux-kontext-dev",
+    ("together", "text-to-video"): "wan-2.2",
+    ("together", "image-to-video"): "wan-2.2",
+    ("deepinfra", "text-to-speech"): "kokoro",
+    ("novita", "text-to-video"): "wan",
+    ("wavespeed", "text-to-video"): "wan-2.1",
+    ("wavespeed", "image-to-image"): "flux-kontext-dev",
+    ("wavespeed", "image-to-video"): "wan-2.1",
+}
+
+
+# Pairs no tape recorded: bodies as huggingface_hub 2.x's adapters read them and the
+# providers document them ("docs" in cassettes/INDEX.md). (provider, task, model, args,
+# answers before the download, download type); "file:<type>" answers that file's bytes.
+_PNG_ARGS = {"image": "tests/fixtures/small.png"}  # a 64x64 grey PNG: small cassettes
+_FAL_MEDIA = "https://v3.fal.media/files"
+_DELIVERY = "https://replicate.delivery/xezq/Zd3lA6kQ9vRj"
+_WAVESPEED = "https://api.wavespeed.ai/api/v3/predictions"
+_WAVESPEED_CDN = "https://d1q70pf5vjeyhc.cloudfront.net/predictions"
+
+
+def _fal_queued(model: str, request_id: str, result: dict[str, Any]) -> list[Any]:
+    url = f"https://queue.fal.run/{model}/requests/{request_id}"
+    submitted = {
+        "status": "IN_QUEUE",
+        "request_id": request_id,
+        "response_url": url,
+        "status_url": f"{url}/status",
+        "cancel_url": f"{url}/cancel",
+        "queue_position": 0,
+    }
+    progress = {"status": "IN_PROGRESS", "request_id": request_id, "logs": None}
+    return [submitted, progress, {"status": "COMPLETED", "request_id": request_id}, result]
+
+
+def _wavespeed(task_id: str, model: str, output: str) -> list[Any]:
+    get = f"{_WAVESPEED}/{task_id}/result"
+    data = {"id": task_id, "model": model, "outputs": [], "urls": {"get": get}, "error": ""}
+    done = {**data, "status": "completed", "outputs": [output]}
+    return [
+        {"code": 200, "message": "success", "data": {**data, "status": "created"}},
+        {"code": 200, "message": "success", "data": {**data, "status": "processing"}},
+        {"code": 200, "message": "success", "data": done},
+    ]
+
+
+def _together_video(job_id: str, model: str) -> list[Any]:
+    job = {"id": job_id, "object": "video", "model": model, "created_at": 1764633600}
+    url = f"https://api.together.ai/v1/videos/{job_id}/content"
+    return [
+        {**job, "status": "queued"},
+        {**job, "status": "in_progress"},
+        {**job, "status": "completed", "outputs": {"video_url": url, "cost": 0.4}},
+    ]
+
+
+def _replicate_job(job_id: str, model: str, output: str) -> list[Any]:
+    job = {"id": job_id, "model": model, "version": "hidden", "error": None, "logs": ""}
+    urls = {"get": f"https://api.replicate.com/v1/predictions/{job_id}"}
+    return [
+        {**job, "status": "starting", "output": None, "urls": urls},
+        {**job, "status": "succeeded", "output": output, "urls": urls},
+    ]
+
+
+DOCUMENTED: tuple[tuple[str, str, str, dict[str, Any], list[Any], str], ...] = (
+    (
+        "fal-ai",
+        "text-to-speech",
+        "fal-ai/kokoro/american-english",
+        {"text": "Hello from hf-tools.", "voice": "af_heart"},
+        [{"audio": {"url": f"{_FAL_MEDIA}/koala/speech.wav", "content_type": "audio/wav"}}],
+        "audio/wav",
+    ),
+    (
+        "fal-ai",
+        "image-to-image",
+        "fal-ai/flux-kontext/dev",
+        {**_PNG_ARGS, "prompt": "Turn the cat into a tiger.", "seed": 7},
+        _fal_queued(
+            "fal-ai/flux-kontext",
+            "5b1c7c1e-5f0e-4a51-9d3c-b1f0a2c3d4e5",
+            {
+                "images": [{"url": f"{_FAL_MEDIA}/tiger/edit.png", "content_type": "image/png"}],
+                "seed": 7,
+                "has_nsfw_concepts": [False],
+                "prompt": "Turn the cat into a tiger.",
+            },
+        ),
+        "image/png",
+    ),
+    (
+        "fal-ai",
+        "image-to-video",
+        "fal-ai/wan/v2.2-a14b/image-to-video",
+        {**_PNG_ARGS, "prompt": "The cat turns its head."},
+        _fal_queued(
+            "fal-ai/wan",
+            "0e6a1d2c-3b4f-4c5d-8e9f-a0b1c2d3e4f5",
+            {"video": {"url": f"{_FAL_MEDIA}/rabbit/video.mp4"}, "seed": 42},
+        ),
+        "video/mp4",
+    ),
+    (
+        "replicate",
+        "image-to-image",
+        "black-forest-labs/flux-kontext-dev",
+        {**_PNG_ARGS, "prompt": "Turn the cat into a tiger."},
+        _replicate_job(
+            "qz1k0c5a3nrj00ct", "black-forest-labs/flux-kontext-dev", f"{_DELIVERY}/output.png"
+        ),
+        "image/png",
+    ),
+    (
+        "together",
+        "text-to-speech",
+        "cartesia/sonic-2",
+        {"text": "Hello from hf-tools.", "voice": "helpful woman"},
+        ["file:audio/wav"],
+        "audio/wav",
+    ),
+    (
+        "together",
+        "image-to-image",
+        "black-forest-labs/FLUX.1-kontext-dev",
+        {**_PNG_ARGS, "prompt": "Turn the cat into a tiger.", "num_inference_steps": 28},
+        ["b64:image/png"],
+        "image/png",
+    ),
+    (
+        "together",
+        "text-to-video",
+        "Wan-AI/Wan2.2-T2V-A14B",
+        {"prompt": "A running dog", "num_inference_steps": 20, "seed": 3},
+        _together_video("019ad9c2-7e1f-7a3b-9c4d-5e6f7a8b9c0d", "Wan-AI/Wan2.2-T2V-A14B"),
+        "video/mp4",
+    ),
+    (
+        "together",
+        "image-to-video",
+        "Wan-AI/Wan2.2-I2V-A14B",
+        {**_PNG_ARGS, "prompt": "The cat turns its head."},
+        _together_video("019ad9c2-8a2b-7c3d-8e4f-6a7b8c9d0e1f", "Wan-AI/Wan2.2-I2V-A14B"),
+        "video/mp4",
+    ),
+    (
+        "deepinfra",
+        "text-to-speech",
+        "hexgrad/Kokoro-82M",
+        {"text": "Hello from hf-tools.", "voice": "af_bella"},
+        ["file:audio/wav"],
+        "audio/wav",
+    ),
+    (
+        "novita",
+        "text-to-video",
+        "wan-t2v",
+        {"prompt": "A running dog", "seed": 3},
+        [
+            {
+                "video": {
+                    "video_url": "https://faas-output-video.s3.ap-southeast-1.amazonaws.com/t2v.mp4",
+                    "video_url_ttl": "3600",
+                    "video_type": "mp4",
+                }
+            }
+        ],
+        "video/mp4",
+    ),
+    (
+        "wavespeed",
+        "text-to-video",
+        "wavespeed-ai/wan-2.1/t2v-480p",
+        {"prompt": "A running dog", "seed": 3},
+        _wavespeed("w2v1", "wavespeed-ai/wan-2.1/t2v-480p", f"{_WAVESPEED_CDN}/w2v1/1.mp4"),
+        "video/mp4",
+    ),
+    (
+        "wavespeed",
+        "image-to-image",
+        "wavespeed-ai/flux-kontext-dev",
+        {**_PNG_ARGS, "prompt": "Turn the cat into a tiger."},
+        _wavespeed("wi2i", "wavespeed-ai/flux-kontext-dev", f"{_WAVESPEED_CDN}/wi2i/1.png"),
+        "image/png",
+    ),
+    (
+        "wavespeed",
+        "image-to-video",
+        "wavespeed-ai/wan-2.1/i2v-480p",
+        {**_PNG_ARGS, "prompt": "The cat turns its head."},
+        _wavespeed("wi2v", "wavespeed-ai/wan-2.1/i2v-480p", f"{_WAVESPEED_CDN}/wi2v/1.mp4"),
+        "video/mp4",
+    ),
+)
+
+
+def documented(cut: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Records of the pairs with no recording, in the recorded ones' shape (source: docs)."""
+    found = []
+    for provider, task, model, args, answers, kind in DOCUMENTED:
+        first, *polls = answers
+        record: dict[str, Any] = {
+            "source": f"docs: huggingface_hub 2.x inference/_providers ({provider}, {task})",
+            "provider": provider,
+            "task": task,
+            "model": model,
+            "status": 200,
+            "body": first,
+            "polls": polls,
+            "args": args,
+            "download_type": kind,
+        }
+        if isinstance(first, str) and first.startswith("file:"):
+            record["body"], record["body_file"] = None, first.removeprefix("file:")
+        elif isinstance(first, str) and first.startswith("b64:"):
+            record["body"] = {"data": [{"index": 0, "b64_json": cut[first.removeprefix("b64:")]}]}
+        found.append(record)
+    return found
 
 
 MAPPING_SOURCE = (
@@ -390,6 +678,64 @@ def hub_cassettes(reference: Path) -> None:
         print(write_cassette(folder / f"{name}.yaml", [item]))
 
 
+# The success cassettes of the tasks only providers serve (cassettes/<task>/success.yaml):
+# the Hub's mapping of the default model to one provider, then that provider's flow for the
+# task's example, answered by a recorded (or documented) call of the same provider and task.
+SUCCESS = {
+    "text-to-speech": (
+        "replicate",
+        "jaaari/kokoro-82m:dfdf537ba482b029e0a761699e6f55e9162cfd159270bfe0e44857caa5f275a6",
+    ),
+    "text-to-video": (
+        "replicate",
+        "genmoai/mochi-1:1944af04d098ef69bed7f9d335d102e652203f268ec4aaa2d836f6217217e460",
+    ),
+    "image-to-image": ("fal-ai", "fal-ai/flux-kontext/dev"),
+    "image-to-video": ("fal-ai", "fal-ai/wan/v2.2-a14b/image-to-video"),
+}
+
+
+def success_cassettes(
+    records: list[dict[str, Any]], cut: Mapping[str, str], media: Mapping[str, Media]
+) -> None:
+    """``cassettes/<task>/success.yaml`` for each task of :data:`SUCCESS`."""
+    from hf_tools.routing import hub_task
+
+    for task, (provider, model) in SUCCESS.items():
+        spec = get_spec(task)
+        record = next(
+            r for r in records if (r["provider"], r["task"], r["model"]) == (provider, task, model)
+        )
+        mapping = {
+            "id": spec.default_model,
+            "inferenceProviderMapping": [
+                {
+                    "provider": provider,
+                    "providerId": model,
+                    "status": "live",
+                    "task": hub_task(task),
+                }
+            ],
+        }
+        url = mapping_url(DEFAULT_HUB_URL, spec.default_model)
+        hub = Interaction(
+            HFRequest(url, {}, b""),
+            200,
+            json.dumps(mapping, separators=(",", ":")),
+            {"content-type": "application/json; charset=utf-8"},
+            "GET",
+        )
+        # One answer per request: suites replay these with repeats allowed, where a second
+        # status poll would get the first one's IN_PROGRESS again, and again.
+        polls = [p for p in record.get("polls", []) if p.get("status") != "IN_PROGRESS"]
+        record = {**record, "polls": polls}
+        call = _call(record, spec.example, {f: media[f] for f in spec.media_fields})
+        path = write_cassette(
+            Path("cassettes") / task / "success.yaml", [hub, *interactions(record, call, cut)]
+        )
+        print(f"{path}  <- {record['source']} (request built from the task's example)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path, help="the hf-recordings folder")
@@ -403,18 +749,33 @@ def main() -> None:
         encoding="utf-8",
     )
     print(f"{fixture}: {len(records)} records")
+    docs = documented(cut)
+    docs_fixture = fixture.with_name("documented.json")
+    docs_fixture.write_text(
+        json.dumps({"records": docs}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(f"{docs_fixture}: {len(docs)} records")
     hub_cassettes(ns.reference)
-    audio = Media(Path("tests/fixtures/audio.flac").read_bytes(), "audio/flac")
-    for name, (provider, task, model) in CASSETTES.items():
-        record = next(
-            r for r in records if (r["provider"], r["task"], r["model"]) == (provider, task, model)
-        )
-        media = {"audio": audio} if task == "automatic-speech-recognition" else {}
-        call = _call(record, record["args"], media)
+    media = {
+        "audio": Media(Path("tests/fixtures/audio.flac").read_bytes(), "audio/flac"),
+        "image": Media(Path("tests/fixtures/small.png").read_bytes(), "image/png"),
+    }
+    chosen = [
+        (name, next(r for r in records if (r["provider"], r["task"], r["model"]) == key))
+        for name, key in CASSETTES.items()
+    ]
+    chosen += [
+        (f"{r['provider']}/{r['task']}/{DOCUMENTED_NAMES[(r['provider'], r['task'])]}", r)
+        for r in docs
+    ]
+    for name, record in chosen:
+        fields = get_spec(record["task"]).media_fields
+        call = _call(record, record["args"], {f: media[f] for f in fields})
         path = write_cassette(
             Path("cassettes/providers") / f"{name}.yaml", interactions(record, call, cut)
         )
         print(f"{path}  <- {record['source']}")
+    success_cassettes(records + docs, cut, media)
 
 
 if __name__ == "__main__":

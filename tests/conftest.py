@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import hf_tools.http
+import hf_tools.media
 from hf_tools.http import HFRequest, RawResponse
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.testing import DUMMY_TOKEN, is_recording, use_cassette
@@ -71,7 +72,31 @@ def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
 
     spec = REGISTRY[task]
     model = str(spec.example_endpoint) if spec.needs_endpoint else RECORDED_MODELS[task]
+    if spec.hf_inference is None:  # only providers serve it: its cassette maps it on the Hub
+        kw.setdefault("provider", "auto")
     return HuggingFaceToolkit(api_key=token, tasks=[task], models={task: model}, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mappings() -> Iterator[None]:
+    """Each test starts with an empty Hub mapping cache, so its cassette's lookup is played."""
+    from hf_tools.routing import MAPPINGS
+
+    MAPPINGS.clear()
+    yield
+    MAPPINGS.clear()
+
+
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
+        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -30,7 +29,9 @@ from hf_tools.catalog import provider_table
 from hf_tools.config import Settings
 from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseTooLargeError
 from hf_tools.http import HFRequest
-from hf_tools.routing import MAPPINGS, NoProviderError
+from hf_tools.providers import REGISTRY as PROVIDER_REGISTRY
+from hf_tools.providers import get_adapter
+from hf_tools.routing import NoProviderError, hub_task
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
 from hf_tools.tasks.text_to_image import TextToImageOutput
 from hf_tools.testing import use_cassette
@@ -50,26 +51,12 @@ REPLICATE_FLUX = "providers/replicate/text-to-image/flux-schnell.yaml"
 TOGETHER_SDXL = "providers/together/text-to-image/sdxl.yaml"
 FAL_WHISPER = "providers/fal-ai/automatic-speech-recognition/whisper.yaml"
 PREDICTIONS = "https://router.huggingface.co/replicate/v1/predictions"
+ROUTER = "https://router.huggingface.co"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mappings() -> Iterator[None]:
-    """Each test starts with an empty per-process mapping cache (the Hub call is counted)."""
-    MAPPINGS.clear()
-    yield
-    MAPPINGS.clear()
-
-
-@pytest.fixture(autouse=True)
-def _public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
-
-    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
-        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-
-    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
+def _public(public_dns: None) -> None:
+    """Every flow here downloads from a provider's CDN (see ``public_dns``)."""
 
 
 def interactions(name: str) -> list[dict[str, Any]]:
@@ -282,6 +269,116 @@ def test_a_provider_that_does_not_serve_the_model_fails_before_any_inference_cal
     assert "not served for text-to-image by together" in str(info.value)
     assert info.value.fitting == ("fal-ai",)
     assert [r.url for r in sent] == [r.url for r in hub_calls(sent)]  # the Hub only
+
+
+# ------------------------------------------- speech, image edits and videos, every pair
+
+MEDIA_TASKS = ("text-to-speech", "image-to-image", "text-to-video", "image-to-video")
+FILE_FIELD = {"text-to-speech": "audio", "image-to-image": "image"}
+MEDIA_CASSETTES = sorted(
+    p.relative_to(CASSETTES).as_posix()
+    for task in MEDIA_TASKS
+    for p in (CASSETTES / "providers").glob(f"*/{task}/*.yaml")
+)
+
+
+def _record_of(name: str) -> dict[str, Any]:
+    """The recorded (or documented) call a provider cassette was built from."""
+    from .test_providers import DOCUMENTED, RECORDS
+    from .test_providers import call_for as adapter_call
+
+    provider, task = name.split("/")[1:3]
+    first = interactions(name)[0]["request"]
+    return next(
+        r
+        for r in RECORDS + DOCUMENTED
+        if (r["provider"], r["task"]) == (provider, task)
+        and get_adapter(provider, task).url(adapter_call(r)) == first["uri"]
+        and get_adapter(provider, task).payload(adapter_call(r)).json == json.loads(first["body"])
+    )
+
+
+def test_every_media_pair_has_a_cassette() -> None:
+    pairs = {tuple(name.split("/")[1:3]) for name in MEDIA_CASSETTES}
+    assert pairs == {(p, t) for p, t in PROVIDER_REGISTRY if t in MEDIA_TASKS}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("name", MEDIA_CASSETTES)
+def test_media_task_runs_on_its_provider_through_the_call_flow(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sent: list[HFRequest],
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    name: str,
+) -> None:
+    record = _record_of(name)
+    provider, task = record["provider"], record["task"]
+    monkeypatch.chdir(ROOT)  # the image argument is tests/fixtures/image.png
+    model = f"hub-org/{task}-model"
+    mapping = hub(model, (provider, record["model"], "live", hub_task(task)))
+    client_kw = {"api_key": token, "provider": provider, "models": {task: model}}
+    with flow_cassette(mapping, name) as cassette:
+        if mode == "sync":
+            out = HFClient(**client_kw).run(task, **record["args"])
+        else:
+            out = asyncio.run(AsyncHFClient(**client_kw).run(task, **record["args"]))
+    assert cassette.all_played
+    last = interactions(name)[-1]
+    if last["request"]["method"] == "GET" and not last["request"]["uri"].startswith(ROUTER):
+        assert getattr(out, FILE_FIELD.get(task, "video")) == last["response"]["body"]["string"]
+    routed = [r for r in sent if r.url.startswith(ROUTER)]
+    assert all(r.headers["authorization"] == f"Bearer {token}" for r in routed)
+    others = [r for r in sent[1:] if not r.url.startswith(ROUTER)]  # result files
+    assert all("authorization" not in r.headers for r in others)
+    # Every poll waits its interval first; fetching a finished fal queue result does not.
+    polls = [r for r in routed if r.method == "GET"]
+    fetched = [r for r in polls if "/requests/" in r.url and "/status" not in r.url]
+    assert len(sleeps) == len(polls) - len(fetched)
+
+
+def test_a_provider_only_task_without_a_provider_fails_before_any_request(
+    sent: list[HFRequest],
+) -> None:
+    with pytest.raises(
+        ConfigurationError, match="hf-inference does not serve text-to-video: choose a provider"
+    ):
+        HFClient(api_key="hf_x").run("text-to-video", prompt="A running dog")
+    assert sent == []
+
+
+def test_speech_answered_as_bytes_is_capped_as_a_file_not_as_json(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]]
+) -> None:
+    name = "providers/together/text-to-speech/sonic-2.yaml"
+    record = _record_of(name)
+    mapping = hub(SDXL, ("together", record["model"], "live", "text-to-speech"))
+    client = HFClient(
+        api_key=token,
+        provider="together",
+        models={"text-to-speech": SDXL},
+        max_json_bytes=1024,  # the 4 KB WAV is a binary answer: max_binary_bytes applies
+    )
+    with flow_cassette(mapping, name):
+        out = client.run("text-to-speech", **record["args"])
+    assert out.audio == interactions(name)[-1]["response"]["body"]["string"]
+
+
+def test_the_speech_tool_saves_the_audio_and_says_where(
+    token: str, flow_cassette: Callable[..., AbstractContextManager[Any]], tmp_path: Path
+) -> None:
+    toolkit = HuggingFaceToolkit(
+        api_key=token, provider="auto", tasks=["text_to_speech"], output_dir=tmp_path
+    )
+    with flow_cassette("text-to-speech/success.yaml"):
+        message = tool_message(toolkit, "text_to_speech", {"text": "Hello from hf-tools."})
+    assert message.status == "success", message.content
+    path = message.artifact.path
+    assert message.content == f"Generated WAV speech, 0.2 s, 4 KB, saved to {path}"
+    assert path.parent == tmp_path and path.name.startswith("speech_") and path.suffix == ".wav"
+    assert path.read_bytes() == message.artifact.audio
 
 
 # ----------------------------------------------------------------------- polling faults

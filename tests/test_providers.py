@@ -42,14 +42,22 @@ from hf_tools.tasks._base import Media
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
 from hf_tools.tasks.conversational import ConversationalOutput
 from hf_tools.tasks.feature_extraction import FeatureExtractionOutput
+from hf_tools.tasks.image_to_image import ImageToImageOutput
+from hf_tools.tasks.image_to_video import ImageToVideoOutput
 from hf_tools.tasks.text_generation import TextGenerationOutput
 from hf_tools.tasks.text_to_image import TextToImageOutput
+from hf_tools.tasks.text_to_speech import TextToSpeechOutput
+from hf_tools.tasks.text_to_video import TextToVideoOutput
 
 from .conftest import CASSETTES, FIXTURES
 
 ROUTER = "https://router.huggingface.co"
 _DATA = json.loads((FIXTURES / "providers" / "recorded.json").read_text(encoding="utf-8"))
 RECORDS: list[dict[str, Any]] = _DATA["records"]
+# Pairs no tape recorded, in the same shape: bodies as the providers document them.
+DOCUMENTED: list[dict[str, Any]] = json.loads(
+    (FIXTURES / "providers" / "documented.json").read_text(encoding="utf-8")
+)["records"]
 # Cut real images by type (the recorder kept no result-file bodies): what downloads answer.
 SAMPLES = {kind: base64.b64decode(b64) for kind, b64 in _DATA["samples"].items()}
 OUTPUTS = {
@@ -58,38 +66,47 @@ OUTPUTS = {
     "feature-extraction": FeatureExtractionOutput,
     "conversational": ConversationalOutput,
     "automatic-speech-recognition": AutomaticSpeechRecognitionOutput,
+    "text-to-speech": TextToSpeechOutput,
+    "image-to-image": ImageToImageOutput,
+    "text-to-video": TextToVideoOutput,
+    "image-to-video": ImageToVideoOutput,
 }
 AUDIO = Media((FIXTURES / "audio.flac").read_bytes(), "audio/flac")
+PNG = (FIXTURES / "small.png").read_bytes()  # the image of the image-to-* cassettes
+_MEDIA = {"image": Media(PNG, "image/png"), "audio": AUDIO}
 
 
 def call_for(record: Mapping[str, Any], router_url: str = ROUTER) -> Call[Any]:
     """The call that reproduces a recorded one: same task arguments, same provider model."""
-    task = record["task"]
-    media = {"audio": AUDIO} if task == "automatic-speech-recognition" else {}
+    spec = get_spec(record["task"])
     return Call(
-        task=task,
+        task=record["task"],
         provider=record["provider"],
         model=record["model"],
-        args=get_spec(task).input_model.model_validate(record["args"]),
-        media=media,
+        args=spec.input_model.model_validate(record["args"]),
+        media={f: _MEDIA[f] for f in spec.media_fields},
         router_url=router_url,
     )
 
 
-def sample_for(url: str) -> bytes:
-    """A result file of the type its URL names (fal names JPEGs .png: any image parses)."""
+def sample_for(url: str, kind: str | None = None) -> bytes:
+    """A result file of the type given, or that its URL names (fal names JPEGs .png)."""
+    if kind and kind.startswith(("audio/", "video/")):  # replicate says audio/x-wav
+        return SAMPLES["audio/wav" if kind.startswith("audio/") else "video/mp4"]
     kind = next((k for k in SAMPLES if url.split("?")[0].endswith(k.split("/")[1])), "image/jpeg")
     return SAMPLES[kind]
 
 
-def run(adapter: Adapter[Any], call: Call[Any], answers: list[Any]) -> tuple[Any, list[Request]]:
-    """A minimal driver: JSON answers in order, result downloads answered with a sample."""
+def run(
+    adapter: Adapter[Any], call: Call[Any], answers: list[Any], kind: str | None = None
+) -> tuple[Any, list[Request]]:
+    """A minimal driver: answers in order, result downloads answered with a sample."""
     sent: list[Request] = []
     step: Step = adapter.start(call)
     while isinstance(step, Send):
         sent.append(step.request)
         if step.request.purpose == "download":
-            body: Any = sample_for(step.request.url)
+            body: Any = sample_for(step.request.url, kind)
         else:
             body = answers.pop(0)
         step = step.then(Reply(body))
@@ -97,9 +114,15 @@ def run(adapter: Adapter[Any], call: Call[Any], answers: list[Any]) -> tuple[Any
     return step.output, sent
 
 
+def answers_of(record: Mapping[str, Any]) -> list[Any]:
+    """What a record's flow is answered, in order: queue steps, the body (or file), polls."""
+    first = SAMPLES[record["body_file"]] if record.get("body_file") else record["body"]
+    return [*record.get("queue", []), first, *record.get("polls", [])]
+
+
 def run_record(record: Mapping[str, Any]) -> tuple[Any, list[Request]]:
     adapter = get_adapter(record["provider"], record["task"])
-    return run(adapter, call_for(record), [record["body"], *record.get("polls", [])])
+    return run(adapter, call_for(record), answers_of(record), record.get("download_type"))
 
 
 def record_id(record: Mapping[str, Any]) -> str:
@@ -114,6 +137,8 @@ def test_every_recorded_provider_response_parses_into_the_task_output() -> None:
     assert parsed["feature-extraction"] == 1
     assert parsed["conversational"] == 20
     assert parsed["automatic-speech-recognition"] == 6
+    assert parsed["text-to-video"] == 9  # fal mochi-v1, ltx, cogvideox, hunyuan; replicate mochi
+    assert parsed["text-to-speech"] == 4  # replicate kokoro-82m and oute-tts
     assert sum(parsed.values()) == len(RECORDS)
 
 
@@ -144,6 +169,13 @@ def test_recorded_response_gives_the_recorded_values(record: dict[str, Any]) -> 
     elif record["task"] == "conversational":
         assert out.generated_text == body["choices"][0]["message"]["content"]
         assert out.model == body["model"]
+    elif record["task"] in ("text-to-video", "text-to-speech"):
+        # The result file is downloaded from the URL the body names, without the token.
+        url = body["video"]["url"] if record["provider"] == "fal-ai" else body["output"]
+        assert [(r.url, r.auth) for r in sent if r.purpose == "download"] == [(url, False)]
+        data = out.video if record["task"] == "text-to-video" else out.audio
+        assert data == sample_for(url, record.get("download_type"))
+        assert out.mime == ("video/mp4" if record["task"] == "text-to-video" else "audio/wav")
     else:
         assert out.text == body["text"]
         assert out.chunks is None  # return_timestamps was not asked for
@@ -154,7 +186,9 @@ def test_route_is_the_recorded_path_under_the_router(record: dict[str, Any]) -> 
     call = call_for(record)
     adapter = get_adapter(record["provider"], record["task"])
     first = adapter.start(call).request
-    assert first.url == f"{ROUTER}/{record['provider']}{urlsplit(record['url']).path}"
+    # fal's videos go to its queue (huggingface.js called the synchronous route).
+    queued = "?_subdomain=queue" if "queue" in record else ""
+    assert first.url == f"{ROUTER}/{record['provider']}{urlsplit(record['url']).path}{queued}"
     assert first.method == "POST" and first.auth is True
     if record["provider"] == "replicate":
         assert first.headers == {"Prefer": "wait"}
@@ -169,6 +203,7 @@ _NOT_OUR_ARGUMENTS = {
     "conversational": {"temperature", "top_p", "max_tokens", "max_new_tokens"},
     "text-generation": {"temperature"},
     "text-to-image": {"response_format", "model", "sync_mode"},
+    "text-to-video": {"resolution"},  # fal's own option, not one of the task's parameters
 }
 
 
@@ -182,8 +217,13 @@ def _comparable(record: Mapping[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "record",
     # fal LoRA calls need the Hub's adapterWeightsPath (not adapted yet); ASR bodies were
-    # binary, which the recorder did not keep.
-    [r for r in RECORDS if r["request"] and "loras" not in r["request"]],
+    # binary, which the recorder did not keep; huggingface.js sent oute-tts its text as
+    # `input.inputs`, which both clients' TTS adapters now send as `input.text` (kokoro).
+    [
+        r
+        for r in RECORDS
+        if r["request"] and "loras" not in r["request"] and "oute-tts" not in r["model"]
+    ],
     ids=record_id,
 )
 def test_payload_is_what_the_recording_sent(record: dict[str, Any]) -> None:
@@ -206,12 +246,13 @@ def test_cassette_replays_the_adapters_requests(path: Path) -> None:
     # The recorded call this cassette was built from: the one whose request it carries.
     record = next(
         r
-        for r in RECORDS
+        for r in RECORDS + DOCUMENTED
         if (r["provider"], r["task"]) == (provider, task)
         and adapter.url(call_for(r)) == interactions[0]["request"]["uri"]
         and adapter.payload(call_for(r)).json == first
     )
     step: Step = adapter.start(call_for(record))
+    downloads: list[bytes] = []
     for item in interactions:
         assert isinstance(step, Send)
         request, response = item["request"], item["response"]
@@ -221,9 +262,21 @@ def test_cassette_replays_the_adapters_requests(path: Path) -> None:
             assert step.request.payload.json == json.loads(request["body"])
         raw = response["body"]["string"]
         body = raw if step.request.expect == "bytes" else json.loads(raw)
+        if step.request.purpose == "download":
+            downloads.append(raw)
         step = step.then(Reply(body, response["headers"]["content-type"][0]))
     assert isinstance(step, Done)
     assert isinstance(step.output, OUTPUTS[task])
+    if task in _FILE_FIELD and downloads:  # the artifact holds the downloaded file's bytes
+        assert getattr(step.output, _FILE_FIELD[task]) == downloads[-1]
+
+
+_FILE_FIELD = {
+    "text-to-speech": "audio",
+    "image-to-image": "image",
+    "text-to-video": "video",
+    "image-to-video": "video",
+}
 
 
 def test_fal_asr_sends_the_local_flac_inline_and_keeps_chunks_when_asked() -> None:
@@ -546,9 +599,6 @@ def test_the_provider_core_imports_no_langchain() -> None:
     assert done.returncode == 0, done.stderr
 
 
-PNG = (FIXTURES / "image.png").read_bytes()
-
-
 def _t2i(provider: str, model: str, **args: Any) -> Call[Any]:
     spec = get_spec("text-to-image")
     return Call(
@@ -661,8 +711,7 @@ _DOCUMENTED = {
     ("zai-org", "text-to-image"),
     ("replicate", "automatic-speech-recognition"),
 }
-_RECORDED = {(r["provider"], r["task"]) for r in RECORDS}
-_MEDIA = {"image": Media(PNG, "image/png"), "audio": AUDIO}
+_RECORDED = {(r["provider"], r["task"]) for r in RECORDS + DOCUMENTED}
 
 
 # hf-inference's adapters are driven end to end from every task's cassettes (test_contract).
@@ -692,9 +741,139 @@ def test_every_adapter_builds_a_router_request_and_reads_its_format(pair: tuple[
     assert isinstance(step, Done) and isinstance(step.output, OUTPUTS[task])
 
 
+# ------------------------------------------- speech, image edits and videos (documented)
+
+
+def _documented(provider: str, task: str) -> dict[str, Any]:
+    return next(r for r in DOCUMENTED if (r["provider"], r["task"]) == (provider, task))
+
+
+@pytest.mark.parametrize("record", DOCUMENTED, ids=lambda r: f"{r['provider']}-{r['task']}")
+def test_documented_flow_polls_through_the_router_and_downloads_without_the_token(
+    record: dict[str, Any],
+) -> None:
+    out, sent = run_record(record)
+    assert isinstance(out, OUTPUTS[record["task"]])
+    calls = [r for r in sent if r.purpose != "download"]
+    assert all(r.auth and r.url.startswith(f"{ROUTER}/{record['provider']}/") for r in calls)
+    downloads = [r for r in sent if r.purpose == "download"]
+    assert all(r.auth is False and r.method == "GET" for r in downloads)
+    data = getattr(out, _FILE_FIELD[record["task"]])
+    if downloads:  # together's images and speech come inline
+        assert data == sample_for(downloads[0].url, record["download_type"])
+    assert out.mime.split("/")[0] == record["download_type"].split("/")[0]
+
+
+def test_fal_image_to_video_sends_the_image_inline_and_polls_the_response_path() -> None:
+    record = _documented("fal-ai", "image-to-video")
+    out, sent = run_record(record)
+    body = sent[0].payload.json if sent[0].payload else {}
+    assert body["image_url"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert body["prompt"] == "The cat turns its head."
+    # The response_url names fal-ai/wan, not the full model id: its path is polled.
+    base = f"{ROUTER}/fal-ai/fal-ai/wan/requests/{record['body']['request_id']}"
+    assert [r.url for r in sent[1:4]] == [
+        f"{base}/status?_subdomain=queue",
+        f"{base}/status?_subdomain=queue",
+        f"{base}?_subdomain=queue",
+    ]
+    assert out.mime == "video/mp4" and out.video == SAMPLES["video/mp4"]
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("black-forest-labs/FLUX.1-kontext-dev", "image_url"),
+        ("black-forest-labs/FLUX.2-dev", "reference_images"),
+    ],
+)
+def test_together_image_edits_name_the_image_as_the_model_family_wants(
+    model: str, field: str
+) -> None:
+    record = {**_documented("together", "image-to-image"), "model": model}
+    body = get_adapter("together", "image-to-image").payload(call_for(record)).json
+    image = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert body[field] == (image if field == "image_url" else [image])
+    assert ({"image_url", "reference_images"} - {field}).pop() not in body  # one, never both
+    assert (body["prompt"], body["steps"], body["model"]) == (
+        "Turn the cat into a tiger.",
+        28,
+        model,
+    )
+    assert body["response_format"] == "base64" and "num_inference_steps" not in body
+
+
+def test_replicate_image_edit_sends_the_image_under_every_key_its_models_read() -> None:
+    record = _documented("replicate", "image-to-image")
+    inputs = get_adapter("replicate", "image-to-image").payload(call_for(record)).json["input"]
+    image = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert inputs == {
+        "image": image,
+        "images": [image],
+        "input_image": image,
+        "input_images": [image],
+        "prompt": "Turn the cat into a tiger.",
+    }
+
+
+@pytest.mark.parametrize("provider", ["together", "deepinfra"])
+def test_openai_style_speech_is_read_as_the_audio_bytes_themselves(provider: str) -> None:
+    record = _documented(provider, "text-to-speech")
+    first = get_adapter(provider, "text-to-speech").start(call_for(record))
+    assert first.request.expect == "bytes"  # capped as a file, not as JSON
+    assert first.request.payload is not None
+    assert first.request.payload.json == {
+        "input": "Hello from hf-tools.",
+        "model": record["model"],
+        "voice": record["args"]["voice"],
+    }
+    done = first.then(Reply(SAMPLES["audio/wav"], "audio/wav"))
+    assert isinstance(done, Done) and done.output.seconds == 0.25
+    with pytest.raises(ResponseFormatError, match="not audio"):
+        first.then(Reply(b"<html>busy</html>", "text/html"))
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (
+            {"id": "v1", "status": "failed", "error": {"message": "prompt flagged"}},
+            JobFailedError,
+            "together video generation failed: prompt flagged",
+        ),
+        ({"id": "v1", "status": "exploded"}, ResponseFormatError, "unknown together video status"),
+    ],
+)
+def test_a_together_video_job_that_ends_badly_raises_with_its_words(
+    body: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    record = _documented("together", "text-to-video")
+    with pytest.raises(error, match=message):
+        run(REGISTRY[("together", "text-to-video")], call_for(record), [record["body"], body])
+
+
+def test_a_fal_video_result_that_is_not_a_video_is_a_format_error() -> None:
+    record = next(r for r in RECORDS if r["model"] == "fal-ai/ltx-video")
+    step: Step = REGISTRY[("fal-ai", "text-to-video")].start(call_for(record))
+    for answer in answers_of(record):
+        assert isinstance(step, Send)
+        step = step.then(Reply(answer))
+    assert isinstance(step, Send) and step.request.purpose == "download"
+    with pytest.raises(ResponseFormatError, match="not video") as info:
+        step.then(Reply(SAMPLES["image/png"]))
+    assert info.value.task == "text-to-video"
+
+
 def test_hf_inference_is_an_adapter_per_task_contract_built_from_its_wire() -> None:
     spoken = {task for task, spec in TASKS.items() if spec.hf_inference is not None}
-    assert {t for p, t in REGISTRY if p == "hf-inference"} == spoken == set(TASKS)
+    assert {t for p, t in REGISTRY if p == "hf-inference"} == spoken
+    # Only providers serve these: hf-inference has no model for them.
+    assert set(TASKS) - spoken == {
+        "text-to-speech",
+        "image-to-image",
+        "text-to-video",
+        "image-to-video",
+    }
     spec = get_spec("sentence-similarity")
     call = Call(
         task=spec.task,

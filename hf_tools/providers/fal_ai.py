@@ -10,6 +10,12 @@
   ``POST /{model}?_subdomain=queue`` ``{"image_url": data URI, "sync_mode": true}`` ->
   ``{"request_id", "status", "response_url"}``; poll ``{response path}/status`` until
   ``COMPLETED``; GET ``{response path}`` -> ``{"image": {"url"}}``: one mask.
+* text-to-speech: ``POST /{model}`` ``{"text", "voice"?}`` -> ``{"audio": {"url"}}``; the
+  audio is downloaded (from huggingface_hub's adapter; no recording).
+* text-to-video, image-to-video, image-to-image: through the queue, as segmentation. Bodies
+  ``{"prompt", ...}``, ``{"image_url": data URI, "prompt"?, ...}`` and ``{"image_url",
+  "image_urls": [data URI], "prompt", ...}``; results ``{"video": {"url"}}`` (recorded, from
+  fal's synchronous route: the same body) and ``{"images": [{"url"}]}``, then downloaded.
 """
 
 from __future__ import annotations
@@ -33,13 +39,23 @@ from hf_tools.providers._base import (
     dig,
     download,
 )
+from hf_tools.providers._media import Parse, data_uri, file_at
 from hf_tools.providers.openai import image_done, image_parameters
 from hf_tools.tasks import automatic_speech_recognition as asr
-from hf_tools.tasks import image_segmentation
+from hf_tools.tasks import (
+    image_segmentation,
+    image_to_image,
+    image_to_video,
+    text_to_speech,
+    text_to_video,
+)
 from hf_tools.tasks._base import Payload
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionInput
 from hf_tools.tasks.image_segmentation import ImageSegmentationInput
+from hf_tools.tasks.image_to_image import ImageToImageInput
+from hf_tools.tasks.image_to_video import ImageToVideoInput
 from hf_tools.tasks.text_to_image import TextToImageInput
+from hf_tools.tasks.text_to_speech import TextToSpeechInput
 
 PROVIDER = "fal-ai"
 _QUEUE = "?_subdomain=queue"  # the router's way to reach queue.fal.run
@@ -131,6 +147,45 @@ def segmentation_result(reply: Reply, call: Call[ImageSegmentationInput]) -> Ste
     return download(dig(reply.body, call, "image", "url"), call, done)
 
 
+def queue_route(model: str) -> str:
+    """The model's route on fal's queue: ``/{model}?_subdomain=queue``."""
+    return f"/{model}{_QUEUE}"
+
+
+def speech_payload(call: Call[TextToSpeechInput]) -> Payload:
+    """``{"text", "voice"?}``."""
+    return Payload(json={"text": call.args.text, **text_to_speech.parameters(call.args)})
+
+
+def text_to_video_payload(call: Call[Any]) -> Payload:
+    """``{"prompt", ...parameters}`` (fal's video models take our parameter names)."""
+    return Payload(json={"prompt": call.args.prompt, **text_to_video.parameters(call.args)})
+
+
+def image_to_video_payload(call: Call[ImageToVideoInput]) -> Payload:
+    """``{"image_url": data URI, "prompt"?, ...parameters}``."""
+    prompt = {"prompt": call.args.prompt} if call.args.prompt else {}
+    body = {"image_url": data_uri(call.media["image"]), **prompt}
+    return Payload(json={**body, **text_to_video.parameters(call.args)})
+
+
+def image_to_image_payload(call: Call[ImageToImageInput]) -> Payload:
+    """``{"image_url", "image_urls": [...], "prompt", ...}``: models read one key or the other."""
+    image = data_uri(call.media["image"])
+    body = {"image_url": image, "image_urls": [image]}
+    return Payload(json={**body, **image_to_image.parameters(call.args)})
+
+
+def queued_file(parse: Parse, *path: str | int) -> Callable[[Any, Call[Any]], Step]:
+    """A queue parser whose result body names a file at ``path``: poll, fetch, download."""
+    result = file_at(parse, *path)
+    return queue_parse(lambda reply, call: result(reply.body, call))
+
+
+def _queued(task: str, payload: Callable[[Call[Any]], Payload], parse: Any) -> Adapter[Any]:
+    return Adapter(provider=PROVIDER, task=task, route=queue_route, payload=payload, parse=parse)
+
+
 ADAPTERS = (
     Adapter(
         provider=PROVIDER,
@@ -149,8 +204,30 @@ ADAPTERS = (
     Adapter(
         provider=PROVIDER,
         task="image-segmentation",
-        route=lambda model: f"/{model}{_QUEUE}",
+        route=queue_route,
         payload=segmentation_payload,
         parse=queue_parse(segmentation_result),
+    ),
+    Adapter(
+        provider=PROVIDER,
+        task="text-to-speech",
+        route=model_route,
+        payload=speech_payload,
+        parse=file_at(text_to_speech.read, "audio", "url"),
+    ),
+    _queued(
+        "text-to-video",
+        text_to_video_payload,
+        queued_file(text_to_video.read, "video", "url"),
+    ),
+    _queued(
+        "image-to-video",
+        image_to_video_payload,
+        queued_file(image_to_video.read, "video", "url"),
+    ),
+    _queued(
+        "image-to-image",
+        image_to_image_payload,
+        queued_file(image_to_image.read, "images", 0, "url"),
     ),
 )

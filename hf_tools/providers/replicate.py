@@ -6,6 +6,10 @@ other root key is refused with 422 (recorded). The 201 answer is the prediction:
 ``output`` is set (recorded: status ``processing`` with the output URL already there) the
 result is read from it; otherwise ``GET /v1/predictions/{id}`` is polled through the router
 until ``succeeded`` / ``failed`` / ``canceled``.
+
+Speech (``{"input": {"text", "voice"?}}``, recorded: kokoro-82m, oute-tts), video (``{"input":
+{"prompt", ...}}``, recorded: mochi-1) and image edits (the image as a data URI under the four
+keys replicate's models use, from huggingface_hub's adapter) answer an ``output`` URL too.
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ from hf_tools.providers._base import (
     dig,
     download,
 )
-from hf_tools.providers.openai import image_done, image_parameters
+from hf_tools.providers._media import Parse, data_uri, parsed, read_image
+from hf_tools.providers.openai import image_parameters
 from hf_tools.tasks import automatic_speech_recognition as asr
+from hf_tools.tasks import image_to_image, text_to_speech, text_to_video
 from hf_tools.tasks._base import Payload
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionInput
+from hf_tools.tasks.image_to_image import ImageToImageInput
 from hf_tools.tasks.text_to_image import TextToImageInput
+from hf_tools.tasks.text_to_speech import TextToSpeechInput
+from hf_tools.tasks.text_to_video import TextToVideoInput
 
 PROVIDER = "replicate"
 _RUNNING = frozenset({"starting", "processing"})
@@ -99,12 +108,6 @@ def text_to_image_payload(call: Call[TextToImageInput]) -> Payload:
     return prediction({"prompt": call.args.prompt, **image_parameters(call.args)}, call.model)
 
 
-def image_result(body: Any, call: Call[TextToImageInput]) -> Step:
-    """The output URL (or the first of several) -> download the image."""
-    url = first_output(body.get("output"))
-    return download(url, call, lambda data: image_done(data, call))
-
-
 def asr_payload(call: Call[AutomaticSpeechRecognitionInput]) -> Payload:
     """``{"input": {"audio": data URI}}``."""
     audio = call.media["audio"]
@@ -129,7 +132,41 @@ def _transcript(data: bytes, call: Call[AutomaticSpeechRecognitionInput]) -> Ste
     return Done(asr.parse({"text": data.decode("utf-8", errors="replace")}, call.args))
 
 
+def output_file(parse: Parse) -> Callable[[Any, Call[Any]], Step]:
+    """The output URL (or the first of several) -> download it, ``parse`` the bytes."""
+
+    def result(body: Any, call: Call[Any]) -> Step:
+        return download(first_output(body.get("output")), call, parsed(parse, call))
+
+    return result
+
+
+def speech_payload(call: Call[TextToSpeechInput]) -> Payload:
+    """``{"input": {"text", "voice"?}}``."""
+    inputs = {"text": call.args.text, **text_to_speech.parameters(call.args)}
+    return prediction(inputs, call.model)
+
+
+def video_payload(call: Call[TextToVideoInput]) -> Payload:
+    """``{"input": {"prompt", ...parameters}}`` (recorded with mochi-1's own names)."""
+    inputs = {"prompt": call.args.prompt, **text_to_video.parameters(call.args)}
+    return prediction(inputs, call.model)
+
+
+def image_to_image_payload(call: Call[ImageToImageInput]) -> Payload:
+    """The image under ``image``, ``images``, ``input_image``, ``input_images``, + the prompt.
+
+    Replicate's image models each read one of those keys and ignore the others.
+    """
+    image = data_uri(call.media["image"])
+    keys = {"image": image, "images": [image], "input_image": image, "input_images": [image]}
+    return prediction({**keys, **image_to_image.parameters(call.args)}, call.model)
+
+
 ADAPTERS = (
-    _adapter("text-to-image", text_to_image_payload, _job(image_result)),
+    _adapter("text-to-image", text_to_image_payload, _job(output_file(read_image))),
     _adapter("automatic-speech-recognition", asr_payload, _job(asr_result)),
+    _adapter("text-to-speech", speech_payload, _job(output_file(text_to_speech.read))),
+    _adapter("text-to-video", video_payload, _job(output_file(text_to_video.read))),
+    _adapter("image-to-image", image_to_image_payload, _job(output_file(image_to_image.read))),
 )

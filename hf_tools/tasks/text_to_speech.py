@@ -1,0 +1,90 @@
+"""text-to-speech: speak a text aloud; the audio goes to the artifact (and a file), never content.
+
+Only Inference Providers serve it (hf-inference has had no text-to-speech model since July
+2025): the adapters in :mod:`hf_tools.providers` send it (``SPEC.hf_inference`` is None).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hf_tools.errors import ResponseFormatError
+from hf_tools.mime import detect_mime
+from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
+from hf_tools.tasks._generated import (
+    kilobytes,
+    require_mime,
+    saved_to,
+    wav_seconds,
+    write_named,
+)
+
+_TASK = "text-to-speech"
+
+
+class TextToSpeechInput(ToolInput):
+    """Arguments of the text_to_speech tool."""
+
+    text: str = Field(min_length=1, description="What to say.")
+    voice: OptionalText = Field(default=None, description="Voice name, if the model has several.")
+
+
+class TextToSpeechParameters(BaseModel):
+    """The provider-side parameters of text-to-speech (unset ones are not sent)."""
+
+    voice: str | None = None
+
+
+class TextToSpeechOutput(BaseModel):
+    """The spoken audio; ``save`` writes it to the output directory."""
+
+    model_config = ConfigDict(extra="allow")
+
+    audio: bytes = Field(repr=False)
+    mime: str
+    seconds: float | None = None
+    path: Path | None = None
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the audio as ``speech_<sha256 prefix>.<ext>``."""
+        self.path = write_named(directory, "speech", self.audio, self.mime)
+        return [self.path]
+
+
+def parameters(args: TextToSpeechInput) -> dict[str, Any]:
+    """The parameters that are set, as providers name them."""
+    return TextToSpeechParameters(voice=args.voice).model_dump(exclude_none=True)
+
+
+def parse(data: Any, args: TextToSpeechInput) -> TextToSpeechOutput:
+    """Audio bytes -> the audio with its type (from the magic bytes) and, for WAV, duration."""
+    if not isinstance(data, bytes | bytearray):
+        msg = "expected audio bytes from the server"
+        raise ResponseFormatError(msg, task=_TASK)
+    audio = bytes(data)
+    mime = require_mime(detect_mime(audio), "audio/", audio, _TASK)
+    return TextToSpeechOutput(audio=audio, mime=mime, seconds=wav_seconds(audio))
+
+
+def render(out: TextToSpeechOutput) -> str:
+    """``Generated WAV speech, 2.4 s, 75 KB, saved to PATH``; never the bytes."""
+    kind = out.mime.split("/")[-1].upper()
+    length = f", {out.seconds:.1f} s" if out.seconds else ""
+    return f"Generated {kind} speech{length}, {kilobytes(out.audio)}{saved_to(out.path)}"
+
+
+read = GuardedParse(parse, _TASK)
+""":func:`parse` as the adapters call it: any failure is a ResponseFormatError naming the task."""
+
+SPEC = TaskSpec(
+    task=_TASK,
+    description="Speak a text aloud. Returns the audio's format, length and saved path.",
+    input_model=TextToSpeechInput,
+    output_model=TextToSpeechOutput,
+    render=render,
+    default_model="hexgrad/Kokoro-82M",
+    example={"text": "Hello from hf-tools."},
+)
