@@ -52,6 +52,10 @@ HF_INFERENCE_TASKS = frozenset(
 
 _FLUX = "black-forest-labs/FLUX.1-schnell"
 _LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+_KOKORO = "hexgrad/Kokoro-82M"
+_KONTEXT = "black-forest-labs/FLUX.1-Kontext-dev"
+_MOCHI = "genmo/mochi-1-preview"
+_WAN_I2V = "Wan-AI/Wan2.2-I2V-A14B"
 
 DEFAULT_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     # hf-inference entries: its router-era recordings (huggingface_hub cassettes, 2025-04), for
@@ -103,6 +107,30 @@ DEFAULT_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     "automatic-speech-recognition": (
         (HF_INFERENCE, "jonatasgrosman/wav2vec2-large-xlsr-53-english"),
         ("fal-ai", "openai/whisper-large-v3"),
+    ),
+    # Speech, image edits and video (no hf-inference): the replicate Kokoro and mochi answers
+    # and fal's mochi-v1 are recorded (huggingface.js tapes); the other pairs follow the model
+    # ids huggingface_hub 2.x's provider docs and tests name (cassettes/INDEX.md: "from docs").
+    "text-to-speech": (
+        ("replicate", _KOKORO),
+        ("fal-ai", _KOKORO),
+        ("deepinfra", _KOKORO),
+        ("together", "cartesia/sonic-2"),
+    ),
+    "image-to-image": tuple(
+        (p, _KONTEXT) for p in ("fal-ai", "replicate", "together", "wavespeed")
+    ),
+    "text-to-video": (
+        ("replicate", _MOCHI),
+        ("fal-ai", _MOCHI),
+        ("together", "Wan-AI/Wan2.2-T2V-A14B"),
+        ("novita", "Wan-AI/Wan2.1-T2V-14B"),
+        ("wavespeed", "Wan-AI/Wan2.1-T2V-14B"),
+    ),
+    "image-to-video": (
+        ("fal-ai", _WAN_I2V),
+        ("together", _WAN_I2V),
+        ("wavespeed", "Wan-AI/Wan2.1-I2V-14B-480P"),
     ),
     # No provider serves these since July 2025 (hf-inference dropped them; no other provider
     # has the task): their tools are offered only with a model or endpoint the user names.

@@ -570,13 +570,26 @@ def test_provider_settings_are_checked_and_defaulted(monkeypatch: pytest.MonkeyP
 
 def test_a_named_provider_offers_only_the_tasks_it_has_adapters_and_defaults_for() -> None:
     toolkit = HuggingFaceToolkit(api_key="x", provider="fal-ai")
-    assert toolkit.tool_names == ["text_to_image", "automatic_speech_recognition"]
+    assert toolkit.tool_names == [
+        "text_to_image",
+        "image_to_image",
+        "text_to_video",
+        "image_to_video",
+        "automatic_speech_recognition",
+        "text_to_speech",
+    ]
     with pytest.raises(ConfigurationError, match="no adapter for summarization"):
         HuggingFaceToolkit(api_key="x", provider="fal-ai", tasks=["summarization"])
-    # "auto": what hf-inference serves, plus what a provider serves (text generation).
+    # "auto": what hf-inference serves, plus what only providers serve.
     everything = HuggingFaceToolkit(api_key="x", provider="auto").tool_names
     default = HuggingFaceToolkit(api_key="x").tool_names
-    assert [t for t in everything if t not in default] == ["text_generation"]
+    assert [t for t in everything if t not in default] == [
+        "text_generation",
+        "image_to_image",
+        "text_to_video",
+        "image_to_video",
+        "text_to_speech",
+    ]
 
 
 def test_cli_call_takes_a_provider(capsys: pytest.CaptureFixture[str]) -> None:

@@ -323,7 +323,11 @@ def _tools(**kw: Any) -> dict[str, str]:
 def test_a_named_provider_offers_its_own_default_models(sent: list[HFRequest]) -> None:
     assert _tools(provider="fal-ai") == {
         "text_to_image": "black-forest-labs/FLUX.1-schnell",
+        "image_to_image": "black-forest-labs/FLUX.1-Kontext-dev",
+        "text_to_video": "genmo/mochi-1-preview",
+        "image_to_video": "Wan-AI/Wan2.2-I2V-A14B",
         "automatic_speech_recognition": "openai/whisper-large-v3",  # not hf-inference's wav2vec2
+        "text_to_speech": "hexgrad/Kokoro-82M",
     }
     together = _tools(provider="together")
     assert together["text_generation"] == "mistralai/Mixtral-8x7B-v0.1"
@@ -334,10 +338,7 @@ def test_a_named_provider_offers_its_own_default_models(sent: list[HFRequest]) -
 
 
 def test_auto_within_a_provider_order_offers_what_those_providers_serve() -> None:
-    assert _tools(provider="auto", provider_order=["fal-ai"]) == {
-        "text_to_image": "black-forest-labs/FLUX.1-schnell",
-        "automatic_speech_recognition": "openai/whisper-large-v3",
-    }
+    assert _tools(provider="auto", provider_order=["fal-ai"]) == _tools(provider="fal-ai")
     assert "text_generation" in _tools(provider="auto")
     assert "ranking" not in _tools(provider="auto")
 
@@ -454,12 +455,16 @@ def test_cli_list_shows_what_the_flags_serve(capsys: pytest.CaptureFixture[str])
 
     assert main(["list", "--provider", "fal-ai"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines[:2]] == [
+    assert [line.split()[0] for line in lines[:6]] == [
         "text_to_image",
+        "image_to_image",
+        "text_to_video",
+        "image_to_video",
         "automatic_speech_recognition",
+        "text_to_speech",
     ]
-    assert lines[2].startswith("2 tools; schemas ")
-    assert lines[3].startswith("not served with these settings: text_classification, ")
+    assert lines[6].startswith("6 tools; schemas ")
+    assert lines[7].startswith("not served with these settings: text_classification, ")
     assert main(["list", "--provider", "nope"]) == 2
     assert capsys.readouterr().err.startswith("provider must be one of auto, hf-inference, ")
 
@@ -527,7 +532,7 @@ def test_a_task_without_a_row_is_served_by_its_adapters_with_its_default(
         ("fal-ai", "black-forest-labs/FLUX.1-schnell"),
         ("replicate", "black-forest-labs/FLUX.1-schnell"),
     )
-    assert _tools(provider="wavespeed") == {"text_to_image": "black-forest-labs/FLUX.1-schnell"}
+    assert _tools(provider="wavespeed")["text_to_image"] == "black-forest-labs/FLUX.1-schnell"
 
 
 def _text_generation_call(tool: Any, replay: Callable[..., Any], *parts: Any) -> ToolMessage:
