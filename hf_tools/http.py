@@ -740,12 +740,17 @@ def client_options(timeout: float, transport: Any = None) -> dict[str, Any]:
 # Only the encodings BodyReader inflates in bounded slices (br/zstd could come otherwise).
 _POOL_HEADERS = {"accept-encoding": "gzip, deflate"}
 
+# One pool serves every tool (and every chat turn of a server) of its process or loop: with
+# httpx2's default of 20 idle connections kept, 64 calls in flight close and reopen
+# connections (a TLS handshake each) all the time. Keep as many as may be open.
+POOL_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
+
 
 def sync_pool(timeout: float, transport: httpx2.BaseTransport | None = None) -> httpx2.Client:
     """A pooled client whose sockets keep to the call deadlines (unless given a transport)."""
     options = {**client_options(timeout, transport), "headers": _POOL_HEADERS}
     if transport is None:
-        made = httpx2.HTTPTransport(verify=ssl_context())
+        made = httpx2.HTTPTransport(verify=ssl_context(), limits=POOL_LIMITS)
         _guard(made, _DeadlineBackend)
         options["transport"] = made
     return httpx2.Client(**options)
@@ -757,7 +762,7 @@ def async_pool(
     """The asyncio twin of :func:`sync_pool`."""
     options = {**client_options(timeout, transport), "headers": _POOL_HEADERS}
     if transport is None:
-        made = httpx2.AsyncHTTPTransport(verify=ssl_context())
+        made = httpx2.AsyncHTTPTransport(verify=ssl_context(), limits=POOL_LIMITS)
         _guard(made, _AsyncDeadlineBackend)
         options["transport"] = made
     return httpx2.AsyncClient(**options)

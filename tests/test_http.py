@@ -281,3 +281,49 @@ def test_every_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch) ->
     finally:
         ssl_context.cache_clear()
     assert built == [1]
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+async def test_the_pool_keeps_its_connections_when_many_calls_are_in_flight() -> None:
+    # httpx2 keeps 20 idle connections by default: 40 calls at once would then close 20 and
+    # open them again for the next 40 (a TLS handshake each on a real host).
+    import asyncio
+
+    from hf_tools import AsyncHFClient
+
+    opened = 0
+    body = b'[[{"label": "POSITIVE", "score": 0.9}]]'
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened
+        opened += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                size = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                await reader.readexactly(size)
+                await asyncio.sleep(0.01)  # all 40 are in flight together
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/predict"
+    client = AsyncHFClient(api_key="hf_x", base_url=url, is_custom_endpoint=True)
+    try:
+        for _ in range(3):
+            calls = (client.run("text-classification", text="hi") for _ in range(40))
+            await asyncio.wait_for(asyncio.gather(*calls), timeout=30)
+        assert opened == 40  # the first 40 calls opened them; the next 80 reused them
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
