@@ -59,7 +59,6 @@ from hf_tools.http import (
 from hf_tools.providers import (
     Adapter,
     Call,
-    JobFailedError,
     Reply,
     Request,
     Send,
@@ -210,7 +209,7 @@ def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
         return exc  # too large, or no answer at all: keep the precise error
     url = step.request.url.split("?")[0]
     msg = f"{call.provider}: the result file {url} could not be fetched (HTTP {exc.status_code})"
-    return JobFailedError(msg, task=call.task, model=call.model)
+    return call.job_failed(msg)
 
 
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:

@@ -110,6 +110,13 @@ class Call(Generic[InputT]):
         """A ResponseFormatError naming the task and the provider-side model."""
         return ResponseFormatError(f"{self.provider}: {what}", task=self.task, model=self.model)
 
+    def job_failed(
+        self, message: str, job_id: Any = None, *, cancelled: bool = False
+    ) -> JobFailedError:
+        """The job's end as an error naming the task and the provider-side model."""
+        kind = JobCancelledError if cancelled else JobFailedError
+        return kind(message, job_id=job_id, task=self.task, model=self.model)
+
 
 @dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Request:

@@ -14,7 +14,6 @@ from hf_tools.providers._base import (
     Adapter,
     Call,
     Job,
-    JobFailedError,
     JobState,
     Request,
     Step,
@@ -50,7 +49,7 @@ def state(body: Any, call: Call[Any]) -> JobState:
         return "running"
     detail = body.get("details") or body.get("result")
     msg = f"black-forest-labs job ended with status {status!r}" + (f": {detail}" if detail else "")
-    raise JobFailedError(msg, job_id=body.get("id"), task=call.task, model=call.model)
+    raise call.job_failed(msg, body.get("id"))
 
 
 def status_request(body: Any, call: Call[Any]) -> Request:

@@ -30,7 +30,6 @@ from hf_tools.providers._base import (
     Call,
     Done,
     Job,
-    JobFailedError,
     JobState,
     Reply,
     Request,
@@ -102,7 +101,7 @@ def queue_state(body: Any, call: Call[Any]) -> JobState:
     if status in _QUEUED:
         return "running"
     msg = f"fal-ai queue request ended with status {status!r}: {body.get('error') or body}"
-    raise JobFailedError(msg, job_id=body.get("request_id"), task=call.task, model=call.model)
+    raise call.job_failed(msg, body.get("request_id"))
 
 
 def _response_path(submitted: Any, call: Call[Any]) -> str:

@@ -24,8 +24,6 @@ from hf_tools.providers._base import (
     Call,
     Done,
     Job,
-    JobCancelledError,
-    JobFailedError,
     JobState,
     Request,
     Step,
@@ -66,10 +64,10 @@ def state(body: Any, call: Call[Any]) -> JobState:
     job_id = body.get("id")
     if status == "failed":
         msg = f"replicate prediction failed: {body.get('error') or 'no reason given'}"
-        raise JobFailedError(msg, job_id=job_id, task=call.task, model=call.model)
+        raise call.job_failed(msg, job_id)
     if status == "canceled":
         msg = f"replicate prediction was canceled: {body.get('error') or 'no reason given'}"
-        raise JobCancelledError(msg, job_id=job_id, task=call.task, model=call.model)
+        raise call.job_failed(msg, job_id, cancelled=True)
     if status == "succeeded" or body.get("output") is not None:
         return "done"
     if status in _RUNNING:

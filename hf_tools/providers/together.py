@@ -17,7 +17,6 @@ from hf_tools.providers._base import (
     Adapter,
     Call,
     Job,
-    JobFailedError,
     JobState,
     Request,
     dig,
@@ -80,7 +79,7 @@ def video_state(body: Any, call: Call[Any]) -> JobState:
         error = body.get("error")
         reason = error.get("message") if isinstance(error, Mapping) else error
         msg = f"together video generation failed: {reason or 'no reason given'}"
-        raise JobFailedError(msg, job_id=body.get("id"), task=call.task, model=call.model)
+        raise call.job_failed(msg, body.get("id"))
     msg = f"unknown together video status {status!r}"
     raise call.format_error(msg)
 

@@ -17,7 +17,6 @@ from hf_tools.providers._base import (
     Adapter,
     Call,
     Job,
-    JobFailedError,
     JobState,
     Request,
     dig,
@@ -63,7 +62,7 @@ def state(body: Any, call: Call[Any]) -> JobState:
         return "running"
     if status == "failed":
         msg = f"wavespeed task failed: {data.get('error') or 'no reason given'}"
-        raise JobFailedError(msg, job_id=data.get("id"), task=call.task, model=call.model)
+        raise call.job_failed(msg, data.get("id"))
     msg = f"unknown wavespeed task status {status!r}"
     raise call.format_error(msg)
 

@@ -15,7 +15,6 @@ from hf_tools.providers._base import (
     Adapter,
     Call,
     Job,
-    JobFailedError,
     JobState,
     Request,
     Step,
@@ -37,7 +36,7 @@ def state(body: Any, call: Call[Any]) -> JobState:
         return "running"
     if status == "FAIL":
         msg = f"zai-org image generation failed: {body.get('error') or 'no reason given'}"
-        raise JobFailedError(msg, job_id=body.get("id"), task=call.task, model=call.model)
+        raise call.job_failed(msg, body.get("id"))
     msg = f"unknown zai-org task status {status!r}"
     raise call.format_error(msg)
 
