@@ -17,28 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hf_tools.media import detect_mime
+from hf_tools.mime import EXTENSIONS, detect_mime
+from hf_tools.mime import extension as mime_extension
 from hf_tools.tasks._base import SavesFiles
 
 __all__ = ["OCTET_STREAM", "Part", "binary_parts", "extension"]
 
 OCTET_STREAM = "application/octet-stream"
 # Content types a browser may render inline: raster images, audio, video (never SVG or HTML,
-# which can run script).
-_EXTENSIONS = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "image/bmp": "bmp",
-    "audio/flac": "flac",
-    "audio/ogg": "ogg",
-    "audio/mpeg": "mp3",
-    "audio/wav": "wav",
-    "audio/webm": "weba",
-    "video/mp4": "mp4",
-    "video/webm": "webm",
-}
+# which can run script; nor QuickTime, which most browsers do not play).
+_INLINE = frozenset(EXTENSIONS) - {"video/quicktime"}
 
 
 @dataclass(frozen=True)
@@ -52,14 +40,14 @@ class Part:
 
 def extension(content_type: str) -> str:
     """The file extension of a content type this module gives (``bin`` for anything else)."""
-    return _EXTENSIONS.get(content_type, "bin")
+    return mime_extension(content_type) if content_type in _INLINE else "bin"
 
 
 def _content_type(data: bytes, declared: object) -> str:
     sniffed = detect_mime(data)
     if sniffed is not None:
         return sniffed
-    return declared if isinstance(declared, str) and declared in _EXTENSIONS else OCTET_STREAM
+    return declared if isinstance(declared, str) and declared in _INLINE else OCTET_STREAM
 
 
 def _walk(model: BaseModel) -> Iterator[Part]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["detect_mime", "image_size"]
+__all__ = ["EXTENSIONS", "detect_mime", "extension", "image_size"]
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -21,6 +21,29 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"ID3", "audio/mpeg"),
     (b"\x1a\x45\xdf\xa3", "audio/webm"),
 )
+
+
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+    "audio/wav": "wav",
+    "audio/flac": "flac",
+    "audio/mpeg": "mp3",
+    "audio/ogg": "ogg",
+    "audio/webm": "weba",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+}
+"""The file extension of each image, audio and video type hf-tools writes or serves."""
+
+
+def extension(mime: str, default: str = "bin") -> str:
+    """The file extension of ``mime`` (``default`` for a type not in :data:`EXTENSIONS`)."""
+    return EXTENSIONS.get(mime, default)
 
 
 def detect_mime(data: bytes) -> str | None:

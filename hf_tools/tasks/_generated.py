@@ -1,4 +1,4 @@
-"""What the generating tasks (speech, image edits, video) share: files, sizes, file types.
+"""What the generating tasks (images, speech, image edits, video) share: files, sizes, types.
 
 Their outputs hold bytes that never go into an LLM's content: ``save`` writes them to the
 output directory under a name taken from their hash (the same file, the same name), and
@@ -12,9 +12,9 @@ import struct
 from pathlib import Path
 
 from hf_tools.errors import ResponseFormatError
+from hf_tools.mime import extension
 
 __all__ = [
-    "EXTENSIONS",
     "kilobytes",
     "require_mime",
     "saved_to",
@@ -23,23 +23,16 @@ __all__ = [
     "write_named",
 ]
 
-EXTENSIONS = {
-    "audio/wav": "wav",
-    "audio/flac": "flac",
-    "audio/mpeg": "mp3",
-    "audio/ogg": "ogg",
-    "audio/webm": "weba",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-    "image/gif": "gif",
-}
 
+def write_named(
+    directory: Path, stem: str, data: bytes, mime: str, *, unknown: str = "bin"
+) -> Path:
+    """Write ``data`` as ``<stem>_<sha256 prefix>.<ext>`` in ``directory``; return the path.
 
-def write_named(directory: Path, stem: str, data: bytes, mime: str) -> Path:
-    """Write ``data`` as ``<stem>_<sha256 prefix>.<ext>`` in ``directory``; return the path."""
+    ``unknown`` is the extension for a type :data:`hf_tools.mime.EXTENSIONS` does not list.
+    """
     digest = hashlib.sha256(data).hexdigest()[:12]
-    path = directory / f"{stem}_{digest}.{EXTENSIONS.get(mime, 'bin')}"
+    path = directory / f"{stem}_{digest}.{extension(mime, unknown)}"
     path.write_bytes(data)
     return path
 

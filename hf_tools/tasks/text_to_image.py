@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.errors import ResponseFormatError
 from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._generated import write_named
 
 _TASK = "text-to-image"
-_EXTENSIONS = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "image/bmp": "bmp",
-}
 
 
 class TextToImageInput(ToolInput):
@@ -66,9 +59,7 @@ class TextToImageOutput(BaseModel):
 
     def save(self, directory: Path) -> list[Path]:
         """Write the image as ``image_<sha256 prefix>.<ext>`` (same image, same name)."""
-        digest = hashlib.sha256(self.image).hexdigest()[:12]
-        self.path = directory / f"image_{digest}.{_EXTENSIONS.get(self.mime, 'img')}"
-        self.path.write_bytes(self.image)
+        self.path = write_named(directory, "image", self.image, self.mime, unknown="img")
         return [self.path]
 
 
