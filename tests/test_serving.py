@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -18,10 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.prebuilt import create_react_agent
-from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from hf_tools import HFChatModel, HuggingFaceToolkit
 from hf_tools.errors import AuthenticationError, ConfigurationError, ModelNotFoundError
@@ -31,6 +27,7 @@ from hf_tools.routing import MAPPINGS
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call, use_cassette
 
 from .conftest import CASSETTES
+from .test_langgraph import _create_agent, _react_agent
 
 RANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 RANKING_ARGS = {
@@ -69,13 +66,6 @@ def _hub(model: str, mapping: list[dict[str, str]]) -> dict[str, Any]:
             "status": {"code": 200, "message": ""},
         },
     }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_mappings() -> Iterator[None]:
-    MAPPINGS.clear()
-    yield
-    MAPPINGS.clear()
 
 
 @pytest.fixture
@@ -150,16 +140,6 @@ def test_our_agent_goes_on_when_a_tool_model_is_gone(
     assert result.answer == FINAL and result.stopped_reason == "answer"
     _check_turn(result.messages, model, "hf-inference")
     assert [name for name, _ in result.artifacts] == ["translation"]
-
-
-def _react_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
-        return create_react_agent(model, toolkit.get_tools())
-
-
-def _create_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
-    return create_agent(model, toolkit.get_tools())
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
