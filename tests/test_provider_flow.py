@@ -114,18 +114,13 @@ def flow_cassette(tmp_path: Path) -> Callable[..., AbstractContextManager[Any]]:
     return _use
 
 
-def tool_message(toolkit: HuggingFaceToolkit, name: str, args: dict[str, Any]) -> ToolMessage:
-    call = {"type": "tool_call", "id": "call-1", "name": name, "args": args}
-    message = toolkit.get_tool(name).invoke(call)
-    assert isinstance(message, ToolMessage)
-    return message
-
-
-async def atool_message(
-    toolkit: HuggingFaceToolkit, name: str, args: dict[str, Any]
+def tool_message(
+    toolkit: HuggingFaceToolkit, name: str, args: dict[str, Any], mode: str = "sync"
 ) -> ToolMessage:
+    """The tool's answer to one tool call, through ``invoke`` or (``mode="async"``) ``ainvoke``."""
     call = {"type": "tool_call", "id": "call-1", "name": name, "args": args}
-    message = await toolkit.get_tool(name).ainvoke(call)
+    tool = toolkit.get_tool(name)
+    message = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
     assert isinstance(message, ToolMessage)
     return message
 
@@ -165,10 +160,7 @@ def test_text_to_image_on_a_named_provider_returns_the_downloaded_image_as_artif
     toolkit = HuggingFaceToolkit(api_key=token, provider=provider, bill_to="my-org")
     with flow_cassette(LIST_FORM, recording) as cassette:
         args = {"prompt": FLUX_PROMPT}
-        if mode == "sync":
-            message = tool_message(toolkit, "text_to_image", args)
-        else:
-            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+        message = tool_message(toolkit, "text_to_image", args, mode)
     assert message.status == "success", message.content
     assert isinstance(message.artifact, TextToImageOutput)
     assert message.artifact.image == download_body(recording)
@@ -211,10 +203,7 @@ def test_fal_speech_recognition_sends_the_local_flac_and_reads_the_transcript(
     )
     args = {"audio": str(FIXTURES / "audio.flac")}
     with flow_cassette(WHISPER_HUB, FAL_WHISPER):
-        if mode == "sync":
-            message = tool_message(toolkit, "automatic_speech_recognition", args)
-        else:
-            message = asyncio.run(atool_message(toolkit, "automatic_speech_recognition", args))
+        message = tool_message(toolkit, "automatic_speech_recognition", args, mode)
     assert message.status == "success", message.content
     assert isinstance(message.artifact, AutomaticSpeechRecognitionOutput)
     recorded = json.loads(interactions(FAL_WHISPER)[0]["response"]["body"]["string"])
@@ -233,10 +222,7 @@ def test_auto_resolves_from_the_mapping_with_one_hub_call_for_many_calls(
     args = {"prompt": FLUX_PROMPT}
     with flow_cassette(LIST_FORM, FAL_FLUX, allow_playback_repeats=True) as cassette:
         for _ in range(3):
-            if mode == "sync":
-                message = tool_message(toolkit, "text_to_image", args)
-            else:
-                message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+            message = tool_message(toolkit, "text_to_image", args, mode)
             assert isinstance(message.artifact, TextToImageOutput)
     assert cassette.play_count == 1 + 3 * 2
     assert len(hub_calls(sent)) == 1
@@ -427,10 +413,7 @@ def test_a_failed_job_is_an_error_tool_message_with_the_providers_words(
     toolkit = HuggingFaceToolkit(api_key=token, provider="replicate", tasks=["text-to-image"])
     with flow_cassette(LIST_FORM, *_replicate(failed)):
         args = {"prompt": FLUX_PROMPT}
-        if mode == "sync":
-            message = tool_message(toolkit, "text_to_image", args)
-        else:
-            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+        message = tool_message(toolkit, "text_to_image", args, mode)
     assert message.status == "error"
     assert "replicate prediction failed: NSFW content detected" in str(message.content)
 
@@ -470,10 +453,7 @@ def test_a_result_url_that_answers_404_is_an_error_tool_message(
     gone = _fal_then_download(404, b"Not Found")
     with flow_cassette(LIST_FORM, *gone):
         args = {"prompt": FLUX_PROMPT}
-        if mode == "sync":
-            message = tool_message(toolkit, "text_to_image", args)
-        else:
-            message = asyncio.run(atool_message(toolkit, "text_to_image", args))
+        message = tool_message(toolkit, "text_to_image", args, mode)
     assert message.status == "error"
     assert "result file https://fal.media/files/" in str(message.content)
     assert "(HTTP 404)" in str(message.content)
