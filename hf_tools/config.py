@@ -369,6 +369,10 @@ class Settings:
             **choice,
         )
 
+    def secrets(self) -> tuple[str, ...]:
+        """What no text handed to an LLM may show, in any form: the api key."""
+        return () if self.api_key is None else (self.api_key.get_secret_value(),)
+
     def key_for(self, url: str) -> str | None:
         """The token to send to ``url``: an env token only reaches Hugging Face hosts."""
         if self.api_key is None:

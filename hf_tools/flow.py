@@ -44,7 +44,14 @@ from pydantic import BaseModel
 
 from hf_tools import http
 from hf_tools.config import Settings
-from hf_tools.errors import APIError, ConfigurationError, HFTimeoutError, ResponseFormatError
+from hf_tools.errors import (
+    APIError,
+    ConfigurationError,
+    HFTimeoutError,
+    HFToolsError,
+    ResponseFormatError,
+    excerpt,
+)
 from hf_tools.http import (
     HFRequest,
     RawResponse,
@@ -203,6 +210,19 @@ def _check_wait(step: Send, call: Call[Any], settings: Settings) -> None:
         raise HFTimeoutError(msg, task=call.task, model=call.model)
 
 
+def _check_sendable(request: HFRequest, call: Call[Any]) -> None:
+    """Refuse a URL httpx cannot send (control characters, over 64 KB, a bad port).
+
+    Poll and result URLs come from a provider's answer, route paths from the Hub's
+    ``providerId``: an unusable one is an answer we could not use, not a crash.
+    """
+    try:
+        http._parsed_url(request.url)  # cached: the send path reuses the parse
+    except httpx2.InvalidURL as exc:
+        msg = f"cannot send to {excerpt(request.url, 80)!r} ({exc})"
+        raise call.format_error(msg) from None
+
+
 def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
     """An HTTP error on a result file: the job's result is gone, not a missing model."""
     if isinstance(exc, ResponseFormatError) or exc.status_code is None:
@@ -222,6 +242,13 @@ def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
         except ResponseFormatError as exc:
             exc.model = exc.model or sent.model  # a task's parser knows its task, not the model
             raise
+        except HFToolsError:
+            raise
+        except Exception as exc:
+            # A parser that missed a shape must not end the agent's turn with a raw exception.
+            # The kind only: an unforeseen message could quote anything.
+            msg = f"the answer could not be read ({type(exc).__name__})"
+            raise ResponseFormatError(msg, task=sent.task, model=sent.model) from exc
 
 
 Routes = MutableMapping[tuple[str, str | None], tuple[Route | Lookup, Adapter[Any] | None]]
@@ -277,6 +304,7 @@ def call_flow(
         if download:
             yield CheckURL(step.request.url)
         sent = http_request(settings, step.request, call)
+        _check_sendable(sent, call)
         try:
             raw: RawResponse = yield sent
         except APIError as exc:

@@ -54,7 +54,8 @@ from hf_tools.errors import (
     ResponseFormatError,
     ResponseTooLargeError,
     error_from_response,
-    redact,
+    excerpt,
+    scoped_secrets,
 )
 
 __all__ = [
@@ -152,17 +153,21 @@ class redacting:
     ``@contextmanager``: it is entered a few times per call, on the hot path.
     """
 
-    __slots__ = ("_request",)
+    __slots__ = ("_request", "_scope")
 
     def __init__(self, request: HFRequest) -> None:
         self._request = request
+        self._scope: Token[tuple[str, ...]] | None = None
 
     def __enter__(self) -> None:
-        return None
+        # What a parser quotes inside the block is redacted before it is cut (errors.excerpt).
+        self._scope = scoped_secrets.set(secrets_of(self._request))
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._scope is not None:
+            scoped_secrets.reset(self._scope)
         if isinstance(exc, HFToolsError):
             exc.redact(secrets_of(self._request))
 
@@ -620,7 +625,8 @@ def _loads(raw: RawResponse, request: HFRequest) -> Any:
             msg, status_code=raw.status_code, task=request.task, model=request.model
         ) from None
     except ValueError:
-        snippet = redact(raw.content[:80].decode("utf-8", errors="replace"), secrets_of(request))
+        text = raw.content[:4096].decode("utf-8", errors="replace")
+        snippet = excerpt(text, 80, secrets_of(request))  # redacted before the cut
         msg = f"the server answered {raw.status_code} with a body that is not JSON: {snippet!r}"
         raise ResponseFormatError(
             msg, status_code=raw.status_code, task=request.task, model=request.model

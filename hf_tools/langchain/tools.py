@@ -29,7 +29,7 @@ from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from hf_tools.client import AnySpec, AsyncHFClient, HFClient, validation_message
 from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
-from hf_tools.errors import HFToolsError, ModelNotFoundError
+from hf_tools.errors import HFToolsError, ModelNotFoundError, bound_message, redact_head
 from hf_tools.routing import NoProviderError
 from hf_tools.tasks._base import SavesFiles, ToolInput
 
@@ -194,12 +194,13 @@ def bound_text(text: str, limit: int) -> str:
 
 def _as_tool_error(exc: HFToolsError, spec: AnySpec, target: str, settings: Settings) -> Exception:
     if exc.llm_fixable:
-        return HFToolError(exc.for_llm(), exc)
-    if _is_unavailable(exc, spec, settings):
+        text = exc.for_llm()
+    elif _is_unavailable(exc, spec, settings):
         text = _unavailable_message(exc, spec, target, settings)
         log.warning("%s", text)  # the developer sees it too, the agent's turn goes on
-        return HFToolError(text, exc)
-    return exc
+    else:
+        return exc
+    return HFToolError(bound_message(text, settings.max_content_chars, settings.secrets()), exc)
 
 
 def _is_unavailable(exc: HFToolsError, spec: AnySpec, settings: Settings) -> bool:
@@ -299,7 +300,8 @@ def make_tool(
         if settings.output_dir is not None and isinstance(output, SavesFiles):
             settings.output_dir.mkdir(parents=True, exist_ok=True)
             output.save(settings.output_dir)
-        return bound_text(spec.render(output), settings.max_content_chars)
+        text = redact_head(spec.render(output), settings.max_content_chars, settings.secrets())
+        return bound_text(text, settings.max_content_chars)
 
     def _inputs(kwargs: dict[str, Any]) -> BaseModel:
         # LangChain has validated these against args_schema already.
