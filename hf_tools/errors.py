@@ -69,6 +69,7 @@ __all__ = [
     "redact",
     "redact_head",
     "scoped_secrets",
+    "secrets_scope",
     "server_message",
 ]
 
@@ -91,6 +92,21 @@ _REDACT_MARGIN = 4096
 _SCOPED: ContextVar[tuple[str, ...]] = ContextVar("hf_tools_secrets", default=())
 scoped_secrets = _SCOPED
 """The secrets of the request in progress (``set`` returns the token to ``reset`` with)."""
+
+
+class secrets_scope:
+    """Within the block, every :func:`redact` (and so every cut) also removes ``secrets``."""
+
+    __slots__ = ("_secrets", "_token")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+
+    def __enter__(self) -> None:
+        self._token = _SCOPED.set(self._secrets)
+
+    def __exit__(self, *exc: object) -> None:
+        _SCOPED.reset(self._token)
 
 
 def _spelled(text: str) -> str:

@@ -51,6 +51,7 @@ from hf_tools.errors import (
     HFToolsError,
     ResponseFormatError,
     excerpt,
+    secrets_scope,
 )
 from hf_tools.http import (
     HFRequest,
@@ -375,7 +376,8 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
 
 def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel:
     """Drive ``flow`` with blocking I/O, all within one ``settings.timeout`` deadline."""
-    with deadline(time.monotonic() + settings.timeout):
+    # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
+    with deadline(time.monotonic() + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:
@@ -392,7 +394,8 @@ def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel
 
 async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) -> BaseModel:
     """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request)."""
-    with deadline(time.monotonic() + settings.timeout):
+    # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
+    with deadline(time.monotonic() + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:

@@ -500,6 +500,7 @@ class StreamAssembler:
         self._seed = seed if seed is not None else uuid.uuid4().bytes
         self._ids: dict[int, str] = {}  # tool-call index -> the id its first chunk carried
         self._usage: UsageMetadata | None = None
+        self._chunks = 0  # chunks handed out: none at the end is an empty generation
 
     def feed(self, payload: str) -> list[ChatGenerationChunk]:
         """One event payload -> zero or more chunks.
@@ -518,6 +519,7 @@ class StreamAssembler:
                 chunk = self._chunk(wire_completion(data, self.model, None))
             if chunk is not None:
                 chunks.append(chunk)
+        self._chunks += len(chunks)
         return chunks
 
     def _call_chunk(self, raw: WireToolCall, position: int) -> ToolCallChunk:
@@ -567,11 +569,16 @@ class StreamAssembler:
 
         Raises:
             HFConnectionError: the stream stopped before ``[DONE]`` or a finish reason.
+            ResponseFormatError: the stream finished with no chunk at all (``data: [DONE]``
+                only): LangChain would raise a bare ValueError on the empty generation.
         """
         if not (self.done or self.finished):
             msg = "the stream ended before the model finished (connection cut?)"
             raise HFConnectionError(msg, task=_TASK, model=self.model)
         if self._usage is None:
+            if not self._chunks:
+                msg = "the stream finished without any message chunk (an empty answer)"
+                raise ResponseFormatError(msg, task=_TASK, model=self.model)
             return []
         usage, self._usage = self._usage, None
         return [ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))]
