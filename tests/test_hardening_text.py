@@ -127,15 +127,23 @@ def _message(tool: HFTool, args: dict[str, Any], mode: str) -> ToolMessage:
 
 
 HUGE = "E" * NINE_MB
-FAILED_JOBS = {
-    "fal-ai": {"request_id": "r1", "status": "FAILED", "error": HUGE},
-    "black-forest-labs": {"id": "j1", "status": "Error", "details": HUGE},
-    "replicate": {"id": "p1", "status": "failed", "error": HUGE},
-}
-PROVIDER_IDS = {
-    "fal-ai": "fal-ai/flux/schnell",
-    "black-forest-labs": "flux-dev",
-    "replicate": "black-forest-labs/flux-schnell",
+FAL_QUEUE = "https://queue.fal.run/fal-ai/ltx-video/requests/r1"
+FAILED_JOBS = {  # provider: (task, providerId, the job's last answer)
+    "fal-ai": (
+        "text-to-video",
+        "fal-ai/ltx-video",
+        {"request_id": "r1", "status": "FAILED", "error": HUGE, "response_url": FAL_QUEUE},
+    ),
+    "black-forest-labs": (
+        "text-to-image",
+        "flux-dev",
+        {"id": "j1", "status": "Error", "details": HUGE},
+    ),
+    "replicate": (
+        "text-to-image",
+        "black-forest-labs/flux-schnell",
+        {"id": "p1", "status": "failed", "error": HUGE},
+    ),
 }
 
 
@@ -144,13 +152,14 @@ PROVIDER_IDS = {
 def test_a_job_failure_with_a_9_mb_reason_is_a_bounded_error_message(
     provider: str, mode: str
 ) -> None:
-    answers = [_json(FAILED_JOBS[provider])]
-    tool = _tool("text-to-image", answers, provider=provider, provider_id=PROVIDER_IDS[provider])
+    task, provider_id, failed = FAILED_JOBS[provider]
+    tool = _tool(task, [_json(failed)], provider=provider, provider_id=provider_id)
     message = _message(tool, {"prompt": "a cake"}, mode)
     assert message.status == "error"
     assert "EEEE" in message.content  # the provider's words, cut
     assert len(message.content) <= 4000  # max_content_chars, as for a success
     # At the source too: the error a developer catches is as short.
+    tool = _tool(task, [_json(failed)], provider=provider, provider_id=provider_id, model="o/m2")
     with pytest.raises(HFToolError) as info:
         tool.invoke({"prompt": "a cake"})
     assert len(str(info.value)) <= 4000
@@ -158,13 +167,9 @@ def test_a_job_failure_with_a_9_mb_reason_is_a_bounded_error_message(
 
 
 def test_the_error_message_bound_follows_max_content_chars() -> None:
-    answers = [_json(FAILED_JOBS["replicate"])]
+    task, provider_id, failed = FAILED_JOBS["replicate"]
     tool = _tool(
-        "text-to-image",
-        answers,
-        provider="replicate",
-        provider_id=PROVIDER_IDS["replicate"],
-        max_content_chars=300,
+        task, [_json(failed)], provider="replicate", provider_id=provider_id, max_content_chars=300
     )
     message = _message(tool, {"prompt": "a cake"}, "sync")
     assert message.status == "error" and len(message.content) <= 300
@@ -185,9 +190,9 @@ def test_the_error_message_bound_follows_max_content_chars() -> None:
         # fal: a response_url whose path httpx cannot send
         (
             "fal-ai",
-            "text-to-image",
-            "fal-ai/flux/schnell",
-            [_json({"status": "IN_QUEUE", "response_url": "https://q/a\x00b"})],
+            "text-to-video",
+            "fal-ai/ltx-video",
+            [_json({"request_id": "r", "status": "IN_QUEUE", "response_url": "https://q/a\x00b"})],
         ),
         # the Hub: providerId values no URL can carry
         ("fal-ai", "text-to-image", "fal-ai/fl\x01ux", []),
@@ -425,7 +430,7 @@ def test_a_result_url_carrying_the_key_is_not_quoted_raw(mode: str) -> None:
     url = f"https://cdn.example/out.png?sig={KEY}&x={'y' * 150}"
     answers = [_json({"id": "p1", "status": "succeeded", "output": [url]})]
     tool = _tool(
-        "text-to-image", answers, provider="replicate", provider_id=PROVIDER_IDS["replicate"]
+        "text-to-image", answers, provider="replicate", provider_id=FAILED_JOBS["replicate"][1]
     )
     message = _message(tool, {"prompt": "a cake"}, mode)
     assert message.status == "error"
