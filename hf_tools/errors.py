@@ -112,7 +112,8 @@ class secrets_scope:
 def _spelled(text: str) -> str:
     """A pattern for ``text`` with each character also URL-encoded, whitespace allowed between."""
     return r"\s*".join(
-        f"(?:{re.escape(c)}|{re.escape(quote(c, safe=''))})" if quote(c, safe="") != c
+        f"(?:{re.escape(c)}|{re.escape(quote(c, safe=''))})"
+        if quote(c, safe="") != c
         else re.escape(c)
         for c in text
     )
@@ -132,8 +133,11 @@ def _base64_forms(key: bytes) -> set[str]:
 
 @functools.lru_cache(maxsize=16)
 def _secret_pattern(value: str) -> re.Pattern[str]:
-    """The key as it may be echoed: verbatim in any case, URL-encoded, base64 or base64url
-    encoded (inside a longer encoded text too), or split by whitespace and newlines."""
+    """The key as it may be echoed, as one pattern.
+
+    Verbatim in any case, URL-encoded, base64 or base64url encoded (inside a longer encoded
+    text too), or split by whitespace and newlines.
+    """
     if len(value) < _MIN_FUZZY_KEY:
         return re.compile(re.escape(value))
     forms = {value, *_base64_forms(value.encode("utf-8"))}
@@ -142,8 +146,10 @@ def _secret_pattern(value: str) -> re.Pattern[str]:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given secrets (nor the current request's), in any echoed form,
-    nor anything shaped like a Hugging Face token."""
+    """``text`` without the given secrets (nor the current request's), in any echoed form.
+
+    Anything shaped like a Hugging Face token goes too, even when the key is not known.
+    """
     for value in (*secrets, *_SCOPED.get()):
         if value:
             text = _secret_pattern(value).sub(_REDACTED, text)
@@ -375,7 +381,9 @@ def server_message(body: bytes, content_type: str = "", secrets: Iterable[str] =
         message = _message_from_json(data) if data is not None else text
     except RecursionError:  # parsed, but too deep to walk or re-encode
         message = text
-    message = excerpt(" ".join(message[: _MAX_MESSAGE + _REDACT_MARGIN].split()), _MAX_MESSAGE, secrets)
+    message = excerpt(
+        " ".join(message[: _MAX_MESSAGE + _REDACT_MARGIN].split()), _MAX_MESSAGE, secrets
+    )
     return message or "(empty body)"
 
 

@@ -175,7 +175,7 @@ def test_the_error_message_bound_follows_max_content_chars() -> None:
     )
     message = _message(tool, {"prompt": "a cake"}, "sync")
     assert message.status == "error" and len(message.content) <= 300
-    assert message.content.endswith("[message cut]")
+    assert str(message.content).endswith("[message cut]")
 
 
 # ------------------------------------------------- 7. no raw exception out of a tool call
@@ -221,12 +221,15 @@ def test_a_parser_crash_is_a_response_format_error_naming_task_and_model(
 
     adapter = replace(get_adapter("hf-inference", "text-classification"), parse=crash)
     monkeypatch.setitem(hf_inference._BY_TASK, "text-classification", adapter)
-    kw = {"api_key": KEY, "transport": _transport(None, [_json([{"label": "x", "score": 1}])])}
+    answers = [_json([{"label": "x", "score": 1}])]
     with pytest.raises(ResponseFormatError) as info:
         if mode == "sync":
-            HFClient(**kw).run("text-classification", text="hi")
+            HFClient(api_key=KEY, transport=_transport(None, answers)).run(
+                "text-classification", text="hi"
+            )
         else:
-            asyncio.run(AsyncHFClient(**kw).run("text-classification", text="hi"))
+            client = AsyncHFClient(api_key=KEY, transport=_transport(None, answers))
+            asyncio.run(client.run("text-classification", text="hi"))
     assert "could not be read (AttributeError)" in str(info.value)
     assert info.value.task == "text-classification" and info.value.model
 

@@ -107,7 +107,8 @@ class Call(Generic[InputT]):
             ResponseFormatError: ``url`` (a provider's answer) is not a string.
         """
         if not isinstance(url, str):
-            raise self.format_error(f"expected a URL, got {excerpt(repr(url), 80)}")
+            msg = f"expected a URL, got {excerpt(repr(url), 80)}"
+            raise self.format_error(msg)
         under_router = url.startswith(self.router_url.rstrip("/") + "/")
         expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)

@@ -56,7 +56,8 @@ def state(body: Any, call: Call[Any]) -> JobState:
     """``data.status``: completed -> done, created/processing -> running, failed raises."""
     data = dig(body, call, "data")
     if not isinstance(data, Mapping):
-        raise call.format_error(f"expected an object in ['data'], got {snippet(data)}")
+        msg = f"expected an object in ['data'], got {snippet(data)}"
+        raise call.format_error(msg)
     status = data.get("status")
     if status == "completed":
         return "done"

@@ -107,7 +107,6 @@ _SHAPE_ERRORS = (
 )
 
 
-
 _REDACT_WINDOW = 4096
 
 
