@@ -68,7 +68,6 @@ __all__ = [
     "excerpt",
     "redact",
     "redact_head",
-    "scoped_secrets",
     "secrets_scope",
     "server_message",
 ]
@@ -90,12 +89,13 @@ _REDACT_MARGIN = 4096
 # The secrets of the request being handled (set by hf_tools.http.redacting): what parsers quote
 # of its answer is redacted before it is cut, so no key prefix survives an ellipsis.
 _SCOPED: ContextVar[tuple[str, ...]] = ContextVar("hf_tools_secrets", default=())
-scoped_secrets = _SCOPED
-"""The secrets of the request in progress (``set`` returns the token to ``reset`` with)."""
 
 
 class secrets_scope:
-    """Within the block, every :func:`redact` (and so every cut) also removes ``secrets``."""
+    """Within the block, every :func:`redact` (and so every cut) also removes ``secrets``.
+
+    Entered once per call (the settings' key) and once per request (the key it carries).
+    """
 
     __slots__ = ("_secrets", "_token")
 
@@ -103,7 +103,8 @@ class secrets_scope:
         self._secrets = secrets
 
     def __enter__(self) -> None:
-        self._token = _SCOPED.set(self._secrets)
+        outer = _SCOPED.get()  # a nested scope adds to the outer one, never hides it
+        self._token = _SCOPED.set(outer + tuple(s for s in self._secrets if s not in outer))
 
     def __exit__(self, *exc: object) -> None:
         _SCOPED.reset(self._token)
@@ -150,7 +151,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
     Anything shaped like a Hugging Face token goes too, even when the key is not known.
     """
-    for value in (*secrets, *_SCOPED.get()):
+    for value in dict.fromkeys((*secrets, *_SCOPED.get())):
         if value:
             text = _secret_pattern(value).sub(_REDACTED, text)
     return _HF_TOKEN.sub(_REDACTED, text)

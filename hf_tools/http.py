@@ -55,7 +55,7 @@ from hf_tools.errors import (
     ResponseTooLargeError,
     error_from_response,
     excerpt,
-    scoped_secrets,
+    secrets_scope,
 )
 
 __all__ = [
@@ -157,17 +157,16 @@ class redacting:
 
     def __init__(self, request: HFRequest) -> None:
         self._request = request
-        self._scope: Token[tuple[str, ...]] | None = None
+        # What a parser quotes inside the block is redacted before it is cut (errors.excerpt).
+        self._scope = secrets_scope(secrets_of(request))
 
     def __enter__(self) -> None:
-        # What a parser quotes inside the block is redacted before it is cut (errors.excerpt).
-        self._scope = scoped_secrets.set(secrets_of(self._request))
+        self._scope.__enter__()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._scope is not None:
-            scoped_secrets.reset(self._scope)
+        self._scope.__exit__()
         if isinstance(exc, HFToolsError):
             exc.redact(secrets_of(self._request))
 
