@@ -624,8 +624,10 @@ def _loads(raw: RawResponse, request: HFRequest) -> Any:
             msg, status_code=raw.status_code, task=request.task, model=request.model
         ) from None
     except ValueError:
-        text = raw.content[:4096].decode("utf-8", errors="replace")
-        snippet = excerpt(text, 80, secrets_of(request))  # redacted before the cut
+        # Redacted before the cut; no unredacted local (a traceback may print its locals).
+        snippet = excerpt(
+            raw.content[:4096].decode("utf-8", errors="replace"), 80, secrets_of(request)
+        )
         msg = f"the server answered {raw.status_code} with a body that is not JSON: {snippet!r}"
         raise ResponseFormatError(
             msg, status_code=raw.status_code, task=request.task, model=request.model
