@@ -660,7 +660,7 @@ class _Guard:
         host = headers.get("host", "")
         if not self._host_allowed(scope, host):
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
-        self._check_origin(headers, host)
+        self._check_origin(scope, headers, host)
         key_id = "-"
         public = (scope["method"], scope["path"]) in _PUBLIC or is_public(scope)
         if self.keys and not public:  # the page asks its user for the key
@@ -688,14 +688,16 @@ class _Guard:
         listed = any(n == name and p in (None, port) for n, p in self.hosts)
         return same or listed
 
-    def _check_origin(self, headers: Headers, host: str) -> None:
+    def _check_origin(self, scope: Scope, headers: Headers, host: str) -> None:
         origin = headers.get("origin")
         if origin is not None:
             try:
                 normal = _normal_origin(origin)
             except ValueError:  # "null" (sandboxed frames, file://) and junk
                 normal = ""
-            same_origin = urlsplit(normal).netloc == host.lower() and bool(host)
+            # The scheme too: an https page is another origin than this http server.
+            own = f"{scope.get('scheme', 'http')}://{host.lower()}"
+            same_origin = normal == own and bool(host)
             if not (same_origin or normal in self.origins):
                 raise ChatError(403, "this Origin is not allowed", "origin_not_allowed")
         elif headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
@@ -996,6 +998,9 @@ def create_app(
             data = json.loads(raw)
         except ValueError as exc:
             msg = f"body is not valid JSON: {exc}"
+            raise ChatError(400, msg, "invalid_json") from exc
+        except RecursionError as exc:  # [[[[...: deeper than the parser's stack
+            msg = "body is not valid JSON: nested too deeply"
             raise ChatError(400, msg, "invalid_json") from exc
         if not isinstance(data, dict):
             msg = 'body must be a JSON object: {"message": "..."}'
