@@ -110,7 +110,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
@@ -144,6 +144,7 @@ from agents.store import (
     open_store,
 )
 from agents.web import is_public, web_routes
+from hf_tools.chat_wire import well_formed
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
@@ -169,6 +170,7 @@ _REQUEST_ID = "hf_tools.request_id"  # the ASGI scope key of the request's id
 # Routes served without an API key: health checks and the API's own description.
 _PUBLIC = frozenset((op.method, op.path) for op in OPERATIONS if op.public)
 log = logging.getLogger("agents.chatbot_server")
+_T = TypeVar("_T")
 access_log = logging.getLogger("agents.chatbot_server.access")
 
 
@@ -399,7 +401,7 @@ class SessionStore:
         (the user's message and all the agent added). The backend writes all of it or none,
         and memory changes only once it has: a failed write leaves no half turn anywhere.
         """
-        body = [m for m in messages if not isinstance(m, SystemMessage)]
+        body = [_encodable(m) for m in messages if not isinstance(m, SystemMessage)]
         turn = body[before:]
         await asyncio.to_thread(self.backend.append_turn, session.owner, session.session_id, turn)
         self.remember(session, body)
@@ -857,7 +859,7 @@ class _EventWriter:
         """Store the event soon; raises what a write before it raised."""
         if self.task is not None and self.task.done():
             self.task.result()
-        self.pending.append((name, data))
+        self.pending.append((name, _encodable(data)))
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
 
@@ -878,6 +880,25 @@ class _EventWriter:
             ids = await asyncio.to_thread(self.backend.append_events, owner, session_id, batch)
             for event_id, (name, data) in zip(ids, batch, strict=True):
                 self.out.put_nowait(StoredEvent(event_id, name, data))
+
+
+def _encodable(value: _T) -> _T:
+    """``value`` with every string in it well formed (lone surrogates replaced).
+
+    A model's text may hold half an emoji; stored, it would break every later read of the
+    session (its history, its events) as well as this turn's answer.
+    """
+    out: Any = value
+    if isinstance(value, str):
+        out = well_formed(value)
+    elif isinstance(value, dict):
+        out = {_encodable(k): _encodable(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        out = [_encodable(v) for v in value]
+    elif isinstance(value, BaseMessage):  # its artifact is stored apart, as bytes
+        fields = [f for f in type(value).model_fields if f != "artifact"]
+        out = value.model_copy(update={f: _encodable(getattr(value, f)) for f in fields})
+    return cast(_T, out)
 
 
 def _history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -978,6 +999,9 @@ def create_app(
     def _message(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             msg = 'send {"message": "<non-empty text>"}'
+            raise ChatError(400, msg, "invalid_message")
+        if well_formed(value) != value:  # "\ud83d" alone: no answer or store could encode it
+            msg = "the message holds a lone surrogate (\\ud800-\\udfff), which is not text"
             raise ChatError(400, msg, "invalid_message")
         if len(value) > max_message_chars:
             msg = f"message is {len(value)} characters; the limit is {max_message_chars}"
