@@ -167,8 +167,8 @@ def usage_counts(wire: WireCompletion) -> dict[str, int] | None:
 def well_formed(text: str) -> str:
     """``text`` with surrogate pairs joined and lone surrogates replaced by U+FFFD.
 
-    A model that streams ``"\\ud83d"`` and ``"\\ude00"`` as two JSON chunks gives two lone
-    halves of one emoji; text that holds one cannot be encoded as UTF-8, so it would break
+    A model that streams the two UTF-16 halves of an emoji as two JSON chunks gives two lone
+    surrogates; text that holds one cannot be encoded as UTF-8, so it would break
     whatever writes it (an SSE stream, a JSON answer, a database).
     """
     if text.isascii():

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
 from starlette.testclient import TestClient
 
+import hf_tools.media
 from agents.chatbot_server import create_app
 from agents.store import ConversationStore, MemoryStore, SqliteStore
+from hf_tools import HuggingFaceToolkit
 from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
-from hf_tools.testing import ScriptedChatModel
+from hf_tools.testing import ScriptedChatModel, tool_call
 
 _JSON = {"Content-Type": "application/json"}
 _DELTA = '{"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}'
@@ -48,9 +58,7 @@ def test_an_emoji_split_across_stream_chunks_is_joined_and_a_lone_half_replaced(
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
-def test_lone_surrogates_from_the_model_never_break_a_session(
-    backend: str, tmp_path: Path
-) -> None:
+def test_lone_surrogates_from_the_model_never_break_a_session(backend: str, tmp_path: Path) -> None:
     store: ConversationStore = (
         MemoryStore() if backend == "memory" else SqliteStore(tmp_path / "chat.db")
     )
@@ -87,3 +95,117 @@ def test_a_message_with_a_lone_surrogate_is_a_400() -> None:
     response = client.post("/sessions/a/messages", content=body, headers=_JSON)
     assert response.status_code == 200
     assert model.seen[0][-1].content == "hi \U0001f600"
+
+
+# --- One tenant cannot stall the others ------------------------------------------------------
+
+
+class _AsyncScripted(ScriptedChatModel):
+    """Streams on the event loop (as HFChatModel does), not in LangChain's executor thread."""
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, *_: Any, **kw: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._stream(messages, stop, **kw):
+            yield chunk
+
+
+def _look_at_six_images(messages: list[BaseMessage]) -> AIMessage | str:
+    if isinstance(messages[-1], HumanMessage) and messages[-1].content == "look":
+        urls = [f"http://slow{i}.example/cat.png" for i in range(6)]
+        return AIMessage("", tool_calls=[tool_call("image_classification", image=u) for u in urls])
+    return "done"
+
+
+class _SlowResolver:
+    """A name lookup that blocks its thread until released; counts lookups at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.now = self.most = self.entered = 0
+
+    def __call__(self, *_: Any, **__: Any) -> list[Any]:
+        with self.lock:
+            self.now += 1
+            self.entered += 1
+            self.most = max(self.most, self.now)
+        try:
+            self.release.wait(timeout=5)
+            raise OSError("no such name")
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.fixture
+def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[_SlowResolver]:
+    resolver = _SlowResolver()
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", resolver)
+    yield resolver
+    resolver.release.set()
+
+
+_A, _B = "key-a", "key-b"
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def _tenants(
+    toolkit: HuggingFaceToolkit, resolver: _SlowResolver, threads: int, **kw: Any
+) -> float:
+    """Key A asks for six image tool calls whose hosts resolve slowly, on a loop with
+    ``threads`` default worker threads (2 cores give 6); returns how long key B's one-line
+    turn takes meanwhile (B's session made, message answered)."""
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=threads)
+    loop.set_default_executor(pool)
+    model = _AsyncScripted(replies=[_look_at_six_images] * 4)
+    app = create_app(Agent(model, toolkit.get_tools()), api_keys=[_A, _B], **kw)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            body = {"message": "look"}
+            a = asyncio.ensure_future(
+                client.post("/sessions/a/messages", json=body, headers=_auth(_A))
+            )
+            for _ in range(500):  # until A's lookups hold what they can (bounded: 5 s)
+                if resolver.now >= min(threads, kw.get("max_tool_calls_per_key", 4)):
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # A's other calls queue for threads meanwhile
+            started = time.monotonic()
+            made = await client.post("/sessions", json={}, headers=_auth(_B))
+            said = await client.post(
+                f"/sessions/{made.json()['id']}/messages",
+                json={"message": "hi"},
+                headers=_auth(_B),
+            )
+            took = time.monotonic() - started
+            assert said.status_code == 200 and said.json()["answer"] == "done"
+            resolver.release.set()
+            answered = await asyncio.wait_for(a, 10)
+            assert answered.status_code == 200 and answered.json()["answer"] == "done"
+            return took
+    finally:
+        resolver.release.set()
+        pool.shutdown(wait=True)
+
+
+async def test_a_key_whose_tools_resolve_slowly_does_not_stall_another_keys_turn(
+    toolkit: HuggingFaceToolkit, slow_resolver: _SlowResolver
+) -> None:
+    # A's lookups fill every default worker thread; B's store calls run in the store's own.
+    took = await _tenants(toolkit, slow_resolver, threads=4, max_tool_calls_per_key=4)
+    assert slow_resolver.most == 4
+    assert took < 1.0  # 0.01-0.05 s here; it waited for A's lookups (5 s) before
+
+
+async def test_one_keys_tool_calls_in_flight_are_capped(
+    toolkit: HuggingFaceToolkit, slow_resolver: _SlowResolver
+) -> None:
+    took = await _tenants(toolkit, slow_resolver, threads=8, max_tool_calls_per_key=2)
+    assert slow_resolver.most == 2 and slow_resolver.entered == 6  # the rest waited their turn
+    assert took < 1.0
