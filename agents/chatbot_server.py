@@ -135,6 +135,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agents.assistant import build_agent
 from agents.chatbot_api import ERRORS, OPERATIONS, docs_page, openapi
 from agents.chatbot_artifacts import OCTET_STREAM, Part, binary_parts, extension
+from agents.connections import Connections, guarded
 from agents.store import (
     DEFAULT_STORE,
     ConversationStore,
@@ -1509,6 +1510,21 @@ def _parser() -> argparse.ArgumentParser:
     ]:
         add(f"--{name}", what, default, type=int, metavar="N")
     add(
+        "--header-timeout",
+        "seconds a connection may take to send a whole request head (slow ones are closed)",
+        10.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    add(
+        "--max-connections",
+        "open connections; past it a new one evicts the one that waited longest for its"
+        " request head",
+        500,
+        type=int,
+        metavar="N",
+    )
+    add(
         "--heartbeat",
         "seconds of silence after which an SSE stream gets a ': ping' comment",
         15.0,
@@ -1549,6 +1565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys = _api_keys(ns)
         for origin in ns.allowed_origin:
             _normal_origin(origin)
+        limits = Connections(ns.header_timeout, ns.max_connections)
     except (ChatError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -1565,6 +1582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     if not keys:
         print(
@@ -1605,7 +1623,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "level": "INFO",
         "propagate": False,
     }
-    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config)
+    # Slow or idle connections are held below the app, before any key is read: bounded here.
+    http = guarded(AutoHTTPProtocol, limits)
+    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config, http=http)
     return 0
 
 

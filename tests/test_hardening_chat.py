@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,14 +18,16 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGenerationChunk
 from starlette.testclient import TestClient
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hf_tools.media
 from agents.chatbot_server import create_app
+from agents.connections import Connections, guarded
 from agents.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools import HuggingFaceToolkit
 from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
-from hf_tools.testing import ScriptedChatModel, tool_call
+from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 _JSON = {"Content-Type": "application/json"}
 _DELTA = '{"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}'
@@ -209,3 +213,122 @@ async def test_one_keys_tool_calls_in_flight_are_capped(
     took = await _tenants(toolkit, slow_resolver, threads=8, max_tool_calls_per_key=2)
     assert slow_resolver.most == 2 and slow_resolver.entered == 6  # the rest waited their turn
     assert took < 1.0
+
+
+# --- Slow clients before any key is read -------------------------------------------------
+
+
+@contextlib.contextmanager
+def _guarded_server(
+    header_timeout: float, max_connections: int
+) -> Iterator[tuple[int, Connections]]:
+    """A keyed chatbot on uvicorn behind the connection guard; yields its port and guard.
+
+    Bounded: it starts within 5 s and is stopped (its thread gone) on exit.
+    """
+    import uvicorn
+
+    app = create_app(Agent(ScriptedChatModel(), []), api_keys=[_A])
+    limits = Connections(header_timeout, max_connections)
+    protocol = guarded(H11Protocol, limits)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=protocol)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start in 5 s"
+        yield sock.getsockname()[1], limits
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+    assert not thread.is_alive()
+
+
+def _half_heads(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that each sent half a request head, as a slowloris does."""
+    held = []
+    for _ in range(count):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        held.append(conn)
+    return held
+
+
+def _closed(conn: socket.socket, wait: float) -> bool:
+    """Whether the server closed ``conn`` (within ``wait`` seconds)."""
+    conn.settimeout(wait)
+    try:
+        conn.recv(1024)  # an EOF, or a last answer: either way the server let go
+    except TimeoutError:
+        return False
+    except OSError:  # reset
+        pass
+    return True
+
+
+def _served_quickly(port: int) -> float:
+    """Seconds /health and a keyed request took; both must have been answered."""
+    started = time.monotonic()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/sessions/x", headers=_auth(_A)).status_code == 404
+    return time.monotonic() - started
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_half_sent_heads_are_closed_after_the_header_time_and_health_still_answers() -> None:
+    with _guarded_server(header_timeout=1.0, max_connections=1000) as (port, _):
+        held = _half_heads(port, 300)
+        try:
+            assert _served_quickly(port) < 1.0
+            time.sleep(1.0)
+            assert all(_closed(conn, 2.0) for conn in held)  # after 1 s, not forever
+        finally:
+            for conn in held:
+                conn.close()
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_past_the_connection_cap_new_connections_evict_the_slowest() -> None:
+    with _guarded_server(header_timeout=30.0, max_connections=50) as (port, connections):
+        held = _half_heads(port, 300)
+        try:
+            assert _served_quickly(port) < 1.0  # held heads are evicted, not the newcomers
+            time.sleep(0.2)
+            assert len(connections.open) <= 50
+            closed = [_closed(conn, 0.01) for conn in held]
+            assert sum(closed) >= 250 and not any(closed[-40:])  # the oldest went first
+        finally:
+            for conn in held:
+                conn.close()
+
+
+def test_main_serves_behind_the_connection_limits_from_flags_and_env(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    from agents.chatbot_server import main
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))
+    monkeypatch.setenv("HF_TOOLS_STORE", "memory")
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    monkeypatch.delenv("HF_TOOLS_API_KEYS", raising=False)
+    monkeypatch.setenv("HF_TOOLS_MAX_CONNECTIONS", "70")
+    assert main(["--header-timeout", "3"]) == 0
+    limits = served[-1]["http"].limits
+    assert (limits.header_timeout, limits.max_connections) == (3.0, 70)
+    assert main([]) == 0
+    assert served[-1]["http"].limits.header_timeout == 10.0  # the default
+    assert served[-2]["http"].limits is not served[-1]["http"].limits  # one per server
+    assert main(["--max-connections", "0"]) == 2
+    assert "max_connections" in capsys.readouterr().err
