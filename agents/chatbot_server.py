@@ -47,6 +47,7 @@ those under the request id. The codes (``agents.chatbot_api.ERRORS``):
 429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
 500    ``internal_error``
 502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
+503    ``too_many_connections`` (``agents.connections``: every connection is in a request)
 SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
@@ -63,9 +64,12 @@ Limits: a message may have at most ``max_message_chars`` characters (413 beyond;
 ``max_sessions_per_key`` conversations (``max_sessions`` in all): a new one evicts that key's
 least recently used idle session, never another key's; when it has none idle it gets 429.
 Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
-beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
-bounds both memory and the prompt. Artifacts (images, masks, audio) are kept in the store,
-never in memory or sent to the model. The access log has the method, the route's path
+beyond) and ``max_tool_calls_per_key`` tool calls over all of them (the rest wait). Store calls
+run in the store's own threads, so no tool that blocks threads delays them. ``main`` serves
+behind ``agents.connections``: ``--header-timeout`` and ``--max-connections``. Each history
+keeps its last ``max_history`` messages (cut at a user turn), which bounds both memory and
+the prompt. Artifacts (images, masks, audio) are kept in the store, never in memory or sent
+to the model. The access log has the method, the route's path
 template, the status, the duration, a hash of the key and the request id: never the path or
 the query, where session ids are.
 

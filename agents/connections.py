@@ -9,7 +9,8 @@ wraps uvicorn's HTTP protocol so that
   opened (or after its last response, when kept alive) is closed;
 * past ``max_connections`` open connections, a new one evicts the one that has waited longest
   for its request head (slow or idle), so slow clients cannot keep new ones out; only when
-  every connection is inside a request is the new one answered 503 and closed.
+  every connection is inside a request is the new one answered 503 ``too_many_connections``
+  and closed.
 
 A request head is complete when uvicorn starts its request cycle; the body, and the time a
 request takes, are the app's business (its own limits), not this module's.
@@ -24,7 +25,7 @@ from typing import Any, cast
 
 __all__ = ["Connections", "guarded"]
 
-_BUSY = b'{"error": "the server holds its most connections; retry", "code": "server_busy"}'
+_BUSY = b'{"error": "the server holds its most connections; retry", "code": "too_many_connections"}'
 _FULL = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
     b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_BUSY), _BUSY)
