@@ -29,6 +29,8 @@ from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
+from .conftest import serve_app
+
 _JSON = {"Content-Type": "application/json"}
 _DELTA = '{"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}'
 
@@ -222,42 +224,26 @@ async def test_one_keys_tool_calls_in_flight_are_capped(
 def _guarded_server(
     header_timeout: float, max_connections: int
 ) -> Iterator[tuple[int, Connections]]:
-    """A keyed chatbot on uvicorn behind the connection guard; yields its port and guard.
-
-    Bounded: it starts within 5 s and is stopped (its thread gone) on exit.
-    """
-    import uvicorn
-
+    """A keyed chatbot on uvicorn behind the connection guard; yields its port and limits."""
     app = create_app(Agent(ScriptedChatModel(), []), api_keys=[_A])
     limits = Connections(header_timeout, max_connections)
-    protocol = guarded(H11Protocol, limits)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=protocol)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 5
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.started, "uvicorn did not start in 5 s"
-        yield sock.getsockname()[1], limits
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-    assert not thread.is_alive()
+    with serve_app(app, http=guarded(H11Protocol, limits)) as base:
+        yield int(base.rsplit(":", 1)[1]), limits
 
 
-def _half_heads(port: int, count: int) -> list[socket.socket]:
+@contextlib.contextmanager
+def _half_heads(port: int, count: int) -> Iterator[list[socket.socket]]:
     """``count`` connections that each sent half a request head, as a slowloris does."""
-    held = []
-    for _ in range(count):
-        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-        conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        held.append(conn)
-    return held
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            held.append(conn)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        yield held
+    finally:
+        for conn in held:
+            conn.close()
 
 
 def _closed(conn: socket.socket, wait: float) -> bool:
@@ -284,31 +270,27 @@ def _served_quickly(port: int) -> float:
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_half_sent_heads_are_closed_after_the_header_time_and_health_still_answers() -> None:
-    with _guarded_server(header_timeout=1.0, max_connections=1000) as (port, _):
-        held = _half_heads(port, 300)
-        try:
-            assert _served_quickly(port) < 1.0
-            time.sleep(1.0)
-            assert all(_closed(conn, 2.0) for conn in held)  # after 1 s, not forever
-        finally:
-            for conn in held:
-                conn.close()
+    with (
+        _guarded_server(header_timeout=1.0, max_connections=1000) as (port, _),
+        _half_heads(port, 300) as held,
+    ):
+        assert _served_quickly(port) < 1.0
+        time.sleep(1.0)
+        assert all(_closed(conn, 2.0) for conn in held)  # after 1 s, not forever
 
 
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_past_the_connection_cap_new_connections_evict_the_slowest() -> None:
-    with _guarded_server(header_timeout=30.0, max_connections=50) as (port, connections):
-        held = _half_heads(port, 300)
-        try:
-            assert _served_quickly(port) < 1.0  # held heads are evicted, not the newcomers
-            time.sleep(0.2)
-            assert len(connections.open) <= 50
-            closed = [_closed(conn, 0.01) for conn in held]
-            assert sum(closed) >= 250 and not any(closed[-40:])  # the oldest went first
-        finally:
-            for conn in held:
-                conn.close()
+    with (
+        _guarded_server(header_timeout=30.0, max_connections=50) as (port, limits),
+        _half_heads(port, 300) as held,
+    ):
+        assert _served_quickly(port) < 1.0  # held heads are evicted, not the newcomers
+        time.sleep(0.2)
+        assert len(limits.open) <= 50
+        closed = [_closed(conn, 0.01) for conn in held]
+        assert sum(closed) >= 250 and not any(closed[-40:])  # the oldest went first
 
 
 def test_main_serves_behind_the_connection_limits_from_flags_and_env(
