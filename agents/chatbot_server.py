@@ -797,7 +797,9 @@ _EVENT_PAGE = 500  # stored events read at once when resuming
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
     head = "" if event_id is None else f"id: {event_id}\n"
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    # Well formed even if stored before its text was: a stream that cannot encode is cut.
+    text = well_formed(json.dumps(data, ensure_ascii=False))
+    return f"{head}event: {event}\ndata: {text}\n\n"
 
 
 def _this_turn(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
@@ -1281,7 +1283,7 @@ def create_app(
         messages = await sessions.history(_caller(request).key_id, _session_id(request))
         if messages is None:  # another key's session too: 404 tells nothing about its ids
             raise ChatError(404, "no such session", "session_not_found")
-        return JSONResponse({"messages": _history(messages)})
+        return JSONResponse({"messages": _encodable(_history(messages))})
 
     async def delete_session(request: Request) -> Response:
         if not await sessions.remove(_caller(request).key_id, _session_id(request)):

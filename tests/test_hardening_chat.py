@@ -90,6 +90,20 @@ def test_lone_surrogates_from_the_model_never_break_a_session(backend: str, tmp_
     assert [name for name, _ in _frames(replay.text)].count("final") == 2
 
 
+def test_a_session_stored_with_a_lone_surrogate_is_still_served() -> None:
+    # What an older server stored before it made text well formed: still readable.
+    store = MemoryStore()
+    store.create("-", "a")
+    store.append_turn("-", "a", [HumanMessage("hi"), AIMessage("half \ud83d")])
+    store.append_events("-", "a", [("token", {"type": "token", "text": "\ud83d", "step": 1})])
+    client = TestClient(create_app(Agent(ScriptedChatModel(), []), store=store))
+    history = client.get("/sessions/a")
+    assert history.status_code == 200
+    assert history.json()["messages"][1]["content"] == "half \ufffd"
+    replay = client.get("/sessions/a/events")
+    assert replay.status_code == 200 and _frames(replay.text)[0][1]["text"] == "\ufffd"
+
+
 def test_a_message_with_a_lone_surrogate_is_a_400() -> None:
     model = ScriptedChatModel(replies=["paired"])
     client = TestClient(create_app(Agent(model, [])))
