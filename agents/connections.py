@@ -49,15 +49,15 @@ class Connections:
         self.open: OrderedDict[_Guarded, float | None] = OrderedDict()
 
     def make_room(self) -> bool:
-        """Close the connection that has waited longest for a head; False if none waits."""
-        oldest = min(
-            ((since, conn) for conn, since in self.open.items() if since is not None),
-            default=None,
-            key=lambda pair: pair[0],
-        )
+        """Close the connection that has waited longest for a head; False if none waits.
+
+        Waiting connections are in the order they began to wait (each moves to the end when
+        it does), so the first one found is the oldest.
+        """
+        oldest = next((conn for conn, since in self.open.items() if since is not None), None)
         if oldest is None:
             return False
-        oldest[1].drop()
+        oldest.drop()
         return True
 
 
@@ -82,6 +82,8 @@ class _Guarded(asyncio.Protocol):
         self._wait_for_head()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # what a refused client sent before its close: never uvicorn's
         before = self.cycle
         super().data_received(data)
         if self.cycle is not before and self in self.limits.open:

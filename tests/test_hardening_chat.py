@@ -328,3 +328,27 @@ def test_main_serves_behind_the_connection_limits_from_flags_and_env(
     assert served[-2]["http"].limits is not served[-1]["http"].limits  # one per server
     assert main(["--max-connections", "0"]) == 2
     assert "max_connections" in capsys.readouterr().err
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_when_every_connection_is_inside_a_request_a_new_one_is_told_503() -> None:
+    with _guarded_server(header_timeout=0.5, max_connections=2) as (port, limits):
+        head = (
+            f"POST /sessions/a/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\nAuthorization: Bearer key-a\r\n"
+            "Content-Length: 100\r\n\r\n{"
+        ).encode()
+        inside = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        try:
+            for conn in inside:
+                conn.sendall(head)  # a whole head: the app waits for the body
+            time.sleep(0.8)  # past the header time: a request is not a slow head
+            assert not any(_closed(conn, 0.01) for conn in inside)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as late:
+                answer = late.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 503 ") and b"too_many_connections" in answer
+            assert len(limits.open) == 2
+        finally:
+            for conn in inside:
+                conn.close()
