@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, ClassVar
 
@@ -48,9 +48,12 @@ __all__ = [
     "HFToolsError",
     "InputError",
     "InvalidInputError",
+    "JobCancelledError",
+    "JobFailedError",
     "MediaError",
     "ModelLoadingError",
     "ModelNotFoundError",
+    "NoProviderError",
     "PaymentRequiredError",
     "RateLimitError",
     "ResponseFormatError",
@@ -113,6 +116,18 @@ class ConfigurationError(HFToolsError):
     Not a ValueError on purpose: pydantic would turn it into a ValidationError when raised
     while a toolkit is being built.
     """
+
+
+class NoProviderError(ConfigurationError):
+    """No provider fits (task, model, provider choice); ``fitting`` lists those that would.
+
+    With ``provider="auto"`` the tool layer reads it as the tool being unavailable today (the
+    Hub's mapping decides); with a provider the developer named, it is theirs to fix.
+    """
+
+    def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
+        super().__init__(message, **kw)
+        self.fitting = tuple(fitting)
 
 
 class InputError(HFToolsError, ValueError):
@@ -234,6 +249,23 @@ class ResponseTooLargeError(ResponseFormatError):
     def __init__(self, message: str, *, limit: int, **kw: Any):
         super().__init__(message, **kw)
         self.limit = limit
+
+
+class JobFailedError(APIError):
+    """A provider's asynchronous job ended in failure; ``message`` is the provider's own."""
+
+    llm_fixable = True
+    hint = "The provider could not finish the job; change the arguments or retry."
+
+    def __init__(self, message: str, *, job_id: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.job_id = job_id
+
+
+class JobCancelledError(JobFailedError):
+    """The provider reports the job as cancelled (by its side, or by a cancel request)."""
+
+    hint = "The job was cancelled before it finished; call the tool again."
 
 
 _STATUS_MAP: dict[int, type[APIError]] = {

@@ -363,7 +363,7 @@ def test_the_speech_tool_saves_the_audio_and_says_where(
     assert message.status == "success", message.content
     path = message.artifact.path
     assert message.content == f"Generated WAV speech, 0.2 s, 4 KB, saved to {path}"
-    assert path.parent == tmp_path and path.name.startswith("speech_") and path.suffix == ".wav"
+    assert path.parent == tmp_path and path.name.startswith("audio_") and path.suffix == ".wav"
     assert path.read_bytes() == message.artifact.audio
 
 

@@ -21,7 +21,6 @@ __all__ = [
 ]
 
 
-
 def kilobytes(data: bytes) -> str:
     """``25 KB`` (at least 1): the size an LLM reads."""
     return f"{max(1, round(len(data) / 1024)):,} KB"
