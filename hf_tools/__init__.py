@@ -24,6 +24,7 @@ from hf_tools.errors import (
     RateLimitError,
     ResponseFormatError,
     ResponseTooLargeError,
+    ResultDownloadError,
     ServerError,
 )
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
@@ -65,6 +66,7 @@ __all__ = [
     "RateLimitError",
     "ResponseFormatError",
     "ResponseTooLargeError",
+    "ResultDownloadError",
     "RetryPolicy",
     "ServerError",
     "Settings",
