@@ -16,12 +16,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    PlainSerializer,
+    SerializationInfo,
+    WithJsonSchema,
+)
 
 from hf_tools.mime import EXTENSIONS, detect_mime, extension
 
@@ -33,6 +40,7 @@ __all__ = [
     "content_name",
     "save_output",
     "save_part",
+    "summary",
 ]
 
 OCTET_STREAM = "application/octet-stream"
@@ -49,7 +57,13 @@ def _from_json(value: Any) -> Any:
     return value
 
 
-def _to_json(value: bytes) -> str:
+_SUMMARY = "hf_tools.binary_summary"
+
+
+def _to_json(value: bytes, info: SerializationInfo) -> str:
+    context = info.context
+    if isinstance(context, dict) and context.get(_SUMMARY):
+        return f"<{len(value)} bytes>"
     return base64.b64encode(value).decode("ascii")
 
 
@@ -60,6 +74,11 @@ Base64Bytes = Annotated[
     WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
 """Bytes that travel as base64 text in JSON: the one rule every output's binary field uses."""
+
+
+def summary(output: BaseModel) -> dict[str, Any]:
+    """The output's JSON form with each binary field as ``"<N bytes>"``: for people to read."""
+    return output.model_dump(mode="json", context={_SUMMARY: True})
 
 
 def content_name(kind: str, data: bytes, mime: str) -> str:
@@ -109,11 +128,34 @@ def _walk(model: BaseModel) -> Iterator[tuple[BaseModel, str, BinaryPart]]:
                 yield from _walk(item)
 
 
+def _saved(output: Any) -> list[BinaryPart]:
+    """The parts of an output that keeps its bytes where no field shows them: its ``save``."""
+    with tempfile.TemporaryDirectory(prefix="hf-tools-artifact-") as folder:
+        parts = []
+        for path in output.save(Path(folder)):
+            data = Path(path).read_bytes()
+            mime = _mime(data, None)
+            kind = mime.partition("/")[0] if mime != OCTET_STREAM else "file"
+            parts.append(BinaryPart(data, mime, content_name(kind, data, mime), kind))
+        return parts
+
+
 def binary_parts(output: Any) -> list[BinaryPart]:
-    """The binary parts of an output (a tool's artifact), in order; [] when it has none."""
+    """The binary parts of an output (a tool's artifact), in order; [] when it has none.
+
+    Read from the output's bytes fields (the field's name is the part's kind, the bytes'
+    signature its type; a declared ``mime`` field counts only when the signature says
+    nothing, and only for the image, audio and video types of :data:`hf_tools.mime.EXTENSIONS`).
+    An output with a ``save`` method and no bytes fields is saved to a temporary folder
+    and read back.
+    """
     if not isinstance(output, BaseModel):
         return []
-    return [part for _, _, part in _walk(output)]
+    parts = [part for _, _, part in _walk(output)]
+    if not parts and callable(getattr(output, "save", None)):
+        # A copy: save() may record paths on the output, and this folder is gone afterwards.
+        return _saved(output.model_copy(deep=True))
+    return parts
 
 
 def save_part(part: BinaryPart, directory: Path) -> Path:

@@ -28,6 +28,7 @@ serves it (:func:`hf_tools.catalog.served_model`) AND an adapter speaks it where
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -296,6 +297,18 @@ class Tool:
         """The arguments' JSON schema, compact and portable, as an LLM reads it."""
         return self.spec.input_model.model_json_schema()
 
+    def definition(self) -> dict[str, Any]:
+        """``{"name", "description", "parameters"}``: the function an LLM is offered.
+
+        ``{"type": "function", "function": definition}`` is the OpenAI tool format, the same
+        as LangChain's ``convert_to_openai_tool`` gives for the LangChain tool.
+        """
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.json_schema(),
+        }
+
     def validate(self, args: Mapping[str, Any] | BaseModel) -> BaseModel:
         """Arguments -> ``<Task>Input``; a ``"fix_arguments"`` failure when they do not fit."""
         if isinstance(args, self.spec.input_model):
@@ -467,6 +480,16 @@ class Toolset(Closeable):
             for spec in (get_spec(task) for task in served)
         )
         self._by_name = {tool.name: tool for tool in self.tools}
+
+    def schema_bytes(self) -> int:
+        """Bytes of every tool's schema as an LLM receives them (OpenAI format, compact JSON).
+
+        Paid on every LLM call: the budget a host keeps small by offering families.
+        """
+        return sum(
+            len(json.dumps({"type": "function", "function": t.definition()}, separators=(",", ":")))
+            for t in self.tools
+        )
 
     @property
     def names(self) -> list[str]:

@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 import hf_tools
+import hf_tools.http
 from hf_tools import AsyncHFClient, HFClient
 from hf_tools.errors import ConfigurationError, HFConnectionError, HFToolsError
 
@@ -50,3 +51,26 @@ def test_the_provider_errors_are_in_the_tree_and_exported() -> None:
         cls = getattr(hf_tools, name)
         assert issubclass(cls, HFToolsError) and cls.__module__ == "hf_tools.errors"
         assert name in (hf_tools.errors.__doc__ or "")
+
+
+def test_cli_call_to_a_provider_without_a_token_is_a_usage_error_with_no_request(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hf_tools.cli import main
+
+    def no_request(client: object, request: object) -> None:
+        raise AssertionError("no request may be sent")
+
+    monkeypatch.setattr(hf_tools.http, "_exchange_sync", no_request)
+    args = ["call", "text_to_image", "--args", '{"prompt": "a cat"}', "--provider", "fal-ai"]
+    assert main(args) == 2
+    assert "No Hugging Face api key" in capsys.readouterr().err
+
+
+def test_cli_list_offers_one_family(capsys: pytest.CaptureFixture[str]) -> None:
+    from hf_tools.cli import main
+
+    assert main(["list", "--families", "audio"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[:1]] == ["automatic_speech_recognition"]
+    assert lines[1].startswith("1 tools;")
