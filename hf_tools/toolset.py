@@ -295,7 +295,8 @@ class Tool:
 
     def json_schema(self) -> dict[str, Any]:
         """The arguments' JSON schema, compact and portable, as an LLM reads it."""
-        return self.spec.input_model.model_json_schema()
+        schema: dict[str, Any] = self.input_model.model_json_schema()
+        return schema
 
     def definition(self) -> dict[str, Any]:
         """``{"name", "description", "parameters"}``: the function an LLM is offered.
@@ -311,7 +312,7 @@ class Tool:
 
     def validate(self, args: Mapping[str, Any] | BaseModel) -> BaseModel:
         """Arguments -> ``<Task>Input``; a ``"fix_arguments"`` failure when they do not fit."""
-        if isinstance(args, self.spec.input_model):
+        if isinstance(args, BaseModel) and isinstance(args, self.input_model):
             return args
         try:
             inputs: BaseModel = self.spec.input_model.model_validate(args)

@@ -195,11 +195,44 @@ def _is_core(module: str) -> bool:
 def test_no_core_module_imports_langchain() -> None:
     modules = {name: _imports(path, name) for name, path in _modules().items() if _is_core(name)}
     assert "hf_tools.flow" in modules and "hf_tools.providers.hf_inference" in modules
+    # The tool layer every host shares and the JSON-safe artifacts are core too.
+    assert "hf_tools.toolset" in modules and "hf_tools.artifacts" in modules
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
     }
     assert {k: v for k, v in offending.items() if v} == {}
+
+
+_A_HOST_WITHOUT_LANGCHAIN = r"""
+import json, sys
+from hf_tools import REGISTRY, Toolset
+from hf_tools.artifacts import binary_parts, summary
+from hf_tools.tasks.text_to_image import TextToImageOutput
+
+every = {s.task: s.default_model or "https://e.example/x" for s in REGISTRY.values()}
+toolset = Toolset(api_key="hf_x", models=every,
+                  providers={s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None})
+print(len(json.dumps([t.definition() for t in toolset.tools])) > 0, len(toolset.tools))
+image = TextToImageOutput(image=b"\x89PNG\r\n\x1a\n", mime="image/png")
+assert TextToImageOutput.model_validate_json(image.model_dump_json()) == image
+assert binary_parts(image) and summary(image)["image"] == "<8 bytes>"
+loaded = sorted(m for m in sys.modules if m.startswith(("langchain", "langsmith")))
+assert not loaded, loaded
+"""
+
+
+def test_a_host_lists_tools_and_handles_outputs_without_importing_langchain() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _A_HOST_WITHOUT_LANGCHAIN],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", str(len(REGISTRY))]
 
 
 def test_the_hf_tools_import_graph_has_no_cycle() -> None:
