@@ -185,7 +185,7 @@ def offered_tasks(
     if tasks is not None and families is None:
         return offered
     for spec in REGISTRY.values():
-        other_family = wanted_families and family_of(spec.task) not in wanted_families
+        other_family = families is not None and family_of(spec.task) not in wanted_families
         if spec.task in offered or other_family:
             continue
         try:

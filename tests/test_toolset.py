@@ -100,6 +100,7 @@ def test_every_task_has_one_family_and_hosts_offer_families() -> None:
     assert list(vision) == list(FAMILIES["vision"])
     both = offered_tasks(settings, tasks=["summarization"], families=["audio"])
     assert list(both) == ["summarization", *FAMILIES["audio"]]
+    assert list(offered_tasks(settings, tasks=["summarization"], families=[])) == ["summarization"]
     toolkit = HuggingFaceToolkit(api_key="hf_x", families=["generation"], **EVERY_TOOL)
     assert {family_of(t.metadata["hf_task"]) for t in toolkit.get_tools()} == {"generation"}
     with pytest.raises(ConfigurationError, match="unknown tool families"):
