@@ -138,7 +138,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.assistant import build_agent
 from agents.chatbot_api import ERRORS, OPERATIONS, docs_page, openapi
-from agents.chatbot_artifacts import OCTET_STREAM, Part, binary_parts, extension
+from agents.chatbot_artifacts import (
+    OCTET_STREAM,
+    BinaryPart,
+    binary_parts,
+    extension,
+    served_type,
+)
 from agents.connections import Connections, guarded
 from agents.store import (
     DEFAULT_STORE,
@@ -867,21 +873,22 @@ class _TurnArtifacts:
                 message.response_metadata["artifacts"] = refs
                 self.refs += refs
 
-    async def _put(self, tool: str, part: Part) -> dict[str, str]:
+    async def _put(self, tool: str, part: BinaryPart) -> dict[str, str]:
         artifact_id = secrets.token_urlsafe(12)
+        content_type = served_type(part)
         await self.threads.run(
             self.backend.put_artifact,
             self.owner,
             self.session_id,
             artifact_id,
-            part.content_type,
+            content_type,
             part.data,
         )
         return {
             "id": artifact_id,
             "tool": tool,
             "type": part.kind,
-            "content_type": part.content_type,
+            "content_type": content_type,
             "url": f"/sessions/{self.session_id}/artifacts/{artifact_id}",
         }
 

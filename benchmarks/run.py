@@ -323,9 +323,14 @@ def context_cost() -> dict[str, Any]:
 
     # Every tool, including those offered only with a configured endpoint (custom) or model.
     endpoints = {s.task: str(s.example_endpoint or s.default_model) for s in REGISTRY.values()}
-    toolkit = HuggingFaceToolkit(api_key="hf_bench", models=endpoints)
+    # Tasks only providers speak are offered with a provider: a named model alone cannot route.
+    every = {
+        "models": endpoints,
+        "providers": {s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None},
+    }
+    toolkit = HuggingFaceToolkit(api_key="hf_bench", **every)
     sizes = {
-        name: schema_bytes(HuggingFaceToolkit(api_key="hf_bench", tasks=[name], models=endpoints))
+        name: schema_bytes(HuggingFaceToolkit(api_key="hf_bench", tasks=[name], **every))
         for name in toolkit.tool_names
     }
     contents: list[tuple[int, str, str]] = []

@@ -14,15 +14,21 @@ from hf_tools.errors import (
     HFToolsError,
     InputError,
     InvalidInputError,
+    JobCancelledError,
+    JobFailedError,
     MediaError,
     ModelLoadingError,
     ModelNotFoundError,
+    NoProviderError,
     PaymentRequiredError,
     RateLimitError,
     ResponseFormatError,
+    ResponseTooLargeError,
+    ResultDownloadError,
     ServerError,
 )
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
+from hf_tools.toolset import Tool, ToolFailure, ToolResult, Toolset
 
 if TYPE_CHECKING:
     from hf_tools.langchain.agent import Agent, AgentResult
@@ -50,16 +56,25 @@ __all__ = [
     "HuggingFaceToolkit",
     "InputError",
     "InvalidInputError",
+    "JobCancelledError",
+    "JobFailedError",
     "MediaError",
     "ModelLoadingError",
     "ModelNotFoundError",
+    "NoProviderError",
     "PaymentRequiredError",
     "RateLimitError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
+    "ResultDownloadError",
     "RetryPolicy",
     "ServerError",
     "Settings",
     "TaskSpec",
+    "Tool",
+    "ToolFailure",
+    "ToolResult",
+    "Toolset",
     "get_spec",
     "make_tool",
 ]

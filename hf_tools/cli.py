@@ -10,16 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import ToolMessage
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
+from hf_tools.artifacts import summary
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.errors import ConfigurationError, HFToolsError
 from hf_tools.langchain.agent import DEFAULT_AGENT_MODEL
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
 from hf_tools.tasks import REGISTRY, get_spec
+from hf_tools.toolset import DEVELOPER, Tool, ToolFailure, Toolset
 
 __all__ = [
     "add_chat_flags",
@@ -34,39 +33,44 @@ __all__ = [
 _PLACEHOLDER_KEY = "hf_placeholder_never_sent"
 
 
-def schema_bytes(toolkit: HuggingFaceToolkit) -> int:
-    """Bytes of every tool schema as an LLM receives them (OpenAI tool format, compact JSON)."""
-    return sum(
-        len(json.dumps(convert_to_openai_tool(t), separators=(",", ":")))
-        for t in toolkit.get_tools()
-    )
+def schema_bytes(tools: Toolset | HuggingFaceToolkit) -> int:
+    """Bytes of every tool schema as an LLM receives them (:meth:`Toolset.schema_bytes`)."""
+    toolset = tools.toolset if isinstance(tools, HuggingFaceToolkit) else tools
+    return toolset.schema_bytes()
+
+
+def _openai_tool(tool: Tool) -> dict[str, Any]:
+    return {"type": "function", "function": tool.definition()}
 
 
 def _list(ns: argparse.Namespace) -> int:
     try:
-        toolkit = HuggingFaceToolkit(
-            api_key=_PLACEHOLDER_KEY, base_url=ns.base_url, **provider_settings(ns)
+        toolset = Toolset(
+            api_key=_PLACEHOLDER_KEY,
+            base_url=ns.base_url,
+            families=task_ids(ns.families),
+            **provider_settings(ns),
         )
     except HFToolsError as exc:
         print(_setup_message(exc), file=sys.stderr)
         return 2
-    tools = toolkit.get_tools()
+    tools = toolset.tools
     if ns.schema:
         try:
-            tool = toolkit.get_tool(ns.schema)
+            one = toolset.get(ns.schema)
         except KeyError as exc:
             print(_setup_message(exc), file=sys.stderr)
             return 2
-        print(json.dumps(convert_to_openai_tool(tool), indent=2))
+        print(json.dumps(_openai_tool(one), indent=2))
         return 0
     if ns.json:
-        print(json.dumps([convert_to_openai_tool(t) for t in tools], indent=2))
+        print(json.dumps([_openai_tool(t) for t in tools], indent=2))
         return 0
     for tool in tools:
         print(f"{tool.name:32} {tool.description}")  # one line each, as the LLM reads it
-    size = schema_bytes(toolkit)
+    size = toolset.schema_bytes()
     print(f"{len(tools)} tools; schemas {size} bytes (~{size // 4} tokens) per call")
-    offered = set(toolkit.tool_names)
+    offered = set(toolset.names)
     unserved = [s.tool_name for s in REGISTRY.values() if s.tool_name not in offered]
     if unserved:
         print(
@@ -102,19 +106,6 @@ def _known_task(name: str) -> bool:
     except ConfigurationError:
         return False
     return True
-
-
-def _summary(value: Any) -> Any:
-    """JSON-safe artifact with binary fields summarised, never dumped."""
-    if isinstance(value, BaseModel):
-        return _summary(value.model_dump())
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, dict):
-        return {k: _summary(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_summary(v) for v in value]
-    return value
 
 
 def task_ids(value: str | None) -> list[str] | None:
@@ -178,14 +169,14 @@ def _call(ns: argparse.Namespace) -> int:
     # A known task is asked for by name, so a setting that cannot serve it says what would.
     tasks = [ns.tool] if _known_task(ns.tool) else None
     try:
-        toolkit = HuggingFaceToolkit(
+        toolset = Toolset(
             tasks=tasks,
             base_url=ns.base_url,
             models=models,
             output_dir=ns.output_dir,
             **provider_settings(ns),
         )
-        tool = toolkit.get_tool(ns.tool)
+        tool = toolset.get(ns.tool)
     except (KeyError, HFToolsError) as exc:
         print(_setup_message(exc), file=sys.stderr)
         return 2
@@ -194,32 +185,33 @@ def _call(ns: argparse.Namespace) -> int:
         print(f"--args do not fit {tool.name}: {problem}", file=sys.stderr)
         return 2
     try:
-        msg = tool.invoke({"name": tool.name, "args": args, "id": "cli", "type": "tool_call"})
-    except ConfigurationError as exc:  # e.g. no token for a Hugging Face host: a usage error
-        print(str(exc), file=sys.stderr)
-        return 2
-    except HFToolsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    assert isinstance(msg, ToolMessage)
-    ok = msg.status == "success"
+        result = tool.run(args)
+    except ToolFailure as failure:
+        if failure.kind == DEVELOPER:
+            # e.g. no token for a Hugging Face host: a usage error; auth and others: failed
+            code = 2 if isinstance(failure.error, ConfigurationError) else 1
+            print(failure.text if code == 2 else f"error: {failure.error}", file=sys.stderr)
+            return code
+        return _print_outcome(ns, "error", failure.text, None)
+    return _print_outcome(ns, "success", result.text, summary(result.output))
+
+
+def _print_outcome(ns: argparse.Namespace, status: str, content: str, artifact: Any) -> int:
+    """What ``call`` prints: the LLM's text, and the artifact when asked (binary summarised)."""
     if ns.json:
-        body = {"status": msg.status, "content": msg.content, "artifact": _summary(msg.artifact)}
+        body = {"status": status, "content": content, "artifact": artifact}
         print(json.dumps(body, indent=2, default=str))
-        return 0 if ok else 1
-    print(msg.content)
-    if ns.artifact:
-        print(json.dumps(_summary(msg.artifact), indent=2, default=str))
-    return 0 if ok else 1
+    else:
+        print(content)
+        if ns.artifact:
+            print(json.dumps(artifact, indent=2, default=str))
+    return 0 if status == "success" else 1
 
 
-def _schema_problem(tool: BaseTool, args: dict[str, Any]) -> str | None:
+def _schema_problem(tool: Tool, args: dict[str, Any]) -> str | None:
     """Why ``args`` do not validate against the tool's argument schema, or None."""
-    schema = tool.args_schema
-    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        return None
     try:
-        schema.model_validate(args)
+        tool.input_model.model_validate(args)
     except ValidationError as exc:
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
@@ -341,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="every tool schema as JSON")
     listing.add_argument("--schema", metavar="TOOL", help="one tool's schema as JSON")
     listing.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
+    listing.add_argument(
+        "--families", metavar="F1,F2", help="offer only these families: text,vision,audio,..."
+    )
     add_provider_flags(listing)
     call = sub.add_parser(
         "call", help="call one tool live (HF_TOKEN for Hugging Face hosts; not for your endpoint)"

@@ -3,22 +3,29 @@
 ```
 HFToolsError                      base: .task, .model (never the token)
 ├── ConfigurationError            the developer: no api key, bad base URL, unknown task
+│   └── NoProviderError           no provider serves (task, model, choice); .fitting
+│                                 (with provider="auto": the tool is unavailable today)
 ├── InputError                    the caller (an LLM): the arguments cannot be used as given
 │   └── MediaError                an image/audio input was refused before anything was sent
 └── APIError                      the service answered with an error, or did not answer
     ├── AuthenticationError       401/403: bad or missing token            (developer)
     ├── PaymentRequiredError      402: credits exhausted                   (developer)
-    ├── ModelNotFoundError        404/405/410: no such model or route      (developer)
+    ├── ModelNotFoundError        404/405/410: no such model or route      (404/410: the tool
+    │                                                                       is unavailable;
+    │                                                                       405: developer)
     ├── InvalidInputError         400/413/422: the server refused the input (LLM)
     ├── RateLimitError            429 after the retries ran out             (LLM: wait)
     ├── ModelLoadingError         503 "currently loading" after the retries (LLM: wait)
     ├── ServerError               other 5xx                                 (LLM: retry later)
     ├── HFTimeoutError            no answer within the timeout              (LLM: retry later)
-    ├── HFConnectionError         could not connect                         (LLM: retry later)
-    └── ResponseFormatError       a 2xx body we could not parse             (LLM: try again)
+    ├── HFConnectionError         could not connect; .host, .cause          (LLM: retry later)
+    ├── JobFailedError            a provider's job failed; .job_id          (LLM: change/retry)
+    │   ├── JobCancelledError     ... or was cancelled                      (LLM: call again)
+    │   └── ResultDownloadError   its result file could not be fetched      (LLM: call again)
+    └── ResponseFormatError       a 2xx body we could not parse, or of     (LLM: try again)
+        │                         another task's shape
         └── ResponseTooLargeError a body past its size cap (max_json_bytes / max_binary_bytes)
 ```
-
 Any other 4xx (408, 409, 415, ...) is a plain ``APIError``: the request was wrong in a way
 new arguments cannot fix, so the developer must look.
 
@@ -28,8 +35,9 @@ message built from a server's words, before any cut (:func:`excerpt`). Server te
 (500 characters of a server's words, 1,000 for a whole :class:`APIError` message), and
 :func:`bound_message` bounds what an LLM finally reads.
 
-`llm_fixable` tells the tool layer what to do: True -> a `ToolException` whose message the
-model reads and acts on; False -> the error propagates to the developer.
+`llm_fixable` tells the tool layer (:mod:`hf_tools.toolset`, the one place that classifies
+failures) what to do: True -> a failure whose message the model reads and acts on; False ->
+the error propagates to the developer, except the "unavailable" cases marked above.
 :func:`error_from_response` is the one place that maps an HTTP status to a class.
 """
 
@@ -40,7 +48,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, ClassVar
@@ -55,13 +63,17 @@ __all__ = [
     "HFToolsError",
     "InputError",
     "InvalidInputError",
+    "JobCancelledError",
+    "JobFailedError",
     "MediaError",
     "ModelLoadingError",
     "ModelNotFoundError",
+    "NoProviderError",
     "PaymentRequiredError",
     "RateLimitError",
     "ResponseFormatError",
     "ResponseTooLargeError",
+    "ResultDownloadError",
     "ServerError",
     "bound_message",
     "error_from_response",
@@ -231,6 +243,18 @@ class ConfigurationError(HFToolsError):
     """
 
 
+class NoProviderError(ConfigurationError):
+    """No provider fits (task, model, provider choice); ``fitting`` lists those that would.
+
+    With ``provider="auto"`` the tool layer reads it as the tool being unavailable today (the
+    Hub's mapping decides); with a provider the developer named, it is theirs to fix.
+    """
+
+    def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
+        super().__init__(message, **kw)
+        self.fitting = tuple(fitting)
+
+
 class InputError(HFToolsError, ValueError):
     """The arguments cannot be used as given; the caller can fix them."""
 
@@ -332,10 +356,26 @@ class HFTimeoutError(APIError, TimeoutError):
 
 
 class HFConnectionError(APIError, ConnectionError):
-    """The service could not be reached."""
+    """The service could not be reached; ``host`` and ``cause`` say where and why.
+
+    The message names both for the developer; the LLM reads only that the service could not
+    be reached (:meth:`for_llm`): addresses and resolver errors are no use to it.
+    """
 
     llm_fixable = True
     hint = "The service could not be reached; try again later."
+
+    def __init__(
+        self, message: str, *, host: str | None = None, cause: str | None = None, **kw: Any
+    ):
+        super().__init__(message, **kw)
+        self.host = host
+        self.cause = cause
+
+    def for_llm(self) -> str:
+        """Short: the tool's service could not be reached, and what to do."""
+        where = ", ".join(p for p in (self.task, self.model) if p)
+        return f"connection failed [{where}]. {self.hint}" if where else self.hint
 
 
 class ResponseFormatError(APIError):
@@ -353,6 +393,32 @@ class ResponseTooLargeError(ResponseFormatError):
     def __init__(self, message: str, *, limit: int, **kw: Any):
         super().__init__(message, **kw)
         self.limit = limit
+
+
+class JobFailedError(APIError):
+    """A provider's asynchronous job ended in failure; ``message`` is the provider's own."""
+
+    llm_fixable = True
+    hint = "The provider could not finish the job; change the arguments or retry."
+
+    def __init__(self, message: str, *, job_id: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.job_id = job_id
+
+
+class JobCancelledError(JobFailedError):
+    """The provider reports the job as cancelled (by its side, or by a cancel request)."""
+
+    hint = "The job was cancelled before it finished; call the tool again."
+
+
+class ResultDownloadError(JobFailedError):
+    """The provider's result file could not be fetched (gone, or its host refused).
+
+    The provider's result failed, not the caller's input: nothing in the arguments changes it.
+    """
+
+    hint = "The provider's result could not be downloaded; call the tool again later."
 
 
 _STATUS_MAP: dict[int, type[APIError]] = {

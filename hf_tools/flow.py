@@ -22,9 +22,9 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 * the token goes only with ``request.auth`` (router URLs, configured servers), ``X-HF-Bill-To``
   with it;
 * a result file (``purpose == "download"``) is untrusted: its host must be a public address,
-  its body is capped by ``max_binary_bytes``, and an HTTP error on it is a
-  :class:`~hf_tools.providers.JobFailedError` (the job's result is gone), never the "model not
-  found" of a 404 on the inference route;
+  its body is capped by ``max_binary_bytes``, and an HTTP error or a refused host on it is a
+  :class:`~hf_tools.errors.ResultDownloadError` (the provider's result failed), never the
+  "model not found" of a 404 on the inference route nor a refused input;
 * a wait that would pass the deadline is not taken: the call fails with
   :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
   the chain where it is (``asyncio.CancelledError`` propagates).
@@ -49,13 +49,16 @@ from hf_tools.errors import (
     ConfigurationError,
     HFTimeoutError,
     HFToolsError,
+    MediaError,
     ResponseFormatError,
+    ResultDownloadError,
     excerpt,
     secrets_scope,
 )
 from hf_tools.http import (
     HFRequest,
     RawResponse,
+    build_headers,
     build_request,
     deadline,
     decode_body,
@@ -224,13 +227,20 @@ def _check_sendable(request: HFRequest, call: Call[Any]) -> None:
         raise call.format_error(msg) from None
 
 
-def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
-    """An HTTP error on a result file: the job's result is gone, not a missing model."""
-    if isinstance(exc, ResponseFormatError) or exc.status_code is None:
+def _download_failed(exc: APIError | MediaError, step: Send, call: Call[Any]) -> Exception:
+    """A result file that failed: the provider's result, never the caller's input.
+
+    An HTTP error is not the "model not found" of a 404 on the inference route, and a refused
+    host is not the "pass a different input" of a refused media input.
+    """
+    if isinstance(exc, ResponseFormatError) or (
+        isinstance(exc, APIError) and exc.status_code is None
+    ):
         return exc  # too large, or no answer at all: keep the precise error
     url = step.request.url.split("?")[0]
-    msg = f"{call.provider}: the result file {url} could not be fetched (HTTP {exc.status_code})"
-    return call.job_failed(msg)
+    why = f"HTTP {exc.status_code}" if isinstance(exc, APIError) else f"refused: {exc.message}"
+    msg = f"{call.provider}: the result file {url} could not be fetched ({why})"
+    return ResultDownloadError(msg, task=call.task, model=call.model)
 
 
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
@@ -289,6 +299,9 @@ def call_flow(
     """
     route, adapter = _routed(settings, spec, model, routes)
     if isinstance(route, Lookup):
+        # Provider calls go to the router with the token: no token fails here, before the
+        # Hub lookup, not as a connection error of a request that could never have been used.
+        build_headers(settings, settings.router_url + "/", content_type=None)
         mappings: tuple[ProviderMapping, ...] = yield route
         route = settle(settings, spec, route, mappings)
         adapter = get_adapter(route.provider, spec.task)
@@ -303,7 +316,10 @@ def call_flow(
             yield step.delay
         download = step.request.purpose == "download"
         if download:
-            yield CheckURL(step.request.url)
+            try:
+                yield CheckURL(step.request.url)
+            except MediaError as exc:
+                raise _download_failed(exc, step, call) from None
         sent = http_request(settings, step.request, call)
         _check_sendable(sent, call)
         try:

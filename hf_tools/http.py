@@ -31,6 +31,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore2
 import httpx2
@@ -55,6 +56,7 @@ from hf_tools.errors import (
     ResponseTooLargeError,
     error_from_response,
     excerpt,
+    redact,
     secrets_scope,
 )
 
@@ -657,7 +659,12 @@ def transport_error(exc: httpx2.TransportError, request: HFRequest) -> tuple[API
     if isinstance(exc, httpx2.TimeoutException):
         # A slow model stays slow: retrying a read timeout only doubles the wait.
         return _timeout(request, "the answer", name), False
-    return HFConnectionError(f"connection failed ({name})", **_labels(request)), True
+    host = urlsplit(request.url).netloc.rpartition("@")[2]  # never userinfo
+    cause = redact(f"{name}: {exc}" if str(exc) else name, secrets_of(request))
+    error = HFConnectionError(
+        f"connection to {host} failed ({cause})", host=host, cause=cause, **_labels(request)
+    )
+    return error, True
 
 
 def retry_flow(

@@ -36,7 +36,7 @@ from hf_tools.config import (
     check_model,
     is_url,
 )
-from hf_tools.errors import ConfigurationError, ResponseFormatError
+from hf_tools.errors import ConfigurationError, NoProviderError, ResponseFormatError
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -108,14 +108,6 @@ class Lookup:
 
     model: str
     provider: str
-
-
-class NoProviderError(ConfigurationError):
-    """No provider fits (task, model, provider choice); ``fitting`` lists those that would."""
-
-    def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
-        super().__init__(message, **kw)
-        self.fitting = tuple(fitting)
 
 
 def chat_url(base_url: str, endpoint_url: str | None = None) -> str:

@@ -38,6 +38,19 @@ RECORDED_MODELS = _recorded_models()
 they make the toolkit offer the tasks no provider serves by default, as the tests need."""
 
 
+def _every_tool() -> dict[str, Any]:
+    from hf_tools import REGISTRY
+
+    endpoints = {s.task: "https://e.example/x" for s in REGISTRY.values() if s.needs_endpoint}
+    # Only providers speak these (no hf-inference format): a named model alone cannot route.
+    by_provider = {s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None}
+    return {"models": RECORDED_MODELS | endpoints, "providers": by_provider}
+
+
+EVERY_TOOL = _every_tool()
+"""Toolkit arguments that offer every tool of the registry (no request made to build it)."""
+
+
 @contextlib.contextmanager
 def serve_app(app: Any, **config: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yields its base URL.

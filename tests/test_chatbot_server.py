@@ -1219,21 +1219,20 @@ def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
 def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> None:
     from pydantic import BaseModel
 
-    from agents.chatbot_artifacts import Part, binary_parts
+    from agents.chatbot_artifacts import binary_parts, served_type
     from hf_tools.tasks.text_to_image import TextToImageOutput
+
+    def parts(output: object) -> list[tuple[str, str, bytes]]:
+        return [(p.kind, served_type(p), p.data) for p in binary_parts(output)]
 
     png = (FIXTURES / "image.png").read_bytes()
     # The bytes' signature wins over a declared type; a declared type counts only when the
     # signature says nothing, and only for media a browser shows without running anything.
-    assert binary_parts(TextToImageOutput(image=png, mime="image/jpeg")) == [
-        Part("image", "image/png", png)
+    assert parts(TextToImageOutput(image=png, mime="image/jpeg")) == [("image", "image/png", png)]
+    assert parts(TextToImageOutput(image=b"\0\0", mime="video/mp4"))[0][1] == "video/mp4"
+    assert parts(TextToImageOutput(image=b"<svg/>", mime="image/svg+xml")) == [
+        ("image", "application/octet-stream", b"<svg/>")
     ]
-    assert binary_parts(TextToImageOutput(image=b"\0\0", mime="video/mp4"))[0].content_type == (
-        "video/mp4"
-    )
-    assert binary_parts(TextToImageOutput(image=b"<svg/>", mime="image/svg+xml"))[0] == Part(
-        "image", "application/octet-stream", b"<svg/>"
-    )
     assert binary_parts("text") == [] and binary_parts(None) == []
 
     class Elsewhere(BaseModel):  # keeps its bytes where no field shows them
@@ -1242,7 +1241,7 @@ def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> No
             path.write_bytes(b"fLaC" + b"\0" * 8)
             return [path]
 
-    assert binary_parts(Elsewhere()) == [Part("audio", "audio/flac", b"fLaC" + b"\0" * 8)]
+    assert parts(Elsewhere()) == [("audio", "audio/flac", b"fLaC" + b"\0" * 8)]
 
 
 def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:

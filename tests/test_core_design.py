@@ -134,9 +134,10 @@ assert not loaded, loaded
 """
 
 
-def test_every_task_runs_from_its_cassette_without_importing_langchain() -> None:
+def _printed(script: str) -> list[str]:
+    """What ``script`` prints, run in a fresh interpreter (a clean ``sys.modules``)."""
     done = subprocess.run(
-        [sys.executable, "-c", _EVERY_TASK_FROM_ITS_CASSETTE],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -144,7 +145,12 @@ def test_every_task_runs_from_its_cassette_without_importing_langchain() -> None
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == list(REGISTRY), "every task ran, conversational included"
+    return done.stdout.split()
+
+
+def test_every_task_runs_from_its_cassette_without_importing_langchain() -> None:
+    printed = _printed(_EVERY_TASK_FROM_ITS_CASSETTE)
+    assert printed == list(REGISTRY), "every task ran, conversational included"
 
 
 def _imports(path: Path, module: str, modules: Collection[str] = ()) -> set[str]:
@@ -195,11 +201,46 @@ def _is_core(module: str) -> bool:
 def test_no_core_module_imports_langchain() -> None:
     modules = {name: _imports(path, name) for name, path in _modules().items() if _is_core(name)}
     assert "hf_tools.flow" in modules and "hf_tools.providers.hf_inference" in modules
+    # The tool layer every host shares and the JSON-safe artifacts are core too.
+    assert "hf_tools.toolset" in modules and "hf_tools.artifacts" in modules
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
     }
     assert {k: v for k, v in offending.items() if v} == {}
+
+
+_A_HOST_WITHOUT_LANGCHAIN = r"""
+import json, sys
+from hf_tools import REGISTRY, Toolset
+from hf_tools.artifacts import binary_parts, summary
+from hf_tools.tasks.text_to_image import TextToImageOutput
+
+every = {s.task: s.default_model or "https://e.example/x" for s in REGISTRY.values()}
+toolset = Toolset(api_key="hf_x", models=every,
+                  providers={s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None})
+print(len(json.dumps([t.definition() for t in toolset.tools])) > 0, len(toolset.tools))
+image = TextToImageOutput(image=b"\x89PNG\r\n\x1a\n", mime="image/png")
+assert TextToImageOutput.model_validate_json(image.model_dump_json()) == image
+assert binary_parts(image) and summary(image)["image"] == "<8 bytes>"
+loaded = sorted(m for m in sys.modules if m.startswith(("langchain", "langsmith")))
+assert not loaded, loaded
+"""
+
+
+def test_a_host_lists_tools_and_handles_outputs_without_importing_langchain() -> None:
+    assert _printed(_A_HOST_WITHOUT_LANGCHAIN) == ["True", str(len(REGISTRY))]
+
+
+def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
+    # Which tools are offered (catalog, routing, providers) and how failures are classified
+    # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
+    policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
+    modules = _modules()
+    for host in ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli"):
+        found = _imports(modules[host], host, modules)
+        assert "hf_tools.toolset" in found, host
+        assert found & policy == set(), host
 
 
 def test_the_hf_tools_import_graph_has_no_cycle() -> None:

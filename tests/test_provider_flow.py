@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -363,7 +364,7 @@ def test_the_speech_tool_saves_the_audio_and_says_where(
     assert message.status == "success", message.content
     path = message.artifact.path
     assert message.content == f"Generated WAV speech, 0.2 s, 4 KB, saved to {path}"
-    assert path.parent == tmp_path and path.name.startswith("speech_") and path.suffix == ".wav"
+    assert path.parent == tmp_path and path.name.startswith("audio_") and path.suffix == ".wav"
     assert path.read_bytes() == message.artifact.audio
 
 
@@ -457,6 +458,31 @@ def test_a_result_url_that_answers_404_is_an_error_tool_message(
     assert message.status == "error"
     assert "result file https://fal.media/files/" in str(message.content)
     assert "(HTTP 404)" in str(message.content)
+    # The provider's result failed: nothing in the LLM's arguments would change that.
+    assert "result could not be downloaded" in str(message.content)
+    assert "change the arguments" not in str(message.content).lower()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_result_url_on_a_refused_host_is_the_providers_failure_not_the_input(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def private(host: str, port: int, *args: Any, **kw: Any) -> Any:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", private)
+    toolkit = HuggingFaceToolkit(api_key=token, provider="fal-ai", tasks=["text-to-image"])
+    call, _download = interactions(FAL_FLUX)
+    with flow_cassette(LIST_FORM, call):
+        message = tool_message(toolkit, "text_to_image", {"prompt": FLUX_PROMPT}, mode)
+    assert message.status == "error"
+    content = str(message.content)
+    assert "result file https://fal.media/files/" in content and "refused" in content
+    assert "Pass a different input" not in content  # MediaError's hint: the LLM's input
+    assert "result could not be downloaded" in content
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

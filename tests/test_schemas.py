@@ -14,13 +14,11 @@ from pydantic import BaseModel
 from hf_tools import HFChatModel, HFClient, HuggingFaceToolkit
 from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
 
-from .conftest import FIXTURES, RECORDED_MODELS, ROOT, task_toolkit
+from .conftest import EVERY_TOOL, FIXTURES, ROOT, task_toolkit
 from .schema_rules import RULE_SETS, anthropic, gemini, openai_strict
 
 ENDPOINTS = {s.task: "https://e.example/x" for s in REGISTRY.values() if s.needs_endpoint}
-TOOLS: list[BaseTool] = HuggingFaceToolkit(
-    api_key="hf_x", models=RECORDED_MODELS | ENDPOINTS
-).get_tools()
+TOOLS: list[BaseTool] = HuggingFaceToolkit(api_key="hf_x", **EVERY_TOOL).get_tools()
 IDS = [t.name for t in TOOLS]
 
 

@@ -151,9 +151,12 @@ def test_question_answering_wire_and_shapes() -> None:
         content("question-answering", one, question="q", context="c")
         == "42 (score 0.5000, chars 0-2)"
     )
-    many = [{"answer": "a", "score": 0.1}, {"answer": "b", "score": 0.8}]
+    many = [{"answer": "a", "score": 0.1, "start": 0, "end": 1}, {**one, "answer": "b"}]
     out = parse("question-answering", many, question="q", context="c")
     assert [a.answer for a in out.answers] == ["b", "a"]
+    # Answers with no span of the context are visual question answering's, not these.
+    with pytest.raises(ResponseFormatError, match=r"missing \['start', 'end'\]"):
+        parse("question-answering", [{"answer": "a", "score": 0.1}], question="q", context="c")
 
 
 def test_table_question_answering(toolkit: HuggingFaceToolkit, cassette: Any) -> None:

@@ -13,7 +13,7 @@ from hf_tools import REGISTRY, ConfigurationError, HuggingFaceToolkit
 from hf_tools.cli import schema_bytes
 from hf_tools.langchain.tools import HFToolError
 
-from .conftest import RECORDED_MODELS
+from .conftest import EVERY_TOOL
 
 
 def test_default_is_every_task_hf_inference_serves_in_registry_order() -> None:
@@ -86,8 +86,7 @@ def test_repr_never_shows_the_key() -> None:
 def test_full_toolkit_schemas_stay_under_the_context_budget() -> None:
     # The same measure the benchmark reports: every schema in OpenAI tool format, compact JSON.
     # Every tool, including those that exist only as a configured endpoint.
-    endpoints = {s.task: "https://e.example/x" for s in REGISTRY.values() if s.needs_endpoint}
-    toolkit = HuggingFaceToolkit(api_key="hf_x", models=RECORDED_MODELS | endpoints)
+    toolkit = HuggingFaceToolkit(api_key="hf_x", **EVERY_TOOL)
     assert len(toolkit.get_tools()) == len(REGISTRY)
     # 15 KB: optional arguments are nullable (anyOf [T, null]), which strict mode needs; the
     # speech, image-edit and video tools added 2.2 KB (their diffusion knobs left out).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 from typing import Any
 
@@ -19,6 +20,7 @@ from hf_tools import (
     get_spec,
     make_tool,
 )
+from hf_tools.artifacts import binary_parts
 from hf_tools.http import HFRequest
 
 from .conftest import FIXTURES
@@ -121,8 +123,10 @@ def test_segmentation_masks_stay_out_of_content(token: str, cassette: Any, tmp_p
     assert lines[-1] == "(masks are PNG images in the artifact)"
     assert "iVBOR" not in str(msg.content) and len(str(msg.content)) < 500
     saved = sorted(tmp_path.iterdir())
-    assert [p.name for p in saved] == ["mask_00_person.png", "mask_01_LABEL_199.png"]
-    assert saved[0].read_bytes() == msg.artifact.segments[0].mask
+    # Content-addressed: a later call's masks never overwrite these.
+    assert {p.name for p in saved} == {p.name for p in binary_parts(msg.artifact)}
+    assert all(re.fullmatch(r"mask_[0-9a-f]{16}\.png", p.name) for p in saved)
+    assert msg.artifact.segments[0].path.read_bytes() == msg.artifact.segments[0].mask
     assert saved[0].read_bytes().startswith(b"\x89PNG")
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from hf_tools.catalog import served_model
-from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient
+from hf_tools.client import AsyncHFClient, Closeable, HFClient
 from hf_tools.config import (
     DEFAULT_MAX_BINARY_BYTES,
     DEFAULT_MAX_CONTENT_CHARS,
@@ -25,8 +23,8 @@ from hf_tools.config import (
     settings_arguments,
 )
 from hf_tools.errors import ConfigurationError
-from hf_tools.langchain.tools import make_tool
-from hf_tools.tasks import REGISTRY, get_spec
+from hf_tools.langchain.tools import as_langchain_tool
+from hf_tools.toolset import Toolset
 
 __all__ = ["HuggingFaceToolkit"]
 
@@ -41,8 +39,11 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         toolkit.get_tool("summarization").invoke({"text": "..."})
         ```
 
-    Tasks that only exist as a configured endpoint (``custom``) are included when
-    ``models`` gives their URL. ``close()`` / ``aclose()`` (or ``with`` / ``async with``) free
+    Which tools are offered, and how each call runs and fails, is the core
+    :class:`~hf_tools.toolset.Toolset`'s (:attr:`toolset`); this class only wraps its tools for
+    LangChain. ``families=["vision", ...]`` offers whole families; ``tasks`` names tools; with
+    both, the union. Tasks that only exist as a configured endpoint (``custom``) are included
+    when ``models`` gives their URL. ``close()`` / ``aclose()`` (or ``with`` / ``async with``) free
     the connection pools of both clients.
     """
 
@@ -53,6 +54,9 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     base_url: str | None = None
     is_custom_endpoint: bool = False
     tasks: list[str] | None = None
+    families: list[str] | None = Field(
+        default=None, description="Tool families to offer: text, vision, audio, generation, custom."
+    )
     models: dict[str, str] | None = None
     use_cache: bool | None = None
     wait_for_model: bool | None = None
@@ -93,8 +97,7 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         default=None, description="Ready settings, instead of the fields above that state them."
     )
 
-    _client: HFClient = PrivateAttr()
-    _aclient: AsyncHFClient = PrivateAttr()
+    _toolset: Toolset = PrivateAttr()
     _tools: list[BaseTool] = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
@@ -103,28 +106,13 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         if self.settings is not None and self.model_fields_set & set(SETTINGS_PARAMETERS):
             msg = "pass settings= or the settings' arguments, not both"
             raise ConfigurationError(msg)
-        if self.tasks is None:
-            # Every task these settings can serve (catalog.served_model, no request made).
-            served = {s.task: m for s in REGISTRY.values() if (m := _served(settings, s))}
-        else:
-            # A task asked for by name that nothing serves fails now, naming what would.
-            served = {
-                spec.task: served_model(settings, spec)
-                for spec in (get_spec(t) for t in dict.fromkeys(self.tasks))
-            }
-        settings = _with_provider_defaults(settings, served)
-        specs = [get_spec(task) for task in served]
-        self._client = HFClient(settings=settings)
-        self._aclient = AsyncHFClient(settings=settings)
-        self._tools = [
-            make_tool(
-                spec,
-                self._client,
-                self._aclient,
-                description=self.custom_description if spec.needs_endpoint else None,
-            )
-            for spec in specs
-        ]
+        self._toolset = Toolset(
+            settings,
+            tasks=self.tasks,
+            families=self.families,
+            custom_description=self.custom_description,
+        )
+        self._tools = [as_langchain_tool(tool) for tool in self._toolset.tools]
 
     def get_tools(self) -> list[BaseTool]:
         """The selected tools, in registry order (or the order of ``tasks``)."""
@@ -136,12 +124,7 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         Raises:
             KeyError: no such tool in this toolkit; the message lists the available ones.
         """
-        wanted = name.replace("-", "_")
-        for tool in self._tools:
-            if tool.name == wanted:
-                return tool
-        msg = f"no tool {name!r} in this toolkit; available: {', '.join(self.tool_names)}"
-        raise KeyError(msg)
+        return self._tools[self._toolset.names.index(self._toolset.get(name).name)]
 
     @property
     def tool_names(self) -> list[str]:
@@ -149,47 +132,24 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
         return [t.name for t in self._tools]
 
     @property
+    def toolset(self) -> Toolset:
+        """The host-neutral toolset these tools wrap (what an MCP server or a batch uses)."""
+        return self._toolset
+
+    @property
     def client(self) -> HFClient:
         """The shared blocking client."""
-        return self._client
+        return self._toolset.client
 
     @property
     def async_client(self) -> AsyncHFClient:
         """The shared async client."""
-        return self._aclient
+        return self._toolset.async_client
 
     def close(self) -> None:
         """Close the pools of both clients (the async one's in every event loop)."""
-        self._client.close()
-        self._aclient.close()
+        self._toolset.close()
 
     async def aclose(self) -> None:
         """Close the pools of both clients, the running loop's awaited."""
-        self._client.close()
-        await self._aclient.aclose()
-
-
-def _served(settings: Settings, spec: AnySpec) -> str | None:
-    """The model ``spec`` is served with under ``settings``, or None when nothing serves it."""
-    try:
-        return served_model(settings, spec)
-    except ConfigurationError:
-        return None
-
-
-def _with_provider_defaults(settings: Settings, served: dict[str, str]) -> Settings:
-    """``settings`` with the chosen providers' own default models where they differ.
-
-    A named provider may serve a task with another model than the task's default (fal-ai's
-    ASR is Whisper): the tool must send that one. Models the user named stay as given.
-    """
-    extra = {
-        task: model
-        for task, model in served.items()
-        if task not in settings.models
-        and not get_spec(task).needs_endpoint
-        and model != get_spec(task).default_model
-    }
-    if not extra:
-        return settings
-    return replace(settings, models={**settings.models, **extra})
+        await self._toolset.aclose()

@@ -13,9 +13,8 @@ of ``HFTool._run`` on every call, and string annotations cost ~20 µs a call to 
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from langchain_core.prompt_values import StringPromptValue
 from langchain_core.tools import (
@@ -27,22 +26,14 @@ from langchain_core.tools import (
 )
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
-from hf_tools.client import AnySpec, AsyncHFClient, HFClient, validation_message
-from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
-from hf_tools.errors import HFToolsError, ModelNotFoundError, bound_message, redact_head
-from hf_tools.routing import NoProviderError
-from hf_tools.tasks._base import SavesFiles, ToolInput
+from hf_tools.client import AnySpec, AsyncHFClient, HFClient
+from hf_tools.errors import HFToolsError
+from hf_tools.tasks._base import ToolInput
+from hf_tools.toolset import DEVELOPER, Tool, ToolFailure, bound_text
 
-__all__ = ["HFTool", "HFToolError", "bound_text", "make_tool"]
+__all__ = ["HFTool", "HFToolError", "as_langchain_tool", "bound_text", "make_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-log = logging.getLogger(__name__)
-
-# A 404/410 means this model is not served there (any more, or not for this task): the tool is
-# unavailable, not misconfigured, so the turn goes on without it. 405 (no such route: a wrong
-# base URL) stays the developer's, as do authentication and other configuration errors.
-_UNAVAILABLE_STATUS = frozenset({404, 410})
 
 
 def _signature_once(func: F) -> F:
@@ -182,98 +173,22 @@ class HFTool(StructuredTool):
         return await self.coroutine(*args, **kwargs)
 
 
-def bound_text(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters, saying that the rest is in the artifact."""
-    if len(text) <= limit:
-        return text
-    note = "… [truncated {} chars; full result in the artifact]"
-    # Room for the note with the widest count it can carry, so the result stays within limit.
-    keep = max(0, limit - len(note.format(len(text))))
-    return (text[:keep] + note.format(len(text) - keep))[:limit]
+def _inputs(core: Tool, kwargs: dict[str, Any]) -> BaseModel:
+    # LangChain has validated these against args_schema already.
+    inputs: BaseModel = core.input_model.model_construct(**kwargs)
+    return inputs
 
 
-def _as_tool_error(exc: HFToolsError, spec: AnySpec, target: str, settings: Settings) -> Exception:
-    if exc.llm_fixable:
-        text = exc.for_llm()
-    elif _is_unavailable(exc, spec, settings):
-        text = _unavailable_message(exc, spec, target, settings)
-        log.warning("%s", text)  # the developer sees it too, the agent's turn goes on
-    else:
-        return exc
-    return HFToolError(bound_message(text, settings.max_content_chars, settings.secrets()), exc)
+def _raise_for_langchain(failure: ToolFailure) -> NoReturn:
+    """Raise the toolset's classified failure as LangChain expects it; no policy of its own.
 
-
-def _is_unavailable(exc: HFToolsError, spec: AnySpec, settings: Settings) -> bool:
-    """Whether ``exc`` says the model is not served (404/410, or "auto" found no provider).
-
-    With "auto" the Hub's mapping of the day decides, so no provider is the tool's state, not
-    a mistake; a provider the developer named that does not serve the model is theirs to fix.
+    The LLM's failures become :class:`HFToolError` (an error ToolMessage with a ToolCall,
+    raised with plain arguments); the developer's error is raised as it is.
     """
-    if isinstance(exc, NoProviderError):
-        return settings.provider_for(spec.task) == AUTO
-    return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
-
-
-def _unavailable_message(exc: HFToolsError, spec: AnySpec, target: str, settings: Settings) -> str:
-    """What the LLM reads: this tool cannot be used now, by which model and provider."""
-    if isinstance(exc, NoProviderError):
-        why = exc.message
-    elif exc.task == "model-info":  # the Hub lookup itself: no such model on the Hub
-        why = f"the Hub has no model {target} ({exc.message})"
-    else:
-        status = getattr(exc, "status_code", None)
-        why = f"{target} is not served by {_served_by(settings, spec, target)}"
-        why += f" (HTTP {status}: {exc.message})"
-    return (
-        f"The {spec.tool_name} tool is unavailable right now: {why}. Do not retry it; use"
-        " another tool, or answer without it."
-    )
-
-
-def _served_by(settings: Settings, spec: AnySpec, target: str) -> str:
-    """The provider (or server) a call of ``spec`` went to, for the LLM's message."""
-    if is_url(target):
-        return f"the endpoint {target}"
-    provider = settings.provider_for(spec.task)
-    if provider is None:
-        return HF_INFERENCE if not settings.base_url_given else f"the server {settings.base_url}"
-    if provider != AUTO:
-        return provider
-    return f"the provider auto-selected for it ({_auto_provider(settings, spec, target)})"
-
-
-def _auto_provider(settings: Settings, spec: AnySpec, target: str) -> str:
-    """The provider "auto" picked, from the mapping cache (no request); "unknown" if gone."""
-    from hf_tools.providers import speaks
-    from hf_tools.routing import lookup, resolve
-
-    def not_cached(url: str) -> Any:
-        raise LookupError(url)
-
-    try:
-        mappings = lookup(target, not_cached, hub_url=settings.hub_url)
-        route = resolve(
-            mappings,
-            task=spec.task,
-            model=target,
-            provider_order=settings.provider_order,
-            speaks=speaks,
-        )
-    except (LookupError, HFToolsError):
-        return "unknown"
-    return route.provider
-
-
-# What a model-chosen value can still raise while its request is built, if no check named
-# it first: never a reason to abort the agent; the model reads it and tries again. (run_spec
-# also sends and parses, but those steps raise HFToolsError for what they cannot use.)
-_ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
-
-
-def _unusable_arguments(spec: AnySpec, exc: Exception) -> HFToolError:
-    # The kind only: an unforeseen message could quote anything, a header with the key too.
-    msg = f"{spec.tool_name} could not use these arguments ({type(exc).__name__})."
-    return HFToolError(f"{msg} Fix the arguments and call the tool again.")
+    error = failure.error
+    if failure.kind == DEVELOPER and error is not None:
+        raise error from error.__cause__
+    raise HFToolError(failure.text, error if isinstance(error, HFToolsError) else None) from error
 
 
 def make_tool(
@@ -293,52 +208,36 @@ def make_tool(
         model: model id or endpoint URL (default: the client's setting, then the task's).
         description: replaces the task's description (e.g. for a custom endpoint).
     """
-    settings = client.settings
-    target = client.model_for(spec, model)
+    return as_langchain_tool(Tool(spec, client, aclient, model=model, description=description))
 
-    def _content(output: BaseModel) -> str:
-        if settings.output_dir is not None and isinstance(output, SavesFiles):
-            settings.output_dir.mkdir(parents=True, exist_ok=True)
-            output.save(settings.output_dir)
-        text = redact_head(spec.render(output), settings.max_content_chars, settings.secrets())
-        return bound_text(text, settings.max_content_chars)
 
-    def _inputs(kwargs: dict[str, Any]) -> BaseModel:
-        # LangChain has validated these against args_schema already.
-        inputs: BaseModel = spec.input_model.model_construct(**kwargs)
-        return inputs
+def as_langchain_tool(core: Tool) -> HFTool:
+    """Wrap a core :class:`~hf_tools.toolset.Tool` as a LangChain tool (no policy here)."""
 
     def _run(**kwargs: Any) -> tuple[str, Any]:
         try:
-            output = client.run_spec(spec, _inputs(kwargs), model=target)
-        except HFToolsError as exc:
-            raise _as_tool_error(exc, spec, target, settings) from exc
-        except _ARGUMENT_FAILURES as exc:
-            raise _unusable_arguments(spec, exc) from exc
-        return _content(output), output
+            result = core.run(_inputs(core, kwargs))
+        except ToolFailure as failure:
+            _raise_for_langchain(failure)
+        return result.text, result.output
 
     async def _arun(**kwargs: Any) -> tuple[str, Any]:
         try:
-            output = await aclient.run_spec(spec, _inputs(kwargs), model=target)
-        except HFToolsError as exc:
-            raise _as_tool_error(exc, spec, target, settings) from exc
-        except _ARGUMENT_FAILURES as exc:
-            raise _unusable_arguments(spec, exc) from exc
-        return _content(output), output
-
-    def _on_invalid(exc: ValidationError) -> str:
-        return validation_message(spec, exc) + ". Fix the arguments and call the tool again."
+            result = await core.arun(_inputs(core, kwargs))
+        except ToolFailure as failure:
+            _raise_for_langchain(failure)
+        return result.text, result.output
 
     tool = HFTool.from_function(
         func=_run,
         coroutine=_arun,
-        name=spec.tool_name,
-        description=description or spec.description,
-        args_schema=spec.input_model,
+        name=core.name,
+        description=core.description,
+        args_schema=core.input_model,
         response_format="content_and_artifact",
         handle_tool_error=True,
-        handle_validation_error=_on_invalid,
-        metadata={"hf_task": spec.task, "hf_model": target},
+        handle_validation_error=core.invalid_message,
+        metadata={"hf_task": core.spec.task, "hf_model": core.model},
     )
     assert isinstance(tool, HFTool)
     return tool

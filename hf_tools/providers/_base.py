@@ -11,11 +11,16 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hf_tools.errors import APIError, ResponseFormatError, excerpt
+from hf_tools.errors import (
+    JobCancelledError,
+    JobFailedError,
+    ResponseFormatError,
+    excerpt,
+)
 from hf_tools.tasks._base import Media, Payload
 
 __all__ = [
@@ -52,23 +57,6 @@ InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 JobState = Literal["running", "done"]
-
-
-class JobFailedError(APIError):
-    """A provider's asynchronous job ended in failure; ``message`` is the provider's own."""
-
-    llm_fixable: ClassVar[bool] = True
-    hint: ClassVar[str] = "The provider could not finish the job; change the arguments or retry."
-
-    def __init__(self, message: str, *, job_id: str | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.job_id = job_id
-
-
-class JobCancelledError(JobFailedError):
-    """The provider reports the job as cancelled (by its side, or by a cancel request)."""
-
-    hint: ClassVar[str] = "The job was cancelled before it finished; call the tool again."
 
 
 @dataclass(slots=True)  # not frozen: built on every call; treat as immutable

@@ -24,6 +24,7 @@ from hf_tools.errors import HFToolsError, ResponseFormatError, redact
 from hf_tools.schema import portable_schema
 
 __all__ = [
+    "LABEL_FOREIGN",
     "CandidateLabels",
     "GuardedParse",
     "HFInferenceWire",
@@ -44,6 +45,7 @@ __all__ = [
     "parse_as",
     "parse_list_as",
     "render_labels",
+    "require_fields",
     "response_shape",
     "snippet",
     "unwrap_single",
@@ -370,6 +372,31 @@ def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:
     return Payload(json={"inputs": media.b64(), "parameters": dict(parameters)})
 
 
+def require_fields(
+    item: Any, task: str, what: str, required: Sequence[str], foreign: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    """``item`` as an object with every ``required`` key and none of ``foreign``.
+
+    Parsers keep unknown fields, so without this a body of another task's shape reads as an
+    empty or wrong answer (a label list as answers of score 0.9); ``foreign`` names the keys
+    that only another task's answer has (a detection's ``box``, a segment's ``mask``).
+    """
+    if not isinstance(item, Mapping):
+        msg = f"expected {what} object from the server, got {snippet(item)}"
+        raise ResponseFormatError(msg, task=task)
+    missing = [k for k in required if k not in item]
+    extra = [k for k in foreign if k in item]
+    if missing or extra:
+        why = f"missing {missing}" if missing else f"with {extra}, another task's answer"
+        msg = f"expected {what} object, got one {why}: {snippet(item)}"
+        raise ResponseFormatError(msg, task=task)
+    return item
+
+
+LABEL_FOREIGN = ("box", "mask")
+"""Keys of a ``{label, score}`` item that make it another task's answer (detection, masks)."""
+
+
 def labels_from(data: Any, task: str) -> list[Label]:
     """Parse ``[{label, score}]``, its nested ``[[...]]`` form, or ``{labels, scores}``."""
     data = unwrap_single(data)
@@ -380,6 +407,8 @@ def labels_from(data: Any, task: str) -> list[Label]:
             for lab, s in zip(data["labels"], data["scores"], strict=False)
         ]
     items = expect_list(data, task, "a list of {label, score}")
+    for item in items:
+        require_fields(item, task, "a {label, score}", ("label", "score"), LABEL_FOREIGN)
     labels = parse_list_as(Label, items, task, "label")
     return sorted(labels, key=lambda lab: lab.score, reverse=True)
 

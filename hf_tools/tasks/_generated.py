@@ -1,18 +1,16 @@
 """What the generating tasks (images, speech, image edits, video) share: files, sizes, types.
 
 Their outputs hold bytes that never go into an LLM's content: ``save`` writes them to the
-output directory under a name taken from their hash (the same file, the same name), and
+output directory under a content-addressed name (:mod:`hf_tools.artifacts`), and
 ``render`` says what was made, how big, and where it went.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from pathlib import Path
 
 from hf_tools.errors import ResponseFormatError
-from hf_tools.mime import extension
 
 __all__ = [
     "kilobytes",
@@ -20,21 +18,7 @@ __all__ = [
     "saved_to",
     "video_mime",
     "wav_seconds",
-    "write_named",
 ]
-
-
-def write_named(
-    directory: Path, stem: str, data: bytes, mime: str, *, unknown: str = "bin"
-) -> Path:
-    """Write ``data`` as ``<stem>_<sha256 prefix>.<ext>`` in ``directory``; return the path.
-
-    ``unknown`` is the extension for a type :data:`hf_tools.mime.EXTENSIONS` does not list.
-    """
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    path = directory / f"{stem}_{digest}.{extension(mime, unknown)}"
-    path.write_bytes(data)
-    return path
 
 
 def kilobytes(data: bytes) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import struct
 import zlib
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
+from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import (
     HFInferenceWire,
@@ -48,7 +48,7 @@ class Segment(BaseModel):
 
     label: str
     score: FiniteFloat | None = None
-    mask: bytes = Field(repr=False)
+    mask: Base64Bytes = Field(repr=False)
     coverage: float | None = Field(default=None, description="Share of mask pixels set, 0-1.")
     path: Path | None = None
 
@@ -61,14 +61,8 @@ class ImageSegmentationOutput(BaseModel):
     segments: list[Segment]
 
     def save(self, directory: Path) -> list[Path]:
-        """Write each mask to ``directory`` and remember where."""
-        paths = []
-        for i, seg in enumerate(self.segments):
-            name = re.sub(r"[^A-Za-z0-9_-]+", "_", seg.label)[:40] or "mask"
-            seg.path = directory / f"mask_{i:02d}_{name}.png"
-            seg.path.write_bytes(seg.mask)
-            paths.append(seg.path)
-        return paths
+        """Write the binary parts under content-addressed names (:mod:`hf_tools.artifacts`)."""
+        return save_output(self, directory)
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -15,6 +15,7 @@ from hf_tools.tasks._base import (
     ToolInput,
     fmt_score,
     parse_list_as,
+    require_fields,
 )
 
 
@@ -30,6 +31,10 @@ class QuestionAnsweringParameters(BaseModel):
     """Wire ``parameters`` of question-answering."""
 
     top_k: int | None = None
+
+
+_TASK = "question-answering"
+_SPAN = ("answer", "score", "start", "end")
 
 
 class Answer(BaseModel):
@@ -65,6 +70,8 @@ def build(args: QuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
 def parse(data: Any, args: QuestionAnsweringInput) -> QuestionAnsweringOutput:
     """One object (serverless) or a list of them (``top_k``, task spec)."""
     items = data if isinstance(data, list) else [data]
+    for item in items:  # the task spec's required fields: a span of the context
+        require_fields(item, _TASK, "an {answer, score, start, end}", _SPAN)
     answers = parse_list_as(Answer, items, "question-answering", "answer")
     answers.sort(key=lambda a: a.score or 0.0, reverse=True)
     return QuestionAnsweringOutput(answers=answers)

@@ -9,12 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hf_tools.errors import ResponseFormatError, excerpt
 from hf_tools.tasks._base import (
+    LABEL_FOREIGN,
     HFInferenceWire,
     Media,
     Payload,
     TaskSpec,
     ToolInput,
     fmt_score,
+    require_fields,
     unwrap_single,
 )
 
@@ -65,6 +67,8 @@ def _relevance(labels: list[Any]) -> float:
     """
     if len(labels) == 1:
         return float(labels[0]["score"])
+    for d in labels:
+        require_fields(d, "ranking", "a {label, score}", ("label", "score"), LABEL_FOREIGN)
     by_name = {str(d["label"]).lower(): float(d["score"]) for d in labels}
     for name in _RELEVANT:
         if name in by_name:
@@ -88,6 +92,8 @@ def _scores(data: Any, n: int) -> list[float]:
             continue
         if isinstance(item, list) and len(item) == 1:  # [[f]]: one logit per pair
             item = item[0]
+        if isinstance(item, Mapping):  # a pair's {label, score}, as text-classification's
+            require_fields(item, "ranking", "a {label, score}", ("label", "score"), LABEL_FOREIGN)
         scores.append(float(item["score"] if isinstance(item, Mapping) else item))
     return scores
 

@@ -7,7 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hf_tools.tasks._base import HFInferenceWire, Media, Payload, TaskSpec, ToolInput, parse_as
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    parse_as,
+    require_fields,
+)
+
+_TASK = "table-question-answering"
+_REQUIRED = ("answer", "coordinates", "cells")  # the task spec's required fields
 
 
 class TableColumn(BaseModel):
@@ -83,6 +94,9 @@ def parse(data: Any, args: TableQuestionAnsweringInput) -> TableQuestionAnswerin
     """One object, or a one-element list of it (task spec)."""
     if isinstance(data, list) and data:
         data = data[0]
+    require_fields(
+        data, _TASK, "an {answer, coordinates, cells}", ("answer", "coordinates", "cells")
+    )
     return parse_as(TableQuestionAnsweringOutput, data, "table-question-answering", "answer")
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
-from hf_tools.tasks._generated import write_named
 
 _TASK = "text-to-image"
 
@@ -46,7 +46,7 @@ class TextToImageOutput(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    image: bytes = Field(repr=False)
+    image: Base64Bytes = Field(repr=False)
     mime: str
     width: int | None = None
     height: int | None = None
@@ -58,9 +58,8 @@ class TextToImageOutput(BaseModel):
         return self.mime.split("/")[-1].upper()
 
     def save(self, directory: Path) -> list[Path]:
-        """Write the image as ``image_<sha256 prefix>.<ext>`` (same image, same name)."""
-        self.path = write_named(directory, "image", self.image, self.mime, unknown="img")
-        return [self.path]
+        """Write the binary parts under content-addressed names (:mod:`hf_tools.artifacts`)."""
+        return save_output(self, directory)
 
 
 def build(args: TextToImageInput, media: Mapping[str, Media]) -> Payload:

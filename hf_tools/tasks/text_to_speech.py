@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.mime import detect_mime
 from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
@@ -19,7 +20,6 @@ from hf_tools.tasks._generated import (
     require_mime,
     saved_to,
     wav_seconds,
-    write_named,
 )
 
 _TASK = "text-to-speech"
@@ -43,15 +43,14 @@ class TextToSpeechOutput(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    audio: bytes = Field(repr=False)
+    audio: Base64Bytes = Field(repr=False)
     mime: str
     seconds: float | None = None
     path: Path | None = None
 
     def save(self, directory: Path) -> list[Path]:
-        """Write the audio as ``speech_<sha256 prefix>.<ext>``."""
-        self.path = write_named(directory, "speech", self.audio, self.mime)
-        return [self.path]
+        """Write the binary parts under content-addressed names (:mod:`hf_tools.artifacts`)."""
+        return save_output(self, directory)
 
 
 def parameters(args: TextToSpeechInput) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
 from hf_tools.tasks._generated import (
@@ -19,7 +20,6 @@ from hf_tools.tasks._generated import (
     require_mime,
     saved_to,
     video_mime,
-    write_named,
 )
 
 _TASK = "text-to-video"
@@ -52,14 +52,13 @@ class TextToVideoOutput(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    video: bytes = Field(repr=False)
+    video: Base64Bytes = Field(repr=False)
     mime: str
     path: Path | None = None
 
     def save(self, directory: Path) -> list[Path]:
-        """Write the video as ``video_<sha256 prefix>.<ext>``."""
-        self.path = write_named(directory, "video", self.video, self.mime)
-        return [self.path]
+        """Write the binary parts under content-addressed names (:mod:`hf_tools.artifacts`)."""
+        return save_output(self, directory)
 
 
 def parameters(args: BaseModel) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from hf_tools.tasks._base import (
     expect_list,
     fmt_score,
     parse_list_as,
+    require_fields,
     unwrap_single,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
@@ -61,6 +62,8 @@ def parse(data: Any, args: VisualQuestionAnsweringInput) -> VisualQuestionAnswer
     """``[{answer, score}]`` (one object or a nested list from older servers too)."""
     data = unwrap_single(data)
     items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "a list of answers")
+    for item in items:  # an answer's text, and no span of a text context (extractive QA's)
+        require_fields(item, _TASK, "an {answer, score}", ("answer", "score"), ("start", "end"))
     answers = parse_list_as(Answer, items, _TASK, "answer")
     return VisualQuestionAnsweringOutput(
         answers=sorted(answers, key=lambda a: a.score, reverse=True)

@@ -1,0 +1,535 @@
+"""The tool layer every host shares: which tools settings offer, and how one call goes.
+
+A host (the LangChain tools, the CLI, the chatbot, an MCP server, a batch runner) asks a
+:class:`Toolset` for its :class:`Tool` s, shows each one's name, description and JSON schema,
+and runs them by name with a dict of arguments::
+
+    toolset = Toolset(settings, families=["text"])
+    for tool in toolset.tools:
+        tool.name, tool.description, tool.json_schema()
+    result = toolset.run("summarization", {"text": "..."})   # or await toolset.arun(...)
+    result.text          # bounded text for an LLM (max_content_chars)
+    result.output        # the typed <Task>Output; result.data() is its JSON form
+    result.parts()       # its binary parts (images, masks, audio) as BinaryPart
+
+A failed call raises one :class:`ToolFailure` whose ``kind`` is decided here, once:
+
+* ``"fix_arguments"`` — the LLM can act: change the arguments, wait or retry (what ``text``
+  says); the turn goes on.
+* ``"unavailable"`` — the model is not served (HTTP 404/410 from the service, or "auto" found
+  no provider): the LLM should use another tool; the turn goes on (also logged).
+* ``"developer"`` — authentication, credits, configuration: ``error`` propagates to the
+  developer (``text`` is a bounded description for hosts that must answer anyway).
+
+Only tools whose calls can be routed are offered: a task is offered when a model or endpoint
+serves it (:func:`hf_tools.catalog.served_model`) AND an adapter speaks it where its calls go
+(an endpoint URL reaches only tasks with an hf-inference wire format). Imports no LangChain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from hf_tools.artifacts import BinaryPart, binary_parts, save_output
+from hf_tools.catalog import served_model
+from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient, validation_message
+from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
+from hf_tools.errors import (
+    ConfigurationError,
+    HFToolsError,
+    ModelNotFoundError,
+    NoProviderError,
+    bound_message,
+    redact_head,
+)
+from hf_tools.routing import Lookup, route_for
+from hf_tools.tasks import REGISTRY, get_spec
+
+__all__ = [
+    "DEVELOPER",
+    "FAMILIES",
+    "FIX_ARGUMENTS",
+    "UNAVAILABLE",
+    "FailureKind",
+    "Tool",
+    "ToolFailure",
+    "ToolResult",
+    "Toolset",
+    "bound_text",
+    "family_of",
+    "offered_tasks",
+]
+
+log = logging.getLogger(__name__)
+
+FailureKind = Literal["fix_arguments", "unavailable", "developer"]
+FIX_ARGUMENTS: FailureKind = "fix_arguments"
+UNAVAILABLE: FailureKind = "unavailable"
+DEVELOPER: FailureKind = "developer"
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "text": (
+        "text-classification",
+        "zero-shot-classification",
+        "token-classification",
+        "question-answering",
+        "table-question-answering",
+        "fill-mask",
+        "summarization",
+        "translation",
+        "text2text-generation",
+        "text-generation",
+        "conversational",
+        "feature-extraction",
+        "sentence-embeddings",
+        "sentence-similarity",
+        "ranking",
+    ),
+    "vision": (
+        "image-classification",
+        "zero-shot-image-classification",
+        "object-detection",
+        "image-segmentation",
+        "image-to-text",
+        "visual-question-answering",
+    ),
+    "audio": ("automatic-speech-recognition", "audio-classification"),
+    "generation": (
+        "text-to-image",
+        "image-to-image",
+        "text-to-video",
+        "image-to-video",
+        "text-to-speech",
+    ),
+    "custom": ("custom",),
+}
+"""Tool families, a host offers them whole (``families=["vision"]``); each task is in one."""
+
+_FAMILY_OF = {task: family for family, tasks in FAMILIES.items() for task in tasks}
+
+# A 404/410 means this model is not served there (any more, or not for this task): the tool is
+# unavailable, not misconfigured. 405 (no such route: a wrong base URL) stays the developer's.
+_UNAVAILABLE_STATUS = frozenset({404, 410})
+
+# What a model-chosen value can still raise while its request is built, if no check named
+# it first: never a reason to abort the agent; the model reads it and tries again.
+_ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
+
+_RESULT_NOTE = "… [truncated {} chars; full result in the artifact]"
+
+
+def family_of(task: str) -> str:
+    """The family of a task id (:data:`FAMILIES`); ``"custom"`` for a task none lists."""
+    return _FAMILY_OF.get(task, "custom")
+
+
+def bound_text(text: str, limit: int, note: str = _RESULT_NOTE) -> str:
+    """Cut ``text`` to ``limit`` characters, ending with ``note`` (formatted with the cut)."""
+    if len(text) <= limit:
+        return text
+    # Room for the note with the widest count it can carry, so the result stays within limit.
+    keep = max(0, limit - len(note.format(len(text))))
+    return (text[:keep] + note.format(len(text) - keep))[:limit]
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def _routable(settings: Settings, spec: AnySpec, model: str) -> None:
+    """Raise ConfigurationError unless a call of ``spec`` with ``model`` can be routed."""
+    from hf_tools.providers import get_adapter, providers_for, speaks
+
+    route = route_for(settings, spec, model)  # raises: e.g. an endpoint URL, no wire format
+    if not isinstance(route, Lookup):
+        get_adapter(route.provider, spec.task)
+    elif route.provider != AUTO and not speaks(route.provider, spec.task):
+        get_adapter(route.provider, spec.task)  # raises, naming who would fit
+    elif route.provider == AUTO and not providers_for(spec.task):
+        msg = f"no provider adapter speaks {spec.task}"
+        raise ConfigurationError(msg, task=spec.task)
+
+
+def _served(settings: Settings, spec: AnySpec) -> str:
+    """The model ``spec``'s tool uses with ``settings``, checked routable (no I/O).
+
+    Raises:
+        ConfigurationError: nothing serves or routes it; the message names what would.
+    """
+    model = served_model(settings, spec)
+    _routable(settings, spec, model)
+    return model
+
+
+def offered_tasks(
+    settings: Settings,
+    tasks: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """``{task id: model or endpoint}`` of the tools ``settings`` offer, in registry order.
+
+    With neither ``tasks`` nor ``families``: every task these settings can serve and route.
+    ``families``: those families' servable tasks. ``tasks``: each must be servable (asked for
+    by name, one that is not fails now, naming what would serve it); both: the union.
+
+    Raises:
+        ConfigurationError: an unknown family or task, or a task named that cannot be served.
+    """
+    named = [get_spec(t).task for t in dict.fromkeys(tasks or ())]
+    wanted_families = list(dict.fromkeys(families or ()))
+    unknown = [f for f in wanted_families if f not in FAMILIES]
+    if unknown:
+        msg = f"unknown tool families {unknown}; known: {', '.join(FAMILIES)}"
+        raise ConfigurationError(msg)
+    offered = {task: _served(settings, get_spec(task)) for task in named}
+    if tasks is not None and families is None:
+        return offered
+    for spec in REGISTRY.values():
+        other_family = families is not None and family_of(spec.task) not in wanted_families
+        if spec.task in offered or other_family:
+            continue
+        try:
+            offered[spec.task] = _served(settings, spec)
+        except ConfigurationError:
+            continue
+    order = {task: i for i, task in enumerate(named)}
+    return dict(sorted(offered.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
+def _with_provider_defaults(settings: Settings, served: Mapping[str, str]) -> Settings:
+    """``settings`` with the chosen providers' own default models where they differ.
+
+    A named provider may serve a task with another model than the task's default (fal-ai's
+    ASR is Whisper): the tool must send that one. Models the user named stay as given.
+    """
+    extra = {
+        task: model
+        for task, model in served.items()
+        if task not in settings.models
+        and not get_spec(task).needs_endpoint
+        and model != get_spec(task).default_model
+    }
+    if not extra:
+        return settings
+    return replace(settings, models={**settings.models, **extra})
+
+
+# ------------------------------------------------------------------------ one tool call
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A successful call: the typed output, the bounded text an LLM reads, files written."""
+
+    output: BaseModel
+    text: str
+    files: tuple[Path, ...] = ()
+
+    def data(self) -> dict[str, Any]:
+        """The output's JSON form (bytes as base64, :mod:`hf_tools.artifacts`)."""
+        return self.output.model_dump(mode="json")
+
+    def parts(self) -> list[BinaryPart]:
+        """The output's binary parts (images, masks, audio, video)."""
+        return binary_parts(self.output)
+
+
+class ToolFailure(Exception):
+    """A failed call, classified once: ``kind``, the bounded ``text``, the ``error`` behind it.
+
+    ``error`` is None when the arguments did not validate.
+    """
+
+    def __init__(self, kind: FailureKind, text: str, error: Exception | None = None) -> None:
+        super().__init__(text)
+        self.kind: FailureKind = kind
+        self.text = text
+        self.error = error
+
+
+class Tool:
+    """One task as a tool: name, description, schema, and its sync and async run."""
+
+    def __init__(
+        self,
+        spec: AnySpec,
+        client: HFClient,
+        aclient: AsyncHFClient,
+        *,
+        model: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Bind ``spec`` to a pair of clients (sharing one :class:`Settings`).
+
+        Args:
+            spec: the task.
+            client: blocking client used by :meth:`run`.
+            aclient: async client used by :meth:`arun`.
+            model: model id or endpoint URL (default: the settings', then the task's).
+            description: replaces the task's description (e.g. for a custom endpoint).
+        """
+        self.spec = spec
+        self.client = client
+        self.aclient = aclient
+        self.settings = client.settings
+        self.model = client.model_for(spec, model)
+        self.description = description or spec.description
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r}, model={self.model!r})"
+
+    @property
+    def name(self) -> str:
+        """The tool name: the task id in snake_case."""
+        return self.spec.tool_name
+
+    @property
+    def family(self) -> str:
+        """The tool's family (:data:`FAMILIES`)."""
+        return family_of(self.spec.task)
+
+    @property
+    def input_model(self) -> type[BaseModel]:
+        """The argument model (``<Task>Input``)."""
+        return self.spec.input_model
+
+    def json_schema(self) -> dict[str, Any]:
+        """The arguments' JSON schema, compact and portable, as an LLM reads it."""
+        schema: dict[str, Any] = self.input_model.model_json_schema()
+        return schema
+
+    def definition(self) -> dict[str, Any]:
+        """``{"name", "description", "parameters"}``: the function an LLM is offered.
+
+        ``{"type": "function", "function": definition}`` is the OpenAI tool format, the same
+        as LangChain's ``convert_to_openai_tool`` gives for the LangChain tool.
+        """
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.json_schema(),
+        }
+
+    def validate(self, args: Mapping[str, Any] | BaseModel) -> BaseModel:
+        """Arguments -> ``<Task>Input``; a ``"fix_arguments"`` failure when they do not fit."""
+        if isinstance(args, BaseModel) and isinstance(args, self.input_model):
+            return args
+        try:
+            inputs: BaseModel = self.spec.input_model.model_validate(args)
+        except ValidationError as exc:
+            raise ToolFailure(FIX_ARGUMENTS, self.invalid_message(exc)) from None
+        return inputs
+
+    def invalid_message(self, exc: ValidationError) -> str:
+        """What the LLM reads about arguments that did not validate (bounded)."""
+        text = validation_message(self.spec, exc) + ". Fix the arguments and call the tool again."
+        return self._bound_error(text)
+
+    def run(self, args: Mapping[str, Any] | BaseModel) -> ToolResult:
+        """Run the tool.
+
+        Raises:
+            ToolFailure: classified (see the module docstring).
+        """
+        inputs = self.validate(args)
+        try:
+            output = self.client.run_spec(self.spec, inputs, model=self.model)
+        except (HFToolsError, *_ARGUMENT_FAILURES) as exc:
+            raise self.failure(exc) from exc
+        return self.result(output)
+
+    async def arun(self, args: Mapping[str, Any] | BaseModel) -> ToolResult:
+        """Async :meth:`run`."""
+        inputs = self.validate(args)
+        try:
+            output = await self.aclient.run_spec(self.spec, inputs, model=self.model)
+        except (HFToolsError, *_ARGUMENT_FAILURES) as exc:
+            raise self.failure(exc) from exc
+        return self.result(output)
+
+    def result(self, output: BaseModel) -> ToolResult:
+        """Save the output's binary parts (when an output directory is set) and render it."""
+        files: tuple[Path, ...] = ()
+        if self.settings.output_dir is not None:
+            files = tuple(save_output(output, self.settings.output_dir))
+        limit = self.settings.max_content_chars
+        text = redact_head(self.spec.render(output), limit, self.settings.secrets())
+        return ToolResult(output, bound_text(text, limit), files)
+
+    def failure(self, exc: Exception) -> ToolFailure:
+        """Classify ``exc`` raised by a call: the one rule every host follows."""
+        if not isinstance(exc, HFToolsError):
+            # The kind only: an unforeseen message could quote anything, a header with the key.
+            text = f"{self.name} could not use these arguments ({type(exc).__name__})."
+            return ToolFailure(FIX_ARGUMENTS, f"{text} Fix the arguments and call the tool again.")
+        if exc.llm_fixable:
+            return ToolFailure(FIX_ARGUMENTS, self._bound_error(exc.for_llm()), exc)
+        if self._is_unavailable(exc):
+            text = self._bound_error(self._unavailable_message(exc))
+            log.warning("%s", text)  # the developer sees it too, the agent's turn goes on
+            return ToolFailure(UNAVAILABLE, text, exc)
+        return ToolFailure(DEVELOPER, self._bound_error(str(exc)), exc)
+
+    def _bound_error(self, text: str) -> str:
+        return bound_message(text, self.settings.max_content_chars, self.settings.secrets())
+
+    def _is_unavailable(self, exc: HFToolsError) -> bool:
+        """Whether ``exc`` says the model is not served (404/410, or "auto" found no provider).
+
+        With "auto" the Hub's mapping of the day decides, so no provider is the tool's state,
+        not a mistake; a provider the developer named that does not serve the model is theirs.
+        """
+        if isinstance(exc, NoProviderError):
+            return self.settings.provider_for(self.spec.task) == AUTO
+        return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
+
+    def _unavailable_message(self, exc: HFToolsError) -> str:
+        """What the LLM reads: this tool cannot be used now, by which model and provider."""
+        if isinstance(exc, NoProviderError):
+            why = exc.message
+        elif exc.task == "model-info":  # the Hub lookup itself: no such model on the Hub
+            why = f"the Hub has no model {self.model} ({exc.message})"
+        else:
+            status = getattr(exc, "status_code", None)
+            why = f"{self.model} is not served by {self._served_by()}"
+            why += f" (HTTP {status}: {exc.message})"
+        return (
+            f"The {self.name} tool is unavailable right now: {why}. Do not retry it; use"
+            " another tool, or answer without it."
+        )
+
+    def _served_by(self) -> str:
+        """The provider (or server) a call went to, for the LLM's message."""
+        if is_url(self.model):
+            return f"the endpoint {self.model}"
+        settings = self.settings
+        provider = settings.provider_for(self.spec.task)
+        if provider is None:
+            given = settings.base_url_given
+            return f"the server {settings.base_url}" if given else HF_INFERENCE
+        if provider != AUTO:
+            return provider
+        return f"the provider auto-selected for it ({self._auto_provider()})"
+
+    def _auto_provider(self) -> str:
+        """The provider "auto" picked, from the mapping cache (no request); "unknown" if gone."""
+        from hf_tools.providers import speaks
+        from hf_tools.routing import lookup, resolve
+
+        def not_cached(url: str) -> Any:
+            raise LookupError(url)
+
+        try:
+            mappings = lookup(self.model, not_cached, hub_url=self.settings.hub_url)
+            route = resolve(
+                mappings,
+                task=self.spec.task,
+                model=self.model,
+                provider_order=self.settings.provider_order,
+                speaks=speaks,
+            )
+        except (LookupError, HFToolsError):
+            return "unknown"
+        return route.provider
+
+
+# ----------------------------------------------------------------------------- toolset
+
+
+class Toolset(Closeable):
+    """The tools a set of settings offers, sharing one pair of clients (connection pools).
+
+    ``close()`` / ``aclose()`` (or ``with`` / ``async with``) free the pools.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        tasks: Sequence[str] | None = None,
+        families: Sequence[str] | None = None,
+        custom_description: str | None = None,
+        **settings_arguments: Any,
+    ) -> None:
+        """Select the tools (:func:`offered_tasks`) and build them once; no request is made.
+
+        Args:
+            settings: ready settings; or the arguments of :meth:`Settings.create`.
+            tasks: task ids or tool names to offer (each must be servable).
+            families: tool families to offer (:data:`FAMILIES`).
+            custom_description: the description of the ``custom`` endpoint tool.
+            **settings_arguments: the arguments of :meth:`Settings.create`, without ``settings``.
+
+        Raises:
+            ConfigurationError: see :func:`offered_tasks`; both settings and its arguments.
+        """
+        if settings is None:
+            settings = Settings.create(**settings_arguments)
+        elif settings_arguments:
+            msg = "pass settings= or the settings' arguments, not both"
+            raise ConfigurationError(msg)
+        served = offered_tasks(settings, tasks, families)
+        self.settings = _with_provider_defaults(settings, served)
+        self.client = HFClient(settings=self.settings)
+        self.async_client = AsyncHFClient(settings=self.settings)
+        self.tools: tuple[Tool, ...] = tuple(
+            Tool(
+                spec,
+                self.client,
+                self.async_client,
+                description=custom_description if spec.needs_endpoint else None,
+            )
+            for spec in (get_spec(task) for task in served)
+        )
+        self._by_name = {tool.name: tool for tool in self.tools}
+
+    def schema_bytes(self) -> int:
+        """Bytes of every tool's schema as an LLM receives them (OpenAI format, compact JSON).
+
+        Paid on every LLM call: the budget a host keeps small by offering families.
+        """
+        return sum(
+            len(json.dumps({"type": "function", "function": t.definition()}, separators=(",", ":")))
+            for t in self.tools
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """The offered tool names, in order."""
+        return list(self._by_name)
+
+    def get(self, name: str) -> Tool:
+        """One tool by name (``text_classification``) or task id (``text-classification``).
+
+        Raises:
+            KeyError: no such tool here; the message lists the offered ones.
+        """
+        tool = self._by_name.get(name.replace("-", "_"))
+        if tool is None:
+            msg = f"no tool {name!r} in this toolkit; available: {', '.join(self.names)}"
+            raise KeyError(msg)
+        return tool
+
+    def run(self, name: str, args: Mapping[str, Any]) -> ToolResult:
+        """Run the tool ``name`` with ``args`` (:meth:`Tool.run`)."""
+        return self.get(name).run(args)
+
+    async def arun(self, name: str, args: Mapping[str, Any]) -> ToolResult:
+        """Async :meth:`run`."""
+        return await self.get(name).arun(args)
+
+    def close(self) -> None:
+        """Close the pools of both clients (the async one's in every event loop)."""
+        self.client.close()
+        self.async_client.close()
+
+    async def aclose(self) -> None:
+        """Close the pools of both clients, the running loop's awaited."""
+        self.client.close()
+        await self.async_client.aclose()
