@@ -320,6 +320,12 @@ def _agent(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(ns: argparse.Namespace) -> int:
+    from hf_tools.batch.cli import run_command
+
+    return run_command(ns)
+
+
 _PROVIDER_HELP = "auto, hf-inference, fal-ai, replicate, ... (default: hf-inference, no Hub lookup)"
 
 
@@ -364,8 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")
     demo.add_argument("--cassettes", help="cassette folder (default: the checkout's)")
+    from hf_tools.batch.cli import add_arguments as add_batch_arguments
+
+    add_batch_arguments(sub.add_parser("batch", help="run one task over a JSONL/CSV/Parquet file"))
     ns = parser.parse_args(argv)
-    handlers = {"list": _list, "call": _call, "agent": _agent, "demo": _demo}
+    handlers = {"list": _list, "call": _call, "agent": _agent, "demo": _demo, "batch": _batch}
     return handlers[ns.command](ns)
 
 
