@@ -6,8 +6,10 @@ Two limits hold at once:
 * concurrency: at most ``limit`` calls in flight; starts at the ceiling (``--concurrency``),
   halves on a 429/503, grows by ``1/limit`` per success (one slot per window of successes).
 * rate: unpaced until the server first says 429; then calls are spaced at half the rate
-  observed over the last second, which grows by ``growth`` requests/s per second while calls
-  succeed, never above ``max_rps`` (the user's ceiling, paced from the start).
+  observed over the last second (or since the first call, early in the run). While calls
+  succeed it climbs fast (+50 %/s) back to 90 % of the rate that was refused, then probes
+  beyond it by 5 % of that rate per second; never above ``max_rps`` (the user's ceiling,
+  paced from the start).
 
 One congestion event cuts once: a 429 answering a call that started before the last cut
 says nothing new (the same rule TCP applies to losses from an older window). A
@@ -26,7 +28,10 @@ __all__ = ["Throttle"]
 
 _WINDOW = 1.0  # seconds of call starts the observed rate is measured over
 _MIN_RATE = 0.5  # requests/s: the rate never backs off below this
-_GROWTH_SHARE = 0.05  # growth per second, as a share of the rate at the last cut
+_MIN_SPAN = 0.05  # seconds: a rate is never measured over less
+_GROWTH_SHARE = 0.05  # probing growth per second, as a share of the rate at the last cut
+_RECOVER_SHARE = 0.9  # fast recovery climbs back to this share of the rate at the last cut
+_RECOVERY = 0.5  # requests/s added per success while recovering: +50 % of the rate per second
 
 
 class Throttle:
@@ -50,6 +55,7 @@ class Throttle:
         self._next_start = 0.0
         self._last_cut = -math.inf
         self._growth = 1.0
+        self._recover_to = 0.0
         self._starts: deque[float] = deque()
         self._freed = asyncio.Event()
 
@@ -68,7 +74,9 @@ class Throttle:
             break
         self.in_flight += 1
         if self.rate is not None:
-            self._next_start = max(now, self._next_start) + 1.0 / self.rate
+            # Catch up at most one interval: a late wake-up must not lower the rate.
+            interval = 1.0 / self.rate
+            self._next_start = max(now - interval, self._next_start) + interval
         self._starts.append(now)
         while self._starts and self._starts[0] < now - _WINDOW:
             self._starts.popleft()
@@ -83,7 +91,10 @@ class Throttle:
         """Additive increase: a little more concurrency and rate after each success."""
         self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
         if self.rate is not None:
-            grown = self.rate + self._growth / self.rate
+            if self.rate < self._recover_to:  # fast recovery: +50 %/s up to the last good rate
+                grown = min(self._recover_to, self.rate + _RECOVERY)
+            else:  # probing beyond it: + growth requests/s per second
+                grown = self.rate + self._growth / self.rate
             self.rate = grown if self.max_rps is None else min(grown, self.max_rps)
 
     def throttled(self, started: float, retry_after: float | None) -> None:
@@ -96,10 +107,18 @@ class Throttle:
         self._last_cut = now
         self.cuts += 1
         self.limit = max(1.0, self.limit / 2)
-        observed = len([t for t in self._starts if t >= now - _WINDOW]) / _WINDOW
+        observed = self._observed(now)
         current = observed if self.rate is None else min(self.rate, max(observed, _MIN_RATE))
         self.rate = max(_MIN_RATE, current / 2)
+        self._recover_to = _RECOVER_SHARE * current
         self._growth = max(1.0, _GROWTH_SHARE * current)
+
+    def _observed(self, now: float) -> float:
+        """Requests/s started over the last second (or since the first start, if sooner)."""
+        recent = [t for t in self._starts if t >= now - _WINDOW]
+        if not recent:
+            return _MIN_RATE
+        return len(recent) / max(now - recent[0], _MIN_SPAN)
 
     def pause(self, seconds: float) -> None:
         """Hold every call for ``seconds`` (a model loading) without cutting the limits."""
