@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import threading
@@ -88,7 +89,9 @@ class BatchServer:
         if path.endswith("/pipeline/feature-extraction"):
             vectors = [vector(t) for t in texts]
             return 200, {}, json.dumps(vectors if isinstance(inputs, list) else vectors[0]).encode()
-        labels = [[{"label": f"L-{t}", "score": 0.99}, {"label": "OTHER", "score": 0.01}] for t in texts]
+        labels = [
+            [{"label": f"L-{t}", "score": 0.99}, {"label": "OTHER", "score": 0.01}] for t in texts
+        ]
         return 200, {}, json.dumps(labels).encode()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -128,10 +131,8 @@ class BatchServer:
             print(self.port, flush=True)
         self._ready.set()
         async with server:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.lifetime)
-            except TimeoutError:
-                pass
 
     def __enter__(self) -> BatchServer:
         self._loop = asyncio.new_event_loop()

@@ -203,6 +203,8 @@ def test_no_core_module_imports_langchain() -> None:
     assert "hf_tools.flow" in modules and "hf_tools.providers.hf_inference" in modules
     # The tool layer every host shares and the JSON-safe artifacts are core too.
     assert "hf_tools.toolset" in modules and "hf_tools.artifacts" in modules
+    # So is the bulk runner and its Ray entry point: a batch job never loads LangChain.
+    assert {"hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray"} <= set(modules)
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
@@ -220,6 +222,7 @@ every = {s.task: s.default_model or "https://e.example/x" for s in REGISTRY.valu
 toolset = Toolset(api_key="hf_x", models=every,
                   providers={s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None})
 print(len(json.dumps([t.definition() for t in toolset.tools])) > 0, len(toolset.tools))
+import hf_tools.batch, hf_tools.batch.cli, hf_tools.ray  # the bulk runner is a host too
 image = TextToImageOutput(image=b"\x89PNG\r\n\x1a\n", mime="image/png")
 assert TextToImageOutput.model_validate_json(image.model_dump_json()) == image
 assert binary_parts(image) and summary(image)["image"] == "<8 bytes>"
@@ -237,7 +240,8 @@ def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
-    for host in ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli"):
+    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli")
+    for host in (*hosts, "hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray"):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host
         assert found & policy == set(), host

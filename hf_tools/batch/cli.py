@@ -82,6 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run on a Ray cluster (an address, or auto for a local one); writes Parquet",
     )
+    parser.add_argument(
+        "--ray-workers", type=int, default=2, metavar="N", help="Ray workers (with --ray; 2)"
+    )
 
 
 def run_command(ns: argparse.Namespace) -> int:
@@ -93,7 +96,8 @@ def run_command(ns: argparse.Namespace) -> int:
         if ns.ray:
             from hf_tools.ray import run_on_ray
 
-            return run_on_ray(ns, mapping)
+            code: int = run_on_ray(ns, mapping)
+            return code
         summary = asyncio.run(
             batch.arun(
                 ns.task,
