@@ -165,7 +165,6 @@ class Runner:
         self.stats = Stats()
         self.progress = progress
         self.progress_interval = progress_interval
-        self._seen: set[str] = set()
 
     # ----------------------------------------------------------------------- rows in
 
@@ -178,7 +177,11 @@ class Runner:
         return next((c for c in ("custom_id", "id") if c in first), None)
 
     def _rows(self, source: Iterable[Mapping[str, Any]]) -> Iterator[Row]:
-        """Rows to do: ids, arguments; done ones and repeated ids counted as skipped."""
+        """Rows to do: ids and arguments; rows whose id the output holds are skipped.
+
+        Memory stays flat in the rows of the input: only the ids already in the output are
+        held (a rerun's). Ids are meant to be unique; a repeated one is run and recorded again.
+        """
         iterator = iter(source)
         first = next(iterator, None)
         if first is None:
@@ -192,11 +195,9 @@ class Runner:
         for row in _chain(first, iterator):
             row_id = row.get(column, number) if column is not None else number
             number += 1
-            key = id_key(row_id)
-            if key in self.sink.done or key in self._seen:
+            if self.sink.done and id_key(row_id) in self.sink.done:
                 self.stats.skipped += 1
                 continue
-            self._seen.add(key)
             try:
                 yield Row(row_id, row_arguments(row, self.fields, self.mapping))
             except KeyError as exc:
