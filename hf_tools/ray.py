@@ -9,7 +9,8 @@
     labels = ds.map_batches(
         BatchPredictor,
         fn_constructor_kwargs={"task": "text-classification", "mapping": {"text": "body"}},
-        concurrency=4,            # Ray workers, each with one async client
+        compute=ray.data.ActorPoolStrategy(size=4),  # workers, one async client each
+        num_cpus=0.5,             # they wait on the network: leave CPUs to read the input
         batch_size=256,
         batch_format="pyarrow",
     )
@@ -43,6 +44,9 @@ from hf_tools.toolset import Toolset
 __all__ = ["BatchPredictor", "run_on_ray"]
 
 _ID_COLUMNS = ("custom_id", "id")
+WORKER_CPUS = 0.5
+"""CPUs a worker reserves: its calls wait on the network, and a worker holding a whole CPU
+left none for reading the input on a 2-CPU node (the job waited for ever)."""
 
 
 class BatchPredictor:
@@ -117,6 +121,10 @@ def _dict_rows(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{name: values[i] for name, values in columns.items()} for i in range(count)]
 
 
+def _failed(row: Mapping[str, Any]) -> bool:
+    return row["error"] is not None
+
+
 def _read(ray: Any, path: str) -> Any:
     readers = {".jsonl": ray.data.read_json, ".csv": ray.data.read_csv}
     for suffix, reader in readers.items():
@@ -162,12 +170,13 @@ def run_on_ray(ns: argparse.Namespace, mapping: Mapping[str, str]) -> int:
                 "max_rps": ns.max_rps,
                 **settings,
             },
-            concurrency=ns.ray_workers,
+            compute=ray.data.ActorPoolStrategy(size=ns.ray_workers),
+            num_cpus=WORKER_CPUS,
             batch_format="pyarrow",
         )
         out = out.materialize()
         out.write_parquet(str(ns.output))
-        failed = out.filter(expr="error is not None").count()
+        failed = out.filter(_failed).count()
         total = out.count()
     finally:
         ray.shutdown()

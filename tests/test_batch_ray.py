@@ -61,7 +61,7 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(tmp_path: Path
                     "base_url": server.url,
                     "concurrency": 8,
                 },
-                concurrency=2,
+                compute=ray.data.ActorPoolStrategy(size=2),
                 batch_size=100,
                 batch_format="pyarrow",
             )
