@@ -40,7 +40,7 @@ test: lint typecheck unit
 
 # The Ray Data test (a local 2-CPU cluster, slow to start): not part of `make unit`.
 test-ray: $(STAMP)
-	HF_TOOLS_TEST_RAY=1 $(BIN)/pytest -q tests/test_batch_ray.py
+	HF_TOOLS_TEST_RAY=1 $(BIN)/pytest -q tests/test_batch_ray.py tests/test_examples.py -k 'ray'
 
 # Re-resolve every dependency to the newest the ranges allow and rewrite uv.lock.
 lock: | $(UV)

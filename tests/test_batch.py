@@ -393,3 +393,36 @@ async def test_retry_after_pauses_every_call() -> None:
     begin = time.monotonic()
     await asyncio.wait_for(throttle.acquire(), 5)
     assert time.monotonic() - begin >= 0.18
+
+
+# ---------------------------------------------------------------------------- the manual
+
+_DOCTEST = re.compile(
+    r"<!-- doctest: cassettes=(?P<cassettes>\S+) -->\n```python\n(?P<code>.*?)```", re.S
+)
+
+
+def test_the_manual_python_snippet_runs_and_prints_what_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
+
+    text = (ROOT / "docs" / "batch.md").read_text(encoding="utf-8")
+    snippets = list(_DOCTEST.finditer(text))
+    assert snippets, "docs/batch.md has a doc-tested snippet"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
+    for match in snippets:
+        code = match["code"]
+        cassettes = match["cassettes"].split(",")
+        with use_cassette(*cassettes, library_dir=ROOT / "cassettes", match_on=CHAT_MATCH_ON):
+            exec(compile(code, "docs/batch.md", "exec"), {"__name__": "doc"})  # our own manual
+        lines = code.splitlines()
+        expected = [
+            follow[2:]
+            for k, line in enumerate(lines)
+            if line.startswith("print(")
+            for follow in lines[k + 1 : k + 2]
+            if follow.startswith("# ")
+        ]
+        assert capsys.readouterr().out.splitlines() == expected
