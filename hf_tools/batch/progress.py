@@ -46,7 +46,7 @@ class Stats:
         return (
             f"done {self.done}, failed {self.failed}, skipped {self.skipped} (already in the"
             f" output), retried {self.retried} ({self.throttled} rate-limited), in"
-            f" {self.seconds:.1f} s"
+            f" {self.seconds:.2f} s"
         )
 
 
