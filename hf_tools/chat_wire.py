@@ -117,13 +117,15 @@ def wire_completion(data: Any, model: str | None, status: int | None) -> WireCom
     return WireCompletion.model_validate(data)
 
 
-def raise_body_error(data: Mapping[str, Any], status: int | None, model: str | None) -> None:
+def raise_body_error(
+    data: Mapping[str, Any], status: int | None, model: str | None, task: str = CHAT_TASK
+) -> None:
     """Raise the typed error for an ``{"error": ...}`` object sent with a 2xx status."""
     message = server_message(json.dumps(dict(data)).encode())
     cls: type[APIError] = (
         InvalidInputError if data.get("error_type") == "validation" else ServerError
     )
-    raise cls(message, status_code=status, task=CHAT_TASK, model=model)
+    raise cls(message, status_code=status, task=task, model=model)
 
 
 def read_completion(data: Any, model: str | None = None) -> tuple[WireCompletion, WireChoice]:

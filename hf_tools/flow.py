@@ -33,24 +33,34 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import re
 import time
 from collections.abc import Callable, Generator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
 from hf_tools.config import Settings
-from hf_tools.errors import APIError, ConfigurationError, HFTimeoutError, ResponseFormatError
+from hf_tools.errors import (
+    APIError,
+    ConfigurationError,
+    HFTimeoutError,
+    InvalidInputError,
+    ResponseFormatError,
+)
 from hf_tools.http import (
     HFRequest,
     RawResponse,
     build_request,
     deadline,
     decode_body,
+    json_body,
     redacting,
     send_async,
     send_sync,
@@ -81,6 +91,8 @@ __all__ = [
     "hub_request",
     "run_async",
     "run_sync",
+    "stream_flow",
+    "unused_model_kwargs",
 ]
 
 
@@ -105,8 +117,14 @@ class Offload:
     run: Callable[[], Step]
 
 
+log = logging.getLogger(__name__)
+
 Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
 Flow = Generator[Effect, Any, BaseModel]
+R = TypeVar("R")
+
+STREAMING_TASKS = frozenset({"text-generation"})
+"""Tasks whose answer can be streamed (:func:`stream_flow`)."""
 
 
 # ------------------------------------------------------------------------- pure parts
@@ -143,8 +161,12 @@ def _call(
     )
 
 
-def http_request(settings: Settings, request: Request, call: Call[Any]) -> HFRequest:
+def http_request(
+    settings: Settings, request: Request, call: Call[Any], *, stream: bool = False
+) -> HFRequest:
     """A step's request as the send path takes it: body, headers, token, cap, labels.
+
+    ``stream``: an event stream is asked for, and its response is handed back still open.
 
     Raises:
         ConfigurationError: a router request and no api key.
@@ -168,6 +190,8 @@ def http_request(settings: Settings, request: Request, call: Call[Any]) -> HFReq
         method=request.method,
         headers=request.headers,
         auth=request.auth,  # result files and foreign polling hosts never see the token
+        stream=stream,
+        accept="text/event-stream" if stream else None,
     )
 
 
@@ -246,6 +270,75 @@ def _routed(
     return known
 
 
+def _started(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    model: str | None,
+    routes: Routes | None,
+) -> Generator[Effect, Any, tuple[Call[Any], Step]]:
+    """Route (with the Hub's mapping if needed), resolve media: the call and its first step."""
+    route, adapter = _routed(settings, spec, model, routes)
+    if isinstance(route, Lookup):
+        mappings: tuple[ProviderMapping, ...] = yield route
+        route = settle(settings, spec, route, mappings)
+        adapter = get_adapter(route.provider, spec.task)
+    assert adapter is not None
+    values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
+    media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
+    call = _call(settings, spec, inputs, media, route)
+    return call, adapter.start(call)
+
+
+_UNUSED = re.compile(r"The following `model_kwargs` are not used by the model: \[([^\]]*)\]")
+
+
+def unused_model_kwargs(message: str) -> list[str]:
+    """The names a transformers server says the model does not use, from its 400 message."""
+    found = _UNUSED.search(message)
+    return re.findall(r"'([^']*)'", found.group(1)) if found else []
+
+
+def _without_parameters(sent: HFRequest, names: list[str]) -> HFRequest | None:
+    """``sent`` with these ``parameters`` removed from its JSON body; None if it has none."""
+    try:
+        body = json.loads(sent.content) if sent.content else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    params = body.get("parameters")
+    if not isinstance(params, dict) or not set(names) & set(params):
+        return None
+    kept = {k: v for k, v in params.items() if k not in names}
+    return replace(sent, content=json_body({**body, "parameters": kept}))
+
+
+def _exchange(sent: HFRequest, dropped: list[str]) -> Generator[Effect, Any, RawResponse]:
+    """Send ``sent``; once more without the parameters a 400 says the model does not use.
+
+    A transformers model served by hf-inference (not TGI) refuses generation parameters it
+    does not take; they are added to ``dropped``. Any other error is thrown back as it came.
+    """
+    try:
+        raw: RawResponse = yield sent
+    except InvalidInputError as exc:
+        names = unused_model_kwargs(exc.message)
+        retry = _without_parameters(sent, names) if names and not dropped else None
+        if retry is None:
+            raise
+        log.info("%s: dropped parameters the model does not use: %s", sent.model, names)
+        dropped += names
+        raw = yield retry
+    return raw
+
+
+def _with_dropped(output: BaseModel, dropped: list[str]) -> BaseModel:
+    if dropped and "dropped_parameters" in type(output).model_fields:
+        return output.model_copy(update={"dropped_parameters": list(dropped)})
+    return output
+
+
 def call_flow(
     settings: Settings,
     spec: TaskSpec[Any, Any],
@@ -259,16 +352,8 @@ def call_flow(
     request; see the module docstring for the effects. ``routes``: the calling client's
     route cache (the hot path then skips routing).
     """
-    route, adapter = _routed(settings, spec, model, routes)
-    if isinstance(route, Lookup):
-        mappings: tuple[ProviderMapping, ...] = yield route
-        route = settle(settings, spec, route, mappings)
-        adapter = get_adapter(route.provider, spec.task)
-    assert adapter is not None
-    values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
-    media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
-    call = _call(settings, spec, inputs, media, route)
-    step: Step = adapter.start(call)
+    call, step = yield from _started(settings, spec, inputs, model, routes)
+    dropped: list[str] = []
     while isinstance(step, Send):
         if step.delay > 0:
             _check_wait(step, call, settings)
@@ -278,7 +363,7 @@ def call_flow(
             yield CheckURL(step.request.url)
         sent = http_request(settings, step.request, call)
         try:
-            raw: RawResponse = yield sent
+            raw = yield from _exchange(sent, dropped)
         except APIError as exc:
             if not download:
                 raise
@@ -287,8 +372,39 @@ def call_flow(
             step = yield Offload(partial(_next, step, raw, sent))
         else:
             step = _next(step, raw, sent)
-    output: BaseModel = step.output
-    return output
+    return _with_dropped(step.output, dropped)
+
+
+def stream_flow(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    model: str | None = None,
+    routes: Routes | None = None,
+) -> Generator[Effect, Any, tuple[RawResponse, HFRequest]]:
+    """:func:`call_flow` for a streamed answer: the open 2xx response and the request sent.
+
+    The adapter's first request is sent with ``"stream": true`` added to its JSON body (TGI's
+    ``{"inputs", "parameters"}`` and OpenAI's ``/completions`` body alike), through the same
+    send path (retries, error mapping, the call's deadline); read it with
+    :func:`hf_tools.streaming.iter_events`.
+
+    Raises:
+        ConfigurationError: a task or provider that does not stream.
+    """
+    if spec.task not in STREAMING_TASKS:
+        msg = f"{spec.task} does not stream; streaming tasks: {', '.join(sorted(STREAMING_TASKS))}"
+        raise ConfigurationError(msg, task=spec.task)
+    call, step = yield from _started(settings, spec, inputs, model, routes)
+    payload = step.request.payload if isinstance(step, Send) else None
+    if payload is None or not isinstance(payload.json, dict):
+        msg = f"{call.provider} does not stream {spec.task}"
+        raise ConfigurationError(msg, task=spec.task, model=call.model)
+    assert isinstance(step, Send)
+    request = replace(step.request, payload=replace(payload, json={**payload.json, "stream": True}))
+    sent = http_request(settings, request, call, stream=True)
+    raw = yield from _exchange(sent, [])
+    return raw, sent
 
 
 # ------------------------------------------------------------------------------ drivers
@@ -345,7 +461,7 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
     return await http._asleep(effect)
 
 
-def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel:
+def run_sync(client: httpx2.Client, settings: Settings, flow: Generator[Effect, Any, R]) -> R:
     """Drive ``flow`` with blocking I/O, all within one ``settings.timeout`` deadline."""
     with deadline(time.monotonic() + settings.timeout):
         try:
@@ -358,11 +474,13 @@ def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel
                 else:
                     effect = flow.send(outcome)
         except StopIteration as stop:
-            output: BaseModel = stop.value
+            output: R = stop.value
             return output
 
 
-async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) -> BaseModel:
+async def run_async(
+    client: httpx2.AsyncClient, settings: Settings, flow: Generator[Effect, Any, R]
+) -> R:
     """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request)."""
     with deadline(time.monotonic() + settings.timeout):
         try:
@@ -375,5 +493,5 @@ async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) 
                 else:
                     effect = flow.send(outcome)
         except StopIteration as stop:
-            output: BaseModel = stop.value
+            output: R = stop.value
             return output
