@@ -299,19 +299,18 @@ def unused_model_kwargs(message: str) -> list[str]:
     return re.findall(r"'([^']*)'", found.group(1)) if found else []
 
 
-def _without_parameters(sent: HFRequest, names: list[str]) -> HFRequest | None:
-    """``sent`` with these ``parameters`` removed from its JSON body; None if it has none."""
+def _without_parameters(sent: HFRequest, names: list[str]) -> tuple[HFRequest, list[str]]:
+    """``sent`` with these ``parameters`` removed from its JSON body, and the ones removed."""
     try:
         body = json.loads(sent.content) if sent.content else None
     except (ValueError, RecursionError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    params = body.get("parameters")
-    if not isinstance(params, dict) or not set(names) & set(params):
-        return None
+        return sent, []
+    params = body.get("parameters") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(params, dict):
+        return sent, []
     kept = {k: v for k, v in params.items() if k not in names}
-    return replace(sent, content=json_body({**body, "parameters": kept}))
+    removed = [n for n in names if n in params]
+    return replace(sent, content=json_body({**body, "parameters": kept})), removed
 
 
 def _exchange(sent: HFRequest, dropped: list[str]) -> Generator[Effect, Any, RawResponse]:
@@ -323,12 +322,11 @@ def _exchange(sent: HFRequest, dropped: list[str]) -> Generator[Effect, Any, Raw
     try:
         raw: RawResponse = yield sent
     except InvalidInputError as exc:
-        names = unused_model_kwargs(exc.message)
-        retry = _without_parameters(sent, names) if names and not dropped else None
-        if retry is None:
+        retry, removed = _without_parameters(sent, unused_model_kwargs(exc.message))
+        if not removed or dropped:  # nothing of ours named, or already retried once
             raise
-        log.info("%s: dropped parameters the model does not use: %s", sent.model, names)
-        dropped += names
+        log.info("%s: dropped parameters the model does not use: %s", sent.model, removed)
+        dropped += removed
         raw = yield retry
     return raw
 
