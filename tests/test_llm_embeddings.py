@@ -52,6 +52,7 @@ class TestHFEmbeddingsIntegration(EmbeddingsIntegrationTests):
     def _replay(self) -> Iterator[None]:
         with use_cassette(
             "feature-extraction/embeddings.yaml",
+            "feature-extraction/embeddings-one-by-one.yaml",
             library_dir=CASSETTES,
             all_played=False,
             allow_playback_repeats=True,
@@ -64,7 +65,8 @@ def test_embed_documents_sends_batch_size_texts_per_request(
     batch_size: int, cassette: Cassette, sent: list[HFRequest]
 ) -> None:
     embeddings = HFEmbeddings(model=EMBEDDER, api_key=DUMMY_TOKEN, batch_size=batch_size)
-    with cassette("feature-extraction/embeddings", all_played=False):
+    name = "embeddings-one-by-one" if batch_size == 1 else "embeddings"
+    with cassette(f"feature-extraction/{name}", all_played=False):
         vectors = embeddings.embed_documents(["foo", "bar"])
     assert len(vectors) == 2 and len(vectors[0]) == 768
     batches = [json.loads(r.content)["inputs"] for r in sent]
@@ -75,7 +77,7 @@ def test_aembed_documents_sends_the_batches_and_keeps_their_order(
     cassette: Cassette, sent: list[HFRequest]
 ) -> None:
     embeddings = HFEmbeddings(model=EMBEDDER, api_key=DUMMY_TOKEN, batch_size=1)
-    with cassette("feature-extraction/embeddings", all_played=False):
+    with cassette("feature-extraction/embeddings-one-by-one", all_played=False):
         vectors = asyncio.run(embeddings.aembed_documents(["foo", "bar"]))
     assert len(vectors) == 2
     assert sorted(json.loads(r.content)["inputs"][0] for r in sent) == ["bar", "foo"]
