@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import httpx2
 import pytest
 
-from hf_tools import AsyncHFClient, HFClient
+import hf_tools.http
+from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit
 from hf_tools.errors import (
     ConfigurationError,
     HFConnectionError,
+    HFTimeoutError,
     InvalidInputError,
     ResponseTooLargeError,
 )
@@ -24,11 +27,14 @@ from hf_tools.sse import SSEDecoder, SurrogateJoiner
 from hf_tools.streaming import TextGenerationReader
 from hf_tools.tasks.text_generation import TextGenerationStreamOutput
 
+from .test_hostile_http import Drip, _drip
+
 Cassette = Callable[..., AbstractContextManager[Any]]
 
 LLAMA = "meta-llama/Llama-3.2-3B"
 MIXTRAL = "mistralai/Mixtral-8x7B-v0.1"
 FLAN_XXL = "google/flan-t5-xxl"
+FLAN_LARGE = "google/flan-t5-large"
 QUESTION = "Please answer the following question: complete one two and ____."
 STORY = "Write a short story about a robot that becomes sentient and takes over the world."
 
@@ -216,3 +222,49 @@ def test_a_second_refusal_is_not_retried_again() -> None:
     with pytest.raises(InvalidInputError, match="model_kwargs"):
         client.run("text-generation", prompt="hi", stop=["\n"])
     assert len(calls) == 2 and b"stop" not in calls[1]
+
+
+@pytest.fixture
+def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hf_tools.http, "_sleep", time.sleep)
+    monkeypatch.setattr(hf_tools.http, "_asleep", asyncio.sleep)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.usefixtures("real_sleeps")
+async def test_a_dripping_text_stream_ends_at_the_deadline() -> None:
+    event = b'data: {"index":1,"token":{"id":1,"text":"a","special":false}}\n\n'
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+    server = Drip(_drip(head, event * 200, every=0.002))  # an event every ~0.13 s
+    kw: dict[str, Any] = {
+        "api_key": "hf_t",
+        "base_url": server.url,
+        "is_custom_endpoint": True,
+        "timeout": 1,
+        "max_retries": 2,
+    }
+    sync, aio = HFClient(**kw), AsyncHFClient(**kw)
+    try:
+        started = time.monotonic()
+        with pytest.raises(HFTimeoutError):
+            list(sync.stream("text-generation", prompt="hi"))
+        with pytest.raises(HFTimeoutError):
+            [c async for c in aio.astream("text-generation", prompt="hi")]
+        assert time.monotonic() - started < 4.0  # two calls of 1 s; each would run ~25 s
+    finally:
+        sync.close()
+        await aio.aclose()
+        server.close()
+
+
+def test_the_tool_says_which_parameters_were_dropped(token: str, cassette: Cassette) -> None:
+    tool = HuggingFaceToolkit(
+        api_key=token, tasks=["text-generation"], models={"text-generation": FLAN_LARGE}
+    ).get_tool("text_generation")
+    with cassette("text-generation/unused-model-kwargs"):
+        message = tool.invoke(
+            {"type": "tool_call", "id": "c", "name": tool.name, "args": FLAN_ARGS}
+        )
+    assert message.artifact.dropped_parameters == ["return_full_text", "stop", "details"]
+    assert "dropped: return_full_text, stop, details" in message.content

@@ -118,9 +118,11 @@ def parse(data: Any, args: BaseModel) -> TextGenerationOutput:
 
 
 def render(out: TextGenerationOutput) -> str:
-    """The generated text, with the finish reason when it was cut by length."""
+    """The generated text; notes a cut by length and parameters the model did not use."""
     reason = (out.details or {}).get("finish_reason")
     note = " [stopped: max_new_tokens reached]" if reason == "length" else ""
+    if out.dropped_parameters:
+        note += f" [not used by this model, dropped: {', '.join(out.dropped_parameters)}]"
     return (out.generated_text or "(empty generation)") + note
 
 
