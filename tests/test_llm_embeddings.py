@@ -133,3 +133,17 @@ def test_llm_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     llm = HFLLM(model="m")
     assert llm.client.settings.api_key is not None
     assert "hf_from_env" not in repr(llm)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_embeddings_on_a_provider_that_serves_them(mode: str, cassette: Cassette) -> None:
+    embeddings = HFEmbeddings(
+        model="intfloat/e5-mistral-7b-instruct", provider="sambanova", api_key=DUMMY_TOKEN
+    )
+    text = "Today is a sunny day and I will get some ice cream."
+    with cassette("feature-extraction/embeddings-sambanova"):
+        if mode == "sync":
+            vector = embeddings.embed_query(text)
+        else:
+            vector = asyncio.run(embeddings.aembed_query(text))
+    assert len(vector) == 4096 and all(isinstance(x, float) for x in vector)
