@@ -25,7 +25,7 @@ LLAMA = "meta-llama/Llama-3.2-3B"
 QUESTION = "Please answer the following question: complete one two and ____."
 
 
-class TestHFEmbeddingsUnit(EmbeddingsUnitTests):
+class _HFEmbeddingsParams:
     @property
     def embeddings_class(self) -> type[HFEmbeddings]:
         return HFEmbeddings
@@ -34,20 +34,14 @@ class TestHFEmbeddingsUnit(EmbeddingsUnitTests):
     def embedding_model_params(self) -> dict[str, Any]:
         return {"model": EMBEDDER, "api_key": DUMMY_TOKEN}
 
+
+class TestHFEmbeddingsUnit(_HFEmbeddingsParams, EmbeddingsUnitTests):
     @property
     def init_from_env_params(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         return ({"HF_TOKEN": "hf_from_env"}, {"model": EMBEDDER}, {})
 
 
-class TestHFEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[HFEmbeddings]:
-        return HFEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"model": EMBEDDER, "api_key": DUMMY_TOKEN}
-
+class TestHFEmbeddingsIntegration(_HFEmbeddingsParams, EmbeddingsIntegrationTests):
     @pytest.fixture(autouse=True)
     def _replay(self) -> Iterator[None]:
         with use_cassette(

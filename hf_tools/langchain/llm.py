@@ -19,7 +19,11 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import ConfigDict, Field
 
 from hf_tools.langchain._client_fields import HFClientFields
-from hf_tools.tasks.text_generation import TextGenerationOutput, TextGenerationStreamOutput
+from hf_tools.tasks.text_generation import (
+    TextGenerationOutput,
+    TextGenerationParameters,
+    TextGenerationStreamOutput,
+)
 
 __all__ = ["HFLLM"]
 
@@ -63,17 +67,7 @@ class HFLLM(HFClientFields, BaseLLM):
         return {"model": self.model, "provider": self.provider, **self._defaults()}
 
     def _defaults(self) -> dict[str, Any]:
-        names = (
-            "max_new_tokens",
-            "temperature",
-            "top_p",
-            "top_k",
-            "repetition_penalty",
-            "do_sample",
-            "return_full_text",
-            "stop",
-            "seed",
-        )
+        names = [n for n in TextGenerationParameters.model_fields if n in type(self).model_fields]
         return {n: v for n in names if (v := getattr(self, n)) is not None}
 
     def _args(self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
