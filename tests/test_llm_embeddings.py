@@ -45,8 +45,8 @@ class TestHFEmbeddingsIntegration(_HFEmbeddingsParams, EmbeddingsIntegrationTest
     @pytest.fixture(autouse=True)
     def _replay(self) -> Iterator[None]:
         with use_cassette(
-            "feature-extraction/embeddings.yaml",
-            "feature-extraction/embeddings-one-by-one.yaml",
+            "embeddings/hf-inference.yaml",
+            "embeddings/hf-inference-one-by-one.yaml",
             library_dir=CASSETTES,
             all_played=False,
             allow_playback_repeats=True,
@@ -59,8 +59,8 @@ def test_embed_documents_sends_batch_size_texts_per_request(
     batch_size: int, cassette: Cassette, sent: list[HFRequest]
 ) -> None:
     embeddings = HFEmbeddings(model=EMBEDDER, api_key=DUMMY_TOKEN, batch_size=batch_size)
-    name = "embeddings-one-by-one" if batch_size == 1 else "embeddings"
-    with cassette(f"feature-extraction/{name}", all_played=False):
+    name = "hf-inference-one-by-one" if batch_size == 1 else "hf-inference"
+    with cassette(f"embeddings/{name}", all_played=False):
         vectors = embeddings.embed_documents(["foo", "bar"])
     assert len(vectors) == 2 and len(vectors[0]) == 768
     batches = [json.loads(r.content)["inputs"] for r in sent]
@@ -71,7 +71,7 @@ def test_aembed_documents_sends_the_batches_and_keeps_their_order(
     cassette: Cassette, sent: list[HFRequest]
 ) -> None:
     embeddings = HFEmbeddings(model=EMBEDDER, api_key=DUMMY_TOKEN, batch_size=1)
-    with cassette("feature-extraction/embeddings-one-by-one", all_played=False):
+    with cassette("embeddings/hf-inference-one-by-one", all_played=False):
         vectors = asyncio.run(embeddings.aembed_documents(["foo", "bar"]))
     assert len(vectors) == 2
     assert sorted(json.loads(r.content)["inputs"][0] for r in sent) == ["bar", "foo"]
@@ -97,7 +97,7 @@ def test_llm_invoke_ainvoke_batch_abatch_answer_text(cassette: Cassette) -> None
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_llm_streams_token_by_token(mode: str, cassette: Cassette) -> None:
     llm = _llm(model=LLAMA, max_new_tokens=50, seed=0)
-    with cassette("text-generation/stream"):
+    with cassette("text-generation-stream/tgi"):
         if mode == "sync":
             chunks = list(llm.stream(QUESTION))
         else:
@@ -135,7 +135,7 @@ def test_embeddings_on_a_provider_that_serves_them(mode: str, cassette: Cassette
         model="intfloat/e5-mistral-7b-instruct", provider="sambanova", api_key=DUMMY_TOKEN
     )
     text = "Today is a sunny day and I will get some ice cream."
-    with cassette("feature-extraction/embeddings-sambanova"):
+    with cassette("embeddings/sambanova"):
         if mode == "sync":
             vector = embeddings.embed_query(text)
         else:

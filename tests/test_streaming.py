@@ -92,7 +92,7 @@ def test_a_tgi_stream_with_an_emoji_cut_in_two_tokens_yields_text_that_encodes()
 def test_tgi_stream_yields_tokens_then_the_whole_text(
     mode: str, token: str, cassette: Cassette
 ) -> None:
-    with cassette("text-generation/stream"):
+    with cassette("text-generation-stream/tgi"):
         chunks = _collect(
             mode, {"api_key": token}, prompt=QUESTION, max_new_tokens=50, seed=0, model=LLAMA
         )
@@ -108,7 +108,7 @@ def test_tgi_stream_yields_tokens_then_the_whole_text(
 def test_an_error_event_in_a_tgi_stream_is_the_typed_error(
     mode: str, token: str, cassette: Cassette
 ) -> None:
-    with cassette("text-generation/stream-error"), pytest.raises(InvalidInputError) as info:
+    with cassette("text-generation-stream/tgi-error"), pytest.raises(InvalidInputError) as info:
         _collect(mode, {"api_key": token}, prompt=STORY, max_new_tokens=10000, model=LLAMA)
     assert "must be <= 4096" in str(info.value)
     assert info.value.task == "text-generation" and info.value.model == LLAMA
@@ -119,7 +119,7 @@ def test_a_providers_completion_stream_at_temperature_zero(
     mode: str, token: str, cassette: Cassette
 ) -> None:
     client = {"api_key": token, "provider": "together"}
-    with cassette("text-generation/stream-together"):
+    with cassette("text-generation-stream/together"):
         chunks = _collect(
             mode, client, prompt="Paris is", max_new_tokens=10, temperature=0, model=MIXTRAL
         )
