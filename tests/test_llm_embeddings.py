@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+import httpx2
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from hf_tools import HFLLM, HFEmbeddings
+from hf_tools import HFLLM, HFEmbeddings, InvalidInputError
 from hf_tools.http import HFRequest
 from hf_tools.testing import DUMMY_TOKEN, use_cassette
 
@@ -141,3 +143,41 @@ def test_embeddings_on_a_provider_that_serves_them(mode: str, cassette: Cassette
         else:
             vector = asyncio.run(embeddings.aembed_query(text))
     assert len(vector) == 4096 and all(isinstance(x, float) for x in vector)
+
+
+def test_llm_stream_reports_each_token_to_callbacks_and_raises_typed_errors(
+    cassette: Cassette,
+) -> None:
+    tokens: list[str] = []
+
+    class Collect(BaseCallbackHandler):
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            tokens.append(token)
+
+    llm = _llm(model=LLAMA, max_new_tokens=50, seed=0)
+    with cassette("text-generation-stream/tgi"):
+        text = "".join(llm.stream(QUESTION, config={"callbacks": [Collect()]}))
+    assert "".join(tokens) == text and len(tokens) == 50
+    story = "Write a short story about a robot that becomes sentient and takes over the world."
+    with cassette("text-generation-stream/tgi-error"), pytest.raises(InvalidInputError):
+        list(_llm(model=LLAMA, max_new_tokens=10000).stream(story))
+
+
+def test_llm_sends_stop_and_call_time_parameters() -> None:
+    bodies: list[Any] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        bodies.append(json.loads(request.content))
+        return httpx2.Response(200, json=[{"generated_text": "ok"}])
+
+    llm = _llm(base_url="https://example.test/tgi", temperature=0.5, max_new_tokens=5)
+    llm.client.close()
+    llm.client._http = httpx2.Client(transport=httpx2.MockTransport(answer))
+    assert llm.invoke("hi", stop=["\n"], top_k=3) == "ok"
+    llm.close()
+    assert bodies[0]["parameters"] == {
+        "max_new_tokens": 5,
+        "temperature": 0.5,
+        "top_k": 3,
+        "stop": ["\n"],
+    }

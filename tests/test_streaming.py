@@ -130,7 +130,7 @@ def test_a_providers_completion_stream_at_temperature_zero(
 # ------------------------------------------------------ limits and failures (loopback-free)
 
 
-def _sse_client(body: bytes, mode: str, **kw: Any) -> dict[str, Any]:
+def _sse_client(body: bytes, **kw: Any) -> dict[str, Any]:
     def answer(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
@@ -147,13 +147,13 @@ _TOKENS = b"".join(
 @pytest.mark.parametrize("mode", MODES)
 def test_a_stream_cut_before_its_last_token_is_a_connection_error(mode: str) -> None:
     with pytest.raises(HFConnectionError, match="ended before the model finished"):
-        _collect(mode, _sse_client(_TOKENS, mode), prompt="hi")
+        _collect(mode, _sse_client(_TOKENS), prompt="hi")
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_stream_is_read_within_the_body_cap(mode: str) -> None:
     with pytest.raises(ResponseTooLargeError):
-        _collect(mode, _sse_client(_TOKENS, mode, max_json_bytes=1000), prompt="hi")
+        _collect(mode, _sse_client(_TOKENS, max_json_bytes=1000), prompt="hi")
 
 
 def test_only_text_generation_streams() -> None:
@@ -268,3 +268,21 @@ def test_the_tool_says_which_parameters_were_dropped(token: str, cassette: Casse
         )
     assert message.artifact.dropped_parameters == ["return_full_text", "stop", "details"]
     assert "dropped: return_full_text, stop, details" in message.content
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_error_status_before_the_stream_is_the_typed_error(mode: str) -> None:
+    body = (
+        b'{"error":"Input validation error: `max_new_tokens` must be <= 4096",'
+        b'"error_type":"validation"}'
+    )
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        assert json.loads(request.content)["stream"] is True
+        assert request.headers["accept"] == "text/event-stream"
+        return httpx2.Response(422, content=body, headers={"content-type": "application/json"})
+
+    client = {"api_key": "hf_x", "base_url": "https://example.test/tgi"}
+    client["transport"] = httpx2.MockTransport(answer)
+    with pytest.raises(InvalidInputError, match="must be <= 4096"):
+        _collect(mode, client, prompt="hi", max_new_tokens=5000)
