@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from hf_tools.langchain._client_fields import HFClientFields
 from hf_tools.tasks.text_generation import (
@@ -30,7 +30,7 @@ __all__ = ["HFLLM"]
 _TASK = "text-generation"
 
 
-class HFLLM(HFClientFields, BaseLLM):
+class HFLLM(HFClientFields, TextGenerationParameters, BaseLLM):
     """Completion model over Hugging Face text generation (TGI, or a provider's completions).
 
     Example:
@@ -42,21 +42,14 @@ class HFLLM(HFClientFields, BaseLLM):
             print(chunk, end="")
         ```
 
-    ``temperature=0`` is greedy decoding (sent to TGI as ``do_sample: false``). Special tokens
-    (``</s>``) are left out of streamed text.
+    The generation parameters are text-generation's (:class:`TextGenerationParameters`:
+    ``max_new_tokens``, ``temperature``, ``top_p``, ``top_k``, ``repetition_penalty``,
+    ``do_sample``, ``return_full_text``, ``stop``, ``seed``, ``details``), sent only when set;
+    call-time keyword arguments override them. ``temperature=0`` is greedy decoding (sent to
+    TGI as ``do_sample: false``). Special tokens (``</s>``) are left out of streamed text.
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
-
-    max_new_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = None
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    do_sample: bool | None = None
-    return_full_text: bool | None = None
-    stop: list[str] | None = None
-    seed: int | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -67,7 +60,7 @@ class HFLLM(HFClientFields, BaseLLM):
         return {"model": self.model, "provider": self.provider, **self._defaults()}
 
     def _defaults(self) -> dict[str, Any]:
-        names = [n for n in TextGenerationParameters.model_fields if n in type(self).model_fields]
+        names = TextGenerationParameters.model_fields
         return {n: v for n in names if (v := getattr(self, n)) is not None}
 
     def _args(self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
