@@ -17,6 +17,7 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from hf_tools import HFLLM, HFEmbeddings, InvalidInputError
 from hf_tools.http import HFRequest
+from hf_tools.tasks.feature_extraction import FeatureExtractionOutput
 from hf_tools.testing import DUMMY_TOKEN, use_cassette
 
 from .conftest import CASSETTES
@@ -114,7 +115,7 @@ def test_llm_streams_token_by_token(mode: str, cassette: Cassette) -> None:
 
 def test_llm_reports_parameters_the_model_dropped(cassette: Cassette) -> None:
     llm = _llm(model="google/flan-t5-large", max_new_tokens=20, do_sample=False)
-    llm_args = {"return_full_text": True, "stop": ["\n"], "details": True}
+    llm_args: dict[str, Any] = {"return_full_text": True, "stop": ["\n"], "details": True}
     with cassette("text-generation/unused-model-kwargs"):
         result = llm.generate(["How are you today?"], **llm_args)
     generation = result.generations[0][0]
@@ -151,7 +152,7 @@ def test_llm_stream_reports_each_token_to_callbacks_and_raises_typed_errors(
     tokens: list[str] = []
 
     class Collect(BaseCallbackHandler):
-        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
             tokens.append(token)
 
     llm = _llm(model=LLAMA, max_new_tokens=50, seed=0)
@@ -181,3 +182,30 @@ def test_llm_sends_stop_and_call_time_parameters() -> None:
         "top_k": 3,
         "stop": ["\n"],
     }
+
+
+def test_aembed_documents_keeps_at_most_max_concurrency_batches_in_flight() -> None:
+    in_flight, peak = 0, 0
+
+    async def run() -> list[list[float]]:
+        embeddings = HFEmbeddings(
+            model=EMBEDDER, api_key=DUMMY_TOKEN, batch_size=1, max_concurrency=2
+        )
+
+        async def answer(texts: list[str]) -> FeatureExtractionOutput:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return FeatureExtractionOutput(vectors=[[float(len(texts[0]))]], pooled=True, shape=[1])
+
+        async def fake_run(task: str, /, **args: Any) -> FeatureExtractionOutput:
+            return await answer(args["texts"])
+
+        embeddings.aclient.run = fake_run  # type: ignore[method-assign]
+        return await embeddings.aembed_documents(["a", "bb", "ccc", "dddd", "eeeee"])
+
+    vectors = asyncio.run(run())
+    assert vectors == [[1.0], [2.0], [3.0], [4.0], [5.0]]  # in order
+    assert peak == 2

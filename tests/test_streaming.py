@@ -282,7 +282,7 @@ def test_an_error_status_before_the_stream_is_the_typed_error(mode: str) -> None
         assert request.headers["accept"] == "text/event-stream"
         return httpx2.Response(422, content=body, headers={"content-type": "application/json"})
 
-    client = {"api_key": "hf_x", "base_url": "https://example.test/tgi"}
+    client: dict[str, Any] = {"api_key": "hf_x", "base_url": "https://example.test/tgi"}
     client["transport"] = httpx2.MockTransport(answer)
     with pytest.raises(InvalidInputError, match="must be <= 4096"):
         _collect(mode, client, prompt="hi", max_new_tokens=5000)

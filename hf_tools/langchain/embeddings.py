@@ -1,8 +1,9 @@
 """HFEmbeddings: LangChain ``Embeddings`` over feature extraction, for vector stores.
 
-``embed_documents`` sends ``batch_size`` texts per request (the async twin sends the batches
-concurrently); every request is one :meth:`hf_tools.HFClient.run` of feature-extraction, on
-hf-inference or any provider that serves embeddings (``provider="together"``, ``"nebius"``...).
+``embed_documents`` sends ``batch_size`` texts per request (the async twin sends up to
+``max_concurrency`` batches at once); every request is one :meth:`hf_tools.HFClient.run` of
+feature-extraction, on hf-inference or any provider that serves embeddings
+(``provider="together"``, ``"nebius"``...).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class HFEmbeddings(HFClientFields, Embeddings):
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
     batch_size: int = Field(default=32, ge=1, description="Texts sent per request.")
+    max_concurrency: int = Field(
+        default=4, ge=1, description="Batches in flight at once (async): rate limits stay sane."
+    )
     normalize: bool | None = None
     truncate: bool | None = None
 
@@ -73,8 +77,15 @@ class HFEmbeddings(HFClientFields, Embeddings):
         return self.embed_documents([text])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """:meth:`embed_documents`, the batches sent concurrently (order kept)."""
-        outs = await asyncio.gather(*(self.aclient.run(_TASK, **b) for b in self._batches(texts)))
+        """:meth:`embed_documents`, up to ``max_concurrency`` batches at once (order kept)."""
+        gate = asyncio.Semaphore(self.max_concurrency)
+
+        async def embed(batch: dict[str, Any]) -> FeatureExtractionOutput:
+            async with gate:
+                out: FeatureExtractionOutput = await self.aclient.run(_TASK, **batch)
+                return out
+
+        outs = await asyncio.gather(*(embed(b) for b in self._batches(texts)))
         return [v for out in outs for v in self._vectors(out)]
 
     async def aembed_query(self, text: str) -> list[float]:
