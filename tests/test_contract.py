@@ -60,7 +60,7 @@ def _check(message: Any, spec: TaskSpec[Any, Any], toolkit: HuggingFaceToolkit) 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_tool_call_sync(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
+    spec: TaskSpec[Any, Any], token: str, cassette: Any
 ) -> None:
     toolkit, tool = _tool(spec, token)
     with cassette(f"{spec.task}/success"):
@@ -69,7 +69,7 @@ def test_tool_call_sync(
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 async def test_tool_call_async(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
+    spec: TaskSpec[Any, Any], token: str, cassette: Any
 ) -> None:
     toolkit, tool = _tool(spec, token)
     with cassette(f"{spec.task}/success"):

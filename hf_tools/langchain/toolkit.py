@@ -10,7 +10,7 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from hf_tools.catalog import served_model
-from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient
+from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient, split_transport
 from hf_tools.config import (
     DEFAULT_MAX_BINARY_BYTES,
     DEFAULT_MAX_CONTENT_CHARS,
@@ -92,6 +92,11 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     settings: Settings | None = Field(
         default=None, description="Ready settings, instead of the fields above that state them."
     )
+    transport: Any = Field(
+        default=None,
+        exclude=True,
+        description="An httpx2 transport for every request (tests: httpx2.MockTransport).",
+    )
 
     _client: HFClient = PrivateAttr()
     _aclient: AsyncHFClient = PrivateAttr()
@@ -114,8 +119,9 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
             }
         settings = _with_provider_defaults(settings, served)
         specs = [get_spec(task) for task in served]
-        self._client = HFClient(settings=settings)
-        self._aclient = AsyncHFClient(settings=settings)
+        sync, async_ = split_transport(self.transport)
+        self._client = HFClient(settings=settings, transport=sync)
+        self._aclient = AsyncHFClient(settings=settings, transport=async_)
         self._tools = [
             make_tool(
                 spec,
