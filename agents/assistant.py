@@ -176,7 +176,7 @@ def _is_command(text: str) -> bool:
 
     A path (``/tmp/a.png what is this?``) is a request that starts with a slash.
     """
-    word = text.split()[0]
+    word = text.split()[0] if text.strip() else ""
     return word.startswith("/") and "/" not in word[1:] and "." not in word
 
 

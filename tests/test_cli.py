@@ -249,6 +249,7 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
 
     import agents.assistant
     import agents.chatbot_server
+    from hf_tools.cli.entry import COMMANDS, build_parser
 
     parsers: list[argparse.ArgumentParser] = []
 
@@ -257,14 +258,16 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         raise SystemExit(0)
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", _capture)
-    for entry in (main, agents.assistant.main, agents.chatbot_server.main):
+    for entry in (agents.assistant.main, agents.chatbot_server.main):
         with pytest.raises(SystemExit):
             entry([])
     subcommands = [
         p
-        for a in parsers[0]._actions
+        for command in COMMANDS
+        for a in build_parser(command)._actions
         if isinstance(a, argparse._SubParsersAction)
-        for p in a.choices.values()
+        for name, p in a.choices.items()
+        if name == command
     ]
     missing = [
         (p.prog, a.dest)
@@ -272,6 +275,7 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         for a in p._actions
         if a.help is None and not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
     ]
-    assert len(parsers) == 3 and len(subcommands) == 4
+    assert len(parsers) == 2 and len(subcommands) == 5
+    assert all(len(p._actions) > 1 for p in subcommands)  # each command's flags were loaded
     assert missing == []
-    assert all(p.description for p in parsers)
+    assert all(p.description for p in [*parsers, *subcommands])

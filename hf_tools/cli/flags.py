@@ -26,6 +26,7 @@ __all__ = [
     "FLAGS",
     "TASKS",
     "Flag",
+    "Repeat",
     "add_chat_flags",
     "add_flags",
     "add_provider_flags",
@@ -330,7 +331,7 @@ TASKS = Flag(
 """Which tools an agent is offered (``task_ids`` reads it)."""
 
 
-class _Repeat(argparse.Action):
+class Repeat(argparse.Action):
     """A repeatable flag whose command-line values replace its variable's (flags win)."""
 
     def __call__(
@@ -340,6 +341,7 @@ class _Repeat(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
+        """Add one value; the first given replaces the variable's list."""
         items = getattr(namespace, self.dest)
         setattr(namespace, self.dest, [*([] if items is self.default else items), values])
 
@@ -385,7 +387,7 @@ def add_flags(
         elif flag.repeat:
             parser.add_argument(
                 flag.flag,
-                action=_Repeat,
+                action=Repeat,
                 type=flag.convert,
                 default=default,
                 metavar=flag.metavar,
