@@ -63,10 +63,26 @@ def _replacements() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda p: -len(p[0]))) + _PHRASES
 
 
+# A phrase cut short at the end of a preview (an agent's event shows the first 200 chars) is
+# still recognised from this many characters on.
+_MIN_CUT = 16
+
+
+def _replace_cut(text: str, old: str, new: str) -> str:
+    """``text`` with a tail that is the start of ``old`` replaced by ``new``."""
+    start = text.rfind(old[:_MIN_CUT])
+    if start < 0 or not old.startswith(text[start:].removesuffix("…")):
+        return text
+    return text[:start] + new
+
+
 def for_person(text: str) -> str:
     """``text`` with its Python- and LLM-facing advice reworded for the command line."""
     for old, new in _replacements():
-        text = text.replace(old, new)
+        if old in text:
+            text = text.replace(old, new)
+        else:
+            text = _replace_cut(text, old, new)
     return _MODELS_KEY.sub(r"with --task-model \1=MODEL", text)
 
 
