@@ -78,10 +78,11 @@ def _pair(text: str) -> tuple[str, str]:
     return task.strip(), value.strip()
 
 
-def _token_from(path: Path) -> Any:
+def _token_from(name: str) -> Any:
     """The api key in a token file (as ``hf auth login`` writes it), as a SecretStr."""
     from pydantic import SecretStr
 
+    path = Path(name)
     try:
         with path.expanduser().open(encoding="utf-8") as handle:
             token = handle.read(4096).strip()  # a token is one short line
@@ -150,7 +151,6 @@ _ROWS: tuple[Flag, ...] = (
         "--token-file",
         "read the Hugging Face token from FILE, instead of HF_TOKEN (default: HF_TOKEN, then"
         " `hf auth login`'s file); it goes to Hugging Face hosts only",
-        Path,
         _token_from,
         metavar="FILE",
     ),
