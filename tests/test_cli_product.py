@@ -11,16 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-import httpx2
 import pytest
 
-import hf_tools.http
 from hf_tools.cli import main
 from hf_tools.cli.flags import FLAGS, add_settings_flags, settings_from
 from hf_tools.config import SETTINGS_PARAMETERS, Settings
-from hf_tools.http import HFRequest, RawResponse
 
 from .conftest import CASSETTES, FIXTURES, ROOT
+from .test_cli import fake_server
 
 CLI = [sys.executable, "-m", "hf_tools.cli"]
 
@@ -146,7 +144,7 @@ def test_a_token_file_stands_for_hf_token(
 ) -> None:
     token = tmp_path / "token"
     token.write_text("hf_from_the_file_123\n")
-    seen = _fake_server(monkeypatch, b'[{"label": "POSITIVE", "score": 0.99}]', "application/json")
+    seen = fake_server(monkeypatch, b'[{"label": "POSITIVE", "score": 0.99}]', "application/json")
     argv = ["call", "text_classification", "--args", '{"text": "hi"}', "--token-file", str(token)]
     assert main(argv) == 0
     assert seen[0].headers["authorization"] == "Bearer hf_from_the_file_123"
@@ -155,19 +153,6 @@ def test_a_token_file_stands_for_hf_token(
     with pytest.raises(SystemExit):
         main([*argv[:-1], str(tmp_path / "nope")])
     assert "--token-file" in capsys.readouterr().err
-
-
-def _fake_server(
-    monkeypatch: pytest.MonkeyPatch, body: bytes, kind: str, status: int = 200
-) -> list[HFRequest]:
-    seen: list[HFRequest] = []
-
-    def _answer(_: object, request: HFRequest) -> RawResponse:
-        seen.append(request)
-        return RawResponse(status, httpx2.Headers({"content-type": kind}), body)
-
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
-    return seen
 
 
 def test_call_reads_the_file_the_person_named_wherever_it_is(
@@ -182,7 +167,7 @@ def test_call_reads_the_file_the_person_named_wherever_it_is(
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("HOME", str(tmp_path))
-    seen = _fake_server(monkeypatch, b'[{"label": "tabby", "score": 0.9}]', "application/json")
+    seen = fake_server(monkeypatch, b'[{"label": "tabby", "score": 0.9}]', "application/json")
     argv = ["call", "image_classification", "--args", '{"image": "~/Pictures/cat.png"}']
     assert main(argv) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith("tabby 0.9")
@@ -205,7 +190,7 @@ def test_a_refused_file_says_which_flag_opens_it(
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
     monkeypatch.chdir(tmp_path)
-    _fake_server(monkeypatch, b"[]", "application/json")
+    fake_server(monkeypatch, b"[]", "application/json")
     argv = ["call", "image_classification", "--args", '{"image": "/etc/hf-tools-no-such.png"}']
     assert main(argv) == 1
     out = capsys.readouterr().out
@@ -219,7 +204,7 @@ def test_generated_media_go_to_a_default_folder_that_is_printed(
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
     monkeypatch.chdir(tmp_path)
     png = (FIXTURES / "image.png").read_bytes()
-    _fake_server(monkeypatch, png, "image/png")
+    fake_server(monkeypatch, png, "image/png")
     assert main(["call", "text_to_image", "--args", '{"prompt": "a cat"}']) == 0
     (saved,) = (tmp_path / "hf-tools-out").iterdir()
     assert saved.read_bytes() == png
@@ -249,7 +234,7 @@ def test_messages_are_worded_for_a_person(
     assert "api_key=" not in err and "export HF_TOKEN=hf_..." in err and "--token-file" in err
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
     body = b'{"error": "Model org/gone does not exist"}'
-    _fake_server(monkeypatch, body, "application/json", status=404)
+    fake_server(monkeypatch, body, "application/json", status=404)
     argv = ["call", "text_classification", "--args", '{"text": "hi"}', "--model", "org/gone"]
     assert main(argv) == 1
     out = capsys.readouterr().out
@@ -292,7 +277,7 @@ def test_models_lists_the_hubs_models_for_a_task(
 def test_models_goes_through_the_calls_deadline(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seen = _fake_server(monkeypatch, b"[]", "application/json")
+    seen = fake_server(monkeypatch, b"[]", "application/json")
     argv = ["models", "text-to-image", "--hub-url", "http://127.0.0.1:9", "--timeout", "3"]
     assert main([*argv, "--limit", "5"]) == 0
     assert seen[0].url == (
