@@ -79,10 +79,7 @@ def _replace_cut(text: str, old: str, new: str) -> str:
 def for_person(text: str) -> str:
     """``text`` with its Python- and LLM-facing advice reworded for the command line."""
     for old, new in _replacements():
-        if old in text:
-            text = text.replace(old, new)
-        else:
-            text = _replace_cut(text, old, new)
+        text = text.replace(old, new) if old in text else _replace_cut(text, old, new)
     return _MODELS_KEY.sub(r"with --task-model \1=MODEL", text)
 
 
