@@ -174,7 +174,9 @@ def test_call_reads_the_file_the_person_named_wherever_it_is(
     assert seen[0].content == (pictures / "cat.png").read_bytes()
 
 
-def test_the_agent_reads_only_the_working_directory_and_allowed_folders(tmp_path: Path) -> None:
+def test_the_agent_reads_only_the_working_directory_and_allowed_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hf_tools.cli.flags import chosen_roots, typed_roots
 
     ns = argparse.Namespace(allow_files=[tmp_path / "pics"])
@@ -183,6 +185,8 @@ def test_the_agent_reads_only_the_working_directory_and_allowed_folders(tmp_path
     named.write_bytes(b"x")
     args = {"image": str(named), "text": "a cat\nnot a path", "list": [str(tmp_path / "none")]}
     assert typed_roots(ns, args) == [Path.cwd(), tmp_path / "pics", named.resolve()]
+    monkeypatch.chdir("/")  # a working directory at the root would open every file
+    assert chosen_roots(ns) == [tmp_path / "pics"]
 
 
 def test_a_refused_file_says_which_flag_opens_it(

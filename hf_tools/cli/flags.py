@@ -446,7 +446,10 @@ def chosen_roots(ns: argparse.Namespace) -> list[Path]:
     For the agent and the assistant: the LLM picks the paths, so only folders the person
     named (or is working in) are open to it.
     """
-    return [Path.cwd(), *(getattr(ns, "allow_files", None) or [])]
+    cwd = Path.cwd()
+    # At "/" the working directory would be every file: as the library's default, not then.
+    here = [] if cwd == Path(cwd.anchor) else [cwd]
+    return [*here, *(getattr(ns, "allow_files", None) or [])]
 
 
 def typed_roots(ns: argparse.Namespace, args: Mapping[str, Any]) -> list[Path]:
