@@ -308,3 +308,33 @@ def _no_tools() -> object:
     from hf_tools import HuggingFaceToolkit
 
     return HuggingFaceToolkit(api_key="hf_x", tasks=["text-classification"])
+
+
+def test_every_command_and_app_takes_the_settings_flags() -> None:
+    import agents.assistant
+    import agents.chatbot_server
+    from hf_tools.cli.entry import build_parser
+
+    table = {f.flag for f in FLAGS}
+    parsers = [agents.assistant._parser(), agents.chatbot_server._parser()]
+    for command in ("list", "call", "agent", "models"):
+        (sub,) = [
+            p
+            for a in build_parser(command)._actions
+            if isinstance(a, argparse._SubParsersAction)
+            for name, p in a.choices.items()
+            if name == command
+        ]
+        parsers.append(sub)
+    for parser in parsers:
+        assert table <= {s for a in parser._actions for s in a.option_strings}, parser.prog
+    ns = parsers[1].parse_args(["--timeout", "5", "--hub-url", "http://127.0.0.1:1"])
+    assert settings_from(ns) == {"timeout": 5.0, "hub_url": "http://127.0.0.1:1"}
+
+
+def test_the_demo_names_the_extra_it_needs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "vcr", None)  # as if vcrpy were not installed
+    assert main(["demo", "--cassettes", str(CASSETTES)]) == 2
+    assert "pip install 'hf-tools[testing]'" in capsys.readouterr().err

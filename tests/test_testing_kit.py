@@ -133,11 +133,11 @@ def test_an_httpx_transport_is_refused_by_name() -> None:
 def test_nothing_at_runtime_imports_the_testing_kit() -> None:
     import hf_tools.cli
 
-    modules = sorted(
-        f"hf_tools.cli.{p.stem}"
-        for p in Path(hf_tools.cli.__file__).parent.glob("*.py")
-        if p.stem not in ("__init__", "__main__")
-    ) + ["hf_tools.demo"]  # the demo loads the kit when it runs, not when imported
+    cli = Path(hf_tools.cli.__file__).parent
+    modules = [
+        *sorted(f"hf_tools.cli.{p.stem}" for p in cli.glob("[!_]*.py")),
+        "hf_tools.demo",  # the demo loads the kit when it runs, not when imported
+    ]
     code = (
         "import importlib, json, sys\n"
         "import hf_tools\n"
