@@ -76,7 +76,8 @@ started = time.perf_counter()
 ds = ray.data.read_json(path).map_batches(
     BatchPredictor,
     fn_constructor_kwargs={"task": "text-classification", "base_url": url, "concurrency": 32},
-    compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0.5, batch_size=500, batch_format="pyarrow",
+    compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=0.5, batch_size=500,
+    batch_format="pyarrow",
 )
 ds.write_parquet(out)
 done = time.perf_counter()
@@ -191,19 +192,33 @@ def main() -> None:
             theirs = hand_loop(slow.url, texts, tmp / "h.jsonl")
             ray = None if ns.no_ray else ray_run(slow.url, texts, tmp / "ray")
             one = hf_tools_batch(
-                slow.url, "feature-extraction", texts, tmp / "e1.jsonl", *conc,
-                "--map", "texts=text",
+                slow.url,
+                "feature-extraction",
+                texts,
+                tmp / "e1.jsonl",
+                *conc,
+                "--map",
+                "texts=text",
             )
             listed = hf_tools_batch(
-                slow.url, "feature-extraction", texts, tmp / "e32.jsonl", *conc,
-                "--map", "texts=text", "--rows-per-request", "32",
+                slow.url,
+                "feature-extraction",
+                texts,
+                tmp / "e32.jsonl",
+                *conc,
+                "--map",
+                "texts=text",
+                "--rows-per-request",
+                "32",
             )
         finally:
             slow.stop()
         fast = Server(delay=0.0)
         try:
             small = ns.memory_rows // 10
-            peak_small = peak_memory(fast.url, _rows(tmp / "m1.jsonl", small, "text"), tmp / "m1o.jsonl")
+            peak_small = peak_memory(
+                fast.url, _rows(tmp / "m1.jsonl", small, "text"), tmp / "m1o.jsonl"
+            )
             peak_big = peak_memory(
                 fast.url, _rows(tmp / "m2.jsonl", ns.memory_rows, "text"), tmp / "m2o.jsonl"
             )
@@ -221,7 +236,8 @@ def main() -> None:
         "| contender | seconds | rows/s |",
         "|---|---|---|",
         f"| `hf-tools batch` (text-classification) | {ours:.1f} | {n / ours:.0f} |",
-        f"| asyncio.gather + semaphore over AsyncInferenceClient | {theirs:.1f} | {n / theirs:.0f} |",
+        f"| asyncio.gather + semaphore over AsyncInferenceClient | {theirs:.1f} |"
+        f" {n / theirs:.0f} |",
     ]
     if ray is not None:
         lines.append(

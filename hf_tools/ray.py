@@ -33,7 +33,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from hf_tools.batch import batch_settings
+from hf_tools.batch import batch_settings, with_model
 from hf_tools.batch.runner import BatchStopped, Runner
 from hf_tools.batch.sinks import MemorySink, parquet_columns
 from hf_tools.batch.sources import Source
@@ -77,9 +77,7 @@ class BatchPredictor:
             **settings_arguments: arguments of :meth:`Settings.create` (``provider``...).
         """
         spec = get_spec(task)
-        settings = batch_settings(
-            None, models={spec.task: model} if model else None, **settings_arguments
-        )
+        settings = batch_settings(None, **with_model(settings_arguments, spec.task, model))
         self._loop = asyncio.new_event_loop()
         self._toolset = Toolset(settings, tasks=[spec.task])
         self._tool = self._toolset.get(spec.task)
@@ -133,11 +131,14 @@ def _read(ray: Any, path: str) -> Any:
     return ray.data.read_parquet(path)
 
 
-def run_on_ray(ns: argparse.Namespace, mapping: Mapping[str, str]) -> int:
+def run_on_ray(
+    ns: argparse.Namespace, mapping: Mapping[str, str], settings: Mapping[str, Any]
+) -> int:
     """``hf-tools batch --ray ADDRESS``: the job on a cluster, Parquet written to ``--output``.
 
     ``--ray auto`` joins the cluster this machine runs (or ``RAY_ADDRESS``), else starts a
-    local one. Rows are not resumed (Ray's own retries cover lost workers).
+    local one. ``settings`` are :meth:`Settings.create`'s arguments, sent to each worker.
+    Rows are not resumed (Ray's own retries cover lost workers).
     """
     try:
         import ray
@@ -146,23 +147,10 @@ def run_on_ray(ns: argparse.Namespace, mapping: Mapping[str, str]) -> int:
         raise ConfigurationError(msg) from None
     ray.init(address=None if ns.ray == "auto" else ns.ray, ignore_reinit_error=True)
     try:
-        settings = {
-            k: v
-            for k, v in {
-                "provider": ns.provider,
-                "base_url": ns.base_url,
-                "bill_to": ns.bill_to,
-                "allowed_roots": ns.allow_files,
-                "output_dir": ns.output_dir,
-                "timeout": ns.timeout,
-            }.items()
-            if v is not None
-        }
         out = _read(ray, str(ns.input)).map_batches(
             BatchPredictor,
             fn_constructor_kwargs={
                 "task": ns.task,
-                "model": ns.model,
                 "mapping": dict(mapping),
                 "id_column": ns.id_column,
                 "concurrency": ns.concurrency,

@@ -426,3 +426,16 @@ def test_the_manual_python_snippet_runs_and_prints_what_it_says(
             if follow.startswith("# ")
         ]
         assert capsys.readouterr().out.splitlines() == expected
+
+
+def test_max_retries_bounds_the_calls_of_a_row_that_stays_rate_limited(
+    tmp_path: Path,
+) -> None:
+    data = _jsonl(tmp_path / "in.jsonl", _rows(2))
+    out = tmp_path / "out.jsonl"
+    with BatchServer(rate=0.001, retry_after="0.05", lifetime=60) as closed:
+        args = ["--input", str(data), "--output", str(out), "--max-retries", "2"]
+        assert _batch(closed.url, *args) == 1
+        assert [status for _, status in closed.log] == [429] * 6  # 2 rows x 3 calls
+    errors = _records(tmp_path / "out.jsonl.errors.jsonl")
+    assert {e["error"]["class"] for e in errors} == {"RateLimitError"} and len(errors) == 2

@@ -317,7 +317,7 @@ def test_every_command_and_app_takes_the_settings_flags() -> None:
 
     table = {f.flag for f in FLAGS}
     parsers = [agents.assistant._parser(), agents.chatbot_server._parser()]
-    for command in ("list", "call", "agent", "models"):
+    for command in ("list", "call", "agent", "models", "batch"):
         (sub,) = [
             p
             for a in build_parser(command)._actions

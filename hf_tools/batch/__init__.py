@@ -38,8 +38,10 @@ __all__ = [
     "BatchSummary",
     "JobMismatchError",
     "arun",
+    "batch_settings",
     "job_fingerprint",
     "run",
+    "with_model",
 ]
 
 
@@ -85,6 +87,14 @@ def job_fingerprint(tool: Tool, mapping: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def with_model(arguments: Mapping[str, Any], task: str, model: str | None) -> dict[str, Any]:
+    """Settings arguments with ``model`` serving ``task`` (added to any ``models`` given)."""
+    out = dict(arguments)
+    if model:
+        out["models"] = {**(out.get("models") or {}), task: model}
+    return out
+
+
 def batch_settings(settings: Settings | None, **arguments: Any) -> Settings:
     """Settings whose client never retries: the runner owns retries (see the runner module)."""
     if settings is None:
@@ -124,6 +134,7 @@ async def arun(
     output_dir: str | os.PathLike[str] | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 (a setting: one call's whole time)
     max_attempts: int = 8,
+    max_retry_wait: float | None = None,
     progress: TextIO | bool | None = None,
     progress_interval: float | None = None,
     settings: Settings | None = None,
@@ -147,6 +158,8 @@ async def arun(
         output_dir: folder binary outputs (images, audio) are saved in.
         timeout: seconds one call may take (all of it).
         max_attempts: calls per row at most (rate limits and overloads are retried).
+        max_retry_wait: seconds a row may keep retrying after its first failure (default:
+            the settings' ``retry.max_total_wait``, 60).
         progress: a stream for progress (True: stderr; default: stderr on a terminal).
         progress_interval: seconds between progress updates.
         settings: ready settings (else built from the arguments above and
@@ -160,12 +173,11 @@ async def arun(
     spec = get_spec(task)
     settings = batch_settings(
         settings,
-        models={spec.task: model} if model else None,
         provider=provider,
         allowed_roots=allow_files,
         output_dir=output_dir,
         timeout=timeout,
-        **settings_arguments,
+        **with_model(settings_arguments, spec.task, model),
     )
     mapping = dict(mapping or {})
     stream = default_progress() if progress is None else progress
@@ -190,6 +202,9 @@ async def arun(
             rows_per_request=rows_per_request,
             max_rps=max_rps,
             max_attempts=max_attempts,
+            max_retry_wait=(
+                max_retry_wait if max_retry_wait is not None else settings.retry.max_total_wait
+            ),
             progress=stream or None,
             progress_interval=progress_interval,
         )

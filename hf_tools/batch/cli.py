@@ -1,4 +1,11 @@
-"""``hf-tools batch TASK --input FILE --output FILE``: the command over :func:`hf_tools.batch.run`.
+"""``hf-tools batch TASK --input FILE --output FILE``: the command over :func:`hf_tools.batch.arun`.
+
+A lazily loaded subcommand of ``hf-tools`` (``configure`` / ``run``), also
+``python -m hf_tools.batch``. It takes the settings flags of every command (the CLI's one
+table). The runner owns retries (:mod:`hf_tools.batch.runner`): ``--max-retries N`` gives
+each row N + 1 calls (default 8), ``--max-retry-wait`` bounds how long a row keeps retrying.
+Media paths in the rows are read from the working directory and the ``--allow-files``
+folders.
 
 Exit codes: 0 every row answered; 1 a row failed, or a failure the developer must act on
 (authentication, credit) stopped the run; 2 a usage error (nothing was called).
@@ -11,10 +18,14 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from hf_tools.cli.flags import add_settings_flags, chosen_roots, settings_from
 from hf_tools.errors import ConfigurationError
 
-__all__ = ["add_arguments", "main", "parse_mapping", "run_command"]
+__all__ = ["configure", "main", "parse_mapping", "run", "settings_arguments"]
+
+HELP = "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)"
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
@@ -36,8 +47,8 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``batch`` subcommand's flags."""
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The ``batch`` subcommand's flags, then the settings' (the CLI's one table)."""
     parser.add_argument("task", help="task id or tool name, e.g. text-classification")
     parser.add_argument("--input", required=True, type=Path, help=".jsonl, .csv or .parquet")
     parser.add_argument(
@@ -47,9 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=".jsonl or .parquet (rerun with the same output to resume); with --ray a folder",
     )
     parser.add_argument("--model", help="model id or endpoint URL")
-    parser.add_argument("--provider", help="auto, hf-inference, fal-ai, ... (default hf-inference)")
-    parser.add_argument("--base-url", help="a hf-inference-format server (default: the router)")
-    parser.add_argument("--bill-to", metavar="ORG", help="sent as X-HF-Bill-To (an org pays)")
     parser.add_argument(
         "--map",
         action="append",
@@ -73,50 +81,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="add rows to an output holding another job"
     )
     parser.add_argument(
-        "--allow-files", type=Path, metavar="DIR", help="media paths in rows may come from here"
-    )
-    parser.add_argument("--output-dir", type=Path, help="save images, masks, audio here")
-    parser.add_argument("--timeout", type=float, help="seconds one call may take in all")
-    parser.add_argument(
         "--ray",
         metavar="ADDRESS",
-        help="run on a Ray cluster (an address, or auto for a local one); writes Parquet",
+        help="run on a Ray cluster (an address, or auto: this machine's, else a new local one)",
     )
     parser.add_argument(
         "--ray-workers", type=int, default=2, metavar="N", help="Ray workers (with --ray; 2)"
     )
+    add_settings_flags(
+        parser,
+        helps={
+            "--max-retries": "calls of one row after its first, on 429/503/connection"
+            " failures (default 7: 8 calls)",
+            "--allow-files": "let rows name local media in DIR too (repeatable; default: the"
+            " working directory only)",
+            "--output-dir": "save generated images, audio and masks in DIR (default: base64"
+            " inside the records)",
+        },
+    )
 
 
-def run_command(ns: argparse.Namespace) -> int:
+def settings_arguments(ns: argparse.Namespace) -> dict[str, Any]:
+    """The :meth:`Settings.create` arguments of the parsed flags, with the task's model."""
+    from hf_tools.batch import with_model
+    from hf_tools.tasks import get_spec
+
+    arguments = settings_from(ns)
+    arguments["allowed_roots"] = chosen_roots(ns)
+    return with_model(arguments, get_spec(ns.task).task, ns.model)
+
+
+def run(ns: argparse.Namespace) -> int:
     """Run the parsed command; returns the exit code."""
     from hf_tools import batch
+    from hf_tools.config import Settings
 
     try:
         mapping = parse_mapping(ns.map)
+        arguments = settings_arguments(ns)
         if ns.ray:
             from hf_tools.ray import run_on_ray
 
-            code: int = run_on_ray(ns, mapping)
+            code: int = run_on_ray(ns, mapping, arguments)
             return code
         summary = asyncio.run(
             batch.arun(
                 ns.task,
                 ns.input,
                 output=ns.output,
-                model=ns.model,
-                provider=ns.provider,
-                base_url=ns.base_url,
-                bill_to=ns.bill_to,
                 mapping=mapping,
                 id_column=ns.id_column,
                 concurrency=ns.concurrency,
                 rows_per_request=ns.rows_per_request,
                 max_rps=ns.max_rps,
                 force=ns.force,
-                allow_files=ns.allow_files,
-                output_dir=ns.output_dir,
-                timeout=ns.timeout,
+                max_attempts=8 if ns.max_retries is None else ns.max_retries + 1,
                 progress=sys.stderr,
+                settings=Settings.create(**arguments),
             )
         )
     except ConfigurationError as exc:
@@ -137,6 +158,6 @@ def run_command(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hf_tools.batch``: the same as ``hf-tools batch``."""
-    parser = argparse.ArgumentParser(prog="hf-tools batch", description=__doc__)
-    add_arguments(parser)
-    return run_command(parser.parse_args(argv))
+    parser = argparse.ArgumentParser(prog="hf-tools batch", description=HELP)
+    configure(parser)
+    return run(parser.parse_args(argv))

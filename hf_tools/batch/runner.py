@@ -3,7 +3,9 @@
 Retries: the runner owns them. Its client is built with ``max_retries=0``, so every 429 and
 503 comes back to the runner at once, which then cuts the shared :class:`Throttle` (all
 calls slow down, not just the one that was refused), honours ``Retry-After`` for every
-call, and tries the row again (up to ``max_attempts`` calls per row). Letting the client
+call, and tries the row again (up to ``max_attempts`` calls per row, and no longer than
+``max_retry_wait`` seconds after its first failure: the settings' ``retry.max_total_wait``,
+``--max-retry-wait``). Letting the client
 retry inside a call would hide the congestion from the throttle and multiply the requests a
 rate-limited server sees. Connection failures and 502/504 are retried with backoff; a model
 loading pauses every call for its ``estimated_time``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -131,6 +134,7 @@ class Runner:
         rows_per_request: int = 1,
         max_rps: float | None = None,
         max_attempts: int = 8,
+        max_retry_wait: float = 60.0,
         progress: TextIO | None = None,
         progress_interval: float | None = None,
     ) -> None:
@@ -161,6 +165,7 @@ class Runner:
         self.concurrency = concurrency
         self.rows_per_request = rows_per_request
         self.max_attempts = max_attempts
+        self.max_retry_wait = max_retry_wait
         self.throttle = Throttle(concurrency, max_rps)
         self.stats = Stats()
         self.progress = progress
@@ -255,6 +260,7 @@ class Runner:
     async def _call(self, args: dict[str, Any]) -> ToolResult | ToolFailure:
         """One request with the runner's retries; a developer failure raises BatchStopped."""
         attempt = 0
+        first_failure: float | None = None
         while True:
             started = await self.throttle.acquire()
             self.stats.requests += 1
@@ -266,7 +272,10 @@ class Runner:
                     raise BatchStopped(failure) from failure.error
                 wait = self._retry_wait(failure, attempt, started)
                 attempt += 1
-                if wait is None or attempt >= self.max_attempts:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                late = now - first_failure > self.max_retry_wait
+                if wait is None or attempt >= self.max_attempts or late:
                     return failure
                 self.stats.retried += 1
                 if wait > 0:
