@@ -108,8 +108,13 @@ def test_parquet_in_parquet_out(server: BatchServer, tmp_path: Path) -> None:
     failed = [r for r in table if r["error"] is not None]
     assert len(failed) == 3 and all(r["output"] is None for r in failed)
     assert json.loads(failed[0]["error"])["class"] == "InvalidInputError"
+    assert len(_records(tmp_path / "out.parquet.errors.jsonl")) == 3
+    assert json.loads((tmp_path / "out.parquet.job.json").read_text())["task"] == TASK
     ok = [r for r in table if r["error"] is None]
     assert all(json.loads(r["output"])["labels"][0]["label"].startswith("L-t") for r in ok)
+    calls = len(server.log)
+    assert _batch(server.url, "--input", str(data), "--output", str(out)) == 0  # all done
+    assert len(server.log) == calls and pq.read_table(out).to_pylist() == table
 
 
 # ----------------------------------------------------------------- errors and usage
@@ -439,3 +444,26 @@ def test_max_retries_bounds_the_calls_of_a_row_that_stays_rate_limited(
         assert [status for _, status in closed.log] == [429] * 6  # 2 rows x 3 calls
     errors = _records(tmp_path / "out.jsonl.errors.jsonl")
     assert {e["error"]["class"] for e in errors} == {"RateLimitError"} and len(errors) == 2
+
+
+def test_ctrl_c_keeps_what_is_done_and_exits_130(tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "in.jsonl", _rows(400))
+    out = tmp_path / "out.jsonl"
+    with BatchServer(delay=0.02, lifetime=60) as slow:
+        command = [sys.executable, "-m", "hf_tools.batch", TASK, "--input", str(data)]
+        command += ["--output", str(out), "--base-url", slow.url, "--concurrency", "4"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    assert b"interrupted: the rows done are kept" in err and b"Traceback" not in err
+    done = _records(out)  # every line whole: the interrupt cut no write
+    assert 0 < len(done) < 400

@@ -8,7 +8,8 @@ Media paths in the rows are read from the working directory and the ``--allow-fi
 folders.
 
 Exit codes: 0 every row answered; 1 a row failed, or a failure the developer must act on
-(authentication, credit) stopped the run; 2 a usage error (nothing was called).
+(authentication, credit) stopped the run; 2 a usage error (nothing was called); 130
+interrupted (Ctrl-C; what was done is kept).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hf_tools.errors import ConfigurationError
 
 __all__ = ["configure", "main", "parse_mapping", "run", "settings_arguments"]
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 HELP = "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)"
 
 
@@ -143,6 +145,9 @@ def run(ns: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         sys.stderr.write(f"hf-tools batch: {exc}\n")
         return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted: the rows done are kept in {ns.output}; rerun to go on\n")
+        return EXIT_INTERRUPTED
     if summary.stopped is not None:
         sys.stderr.write(
             f"stopped: {summary.stopped}\nThe rows done are kept in {ns.output}; fix this and"

@@ -183,6 +183,9 @@ class ParquetSink(JsonlSink):
         parquet_module()  # fail before the first call when pyarrow is missing
         super().__init__(path.with_name(path.name + ".rows.jsonl"), job, force=force)
         self.parquet_path = path
+        # The job and the errors are named after the file the person asked for.
+        self.job_path = path.with_name(path.name + ".job.json")
+        self.errors_path = path.with_name(path.name + ".errors.jsonl")
 
     def close(self) -> None:
         """Close the journal, then write the Parquet file from it."""
