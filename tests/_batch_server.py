@@ -2,10 +2,11 @@
 
 Answers text-classification (``POST /models/{model}``) with the recorded body's shape
 (``[[{label, score}, ...]]``) and a label naming the text (``L-<text>``), so each row's answer
-is checkable; feature extraction (``/pipeline/feature-extraction``) with one 4-d vector per
-text, for a string or a list. Behaviours, all optional: ``delay`` per request, a rate limit
-(``rate`` requests/s, then 429 with ``Retry-After``), ``pay_after`` successes then 402, and
-400 for any text containing ``FAIL``. ``log`` records ``(time, status)`` of every answer.
+is checkable; text-to-image for the model ``org/painter`` (a small PNG); feature extraction
+(``/pipeline/feature-extraction``) with one 4-d vector per text, for a string or a list.
+Behaviours, all optional: ``delay`` per request, a rate limit (``rate`` requests/s, then
+429 with ``Retry-After``), ``pay_after`` successes then 402, and 400 for any text containing
+``FAIL``. ``log`` records ``(time, status)`` of every answer.
 
 In-process: ``with BatchServer(...) as server: server.url``. As a process (benchmarks):
 ``python -m tests._batch_server --delay 0.02 --lifetime 600`` prints its port, stops by
@@ -21,8 +22,10 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+IMAGE = (Path(__file__).parent / "fixtures" / "small.png").read_bytes()
 _REASONS = {200: "OK", 400: "Bad Request", 402: "Payment Required", 429: "Too Many Requests"}
 
 
@@ -81,6 +84,9 @@ class BatchServer:
             return 429, {"retry-after": self.retry_after}, b'{"error":"rate limit reached"}'
         if self.pay_after is not None and self.successes >= self.pay_after:
             return 402, {}, b'{"error":"You have exceeded your monthly included credits"}'
+        if path.endswith("/painter"):  # text-to-image: the image's bytes
+            self.successes += 1
+            return 200, {"content-type": "image/png"}, IMAGE
         inputs = json.loads(body)["inputs"]
         texts = inputs if isinstance(inputs, list) else [inputs]
         if any("FAIL" in t for t in texts):
@@ -110,9 +116,10 @@ class BatchServer:
                     await asyncio.sleep(self.delay)
                 status, headers, payload = self.answer(path, body)
                 self.log.append((time.monotonic(), status))
+                kind = headers.pop("content-type", "application/json")
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 writer.write(
-                    f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
+                    f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: {kind}\r\n"
                     f"{extra}content-length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )

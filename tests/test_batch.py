@@ -7,6 +7,7 @@ stopped with the test, and by itself after its lifetime).
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import json
@@ -467,3 +468,29 @@ def test_ctrl_c_keeps_what_is_done_and_exits_130(tmp_path: Path) -> None:
     assert b"interrupted: the rows done are kept" in err and b"Traceback" not in err
     done = _records(out)  # every line whole: the interrupt cut no write
     assert 0 < len(done) < 400
+
+
+def test_binary_parts_go_to_the_output_dir_under_content_addressed_names(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    from tests._batch_server import IMAGE
+
+    rows = [{"id": i, "prompt": f"a cat {i}"} for i in range(3)]
+    pictures = tmp_path / "pictures"
+    summary = batch.run(
+        "text-to-image",
+        rows,
+        model="org/painter",
+        base_url=server.url,
+        output_dir=pictures,
+        progress=False,
+    )
+    assert summary.ok and len(summary.records or []) == 3
+    (name,) = {Path(f).name for r in summary.records or [] for f in r["output"]["files"]}
+    assert name.startswith("image_") and (pictures / name).read_bytes() == IMAGE
+    assert all(r["output"]["image"] == f"<{len(IMAGE)} bytes>" for r in summary.records or [])
+    inline = batch.run(
+        "text-to-image", rows[:1], model="org/painter", base_url=server.url, progress=False
+    )
+    record = (inline.records or [])[0]["output"]
+    assert "files" not in record and base64.b64decode(record["image"]) == IMAGE
