@@ -13,7 +13,8 @@ named provider, "auto", an explicit ``base_url`` or endpoint URL): route
   through the one send path of :mod:`hf_tools.http` (body caps, retries, error mapping, the
   call's deadline); an error is thrown back into the flow;
 * a float -> that many seconds waited (a poll interval);
-* :class:`CheckURL` -> nothing, once a result URL's host passed the media inputs' check;
+* :class:`Fetch` -> the answer of a URL a provider handed back (a result file, a foreign
+  polling host), fetched by the one pinned downloader (:func:`hf_tools.media.fetch`);
 * :class:`Offload` -> the step its function returns (an async driver runs it in a thread).
 
 :func:`run_sync` and :func:`run_async` perform those effects and differ only in the I/O calls,
@@ -21,10 +22,15 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 
 * the token goes only with ``request.auth`` (router URLs, configured servers), ``X-HF-Bill-To``
   with it;
-* a result file (``purpose == "download"``) is untrusted: its host must be a public address,
-  its body is capped by ``max_binary_bytes``, and an HTTP error on it is a
-  :class:`~hf_tools.providers.JobFailedError` (the job's result is gone), never the "model not
-  found" of a 404 on the inference route;
+* a URL a provider hands back and the token does not go to (``request.auth`` False: result
+  files, foreign polling hosts) is untrusted: it is fetched by the pinned downloader (resolved
+  once within the deadline, every address public, the connection to the checked address,
+  result redirects re-checked), its body capped (``max_binary_bytes`` for files), and any
+  failure on it, a refused address included, is a
+  :class:`~hf_tools.providers.JobFailedError` (the job's result failed), never the "model not
+  found" of a 404 on the inference route nor an authentication error;
+* a 3xx answer on any step (a poll, a result) is an error: redirects are followed only by
+  the downloader, for result files, each hop checked;
 * a wait that would pass the deadline is not taken: the call fails with
   :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
   the chain where it is (``asyncio.CancelledError`` propagates).
@@ -44,7 +50,13 @@ from pydantic import BaseModel
 
 from hf_tools import http
 from hf_tools.config import Settings
-from hf_tools.errors import APIError, ConfigurationError, HFTimeoutError, ResponseFormatError
+from hf_tools.errors import (
+    APIError,
+    ConfigurationError,
+    HFTimeoutError,
+    MediaError,
+    ResponseFormatError,
+)
 from hf_tools.http import (
     HFRequest,
     RawResponse,
@@ -69,8 +81,8 @@ from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, ro
 from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
-    "CheckURL",
     "Effect",
+    "Fetch",
     "Flow",
     "Offload",
     "ResolveMedia",
@@ -92,10 +104,11 @@ class ResolveMedia:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckURL:
-    """Check that ``url``'s host is a public address before fetching a result file."""
+class Fetch:
+    """Send ``request`` through the pinned downloader; ``follow``: re-checked redirects."""
 
-    url: str
+    request: HFRequest
+    follow: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +118,7 @@ class Offload:
     run: Callable[[], Step]
 
 
-Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
+Effect = HFRequest | Lookup | ResolveMedia | Fetch | Offload | float
 Flow = Generator[Effect, Any, BaseModel]
 
 
@@ -203,13 +216,32 @@ def _check_wait(step: Send, call: Call[Any], settings: Settings) -> None:
         raise HFTimeoutError(msg, task=call.task, model=call.model)
 
 
-def _download_failed(exc: APIError, step: Send, call: Call[Any]) -> Exception:
-    """An HTTP error on a result file: the job's result is gone, not a missing model."""
+def _what(step: Send) -> str:
+    """The URL of ``step`` as errors name it (no query: it may carry a signature)."""
+    what = "result file" if step.request.purpose == "download" else "job URL"
+    return f"{what} {step.request.url.split('?')[0]}"
+
+
+def _handed_failed(exc: APIError | MediaError, step: Send, call: Call[Any]) -> Exception:
+    """A failure on a URL the provider handed back: the job's result failed.
+
+    Not a missing model (a 404), not an authentication error (a 403 from whatever the URL
+    names), not the LLM's input (a refused address): the provider's answer was unusable.
+    """
+    if isinstance(exc, MediaError):
+        return call.job_failed(f"{call.provider}: the {_what(step)} was refused: {exc.message}")
     if isinstance(exc, ResponseFormatError) or exc.status_code is None:
         return exc  # too large, or no answer at all: keep the precise error
-    url = step.request.url.split("?")[0]
-    msg = f"{call.provider}: the result file {url} could not be fetched (HTTP {exc.status_code})"
+    msg = f"{call.provider}: the {_what(step)} could not be fetched (HTTP {exc.status_code})"
     return call.job_failed(msg)
+
+
+def _refuse_redirect(raw: RawResponse, step: Send, call: Call[Any]) -> None:
+    """A 3xx that reached the flow: the downloader followed what it may, the rest is wrong."""
+    if 300 <= raw.status_code < 400:
+        what = _what(step) if step.request.purpose != "call" else "inference URL"
+        msg = f"{call.provider}: the {what} answered HTTP {raw.status_code} (a redirect)"
+        raise call.job_failed(msg)
 
 
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
@@ -273,16 +305,17 @@ def call_flow(
         if step.delay > 0:
             _check_wait(step, call, settings)
             yield step.delay
-        download = step.request.purpose == "download"
-        if download:
-            yield CheckURL(step.request.url)
+        # Without the token: a host the provider named, fetched only by the pinned downloader.
+        handed = not step.request.auth
         sent = http_request(settings, step.request, call)
+        download = step.request.purpose == "download"
         try:
-            raw: RawResponse = yield sent
-        except APIError as exc:
-            if not download:
+            raw: RawResponse = yield (Fetch(sent, follow=download) if handed else sent)
+        except (APIError, MediaError) as exc:
+            if not (handed or download):
                 raise
-            raise _download_failed(exc, step, call) from None
+            raise _handed_failed(exc, step, call) from None
+        _refuse_redirect(raw, step, call)
         if step.offload:
             step = yield Offload(partial(_next, step, raw, sent))
         else:
@@ -313,10 +346,11 @@ def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> 
         from hf_tools.media import resolve_media
 
         return {f: resolve_media(v, settings) for f, v in effect.values.items()}
-    if isinstance(effect, CheckURL):
-        from hf_tools.media import check_url
+    if isinstance(effect, Fetch):
+        from hf_tools import media
 
-        return check_url(effect.url, settings)
+        given = http.given_transport(client)
+        return media.fetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return effect.run()
     return http._sleep(effect)
@@ -336,10 +370,11 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
         from hf_tools.media import aresolve_media
 
         return {f: await aresolve_media(v, settings) for f, v in effect.values.items()}
-    if isinstance(effect, CheckURL):
-        from hf_tools.media import acheck_url
+    if isinstance(effect, Fetch):
+        from hf_tools import media
 
-        return await acheck_url(effect.url, settings)
+        given = http.given_transport(client)
+        return await media.afetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return await asyncio.to_thread(effect.run)
     return await http._asleep(effect)
