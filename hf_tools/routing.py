@@ -20,6 +20,8 @@ single-flight: concurrent first calls for one model share one lookup, sync (thre
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -36,7 +38,8 @@ from hf_tools.config import (
     check_model,
     is_url,
 )
-from hf_tools.errors import ConfigurationError, ResponseFormatError
+from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseFormatError
+from hf_tools.http import time_left
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -252,21 +255,45 @@ def mapping_url(hub_url: str, model: str) -> str:
     return f"{hub_url.rstrip('/')}/api/models/{path}?expand[]=inferenceProviderMapping"
 
 
+# What one parsed mapping keeps: the Hub maps a model to a few dozen providers at most, and a
+# cached mapping must stay small (512 of them are kept).
+MAX_MAPPING_ENTRIES = 64
+_MAX_FIELD = 256
+# A provider-side model id becomes part of a router path: path segments of plain characters
+# ("org/name", "accounts/fireworks/models/x", "owner/model:version", "@cf/meta/x"), nothing
+# that climbs ("..") or leaves the path ("?", "#", "%", control characters, a leading "/").
+_SEGMENT = re.compile(r"[A-Za-z0-9_@+=~:,-][A-Za-z0-9_.@+=~:,-]*")
+
+
+def is_plain_path(provider_id: str) -> bool:
+    """Whether ``provider_id`` may go into a URL path as it is (see ``_SEGMENT``)."""
+    if not provider_id or len(provider_id) > _MAX_FIELD:
+        return False
+    return all(_SEGMENT.fullmatch(part) for part in provider_id.split("/"))
+
+
+def _field(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= _MAX_FIELD else None
+
+
 def _entry(provider: Any, item: Any) -> ProviderMapping | None:
-    """One mapping entry, or None when it lacks what a route needs."""
+    """One mapping entry, or None when it lacks what a route needs (or is oversized)."""
     if not isinstance(item, Mapping):
         return None
-    provider_id, task = item.get("providerId"), item.get("task")
-    if not (isinstance(provider, str) and isinstance(provider_id, str) and isinstance(task, str)):
+    provider, provider_id = _field(provider), _field(item.get("providerId"))
+    task, status = _field(item.get("task")), _field(str(item.get("status") or "live"))
+    if provider is None or provider_id is None or task is None or status is None:
         return None
-    return ProviderMapping(provider, provider_id, str(item.get("status") or "live"), task)
+    return ProviderMapping(provider, provider_id, status, task)
 
 
 def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
     """A model-info body -> its provider entries in the Hub's order (object or list form).
 
     A model the Hub maps to no provider has no ``inferenceProviderMapping`` key: empty.
-    Incomplete entries are skipped; a body that is not a model info raises.
+    Incomplete or oversized entries are skipped and at most ``MAX_MAPPING_ENTRIES`` kept
+    (a cached mapping stays small whatever the Hub sends); a body that is not a model info
+    raises.
     """
     if not isinstance(body, Mapping):
         msg = f"expected a model info object from the Hub, got {type(body).__name__}"
@@ -279,7 +306,8 @@ def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
     else:
         msg = f"unexpected inferenceProviderMapping shape: {type(raw).__name__}"
         raise ResponseFormatError(msg, model=body.get("id"))
-    return tuple(e for provider, item in pairs if (e := _entry(provider, item)) is not None)
+    found = (e for provider, item in pairs if (e := _entry(provider, item)) is not None)
+    return tuple(itertools.islice(found, MAX_MAPPING_ENTRIES))
 
 
 def _names(entries: Sequence[ProviderMapping]) -> str:
@@ -313,10 +341,16 @@ def resolve(
     serving = [
         m for m in mappings if m.task == wanted and (speaks is None or speaks(m.provider, task))
     ]
+    unsafe = [m for m in serving if not is_plain_path(m.provider_id)]
+    # An id that is not a plain path would send the call (and the token) elsewhere: refused.
+    serving = [m for m in serving if m not in unsafe]
     if provider != AUTO:
         match = next((m for m in serving if m.provider == provider), None)
         if match is not None:
             return Route(match.provider, match.provider_id)
+        bad = next((m for m in unsafe if m.provider == provider), None)
+        if bad is not None:
+            raise _unsafe_id(bad, serving, task, model)
         mapped = any(m.provider == provider and m.task == wanted for m in mappings)
         msg = (
             f"hf-tools cannot send {task} to {provider} yet (no adapter)"
@@ -331,7 +365,20 @@ def resolve(
         live = sorted((m for m in live if m.provider in rank), key=lambda m: rank[m.provider])
     if live:
         return Route(live[0].provider, live[0].provider_id)
+    if unsafe:
+        raise _unsafe_id(unsafe[0], serving, task, model)
     raise _no_live_provider(mappings, serving, task, model, provider_order)
+
+
+def _unsafe_id(
+    bad: ProviderMapping, serving: Sequence[ProviderMapping], task: str, model: str
+) -> NoProviderError:
+    shown = ascii(bad.provider_id[:80])
+    msg = (
+        f"the Hub maps {model} on {bad.provider} to the provider model id {shown}, which is not"
+        f" a plain URL path: refused; other providers that serve it: {_names(serving)}"
+    )
+    return NoProviderError(msg, fitting=[m.provider for m in serving], task=task, model=model)
 
 
 def _no_live_provider(
@@ -377,18 +424,24 @@ class _Flight:
 class MappingCache:
     """Per-process cache of parsed mappings by lookup URL: LRU-bounded, TTL, single-flight.
 
-    A failed lookup is not cached (the next call tries again); every caller waiting on it
-    gets the same error.
+    Bounded twice: ``maxsize`` mappings, and ``max_entries`` provider entries over all of them
+    (each mapping keeps at most ``MAX_MAPPING_ENTRIES``, each field at most 256 characters:
+    the whole cache stays within a few MB). A failed lookup is not cached (the next call tries
+    again); every caller waiting on it gets the same error, and a waiting caller waits no
+    longer than its own call's deadline.
     """
 
     def __init__(
         self,
         *,
         maxsize: int = 512,
+        max_entries: int = 4096,
         ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.maxsize = maxsize
+        self.max_entries = max_entries
+        self._size = 0  # provider entries held, over every mapping
         self.ttl = ttl
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -403,22 +456,32 @@ class MappingCache:
         """Forget every entry (tests; a user who changed provider settings on the Hub)."""
         with self._lock:
             self._entries.clear()
+            self._size = 0
 
     def _cached(self, url: str) -> tuple[ProviderMapping, ...] | None:
         entry = self._entries.get(url)
         if entry is None:
             return None
         if entry.expires <= self._clock():
-            del self._entries[url]
+            self._size -= len(self._entries.pop(url).value)
             return None
         self._entries.move_to_end(url)
         return entry.value
 
     def _store(self, url: str, value: tuple[ProviderMapping, ...]) -> None:
+        old = self._entries.pop(url, None)
+        self._size -= len(old.value) if old is not None else 0
         self._entries[url] = _Entry(value, self._clock() + self.ttl)
-        self._entries.move_to_end(url)
-        while len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
+        self._size += len(value)
+        while len(self._entries) > self.maxsize or (
+            self._size > self.max_entries and len(self._entries) > 1
+        ):
+            self._size -= len(self._entries.popitem(last=False)[1].value)
+
+    @staticmethod
+    def _waited_too_long(url: str) -> HFTimeoutError:
+        msg = f"the Hub lookup {url.split('?')[0]} did not finish within the call's timeout"
+        return HFTimeoutError(msg, task="model-info")
 
     def get(self, url: str, fetch: Callable[[str], Any]) -> tuple[ProviderMapping, ...]:
         """The mappings behind ``url``; ``fetch(url)`` (-> decoded body) runs once at a time."""
@@ -431,7 +494,10 @@ class MappingCache:
             if flight is None:
                 flight = self._flights[url] = _Flight()
         if not leader:
-            flight.done.wait()
+            # Another call's lookup, bounded by that call's deadline: wait within our own.
+            left = time_left()
+            if not flight.done.wait(None if left is None else max(0.0, left)):
+                raise self._waited_too_long(url)
             if flight.error is not None:
                 raise flight.error
             return flight.value
@@ -468,7 +534,13 @@ class MappingCache:
             # Read the outcome even when every caller was cancelled: no "never retrieved".
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._tasks[key] = task
-        return await asyncio.shield(task)
+        left = time_left()
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), left and max(0.0, left))
+        except TimeoutError:
+            if task.done():  # the lookup's own timeout, not our wait
+                raise
+            raise self._waited_too_long(url) from None
 
     async def _alookup(
         self, key: tuple[int, str], url: str, fetch: Callable[[str], Awaitable[Any]]
