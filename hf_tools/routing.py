@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -299,10 +299,11 @@ def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
         msg = f"expected a model info object from the Hub, got {type(body).__name__}"
         raise ResponseFormatError(msg)
     raw = body.get("inferenceProviderMapping") or {}
+    pairs: Iterable[tuple[Any, Any]]
     if isinstance(raw, Mapping):
-        pairs: list[tuple[Any, Any]] = list(raw.items())
-    elif isinstance(raw, list):
-        pairs = [(i.get("provider") if isinstance(i, Mapping) else None, i) for i in raw]
+        pairs = raw.items()
+    elif isinstance(raw, list):  # read lazily: only the first entries are kept
+        pairs = ((i.get("provider") if isinstance(i, Mapping) else None, i) for i in raw)
     else:
         msg = f"unexpected inferenceProviderMapping shape: {type(raw).__name__}"
         raise ResponseFormatError(msg, model=body.get("id"))
