@@ -115,6 +115,11 @@ def api() -> Iterator[_Server]:
     server.close()
 
 
+def _name(host: Any) -> str:
+    """A host as getaddrinfo gets it: anyio passes it IDNA-encoded."""
+    return host.decode("ascii") if isinstance(host, bytes) else str(host)
+
+
 @pytest.fixture
 def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """``{name: [answers]}``: each lookup of a name takes its next answer (the last repeats).
@@ -125,10 +130,11 @@ def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     looked: dict[str, int] = {}
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
-        if host not in table:
+        name = _name(host)
+        if name not in table:
             return _real_getaddrinfo(host, port, *args, **kw)
-        answers = table[host]
-        n = looked[host] = looked.get(host, 0) + 1
+        answers = table[name]
+        n = looked[name] = looked.get(name, 0) + 1
         address = answers[min(n, len(answers)) - 1]
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
@@ -216,7 +222,7 @@ def slow_name(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     release = threading.Event()
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
-        if host == "slow.test":
+        if _name(host) == "slow.test":
             release.wait(10)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
         return _real_getaddrinfo(host, port, *args, **kw)
