@@ -10,7 +10,9 @@ Limits, for hostile or broken servers:
 * One deadline per call (:func:`deadline`, ``request.timeout`` seconds): the pools made by
   :func:`sync_pool` / :func:`async_pool` bound every connect, TLS handshake, read and write by
   the time left, so a server that drips bytes cannot stretch a call; retry waits that would
-  pass it are not taken.
+  pass it are not taken. Names are resolved by :func:`resolve` / :func:`aresolve` (a capped
+  thread pool of their own, awaited at most the time left), and the socket connects to the
+  address found.
 * Every body is read with a cap counted after decompression (:class:`BodyReader`):
   ``request.max_body`` for a 2xx (:class:`ResponseTooLargeError` past it), 64 KB of an error
   body for its message. The connection is closed, not drained.

@@ -128,7 +128,8 @@ class Request:
         payload: the body (JSON or bytes); None for a GET.
         headers: headers this provider needs beyond the driver's own (auth, user agent).
         auth: send the Hugging Face token. True only for router URLs: a token is never sent
-            to a provider's CDN or polling host.
+            to a provider's CDN or polling host, and such a URL is fetched by the pinned
+            downloader (:func:`hf_tools.media.fetch`), never through the shared pool.
         expect: ``"json"`` (decode the body) or ``"bytes"`` (a result file).
         purpose: ``"call"``, ``"poll"`` (a job status) or ``"download"`` (a result URL, to be
             fetched by the same capped, deadline-bound downloader as media inputs).
