@@ -693,13 +693,12 @@ def test_a_redirect_answering_a_poll_is_an_error_not_more_polling(
     moved = exchange("GET", f"{PREDICTIONS}/job42", status=302, answer=_submitted("processing"))
     moved["response"]["headers"]["location"] = ["http://169.254.169.254/"]
     client_kw = {"api_key": token, "provider": "replicate", "timeout": 30.0}
-    with flow_cassette(LIST_FORM, *_replicate(), moved, allow_playback_repeats=True):
-        with pytest.raises(JobFailedError) as info:
-            if mode == "sync":
-                HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
-            else:
-                client = AsyncHFClient(**client_kw)
-                asyncio.run(client.run("text-to-image", prompt=FLUX_PROMPT))
+    flow = flow_cassette(LIST_FORM, *_replicate(), moved, allow_playback_repeats=True)
+    with flow, pytest.raises(JobFailedError) as info:
+        if mode == "sync":
+            HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
+        else:
+            asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT))
     assert "answered HTTP 302 (a redirect)" in str(info.value)
     assert sleeps == [1.0]  # one poll, no more
 
