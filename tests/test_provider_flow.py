@@ -723,3 +723,20 @@ def test_a_provider_id_that_is_not_a_plain_path_is_refused_before_any_call(
     assert "is unavailable right now" in content and FLUX in content
     assert "not a plain URL path: refused" in content
     assert [r.method for r in sent] == ["GET"]  # the Hub lookup only: no POST anywhere
+
+
+@pytest.mark.parametrize("polling_url", ["https://bad host/x", "https://a\x00b.example/x"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_malformed_polling_url_is_the_jobs_failure_not_a_raw_exception(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    polling_url: str,
+    mode: str,
+) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, provider="black-forest-labs")
+    with flow_cassette(*_bfl_polled_at(polling_url)):
+        message = tool_message(toolkit, "text_to_image", BFL_ARGS, mode)
+    assert message.status == "error"
+    assert "black-forest-labs: the job URL" in str(message.content)
+    assert "was refused: the URL" in str(message.content)  # bad host name / not a valid URL
