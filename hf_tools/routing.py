@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from hf_tools.config import (
 )
 from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseFormatError
 from hf_tools.http import time_left
+from hf_tools.providers._base import is_plain_path
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -259,17 +259,6 @@ def mapping_url(hub_url: str, model: str) -> str:
 # cached mapping must stay small (512 of them are kept).
 MAX_MAPPING_ENTRIES = 64
 _MAX_FIELD = 256
-# A provider-side model id becomes part of a router path: path segments of plain characters
-# ("org/name", "accounts/fireworks/models/x", "owner/model:version", "@cf/meta/x"), nothing
-# that climbs ("..") or leaves the path ("?", "#", "%", control characters, a leading "/").
-_SEGMENT = re.compile(r"[A-Za-z0-9_@+=~:,-][A-Za-z0-9_.@+=~:,-]*")
-
-
-def is_plain_path(provider_id: str) -> bool:
-    """Whether ``provider_id`` may go into a URL path as it is (see ``_SEGMENT``)."""
-    if not provider_id or len(provider_id) > _MAX_FIELD:
-        return False
-    return all(_SEGMENT.fullmatch(part) for part in provider_id.split("/"))
 
 
 def _field(value: Any) -> str | None:

@@ -21,10 +21,10 @@ import pytest
 import hf_tools.http
 from hf_tools import AsyncHFClient, HFClient
 from hf_tools.config import Settings
-from hf_tools.errors import HFConnectionError, HFTimeoutError, MediaError
+from hf_tools.errors import HFConnectionError, HFTimeoutError, MediaError, ResponseFormatError
 from hf_tools.http import deadline
 from hf_tools.media import aresolve_media, resolve_media
-from hf_tools.providers import JobFailedError
+from hf_tools.providers import Call, JobFailedError
 from hf_tools.routing import (
     MAX_MAPPING_ENTRIES,
     MappingCache,
@@ -352,3 +352,14 @@ async def test_an_async_caller_waiting_on_another_lookup_keeps_its_own_deadline(
     assert time.monotonic() - started < 0.5 + 1.0
     release.set()
     assert len(await leader) == 1  # the leader's lookup went on, and was cached
+
+
+@pytest.mark.parametrize(
+    "path", ["/fal-ai/../../v1/x/status", "/fal-ai/./x", "/fal-ai//x", "/fal-ai/a%2F..%2Fb"]
+)
+def test_a_router_path_a_provider_handed_back_cannot_climb_to_another_route(path: str) -> None:
+    call = Call(task="text-to-image", provider="fal-ai", model="fal-ai/flux/dev", args=None)  # type: ignore[arg-type]
+    with pytest.raises(ResponseFormatError, match="not a plain path under the router"):
+        call.get(f"https://router.huggingface.co{path}?_subdomain=queue")
+    plain = call.get("https://router.huggingface.co/fal-ai/fal-ai/flux/requests/ab-12/status")
+    assert plain.auth  # a plain router path still carries the token

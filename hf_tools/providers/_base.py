@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -35,6 +37,7 @@ __all__ = [
     "decode_data_uri",
     "dig",
     "download",
+    "is_plain_path",
     "is_url",
     "without_none",
 ]
@@ -46,6 +49,21 @@ HF_INFERENCE = "hf-inference"
 def is_url(value: str) -> bool:
     """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
     return value.startswith(("https://", "http://"))
+
+
+# A provider-side model id, or a path a provider hands back, goes into a router URL: path
+# segments of plain characters ("org/name", "accounts/fireworks/models/x", "owner/model:v",
+# "@cf/meta/x"), nothing that climbs ("..", "."), leaves the path ("?", "#") or hides either
+# ("%", control characters, empty segments, a leading "/").
+_SEGMENT = re.compile(r"[A-Za-z0-9_@+=~:,-][A-Za-z0-9_.@+=~:,-]*")
+_MAX_PLAIN_PATH = 256
+
+
+def is_plain_path(path: str) -> bool:
+    """Whether ``path`` may be put into a URL path as it is (see ``_SEGMENT``)."""
+    if not path or len(path) > _MAX_PLAIN_PATH:
+        return False
+    return all(_SEGMENT.fullmatch(part) for part in path.split("/"))
 
 
 InputT = TypeVar("InputT", bound=BaseModel)
@@ -101,8 +119,16 @@ class Call(Generic[InputT]):
         return f"{self.router_url.rstrip('/')}/{self.provider}"
 
     def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
-        """A GET of ``url``; the token goes along only when ``url`` is a router URL."""
-        under_router = url.startswith(self.router_url.rstrip("/") + "/")
+        """A GET of ``url``; the token goes along only when ``url`` is a router URL.
+
+        A router URL built from a path the provider handed back must stay a plain path: a
+        ``..`` there would send the token to another router route.
+        """
+        root = self.router_url.rstrip("/") + "/"
+        under_router = url.startswith(root)
+        if under_router and not is_plain_path(urlsplit(url[len(root) :]).path):
+            msg = f"the job URL {url[:120]!r} is not a plain path under the router: refused"
+            raise self.format_error(msg)
         expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
 
