@@ -416,7 +416,7 @@ class MappingCache:
 
     Bounded twice: ``maxsize`` mappings, and ``max_entries`` provider entries over all of them
     (each mapping keeps at most ``MAX_MAPPING_ENTRIES``, each field at most 256 characters:
-    the whole cache stays within a few MB). A failed lookup is not cached (the next call tries
+    the whole cache stays under ~25 MB). A failed lookup is not cached (the next call tries
     again); every caller waiting on it gets the same error, and a waiting caller waits no
     longer than its own call's deadline.
     """
@@ -425,7 +425,7 @@ class MappingCache:
         self,
         *,
         maxsize: int = 512,
-        max_entries: int = 4096,
+        max_entries: int = 16_384,
         ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
