@@ -310,7 +310,7 @@ def test_the_mapping_cache_is_bounded_by_size_not_only_entries() -> None:
     huge = _mapping_body(20_000)  # 512 of these once held 738 MB
     assert len(parse_mapping(huge)) == MAX_MAPPING_ENTRIES
     cache = MappingCache()
-    for i in range(200):
+    for i in range(512):
         cache.get(f"https://hub/api/models/m{i}", lambda url: huge)
     held = sum(len(e.value) for e in cache._entries.values())
     assert held <= cache.max_entries and len(cache) == cache.max_entries // MAX_MAPPING_ENTRIES
