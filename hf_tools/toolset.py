@@ -399,7 +399,7 @@ class Tool:
         not a mistake; a provider the developer named that does not serve the model is theirs.
         """
         if isinstance(exc, NoProviderError):
-            return self.settings.provider_for(self.spec.task) == AUTO
+            return exc.hub_fault or self.settings.provider_for(self.spec.task) == AUTO
         return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
 
     def _unavailable_message(self, exc: HFToolsError) -> str:

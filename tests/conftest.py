@@ -145,6 +145,15 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
 
     monkeypatch.setattr(hf_tools.http, "_exchange_sync", _sync)
     monkeypatch.setattr(hf_tools.http, "_exchange_async", _async)
+    # URLs a server handed back (and media URLs) go out through the pinned downloader, each
+    # hop built once its address passed the check.
+    pinned = hf_tools.media._pinned_request
+
+    def _pinned(client: Any, target: Any, request: HFRequest) -> Any:
+        requests.append(request)
+        return pinned(client, target, request)
+
+    monkeypatch.setattr(hf_tools.media, "_pinned_request", _pinned)
     return requests
 
 
