@@ -65,6 +65,7 @@ CLIENT, HUB = "hf_tools HFClient.run (no LangChain)", "InferenceClient in a Stru
 RAW_ASYNC, RAW2_ASYNC = "raw httpx.AsyncClient.post", "raw httpx2.AsyncClient.post"
 BARE_ASYNC = "StructuredTool around raw httpx2 (ainvoke)"
 CLIENT_ASYNC, OURS_ASYNC = "hf_tools AsyncHFClient.run (no LangChain)", "hf_tools tool.ainvoke"
+HUB_ASYNC = "huggingface_hub AsyncInferenceClient"
 FAL_RAW, FAL_CLIENT, FAL_TOOL = (
     "fal-style: raw httpx2 POST + result GET",
     "fal-style: HFClient.run (provider='fal-ai')",
@@ -252,6 +253,8 @@ async def throughput(
     url: str, n: int = 2000, concurrency: int = 64, rounds: int = 6
 ) -> dict[str, list[Stats]]:
     """Section 2: calls/s with ``concurrency`` calls in flight; contenders alternate."""
+    from huggingface_hub import AsyncInferenceClient
+
     from hf_tools import HuggingFaceToolkit
 
     toolkit = HuggingFaceToolkit(api_key="hf_bench", base_url=url, is_custom_endpoint=True)
@@ -271,6 +274,7 @@ async def throughput(
         return (await raw2.post(url, json={"inputs": text, "parameters": {}})).text
 
     bare_tool = StructuredTool.from_function(coroutine=bare, name="bare", description="raw httpx2")
+    hub = AsyncInferenceClient(model=url, token="hf_bench")
     args = {"text": TEXT}
     contenders: dict[str, Callable[[], Awaitable[Any]]] = {
         RAW_ASYNC: raw_call,
@@ -278,6 +282,7 @@ async def throughput(
         BARE_ASYNC: lambda: bare_tool.ainvoke(args),
         CLIENT_ASYNC: lambda: client.run("text-classification", **args),
         OURS_ASYNC: lambda: tool.ainvoke(args),
+        HUB_ASYNC: lambda: hub.text_classification(TEXT),
     }
     results: dict[str, list[Stats]] = {name: [] for name in contenders}
     for _ in range(rounds):
@@ -289,6 +294,7 @@ async def throughput(
     await raw.aclose()
     await raw2.aclose()
     await client.aclose()
+    await hub.close()
     return results
 
 
