@@ -28,6 +28,7 @@ import socket
 import ssl
 import time
 import zlib
+from asyncio.trsock import TransportSocket
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
@@ -231,7 +232,9 @@ class _IdleProbe:
 
     __slots__ = ("_held", "_poll", "_sock")
 
-    def __init__(self, sock: socket.socket, held: tuple[Callable[[], object], ...]) -> None:
+    def __init__(
+        self, sock: socket.socket | TransportSocket, held: tuple[Callable[[], object], ...]
+    ) -> None:
         self._sock = sock
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
@@ -245,8 +248,8 @@ class _IdleProbe:
 
 def _idle_probe(inner: Any) -> _IdleProbe | None:
     """A probe for ``inner``'s socket; None where httpcore2's own answer must be used."""
-    sock = inner.get_extra_info("socket")
-    if not isinstance(sock, socket.socket) or not hasattr(select, "poll"):
+    sock = inner.get_extra_info("socket")  # asyncio hands out a TransportSocket
+    if not isinstance(sock, socket.socket | TransportSocket) or not hasattr(select, "poll"):
         return None  # trio's socket, or no poll() (Windows): keep httpcore2's path
     held: list[Callable[[], object]] = []
     tls = inner.get_extra_info("ssl_object")
