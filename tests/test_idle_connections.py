@@ -104,21 +104,18 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[_Se
         httpd.server_close()
 
 
-def _sync_client(tls: ssl.SSLContext | None) -> httpx2.Client:
+def _pool(tls: ssl.SSLContext | None, *, sync: bool) -> Any:
     """The pool hf-tools sends with (its deadline streams), trusting ``tls`` if given."""
     if tls is None:
-        return sync_pool(10)
-    transport = httpx2.HTTPTransport(verify=tls, limits=POOL_LIMITS)
-    http._guard(transport, http._DeadlineBackend)
-    return httpx2.Client(transport=transport, timeout=10)
-
-
-def _async_client(tls: ssl.SSLContext | None) -> httpx2.AsyncClient:
-    if tls is None:
-        return async_pool(10)
-    transport = httpx2.AsyncHTTPTransport(verify=tls, limits=POOL_LIMITS)
-    http._guard(transport, http._AsyncDeadlineBackend)
-    return httpx2.AsyncClient(transport=transport, timeout=10)
+        return sync_pool(10) if sync else async_pool(10)
+    kinds: tuple[Any, Any, Any] = (
+        (httpx2.HTTPTransport, http._DeadlineBackend, httpx2.Client)
+        if sync
+        else (httpx2.AsyncHTTPTransport, http._AsyncDeadlineBackend, httpx2.AsyncClient)
+    )
+    transport = kinds[0](verify=tls, limits=POOL_LIMITS)
+    http._guard(transport, kinds[1])
+    return kinds[2](transport=transport, timeout=10)
 
 
 @pytest.fixture
@@ -155,7 +152,7 @@ async def test_idle_checks_are_answered_by_the_wrapper_async(
 ) -> None:
     httpd, url, tls = served
     httpd.delay = 0.005  # calls overlap, so connections sit idle while others are sent
-    async with _async_client(tls) as client:
+    async with _pool(tls, sync=False) as client:
         for _ in range(3):
             answers = await asyncio.wait_for(
                 asyncio.gather(*(client.post(url, content=b"x") for _ in range(8))), 30
@@ -169,7 +166,7 @@ def test_idle_checks_are_answered_by_the_wrapper_sync(
     served: tuple[_Server, str, Any], slow_checks: list[int], fast_checks: list[bool]
 ) -> None:
     _, url, tls = served
-    with _sync_client(tls) as client:
+    with _pool(tls, sync=True) as client:
         for _ in range(5):
             assert client.post(url, content=b"x").status_code == 200
     assert fast_checks and not any(fast_checks)
@@ -181,7 +178,7 @@ async def test_a_connection_the_server_closed_is_not_reused_async(
 ) -> None:
     httpd, url, tls = served
     httpd.close_after_answer = True
-    async with _async_client(tls) as client:
+    async with _pool(tls, sync=False) as client:
         for _ in range(3):
             answer = await asyncio.wait_for(client.post(url, content=b"x"), 30)
             assert answer.status_code == 200
@@ -195,7 +192,7 @@ def test_a_connection_the_server_closed_is_not_reused_sync(
 ) -> None:
     httpd, url, tls = served
     httpd.close_after_answer = True
-    with _sync_client(tls) as client:
+    with _pool(tls, sync=True) as client:
         for _ in range(3):
             assert client.post(url, content=b"x").status_code == 200
             threading.Event().wait(0.1)
@@ -209,9 +206,9 @@ async def test_bytes_held_above_the_socket_count_as_readable(
     # A TLS record (a close_notify) or a chunk already read off the socket is gone from the
     # kernel's view: the probe must see where anyio and OpenSSL keep it.
     _, url, tls = served
-    async with _async_client(tls) as client:
+    async with _pool(tls, sync=False) as client:
         assert (await client.post(url, content=b"x")).status_code == 200
-        pool: Any = client._transport._pool  # type: ignore[attr-defined]
+        pool: Any = client._transport._pool
         (connection,) = pool.connections
         stream = connection._connection._network_stream
         probe = http._idle_probe(stream._inner)
