@@ -1,0 +1,136 @@
+"""The tasks InferenceClient has that hf-tools gained last: documents, tables, audio parts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from hf_tools import HFClient, HuggingFaceToolkit, get_spec
+from hf_tools.http import HFRequest
+from hf_tools.media import resolve_media
+
+from .conftest import FIXTURES, ROOT
+from .test_provider_flow import tool_message
+
+DOCUMENT = FIXTURES / "document.jpg"
+AUDIO = FIXTURES / "audio.flac"
+MODES = ["sync", "async"]
+
+
+def _request(task: str, model: str | None = None, **args: Any) -> HFRequest:
+    client = HFClient(api_key="hf_x", allowed_roots=[FIXTURES])
+    spec = get_spec(task)
+    inputs = client.validate(spec, args)
+    media = {f: resolve_media(args[f], client.settings) for f in spec.media_fields if f in args}
+    return client.prepare(spec, inputs, media, client.model_for(spec, model))
+
+
+def _toolkit(token: str, task: str, model: str, **kw: Any) -> HuggingFaceToolkit:
+    return HuggingFaceToolkit(
+        api_key=token, tasks=[task], models={task: model}, allowed_roots=[FIXTURES, ROOT], **kw
+    )
+
+
+# --- document-question-answering ------------------------------------------------------------
+
+
+def test_document_qa_sends_image_and_question_inside_inputs() -> None:
+    request = _request("document-question-answering", image=str(DOCUMENT), question="Total?")
+    body = json.loads(request.content)
+    assert body["inputs"]["question"] == "Total?" and body["parameters"] == {}
+    assert base64.b64decode(body["inputs"]["image"]) == DOCUMENT.read_bytes()
+    with_k = _request(
+        "document-question-answering", image=str(DOCUMENT), question="Total?", top_k=2, lang="fr"
+    )
+    assert json.loads(with_k.content)["parameters"] == {"top_k": 2, "lang": "fr"}
+    schema = get_spec("document-question-answering").input_model.model_json_schema()
+    assert sorted(schema["properties"]) == ["image", "question"]  # the knobs are Python-only
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_document_qa_generative_answer_has_no_score(token: str, cassette: Any, mode: str) -> None:
+    toolkit = _toolkit(
+        token, "document-question-answering", "naver-clova-ix/donut-base-finetuned-docvqa"
+    )
+    args = {"image": str(DOCUMENT), "question": "What is the purchase amount?"}
+    with cassette("document-question-answering/success"):
+        msg = tool_message(toolkit, "document_question_answering", args, mode)
+    assert msg.content == "$1,0000,000,00"
+    assert msg.artifact.answers[0].score is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_document_qa_extractive_answer_with_score_and_span(
+    token: str, cassette: Any, mode: str
+) -> None:
+    toolkit = _toolkit(token, "document-question-answering", "impira/layoutlm-document-qa")
+    args = {"image": str(DOCUMENT), "question": "What is the invoice number?"}
+    with cassette("document-question-answering/layoutlm"):
+        msg = tool_message(toolkit, "document_question_answering", args, mode)
+    assert msg.content == "us-001 0.6035"
+    assert (msg.artifact.answers[0].start, msg.artifact.answers[0].end) == (16, 16)
+
+
+# --- tabular-classification / tabular-regression -------------------------------------------
+
+WINE = get_spec("tabular-classification").example["table"]
+FISH = get_spec("tabular-regression").example["table"]
+
+
+def test_tabular_tables_go_as_a_column_map_under_inputs_data() -> None:
+    body = json.loads(_request("tabular-classification", table=WINE).content)
+    assert body == {"inputs": {"data": {c["column"]: c["cells"] for c in WINE}}}
+    # Python callers may pass the map itself; numbers become the text cells the model reads.
+    as_map = _request("tabular-regression", table={"Height": [11.52], "Species": ["Bream"]})
+    assert json.loads(as_map.content)["inputs"]["data"] == {
+        "Height": ["11.52"],
+        "Species": ["Bream"],
+    }
+
+
+def test_tabular_schema_has_no_open_map() -> None:
+    schema = get_spec("tabular-classification").input_model.model_json_schema()
+    table = schema["properties"]["table"]
+    assert table["type"] == "array" and table["items"]["required"] == ["column", "cells"]
+
+
+def test_ragged_tables_are_refused_before_sending() -> None:
+    client = HFClient(api_key="hf_x")
+    with pytest.raises(ValueError, match="same number of cells"):
+        client.validate(
+            get_spec("tabular-regression"),
+            {"table": [{"column": "a", "cells": ["1"]}, {"column": "b", "cells": []}]},
+        )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tabular_classification_one_label_per_row(token: str, cassette: Any, mode: str) -> None:
+    toolkit = _toolkit(token, "tabular-classification", "vvmnnnkv/wine-quality")
+    with cassette("tabular-classification/success"):
+        msg = tool_message(toolkit, "tabular_classification", {"table": WINE}, mode)
+    assert msg.content == "row 1: 5; row 2: 5; row 3: 7"
+    assert msg.artifact.labels == ["5", "5", "7"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tabular_regression_one_value_per_row(token: str, cassette: Any, mode: str) -> None:
+    toolkit = _toolkit(token, "tabular-regression", "scikit-learn/Fish-Weight")
+    with cassette("tabular-regression/success"):
+        msg = tool_message(toolkit, "tabular_regression", {"table": FISH}, mode)
+    assert msg.content == "row 1: 110; row 2: 120; row 3: 130"
+    assert msg.artifact.values == [110.0, 120.0, 130.0]
+
+
+def test_tabular_answers_of_another_shape_are_format_errors() -> None:
+    from hf_tools import ResponseFormatError
+
+    spec = get_spec("tabular-regression")
+    args = spec.input_model.model_validate({"table": FISH})
+    assert spec.hf_inference is not None
+    assert spec.hf_inference.parse([[1, 2.5]], args).values == [1.0, 2.5]
+    for body in ({"error": "x"}, [{"label": "a"}], [True], ["many"]):
+        with pytest.raises(ResponseFormatError):
+            spec.hf_inference.parse(body, args)
