@@ -141,6 +141,10 @@ DEFAULT_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     "visual-question-answering": (),
     "zero-shot-image-classification": (),
     "audio-classification": (),
+    "document-question-answering": (),
+    "tabular-classification": (),
+    "tabular-regression": (),
+    "audio-to-audio": (),
 }
 """``task -> ((provider, Hub model id), ...)``, best first; the first is the task's
 ``default_model``. Every provider here has an adapter for the task (a test checks)."""

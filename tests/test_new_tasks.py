@@ -134,3 +134,42 @@ def test_tabular_answers_of_another_shape_are_format_errors() -> None:
     for body in ({"error": "x"}, [{"label": "a"}], [True], ["many"]):
         with pytest.raises(ResponseFormatError):
             spec.hf_inference.parse(body, args)
+
+
+# --- audio-to-audio -------------------------------------------------------------------------
+
+
+def test_audio_to_audio_sends_the_audio_raw() -> None:
+    request = _request("audio-to-audio", audio=str(AUDIO))
+    assert request.content == AUDIO.read_bytes()
+    assert request.headers["content-type"] == "audio/flac"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_audio_parts_are_saved_and_never_in_content(
+    token: str, cassette: Any, mode: str, tmp_path: Any
+) -> None:
+    toolkit = _toolkit(token, "audio-to-audio", "speechbrain/sepformer-wham", output_dir=tmp_path)
+    with cassette("audio-to-audio/success"):
+        msg = tool_message(toolkit, "audio_to_audio", {"audio": str(AUDIO)}, mode)
+    parts = msg.artifact.parts
+    assert [p.label for p in parts] == ["label_0", "label_1"]
+    assert all(p.mime == "audio/flac" and p.audio.startswith(b"fLaC") for p in parts)
+    saved = sorted(tmp_path.iterdir())
+    assert len(saved) == 2 and {p.path for p in parts} == set(saved)
+    assert {p.read_bytes() for p in saved} == {p.audio for p in parts}
+    content = str(msg.content)
+    assert content.startswith("2 audio parts: label_0 (FLAC, ")
+    assert str(parts[1].path) in content and len(content) < 400
+
+
+def test_audio_parts_of_another_kind_are_format_errors() -> None:
+    from hf_tools import ResponseFormatError
+
+    spec = get_spec("audio-to-audio")
+    args = spec.input_model.model_validate({"audio": str(AUDIO)})
+    assert spec.hf_inference is not None
+    png = base64.b64encode((FIXTURES / "small.png").read_bytes()).decode()
+    for body in ([{"label": "x", "blob": png}], [{"label": "x"}], [{"blob": "%%%"}], "text"):
+        with pytest.raises(ResponseFormatError):
+            spec.hf_inference.parse(body, args)

@@ -10,6 +10,7 @@ from typing import Any
 from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import (
     audio_classification,
+    audio_to_audio,
     automatic_speech_recognition,
     conversational,
     custom,
@@ -78,6 +79,7 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     automatic_speech_recognition.SPEC,
     audio_classification.SPEC,
     text_to_speech.SPEC,
+    audio_to_audio.SPEC,
     custom.SPEC,
 )
 

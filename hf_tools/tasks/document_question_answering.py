@@ -25,6 +25,7 @@ from hf_tools.tasks._base import (
     parse_list_as,
     unwrap_single,
 )
+from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 _TASK = "document-question-answering"
 
@@ -32,7 +33,7 @@ _TASK = "document-question-answering"
 class DocumentQuestionAnsweringInput(ToolInput):
     """Arguments of the document_question_answering tool."""
 
-    image: MediaRef = Field(description="Document image: path, http(s) URL, data URI or base64.")
+    image: MediaRef = IMAGE_FIELD
     question: str = Field(min_length=1, description="Question about the document.")
     # The spec's knobs, for Python callers; left out of the schema an LLM pays for.
     top_k: SkipJsonSchema[int | None] = Field(default=None, ge=1)
@@ -99,8 +100,7 @@ def render(out: DocumentQuestionAnsweringOutput) -> str:
 
 SPEC = TaskSpec(
     task=_TASK,
-    description="Answer a question about a document image (invoice, form, receipt)."
-    " Returns the answer text.",
+    description="Answer a question about a scanned document (invoice, form). Returns the answer.",
     input_model=DocumentQuestionAnsweringInput,
     output_model=DocumentQuestionAnsweringOutput,
     render=render,
@@ -109,4 +109,3 @@ SPEC = TaskSpec(
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse),
 )
-

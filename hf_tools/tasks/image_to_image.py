@@ -25,10 +25,10 @@ class ImageToImageInput(ToolInput):
     image: MediaRef = IMAGE_FIELD
     prompt: str = Field(min_length=1, description="What to change or make of it.")
     negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
-    # Diffusion knobs Python callers may set; left out of the schema an LLM pays for.
+    # Diffusion knobs and seed, for Python callers; left out of the schema an LLM pays for.
     num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
-    seed: int | None = Field(default=None, description="Random seed.")
+    seed: SkipJsonSchema[int | None] = None
 
 
 class ImageToImageOutput(TextToImageOutput):

@@ -87,7 +87,7 @@ def render(out: TabularClassificationOutput) -> str:
 
 SPEC = TaskSpec(
     task=_TASK,
-    description="Classify each row of a table with a tabular model. Returns one label per row.",
+    description="Classify each row of a table. Returns one label per row.",
     input_model=TabularClassificationInput,
     output_model=TabularClassificationOutput,
     render=render,

@@ -36,8 +36,7 @@ def render(out: TabularRegressionOutput) -> str:
 
 SPEC = TaskSpec(
     task=_TASK,
-    description="Predict a number for each row of a table with a tabular model."
-    " Returns one value per row.",
+    description="Predict a number for each row of a table. Returns one value per row.",
     input_model=TabularRegressionInput,
     output_model=TabularRegressionOutput,
     render=render,
