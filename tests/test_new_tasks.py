@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,110 @@ def test_audio_parts_of_another_kind_are_format_errors() -> None:
     for body in ([{"label": "x", "blob": png}], [{"label": "x"}], [{"blob": "%%%"}], "text"):
         with pytest.raises(ResponseFormatError):
             spec.hf_inference.parse(body, args)
+
+
+# --- provider pairs InferenceClient has: hf-inference speech and image edits, deepinfra ASR --
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hf_inference_speaks_a_named_text_to_speech_model(
+    token: str, cassette: Any, mode: str, sent: list[HFRequest]
+) -> None:
+    toolkit = _toolkit(
+        token, "text-to-speech", "espnet/kan-bayashi_ljspeech_vits", provider="hf-inference"
+    )
+    with cassette("text-to-speech/hf-inference") as tape:
+        msg = tool_message(toolkit, "text_to_speech", {"text": "Hello world"}, mode)
+    assert msg.status == "success", msg.content
+    assert [r.url for r in sent] == [
+        "https://router.huggingface.co/hf-inference/models/espnet/kan-bayashi_ljspeech_vits"
+    ]
+    assert json.loads(sent[0].content) == {"inputs": "Hello world", "parameters": {}}
+    assert msg.artifact.audio == tape.responses[0]["body"]["string"]
+    assert msg.artifact.mime == "audio/flac"
+    assert str(msg.content).startswith("Generated FLAC speech, 52 KB")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hf_inference_edits_an_image_with_a_named_model(
+    token: str, cassette: Any, mode: str, sent: list[HFRequest]
+) -> None:
+    toolkit = _toolkit(
+        token, "image-to-image", "lllyasviel/sd-controlnet-depth", provider="hf-inference"
+    )
+    args = {"image": str(FIXTURES / "small.png"), "prompt": "Turn the cat into a tiger."}
+    with cassette("image-to-image/hf-inference"):
+        msg = tool_message(toolkit, "image_to_image", args | {"seed": 7}, mode)
+    assert msg.status == "success", msg.content
+    body = json.loads(sent[0].content)
+    # huggingface_hub's binary-input wire: base64 image, the spec's parameters (no seed).
+    assert body == {
+        "inputs": base64.b64encode((FIXTURES / "small.png").read_bytes()).decode(),
+        "parameters": {"prompt": "Turn the cat into a tiger."},
+    }
+    assert msg.artifact.mime == "image/jpeg" and (msg.artifact.width, msg.artifact.height) == (
+        256,
+        256,
+    )
+
+
+def _hub_multipart(audio: Path, model: str) -> tuple[bytes, str]:
+    from huggingface_hub.hf_api import InferenceProviderMapping
+    from huggingface_hub.inference._providers import PROVIDERS
+
+    helper = PROVIDERS["deepinfra"]["automatic-speech-recognition"]
+    mapping = InferenceProviderMapping(
+        provider="deepinfra",
+        hf_model_id=model,
+        providerId=model,
+        status="live",
+        task="automatic-speech-recognition",
+    )
+    payload = helper._prepare_payload_as_bytes(audio, {}, mapping, None)
+    assert payload is not None
+    return bytes(payload), str(payload.mime_type)
+
+
+def test_deepinfra_transcription_is_huggingface_hubs_multipart() -> None:
+    from hf_tools.providers import Call, get_adapter
+
+    spec = get_spec("automatic-speech-recognition")
+    adapter = get_adapter("deepinfra", "automatic-speech-recognition")
+    call = Call(
+        task=spec.task,
+        provider="deepinfra",
+        model="openai/whisper-large-v3",
+        args=spec.input_model.model_validate({"audio": str(AUDIO)}),
+        media={"audio": resolve_media(str(AUDIO), HFClient(api_key="hf_x").settings)},
+    )
+    ours = adapter.payload(call)
+    theirs, their_type = _hub_multipart(AUDIO, "openai/whisper-large-v3")
+    assert ours.data is not None and ours.content_type is not None
+    # Byte for byte but for the boundary (theirs is random, ours a hash of the parts).
+    boundary, their_boundary = (t.split("boundary=")[1] for t in (ours.content_type, their_type))
+    assert ours.data == theirs.replace(their_boundary.encode(), boundary.encode())
+    assert (
+        adapter.url(call)
+        == "https://router.huggingface.co/deepinfra/v1/openai/audio/transcriptions"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deepinfra_transcribes_with_timed_chunks(token: str, mode: str, tmp_path: Any) -> None:
+    from hf_tools.testing import use_cassette
+
+    from .test_provider_flow import hub, interactions
+
+    model = "openai/whisper-large-v3"
+    mapping = hub(model, ("deepinfra", model, "live", "automatic-speech-recognition"))
+    flow = [mapping, *interactions("automatic-speech-recognition/deepinfra-whisper.yaml")]
+    import yaml
+
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump({"interactions": flow, "version": 1}))
+    toolkit = _toolkit(token, "automatic-speech-recognition", model, provider="deepinfra")
+    args = {"audio": str(AUDIO), "return_timestamps": True}
+    with use_cassette("flow.yaml", library_dir=tmp_path, record_mode="none") as tape:
+        msg = tool_message(toolkit, "automatic_speech_recognition", args, mode)
+    assert tape.all_played and msg.status == "success", msg.content
+    assert msg.content == "A man said to the universe, sir, I exist."
+    assert msg.artifact.chunks[0].timestamp == [0.0, 2.9]

@@ -27,7 +27,7 @@ import pytest
 import hf_tools
 from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 
-from .conftest import CASSETTES, ROOT
+from .conftest import CASSETTES, ROOT, provider_flow
 
 _MARKER = re.compile(r"<!-- (doctest(?::\s*(?P<opts>.*?))?|not run: (?P<why>.+?)) -->")
 
@@ -121,7 +121,7 @@ def test_readme_snippet_runs(
         chain.insert(0, SNIPPETS[k])
     cassettes = next((s.cassettes for s in reversed(chain) if s.cassettes), ())
     if any(
-        hf_tools.get_spec(c.split("/")[0]).hf_inference is None
+        provider_flow(hf_tools.get_spec(c.split("/")[0]))
         for c in cassettes
         if c.split("/")[0] in hf_tools.REGISTRY
     ):
