@@ -70,7 +70,11 @@ DEFAULT_CHAT_BASE_URL = f"{DEFAULT_ROUTER_URL}/v1"
 
 # Our task id -> the Hub's, where they differ (the Hub maps embedding models as
 # feature-extraction).
-_HUB_TASKS = {"sentence-embeddings": "feature-extraction"}
+# The Hub maps vision-language models under ``conversational``: they are chat models.
+_HUB_TASKS = {
+    "sentence-embeddings": "feature-extraction",
+    "image-text-to-text": "conversational",
+}
 
 
 @dataclass(frozen=True, slots=True)

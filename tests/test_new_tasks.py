@@ -281,3 +281,149 @@ def test_deepinfra_transcribes_with_timed_chunks(token: str, mode: str, tmp_path
     assert tape.all_played and msg.status == "success", msg.content
     assert msg.content == "A man said to the universe, sir, I exist."
     assert msg.artifact.chunks[0].timestamp == [0.0, 2.9]
+
+
+# --- image-text-to-text ---------------------------------------------------------------------
+
+VLM = "Qwen/Qwen2.5-VL-7B-Instruct"
+IMAGE = FIXTURES / "image.png"
+
+
+def test_vision_question_is_a_chat_message_with_a_text_and_an_image_part() -> None:
+    request = _request("image-text-to-text", model=VLM, image=str(IMAGE), question="What?")
+    body = json.loads(request.content)
+    assert request.url == "https://router.huggingface.co/v1/chat/completions"
+    assert list(body) == ["model", "messages"] and body["model"] == VLM
+    text, image = body["messages"][0]["content"]
+    assert text == {"type": "text", "text": "What?"}
+    url = image["image_url"]["url"]
+    assert image["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == IMAGE.read_bytes()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_vision_language_model_answers_from_the_router(
+    token: str, cassette: Any, mode: str
+) -> None:
+    toolkit = _toolkit(token, "image-text-to-text", VLM)
+    args = {"image": str(IMAGE), "question": "What is in this image?"}
+    with cassette("image-text-to-text/success"):
+        msg = tool_message(toolkit, "image_text_to_text", args, mode)
+    assert msg.content == "A woman wearing a wide-brimmed hat, photographed outdoors."
+    assert msg.artifact.usage == {"input_tokens": 1213, "output_tokens": 14, "total_tokens": 1227}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_vision_language_model_on_a_provider_its_hub_mapping_names(
+    token: str, mode: str, tmp_path: Path, sent: list[HFRequest]
+) -> None:
+    # The Hub maps a VLM under "conversational": the provider's chat route serves it.
+    import yaml
+
+    from hf_tools.providers import Call, get_adapter
+    from hf_tools.testing import use_cassette
+
+    from .test_provider_flow import exchange, hub, interactions
+
+    spec = get_spec("image-text-to-text")
+    args = {"image": str(IMAGE), "question": "What is in this image?"}
+    call = Call(
+        task=spec.task,
+        provider="nebius",
+        model="Qwen/Qwen2.5-VL-7B-Instruct-fast",
+        args=spec.input_model.model_validate(args),
+        media={"image": resolve_media(str(IMAGE), HFClient(api_key="hf_x").settings)},
+    )
+    body = get_adapter("nebius", spec.task).payload(call).json
+    answer = interactions("image-text-to-text/success.yaml")[0]["response"]["body"]["string"]
+    flow = [
+        hub(VLM, ("nebius", "Qwen/Qwen2.5-VL-7B-Instruct-fast", "live", "conversational")),
+        exchange(
+            "POST",
+            "https://router.huggingface.co/nebius/v1/chat/completions",
+            body,
+            answer=json.loads(answer),
+        ),
+    ]
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump({"interactions": flow, "version": 1}))
+    toolkit = _toolkit(token, "image-text-to-text", VLM, provider="nebius")
+    with use_cassette("flow.yaml", library_dir=tmp_path, record_mode="none") as tape:
+        msg = tool_message(toolkit, "image_text_to_text", args, mode)
+    assert tape.all_played and msg.status == "success", msg.content
+    assert msg.content == "A woman wearing a wide-brimmed hat, photographed outdoors."
+    assert json.loads(sent[-1].content)["model"] == "Qwen/Qwen2.5-VL-7B-Instruct-fast"
+
+
+# --- images in HFChatModel messages ---------------------------------------------------------
+
+
+def _chat_answer(body: dict[str, Any]) -> Any:
+    import httpx2
+
+    answer = {"choices": [{"message": {"role": "assistant", "content": "A hat."}}]}
+    return httpx2.Response(200, json=answer)
+
+
+def _image_message(*images: dict[str, Any]) -> Any:
+    from langchain_core.messages import HumanMessage
+
+    return HumanMessage(content=[{"type": "text", "text": "What is this?"}, *images])
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream"])
+def test_chat_model_inlines_local_image_files_and_passes_urls_as_given(mode: str) -> None:
+    import asyncio
+
+    from .test_chat import _served
+
+    bodies: list[dict[str, Any]] = []
+    responder = _chat_answer
+    if mode == "stream":
+        from .test_chat import _delta, _sse
+
+        def responder(body: dict[str, Any]) -> Any:
+            return _sse(_delta({"role": "assistant", "content": "A hat."}, "stop"), "[DONE]")
+
+    llm = _served(responder, bodies, allowed_roots=[FIXTURES])
+    message = _image_message(
+        {"type": "image", "url": str(FIXTURES / "small.png")},
+        {"type": "image_url", "image_url": {"url": "tests/fixtures/image.png"}},
+        {"type": "image", "url": "https://example.com/cat.png"},
+    )
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the OpenAI part names its file relative to the project
+    try:
+        if mode == "invoke":
+            reply = llm.invoke([message]).content
+        elif mode == "ainvoke":
+            reply = asyncio.run(llm.ainvoke([message])).content
+        else:
+            reply = "".join(str(c.content) for c in llm.stream([message]))
+    finally:
+        os.chdir(cwd)
+    assert reply == "A hat."
+    parts = bodies[0]["messages"][0]["content"]
+    urls = [p["image_url"]["url"] for p in parts[1:]]
+    small = base64.b64encode((FIXTURES / "small.png").read_bytes()).decode()
+    image = base64.b64encode(IMAGE.read_bytes()).decode()
+    assert urls == [
+        f"data:image/png;base64,{small}",
+        f"data:image/png;base64,{image}",
+        "https://example.com/cat.png",
+    ]
+
+
+def test_chat_model_refuses_image_files_outside_its_roots_before_sending(
+    tmp_path: Path,
+) -> None:
+    from hf_tools import MediaError
+
+    from .test_chat import _served
+
+    bodies: list[dict[str, Any]] = []
+    llm = _served(_chat_answer, bodies, allowed_roots=[tmp_path])
+    with pytest.raises(MediaError, match="file not found"):
+        llm.invoke([_image_message({"type": "image", "url": str(IMAGE)})])
+    assert bodies == []

@@ -42,6 +42,7 @@ from hf_tools.tasks._base import Media
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
 from hf_tools.tasks.conversational import ConversationalOutput
 from hf_tools.tasks.feature_extraction import FeatureExtractionOutput
+from hf_tools.tasks.image_text_to_text import ImageTextToTextOutput
 from hf_tools.tasks.image_to_image import ImageToImageOutput
 from hf_tools.tasks.image_to_video import ImageToVideoOutput
 from hf_tools.tasks.text_generation import TextGenerationOutput
@@ -67,6 +68,7 @@ OUTPUTS = {
     "conversational": ConversationalOutput,
     "automatic-speech-recognition": AutomaticSpeechRecognitionOutput,
     "text-to-speech": TextToSpeechOutput,
+    "image-text-to-text": ImageTextToTextOutput,
     "image-to-image": ImageToImageOutput,
     "text-to-video": TextToVideoOutput,
     "image-to-video": ImageToVideoOutput,
@@ -698,6 +700,9 @@ def test_zai_sends_its_headers_and_polls_the_async_result() -> None:
 # Responses as the OpenAI formats document them, for pairs with no recorded body.
 _OPENAI_BODIES = {
     "conversational": {
+        "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
+    },
+    "image-text-to-text": {
         "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
     },
     "text-generation": {"choices": [{"text": "ok", "finish_reason": "stop"}]},

@@ -17,6 +17,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx2
@@ -91,6 +92,7 @@ from hf_tools.http import (
     send_sync,
     sync_pool,
 )
+from hf_tools.langchain.chat_media import ainline_local_images, inline_local_images
 from hf_tools.routing import DEFAULT_CHAT_BASE_URL, chat_url
 from hf_tools.schema import strict_schema
 from hf_tools.tasks._base import response_shape
@@ -670,6 +672,11 @@ class HFChatModel(BaseChatModel, Closeable):
         default=DEFAULT_MAX_JSON_BYTES, description="Largest answer (or stream) read, in bytes."
     )
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    allowed_roots: str | Path | Sequence[str | Path] | None = Field(
+        default=None,
+        description="Folders local image files in messages may come from (default: the"
+        " working directory; [] for none).",
+    )
     stream_usage: bool = False
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
     streaming: bool = False
@@ -723,6 +730,7 @@ class HFChatModel(BaseChatModel, Closeable):
             provider=self.provider,  # its name is checked against the known providers
             router_url=self.router_url,
             bill_to=self.bill_to,
+            allowed_roots=self.allowed_roots,
         )
         self._pools = LoopPools(self._settings.timeout)
         return self
@@ -863,7 +871,7 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self.build_request(messages, stop, **kwargs)
+        request = self.build_request(inline_local_images(messages, self._settings), stop, **kwargs)
         return self._finish(send_sync(self.http, request, self._settings.retry), request)
 
     async def _agenerate(
@@ -873,7 +881,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self.build_request(messages, stop, **kwargs)
+        inlined = await ainline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         return self._finish(raw, request)
 
@@ -884,7 +893,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        inlined = inline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
         response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
@@ -910,7 +920,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        inlined = await ainline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
