@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_HUB_URL",
     "MAPPINGS",
     "Lookup",
+    "Lora",
     "MappingCache",
     "NoProviderError",
     "ProviderMapping",
@@ -78,13 +79,41 @@ _HUB_TASKS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Lora:
+    """A LoRA adapter on the Hub: the repo and the weights file its mapping names.
+
+    A LoRA model is mapped to its base model's ``providerId`` plus ``adapterWeightsPath``;
+    the provider loads the weights from the Hub (huggingface_hub sends the URLs below).
+    """
+
+    model: str
+    weights_path: str
+    hub_url: str = DEFAULT_HUB_URL
+
+    @property
+    def repo_url(self) -> str:
+        """``{hub_url}/{model}`` (replicate's ``lora_weights``)."""
+        return f"{self.hub_url.rstrip('/')}/{self.model}"
+
+    @property
+    def weights_url(self) -> str:
+        """``{hub_url}/{model}/resolve/main/{weights_path}`` (fal's ``loras[].path``)."""
+        return f"{self.repo_url}/resolve/main/{self.weights_path}"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderMapping:
-    """One provider's entry in a model's ``inferenceProviderMapping``."""
+    """One provider's entry in a model's ``inferenceProviderMapping``.
+
+    ``adapter`` (``"lora"``) and ``adapter_weights_path`` are set for an adapter model.
+    """
 
     provider: str
     provider_id: str
     status: str
     task: str
+    adapter: str | None = None
+    adapter_weights_path: str | None = None
 
     @property
     def live(self) -> bool:
@@ -104,6 +133,7 @@ class Route:
     provider: str
     provider_model: str
     url: str | None = None
+    lora: Lora | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +263,8 @@ def settle(
     )
     if route.provider == HF_INFERENCE:
         return _hf_inference_route(settings, spec, route.provider_model)
+    if route.lora is not None:  # the weights are on the Hub the mapping came from
+        return replace(route, lora=replace(route.lora, hub_url=settings.hub_url))
     return route
 
 
@@ -263,7 +295,15 @@ def _entry(provider: Any, item: Any) -> ProviderMapping | None:
     provider_id, task = item.get("providerId"), item.get("task")
     if not (isinstance(provider, str) and isinstance(provider_id, str) and isinstance(task, str)):
         return None
-    return ProviderMapping(provider, provider_id, str(item.get("status") or "live"), task)
+    adapter, weights = item.get("adapter"), item.get("adapterWeightsPath")
+    return ProviderMapping(
+        provider,
+        provider_id,
+        str(item.get("status") or "live"),
+        task,
+        adapter if isinstance(adapter, str) else None,
+        weights if isinstance(weights, str) and weights else None,
+    )
 
 
 def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
@@ -320,7 +360,7 @@ def resolve(
     if provider != AUTO:
         match = next((m for m in serving if m.provider == provider), None)
         if match is not None:
-            return Route(match.provider, match.provider_id)
+            return _route(match, model)
         mapped = any(m.provider == provider and m.task == wanted for m in mappings)
         msg = (
             f"hf-tools cannot send {task} to {provider} yet (no adapter)"
@@ -334,8 +374,15 @@ def resolve(
         rank = {name: i for i, name in enumerate(provider_order)}
         live = sorted((m for m in live if m.provider in rank), key=lambda m: rank[m.provider])
     if live:
-        return Route(live[0].provider, live[0].provider_id)
+        return _route(live[0], model)
     raise _no_live_provider(mappings, serving, task, model, provider_order)
+
+
+def _route(mapping: ProviderMapping, model: str) -> Route:
+    """The route of one mapping entry; an adapter's weights go along (see :class:`Lora`)."""
+    path = mapping.adapter_weights_path
+    lora = Lora(model, path) if path is not None else None
+    return Route(mapping.provider, mapping.provider_id, lora=lora)
 
 
 def _no_live_provider(

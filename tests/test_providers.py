@@ -218,7 +218,7 @@ def _comparable(record: Mapping[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "record",
-    # fal LoRA calls need the Hub's adapterWeightsPath (not adapted yet); ASR bodies were
+    # fal LoRA calls need the Hub mapping's adapterWeightsPath (tests/test_lora.py); ASR bodies were
     # binary, which the recorder did not keep; huggingface.js sent oute-tts its text as
     # `input.inputs`, which both clients' TTS adapters now send as `input.text` (kokoro).
     [

@@ -11,12 +11,15 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from hf_tools.errors import APIError, ResponseFormatError
 from hf_tools.tasks._base import Media, Payload
+
+if TYPE_CHECKING:
+    from hf_tools.routing import Lora
 
 __all__ = [
     "DEFAULT_ROUTER_URL",
@@ -85,6 +88,8 @@ class Call(Generic[InputT]):
         url: the first request's absolute URL when routing fixed it (the hf-inference format:
             ``base_url``, endpoint URLs, the router's chat route); None: the adapter's route
             under :attr:`base`.
+        lora: the LoRA adapter the Hub mapping names (its weights go to the provider); None
+            for a plain model.
     """
 
     task: str
@@ -94,6 +99,7 @@ class Call(Generic[InputT]):
     media: Mapping[str, Media] = field(default_factory=dict)
     router_url: str = DEFAULT_ROUTER_URL
     url: str | None = None
+    lora: Lora | None = None
 
     @property
     def base(self) -> str:
