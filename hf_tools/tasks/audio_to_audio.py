@@ -26,7 +26,7 @@ from hf_tools.tasks._base import (
     TaskSpec,
     ToolInput,
     binary_payload,
-    expect_list,
+    expect_objects,
     snippet,
 )
 from hf_tools.tasks._generated import kilobytes, require_mime, saved_to, wav_seconds, write_named
@@ -95,7 +95,7 @@ def _part(item: Any) -> AudioPart:
 
 def parse(data: Any, args: AudioToAudioInput) -> AudioToAudioOutput:
     """``[{label, blob, content-type}]`` (one object alone too) -> the decoded parts."""
-    items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "audio parts")
+    items = expect_objects(data, _TASK, "audio parts")
     return AudioToAudioOutput(parts=[_part(item) for item in items])
 
 

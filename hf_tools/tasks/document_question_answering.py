@@ -20,10 +20,9 @@ from hf_tools.tasks._base import (
     Payload,
     TaskSpec,
     ToolInput,
-    expect_list,
+    expect_objects,
     fmt_score,
     parse_list_as,
-    unwrap_single,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
@@ -81,8 +80,7 @@ def build(args: DocumentQuestionAnsweringInput, media: Mapping[str, Media]) -> P
 
 def parse(data: Any, args: DocumentQuestionAnsweringInput) -> DocumentQuestionAnsweringOutput:
     """``[{answer, score?, start?, end?}]``, one object, or a nested list of them."""
-    data = unwrap_single(data)
-    items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "a list of answers")
+    items = expect_objects(data, _TASK, "a list of answers")
     answers = parse_list_as(DocumentAnswer, items, _TASK, "answer")
     # Sorted by score where there is one; a generative model's single answer stays as it is.
     answers.sort(key=lambda a: -1.0 if a.score is None else a.score, reverse=True)

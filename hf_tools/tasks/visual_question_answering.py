@@ -14,10 +14,9 @@ from hf_tools.tasks._base import (
     Payload,
     TaskSpec,
     ToolInput,
-    expect_list,
+    expect_objects,
     fmt_score,
     parse_list_as,
-    unwrap_single,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
@@ -59,8 +58,7 @@ def build(args: VisualQuestionAnsweringInput, media: Mapping[str, Media]) -> Pay
 
 def parse(data: Any, args: VisualQuestionAnsweringInput) -> VisualQuestionAnsweringOutput:
     """``[{answer, score}]`` (one object or a nested list from older servers too)."""
-    data = unwrap_single(data)
-    items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "a list of answers")
+    items = expect_objects(data, _TASK, "a list of answers")
     answers = parse_list_as(Answer, items, _TASK, "answer")
     return VisualQuestionAnsweringOutput(
         answers=sorted(answers, key=lambda a: a.score, reverse=True)
