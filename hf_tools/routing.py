@@ -37,6 +37,7 @@ from hf_tools.config import (
     is_url,
 )
 from hf_tools.errors import ConfigurationError, ResponseFormatError
+from hf_tools.providers._base import Lora
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -76,29 +77,6 @@ _HUB_TASKS = {
     "sentence-embeddings": "feature-extraction",
     "image-text-to-text": "conversational",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Lora:
-    """A LoRA adapter on the Hub: the repo and the weights file its mapping names.
-
-    A LoRA model is mapped to its base model's ``providerId`` plus ``adapterWeightsPath``;
-    the provider loads the weights from the Hub (huggingface_hub sends the URLs below).
-    """
-
-    model: str
-    weights_path: str
-    hub_url: str = DEFAULT_HUB_URL
-
-    @property
-    def repo_url(self) -> str:
-        """``{hub_url}/{model}`` (replicate's ``lora_weights``)."""
-        return f"{self.hub_url.rstrip('/')}/{self.model}"
-
-    @property
-    def weights_url(self) -> str:
-        """``{hub_url}/{model}/resolve/main/{weights_path}`` (fal's ``loras[].path``)."""
-        return f"{self.repo_url}/resolve/main/{self.weights_path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +359,7 @@ def resolve(
 def _route(mapping: ProviderMapping, model: str) -> Route:
     """The route of one mapping entry; an adapter's weights go along (see :class:`Lora`)."""
     path = mapping.adapter_weights_path
-    lora = Lora(model, path) if path is not None else None
+    lora = Lora(model, path, DEFAULT_HUB_URL) if path is not None else None
     return Route(mapping.provider, mapping.provider_id, lora=lora)
 
 

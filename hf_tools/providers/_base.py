@@ -11,15 +11,12 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from hf_tools.errors import APIError, ResponseFormatError
 from hf_tools.tasks._base import Media, Payload
-
-if TYPE_CHECKING:
-    from hf_tools.routing import Lora
 
 __all__ = [
     "DEFAULT_ROUTER_URL",
@@ -31,6 +28,7 @@ __all__ = [
     "JobCancelledError",
     "JobFailedError",
     "JobState",
+    "Lora",
     "Reply",
     "Request",
     "Send",
@@ -72,6 +70,29 @@ class JobCancelledError(JobFailedError):
     """The provider reports the job as cancelled (by its side, or by a cancel request)."""
 
     hint: ClassVar[str] = "The job was cancelled before it finished; call the tool again."
+
+
+@dataclass(frozen=True, slots=True)
+class Lora:
+    """A LoRA adapter on the Hub: the repo and the weights file its mapping names.
+
+    A LoRA model is mapped to its base model's ``providerId`` plus ``adapterWeightsPath``;
+    the provider loads the weights from the Hub (huggingface_hub sends the URLs below).
+    """
+
+    model: str
+    weights_path: str
+    hub_url: str
+
+    @property
+    def repo_url(self) -> str:
+        """``{hub_url}/{model}`` (replicate's ``lora_weights``)."""
+        return f"{self.hub_url.rstrip('/')}/{self.model}"
+
+    @property
+    def weights_url(self) -> str:
+        """``{hub_url}/{model}/resolve/main/{weights_path}`` (fal's ``loras[].path``)."""
+        return f"{self.repo_url}/resolve/main/{self.weights_path}"
 
 
 @dataclass(slots=True)  # not frozen: built on every call; treat as immutable
