@@ -37,6 +37,7 @@ from hf_tools.batch import batch_settings, with_model
 from hf_tools.batch.runner import BatchStopped, Runner
 from hf_tools.batch.sinks import MemorySink, parquet_columns
 from hf_tools.batch.sources import Source
+from hf_tools.batch.throttle import Throttle
 from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import get_spec
 from hf_tools.toolset import Toolset
@@ -81,6 +82,8 @@ class BatchPredictor:
         self._loop = asyncio.new_event_loop()
         self._toolset = Toolset(settings, tasks=[spec.task])
         self._tool = self._toolset.get(spec.task)
+        # One throttle for the worker's life: what a batch learnt of the limits holds for the next.
+        self._throttle = Throttle(concurrency, max_rps)
         self._options: dict[str, Any] = {
             "mapping": dict(mapping or {}),
             "id_column": id_column,
@@ -99,7 +102,7 @@ class BatchPredictor:
             msg = "Ray rows need an id column (custom_id, id, or name one): none found"
             raise ConfigurationError(msg)
         sink = MemorySink()
-        runner = Runner(self._tool, sink, **self._options)
+        runner = Runner(self._tool, sink, throttle=self._throttle, **self._options)
         try:
             self._loop.run_until_complete(runner.run(Source(rows, len(rows))))
         except BatchStopped as stopped:

@@ -494,3 +494,20 @@ def test_binary_parts_go_to_the_output_dir_under_content_addressed_names(
     )
     record = (inline.records or [])[0]["output"]
     assert "files" not in record and base64.b64decode(record["image"]) == IMAGE
+
+
+def test_a_rate_limited_list_request_is_not_split_into_more_requests() -> None:
+    rows = [{"id": i, "texts": f"t{i}"} for i in range(8)]
+    with BatchServer(rate=0.001, retry_after="0.05", lifetime=60) as closed:
+        summary = batch.run(
+            "feature-extraction",
+            rows,
+            base_url=closed.url,
+            rows_per_request=8,
+            max_attempts=2,
+            progress=False,
+        )
+        sent = len(closed.log)
+    assert sent == 2  # the list twice, not then each row on its own
+    assert summary.failed == 8
+    assert {r["error"]["class"] for r in summary.records or []} == {"RateLimitError"}

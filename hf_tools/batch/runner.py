@@ -36,6 +36,7 @@ from hf_tools.batch.throttle import Throttle
 from hf_tools.errors import (
     ConfigurationError,
     HFConnectionError,
+    HFTimeoutError,
     ModelLoadingError,
     RateLimitError,
     ServerError,
@@ -52,6 +53,7 @@ LIST_TASKS: dict[str, str] = {
 per text (the wire takes ``{"inputs": [str, ...]}``; the recordings show it)."""
 
 _LIST_ARG = "texts"
+_OVERLOADED = frozenset({502, 503, 504})
 _MAX_RETRY_AFTER = 120.0
 _BACKOFF_BASE, _BACKOFF_CAP = 0.5, 8.0
 _LOADING_WAIT_CAP = 60.0
@@ -109,6 +111,15 @@ def _output(result: ToolResult) -> dict[str, Any]:
     return result.data()
 
 
+def _transient(error: Exception | None) -> bool:
+    """Rate limits, overload, a loading model, timeouts: not caused by one row's input."""
+    if isinstance(error, ServerError):
+        return error.status_code in _OVERLOADED
+    return isinstance(
+        error, RateLimitError | ModelLoadingError | HFConnectionError | HFTimeoutError
+    )
+
+
 def _split(output: BaseModel, field_name: str, count: int) -> list[dict[str, Any]]:
     """One output per text from a list request's output (entry ``i`` of ``field_name``)."""
     entries = getattr(output, field_name)
@@ -137,8 +148,12 @@ class Runner:
         max_retry_wait: float = 60.0,
         progress: TextIO | None = None,
         progress_interval: float | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
-        """Check the job's numbers (a ConfigurationError before any call)."""
+        """Check the job's numbers (a ConfigurationError before any call).
+
+        ``throttle``: one to share (a Ray worker keeps its own across batches); else a new one.
+        """
         if concurrency < 1 or rows_per_request < 1 or max_attempts < 1:
             msg = "concurrency, rows per request and attempts must be at least 1"
             raise ConfigurationError(msg)
@@ -166,7 +181,7 @@ class Runner:
         self.rows_per_request = rows_per_request
         self.max_attempts = max_attempts
         self.max_retry_wait = max_retry_wait
-        self.throttle = Throttle(concurrency, max_rps)
+        self.throttle = throttle if throttle is not None else Throttle(concurrency, max_rps)
         self.stats = Stats()
         self.progress = progress
         self.progress_interval = progress_interval
@@ -252,7 +267,7 @@ class Runner:
             self.throttle.pause(min(error.estimated_time or backoff, _LOADING_WAIT_CAP))
             return 0.0
         if isinstance(error, HFConnectionError) or (
-            isinstance(error, ServerError) and error.status_code in (502, 504)
+            isinstance(error, ServerError) and error.status_code in _OVERLOADED
         ):
             return backoff
         return None
@@ -319,7 +334,13 @@ class Runner:
                 for row, output in zip(rows, outputs, strict=True):
                     self._record(row, output)
                 return
-        for row in rows:  # the list failed: one by one, so each row gets its own error
+            # The answer did not split: one by one below.
+        elif _transient(outcome.error):
+            # Rate limits, overload, timeouts: one by one would only multiply the load.
+            for row in rows:
+                self._record(row, outcome)
+            return
+        for row in rows:  # one row's input may be the cause: each gets its own answer or error
             await self._one(row)
 
     async def _worker(self, queue: asyncio.Queue[list[Row] | None]) -> None:
