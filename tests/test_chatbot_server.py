@@ -16,16 +16,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import StructuredTool
 from starlette.testclient import TestClient
 
-from agents.chatbot_server import (
-    ChatError,
-    SessionStore,
-    _trim,
-    build_server_agent,
-    create_app,
-    load_api_keys,
-    system_prompt,
-)
-from agents.store import MemoryStore, open_store
+from hf_tools.serve.agent import build_server_agent, system_prompt
+from hf_tools.serve.app import create_app
+from hf_tools.serve.auth import load_api_keys
+from hf_tools.serve.errors import ChatError
+from hf_tools.serve.sessions import SessionStore
+from hf_tools.serve.sessions import trim as _trim
+from hf_tools.serve.store import MemoryStore, open_store
 from hf_tools import HuggingFaceToolkit
 from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
@@ -254,7 +251,7 @@ def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = _client(ScriptedChatModel(replies=[_boom, _boom]))
-    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+    with caplog.at_level("ERROR", logger="hf_tools.serve"):
         response = client.post("/sessions/a/messages", json={"message": "hi"})
         streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
     request_id = response.headers["x-request-id"]
@@ -406,7 +403,7 @@ def test_history_is_trimmed_at_a_user_turn() -> None:
 
 
 def test_server_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     assert main(["--port", "0"]) == 2
     assert "export HF_TOKEN" in capsys.readouterr().err
@@ -439,7 +436,7 @@ def test_main_wires_allow_files(
 ) -> None:
     import uvicorn
 
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
@@ -791,12 +788,12 @@ def test_a_stream_over_the_key_limit_says_why() -> None:
 
 def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
     client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
-    with caplog.at_level("INFO", logger="agents.chatbot_server.access"):
+    with caplog.at_level("INFO", logger="hf_tools.serve.access"):
         said = _say(client, "private-id", _KEY_A, "my bank password is hunter2")
         client.get("/sessions/private-id/events", headers=_auth(_KEY_A))
         client.get("/sessions/private-id", headers=_auth("hunter2-guess"))
         client.get("/health")
-    lines = [r.getMessage() for r in caplog.records if r.name == "agents.chatbot_server.access"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "hf_tools.serve.access"]
     assert len(lines) == 4
     text = "\n".join(lines)
     for secret in ("hunter2", "private-id", "bank", _KEY_A):
@@ -823,7 +820,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_main_refuses_a_public_host_without_keys(
     host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     assert main(["--host", host]) == 2
@@ -836,7 +833,7 @@ def test_main_refuses_a_public_host_without_keys(
 def test_main_serves_keys_from_a_file_or_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     keys = tmp_path / "keys"
@@ -846,7 +843,7 @@ def test_main_serves_keys_from_a_file_or_the_environment(
     assert capsys.readouterr().err == ""  # no "open" warning
     run = served[-1]
     assert (run["host"], run["port"], run["access_log"]) == ("0.0.0.0", 9, False)
-    assert run["log_config"]["loggers"]["agents.chatbot_server.access"]["level"] == "INFO"
+    assert run["log_config"]["loggers"]["hf_tools.serve.access"]["level"] == "INFO"
     client = TestClient(run["app"])
     assert client.get("/sessions/a", headers=_auth(_KEY_A)).status_code == 404  # known key
     assert client.get("/sessions/a", headers=_auth(_KEY_B)).status_code == 404
@@ -863,7 +860,7 @@ def test_main_serves_keys_from_a_file_or_the_environment(
 def test_main_on_loopback_without_keys_runs_open_and_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     assert main(["--max-sessions-per-key", "7", "--allowed-host", "chat.example"]) == 0
@@ -897,7 +894,7 @@ def test_a_real_uvicorn_serves_its_own_host_only() -> None:
 
 
 def test_a_restarted_server_keeps_its_conversations(tmp_path: Path) -> None:
-    from agents.store import SqliteStore
+    from hf_tools.serve.store import SqliteStore
 
     def _app(replies: list[Any]) -> Any:
         agent = Agent(ScriptedChatModel(replies=replies), [])
@@ -921,7 +918,7 @@ def test_a_restarted_server_keeps_its_conversations(tmp_path: Path) -> None:
 
 
 def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Path) -> None:
-    from agents.store import SqliteStore
+    from hf_tools.serve.store import SqliteStore
 
     class _Failing(SqliteStore):
         def append_turn(self, owner: str, session_id: str, messages: Any) -> None:
@@ -950,7 +947,7 @@ def test_stream_must_be_a_json_boolean(stream: Any) -> None:
 
 
 def test_help_explains_the_server(capsys: pytest.CaptureFixture[str]) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -963,8 +960,8 @@ def test_help_explains_the_server(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
-    from agents.store import SqliteStore
+    from hf_tools.serve.main import main
+    from hf_tools.serve.store import SqliteStore
 
     served = _serve(monkeypatch)
     monkeypatch.delenv("HF_TOOLS_STORE")
@@ -986,7 +983,7 @@ def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
 def test_hf_token_is_needed_only_for_hugging_face_hosts(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     monkeypatch.delenv("HF_TOKEN")
@@ -1053,7 +1050,7 @@ def test_a_bad_event_id_is_a_400(after: str) -> None:
 
 def test_a_turn_whose_replica_died_ends_with_turn_interrupted() -> None:
     # What a killed replica leaves: events of a turn, no final one, and no lock held.
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     store = MemoryStore()
     model = ScriptedChatModel(replies=["never"])
@@ -1206,7 +1203,7 @@ def test_artifacts_are_served_to_their_owner_only_with_safe_headers() -> None:
 
 @pytest.mark.parametrize("stored", ["text/html", "image/svg+xml", "application/javascript"])
 def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     store = MemoryStore()
     store.put_artifact("-", "s", "a1", stored, b"<script>alert(1)</script>")
@@ -1219,7 +1216,7 @@ def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
 def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> None:
     from pydantic import BaseModel
 
-    from agents.chatbot_artifacts import binary_parts, served_type
+    from hf_tools.serve.artifacts import binary_parts, served_type
     from hf_tools.tasks.text_to_image import TextToImageOutput
 
     def parts(output: object) -> list[tuple[str, str, bytes]]:
@@ -1245,14 +1242,14 @@ def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> No
 
 
 def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Broken(MemoryStore):
         def load(self, owner: str, session_id: str) -> Any:
             raise KeyError("internal detail")
 
     app = create_app(Agent(ScriptedChatModel(), []), store=_Broken())
-    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+    with caplog.at_level("ERROR", logger="hf_tools.serve"):
         response = TestClient(app, raise_server_exceptions=False).get("/sessions/a")
     request_id = response.headers["x-request-id"]
     assert response.status_code == 500 and response.json() == {
@@ -1266,7 +1263,7 @@ def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixt
 def test_openapi_describes_every_route_and_nothing_else() -> None:
     from starlette.routing import Route
 
-    from agents.chatbot_api import ERRORS
+    from hf_tools.serve.api import ERRORS
 
     client = _client(ScriptedChatModel())
     document = client.get("/openapi.json").json()
@@ -1310,8 +1307,8 @@ def test_the_docs_page_renders_the_document_without_script() -> None:
 
 
 def test_every_error_code_is_in_the_docstring_and_the_readme() -> None:
-    import agents.chatbot_server as server
-    from agents.chatbot_api import ERRORS
+    import hf_tools.serve as server
+    from hf_tools.serve.api import ERRORS
 
     readme = (ROOT / "README.md").read_text()
     for code in ERRORS:
@@ -1349,7 +1346,8 @@ def test_cors_preflights_cover_resume_and_artifacts() -> None:
 def test_every_flag_has_an_environment_variable_and_flags_win(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agents.chatbot_server as server
+    import hf_tools.serve.main as server
+    from hf_tools.serve.flags import build_parser, env_name
 
     served = _serve(monkeypatch)
     made: list[dict[str, Any]] = []
@@ -1359,11 +1357,11 @@ def test_every_flag_has_an_environment_variable_and_flags_win(
     monkeypatch.setattr(
         server, "build_server_agent", lambda **kw: agents.append(kw) or real_agent(**kw)
     )
-    parser = server._parser()
+    parser = build_parser()
     for action in parser._actions:
         for flag in action.option_strings:
             if flag.startswith("--") and flag != "--help":
-                assert f"env {server.env_name(flag)}" in (action.help or ""), flag
+                assert f"env {env_name(flag)}" in (action.help or ""), flag
     out = tmp_path / "out"
     monkeypatch.setenv("HF_TOOLS_MAX_MESSAGE_CHARS", "50")
     monkeypatch.setenv("HF_TOOLS_HEARTBEAT", "2.5")
@@ -1384,7 +1382,7 @@ def test_every_flag_has_an_environment_variable_and_flags_win(
 
 
 def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failure() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Flaky(MemoryStore):
         def events_after(self, *args: Any, **kw: Any) -> Any:
@@ -1407,7 +1405,7 @@ def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failur
 
 
 def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Slow(MemoryStore):
         writes: list[int] = []
@@ -1428,7 +1426,7 @@ def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
 
 
 def test_a_store_that_cannot_take_events_fails_the_turn_and_records_nothing() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Full(MemoryStore):
         def append_events(self, *args: Any, **kw: Any) -> list[int]:

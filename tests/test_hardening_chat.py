@@ -21,9 +21,9 @@ from starlette.testclient import TestClient
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hf_tools.media
-from agents.chatbot_server import create_app
-from agents.connections import Connections, guarded
-from agents.store import ConversationStore, MemoryStore, SqliteStore
+from hf_tools.serve.app import create_app
+from hf_tools.serve.connections import Connections, guarded
+from hf_tools.serve.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools import HuggingFaceToolkit
 from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
@@ -312,7 +312,7 @@ def test_main_serves_behind_the_connection_limits_from_flags_and_env(
 ) -> None:
     import uvicorn
 
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))

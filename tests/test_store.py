@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agents.store import (
+from hf_tools.serve.store import (
     SCHEMA_VERSION,
     ConversationStore,
     MemoryStore,
@@ -257,7 +257,7 @@ def test_a_turn_lock_may_be_entered_and_left_on_different_threads(make_store: Fa
 
 _HOLDER = """
 import sys, time
-from agents.store import open_store
+from hf_tools.serve.store import open_store
 store = open_store(sys.argv[1])
 with store.turn("k", "s", wait=5):
     print("held", flush=True)

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage
 
-from agents.chatbot_server import create_app
-from agents.web import CONTENT_SECURITY_POLICY
+from hf_tools.serve.app import create_app
+from hf_tools.serve.web import CONTENT_SECURITY_POLICY
 from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
@@ -206,8 +206,8 @@ def test_the_page_serves_itself_without_a_key_under_a_strict_policy() -> None:
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert client.get("/web/style.css").headers["x-content-type-options"] == "nosniff"
         # Only the page's own files are public: the API and other paths still need the key.
-        assert client.get("/web/../agents/chatbot_server.py").status_code == 401
-        assert client.get("/web/chatbot_server.py").status_code == 401
+        assert client.get("/web/../app.py").status_code == 401
+        assert client.get("/web/app.py").status_code == 401
         assert client.post("/sessions", json={}).status_code == 401
 
 

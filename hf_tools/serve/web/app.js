@@ -1,4 +1,4 @@
-// The chat page of agents.chatbot_server: plain JS, no build step, no inline code (the page
+// The chat page of hf-tools serve: plain JS, no build step, no inline code (the page
 // is served with a Content-Security-Policy of 'self'). It speaks the server's API with fetch:
 // POST /sessions, POST /sessions/{id}/messages with "stream": true (read as Server-Sent
 // Events from the response body: EventSource cannot POST nor send the key), GET

@@ -1,0 +1,140 @@
+"""The server's command line: each flag also read from an ``HF_TOOLS_*`` variable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from hf_tools.serve.store import (
+    DEFAULT_STORE,
+)
+
+
+class Repeat(argparse.Action):
+    """A repeatable flag whose command-line values replace its environment's (flags win)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Append ``values``, dropping the environment's list the first time."""
+        items = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*([] if items is self.default else items), values])
+
+
+def env_name(flag: str) -> str:
+    """The environment variable of a server flag: ``--max-history`` is HF_TOOLS_MAX_HISTORY."""
+    return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The server's flags, each with its ``HF_TOOLS_*`` variable as the default."""
+    parser = argparse.ArgumentParser(
+        prog="hf-tools serve",
+        description=(
+            "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
+            " session, kept in a SQLite file so a restart loses nothing. Clients POST"
+            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); GET /docs describes"
+            " the API. API keys from HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed"
+            " only when the chat model or the tools run on Hugging Face."
+        ),
+        epilog="Each --flag can also come from the environment variable named in its help"
+        " (repeatable ones: comma-separated); a flag given wins over its variable.",
+    )
+
+    def add(flag: str, help: str, default: Any = None, **kw: Any) -> None:
+        name = env_name(flag)
+        raw = os.environ.get(name)
+        shown = "" if default in (None, []) else f"; default {default}"
+        if kw.get("action") is Repeat:
+            convert = kw.get("type", str)
+            default = [convert(v.strip()) for v in (raw or "").split(",") if v.strip()]
+        elif raw is not None:
+            default = raw  # argparse converts a string default with the flag's type
+        parser.add_argument(flag, default=default, help=f"{help} (env {name}{shown})", **kw)
+
+    add("--host", "address to bind (not loopback: needs API keys)", "127.0.0.1")
+    add("--port", "port to listen on", 8000, type=int)
+    add("--store", "sqlite:///path.db or memory", DEFAULT_STORE, metavar="URL")
+    add("--model", "chat model id (org/name[:provider])")
+    add(
+        "--chat-base-url",
+        "OpenAI-compatible /v1 base of the chat model (default: the Hugging Face router)",
+        metavar="URL",
+    )
+    add("--base-url", "inference server of the tools (default: Hugging Face)", metavar="URL")
+    add("--provider", 'inference provider of the tools ("auto", "fal-ai", ...)')
+    add("--tasks", "comma-separated task ids (default: all)")
+    add(
+        "--allow-files",
+        "let tools read local media from DIR (repeatable; default: URLs and data only)",
+        action=Repeat,
+        type=Path,
+        metavar="DIR",
+    )
+    add(
+        "--output-dir",
+        "folder where the tools also write the files they produce (default: none; clients"
+        " fetch artifacts from the store)",
+        type=Path,
+        metavar="DIR",
+    )
+    add("--api-keys-file", "API keys, one a line", type=Path, metavar="FILE")
+    add(
+        "--allowed-host",
+        "another Host header to accept (repeatable; default: the bound address)",
+        action=Repeat,
+        metavar="NAME[:PORT]",
+    )
+    add(
+        "--allowed-origin",
+        "a web origin allowed to call the API, with CORS (repeatable; default: none)",
+        action=Repeat,
+        metavar="SCHEME://HOST[:PORT]",
+    )
+    add(
+        "--turn-wait",
+        "seconds a turn waits for a running turn of its session, on any replica, before a"
+        " 409 session_busy",
+        30.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    for name, default, what in [
+        ("max-sessions", 1000, "conversations held in all"),
+        ("max-sessions-per-key", 100, "conversations held per API key"),
+        ("max-streams", 64, "turns running at once in all"),
+        ("max-streams-per-key", 4, "turns running at once per API key"),
+        ("max-tool-calls-per-key", 4, "tool calls running at once per API key (more wait)"),
+        ("max-history", 40, "messages of a conversation sent to the model"),
+        ("max-message-chars", 4000, "longest user message (413 beyond)"),
+    ]:
+        add(f"--{name}", what, default, type=int, metavar="N")
+    add(
+        "--header-timeout",
+        "seconds a connection may take to send a whole request head (slow ones are closed)",
+        10.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    add(
+        "--max-connections",
+        "open connections; past it a new one evicts the one that waited longest for its"
+        " request head",
+        500,
+        type=int,
+        metavar="N",
+    )
+    add(
+        "--heartbeat",
+        "seconds of silence after which an SSE stream gets a ': ping' comment",
+        15.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    return parser
