@@ -1,4 +1,4 @@
-"""The terminal assistant, from the checkout: ``python -m agents.assistant`` = ``hf-tools assistant``.
+"""The terminal assistant from the checkout: ``python -m agents.assistant``.
 
 It is installed with the package (``hf_tools.assistant``); this module only names it here.
 """

@@ -13,8 +13,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 import hf_tools.assistant
-from hf_tools.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
 from hf_tools import HuggingFaceToolkit
+from hf_tools.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
 from hf_tools.langchain.agent import ToolStart
 from hf_tools.testing import ScriptedChatModel, tool_call
 

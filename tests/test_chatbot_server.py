@@ -16,6 +16,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import StructuredTool
 from starlette.testclient import TestClient
 
+from hf_tools import HuggingFaceToolkit
+from hf_tools.http import HFRequest
+from hf_tools.langchain.agent import Agent
 from hf_tools.serve.agent import build_server_agent, system_prompt
 from hf_tools.serve.app import create_app
 from hf_tools.serve.auth import load_api_keys
@@ -23,9 +26,6 @@ from hf_tools.serve.errors import ChatError
 from hf_tools.serve.sessions import SessionStore
 from hf_tools.serve.sessions import trim as _trim
 from hf_tools.serve.store import MemoryStore, open_store
-from hf_tools import HuggingFaceToolkit
-from hf_tools.http import HFRequest
-from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT, serve_app

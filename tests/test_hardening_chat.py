@@ -21,12 +21,12 @@ from starlette.testclient import TestClient
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hf_tools.media
-from hf_tools.serve.app import create_app
-from hf_tools.serve.connections import Connections, guarded
-from hf_tools.serve.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools import HuggingFaceToolkit
 from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
+from hf_tools.serve.app import create_app
+from hf_tools.serve.connections import Connections, guarded
+from hf_tools.serve.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import serve_app

@@ -22,11 +22,11 @@ import pytest
 from langchain_core.messages import BaseMessage
 from starlette.testclient import TestClient
 
+from benchmarks.chatbot_procs import ModelProcess, Replica, answer_to
+from hf_tools.langchain.agent import Agent
 from hf_tools.serve.app import create_app
 from hf_tools.serve.sessions import SessionStore
 from hf_tools.serve.store import MemoryStore, SqliteStore
-from benchmarks.chatbot_procs import ModelProcess, Replica, answer_to
-from hf_tools.langchain.agent import Agent
 from hf_tools.testing import ScriptedChatModel
 
 from .test_store import needs_postgres, postgres_schema

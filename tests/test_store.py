@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from benchmarks.chatbot_procs import child_env
+from benchmarks.chatbot_procs import postgres_schema as scratch_schema
 from hf_tools.serve.store import (
     SCHEMA_VERSION,
     ConversationStore,
@@ -32,8 +34,6 @@ from hf_tools.serve.store import (
     StoreUnavailable,
     open_store,
 )
-from benchmarks.chatbot_procs import child_env
-from benchmarks.chatbot_procs import postgres_schema as scratch_schema
 from hf_tools.testing import tool_call
 
 Factory = Callable[[], ConversationStore]

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage
 
+from hf_tools.langchain.agent import Agent
 from hf_tools.serve.app import create_app
 from hf_tools.serve.web import CONTENT_SECURITY_POLICY
-from hf_tools.langchain.agent import Agent
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import ROOT, serve_app, task_toolkit

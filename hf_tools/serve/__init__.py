@@ -86,7 +86,8 @@ server reads no local file at all: media arguments must be http(s) URLs or base6
 ``--allow-files DIR`` (repeatable) lets tools read media from those folders only.
 
 Run it: ``HF_TOKEN=hf_... hf-tools serve --port 8000 [--store URL] [--allow-files DIR]
-[--api-keys-file FILE]`` (needs the ``server`` extra: ``pip install "hf-tools[server]"``; ``--help`` lists the rest, each flag also read from ``HF_TOOLS_<FLAG>``). The token
-is needed only when ``--chat-base-url`` or ``--base-url`` is a Hugging Face host (both
-default to one).
+[--api-keys-file FILE]`` (needs the ``server`` extra: ``pip install "hf-tools[server]"``;
+``--help`` lists the rest, each flag also read from ``HF_TOOLS_<FLAG>``). The token is
+needed only when ``--chat-base-url`` or ``--base-url`` is a Hugging Face host (both default
+to one).
 """
