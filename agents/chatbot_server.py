@@ -10,7 +10,7 @@ import sys
 
 from hf_tools.serve.agent import build_server_agent, system_prompt
 from hf_tools.serve.app import create_app
-from hf_tools.serve.main import main
+from hf_tools.serve.command import main
 
 __all__ = ["build_server_agent", "create_app", "main", "system_prompt"]
 

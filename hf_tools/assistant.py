@@ -38,7 +38,16 @@ from hf_tools.langchain.agent import (
     ToolStart,
 )
 
-__all__ = ["DEFAULT_MODEL", "HELP", "SYSTEM_PROMPT", "build_agent", "chat", "main"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "HELP",
+    "SYSTEM_PROMPT",
+    "build_agent",
+    "chat",
+    "configure",
+    "main",
+    "run",
+]
 
 DEFAULT_MODEL = DEFAULT_AGENT_MODEL
 
@@ -332,6 +341,12 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    configure(parser)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the assistant's flags to ``parser`` (the ``assistant`` subcommand's)."""
     parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
     add_chat_flags(parser)
     parser.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
@@ -339,14 +354,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Interactive entry point (live: a token for Hugging Face hosts)."""
+    return run(_parser().parse_args(argv))
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Chat on the terminal as the flags of :func:`configure` say; returns the exit code."""
     from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL
 
-    ns = _parser().parse_args(argv)
     try:
         key = chat_key(ns.api_key_env)
     except ValueError as exc:

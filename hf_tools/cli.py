@@ -1,8 +1,9 @@
-"""The ``hf-tools`` command: list the tools, call one or ask an agent live, replay the demo."""
+"""The ``hf-tools`` command: list or call tools, ask an agent, chat, serve, replay the demo."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -320,6 +321,13 @@ def _agent(ns: argparse.Namespace) -> int:
     return 0
 
 
+# The apps: name -> (module with configure(parser) and run(ns), help). The server's module
+# imports Starlette only when it runs, so `serve` without the server extra says how to get it.
+_APPS = {
+    "serve": ("hf_tools.serve.command", "serve the chatbot (API, web page) over HTTP"),
+    "assistant": ("hf_tools.assistant", "chat with the tools on this terminal (live)"),
+}
+
 _PROVIDER_HELP = "auto, hf-inference, fal-ai, replicate, ... (default: hf-inference, no Hub lookup)"
 
 
@@ -364,7 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")
     demo.add_argument("--cassettes", help="cassette folder (default: the checkout's)")
+    for name, (module, help) in _APPS.items():
+        importlib.import_module(module).configure(sub.add_parser(name, help=help))
     ns = parser.parse_args(argv)
+    if ns.command in _APPS:
+        code: int = importlib.import_module(_APPS[ns.command][0]).run(ns)
+        return code
     handlers = {"list": _list, "call": _call, "agent": _agent, "demo": _demo}
     return handlers[ns.command](ns)
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from hf_tools.serve.main import main
+from hf_tools.serve.command import main
 
 sys.exit(main())

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hf_tools.serve.store import (
-    DEFAULT_STORE,
-)
+from hf_tools.serve.store import DEFAULT_STORE
+
+__all__ = ["DESCRIPTION", "Repeat", "add_server_flags", "build_parser", "env_name"]
 
 
 class Repeat(argparse.Action):
@@ -32,20 +32,28 @@ def env_name(flag: str) -> str:
     return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
 
 
+DESCRIPTION = (
+    "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
+    " session, kept in a SQLite file so a restart loses nothing. Clients POST"
+    " /sessions, then POST /sessions/{id}/messages (JSON or SSE); GET /docs describes"
+    " the API. API keys from HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed"
+    " only when the chat model or the tools run on Hugging Face."
+)
+EPILOG = (
+    "Each --flag can also come from the environment variable named in its help"
+    " (repeatable ones: comma-separated); a flag given wins over its variable."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The server's command line (``hf-tools serve``)."""
+    parser = argparse.ArgumentParser(prog="hf-tools serve", description=DESCRIPTION, epilog=EPILOG)
+    add_server_flags(parser)
+    return parser
+
+
+def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """The server's flags, each with its ``HF_TOOLS_*`` variable as the default."""
-    parser = argparse.ArgumentParser(
-        prog="hf-tools serve",
-        description=(
-            "Serve a chatbot over HTTP: an agent with Hugging Face tools, one conversation per"
-            " session, kept in a SQLite file so a restart loses nothing. Clients POST"
-            " /sessions, then POST /sessions/{id}/messages (JSON or SSE); GET /docs describes"
-            " the API. API keys from HF_TOOLS_API_KEYS or --api-keys-file. HF_TOKEN is needed"
-            " only when the chat model or the tools run on Hugging Face."
-        ),
-        epilog="Each --flag can also come from the environment variable named in its help"
-        " (repeatable ones: comma-separated); a flag given wins over its variable.",
-    )
 
     def add(flag: str, help: str, default: Any = None, **kw: Any) -> None:
         name = env_name(flag)
@@ -137,4 +145,3 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
     )
-    return parser

@@ -13,19 +13,13 @@ from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.serve.agent import build_server_agent
 from hf_tools.serve.app import create_app
-from hf_tools.serve.auth import (
-    access_log,
-    is_loopback,
-    load_api_keys,
-    normal_origin,
-)
+from hf_tools.serve.auth import access_log, is_loopback, load_api_keys, normal_origin
 from hf_tools.serve.connections import Connections, guarded
 from hf_tools.serve.errors import ChatError
 from hf_tools.serve.flags import build_parser
-from hf_tools.serve.store import (
-    StoreUnavailable,
-    open_store,
-)
+from hf_tools.serve.store import StoreUnavailable, open_store
+
+__all__ = ["main", "serve"]
 
 
 def _api_keys(ns: argparse.Namespace) -> list[str]:
@@ -49,8 +43,12 @@ def _needs_hf_token(ns: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve the chatbot with uvicorn (live: needs HF_TOKEN)."""
-    ns = build_parser().parse_args(argv)
+    """Serve the chatbot with uvicorn (live: needs HF_TOKEN); returns the exit code."""
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(ns: argparse.Namespace) -> int:
+    """Serve the chatbot as the flags of :func:`~hf_tools.serve.flags.add_server_flags` say."""
     missing = [str(d) for d in ns.allow_files if not d.is_dir()]
     if missing:
         print(f"--allow-files takes folders; not a folder: {', '.join(missing)}", file=sys.stderr)
