@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,28 @@ def _echo(messages: list[BaseMessage]) -> str:
     return "heard: " + " | ".join(said)
 
 
-def _client(model: ScriptedChatModel, tools: list[Any] | None = None, **kw: Any) -> TestClient:
-    return TestClient(create_app(Agent(model, tools or []), **kw))
+def _made(kw: dict[str, Any], sessions: dict[str, Sequence[str]]) -> dict[str, Any]:
+    """``kw`` with a store (memory unless given) that has these sessions, by owner.
+
+    A session is made by ``POST /sessions`` (a random id); the tests name theirs, made before
+    the app starts, as a store kept from an earlier run has them.
+    """
+    store = kw.setdefault("store", MemoryStore())
+    for owner, ids in sessions.items():
+        for session_id in ids:
+            store.create(owner, session_id)
+    return kw
+
+
+def _client(
+    model: ScriptedChatModel,
+    tools: list[Any] | None = None,
+    *,
+    sessions: Sequence[str] = (),
+    **kw: Any,
+) -> TestClient:
+    """The open server (its caller is "-") with ``sessions`` already made."""
+    return TestClient(create_app(Agent(model, tools or []), **_made(kw, {"-": sessions})))
 
 
 def _frames(text: str) -> list[tuple[int | None, str, dict[str, Any]]]:
@@ -76,7 +97,7 @@ def test_health_and_json_404() -> None:
 
 
 def test_each_session_remembers_its_own_conversation() -> None:
-    client = _client(ScriptedChatModel(replies=[_echo] * 3))
+    client = _client(ScriptedChatModel(replies=[_echo] * 3), sessions=("a", "b"))
     assert client.post("/sessions/a/messages", json={"message": "one"}).json()["answer"] == (
         "heard: one"
     )
@@ -109,7 +130,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
             "No tool this time.",
         ]
     )
-    client = _client(model, toolkit.get_tools())
+    client = _client(model, toolkit.get_tools(), sessions=["s1"])
     with cassette("image-segmentation/success"):
         response = client.post("/sessions/s1/messages", json={"message": "segment it"})
     body = response.json()
@@ -205,7 +226,7 @@ def test_post_stream_sends_sse_events_in_order() -> None:
             "Cats exist.",
         ]
     )
-    client = _client(model, [lookup])
+    client = _client(model, [lookup], sessions=["a"])
     with client.stream(
         "POST", "/sessions/a/messages", json={"message": "cats?", "stream": True}
     ) as r:
@@ -250,7 +271,7 @@ def _boom(_: list[BaseMessage]) -> str:
 def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _client(ScriptedChatModel(replies=[_boom, _boom]))
+    client = _client(ScriptedChatModel(replies=[_boom, _boom]), sessions=["a"])
     with caplog.at_level("ERROR", logger="hf_tools.serve"):
         response = client.post("/sessions/a/messages", json={"message": "hi"})
         streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
@@ -274,18 +295,18 @@ def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
 
 def test_a_full_server_refuses_a_new_conversation_and_deletes_none() -> None:
     client = _client(ScriptedChatModel(replies=["ok"] * 4), max_sessions=2)
-    for session in ("a", "b", "a"):
-        assert (
-            client.post(f"/sessions/{session}/messages", json={"message": "hi"}).status_code == 200
-        )
-    refused = client.post("/sessions/c/messages", json={"message": "hi"})
+    a, b = (client.post("/sessions", json={}).json()["id"] for _ in range(2))
+    for session in (a, b, a):
+        said = client.post(f"/sessions/{session}/messages", json={"message": "hi"})
+        assert said.status_code == 200
+    refused = client.post("/sessions", json={})
     assert refused.status_code == 429 and refused.json()["code"] == "server_full"
-    assert client.post("/sessions", json={}).status_code == 429
     # Both conversations are whole: a new one never costs an old one.
-    assert len(client.get("/sessions/a").json()["messages"]) == 4
-    assert len(client.get("/sessions/b").json()["messages"]) == 2
-    assert client.delete("/sessions/b").status_code == 204
-    assert client.post("/sessions/c/messages", json={"message": "hi"}).status_code == 200
+    assert len(client.get(f"/sessions/{a}").json()["messages"]) == 4
+    assert len(client.get(f"/sessions/{b}").json()["messages"]) == 2
+    assert client.delete(f"/sessions/{b}").status_code == 204
+    c = client.post("/sessions", json={}).json()["id"]
+    assert client.post(f"/sessions/{c}/messages", json={"message": "hi"}).status_code == 200
 
 
 async def test_memory_forgets_an_idle_session_the_store_still_has() -> None:
@@ -330,7 +351,8 @@ def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     # The client is gone before the response starts: the guard still releases what the
     # request held, so neither the session nor the key's stream slot stays taken.
     app = create_app(
-        Agent(ScriptedChatModel(replies=["first", "again"]), []), max_streams_per_key=1
+        Agent(ScriptedChatModel(replies=["first", "again"]), []),
+        **_made({"max_streams_per_key": 1}, {"-": ["a", "b"]}),
     )
 
     async def _call() -> None:
@@ -371,7 +393,7 @@ def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
         import httpx
 
         model = ScriptedChatModel(replies=[_echo, _echo])
-        app = create_app(Agent(model, []))
+        app = create_app(Agent(model, []), **_made({}, {"-": ["a"]}))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             replies = await asyncio.gather(
@@ -420,7 +442,8 @@ def test_the_default_server_reads_no_local_file(
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("image_classification", image=path)]), "No."]
     )
-    client = TestClient(create_app(build_server_agent(model, tasks=["image-classification"])))
+    agent = build_server_agent(model, tasks=["image-classification"])
+    client = TestClient(create_app(agent, **_made({}, {"-": ["a"]})))
     assert client.post("/sessions/a/messages", json={"message": "what is it?"}).json()["answer"]
     tool_reply = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
     assert tool_reply[0]["content"] == (
@@ -472,8 +495,17 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _keyed(model: ScriptedChatModel, **kw: Any) -> TestClient:
-    return TestClient(create_app(Agent(model, []), api_keys=[_KEY_A, _KEY_B], **kw))
+def _owner(key: str) -> str:
+    """The owner id the server gives a key (a hash of it)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _keyed(
+    model: ScriptedChatModel, *, sessions: dict[str, Sequence[str]] | None = None, **kw: Any
+) -> TestClient:
+    """A server with keys A and B; ``sessions``: the ids each key (by key) already made."""
+    made = {_owner(key): ids for key, ids in (sessions or {}).items()}
+    return TestClient(create_app(Agent(model, []), api_keys=[_KEY_A, _KEY_B], **_made(kw, made)))
 
 
 def _say(client: TestClient, session: str, key: str, text: str = "hi") -> Any:
@@ -514,9 +546,9 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
 
 
 def test_a_configured_key_is_served() -> None:
-    client = _keyed(ScriptedChatModel(replies=["hello", "again"]))
+    client = _keyed(ScriptedChatModel(replies=["hello", "again"]), sessions={_KEY_A: ["a"]})
     assert _say(client, "a", _KEY_A).json()["answer"] == "hello"
-    bearer = {"Authorization": f"bearer  {_KEY_B} "}  # scheme case and spaces do not matter
+    bearer = {"Authorization": f"bearer  {_KEY_A} "}  # scheme case and spaces do not matter
     assert client.post("/sessions/a/messages", json={"message": "x"}, headers=bearer).json()[
         "answer"
     ] == ("again")
@@ -538,13 +570,15 @@ def test_api_keys_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
 
 
 def test_sessions_belong_to_the_key_that_made_them() -> None:
-    client = _keyed(ScriptedChatModel(replies=[_echo] * 3))
+    client = _keyed(ScriptedChatModel(replies=[_echo] * 3), sessions={_KEY_A: ["alice"]})
     assert _say(client, "alice", _KEY_A, "my secret plan").status_code == 200
-    # Another key cannot read or delete it, and is told nothing about it existing.
-    for method in ("GET", "DELETE"):
-        response = client.request(method, "/sessions/alice", headers=_auth(_KEY_B))
+    # Another key cannot read, delete or write to it, and is told nothing about it existing.
+    for method in ("GET", "DELETE", "POST"):
+        path = "/sessions/alice" + ("/messages" if method == "POST" else "")
+        response = client.request(method, path, json={"message": "hi"}, headers=_auth(_KEY_B))
         assert response.status_code == 404 and response.json()["code"] == "session_not_found"
-    # Its "alice" is a different conversation: it does not see A's turn.
+    # Its own "alice" (made in the store as A's was) is a different conversation.
+    client.app.state.sessions.backend.create(_owner(_KEY_B), "alice")  # type: ignore[attr-defined]
     assert _say(client, "alice", _KEY_B, "hello").json()["answer"] == "heard: hello"
     history = client.get("/sessions/alice", headers=_auth(_KEY_A)).json()["messages"]
     assert [m["content"] for m in history] == ["my secret plan", "heard: my secret plan"]
@@ -569,9 +603,41 @@ def test_post_sessions_issues_an_unguessable_id() -> None:
     assert _say(client, session_id, _KEY_A).json()["answer"] == "ok"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_message_to_a_session_never_issued_is_a_404(stream: bool) -> None:
+    # A typo of an issued id, or another key's id: refused, and no conversation is made.
+    model = ScriptedChatModel(replies=["never"])
+    client = _keyed(model)
+    mine = client.post("/sessions", json={}, headers=_auth(_KEY_A)).json()["id"]
+    for session_id, key in ((mine[:-1], _KEY_A), (mine, _KEY_B)):
+        body = {"message": "hi", "stream": stream}
+        path = f"/sessions/{session_id}/messages"
+        response = client.post(path, json=body, headers=_auth(key))
+        assert response.status_code == 404 and response.json()["code"] == "session_not_found"
+        assert client.get(f"/sessions/{session_id}", headers=_auth(key)).status_code == 404
+    assert model.seen == []
+    assert client.app.state.sessions.backend.count() == 1  # type: ignore[attr-defined]
+
+
+def test_a_turn_of_a_session_deleted_meanwhile_revives_nothing() -> None:
+    # Deleted on another replica between the request's check and its turn: the turn ends with
+    # session_not_found instead of writing the conversation back.
+    class _GoneAtTheTurn(MemoryStore):
+        def load(self, owner: str, session_id: str) -> Any:
+            self.delete(owner, session_id)
+            return super().load(owner, session_id)
+
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model, store=_GoneAtTheTurn(), sessions=["a"])
+    response = client.post("/sessions/a/messages", json={"message": "hi"})
+    assert response.status_code == 404 and response.json()["code"] == "session_not_found"
+    assert model.seen == [] and client.app.state.sessions.backend.count() == 0  # type: ignore[attr-defined]
+
+
 def test_history_never_returns_the_system_prompt() -> None:
     model = ScriptedChatModel(replies=["one", "two"])
-    client = TestClient(create_app(Agent(model, [], system_prompt="SECRET INSTRUCTIONS")))
+    agent = Agent(model, [], system_prompt="SECRET INSTRUCTIONS")
+    client = TestClient(create_app(agent, **_made({}, {"-": ["a"]})))
     client.post("/sessions/a/messages", json={"message": "hi"})
     client.post("/sessions/a/messages", json={"message": "again"})
     body = client.get("/sessions/a").text
@@ -592,7 +658,7 @@ def test_history_never_returns_the_system_prompt() -> None:
 def test_json_routes_refuse_other_content_types(content_type: str | None) -> None:
     # text/plain and form POSTs are "simple" CORS requests: any web page can send them.
     model = ScriptedChatModel(replies=["never"])
-    client = _client(model)
+    client = _client(model, sessions=["a"])
     headers = {"Content-Type": content_type} if content_type else {}
     for path in ("/sessions/a/messages", "/sessions"):
         response = client.post(path, content=b'{"message": "hi"}', headers=headers)
@@ -630,7 +696,7 @@ def test_cross_origin_requests_are_refused(headers: dict[str, str]) -> None:
 def test_same_origin_and_allowed_origins_are_served_with_cors() -> None:
     app = "https://app.example"
     model = ScriptedChatModel(replies=["one", "two", "three"])
-    client = _keyed(model, allowed_origins=[app + "/"])
+    client = _keyed(model, allowed_origins=[app + "/"], sessions={_KEY_A: ["a"]})
     same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin", **_auth(_KEY_A)}
     assert _say(client, "a", _KEY_A).status_code == 200
     response = client.post("/sessions/a/messages", json={"message": "x"}, headers=same)
@@ -667,6 +733,7 @@ def test_other_hosts_are_refused(host: str) -> None:
 def test_allowed_hosts_are_added_to_the_default() -> None:
     client = _client(
         ScriptedChatModel(replies=["ok"] * 4),
+        sessions=["a"],
         allowed_hosts=["chat.example", "Proxy.Example:8443"],
     )
     for host in ("chat.example", "CHAT.example:9000", "proxy.example:8443", "localhost"):
@@ -684,18 +751,21 @@ def test_a_key_over_its_quota_is_refused_and_loses_nothing() -> None:
     # Key A fills its quota: its next new conversation is refused, its own and B's all stay,
     # and going on in a conversation it has is still fine.
     client = _keyed(ScriptedChatModel(replies=["ok"] * 8), max_sessions_per_key=2)
-    assert _say(client, "b1", _KEY_B).status_code == 200
-    for session in ("a1", "a2"):
-        assert _say(client, session, _KEY_A).status_code == 200
-    refused = _say(client, "a3", _KEY_A)
+
+    def new(key: str) -> Any:
+        return client.post("/sessions", json={}, headers=_auth(key))
+
+    b1 = new(_KEY_B).json()["id"]
+    a1, a2 = (new(_KEY_A).json()["id"] for _ in range(2))
+    for session, key in ((b1, _KEY_B), (a1, _KEY_A), (a2, _KEY_A)):
+        assert _say(client, session, key).status_code == 200
+    refused = new(_KEY_A)
     assert refused.status_code == 429 and refused.json()["code"] == "too_many_sessions"
     assert "delete one" in refused.json()["error"]
-    created = client.post("/sessions", json={}, headers=_auth(_KEY_A))
-    assert created.status_code == 429 and created.json()["code"] == "too_many_sessions"
-    for session, key in (("a1", _KEY_A), ("a2", _KEY_A), ("b1", _KEY_B)):
+    for session, key in ((a1, _KEY_A), (a2, _KEY_A), (b1, _KEY_B)):
         assert client.get(f"/sessions/{session}", headers=_auth(key)).status_code == 200
-    assert _say(client, "a1", _KEY_A).status_code == 200
-    assert _say(client, "b2", _KEY_B).status_code == 200  # B's quota is its own
+    assert _say(client, a1, _KEY_A).status_code == 200
+    assert new(_KEY_B).status_code == 201  # B's quota is its own
 
 
 def test_the_quota_counts_the_store_across_a_restart(tmp_path: Path) -> None:
@@ -703,11 +773,13 @@ def test_the_quota_counts_the_store_across_a_restart(tmp_path: Path) -> None:
     first = _keyed(
         ScriptedChatModel(replies=["ok"] * 2), max_sessions_per_key=1, store=open_store(url)
     )
-    assert _say(first, "a1", _KEY_A).status_code == 200
+    a1 = first.post("/sessions", json={}, headers=_auth(_KEY_A)).json()["id"]
+    assert _say(first, a1, _KEY_A).status_code == 200
     first.app.state.sessions.backend.close()
     again = _keyed(ScriptedChatModel(replies=["ok"]), max_sessions_per_key=1, store=open_store(url))
-    assert _say(again, "a2", _KEY_A).json()["code"] == "too_many_sessions"
-    assert len(again.get("/sessions/a1", headers=_auth(_KEY_A)).json()["messages"]) == 2
+    refused = again.post("/sessions", json={}, headers=_auth(_KEY_A))
+    assert refused.json()["code"] == "too_many_sessions"
+    assert len(again.get(f"/sessions/{a1}", headers=_auth(_KEY_A)).json()["messages"]) == 2
 
 
 def test_a_full_store_refuses_a_key_with_nothing_to_evict() -> None:
@@ -758,7 +830,12 @@ def test_one_keys_held_streams_do_not_lock_others_out() -> None:
     _RELEASE.clear()
     model = ScriptedChatModel(replies=[_blocking, _blocking, _blocking, "free", "again"])
     app = create_app(
-        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=3, max_streams=10
+        Agent(model, []),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made(
+            {"max_streams_per_key": 3, "max_streams": 10},
+            {_owner(_KEY_A): ["h0", "h1", "h2", "more"], _owner(_KEY_B): ["b"]},
+        ),
     )
     statuses, held = asyncio.run(_held_streams(app, 3))
     assert statuses == [429, 200]  # A is at its 3 turns; B is served
@@ -771,14 +848,19 @@ def test_the_global_stream_bound_holds_across_keys() -> None:
     _RELEASE.clear()
     model = ScriptedChatModel(replies=[_blocking, _blocking, "free"])
     app = create_app(
-        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=5, max_streams=2
+        Agent(model, []),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made(
+            {"max_streams_per_key": 5, "max_streams": 2},
+            {_owner(_KEY_A): ["h0", "h1", "h2", "more"], _owner(_KEY_B): ["b"]},
+        ),
     )
     statuses, _ = asyncio.run(_held_streams(app, 2))
     assert statuses == [429, 429]
 
 
 def test_a_stream_over_the_key_limit_says_why() -> None:
-    client = _keyed(ScriptedChatModel(), max_streams_per_key=0)
+    client = _keyed(ScriptedChatModel(), max_streams_per_key=0, sessions={_KEY_A: ["a"]})
     response = _say(client, "a", _KEY_A)
     assert response.status_code == 429 and response.json() == {
         "error": "this key already runs 0 turns at once; wait for one to end",
@@ -787,7 +869,7 @@ def test_a_stream_over_the_key_limit_says_why() -> None:
 
 
 def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
-    client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
+    client = _keyed(ScriptedChatModel(replies=["fine", "fine"]), sessions={_KEY_A: ["private-id"]})
     with caplog.at_level("INFO", logger="hf_tools.serve.access"):
         said = _say(client, "private-id", _KEY_A, "my bank password is hunter2")
         client.get("/sessions/private-id/events", headers=_auth(_KEY_A))
@@ -925,7 +1007,7 @@ def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Pat
             raise sqlite3.OperationalError("disk I/O error")
 
     store = _Failing(tmp_path / "chat.db")
-    client = _client(ScriptedChatModel(replies=["ok", _echo]), store=store)
+    client = _client(ScriptedChatModel(replies=["ok", _echo]), store=store, sessions=["a"])
     response = client.post("/sessions/a/messages", json={"message": "lost"})
     assert response.status_code == 502
     assert client.get("/sessions/a").json() == {"messages": []}  # not in memory either
@@ -1015,7 +1097,7 @@ def _lookup_model(*answers: str) -> ScriptedChatModel:
 
 def test_stream_events_carry_ids_and_resume_replays_the_rest() -> None:
     model = _lookup_model("Cats exist.", "Still.")
-    client = _client(model, [lookup])
+    client = _client(model, [lookup], sessions=["a"])
     body = {"message": "cats?", "stream": True}
     first = _frames(client.post("/sessions/a/messages", json=body).text)
     ids = [event_id for event_id, _, _ in first]
@@ -1096,6 +1178,7 @@ def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats(
 
     _SLOW.clear()
     store = make_store()  # two apps on one database: two replicas, as a client sees them
+    store.create("-", "a")
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Done."]
     )
@@ -1135,7 +1218,7 @@ def test_a_client_that_leaves_does_not_stop_its_turn() -> None:
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Kept."]
     )
-    app = create_app(Agent(model, [slow]))
+    app = create_app(Agent(model, [slow]), **_made({}, {"-": ["a"]}))
 
     async def _main() -> None:
         transport = httpx.ASGITransport(app=app)
@@ -1177,7 +1260,11 @@ def test_artifacts_are_served_to_their_owner_only_with_safe_headers() -> None:
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("draw", prompt="a cat")]), "Drawn."]
     )
-    app = create_app(Agent(model, [_image_tool(png, "image/png")]), api_keys=[_KEY_A, _KEY_B])
+    app = create_app(
+        Agent(model, [_image_tool(png, "image/png")]),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made({}, {_owner(_KEY_A): ["s"]}),
+    )
     client = TestClient(app)
     (ref,) = _say(client, "s", _KEY_A, "draw a cat").json()["artifacts"]
     assert {k: ref[k] for k in ("tool", "type", "content_type")} == {
@@ -1397,7 +1484,7 @@ def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failur
     assert "secret" not in response.text and "OperationalError" not in response.text
     response = _client(ScriptedChatModel(), max_streams_per_key=0).get("/sessions/a/events")
     assert response.status_code == 404  # no such session: checked first
-    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1)
+    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1, sessions=["a"])
     client.post("/sessions/a/messages", json={"message": "hi"})
     assert client.get("/sessions/a/events").status_code == 200  # the turn's slot is free again
     held = _client(ScriptedChatModel(), max_streams=0, store=store)
@@ -1417,7 +1504,7 @@ def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
 
     store = _Slow()
     words = " ".join(f"w{i}" for i in range(60))
-    client = _client(ScriptedChatModel(replies=[words]), store=store)
+    client = _client(ScriptedChatModel(replies=[words]), store=store, sessions=["a"])
     live = _frames(client.post("/sessions/a/messages", json={"message": "hi", "stream": True}).text)
     assert [name for _, name, _ in live].count("token") == 60 and live[-1][1] == "final"
     assert [i for i, _, _ in live] == list(range(1, 62))  # every event, in order, with its id
@@ -1432,7 +1519,7 @@ def test_a_store_that_cannot_take_events_fails_the_turn_and_records_nothing() ->
         def append_events(self, *args: Any, **kw: Any) -> list[int]:
             raise sqlite3.OperationalError("database or disk is full")
 
-    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full())
+    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full(), sessions=["a"])
     streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
     ((event_id, name, data),) = _frames(streamed.text)
     assert (event_id, name, data["code"]) == (None, "error", "agent_failed")

@@ -5,7 +5,8 @@ of them, ``GET /docs`` the same as a page):
 
 * ``POST /sessions``: a new empty session with a server-issued id (201 ``{"id": ...}``).
 * ``POST /sessions/{id}/messages`` with ``{"message": "...", "stream": false}``: runs a turn
-  with the session's history; answers ``{"answer", "steps", "stopped_reason", "tools",
+  with the session's history (404 ``session_not_found`` for an id this key was never issued:
+  only ``POST /sessions`` makes one); answers ``{"answer", "steps", "stopped_reason", "tools",
   "artifacts"}`` (this turn's tool calls and artifacts only). With ``"stream": true`` the
   answer is Server-Sent Events: ``token``, ``tool_start``, ``tool_end``, then ``final`` (the
   same object) or ``error``, each with an ``id:`` (increasing per session, from the store, so
@@ -48,7 +49,8 @@ those under the request id. The codes (``hf_tools.serve.api.ERRORS``):
 500    ``internal_error``
 502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
 503    ``too_many_connections`` (``hf_tools.serve.connections``: every connection is in a request)
-SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
+SSE    ``agent_failed``, ``session_busy``, ``session_not_found`` (deleted meanwhile),
+       ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
 Access: with API keys (``api_keys``), every route but those needs
@@ -61,21 +63,21 @@ must be ``application/json`` (415), so no page can send one as a "simple" CORS r
 
 Limits: a message may have at most ``max_message_chars`` characters (413 beyond; bodies over
 ``4 * max_message_chars`` bytes are refused before parsing). Each key keeps at most
-``max_sessions_per_key`` conversations (``max_sessions`` in all): a new one evicts that key's
-least recently used idle session, never another key's; when it has none idle it gets 429.
-Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
-beyond) and ``max_tool_calls_per_key`` tool calls over all of them (the rest wait). Store calls
-run in the store's own threads, so no tool that blocks threads delays them. ``main`` serves
-behind ``hf_tools.serve.connections``: ``--header-timeout`` and ``--max-connections``. Each history
-keeps its last ``max_history`` messages (cut at a user turn), which bounds both memory and
-the prompt. Artifacts (images, masks, audio) are kept in the store, never in memory or sent
-to the model. The access log has the method, the route's path
-template, the status, the duration, a hash of the key and the request id: never the path or
-the query, where session ids are.
+``max_sessions_per_key`` conversations (``max_sessions`` in all), counted in the store: a
+new one beyond is refused with 429 (``too_many_sessions``, ``server_full``); no conversation
+is ever deleted to make room. Each key runs at most ``max_streams_per_key`` turns at once
+(``max_streams`` in all; 429 beyond) and ``max_tool_calls_per_key`` tool calls over all of
+them (the rest wait). Store calls run in the store's own threads, so no tool that blocks
+threads delays them. ``main`` serves behind ``hf_tools.serve.connections``:
+``--header-timeout`` and ``--max-connections``. Each history keeps its last ``max_history``
+messages (cut at a user turn), which bounds both memory and the prompt. Artifacts (images,
+masks, audio) are kept in the store, never in memory or sent to the model. The access log
+has the method, the route's path template, the status, the duration, a hash of the key and
+the request id: never the path or the query, where session ids are.
 
-Storage: conversations live in an ``hf_tools.serve.store`` backend (``--store sqlite:///chatbot.db``
-by default, so a restart loses nothing; ``postgresql://...`` for several replicas;
-``create_app`` defaults to memory). Each turn holds the store's turn lock of its session
+Storage: conversations live in an ``hf_tools.serve.store`` backend (``--store
+sqlite:///chatbot.db`` by default, so a restart loses nothing; ``postgresql://...`` for several
+replicas; ``create_app`` defaults to memory). Each turn holds the store's turn lock of its session
 (every process and replica), reads the history from the store under it and is stored
 atomically; a second turn waits up to ``turn_wait`` seconds, then gets 409 ``session_busy``.
 ``"stream"`` must be a JSON boolean (400 ``invalid_stream`` otherwise: ``"false"`` would be

@@ -47,7 +47,7 @@ from hf_tools.serve.events import (
     sse,
     turn_result,
 )
-from hf_tools.serve.sessions import Session, SessionStore, Streams, encodable
+from hf_tools.serve.sessions import Session, SessionStore, Streams, encodable, no_session
 from hf_tools.serve.store import (
     ConversationStore,
     StoredEvent,
@@ -86,8 +86,8 @@ def create_app(
             server's own; they also get CORS headers.
         max_message_chars: longest accepted user message (413 beyond).
         max_sessions: conversations kept in all.
-        max_sessions_per_key: conversations kept per key (its least recently used idle one
-            is evicted for a new one).
+        max_sessions_per_key: conversations kept per key (a new one beyond is refused with
+            429; none is deleted to make room).
         max_streams: turns (streamed or not) running at once in all (429 beyond).
         max_streams_per_key: turns running at once per key (429 beyond).
         max_tool_calls_per_key: tool calls running at once per key, over all its turns (the
@@ -164,9 +164,9 @@ def create_app(
         Returns the releases too: the turn runs them when it ends, whenever its request ends.
         """
         caller = caller_of(request)
+        await sessions.require(caller.key_id, session_id)
         releases = [streams.acquire(caller.key_id)]
         try:
-            await sessions.admit(caller.key_id, session_id)
             session = sessions.open(caller.key_id, session_id)
             releases.append(lambda: sessions.release(session))
         except BaseException:
@@ -336,7 +336,7 @@ def create_app(
             msg = "after (or Last-Event-ID) must be an event id: a whole number >= 0"
             raise ChatError(400, msg, "invalid_after")
         if await sessions.history(owner, session_id) is None:
-            raise ChatError(404, "no such session", "session_not_found")
+            raise no_session()
         # A resumed stream holds a connection and polls the store: it counts as a turn does.
         caller_of(request).releases.append(streams.acquire(owner))
         resumed = _resume(owner, session_id, int(raw))
@@ -356,12 +356,12 @@ def create_app(
     async def get_session(request: Request) -> Response:
         messages = await sessions.history(caller_of(request).key_id, _session_id(request))
         if messages is None:  # another key's session too: 404 tells nothing about its ids
-            raise ChatError(404, "no such session", "session_not_found")
+            raise no_session()
         return JSONResponse({"messages": encodable(public_history(messages))})
 
     async def delete_session(request: Request) -> Response:
         if not await sessions.remove(caller_of(request).key_id, _session_id(request)):
-            raise ChatError(404, "no such session", "session_not_found")
+            raise no_session()
         return Response(status_code=204)
 
     async def health(_: Request) -> Response:

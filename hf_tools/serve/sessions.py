@@ -159,6 +159,15 @@ class SessionStore:
             del self._owners[owner]
         return True
 
+    async def require(self, owner: str, session_id: str) -> None:
+        """404 ``session_not_found`` unless the backend holds the owner's session.
+
+        Only ``POST /sessions`` makes one: a message to an id never issued (a typo, another
+        key's id) is refused rather than starting a conversation nobody asked for.
+        """
+        if session_id not in await self.threads.run(self.backend.list, owner):
+            raise no_session()
+
     async def admit(self, owner: str, session_id: str) -> None:
         """Refuse (429) a conversation the backend lacks when the quotas are used up.
 
@@ -227,17 +236,17 @@ class SessionStore:
         Every turn reads it again: another replica may have added a turn since this one ran.
         """
         stored = await self.threads.run(self.backend.load, session.owner, session.session_id)
-        session.messages = trim(stored or [], self.max_history)
+        if stored is None:  # deleted since the request was accepted: no turn revives it
+            raise no_session()
+        session.messages = trim(stored, self.max_history)
 
     async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
-        """The owner's conversation (trimmed); None if neither memory nor the backend has it.
+        """The owner's conversation (trimmed); None if the backend has no such session.
 
         Always from the backend, which has the turns every replica recorded.
         """
         stored = await self.threads.run(self.backend.load, owner, session_id)
-        if stored is None:
-            return None if self.get(owner, session_id) is None else []
-        return trim(stored, self.max_history)
+        return None if stored is None else trim(stored, self.max_history)
 
     async def record(self, session: Session, before: int, messages: list[BaseMessage]) -> None:
         """Store a finished run's new messages as one turn, then keep them in memory.
@@ -316,6 +325,11 @@ class Streams:
                 self._slots.pop(key_id, None)
 
         return release
+
+
+def no_session() -> ChatError:
+    """The refusal of a session id the caller does not have (another key's looks the same)."""
+    return ChatError(404, "no such session (POST /sessions makes one)", "session_not_found")
 
 
 def _busy(wait: float) -> ChatError:
