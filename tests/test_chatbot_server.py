@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import StructuredTool
+from langchain_core.tools import StructuredTool, ToolException
 from starlette.testclient import TestClient
 
 from hf_tools import HuggingFaceToolkit
@@ -632,6 +632,32 @@ def test_a_turn_of_a_session_deleted_meanwhile_revives_nothing() -> None:
     response = client.post("/sessions/a/messages", json={"message": "hi"})
     assert response.status_code == 404 and response.json()["code"] == "session_not_found"
     assert model.seen == [] and client.app.state.sessions.backend.count() == 0  # type: ignore[attr-defined]
+
+
+def test_the_history_keeps_each_tools_outcome_and_arguments() -> None:
+    # What the page shows live (a failed step, with its arguments) it shows after a reload.
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        raise ToolException(f"no weather service for {city}")
+
+    failing = StructuredTool.from_function(weather, handle_tool_error=False)
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage(
+                "",
+                tool_calls=[tool_call("weather", city="Paris"), tool_call("lookup", term="rain")],
+            ),
+            "No weather today.",
+        ]
+    )
+    client = _client(model, [failing, lookup], sessions=["a"])
+    assert client.post("/sessions/a/messages", json={"message": "rain?"}).status_code == 200
+    tools = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
+    assert [(m["name"], m["status"], m["args"]) for m in tools] == [
+        ("weather", "error", {"city": "Paris"}),
+        ("lookup", "success", {"term": "rain"}),
+    ]
+    assert "no weather service for Paris" in tools[0]["content"]
 
 
 def test_history_never_returns_the_system_prompt() -> None:

@@ -303,6 +303,11 @@ def _schemas(max_message_chars: int) -> dict[str, Any]:
                     role={"enum": ["human", "ai", "tool"]},
                     content=_STR,
                     name={**_STR, "description": "a tool message's tool"},
+                    status={
+                        "enum": ["success", "error"],
+                        "description": "a tool message's outcome",
+                    },
+                    args={"type": "object", "description": "a tool message's call arguments"},
                     artifacts=_ARTIFACTS,
                 ),
             },

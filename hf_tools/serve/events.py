@@ -177,16 +177,26 @@ class EventWriter:
 
 
 def public_history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """Role and text of each message (tool calls without text left out), with artifacts."""
+    """Role and text of each message (tool calls without text left out).
+
+    A tool message also has its outcome (``status``), its call's arguments (``args``) and its
+    artifacts: a page that reloads the conversation shows it as it showed it live.
+    """
+    calls: dict[str | None, dict[str, Any]] = {}
     out = []
     for m in messages:
-        if isinstance(m, AIMessage) and m.tool_calls and not m.text:
-            continue
+        if isinstance(m, AIMessage):
+            calls.update((c["id"], c["args"]) for c in m.tool_calls)
+            if m.tool_calls and not m.text:
+                continue
         item: dict[str, Any] = {"role": m.type, "content": m.text}
         if m.name:
             item["name"] = m.name
-        if isinstance(m, ToolMessage) and m.response_metadata.get("artifacts"):
-            item["artifacts"] = m.response_metadata["artifacts"]
+        if isinstance(m, ToolMessage):
+            item["status"] = m.status
+            item["args"] = calls.get(m.tool_call_id, {})
+            if m.response_metadata.get("artifacts"):
+                item["artifacts"] = m.response_metadata["artifacts"]
         out.append(item)
     return out
 
