@@ -101,18 +101,6 @@ def _fresh_mappings() -> Iterator[None]:
     MAPPINGS.clear()
 
 
-@pytest.fixture
-def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
-
-    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
-        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-
-    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may pick up a real token from the developer's shell (unless recording)."""

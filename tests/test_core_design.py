@@ -237,7 +237,8 @@ def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
-    for host in ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli"):
+    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit")
+    for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing"):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host
         assert found & policy == set(), host

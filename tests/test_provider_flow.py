@@ -55,11 +55,6 @@ PREDICTIONS = "https://router.huggingface.co/replicate/v1/predictions"
 ROUTER = "https://router.huggingface.co"
 
 
-@pytest.fixture(autouse=True)
-def _public(public_dns: None) -> None:
-    """Every flow here downloads from a provider's CDN (see ``public_dns``)."""
-
-
 def interactions(name: str) -> list[dict[str, Any]]:
     """The interactions of a library cassette."""
     text = (CASSETTES / name).read_text(encoding="utf-8")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -35,6 +36,7 @@ def build_server_agent(
     tasks: list[str] | None = None,
     allow_files: Sequence[Path] = (),
     output_dir: Path | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Agent:
     """The agent the server runs: every tool, and no local file unless ``allow_files`` says.
 
@@ -47,6 +49,7 @@ def build_server_agent(
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
         output_dir: folder the tools also write their files to (default: none).
+        settings: the tools' other settings (``Settings.create`` arguments, from the flags).
     """
     toolkit = HuggingFaceToolkit(
         tasks=tasks,
@@ -54,6 +57,7 @@ def build_server_agent(
         base_url=base_url,
         provider=provider,
         output_dir=output_dir,
+        **(settings or {}),
     )
     return build_agent(
         model,

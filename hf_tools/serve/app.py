@@ -10,9 +10,7 @@ import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from langchain_core.messages import (
-    HumanMessage,
-)
+from langchain_core.messages import HumanMessage
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -21,18 +19,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from hf_tools.chat_wire import well_formed
 from hf_tools.langchain.agent import Agent, AgentEvent, FinalAnswer
 from hf_tools.serve.api import ERRORS, docs_page, openapi
 from hf_tools.serve.artifacts import artifact_headers
-from hf_tools.serve.auth import (
-    REQUEST_ID,
-    ApiKeys,
-    Guard,
-    caller_of,
-    log,
-    normal_origin,
-)
+from hf_tools.serve.auth import REQUEST_ID, ApiKeys, Guard, caller_of, log, normal_origin
 from hf_tools.serve.errors import ChatError, error_response, failure
 from hf_tools.serve.events import (
     EVENT_PAGE,
@@ -48,11 +38,9 @@ from hf_tools.serve.events import (
     turn_result,
 )
 from hf_tools.serve.sessions import Session, SessionStore, Streams, encodable, no_session
-from hf_tools.serve.store import (
-    ConversationStore,
-    StoredEvent,
-)
+from hf_tools.serve.store import ConversationStore, StoredEvent
 from hf_tools.serve.web import web_routes
+from hf_tools.sse import well_formed
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

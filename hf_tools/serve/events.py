@@ -9,25 +9,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from starlette.responses import StreamingResponse
 
-from hf_tools.chat_wire import well_formed
 from hf_tools.langchain.agent import AgentEvent, AgentResult, ToolEnd
-from hf_tools.serve.artifacts import (
-    BinaryPart,
-    binary_parts,
-    served_type,
-)
+from hf_tools.serve.artifacts import BinaryPart, binary_parts, served_type
 from hf_tools.serve.sessions import Session, SessionStore, encodable
-from hf_tools.serve.store import (
-    StoredEvent,
-)
+from hf_tools.serve.store import StoredEvent
+from hf_tools.sse import well_formed
 
 INTERRUPTED = {
     "error": "the turn stopped before its end (its server went away): look at the"

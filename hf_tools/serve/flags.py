@@ -7,29 +7,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hf_tools.cli.flags import CHAT_FLAGS, TASKS, Repeat, add_flags, add_settings_flags, env_name
 from hf_tools.serve.store import DEFAULT_STORE
 
 __all__ = ["DESCRIPTION", "Repeat", "add_server_flags", "build_parser", "env_name"]
 
 
-class Repeat(argparse.Action):
-    """A repeatable flag whose command-line values replace its environment's (flags win)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        """Append ``values``, dropping the environment's list the first time."""
-        items = getattr(namespace, self.dest)
-        setattr(namespace, self.dest, [*([] if items is self.default else items), values])
-
-
-def env_name(flag: str) -> str:
-    """The environment variable of a server flag: ``--max-history`` is HF_TOOLS_MAX_HISTORY."""
-    return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
+# What two shared flags mean here: the LLM picks paths for many clients, so no folder (not
+# even the working directory) is open unless named; artifacts live in the store.
+_SERVER_HELPS = {
+    "--allow-files": "let tools read local media from DIR (repeatable; default: URLs and data"
+    " only, not even the working directory)",
+    "--output-dir": "folder where the tools also write the files they produce (default: none;"
+    " clients fetch artifacts from the store)",
+}
 
 
 DESCRIPTION = (
@@ -70,28 +61,9 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     add("--port", "port to listen on", 8000, type=int)
     add("--store", "sqlite:///path.db or memory", DEFAULT_STORE, metavar="URL")
     add("--model", "chat model id (org/name[:provider])")
-    add(
-        "--chat-base-url",
-        "OpenAI-compatible /v1 base of the chat model (default: the Hugging Face router)",
-        metavar="URL",
-    )
-    add("--base-url", "inference server of the tools (default: Hugging Face)", metavar="URL")
-    add("--provider", 'inference provider of the tools ("auto", "fal-ai", ...)')
-    add("--tasks", "comma-separated task ids (default: all)")
-    add(
-        "--allow-files",
-        "let tools read local media from DIR (repeatable; default: URLs and data only)",
-        action=Repeat,
-        type=Path,
-        metavar="DIR",
-    )
-    add(
-        "--output-dir",
-        "folder where the tools also write the files they produce (default: none; clients"
-        " fetch artifacts from the store)",
-        type=Path,
-        metavar="DIR",
-    )
+    # The chat model's and the tools' flags: the table every command shares.
+    add_flags(parser, [CHAT_FLAGS[0], TASKS])
+    add_settings_flags(parser, helps=_SERVER_HELPS)
     add("--api-keys-file", "API keys, one a line", type=Path, metavar="FILE")
     add(
         "--allowed-host",

@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from hf_tools.cli import task_ids
+from hf_tools.cli.flags import settings_from, task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.serve.agent import build_server_agent
 from hf_tools.serve.app import create_app
@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(ns: argparse.Namespace) -> int:
     """Serve the chatbot as the flags of :func:`~hf_tools.serve.flags.add_server_flags` say."""
+    settings = settings_from(ns)  # before the token check: --token-file stands for HF_TOKEN
     missing = [str(d) for d in ns.allow_files if not d.is_dir()]
     if missing:
         print(f"--allow-files takes folders; not a folder: {', '.join(missing)}", file=sys.stderr)
@@ -85,11 +86,12 @@ def serve(ns: argparse.Namespace) -> int:
     agent = build_server_agent(
         model_id=ns.model,
         chat_base_url=ns.chat_base_url,
-        base_url=ns.base_url,
-        provider=ns.provider,
+        base_url=settings.pop("base_url", None),
+        provider=settings.pop("provider", None),
         tasks=task_ids(ns.tasks),
         allow_files=ns.allow_files,
-        output_dir=ns.output_dir,
+        output_dir=settings.pop("output_dir", None),
+        settings=settings,
     )
     app = create_app(
         agent,

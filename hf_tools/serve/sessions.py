@@ -12,19 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from langchain_core.messages import (
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-)
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from hf_tools.chat_wire import well_formed
 from hf_tools.serve.errors import ChatError
-from hf_tools.serve.store import (
-    ConversationStore,
-    MemoryStore,
-    SessionBusy,
-)
+from hf_tools.serve.store import ConversationStore, MemoryStore, SessionBusy
+from hf_tools.sse import well_formed
 
 # The store's worker threads: SQLite runs one transaction at a time anyway, and turn locks
 # are tried without blocking, so a few threads serve many turns.
