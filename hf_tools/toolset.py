@@ -89,6 +89,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "token-classification",
         "question-answering",
         "table-question-answering",
+        "tabular-classification",
+        "tabular-regression",
         "fill-mask",
         "summarization",
         "translation",
@@ -107,8 +109,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "image-segmentation",
         "image-to-text",
         "visual-question-answering",
+        "document-question-answering",
+        "image-text-to-text",
     ),
-    "audio": ("automatic-speech-recognition", "audio-classification"),
+    "audio": ("automatic-speech-recognition", "audio-classification", "audio-to-audio"),
     "generation": (
         "text-to-image",
         "image-to-image",
@@ -399,7 +403,7 @@ class Tool:
         not a mistake; a provider the developer named that does not serve the model is theirs.
         """
         if isinstance(exc, NoProviderError):
-            return self.settings.provider_for(self.spec.task) == AUTO
+            return exc.hub_fault or self.settings.provider_for(self.spec.task) == AUTO
         return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
 
     def _unavailable_message(self, exc: HFToolsError) -> str:

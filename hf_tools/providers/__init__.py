@@ -36,9 +36,11 @@ A driver is therefore one loop::
 What the driver must honour on a :class:`Request`:
 
 * ``auth``: add the Hugging Face token only when True (router URLs); result downloads and
-  foreign polling hosts never get it;
-* ``purpose == "download"``: fetch through the capped, deadline-bound media downloader
-  (``max_media_bytes``, private-address refusal) -- result URLs are untrusted input;
+  foreign polling hosts never get it, and are fetched by the pinned downloader of
+  :func:`hf_tools.media.fetch` (resolved once within the deadline, public addresses only,
+  connected at the checked address) -- URLs a provider hands back are untrusted input;
+* ``purpose == "download"``: the answer is a file (``max_binary_bytes``); its redirects
+  are followed, each hop checked; any other 3xx answer is an error;
 * ``purpose == "poll"``: the chain may be long; stop at the call's deadline (raise
   ``HFTimeoutError`` naming the job) and stop at once on an async cancel.
 
@@ -75,6 +77,7 @@ from hf_tools.providers._base import (
 
 __all__ = [
     "HF_INFERENCE",
+    "LEFT_OUT",
     "REGISTRY",
     "Adapter",
     "Call",
@@ -97,6 +100,16 @@ if TYPE_CHECKING:
     """``(provider, task) -> Adapter`` for every pair an adapter exists for, hf-inference's
     first. Built on first use: the hf-inference path never loads the other providers."""
 
+
+LEFT_OUT: dict[tuple[str, str], str] = {
+    ("openai", "conversational"): (
+        "huggingface_hub's openai provider is no Inference Provider: it calls api.openai.com"
+        " directly with an OpenAI key (it refuses an hf_ token), not through the Hugging Face"
+        " router; use langchain-openai's ChatOpenAI for it"
+    ),
+}
+"""``(provider, task)`` pairs of huggingface_hub's InferenceClient with no adapter here, on
+purpose, and why (a test checks every other pair of its provider registry has one)."""
 
 # One line per provider module (each defines ``ADAPTERS``), imported on first use.
 _MODULES = (

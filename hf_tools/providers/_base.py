@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -33,6 +35,7 @@ __all__ = [
     "JobCancelledError",
     "JobFailedError",
     "JobState",
+    "Lora",
     "Reply",
     "Request",
     "Send",
@@ -40,6 +43,7 @@ __all__ = [
     "decode_data_uri",
     "dig",
     "download",
+    "is_plain_path",
     "is_url",
     "without_none",
 ]
@@ -53,10 +57,48 @@ def is_url(value: str) -> bool:
     return value.startswith(("https://", "http://"))
 
 
+# A provider-side model id, or a path a provider hands back, goes into a router URL: path
+# segments of plain characters ("org/name", "accounts/fireworks/models/x", "owner/model:v",
+# "@cf/meta/x"), nothing that climbs ("..", "."), leaves the path ("?", "#") or hides either
+# ("%", control characters, empty segments, a leading "/").
+_SEGMENT = re.compile(r"[A-Za-z0-9_@+=~:,-][A-Za-z0-9_.@+=~:,-]*")
+_MAX_PLAIN_PATH = 256
+
+
+def is_plain_path(path: str) -> bool:
+    """Whether ``path`` may be put into a URL path as it is (see ``_SEGMENT``)."""
+    if not path or len(path) > _MAX_PLAIN_PATH:
+        return False
+    return all(_SEGMENT.fullmatch(part) for part in path.split("/"))
+
+
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 JobState = Literal["running", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lora:
+    """A LoRA adapter on the Hub: the repo and the weights file its mapping names.
+
+    A LoRA model is mapped to its base model's ``providerId`` plus ``adapterWeightsPath``;
+    the provider loads the weights from the Hub (huggingface_hub sends the URLs below).
+    """
+
+    model: str
+    weights_path: str
+    hub_url: str
+
+    @property
+    def repo_url(self) -> str:
+        """``{hub_url}/{model}`` (replicate's ``lora_weights``)."""
+        return f"{self.hub_url.rstrip('/')}/{self.model}"
+
+    @property
+    def weights_url(self) -> str:
+        """``{hub_url}/{model}/resolve/main/{weights_path}`` (fal's ``loras[].path``)."""
+        return f"{self.repo_url}/resolve/main/{self.weights_path}"
 
 
 @dataclass(slots=True)  # not frozen: built on every call; treat as immutable
@@ -73,6 +115,8 @@ class Call(Generic[InputT]):
         url: the first request's absolute URL when routing fixed it (the hf-inference format:
             ``base_url``, endpoint URLs, the router's chat route); None: the adapter's route
             under :attr:`base`.
+        lora: the LoRA adapter the Hub mapping names (its weights go to the provider); None
+            for a plain model.
     """
 
     task: str
@@ -82,6 +126,7 @@ class Call(Generic[InputT]):
     media: Mapping[str, Media] = field(default_factory=dict)
     router_url: str = DEFAULT_ROUTER_URL
     url: str | None = None
+    lora: Lora | None = None
 
     @property
     def base(self) -> str:
@@ -91,13 +136,21 @@ class Call(Generic[InputT]):
     def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
         """A GET of ``url``; the token goes along only when ``url`` is a router URL.
 
+        A router URL built from a path the provider handed back must stay a plain path: a
+        ``..`` there would send the token to another router route.
+
         Raises:
-            ResponseFormatError: ``url`` (a provider's answer) is not a string.
+            ResponseFormatError: ``url`` (a provider's answer) is not a string, or a router URL
+                that is not a plain path.
         """
         if not isinstance(url, str):
             msg = f"expected a URL, got {excerpt(repr(url), 80)}"
             raise self.format_error(msg)
-        under_router = url.startswith(self.router_url.rstrip("/") + "/")
+        root = self.router_url.rstrip("/") + "/"
+        under_router = url.startswith(root)
+        if under_router and not is_plain_path(urlsplit(url[len(root) :]).path):
+            msg = f"the job URL {excerpt(url, 120)!r} is not a plain path under the router: refused"
+            raise self.format_error(msg)
         expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
 
@@ -123,7 +176,8 @@ class Request:
         payload: the body (JSON or bytes); None for a GET.
         headers: headers this provider needs beyond the driver's own (auth, user agent).
         auth: send the Hugging Face token. True only for router URLs: a token is never sent
-            to a provider's CDN or polling host.
+            to a provider's CDN or polling host, and such a URL is fetched by the pinned
+            downloader (:func:`hf_tools.media.fetch`), never through the shared pool.
         expect: ``"json"`` (decode the body) or ``"bytes"`` (a result file).
         purpose: ``"call"``, ``"poll"`` (a job status) or ``"download"`` (a result URL, to be
             fetched by the same capped, deadline-bound downloader as media inputs).

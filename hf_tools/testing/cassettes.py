@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from hf_tools.http import HFRequest
 
@@ -181,6 +182,19 @@ def record_mode_for(paths: Sequence[str | Path], library_dir: str | Path | None 
     return "none" if Path(paths[0]).as_posix() in replayed else "all"
 
 
+def _named_host(request: Any) -> Any:
+    """File a request sent to a checked address under the host it names (its Host header).
+
+    The downloader connects to the address it checked (``https://93.184.216.34/...``, Host
+    ``fal.media``): cassettes keep the name, and replays match whatever the name resolves to.
+    """
+    host = request.headers.get("host")
+    parts = urlsplit(request.uri)
+    if host and parts.netloc != host:
+        request.uri = urlunsplit(parts._replace(netloc=host))
+    return request
+
+
 def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for ``vcr.VCR``: strict replay, secrets filtered on record."""
     config: dict[str, Any] = {
@@ -188,6 +202,7 @@ def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[
         "record_mode": "all" if is_recording() else "none",  # use_cassette refines this
         "match_on": ["method", "uri", "body"],
         "filter_headers": list(SECRET_HEADERS),
+        "before_record_request": _named_host,
         "before_record_response": _scrub_response,
         "decode_compressed_response": True,
     }
