@@ -28,13 +28,19 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 * a wait that would pass the deadline is not taken: the call fails with
   :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
   the chain where it is (``asyncio.CancelledError`` propagates).
+
+A host that shows progress (the MCP server) sets :data:`ON_POLL` around an async call: the
+async driver awaits it before each poll of a provider job with the poll's number and the
+seconds since the call began.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Generator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -77,10 +83,12 @@ from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, ro
 from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
+    "ON_POLL",
     "CheckURL",
     "Effect",
     "Flow",
     "Offload",
+    "PollHook",
     "ResolveMedia",
     "Routes",
     "call_flow",
@@ -115,6 +123,14 @@ class Offload:
 
 Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
 Flow = Generator[Effect, Any, BaseModel]
+
+PollHook = Callable[[int, float], Awaitable[None]]
+"""``(poll number from 1, seconds since the call began)``, awaited before each job poll."""
+
+ON_POLL: ContextVar[PollHook | None] = ContextVar("hf_tools_on_poll", default=None)
+"""The progress hook of the async calls in this context (None: no one is watching)."""
+
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------- pure parts
@@ -383,12 +399,30 @@ def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel
             return output
 
 
+async def _report_poll(polls: int, started: float) -> None:
+    hook = ON_POLL.get()
+    if hook is None:
+        return
+    try:
+        await hook(polls, time.monotonic() - started)
+    except Exception:  # a watcher that went away never fails the call it watched
+        log.debug("progress hook failed", exc_info=True)
+
+
 async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) -> BaseModel:
-    """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request)."""
-    with deadline(time.monotonic() + settings.timeout):
+    """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request).
+
+    Each job poll is first reported to :data:`ON_POLL`'s hook, when one is set.
+    """
+    started = time.monotonic()
+    polls = 0
+    with deadline(started + settings.timeout):
         try:
             effect = next(flow)
             while True:
+                if isinstance(effect, float | int) and not isinstance(effect, bool):
+                    polls += 1
+                    await _report_poll(polls, started)
                 try:
                     outcome = await _perform_async(client, settings, effect)
                 except Exception as exc:
