@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -277,17 +278,34 @@ def _line_editing(history_file: Path | None) -> Callable[[], None] | None:
     readline.set_history_length(_HISTORY_LINES)
     if history_file is None:
         return None
-    with contextlib.suppress(OSError):
-        readline.read_history_file(history_file)
+    if not history_file.is_symlink():  # a planted link would read another file in
+        with contextlib.suppress(OSError):
+            readline.read_history_file(history_file)
 
     def _save() -> None:
         # Requests may name private files: the history is the user's alone (0600, 0700 dir).
         with contextlib.suppress(OSError):
             history_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            history_file.touch(mode=0o600, exist_ok=True)
-            readline.write_history_file(history_file)
+            _replace_privately(history_file, readline.write_history_file)
 
     return _save
+
+
+def _replace_privately(path: Path, write: Callable[[str], object]) -> None:
+    """``write`` a new 0600 file beside ``path``, then rename it over ``path``.
+
+    The new file is made exclusively (never through a link someone planted), and the rename
+    replaces a link at ``path`` itself rather than the file it points at.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600, O_EXCL
+    os.close(fd)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _history_file() -> Path:

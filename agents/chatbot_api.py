@@ -54,6 +54,9 @@ ERRORS: dict[str, ErrorCode] = {
     "server_busy": ErrorCode(429, "the server already runs its most turns at once"),
     "internal_error": ErrorCode(500, "a bug: the server logged it under the request id"),
     "agent_failed": ErrorCode(502, "the model, a tool or the store failed; nothing was recorded"),
+    "too_many_connections": ErrorCode(
+        503, "every connection the server holds is inside a request (before any route)"
+    ),
     "turn_interrupted": ErrorCode(None, "the turn's replica stopped mid-turn: send it again"),
 }
 

@@ -47,6 +47,7 @@ those under the request id. The codes (``agents.chatbot_api.ERRORS``):
 429    ``too_many_sessions``, ``server_full``, ``too_many_streams``, ``server_busy``
 500    ``internal_error``
 502    ``agent_failed`` (the model, a tool or the store failed; nothing was recorded)
+503    ``too_many_connections`` (``agents.connections``: every connection is in a request)
 SSE    ``agent_failed``, ``session_busy``, ``turn_interrupted``, ``internal_error``
 =====  ==============================================================================
 
@@ -63,9 +64,12 @@ Limits: a message may have at most ``max_message_chars`` characters (413 beyond;
 ``max_sessions_per_key`` conversations (``max_sessions`` in all): a new one evicts that key's
 least recently used idle session, never another key's; when it has none idle it gets 429.
 Each key runs at most ``max_streams_per_key`` turns at once (``max_streams`` in all; 429
-beyond). Each history keeps its last ``max_history`` messages (cut at a user turn), which
-bounds both memory and the prompt. Artifacts (images, masks, audio) are kept in the store,
-never in memory or sent to the model. The access log has the method, the route's path
+beyond) and ``max_tool_calls_per_key`` tool calls over all of them (the rest wait). Store calls
+run in the store's own threads, so no tool that blocks threads delays them. ``main`` serves
+behind ``agents.connections``: ``--header-timeout`` and ``--max-connections``. Each history
+keeps its last ``max_history`` messages (cut at a user turn), which bounds both memory and
+the prompt. Artifacts (images, masks, audio) are kept in the store, never in memory or sent
+to the model. The access log has the method, the route's path
 template, the status, the duration, a hash of the key and the request id: never the path or
 the query, where session ids are.
 
@@ -108,9 +112,10 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
@@ -140,6 +145,7 @@ from agents.chatbot_artifacts import (
     extension,
     served_type,
 )
+from agents.connections import Connections, guarded
 from agents.store import (
     DEFAULT_STORE,
     ConversationStore,
@@ -150,6 +156,7 @@ from agents.store import (
     open_store,
 )
 from agents.web import is_public, web_routes
+from hf_tools.chat_wire import well_formed
 from hf_tools.cli import task_ids
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
@@ -172,9 +179,13 @@ _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # The code of an error Starlette raises itself (routing); every other error names its own.
 _CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
 _REQUEST_ID = "hf_tools.request_id"  # the ASGI scope key of the request's id
+# The store's worker threads: SQLite runs one transaction at a time anyway, and turn locks
+# are tried without blocking, so a few threads serve many turns.
+_STORE_THREADS = 8
 # Routes served without an API key: health checks and the API's own description.
 _PUBLIC = frozenset((op.method, op.path) for op in OPERATIONS if op.public)
 log = logging.getLogger("agents.chatbot_server")
+_T = TypeVar("_T")
 access_log = logging.getLogger("agents.chatbot_server.access")
 
 
@@ -237,8 +248,9 @@ class SessionStore:
     class holds the per-session locks and the trimmed history sent to the model, for at most
     ``max_sessions`` sessions: over that it forgets the owner's least recently used idle one
     from memory only (the backend still has it; the next turn reads it back), and answers 429
-    when the owner has none idle. Backend calls run in worker
-    threads (``asyncio.to_thread``): the event loop never waits on a disk.
+    when the owner has none idle. Backend calls run in the store's own worker threads
+    (``threads``), never the event loop's default ones: the loop never waits on a disk, and
+    a store call never queues behind tools that block threads (a slow name lookup).
 
     Replicas: any replica serves any session. A turn holds this process's lock of the session,
     then the backend's turn lock (every process and replica); it reads the history from the
@@ -255,8 +267,10 @@ class SessionStore:
         max_per_owner: int = 100,
         backend: ConversationStore | None = None,
         turn_wait: float = 30.0,
+        store_threads: int = _STORE_THREADS,
     ):
         self.max_history = max_history
+        self.threads = _StoreThreads(store_threads)
         self.turn_wait = turn_wait
         self.max_sessions = max_sessions
         self.max_per_owner = max_per_owner
@@ -326,7 +340,7 @@ class SessionStore:
         """
         if self.get(owner, session_id) is not None:
             return
-        await asyncio.to_thread(self._admit, owner, session_id)
+        await self.threads.run(self._admit, owner, session_id)
 
     def _admit(self, owner: str, session_id: str) -> None:
         held = self.backend.list(owner)
@@ -365,7 +379,7 @@ class SessionStore:
         while True:
             lock = self.backend.turn(owner, session_id, wait=0)
             try:
-                await _shielded(
+                await self.threads.shielded(
                     lock.__enter__, undo=functools.partial(lock.__exit__, None, None, None)
                 )
                 break
@@ -378,14 +392,14 @@ class SessionStore:
         try:
             yield
         finally:
-            await _shielded(functools.partial(lock.__exit__, None, None, None))
+            await self.threads.shielded(functools.partial(lock.__exit__, None, None, None))
 
     async def load(self, session: _Session) -> None:
         """Read the session's conversation from the backend (call under its turn lock).
 
         Every turn reads it again: another replica may have added a turn since this one ran.
         """
-        stored = await asyncio.to_thread(self.backend.load, session.owner, session.session_id)
+        stored = await self.threads.run(self.backend.load, session.owner, session.session_id)
         session.messages = _trim(stored or [], self.max_history)
 
     async def history(self, owner: str, session_id: str) -> list[BaseMessage] | None:
@@ -393,7 +407,7 @@ class SessionStore:
 
         Always from the backend, which has the turns every replica recorded.
         """
-        stored = await asyncio.to_thread(self.backend.load, owner, session_id)
+        stored = await self.threads.run(self.backend.load, owner, session_id)
         if stored is None:
             return None if self.get(owner, session_id) is None else []
         return _trim(stored, self.max_history)
@@ -405,9 +419,9 @@ class SessionStore:
         (the user's message and all the agent added). The backend writes all of it or none,
         and memory changes only once it has: a failed write leaves no half turn anywhere.
         """
-        body = [m for m in messages if not isinstance(m, SystemMessage)]
+        body = [_encodable(m) for m in messages if not isinstance(m, SystemMessage)]
         turn = body[before:]
-        await asyncio.to_thread(self.backend.append_turn, session.owner, session.session_id, turn)
+        await self.threads.run(self.backend.append_turn, session.owner, session.session_id, turn)
         self.remember(session, body)
 
     async def remove(self, owner: str, session_id: str) -> bool:
@@ -418,7 +432,7 @@ class SessionStore:
         """
         async with self._backend_turn(owner, session_id, time.monotonic() + self.turn_wait):
             cached = self.delete(owner, session_id)
-            return await asyncio.to_thread(self.backend.delete, owner, session_id) or cached
+            return await self.threads.run(self.backend.delete, owner, session_id) or cached
 
     def remember(self, session: _Session, messages: list[BaseMessage]) -> None:
         """Keep a finished run's conversation, trimmed, without the system prompt.
@@ -431,13 +445,23 @@ class SessionStore:
 
 
 class _Streams:
-    """Turns in flight (streamed or not), per key and in all; each one is a held connection."""
+    """Turns in flight (streamed or not), per key and in all; each one is a held connection.
 
-    def __init__(self, per_key: int, total: int) -> None:
+    A key with turns in flight also has its tool slots (:meth:`tool_slots`), shared by all
+    its turns: what one key's tool calls can hold at once (threads, connections) is bounded.
+    """
+
+    def __init__(self, per_key: int, total: int, tools_per_key: int = 4) -> None:
         self.per_key = per_key
         self.total = total
+        self.tools_per_key = tools_per_key
         self._by_key: dict[str, int] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._running = 0
+
+    def tool_slots(self, key_id: str) -> asyncio.Semaphore:
+        """The tool calls ``key_id`` may run at once (call it while one of its turns runs)."""
+        return self._slots.setdefault(key_id, asyncio.Semaphore(self.tools_per_key))
 
     def acquire(self, key_id: str) -> Callable[[], None]:
         """Count one turn for ``key_id`` (429 over a limit); returns its idempotent release."""
@@ -462,6 +486,7 @@ class _Streams:
                 self._by_key[key_id] = left
             else:
                 del self._by_key[key_id]  # keys seen once do not stay in memory
+                self._slots.pop(key_id, None)
 
         return release
 
@@ -471,25 +496,46 @@ def _busy(wait: float) -> ChatError:
     return ChatError(409, msg, "session_busy")
 
 
-async def _shielded(call: Callable[[], object], undo: Callable[[], object] | None = None) -> None:
-    """``call()`` in a worker thread, carried through even if the caller is cancelled.
+class _StoreThreads:
+    """The store's own worker threads, apart from the event loop's default executor.
 
-    A lock taken or released in a thread must not be lost: if the awaiting task is cancelled
-    (a client that leaves), the thread still finishes, and ``undo`` then gives back what
-    ``call`` took.
+    Tools run blocking work (name lookups, local files) in the default executor; one key's
+    slow lookups could fill it, and every other key's store calls would queue behind them.
     """
-    future = asyncio.get_running_loop().run_in_executor(None, call)
-    try:
-        await asyncio.shield(future)
-    except asyncio.CancelledError:
-        if undo is not None:
 
-            def _undo(done: asyncio.Future[object]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    asyncio.get_running_loop().run_in_executor(None, undo)
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chatbot-store")
 
-            future.add_done_callback(_undo)
-        raise
+    async def run(self, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)`` in one of the store's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(call, *args))
+
+    async def shielded(
+        self, call: Callable[[], object], undo: Callable[[], object] | None = None
+    ) -> None:
+        """``call()`` in a store thread, carried through even if the caller is cancelled.
+
+        A lock taken or released in a thread must not be lost: if the awaiting task is
+        cancelled (a client that leaves), the thread still finishes, and ``undo`` then gives
+        back what ``call`` took.
+        """
+        future = asyncio.get_running_loop().run_in_executor(self._pool, call)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if undo is not None:
+
+                def _undo(done: asyncio.Future[object]) -> None:
+                    if not done.cancelled() and done.exception() is None:
+                        asyncio.get_running_loop().run_in_executor(self._pool, undo)
+
+                future.add_done_callback(_undo)
+            raise
+
+    def shutdown(self) -> None:
+        """Let the threads end once their calls have (new calls are refused)."""
+        self._pool.shutdown(wait=False)
 
 
 def _trim(messages: list[BaseMessage], limit: int) -> list[BaseMessage]:
@@ -666,7 +712,7 @@ class _Guard:
         host = headers.get("host", "")
         if not self._host_allowed(scope, host):
             raise ChatError(403, "this Host is not served here", "host_not_allowed")
-        self._check_origin(headers, host)
+        self._check_origin(scope, headers, host)
         key_id = "-"
         public = (scope["method"], scope["path"]) in _PUBLIC or is_public(scope)
         if self.keys and not public:  # the page asks its user for the key
@@ -694,14 +740,16 @@ class _Guard:
         listed = any(n == name and p in (None, port) for n, p in self.hosts)
         return same or listed
 
-    def _check_origin(self, headers: Headers, host: str) -> None:
+    def _check_origin(self, scope: Scope, headers: Headers, host: str) -> None:
         origin = headers.get("origin")
         if origin is not None:
             try:
                 normal = _normal_origin(origin)
             except ValueError:  # "null" (sandboxed frames, file://) and junk
                 normal = ""
-            same_origin = urlsplit(normal).netloc == host.lower() and bool(host)
+            # The scheme too: an https page is another origin than this http server.
+            own = f"{scope.get('scheme', 'http')}://{host.lower()}"
+            same_origin = normal == own and bool(host)
             if not (same_origin or normal in self.origins):
                 raise ChatError(403, "this Origin is not allowed", "origin_not_allowed")
         elif headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
@@ -755,7 +803,9 @@ _EVENT_PAGE = 500  # stored events read at once when resuming
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
     head = "" if event_id is None else f"id: {event_id}\n"
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    # Well formed even if stored before its text was: a stream that cannot encode is cut.
+    text = well_formed(json.dumps(data, ensure_ascii=False))
+    return f"{head}event: {event}\ndata: {text}\n\n"
 
 
 def _this_turn(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
@@ -796,8 +846,9 @@ class _TurnArtifacts:
     never sent to a model), so the history can point at them.
     """
 
-    def __init__(self, backend: ConversationStore, owner: str, session_id: str) -> None:
-        self.backend = backend
+    def __init__(self, sessions: SessionStore, owner: str, session_id: str) -> None:
+        self.backend = sessions.backend
+        self.threads = sessions.threads
         self.owner = owner
         self.session_id = session_id
         self.calls: set[str] = set()  # call ids whose tool returned an artifact
@@ -825,7 +876,7 @@ class _TurnArtifacts:
     async def _put(self, tool: str, part: BinaryPart) -> dict[str, str]:
         artifact_id = secrets.token_urlsafe(12)
         content_type = served_type(part)
-        await asyncio.to_thread(
+        await self.threads.run(
             self.backend.put_artifact,
             self.owner,
             self.session_id,
@@ -850,9 +901,10 @@ class _EventWriter:
     """
 
     def __init__(
-        self, backend: ConversationStore, session: _Session, out: asyncio.Queue[StoredEvent | None]
+        self, sessions: SessionStore, session: _Session, out: asyncio.Queue[StoredEvent | None]
     ) -> None:
-        self.backend = backend
+        self.backend = sessions.backend
+        self.threads = sessions.threads
         self.session = session
         self.out = out
         self.pending: list[tuple[str, dict[str, Any]]] = []
@@ -862,7 +914,7 @@ class _EventWriter:
         """Store the event soon; raises what a write before it raised."""
         if self.task is not None and self.task.done():
             self.task.result()
-        self.pending.append((name, data))
+        self.pending.append((name, _encodable(data)))
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
 
@@ -880,9 +932,28 @@ class _EventWriter:
         owner, session_id = self.session.owner, self.session.session_id
         while self.pending:
             batch, self.pending = self.pending, []
-            ids = await asyncio.to_thread(self.backend.append_events, owner, session_id, batch)
+            ids = await self.threads.run(self.backend.append_events, owner, session_id, batch)
             for event_id, (name, data) in zip(ids, batch, strict=True):
                 self.out.put_nowait(StoredEvent(event_id, name, data))
+
+
+def _encodable(value: _T) -> _T:
+    """``value`` with every string in it well formed (lone surrogates replaced).
+
+    A model's text may hold half an emoji; stored, it would break every later read of the
+    session (its history, its events) as well as this turn's answer.
+    """
+    out: Any = value
+    if isinstance(value, str):
+        out = well_formed(value)
+    elif isinstance(value, dict):
+        out = {_encodable(k): _encodable(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        out = [_encodable(v) for v in value]
+    elif isinstance(value, BaseMessage):  # its artifact is stored apart, as bytes
+        fields = [f for f in type(value).model_fields if f != "artifact"]
+        out = value.model_copy(update={f: _encodable(getattr(value, f)) for f in fields})
+    return cast(_T, out)
 
 
 def _history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -928,6 +999,7 @@ def create_app(
     max_sessions_per_key: int = 100,
     max_streams: int = 64,
     max_streams_per_key: int = 4,
+    max_tool_calls_per_key: int = 4,
     max_history: int = 40,
     store: ConversationStore | None = None,
     heartbeat: float = 15.0,
@@ -949,6 +1021,8 @@ def create_app(
             is evicted for a new one).
         max_streams: turns (streamed or not) running at once in all (429 beyond).
         max_streams_per_key: turns running at once per key (429 beyond).
+        max_tool_calls_per_key: tool calls running at once per key, over all its turns (the
+            rest wait for one to end).
         max_history: messages of each conversation sent back to the model.
         store: where conversations are kept (default: in memory; ``main`` uses SQLite); the
             app closes it when it shuts down.
@@ -965,7 +1039,7 @@ def create_app(
         turn_wait=turn_wait,
     )
     backend = sessions.backend
-    streams = _Streams(max_streams_per_key, max_streams)
+    streams = _Streams(max_streams_per_key, max_streams, max_tool_calls_per_key)
     max_body = 4 * max_message_chars + 1024
     running: set[asyncio.Task[None]] = set()  # turns in flight, so shutdown can stop them
     document = openapi(max_message_chars)
@@ -983,6 +1057,9 @@ def create_app(
     def _message(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             msg = 'send {"message": "<non-empty text>"}'
+            raise ChatError(400, msg, "invalid_message")
+        if well_formed(value) != value:  # "\ud83d" alone: no answer or store could encode it
+            msg = "the message holds a lone surrogate (\\ud800-\\udfff), which is not text"
             raise ChatError(400, msg, "invalid_message")
         if len(value) > max_message_chars:
             msg = f"message is {len(value)} characters; the limit is {max_message_chars}"
@@ -1003,6 +1080,9 @@ def create_app(
             data = json.loads(raw)
         except ValueError as exc:
             msg = f"body is not valid JSON: {exc}"
+            raise ChatError(400, msg, "invalid_json") from exc
+        except RecursionError as exc:  # [[[[...: deeper than the parser's stack
+            msg = "body is not valid JSON: nested too deeply"
             raise ChatError(400, msg, "invalid_json") from exc
         if not isinstance(data, dict):
             msg = 'body must be a JSON object: {"message": "..."}'
@@ -1039,7 +1119,8 @@ def create_app(
             before = len(session.messages)
             history = [*session.messages, HumanMessage(text)]
             try:
-                async for event in agent.astream_events(history):
+                slots = streams.tool_slots(session.owner)
+                async for event in agent.astream_events(history, tool_slots=slots):
                     artifacts.saw(event)
                     if isinstance(event, FinalAnswer):
                         await before_record()  # its events so far are stored, or it fails
@@ -1058,8 +1139,8 @@ def create_app(
         other turn's events come between. A refusal before the turn began (409 session_busy)
         and a store that fails are told to this client only (an event without an id).
         """
-        artifacts = _TurnArtifacts(backend, session.owner, session.session_id)
-        writer = _EventWriter(backend, session, out)
+        artifacts = _TurnArtifacts(sessions, session.owner, session.session_id)
+        writer = _EventWriter(sessions, session, out)
         try:
             turn = _events(session, text, artifacts, writer.flush)
             async with contextlib.aclosing(turn) as events:
@@ -1112,7 +1193,7 @@ def create_app(
             yield _sse(event.event, event.data, event.id or None)
 
     async def _read(owner: str, session_id: str, after: int, limit: int) -> list[StoredEvent]:
-        return await asyncio.to_thread(backend.events_after, owner, session_id, after, limit)
+        return await sessions.threads.run(backend.events_after, owner, session_id, after, limit)
 
     async def _resume(owner: str, session_id: str, after: int) -> AsyncIterator[str]:
         """The stored events after ``after``, then the running turn's until its last one."""
@@ -1131,7 +1212,7 @@ def create_app(
                 return  # the turn followed is over
             if batch:
                 continue
-            if not await asyncio.to_thread(backend.turn_running, owner, session_id):
+            if not await sessions.threads.run(backend.turn_running, owner, session_id):
                 if await _read(owner, session_id, after, 1):
                     continue  # it ended between the two reads
                 if last is not None and last not in _TERMINAL:
@@ -1157,7 +1238,7 @@ def create_app(
         session_id = secrets.token_urlsafe(12)  # 96 random bits: ids nobody can guess
         await sessions.admit(owner, session_id)
         sessions.release(sessions.open(owner, session_id))
-        await asyncio.to_thread(backend.create, owner, session_id)
+        await sessions.threads.run(backend.create, owner, session_id)
         return JSONResponse({"id": session_id}, status_code=201)
 
     async def post_message(request: Request) -> Response:
@@ -1197,7 +1278,7 @@ def create_app(
     async def get_artifact(request: Request) -> Response:
         session_id = _session_id(request)
         artifact_id = _path_id(request, "artifact_id", "invalid_artifact_id")
-        found = await asyncio.to_thread(
+        found = await sessions.threads.run(
             backend.get_artifact, _caller(request).key_id, session_id, artifact_id
         )
         if found is None:  # another key's too: 404 tells nothing about its ids
@@ -1209,7 +1290,7 @@ def create_app(
         messages = await sessions.history(_caller(request).key_id, _session_id(request))
         if messages is None:  # another key's session too: 404 tells nothing about its ids
             raise ChatError(404, "no such session", "session_not_found")
-        return JSONResponse({"messages": _history(messages)})
+        return JSONResponse({"messages": _encodable(_history(messages))})
 
     async def delete_session(request: Request) -> Response:
         if not await sessions.remove(_caller(request).key_id, _session_id(request)):
@@ -1274,7 +1355,8 @@ def create_app(
         for task in list(running):  # what a killed replica leaves: resumers hear it
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        await asyncio.to_thread(backend.close)
+        await sessions.threads.run(backend.close)
+        sessions.threads.shutdown()
 
     app = Starlette(
         routes=routes,
@@ -1435,10 +1517,26 @@ def _parser() -> argparse.ArgumentParser:
         ("max-sessions-per-key", 100, "conversations held per API key"),
         ("max-streams", 64, "turns running at once in all"),
         ("max-streams-per-key", 4, "turns running at once per API key"),
+        ("max-tool-calls-per-key", 4, "tool calls running at once per API key (more wait)"),
         ("max-history", 40, "messages of a conversation sent to the model"),
         ("max-message-chars", 4000, "longest user message (413 beyond)"),
     ]:
         add(f"--{name}", what, default, type=int, metavar="N")
+    add(
+        "--header-timeout",
+        "seconds a connection may take to send a whole request head (slow ones are closed)",
+        10.0,
+        type=float,
+        metavar="SECONDS",
+    )
+    add(
+        "--max-connections",
+        "open connections; past it a new one evicts the one that waited longest for its"
+        " request head",
+        500,
+        type=int,
+        metavar="N",
+    )
     add(
         "--heartbeat",
         "seconds of silence after which an SSE stream gets a ': ping' comment",
@@ -1480,6 +1578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys = _api_keys(ns)
         for origin in ns.allowed_origin:
             _normal_origin(origin)
+        limits = Connections(ns.header_timeout, ns.max_connections)
     except (ChatError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -1496,6 +1595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"--store: {exc}", file=sys.stderr)
         return 2
     import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     if not keys:
         print(
@@ -1521,6 +1621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_sessions_per_key=ns.max_sessions_per_key,
         max_streams=ns.max_streams,
         max_streams_per_key=ns.max_streams_per_key,
+        max_tool_calls_per_key=ns.max_tool_calls_per_key,
         max_history=ns.max_history,
         max_message_chars=ns.max_message_chars,
         store=store,
@@ -1535,7 +1636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "level": "INFO",
         "propagate": False,
     }
-    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config)
+    # Slow or idle connections are held below the app, before any key is read: bounded here.
+    http = guarded(AutoHTTPProtocol, limits)
+    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config, http=http)
     return 0
 
 

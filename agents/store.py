@@ -607,6 +607,9 @@ class SqliteStore(_SqlStore):
         self._where = str(self.path)
         self._lock = threading.Lock()
         self._closed = False
+        # The file holds every conversation: the owner's alone, and SQLite gives its -wal and
+        # -shm files the database's mode. Made here before SQLite would make it 0644.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         # Autocommit mode: every transaction here is an explicit BEGIN ... COMMIT.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -35,6 +35,7 @@ __all__ = [
     "raise_body_error",
     "read_completion",
     "usage_counts",
+    "well_formed",
     "wire_completion",
 ]
 
@@ -161,3 +162,19 @@ def usage_counts(wire: WireCompletion) -> dict[str, int] | None:
     completion = usage.completion_tokens or 0
     total = usage.total_tokens or prompt + completion
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": total}
+
+
+def well_formed(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates replaced by U+FFFD.
+
+    A model that streams the two UTF-16 halves of an emoji as two JSON chunks gives two lone
+    surrogates; text that holds one cannot be encoded as UTF-8, so it would break
+    whatever writes it (an SSE stream, a JSON answer, a database).
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "check_model",
+    "check_token",
     "is_hf_host",
     "is_url",
     "secret",
@@ -60,28 +62,77 @@ MIN_CONTENT_CHARS = 200
 _HF_HOST_SUFFIXES = ("huggingface.co", "hf.space", "huggingface.cloud")
 
 
+# A token is one short line: a file longer than this is not one (`/dev/zero` gave 4,096 NULs).
+_MAX_TOKEN_FILE = 4096
+
+
 def stored_token() -> str | None:
     """The token as huggingface_hub finds it, without importing it.
 
     ``HF_TOKEN``, then the file ``hf auth login`` writes: ``HF_TOKEN_PATH``, else
     ``$HF_HOME/token`` (``HF_HOME`` defaults to ``$XDG_CACHE_HOME/huggingface``, then
-    ``~/.cache/huggingface``). An unreadable or empty file counts as no token.
+    ``~/.cache/huggingface``). A missing, unreadable or empty file counts as no token.
+
+    Raises:
+        ConfigurationError: the file is no regular file (a FIFO would block forever, a device
+            gives endless bytes), is larger than a token can be, or the token is malformed.
     """
     token = os.environ.get("HF_TOKEN", "").strip()
     if token:
-        return token
+        return check_token(token, "the HF_TOKEN environment variable")
     path = os.environ.get("HF_TOKEN_PATH")
     if not path:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
         home = os.environ.get("HF_HOME") or os.path.join(cache, "huggingface")
         path = os.path.join(home, "token")
-    try:
-        # A token is one short line; reading a little guards against a huge or special file.
-        with open(os.path.expanduser(path), encoding="utf-8") as handle:
-            token = handle.read(4096).strip()
-    except (OSError, ValueError):
+    path = os.path.expanduser(path)
+    data = _read_token_file(path)
+    if data is None:
         return None
-    return token or None
+    where = f"the token file {path}"
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        msg = f"{where} is not UTF-8 text: it cannot hold a token"
+        raise ConfigurationError(msg) from None
+    return check_token(token, where) if token else None
+
+
+def _read_token_file(path: str) -> bytes | None:
+    """The bytes of a regular file of at most ``_MAX_TOKEN_FILE`` bytes; None when absent."""
+    try:
+        # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):  # missing, unreadable, or a path with a NUL
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            msg = f"the token file {path} is not a regular file"
+            raise ConfigurationError(msg)
+        if info.st_size > _MAX_TOKEN_FILE:
+            msg = f"the token file {path} is {info.st_size} bytes: too large to hold a token"
+            raise ConfigurationError(msg)
+        return os.read(fd, _MAX_TOKEN_FILE + 1)[:_MAX_TOKEN_FILE]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def check_token(token: str, where: str) -> str:
+    """``token`` if it can go in an Authorization header; a ConfigurationError otherwise.
+
+    A newline, NUL, space or non-ASCII character would otherwise surface at the first call,
+    to the LLM, as "connection failed" or "fix the arguments". The message names where the
+    token came from, never the token.
+    """
+    if token.isascii() and token.isprintable() and " " not in token:
+        return token
+    bad = next(c for c in token if not (c.isascii() and c.isprintable()) or c == " ")
+    kind = f"character U+{ord(bad):04X}"
+    msg = f"the token from {where} holds a {kind}: it cannot be a Hugging Face token"
+    raise ConfigurationError(msg)
 
 
 def check_model(where: str, model: object) -> str:
@@ -305,6 +356,8 @@ class Settings:
             msg = f"unexpected argument(s) {sorted(unexpected)}; the settings are: {known}"
             raise TypeError(msg)
         api_key = secret(api_key)  # no plain-string local from here on
+        if api_key is not None:
+            check_token(api_key.get_secret_value(), "api_key")
         key_from_env = False
         if api_key is None:
             api_key = secret(stored_token())
@@ -368,6 +421,10 @@ class Settings:
             max_binary_bytes=max_binary_bytes,
             **choice,
         )
+
+    def secrets(self) -> tuple[str, ...]:
+        """What no text handed to an LLM may show, in any form: the api key."""
+        return () if self.api_key is None else (self.api_key.get_secret_value(),)
 
     def key_for(self, url: str) -> str | None:
         """The token to send to ``url``: an env token only reaches Hugging Face hosts."""

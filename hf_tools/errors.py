@@ -29,8 +29,11 @@ HFToolsError                      base: .task, .model (never the token)
 Any other 4xx (408, 409, 415, ...) is a plain ``APIError``: the request was wrong in a way
 new arguments cannot fix, so the developer must look.
 
-Messages never carry the api key: :func:`redact` removes it (and anything shaped like a Hugging
-Face token) from every message built from a server's words.
+Messages never carry the api key: :func:`redact` removes it (verbatim in any case, URL- or
+base64-encoded, split by whitespace; and anything shaped like a Hugging Face token) from every
+message built from a server's words, before any cut (:func:`excerpt`). Server text is capped
+(500 characters of a server's words, 1,000 for a whole :class:`APIError` message), and
+:func:`bound_message` bounds what an LLM finally reads.
 
 `llm_fixable` tells the tool layer (:mod:`hf_tools.toolset`, the one place that classifies
 failures) what to do: True -> a failure whose message the model reads and acts on; False ->
@@ -40,12 +43,16 @@ the error propagates to the developer, except the "unavailable" cases marked abo
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 __all__ = [
     "APIError",
@@ -68,24 +75,133 @@ __all__ = [
     "ResponseTooLargeError",
     "ResultDownloadError",
     "ServerError",
+    "bound_message",
     "error_from_response",
+    "excerpt",
     "redact",
+    "redact_head",
+    "secrets_scope",
     "server_message",
 ]
 
 _MAX_MESSAGE = 500
+# Every APIError message is cut here (server words, already capped at _MAX_MESSAGE, plus our
+# own framing): a job failure once quoted a 9 MB body.
+_MAX_API_MESSAGE = 1000
 _SENTENCE_ENDS = (".", "!", "?", "…")
 # Hugging Face user and organization tokens; caught even when we do not know the key.
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}")
+_HF_TOKEN = re.compile(r"\b[hH][fF]_[A-Za-z0-9]{20,}")
 _REDACTED = "[redacted]"
+# A key shorter than this is matched verbatim only: its spread-out or encoded forms would be
+# too short to tell from ordinary text.
+_MIN_FUZZY_KEY = 8
+# Characters searched past a cut point, so a key straddling the cut is still found whole.
+_REDACT_MARGIN = 4096
+
+# The secrets of the request being handled (set by hf_tools.http.redacting): what parsers quote
+# of its answer is redacted before it is cut, so no key prefix survives an ellipsis.
+_SCOPED: ContextVar[tuple[str, ...]] = ContextVar("hf_tools_secrets", default=())
+
+
+class secrets_scope:
+    """Within the block, every :func:`redact` (and so every cut) also removes ``secrets``.
+
+    Entered once per call (the settings' key) and once per request (the key it carries).
+    """
+
+    __slots__ = ("_secrets", "_token")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+
+    def __enter__(self) -> None:
+        outer = _SCOPED.get()  # a nested scope adds to the outer one, never hides it
+        self._token = _SCOPED.set(outer + tuple(s for s in self._secrets if s not in outer))
+
+    def __exit__(self, *exc: object) -> None:
+        _SCOPED.reset(self._token)
+
+
+def _spelled(text: str) -> str:
+    """A pattern for ``text`` with each character also URL-encoded, whitespace allowed between."""
+    return r"\s*".join(
+        f"(?:{re.escape(c)}|{re.escape(quote(c, safe=''))})"
+        if quote(c, safe="") != c
+        else re.escape(c)
+        for c in text
+    )
+
+
+def _base64_forms(key: bytes) -> set[str]:
+    """The part of base64(prefix + key) fixed by the key alone, at each of the 3 alignments."""
+    forms = set()
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(b"\0" * offset + key).decode().rstrip("=")
+            start = -(-8 * offset // 6)  # the first character made of key bits only
+            stop = (8 * (offset + len(key))) // 6  # past the last such character
+            forms.add(encoded[start:stop])
+    return {f for f in forms if len(f) >= _MIN_FUZZY_KEY}
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_pattern(value: str) -> re.Pattern[str]:
+    """The key as it may be echoed, as one pattern.
+
+    Verbatim in any case, URL-encoded, base64 or base64url encoded (inside a longer encoded
+    text too), or split by whitespace and newlines.
+    """
+    if len(value) < _MIN_FUZZY_KEY:
+        return re.compile(re.escape(value))
+    forms = {value, *_base64_forms(value.encode("utf-8"))}
+    longest_first = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(_spelled(f) for f in longest_first), re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given secrets nor anything shaped like a Hugging Face token."""
-    for value in secrets:
+    """``text`` without the given secrets (nor the current request's), in any echoed form.
+
+    Anything shaped like a Hugging Face token goes too, even when the key is not known.
+    """
+    for value in dict.fromkeys((*secrets, *_SCOPED.get())):
         if value:
-            text = text.replace(value, _REDACTED)
+            text = _secret_pattern(value).sub(_REDACTED, text)
     return _HF_TOKEN.sub(_REDACTED, text)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def excerpt(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """At most ``limit`` characters of a server's ``text``, redacted BEFORE it is cut.
+
+    Cutting first could leave most of a key on one side of the ellipsis.
+    """
+    return _cut(redact(text[: limit + _REDACT_MARGIN], secrets), limit)
+
+
+def redact_head(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """``text`` redacted in its first ``limit`` characters (and a margin), the rest as it is.
+
+    For text about to be cut at ``limit``: the tail is never shown, and redacting a long
+    answer whole would cost more than the call (~70 ms a MB).
+    """
+    window = limit + _REDACT_MARGIN
+    if len(text) <= window:
+        return redact(text, secrets)
+    head = redact(text[:window], secrets)
+    # A head full of keys shrinks ("[redacted]" is shorter): then the tail would show.
+    return head + text[window:] if len(head) > limit else redact(text, secrets)
+
+
+def bound_message(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """An error message as an LLM may read it: redacted, then at most ``limit`` characters."""
+    text = redact_head(text, limit, secrets)
+    if len(text) <= limit:
+        return text
+    note = " … [message cut]"
+    return text[: limit - len(note)] + note
 
 
 class HFToolsError(Exception):
@@ -167,6 +283,9 @@ class APIError(HFToolsError):
         model: str | None = None,
         request_id: str | None = None,
     ):
+        # The server's words may be any size: cut (after redaction) wherever it was built.
+        if len(message) > _MAX_API_MESSAGE:
+            message = excerpt(message, _MAX_API_MESSAGE)
         super().__init__(message, task=task, model=model)
         self.status_code = status_code
         self.request_id = request_id
@@ -329,9 +448,9 @@ def server_message(body: bytes, content_type: str = "", secrets: Iterable[str] =
         message = _message_from_json(data) if data is not None else text
     except RecursionError:  # parsed, but too deep to walk or re-encode
         message = text
-    message = redact(" ".join(message.split()), secrets)
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 1] + "…"
+    message = excerpt(
+        " ".join(message[: _MAX_MESSAGE + _REDACT_MARGIN].split()), _MAX_MESSAGE, secrets
+    )
     return message or "(empty body)"
 
 

@@ -54,9 +54,12 @@ from hf_tools.errors import (
     APIError,
     ConfigurationError,
     HFTimeoutError,
+    HFToolsError,
     MediaError,
     ResponseFormatError,
     ResultDownloadError,
+    excerpt,
+    secrets_scope,
 )
 from hf_tools.http import (
     HFRequest,
@@ -227,6 +230,19 @@ def _check_wait(step: Send, call: Call[Any], settings: Settings) -> None:
         raise HFTimeoutError(msg, task=call.task, model=call.model)
 
 
+def _check_sendable(request: HFRequest, call: Call[Any]) -> None:
+    """Refuse a URL httpx cannot send (control characters, over 64 KB, a bad port).
+
+    Poll and result URLs come from a provider's answer, route paths from the Hub's
+    ``providerId``: an unusable one is an answer we could not use, not a crash.
+    """
+    try:
+        http._parsed_url(request.url)  # cached: the send path reuses the parse
+    except httpx2.InvalidURL as exc:
+        msg = f"cannot send to {excerpt(request.url, 80)!r} ({exc})"
+        raise call.format_error(msg) from None
+
+
 def _download_failed(exc: APIError | MediaError, step: Send, call: Call[Any]) -> Exception:
     """A result file that failed: the provider's result, never the caller's input.
 
@@ -253,6 +269,13 @@ def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
         except ResponseFormatError as exc:
             exc.model = exc.model or sent.model  # a task's parser knows its task, not the model
             raise
+        except HFToolsError:
+            raise
+        except Exception as exc:
+            # A parser that missed a shape must not end the agent's turn with a raw exception.
+            # The kind only: an unforeseen message could quote anything.
+            msg = f"the answer could not be read ({type(exc).__name__})"
+            raise ResponseFormatError(msg, task=sent.task, model=sent.model) from exc
 
 
 Routes = MutableMapping[tuple[str, str | None], tuple[Route | Lookup, Adapter[Any] | None]]
@@ -314,6 +337,7 @@ def call_flow(
             except MediaError as exc:
                 raise _download_failed(exc, step, call) from None
         sent = http_request(settings, step.request, call)
+        _check_sendable(sent, call)
         try:
             raw: RawResponse = yield sent
         except APIError as exc:
@@ -384,7 +408,8 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
 
 def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel:
     """Drive ``flow`` with blocking I/O, all within one ``settings.timeout`` deadline."""
-    with deadline(time.monotonic() + settings.timeout):
+    # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
+    with deadline(time.monotonic() + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:
@@ -416,7 +441,8 @@ async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) 
     """
     started = time.monotonic()
     polls = 0
-    with deadline(started + settings.timeout):
+    # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
+    with deadline(started + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:

@@ -55,7 +55,9 @@ from hf_tools.errors import (
     ResponseFormatError,
     ResponseTooLargeError,
     error_from_response,
+    excerpt,
     redact,
+    secrets_scope,
 )
 
 __all__ = [
@@ -153,17 +155,20 @@ class redacting:
     ``@contextmanager``: it is entered a few times per call, on the hot path.
     """
 
-    __slots__ = ("_request",)
+    __slots__ = ("_request", "_scope")
 
     def __init__(self, request: HFRequest) -> None:
         self._request = request
+        # What a parser quotes inside the block is redacted before it is cut (errors.excerpt).
+        self._scope = secrets_scope(secrets_of(request))
 
     def __enter__(self) -> None:
-        return None
+        self._scope.__enter__()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._scope.__exit__()
         if isinstance(exc, HFToolsError):
             exc.redact(secrets_of(self._request))
 
@@ -621,7 +626,10 @@ def _loads(raw: RawResponse, request: HFRequest) -> Any:
             msg, status_code=raw.status_code, task=request.task, model=request.model
         ) from None
     except ValueError:
-        snippet = redact(raw.content[:80].decode("utf-8", errors="replace"), secrets_of(request))
+        # Redacted before the cut; no unredacted local (a traceback may print its locals).
+        snippet = excerpt(
+            raw.content[:4096].decode("utf-8", errors="replace"), 80, secrets_of(request)
+        )
         msg = f"the server answered {raw.status_code} with a body that is not JSON: {snippet!r}"
         raise ResponseFormatError(
             msg, status_code=raw.status_code, task=request.task, model=request.model

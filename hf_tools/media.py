@@ -35,7 +35,7 @@ from urllib.parse import urljoin
 import httpx2
 
 from hf_tools.config import Settings
-from hf_tools.errors import MediaError
+from hf_tools.errors import MediaError, excerpt
 from hf_tools.http import client_options
 from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import Media
@@ -69,7 +69,7 @@ def _shown(text: str, limit: int = 200) -> str:
     A lone surrogate or a control character copied into a message would break whoever encodes
     it next (a terminal, a JSON response), far from here.
     """
-    cut = text if len(text) <= limit else text[:limit] + "…"
+    cut = excerpt(text, limit + 1)  # the key redacted before the cut (a result URL's ?sig=)
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in cut)
 
 

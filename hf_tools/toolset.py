@@ -41,7 +41,14 @@ from hf_tools.artifacts import BinaryPart, binary_parts, save_output
 from hf_tools.catalog import served_model
 from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient, validation_message
 from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
-from hf_tools.errors import ConfigurationError, HFToolsError, ModelNotFoundError, NoProviderError
+from hf_tools.errors import (
+    ConfigurationError,
+    HFToolsError,
+    ModelNotFoundError,
+    NoProviderError,
+    bound_message,
+    redact_head,
+)
 from hf_tools.routing import Lookup, route_for
 from hf_tools.tasks import REGISTRY, get_spec
 
@@ -116,7 +123,6 @@ _UNAVAILABLE_STATUS = frozenset({404, 410})
 _ARGUMENT_FAILURES = (ValueError, TypeError, LookupError, RecursionError, OverflowError)
 
 _RESULT_NOTE = "… [truncated {} chars; full result in the artifact]"
-_ERROR_NOTE = "… [truncated {} chars]"
 
 
 def family_of(task: str) -> str:
@@ -352,8 +358,9 @@ class Tool:
         files: tuple[Path, ...] = ()
         if self.settings.output_dir is not None:
             files = tuple(save_output(output, self.settings.output_dir))
-        text = bound_text(self.spec.render(output), self.settings.max_content_chars)
-        return ToolResult(output, text, files)
+        limit = self.settings.max_content_chars
+        text = redact_head(self.spec.render(output), limit, self.settings.secrets())
+        return ToolResult(output, bound_text(text, limit), files)
 
     def failure(self, exc: Exception) -> ToolFailure:
         """Classify ``exc`` raised by a call: the one rule every host follows."""
@@ -370,7 +377,7 @@ class Tool:
         return ToolFailure(DEVELOPER, self._bound_error(str(exc)), exc)
 
     def _bound_error(self, text: str) -> str:
-        return bound_text(text, self.settings.max_content_chars, _ERROR_NOTE)
+        return bound_message(text, self.settings.max_content_chars, self.settings.secrets())
 
     def _is_unavailable(self, exc: HFToolsError) -> bool:
         """Whether ``exc`` says the model is not served (404/410, or "auto" found no provider).

@@ -52,18 +52,19 @@ EVERY_TOOL = _every_tool()
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[str]:
+def serve_app(app: Any, **config: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yields its base URL.
 
-    Bounded: the server must start within 5 s, and it is stopped (and its thread gone) on exit.
-    Tests that use it need ``@pytest.mark.allow_hosts(["127.0.0.1"])``.
+    ``config`` goes to ``uvicorn.Config`` (e.g. ``http=`` a protocol class). Bounded: the
+    server must start within 5 s, and it is stopped (and its thread gone) on exit. Tests that
+    use it need ``@pytest.mark.allow_hosts(["127.0.0.1"])``.
     """
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

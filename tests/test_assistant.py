@@ -323,6 +323,27 @@ def test_history_file_is_private_and_kept(tmp_path: Path) -> None:
     readline.clear_history()
 
 
+def test_history_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    import readline
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "hf-tools" / "assistant_history"
+    path.parent.mkdir()
+    path.symlink_to(victim)
+    readline.clear_history()
+    save = agents.assistant._line_editing(path)
+    assert save is not None
+    assert readline.get_current_history_length() == 0  # the link's target was not read in
+    readline.add_history("caption tests/fixtures/image.png")
+    save()
+    readline.clear_history()
+    assert victim.read_text() == "precious\n"
+    assert not path.is_symlink() and os.stat(path).st_mode & 0o777 == 0o600
+    assert "caption tests/fixtures/image.png" in path.read_text()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["assistant_history"]  # no temp left
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "code", "err"),
     [

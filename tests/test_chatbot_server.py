@@ -178,6 +178,15 @@ def test_bad_requests_get_clean_json_errors(
     assert model.seen == []  # refused before the model was asked
 
 
+def test_a_deeply_nested_body_is_a_400_not_a_crash() -> None:
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model, max_message_chars=10_000)
+    body = b"[" * 16_000 + b"]" * 16_000  # deeper than the JSON parser's stack
+    response = client.post("/sessions/a/messages", content=body, headers=_JSON)
+    assert response.status_code == 400 and response.json()["code"] == "invalid_json"
+    assert model.seen == []
+
+
 def test_bad_session_ids_are_refused() -> None:
     client = _client(ScriptedChatModel())
     response = client.post("/sessions/a%20b/messages", json={"message": "x"})
@@ -605,6 +614,7 @@ def test_json_routes_refuse_other_content_types(content_type: str | None) -> Non
         {"Origin": "http://testserver.evil.example"},
         {"Origin": "null"},  # sandboxed iframes, file:// pages
         {"Origin": "http://localhost:3000"},  # same site, another origin
+        {"Origin": "https://testserver"},  # same host, another scheme: another origin
         {"Sec-Fetch-Site": "cross-site"},  # <img>/<script> GETs carry no Origin
         {"Sec-Fetch-Site": "same-site"},
     ],

@@ -232,6 +232,17 @@ def test_a_host_lists_tools_and_handles_outputs_without_importing_langchain() ->
     assert _printed(_A_HOST_WITHOUT_LANGCHAIN) == ["True", str(len(REGISTRY))]
 
 
+def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
+    # Which tools are offered (catalog, routing, providers) and how failures are classified
+    # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
+    policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
+    modules = _modules()
+    for host in ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli"):
+        found = _imports(modules[host], host, modules)
+        assert "hf_tools.toolset" in found, host
+        assert found & policy == set(), host
+
+
 def test_the_hf_tools_import_graph_has_no_cycle() -> None:
     # The package root re-exports the adapters lazily; its edges are not part of the core.
     graph = {name: edges - {"hf_tools"} for name, edges in _graph().items() if name != "hf_tools"}

@@ -147,6 +147,20 @@ def test_sqlite_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
         SqliteStore(path)  # a newer server's file is never written by an older one
 
 
+def test_sqlite_files_are_the_owners_alone(tmp_path: Path) -> None:
+    """The database, its -wal and -shm and the -turns lock file are 0600, whatever the umask."""
+    old = os.umask(0o022)
+    try:
+        store = SqliteStore(tmp_path / "chatbot.db")
+        store.append_turn("k", "s", _turn(0))  # a write: the WAL and shared memory exist
+        names = ["chatbot.db", "chatbot.db-wal", "chatbot.db-shm", "chatbot.db-turns"]
+        modes = {name: (tmp_path / name).stat().st_mode & 0o777 for name in names}
+        store.close()
+    finally:
+        os.umask(old)
+    assert modes == dict.fromkeys(names, 0o600)
+
+
 def test_open_store_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(open_store("memory"), MemoryStore)
     monkeypatch.chdir(tmp_path)

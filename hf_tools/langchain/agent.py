@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -210,15 +211,28 @@ class Agent:
         return self._run(request, config, stream=tokens)
 
     def astream_events(
-        self, request: AgentInput, config: RunnableConfig | None = None, *, tokens: bool = True
+        self,
+        request: AgentInput,
+        config: RunnableConfig | None = None,
+        *,
+        tokens: bool = True,
+        tool_slots: asyncio.Semaphore | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Async twin of ``stream_events``; tool ends arrive in completion order.
 
         A consumer that stops before ``FinalAnswer`` should close the generator, e.g.
         ``async with contextlib.aclosing(agent.astream_events(...)) as events:``; closing
         cancels the tool calls still running (a bare ``break`` leaves them to finish).
+
+        Args:
+            request: a user request, or the conversation so far.
+            config: LangChain run config (callbacks, tags), passed to the model and tools.
+            tokens: stream the model's text (see ``stream_events``).
+            tool_slots: each tool call holds one while it runs (the rest wait): a server
+                shares one per user across that user's runs, so one user's many calls cannot
+                hold all the threads and connections the others need.
         """
-        return self._arun(request, config, stream=tokens)
+        return self._arun(request, config, stream=tokens, slots=tool_slots)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -263,7 +277,12 @@ class Agent:
         yield FinalAnswer(self._stopped(messages, artifacts))
 
     async def _arun(
-        self, request: AgentInput, config: RunnableConfig | None, *, stream: bool
+        self,
+        request: AgentInput,
+        config: RunnableConfig | None,
+        *,
+        stream: bool,
+        slots: asyncio.Semaphore | None = None,
     ) -> AsyncIterator[AgentEvent]:
         messages = self._start(request)
         artifacts: list[tuple[str, Any]] = []
@@ -287,7 +306,7 @@ class Agent:
                 yield _tool_start(call, step)
             results: dict[int, tuple[ToolMessage, Any]] = {}
             pending = [
-                asyncio.ensure_future(self._indexed(i, c, config, broken.get(i)))
+                asyncio.ensure_future(self._indexed(i, c, config, broken.get(i), slots))
                 for i, c in enumerate(calls)
             ]
             try:
@@ -308,9 +327,15 @@ class Agent:
         yield FinalAnswer(self._stopped(messages, artifacts))
 
     async def _indexed(
-        self, index: int, call: ToolCall, config: RunnableConfig | None, problem: str | None
+        self,
+        index: int,
+        call: ToolCall,
+        config: RunnableConfig | None,
+        problem: str | None,
+        slots: asyncio.Semaphore | None,
     ) -> tuple[int, ToolMessage, Any]:
-        tool_message, artifact = await self._acall_tool(call, config, problem)
+        async with slots if slots is not None else contextlib.nullcontext():
+            tool_message, artifact = await self._acall_tool(call, config, problem)
         return index, tool_message, artifact
 
     def _stopped(

@@ -63,6 +63,7 @@ from hf_tools.chat_wire import (
     WireToolCall,
     read_completion,
     usage_counts,
+    well_formed,
     wire_completion,
 )
 from hf_tools.client import Closeable, LoopPools
@@ -367,8 +368,9 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
         wire, choice = read_completion(data, model)
         message = choice.message or WireMessage()
         calls = [parse_tool_call(c) for c in message.calls()]
+        text = message.content or ""  # null when the model only calls tools
         ai = AIMessage(
-            content=message.content or "",  # null when the model only calls tools
+            content=well_formed(text) if isinstance(text, str) else text,
             tool_calls=[c for c in calls if c["type"] == "tool_call"],
             invalid_tool_calls=[c for c in calls if c["type"] == "invalid_tool_call"],
             usage_metadata=_usage(wire),
@@ -500,6 +502,9 @@ class StreamAssembler:
         self._seed = seed if seed is not None else uuid.uuid4().bytes
         self._ids: dict[int, str] = {}  # tool-call index -> the id its first chunk carried
         self._usage: UsageMetadata | None = None
+        self._chunks = 0  # chunks handed out: none at the end is an empty generation
+        # A high surrogate that ended a chunk's text: its low half comes in the next chunk.
+        self._high = ""
 
     def feed(self, payload: str) -> list[ChatGenerationChunk]:
         """One event payload -> zero or more chunks.
@@ -518,6 +523,7 @@ class StreamAssembler:
                 chunk = self._chunk(wire_completion(data, self.model, None))
             if chunk is not None:
                 chunks.append(chunk)
+        self._chunks += len(chunks)
         return chunks
 
     def _call_chunk(self, raw: WireToolCall, position: int) -> ToolCallChunk:
@@ -553,8 +559,9 @@ class StreamAssembler:
         finish = choice.finish_reason
         if finish:
             self.finished = True
+        content = delta.content or ""
         message = AIMessageChunk(
-            content=delta.content or "",
+            content=self._joined(content) if isinstance(content, str) else content,
             tool_call_chunks=calls,
             response_metadata=_metadata(data, choice) if finish else {},
             id=data.id or None,
@@ -562,19 +569,35 @@ class StreamAssembler:
         info = {"finish_reason": finish} if finish else None
         return ChatGenerationChunk(message=message, generation_info=info)
 
+    def _joined(self, text: str) -> str:
+        """``text`` after a held high surrogate, holding back its own last one; well formed."""
+        text, self._high = self._high + text, ""
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            text, self._high = text[:-1], text[-1]
+        return well_formed(text)
+
     def close(self) -> list[ChatGenerationChunk]:
         """End of the byte stream: the last chunk, with the token usage, if the server sent any.
 
         Raises:
             HFConnectionError: the stream stopped before ``[DONE]`` or a finish reason.
+            ResponseFormatError: the stream finished with no chunk at all (``data: [DONE]``
+                only): LangChain would raise a bare ValueError on the empty generation.
         """
         if not (self.done or self.finished):
             msg = "the stream ended before the model finished (connection cut?)"
             raise HFConnectionError(msg, task=_TASK, model=self.model)
-        if self._usage is None:
+        # A high surrogate no low one followed: replaced, never handed on alone.
+        last = well_formed(self._high)
+        self._high = ""
+        if self._usage is None and not last:
+            if not self._chunks:
+                msg = "the stream finished without any message chunk (an empty answer)"
+                raise ResponseFormatError(msg, task=_TASK, model=self.model)
             return []
         usage, self._usage = self._usage, None
-        return [ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))]
+        message = AIMessageChunk(content=last, usage_metadata=usage)
+        return [ChatGenerationChunk(message=message)]
 
 
 class _WholeBodyDecoder:

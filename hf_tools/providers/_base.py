@@ -15,7 +15,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hf_tools.errors import JobCancelledError, JobFailedError, ResponseFormatError
+from hf_tools.errors import (
+    JobCancelledError,
+    JobFailedError,
+    ResponseFormatError,
+    excerpt,
+)
 from hf_tools.tasks._base import Media, Payload
 
 __all__ = [
@@ -84,7 +89,14 @@ class Call(Generic[InputT]):
         return f"{self.router_url.rstrip('/')}/{self.provider}"
 
     def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
-        """A GET of ``url``; the token goes along only when ``url`` is a router URL."""
+        """A GET of ``url``; the token goes along only when ``url`` is a router URL.
+
+        Raises:
+            ResponseFormatError: ``url`` (a provider's answer) is not a string.
+        """
+        if not isinstance(url, str):
+            msg = f"expected a URL, got {excerpt(repr(url), 80)}"
+            raise self.format_error(msg)
         under_router = url.startswith(self.router_url.rstrip("/") + "/")
         expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
@@ -248,7 +260,7 @@ def dig(body: Any, call: Call[Any], *path: str | int) -> Any:
         )
         if not ok:
             where = "".join(f"[{p!r}]" for p in path[: i + 1])
-            msg = f"expected {where} in the response, got {str(body)[:120]!r}"
+            msg = f"expected {where} in the response, got {excerpt(str(body), 120)!r}"
             raise call.format_error(msg)
         value = value[key]
     return value
@@ -267,12 +279,12 @@ def decode_data_uri(text: str, call: Call[Any]) -> bytes:
 def download(url: Any, call: Call[Any], then: Callable[[bytes], Step]) -> Step:
     """The step fetching a result URL; a ``data:`` URI is decoded in place, no request."""
     if not isinstance(url, str) or not url:
-        msg = f"expected a result URL, got {str(url)[:80]!r}"
+        msg = f"expected a result URL, got {excerpt(str(url), 80)!r}"
         raise call.format_error(msg)
     if url.startswith("data:"):
         return then(decode_data_uri(url, call))
     if not url.startswith(("https://", "http://")):
-        msg = f"expected an http(s) result URL, got {url[:80]!r}"
+        msg = f"expected an http(s) result URL, got {excerpt(url, 80)!r}"
         raise call.format_error(msg)
     request = Request("GET", url, auth=False, expect="bytes", purpose="download")
     # Never the token: result files live on provider CDNs (fal.media, replicate.delivery).

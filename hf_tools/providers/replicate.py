@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hf_tools.errors import excerpt
 from hf_tools.providers._base import (
     Adapter,
     Call,
@@ -121,7 +122,7 @@ def asr_result(body: Any, call: Call[AutomaticSpeechRecognitionInput]) -> Step:
             return download(output["txt_file"], call, lambda data: _transcript(data, call))
         output = text
     if not isinstance(output, str):
-        msg = f"expected a transcript, got {str(output)[:80]!r}"
+        msg = f"expected a transcript, got {excerpt(str(output), 80)!r}"
         raise call.format_error(msg)
     return Done(asr.parse({"text": output}, call.args))
 

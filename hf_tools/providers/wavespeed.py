@@ -9,7 +9,7 @@ and image-to-video.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from hf_tools.providers._base import (
 from hf_tools.providers._media import Parse, data_uri, file_at, read_image
 from hf_tools.providers.openai import image_parameters
 from hf_tools.tasks import image_to_image, image_to_video, text_to_video
-from hf_tools.tasks._base import Payload
+from hf_tools.tasks._base import Payload, snippet
 from hf_tools.tasks.text_to_image import TextToImageInput
 
 PROVIDER = "wavespeed"
@@ -55,6 +55,9 @@ def image_payload(parameters: Callable[[Any], dict[str, Any]]) -> Callable[[Call
 def state(body: Any, call: Call[Any]) -> JobState:
     """``data.status``: completed -> done, created/processing -> running, failed raises."""
     data = dig(body, call, "data")
+    if not isinstance(data, Mapping):
+        msg = f"expected an object in ['data'], got {snippet(data)}"
+        raise call.format_error(msg)
     status = data.get("status")
     if status == "completed":
         return "done"

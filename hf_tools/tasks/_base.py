@@ -20,7 +20,7 @@ from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from hf_tools.errors import HFToolsError, ResponseFormatError
+from hf_tools.errors import HFToolsError, ResponseFormatError, redact
 from hf_tools.schema import portable_schema
 
 __all__ = [
@@ -108,7 +108,20 @@ _SHAPE_ERRORS = (
     zlib.error,
 )
 
-_SNIPPET = reprlib.Repr()
+
+_REDACT_WINDOW = 4096
+
+
+class _Redacted(reprlib.Repr):
+    """reprlib, with each string redacted before it is shortened around its ellipsis."""
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) > 2 * _REDACT_WINDOW:  # only the ends are shown: redact those
+            x = x[:_REDACT_WINDOW] + x[-_REDACT_WINDOW:]
+        return super().repr_str(redact(x), level)
+
+
+_SNIPPET = _Redacted()
 _SNIPPET.maxlevel, _SNIPPET.maxstring, _SNIPPET.maxother = 3, 40, 40
 _SNIPPET.maxlist = _SNIPPET.maxdict = 4
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from hf_tools.errors import ResponseFormatError
+from hf_tools.errors import ResponseFormatError, excerpt
 from hf_tools.tasks._base import (
     LABEL_FOREIGN,
     HFInferenceWire,
@@ -105,7 +105,7 @@ def parse(data: Any, args: RankingInput) -> RankingOutput:
     except (LookupError, TypeError, ValueError, ArithmeticError):  # 10**400 -> float
         scores = []
     if len(scores) != len(args.documents):
-        msg = f"expected {len(args.documents)} scores, got {str(data)[:80]}"
+        msg = f"expected {len(args.documents)} scores, got {excerpt(str(data), 80)}"
         raise ResponseFormatError(msg, task="ranking")
     ranked = sorted(
         (

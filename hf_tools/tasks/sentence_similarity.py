@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from hf_tools.errors import ResponseFormatError
+from hf_tools.errors import ResponseFormatError, excerpt
 from hf_tools.tasks._base import (
     HFInferenceWire,
     Media,
@@ -54,7 +54,7 @@ def parse(data: Any, args: SentenceSimilarityInput) -> SentenceSimilarityOutput:
         data = data.get("similarities")
     values = expect_list(data, "sentence-similarity", "a list of scores")
     if len(values) != len(args.sentences) or not all(isinstance(v, int | float) for v in values):
-        msg = f"expected {len(args.sentences)} scores, got {str(values)[:80]}"
+        msg = f"expected {len(args.sentences)} scores, got {excerpt(str(values), 80)}"
         raise ResponseFormatError(msg, task="sentence-similarity")
     scores = [
         SentenceScore(index=i, sentence=s, score=float(v))
