@@ -53,7 +53,7 @@ def part_blocks(
                 name=part.name,
                 mime_type=part.mime,
                 size=len(part.data),
-                description=f"{part.kind} produced by the tool ({part.mime}, {len(part.data)} bytes)",
+                description=f"{part.kind} made by the tool ({len(part.data)} bytes)",
             )
         )
     return blocks
@@ -74,9 +74,7 @@ def tool_result(
     """
     content: list[ContentBlock] = [TextContent(text=result.text)]
     for part in result.parts():
-        blocks = part_blocks(
-            part, keep(part), audio_as=audio_as, max_inline_bytes=max_inline_bytes
-        )
+        blocks = part_blocks(part, keep(part), audio_as=audio_as, max_inline_bytes=max_inline_bytes)
         content.extend(blocks)
     return CallToolResult(content=content, structured_content=result.data())
 

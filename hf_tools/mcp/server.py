@@ -33,10 +33,9 @@ from pydantic.networks import AnyUrl
 
 from hf_tools import __version__
 from hf_tools.artifacts import BinaryPart
-from hf_tools.flow import ON_POLL, PollHook
 from hf_tools.mcp.content import AudioAs, failure_result, tool_result
 from hf_tools.mcp.store import PartStore
-from hf_tools.toolset import DEVELOPER, Tool, ToolFailure, Toolset
+from hf_tools.toolset import DEVELOPER, PollHook, Tool, ToolFailure, Toolset
 
 __all__ = ["DEFAULT_RESOURCE_BUDGET", "MAX_INLINE_BYTES", "ToolServer", "mcp_tool"]
 
@@ -119,7 +118,7 @@ class ToolServer(MCPServer[Any]):
         """Every offered tool, in the toolset's order."""
         return list(self._listing)
 
-    async def call_tool(  # type: ignore[override]
+    async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult:
         """Run one tool; see the module docstring for what comes back.
@@ -131,16 +130,13 @@ class ToolServer(MCPServer[Any]):
             tool = self.toolset.get(name)
         except KeyError as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc.args[0])) from None
-        reset = ON_POLL.set(_progress_hook(context))
         try:
-            result = await tool.arun(arguments)
+            result = await tool.arun(arguments, on_poll=_progress_hook(context))
         except ToolFailure as failure:
             if failure.kind == DEVELOPER:
                 log.error("%s: %s", name, failure.text)
                 raise MCPError(code=INTERNAL_ERROR, message=failure.text) from None
             return failure_result(failure)
-        finally:
-            ON_POLL.reset(reset)
         return tool_result(
             result, self._keep, audio_as=self.audio_as, max_inline_bytes=self.max_inline_bytes
         )

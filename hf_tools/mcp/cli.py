@@ -1,0 +1,210 @@
+"""``hf-tools mcp``: serve the offered tools over stdio (default) or streamable HTTP.
+
+Configuration errors (no token for a Hugging Face host, an unknown task or family, a
+provider that serves none of the tasks asked for, a public bind without a token) stop the
+server before it serves anything: one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hf_tools.config import is_hf_host, is_url
+from hf_tools.errors import HFToolsError
+from hf_tools.mcp.server import DEFAULT_RESOURCE_BUDGET, ToolServer
+from hf_tools.toolset import Toolset
+
+__all__ = ["TOKEN_ENV", "add_flags", "build_server", "main"]
+
+TOKEN_ENV = "HF_TOOLS_MCP_TOKEN"
+DEFAULT_PORT = 8765
+
+
+class UsageError(Exception):
+    """A setting that cannot work: the one line to print before exiting with 2."""
+
+
+def _names(values: Sequence[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [n.strip() for value in values for n in value.split(",") if n.strip()]
+
+
+def _models(values: Sequence[str] | None) -> dict[str, str] | None:
+    models = {}
+    for value in values or ():
+        task, sep, model = value.partition("=")
+        if not sep or not task.strip() or not model.strip():
+            msg = f"--model {value!r}: expected TASK=MODEL, e.g. text-to-image=org/name"
+            raise UsageError(msg)
+        models[task.strip()] = model.strip()
+    return models or None
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``hf-tools mcp``."""
+    what = parser.add_argument_group("which tools, served how")
+    what.add_argument("--tasks", action="append", metavar="T1,T2", help="task ids to offer")
+    what.add_argument(
+        "--family", action="append", metavar="F", help="tool families: text,vision,audio,..."
+    )
+    what.add_argument("--provider", help="auto, hf-inference, fal-ai, replicate, ...")
+    what.add_argument(
+        "--model", action="append", metavar="TASK=MODEL", help="model id or endpoint URL"
+    )
+    what.add_argument("--base-url", help="a hf-inference-format server for the tools")
+    what.add_argument("--router-url", help="the Hugging Face router (providers' calls)")
+    what.add_argument("--hub-url", help="the Hub (model info and provider mappings)")
+    what.add_argument(
+        "--allow-files",
+        action="append",
+        metavar="DIR",
+        help="a folder tools may read local files from (repeatable; default: none)",
+    )
+    what.add_argument("--output-dir", type=Path, help="also save generated files here")
+    what.add_argument("--timeout", type=float, help="seconds for one whole call")
+    what.add_argument(
+        "--audio-as",
+        choices=("audio", "resource"),
+        default="audio",
+        help="audio results inline as AudioContent (default) or as a resource link only",
+    )
+    what.add_argument(
+        "--resource-mb",
+        type=int,
+        default=DEFAULT_RESOURCE_BUDGET // 2**20,
+        help="MiB of binary results kept for resources/read (oldest dropped first)",
+    )
+    http = parser.add_argument_group("streamable HTTP")
+    http.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp")
+    http.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    http.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8765)")
+    http.add_argument(
+        "--auth-token-file",
+        type=Path,
+        help=f"a file holding the bearer token clients must send (or ${TOKEN_ENV})",
+    )
+    http.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name clients use in Host/Origin (e.g. this machine's DNS name)",
+    )
+
+
+def _token(ns: argparse.Namespace) -> str | None:
+    if ns.auth_token_file is not None:
+        try:
+            token: str = ns.auth_token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            msg = f"--auth-token-file {ns.auth_token_file}: {exc.strerror}"
+            raise UsageError(msg) from None
+        if not token:
+            msg = f"--auth-token-file {ns.auth_token_file} is empty"
+            raise UsageError(msg)
+        return token
+    env: str | None = os.environ.get(TOKEN_ENV)
+    return env or None
+
+
+def _settings(ns: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "provider": ns.provider,
+        "models": _models(ns.model),
+        "base_url": ns.base_url,
+        "router_url": ns.router_url,
+        "hub_url": ns.hub_url,
+        "allowed_roots": [Path(d) for d in ns.allow_files or ()],  # none: no local files
+        "output_dir": ns.output_dir,
+        "timeout": ns.timeout,
+    }
+
+
+def _without_token(toolset: Toolset) -> list[str]:
+    """The tools whose calls go to a Hugging Face host, when there is no token."""
+    settings = toolset.settings
+    if settings.api_key is not None:
+        return []
+    names = []
+    for tool in toolset.tools:
+        if is_url(tool.model):
+            url = tool.model
+        elif settings.provider_for(tool.spec.task) is not None:
+            url = settings.router_url
+        else:
+            url = settings.base_url
+        if is_hf_host(url):
+            names.append(tool.name)
+    return names
+
+
+def build_server(ns: argparse.Namespace) -> ToolServer:
+    """The server the parsed flags describe.
+
+    Raises:
+        UsageError: a setting that cannot work (the message is the line to print).
+    """
+    try:
+        toolset = Toolset(tasks=_names(ns.tasks), families=_names(ns.family), **_settings(ns))
+    except HFToolsError as exc:
+        raise UsageError(str(exc)) from None
+    if not toolset.tools:
+        msg = "no tool is offered with these settings (see `hf-tools list`)"
+        raise UsageError(msg)
+    missing = _without_token(toolset)
+    if missing:
+        msg = (
+            f"no Hugging Face token for {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''}: export HF_TOKEN=hf_... or run"
+            " `hf auth login` (a local --base-url or endpoint URL needs none)"
+        )
+        raise UsageError(msg)
+    return ToolServer(toolset, audio_as=ns.audio_as, resource_budget=ns.resource_mb * 2**20)
+
+
+def serve(ns: argparse.Namespace) -> int:
+    """Build the server and serve until stdin closes (stdio) or a signal (HTTP)."""
+    import anyio
+
+    try:
+        server = build_server(ns)
+        app = None
+        if ns.http:
+            from hf_tools.mcp.http import http_app
+
+            try:
+                app = http_app(
+                    server, host=ns.host, token=_token(ns), allowed_hosts=ns.allowed_host
+                )
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    except UsageError as exc:
+        print(f"hf-tools mcp: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if app is None:
+            anyio.run(server.run_stdio_async)
+        else:
+            import uvicorn
+
+            count = len(server.toolset.tools)
+            where = f"http://{ns.host}:{ns.port}/mcp"
+            print(f"hf-tools mcp: {count} tools at {where}", file=sys.stderr, flush=True)
+            config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning")
+            uvicorn.Server(config).run()
+    finally:
+        server.toolset.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hf-tools mcp`` (also ``python -m hf_tools.mcp``); returns the exit code."""
+    parser = argparse.ArgumentParser(prog="hf-tools mcp", description=__doc__)
+    add_flags(parser)
+    return serve(parser.parse_args(argv))
