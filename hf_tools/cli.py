@@ -364,13 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent.add_argument("--output-dir", type=Path, help="where masks and images are saved")
     demo = sub.add_parser("demo", help="offline replay of a recorded agent session")
     demo.add_argument("--cassettes", help="cassette folder (default: the checkout's)")
-    mcp = sub.add_parser("mcp", help="serve the tools over MCP (stdio, or --http)", add_help=False)
-    mcp.add_argument("mcp_args", nargs=argparse.REMAINDER)
-    ns = parser.parse_args(argv)
-    if ns.command == "mcp":
+    sub.add_parser("mcp", help="serve the tools over MCP: stdio, or --http (see mcp --help)")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["mcp"]:  # its own flags (hf_tools.mcp.cli)
         from hf_tools.mcp.cli import main as mcp_main
 
-        return mcp_main(ns.mcp_args)
+        return mcp_main(args[1:])
+    ns = parser.parse_args(args)
     handlers = {"list": _list, "call": _call, "agent": _agent, "demo": _demo}
     return handlers[ns.command](ns)
 
