@@ -35,15 +35,25 @@ def _names(values: Sequence[str] | None) -> list[str] | None:
     return [n.strip() for value in values for n in value.split(",") if n.strip()]
 
 
-def _models(values: Sequence[str] | None) -> dict[str, str] | None:
-    models = {}
+def _pairs(flag: str, values: Sequence[str] | None, example: str) -> dict[str, str] | None:
+    pairs = {}
     for value in values or ():
-        task, sep, model = value.partition("=")
-        if not sep or not task.strip() or not model.strip():
-            msg = f"--model {value!r}: expected TASK=MODEL, e.g. text-to-image=org/name"
+        task, sep, name = value.partition("=")
+        if not sep or not task.strip() or not name.strip():
+            msg = f"{flag} {value!r}: expected TASK=VALUE, e.g. {example}"
             raise UsageError(msg)
-        models[task.strip()] = model.strip()
-    return models or None
+        pairs[task.strip()] = name.strip()
+    return pairs or None
+
+
+def _providers(values: Sequence[str] | None) -> tuple[str | None, dict[str, str] | None]:
+    """``--provider NAME`` (every task) and ``--provider TASK=NAME`` (one task's)."""
+    every = [v for v in values or () if "=" not in v]
+    if len(every) > 1:
+        msg = f"--provider given twice ({', '.join(every)}); use TASK=NAME for one task's"
+        raise UsageError(msg)
+    per_task = _pairs("--provider", [v for v in values or () if "=" in v], "text-to-speech=auto")
+    return (every[0] if every else None), per_task
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +63,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--family", action="append", metavar="F", help="tool families: text,vision,audio,..."
     )
-    what.add_argument("--provider", help="auto, hf-inference, fal-ai, replicate, ...")
+    what.add_argument(
+        "--provider",
+        action="append",
+        metavar="[TASK=]NAME",
+        help="auto, hf-inference, fal-ai, replicate, ... (TASK=NAME: for one task)",
+    )
     what.add_argument(
         "--model", action="append", metavar="TASK=MODEL", help="model id or endpoint URL"
     )
@@ -114,9 +129,11 @@ def _token(ns: argparse.Namespace) -> str | None:
 
 
 def _settings(ns: argparse.Namespace) -> dict[str, Any]:
+    provider, providers = _providers(ns.provider)
     return {
-        "provider": ns.provider,
-        "models": _models(ns.model),
+        "provider": provider,
+        "providers": providers,
+        "models": _pairs("--model", ns.model, "text-to-image=org/name"),
         "base_url": ns.base_url,
         "router_url": ns.router_url,
         "hub_url": ns.hub_url,
@@ -150,8 +167,9 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     Raises:
         UsageError: a setting that cannot work (the message is the line to print).
     """
+    settings = _settings(ns)
     try:
-        toolset = Toolset(tasks=_names(ns.tasks), families=_names(ns.family), **_settings(ns))
+        toolset = Toolset(tasks=_names(ns.tasks), families=_names(ns.family), **settings)
     except HFToolsError as exc:
         raise UsageError(str(exc)) from None
     if not toolset.tools:
