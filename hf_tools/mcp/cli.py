@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -186,13 +187,41 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     return ToolServer(toolset, audio_as=ns.audio_as, resource_budget=ns.resource_mb * 2**20)
 
 
+def _listening(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        msg = f"cannot listen on {host}:{port}: {exc.strerror}"
+        raise UsageError(msg) from None
+    sock.listen(128)
+    return sock
+
+
+def _serve_http(app: Any, sock: socket.socket, host: str, count: int) -> None:
+    """Serve ``app`` with uvicorn on ``sock``, listening before the banner is printed."""
+    import uvicorn
+
+    from hf_tools.mcp.http import netloc
+
+    where = f"http://{netloc(host)}:{sock.getsockname()[1]}/mcp"
+    print(f"hf-tools mcp: {count} tools at {where}", file=sys.stderr, flush=True)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
 def serve(ns: argparse.Namespace) -> int:
     """Build the server and serve until stdin closes (stdio) or a signal (HTTP)."""
     import anyio
 
     try:
         server = build_server(ns)
-        app = None
+        app, sock = None, None
         if ns.http:
             from hf_tools.mcp.http import http_app
 
@@ -202,20 +231,15 @@ def serve(ns: argparse.Namespace) -> int:
                 )
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
+            sock = _listening(ns.host, ns.port)
     except UsageError as exc:
         print(f"hf-tools mcp: {exc}", file=sys.stderr)
         return 2
     try:
-        if app is None:
+        if sock is None:
             anyio.run(server.run_stdio_async)
         else:
-            import uvicorn
-
-            count = len(server.toolset.tools)
-            where = f"http://{ns.host}:{ns.port}/mcp"
-            print(f"hf-tools mcp: {count} tools at {where}", file=sys.stderr, flush=True)
-            config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning")
-            uvicorn.Server(config).run()
+            _serve_http(app, sock, ns.host, len(server.toolset.tools))
     finally:
         server.toolset.close()
     return 0

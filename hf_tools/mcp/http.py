@@ -19,7 +19,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hf_tools.mcp.server import ToolServer
 
-__all__ = ["LOOPBACK", "MAX_BODY_BYTES", "BearerToken", "http_app", "transport_security"]
+__all__ = [
+    "LOOPBACK",
+    "MAX_BODY_BYTES",
+    "BearerToken",
+    "http_app",
+    "netloc",
+    "transport_security",
+]
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -28,13 +35,14 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
-def _netloc(host: str) -> str:
+def netloc(host: str) -> str:
+    """``host`` as it stands in a URL or a Host header (IPv6 in brackets)."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def transport_security(host: str, extra_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
     """The DNS-rebinding rule: ``Host`` and ``Origin`` must name this server (any port)."""
-    names = list(dict.fromkeys([*_LOOPBACK_NAMES, _netloc(host), *map(_netloc, extra_hosts)]))
+    names = list(dict.fromkeys([*_LOOPBACK_NAMES, netloc(host), *map(netloc, extra_hosts)]))
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=[f"{name}:*" for name in names] + names,
