@@ -39,9 +39,7 @@ def run(argv: list[str]) -> int:
     hf_tools.http._sleep = lambda seconds: None
     hf_tools.http._asleep = _no_wait
     paths = [f"{name}.yaml" for name in names]
-    with use_cassette(
-        *paths, library_dir=CASSETTES, all_played=False, allow_playback_repeats=True
-    ):
+    with use_cassette(*paths, library_dir=CASSETTES, all_played=False, allow_playback_repeats=True):
         return main(argv)
 
 

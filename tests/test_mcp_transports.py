@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
@@ -29,7 +28,13 @@ from hf_tools.testing import DUMMY_TOKEN
 
 from .conftest import RECORDED_MODELS, ROOT
 
-TASKS = ("text-classification", "text-to-image", "text-to-speech", "image-to-video", "summarization")
+TASKS = (
+    "text-classification",
+    "text-to-image",
+    "text-to-speech",
+    "image-to-video",
+    "summarization",
+)
 CASSETTES = ",".join(f"{t}/success" for t in TASKS if t != "summarization")
 START_TIMEOUT = 60  # a loaded machine imports slowly; a healthy start takes ~2 s
 
@@ -184,6 +189,8 @@ def test_http_refuses_a_foreign_origin_or_host_and_a_missing_token(tmp_path: Pat
 async def test_http_with_a_token_serves_a_client_that_sends_it() -> None:
     with http_server(HF_TOOLS_MCP_TOKEN="env-token") as url:
         headers = {"authorization": "Bearer env-token"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                assert len((await client.list_tools()).tools) == len(TASKS)
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            assert len((await client.list_tools()).tools) == len(TASKS)
