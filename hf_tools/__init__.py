@@ -33,12 +33,15 @@ from hf_tools.toolset import Tool, ToolFailure, ToolResult, Toolset
 if TYPE_CHECKING:
     from hf_tools.langchain.agent import Agent, AgentResult
     from hf_tools.langchain.chat import HFChatModel
+    from hf_tools.langchain.embeddings import HFEmbeddings
+    from hf_tools.langchain.llm import HFLLM
     from hf_tools.langchain.toolkit import HuggingFaceToolkit
     from hf_tools.langchain.tools import HFTool, HFToolError, make_tool
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "HFLLM",
     "REGISTRY",
     "APIError",
     "Agent",
@@ -49,6 +52,7 @@ __all__ = [
     "HFChatModel",
     "HFClient",
     "HFConnectionError",
+    "HFEmbeddings",
     "HFTimeoutError",
     "HFTool",
     "HFToolError",
@@ -85,6 +89,8 @@ _LAZY = {
     "Agent": "hf_tools.langchain.agent",
     "AgentResult": "hf_tools.langchain.agent",
     "HFChatModel": "hf_tools.langchain.chat",
+    "HFEmbeddings": "hf_tools.langchain.embeddings",
+    "HFLLM": "hf_tools.langchain.llm",
     "HuggingFaceToolkit": "hf_tools.langchain.toolkit",
     "HFTool": "hf_tools.langchain.tools",
     "HFToolError": "hf_tools.langchain.tools",

@@ -21,6 +21,7 @@ from hf_tools.errors import (
     ServerError,
     server_message,
 )
+from hf_tools.sse import well_formed
 from hf_tools.tasks._base import snippet
 
 __all__ = [
@@ -118,13 +119,15 @@ def wire_completion(data: Any, model: str | None, status: int | None) -> WireCom
     return WireCompletion.model_validate(data)
 
 
-def raise_body_error(data: Mapping[str, Any], status: int | None, model: str | None) -> None:
+def raise_body_error(
+    data: Mapping[str, Any], status: int | None, model: str | None, task: str = CHAT_TASK
+) -> None:
     """Raise the typed error for an ``{"error": ...}`` object sent with a 2xx status."""
     message = server_message(json.dumps(dict(data)).encode())
     cls: type[APIError] = (
         InvalidInputError if data.get("error_type") == "validation" else ServerError
     )
-    raise cls(message, status_code=status, task=CHAT_TASK, model=model)
+    raise cls(message, status_code=status, task=task, model=model)
 
 
 def read_completion(data: Any, model: str | None = None) -> tuple[WireCompletion, WireChoice]:
@@ -162,19 +165,3 @@ def usage_counts(wire: WireCompletion) -> dict[str, int] | None:
     completion = usage.completion_tokens or 0
     total = usage.total_tokens or prompt + completion
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": total}
-
-
-def well_formed(text: str) -> str:
-    """``text`` with surrogate pairs joined and lone surrogates replaced by U+FFFD.
-
-    A model that streams the two UTF-16 halves of an emoji as two JSON chunks gives two lone
-    surrogates; text that holds one cannot be encoded as UTF-8, so it would break
-    whatever writes it (an SSE stream, a JSON answer, a database).
-    """
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text

@@ -9,7 +9,7 @@ the I/O, as in httpx2. Connection pools are created once and reused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,11 +20,12 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from hf_tools.config import Settings, secret
 from hf_tools.errors import ConfigurationError, InputError
-from hf_tools.flow import Routes, call_flow, first_request, run_async, run_sync
+from hf_tools.flow import Routes, call_flow, first_request, run_async, run_sync, stream_flow
 from hf_tools.http import HFRequest, RawResponse, async_pool, send_async, send_sync, sync_pool
 from hf_tools.routing import model_for
 from hf_tools.tasks import get_spec
 from hf_tools.tasks._base import Media, TaskSpec
+from hf_tools.tasks.text_generation import TextGenerationStreamOutput
 
 __all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
 
@@ -252,6 +253,31 @@ class HFClient(_BaseClient):
         flow = call_flow(self.settings, spec, inputs, model, self._routes)
         return run_sync(self._http, self.settings, flow)
 
+    def stream(
+        self, task: str, /, *, model: str | None = None, **args: Any
+    ) -> Iterator[TextGenerationStreamOutput]:
+        """Stream a text-generation answer, chunk by chunk (TGI's stream, or a provider's).
+
+        Arguments are validated here; the request is sent when iteration starts. The whole
+        stream is read within the call's ``timeout`` and ``max_json_bytes``.
+
+        Raises:
+            ConfigurationError: a task other than text-generation, missing api key.
+            InputError: invalid arguments.
+            APIError: the service refused or failed, before or during the stream.
+        """
+        spec = get_spec(task)
+        return self._stream(spec, self.validate(spec, args), model)
+
+    def _stream(
+        self, spec: AnySpec, inputs: BaseModel, model: str | None
+    ) -> Iterator[TextGenerationStreamOutput]:
+        from hf_tools.streaming import TextGenerationReader, iter_events
+
+        flow = stream_flow(self.settings, spec, inputs, model, self._routes)
+        raw, sent = run_sync(self._http, self.settings, flow)
+        yield from iter_events(raw, sent, TextGenerationReader(sent.model))
+
     def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over the shared connection pool."""
         return send_sync(self._http, request, self.settings.retry)
@@ -291,6 +317,26 @@ class AsyncHFClient(_BaseClient):
         """Run a task with already validated inputs (the tools' entry point)."""
         flow = call_flow(self.settings, spec, inputs, model, self._routes)
         return await run_async(self.http, self.settings, flow)
+
+    def astream(
+        self, task: str, /, *, model: str | None = None, **args: Any
+    ) -> AsyncIterator[TextGenerationStreamOutput]:
+        """Stream a text-generation answer: ``async for chunk in client.astream(...)``.
+
+        As :meth:`HFClient.stream`; arguments are validated at the call.
+        """
+        spec = get_spec(task)
+        return self._astream(spec, self.validate(spec, args), model)
+
+    async def _astream(
+        self, spec: AnySpec, inputs: BaseModel, model: str | None
+    ) -> AsyncIterator[TextGenerationStreamOutput]:
+        from hf_tools.streaming import TextGenerationReader, aiter_events
+
+        flow = stream_flow(self.settings, spec, inputs, model, self._routes)
+        raw, sent = await run_async(self.http, self.settings, flow)
+        async for chunk in aiter_events(raw, sent, TextGenerationReader(sent.model)):
+            yield chunk
 
     async def send(self, request: HFRequest) -> RawResponse:
         """Send with retries over this loop's connection pool."""

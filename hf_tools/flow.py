@@ -37,13 +37,15 @@ seconds since the call began.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from pydantic import BaseModel
@@ -55,6 +57,7 @@ from hf_tools.errors import (
     ConfigurationError,
     HFTimeoutError,
     HFToolsError,
+    InvalidInputError,
     MediaError,
     ResponseFormatError,
     ResultDownloadError,
@@ -68,6 +71,7 @@ from hf_tools.http import (
     build_request,
     deadline,
     decode_body,
+    json_body,
     redacting,
     send_async,
     send_sync,
@@ -100,6 +104,8 @@ __all__ = [
     "hub_request",
     "run_async",
     "run_sync",
+    "stream_flow",
+    "unused_model_kwargs",
 ]
 
 
@@ -124,16 +130,20 @@ class Offload:
     run: Callable[[], Step]
 
 
+log = logging.getLogger(__name__)
+
 Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
 Flow = Generator[Effect, Any, BaseModel]
+R = TypeVar("R")
+
+STREAMING_TASKS = frozenset({"text-generation"})
+"""Tasks whose answer can be streamed (:func:`stream_flow`)."""
 
 PollHook = Callable[[int, float], Awaitable[None]]
 """``(poll number from 1, seconds since the call began)``, awaited before each job poll."""
 
 ON_POLL: ContextVar[PollHook | None] = ContextVar("hf_tools_on_poll", default=None)
 """The progress hook of the async calls in this context (None: no one is watching)."""
-
-log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------- pure parts
@@ -170,8 +180,12 @@ def _call(
     )
 
 
-def http_request(settings: Settings, request: Request, call: Call[Any]) -> HFRequest:
+def http_request(
+    settings: Settings, request: Request, call: Call[Any], *, stream: bool = False
+) -> HFRequest:
     """A step's request as the send path takes it: body, headers, token, cap, labels.
+
+    ``stream``: an event stream is asked for, and its response is handed back still open.
 
     Raises:
         ConfigurationError: a router request and no api key.
@@ -195,6 +209,8 @@ def http_request(settings: Settings, request: Request, call: Call[Any]) -> HFReq
         method=request.method,
         headers=request.headers,
         auth=request.auth,  # result files and foreign polling hosts never see the token
+        stream=stream,
+        accept="text/event-stream" if stream else None,
     )
 
 
@@ -300,6 +316,76 @@ def _routed(
     return known
 
 
+def _started(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    model: str | None,
+    routes: Routes | None,
+) -> Generator[Effect, Any, tuple[Call[Any], Step]]:
+    """Route (with the Hub's mapping if needed), resolve media: the call and its first step."""
+    route, adapter = _routed(settings, spec, model, routes)
+    if isinstance(route, Lookup):
+        # Provider calls go to the router with the token: no token fails here, before the
+        # Hub lookup, not as a connection error of a request that could never have been used.
+        build_headers(settings, settings.router_url + "/", content_type=None)
+        mappings: tuple[ProviderMapping, ...] = yield route
+        route = settle(settings, spec, route, mappings)
+        adapter = get_adapter(route.provider, spec.task)
+    assert adapter is not None
+    values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
+    media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
+    call = _call(settings, spec, inputs, media, route)
+    return call, adapter.start(call)
+
+
+_UNUSED = re.compile(r"The following `model_kwargs` are not used by the model: \[([^\]]*)\]")
+
+
+def unused_model_kwargs(message: str) -> list[str]:
+    """The names a transformers server says the model does not use, from its 400 message."""
+    found = _UNUSED.search(message)
+    return re.findall(r"'([^']*)'", found.group(1)) if found else []
+
+
+def _without_parameters(sent: HFRequest, names: list[str]) -> tuple[HFRequest, list[str]]:
+    """``sent`` with these ``parameters`` removed from its JSON body, and the ones removed."""
+    try:
+        body = json.loads(sent.content) if sent.content else None
+    except (ValueError, RecursionError):
+        return sent, []
+    params = body.get("parameters") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(params, dict):
+        return sent, []
+    kept = {k: v for k, v in params.items() if k not in names}
+    removed = [n for n in names if n in params]
+    return replace(sent, content=json_body({**body, "parameters": kept})), removed
+
+
+def _exchange(sent: HFRequest, dropped: list[str]) -> Generator[Effect, Any, RawResponse]:
+    """Send ``sent``; once more without the parameters a 400 says the model does not use.
+
+    A transformers model served by hf-inference (not TGI) refuses generation parameters it
+    does not take; they are added to ``dropped``. Any other error is thrown back as it came.
+    """
+    try:
+        raw: RawResponse = yield sent
+    except InvalidInputError as exc:
+        retry, removed = _without_parameters(sent, unused_model_kwargs(exc.message))
+        if not removed or dropped:  # nothing of ours named, or already retried once
+            raise
+        log.info("%s: dropped parameters the model does not use: %s", sent.model, removed)
+        dropped += removed
+        raw = yield retry
+    return raw
+
+
+def _with_dropped(output: BaseModel, dropped: list[str]) -> BaseModel:
+    if dropped and "dropped_parameters" in type(output).model_fields:
+        return output.model_copy(update={"dropped_parameters": list(dropped)})
+    return output
+
+
 def call_flow(
     settings: Settings,
     spec: TaskSpec[Any, Any],
@@ -313,19 +399,8 @@ def call_flow(
     request; see the module docstring for the effects. ``routes``: the calling client's
     route cache (the hot path then skips routing).
     """
-    route, adapter = _routed(settings, spec, model, routes)
-    if isinstance(route, Lookup):
-        # Provider calls go to the router with the token: no token fails here, before the
-        # Hub lookup, not as a connection error of a request that could never have been used.
-        build_headers(settings, settings.router_url + "/", content_type=None)
-        mappings: tuple[ProviderMapping, ...] = yield route
-        route = settle(settings, spec, route, mappings)
-        adapter = get_adapter(route.provider, spec.task)
-    assert adapter is not None
-    values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
-    media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
-    call = _call(settings, spec, inputs, media, route)
-    step: Step = adapter.start(call)
+    call, step = yield from _started(settings, spec, inputs, model, routes)
+    dropped: list[str] = []
     while isinstance(step, Send):
         if step.delay > 0:
             _check_wait(step, call, settings)
@@ -339,7 +414,7 @@ def call_flow(
         sent = http_request(settings, step.request, call)
         _check_sendable(sent, call)
         try:
-            raw: RawResponse = yield sent
+            raw = yield from _exchange(sent, dropped)
         except APIError as exc:
             if not download:
                 raise
@@ -348,8 +423,40 @@ def call_flow(
             step = yield Offload(partial(_next, step, raw, sent))
         else:
             step = _next(step, raw, sent)
-    output: BaseModel = step.output
-    return output
+    return _with_dropped(step.output, dropped)
+
+
+def stream_flow(
+    settings: Settings,
+    spec: TaskSpec[Any, Any],
+    inputs: BaseModel,
+    model: str | None = None,
+    routes: Routes | None = None,
+) -> Generator[Effect, Any, tuple[RawResponse, HFRequest]]:
+    """:func:`call_flow` for a streamed answer: the open 2xx response and the request sent.
+
+    The adapter's first request is sent with ``"stream": true`` added to its JSON body (TGI's
+    ``{"inputs", "parameters"}`` and OpenAI's ``/completions`` body alike), through the same
+    send path (retries, error mapping, the call's deadline); read it with
+    :func:`hf_tools.streaming.iter_events`.
+
+    Raises:
+        ConfigurationError: a task or provider that does not stream.
+    """
+    if spec.task not in STREAMING_TASKS:
+        msg = f"{spec.task} does not stream; streaming tasks: {', '.join(sorted(STREAMING_TASKS))}"
+        raise ConfigurationError(msg, task=spec.task)
+    call, step = yield from _started(settings, spec, inputs, model, routes)
+    payload = step.request.payload if isinstance(step, Send) else None
+    if payload is None or not isinstance(payload.json, dict):
+        msg = f"{call.provider} does not stream {spec.task}"
+        raise ConfigurationError(msg, task=spec.task, model=call.model)
+    assert isinstance(step, Send)
+    request = replace(step.request, payload=replace(payload, json={**payload.json, "stream": True}))
+    sent = http_request(settings, request, call, stream=True)
+    _check_sendable(sent, call)
+    raw = yield from _exchange(sent, [])
+    return raw, sent
 
 
 # ------------------------------------------------------------------------------ drivers
@@ -406,7 +513,7 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
     return await http._asleep(effect)
 
 
-def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel:
+def run_sync(client: httpx2.Client, settings: Settings, flow: Generator[Effect, Any, R]) -> R:
     """Drive ``flow`` with blocking I/O, all within one ``settings.timeout`` deadline."""
     # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
     with deadline(time.monotonic() + settings.timeout), secrets_scope(settings.secrets()):
@@ -420,7 +527,7 @@ def run_sync(client: httpx2.Client, settings: Settings, flow: Flow) -> BaseModel
                 else:
                     effect = flow.send(outcome)
         except StopIteration as stop:
-            output: BaseModel = stop.value
+            output: R = stop.value
             return output
 
 
@@ -434,7 +541,9 @@ async def _report_poll(polls: int, started: float) -> None:
         log.debug("progress hook failed", exc_info=True)
 
 
-async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) -> BaseModel:
+async def run_async(
+    client: httpx2.AsyncClient, settings: Settings, flow: Generator[Effect, Any, R]
+) -> R:
     """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request).
 
     Each job poll is first reported to :data:`ON_POLL`'s hook, when one is set.
@@ -456,5 +565,5 @@ async def run_async(client: httpx2.AsyncClient, settings: Settings, flow: Flow) 
                 else:
                     effect = flow.send(outcome)
         except StopIteration as stop:
-            output: BaseModel = stop.value
+            output: R = stop.value
             return output

@@ -236,7 +236,10 @@ def args_for(record: Mapping[str, Any]) -> dict[str, Any]:
         sizes = {k: request[k] for k in keys if k in request}
         return {"prompt": prompt, **sizes}
     if task == "text-generation":
-        return {"prompt": request["prompt"], "max_new_tokens": request.get("max_tokens")}
+        args = {"prompt": request["prompt"], "max_new_tokens": request.get("max_tokens")}
+        if "temperature" in request:
+            args["temperature"] = request["temperature"]
+        return args
     if task == "feature-extraction":
         return {"texts": request["input"]}
     if task == "conversational":

@@ -196,12 +196,11 @@ def test_route_is_the_recorded_path_under_the_router(record: dict[str, Any]) -> 
 
 # huggingface.js sent its own fields along (``inputs``, ``provider``; fal ignores them, the
 # others tolerated them). The rest are arguments our tools do not take: the conversational
-# tool has no sampling parameters; text-generation refuses temperature 0 (must be > 0); fal
-# answers a URL unless ``sync_mode``, which we do not ask for (the URL is downloaded).
+# tool has no sampling parameters; fal answers a URL unless ``sync_mode``, which we do not
+# ask for (the URL is downloaded).
 _HF_JS_ONLY = {"inputs", "provider", "parameters"}
 _NOT_OUR_ARGUMENTS = {
     "conversational": {"temperature", "top_p", "max_tokens", "max_new_tokens"},
-    "text-generation": {"temperature"},
     "text-to-image": {"response_format", "model", "sync_mode"},
     "text-to-video": {"resolution"},  # fal's own option, not one of the task's parameters
 }

@@ -181,7 +181,7 @@ def test_a_named_provider_is_named(token: str, replay: Callable[..., Any]) -> No
                 "type": "tool_call",
                 "id": "c",
                 "name": "text_generation",
-                "args": {"prompt": "Paris is", "max_new_tokens": 10},
+                "args": {"prompt": "Paris is", "max_new_tokens": 10, "temperature": 0},
             }
         )
     assert message.status == "error"
@@ -520,7 +520,7 @@ def _text_generation_call(tool: Any, replay: Callable[..., Any], *parts: Any) ->
         "type": "tool_call",
         "id": "c",
         "name": "text_generation",
-        "args": {"prompt": "Paris is", "max_new_tokens": 10},
+        "args": {"prompt": "Paris is", "max_new_tokens": 10, "temperature": 0},
     }
     with replay(*parts):
         message = tool.invoke(call)

@@ -129,4 +129,4 @@ def test_error_text_is_bounded_by_max_content_chars(service: list[int]) -> None:
     toolset = Toolset(api_key="hf_x", tasks=["text-classification"], max_content_chars=200)
     with pytest.raises(ToolFailure) as failed:
         toolset.run("text_classification", {"text": "hi", "y" * 5000: 1})
-    assert len(failed.value.text) <= 200 and failed.value.text.endswith("chars]")
+    assert len(failed.value.text) <= 200 and failed.value.text.endswith("[message cut]")

@@ -1,4 +1,4 @@
-"""The LangChain adapter over the core: tools, the toolkit, the chat model and the agent loop.
+"""The LangChain adapter over the core: tools, toolkit, chat/LLM/embeddings models, agent loop.
 
 Everything under ``hf_tools.langchain`` imports ``langchain_core``; nothing else in
 ``hf_tools`` does (``import hf_tools`` and :class:`~hf_tools.HFClient` stay LangChain-free,

@@ -9,7 +9,6 @@ stream assembly. The I/O methods only connect those pieces.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import threading
@@ -83,10 +82,8 @@ from hf_tools.errors import (
 from hf_tools.http import (
     HFRequest,
     RawResponse,
-    aiter_body,
     build_request,
     decode_body,
-    iter_body,
     redacting,
     send_async,
     send_sync,
@@ -94,6 +91,8 @@ from hf_tools.http import (
 )
 from hf_tools.routing import DEFAULT_CHAT_BASE_URL, chat_url
 from hf_tools.schema import strict_schema
+from hf_tools.sse import SSEDecoder, SurrogateJoiner, json_objects
+from hf_tools.streaming import aiter_events, iter_events
 from hf_tools.tasks._base import response_shape
 
 __all__ = [
@@ -387,88 +386,6 @@ def parse_completion(data: Any, *, model: str | None = None) -> ChatResult:
 # ------------------------------------------------------------------------- streaming (pure)
 
 
-class SSEDecoder:
-    """Incremental Server-Sent Events decoder: bytes in, event ``data`` payloads out.
-
-    Follows the SSE spec: lines end in LF, CRLF or CR (possibly split across chunks), ``data:``
-    lines of one event are joined with newlines, a blank line ends the event, comments
-    (``:``) and other fields (``event:``, ``id:``, ``retry:``) are skipped. Multi-byte UTF-8
-    characters may be split across chunks.
-    """
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
-        self._data: list[str] = []
-
-    def feed(self, chunk: bytes) -> list[str]:
-        """Add bytes; return the payloads of the events they completed."""
-        self._buffer += self._decoder.decode(chunk)
-        return self._drain(final=False)
-
-    def flush(self) -> list[str]:
-        """End of stream: return a last event that had no closing blank line."""
-        self._buffer += self._decoder.decode(b"", final=True)
-        events = self._drain(final=True)
-        if self._buffer:
-            events += self._line(self._buffer)
-            self._buffer = ""
-        if self._data:
-            events.append("\n".join(self._data))
-            self._data = []
-        return events
-
-    def _drain(self, *, final: bool) -> list[str]:
-        events: list[str] = []
-        while True:
-            cut = _line_end(self._buffer)
-            if cut is None:
-                return events
-            end, size = cut
-            # A CR that ends the buffer may be the first half of a CRLF still on its way.
-            last = end + 1 == len(self._buffer)
-            if not final and last and self._buffer[end] == "\r":
-                return events
-            line, self._buffer = self._buffer[:end], self._buffer[end + size :]
-            events += self._line(line)
-
-    def _line(self, line: str) -> list[str]:
-        if not line:
-            if not self._data:
-                return []
-            event, self._data = "\n".join(self._data), []
-            return [event]
-        if line.startswith(":"):
-            return []
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
-        return []
-
-
-def _line_end(text: str) -> tuple[int, int] | None:
-    """Index and length of the first line terminator (LF, CRLF or CR), if any."""
-    cr, lf = text.find("\r"), text.find("\n")
-    if cr == -1 and lf == -1:
-        return None
-    if cr == -1 or (lf != -1 and lf < cr):
-        return lf, 1
-    return cr, 2 if text[cr + 1 : cr + 2] == "\n" else 1
-
-
-def _json_objects(payload: str) -> list[Any]:
-    """Parse an event payload; tolerate servers that put several ``data:`` objects in one event."""
-    try:
-        return [json.loads(payload)]
-    except (ValueError, RecursionError):  # RecursionError: nested too deep to read
-        pass
-    try:
-        return [json.loads(line) for line in payload.split("\n") if line.strip()]
-    except (ValueError, RecursionError):
-        msg = f"the stream sent an event that is not JSON: {payload[:80]!r}"
-        raise ResponseFormatError(msg, task=_TASK) from None
-
-
 def _tool_call_chunk(raw: WireToolCall, position: int) -> ToolCallChunk:
     function = raw.function or WireFunction()
     arguments = function.arguments
@@ -503,8 +420,8 @@ class StreamAssembler:
         self._ids: dict[int, str] = {}  # tool-call index -> the id its first chunk carried
         self._usage: UsageMetadata | None = None
         self._chunks = 0  # chunks handed out: none at the end is an empty generation
-        # A high surrogate that ended a chunk's text: its low half comes in the next chunk.
-        self._high = ""
+        # A high surrogate that ended a chunk's text waits there for its low half.
+        self._text = SurrogateJoiner()
 
     def feed(self, payload: str) -> list[ChatGenerationChunk]:
         """One event payload -> zero or more chunks.
@@ -518,7 +435,7 @@ class StreamAssembler:
             self.done = True
             return []
         chunks: list[ChatGenerationChunk] = []
-        for data in _json_objects(payload):
+        for data in json_objects(payload, _TASK):
             with response_shape(_TASK, data, self.model):
                 chunk = self._chunk(wire_completion(data, self.model, None))
             if chunk is not None:
@@ -561,20 +478,13 @@ class StreamAssembler:
             self.finished = True
         content = delta.content or ""
         message = AIMessageChunk(
-            content=self._joined(content) if isinstance(content, str) else content,
+            content=self._text.feed(content) if isinstance(content, str) else content,
             tool_call_chunks=calls,
             response_metadata=_metadata(data, choice) if finish else {},
             id=data.id or None,
         )
         info = {"finish_reason": finish} if finish else None
         return ChatGenerationChunk(message=message, generation_info=info)
-
-    def _joined(self, text: str) -> str:
-        """``text`` after a held high surrogate, holding back its own last one; well formed."""
-        text, self._high = self._high + text, ""
-        if text and "\ud800" <= text[-1] <= "\udbff":
-            text, self._high = text[:-1], text[-1]
-        return well_formed(text)
 
     def close(self) -> list[ChatGenerationChunk]:
         """End of the byte stream: the last chunk, with the token usage, if the server sent any.
@@ -588,8 +498,7 @@ class StreamAssembler:
             msg = "the stream ended before the model finished (connection cut?)"
             raise HFConnectionError(msg, task=_TASK, model=self.model)
         # A high surrogate no low one followed: replaced, never handed on alone.
-        last = well_formed(self._high)
-        self._high = ""
+        last = self._text.flush()
         if self._usage is None and not last:
             if not self._chunks:
                 msg = "the stream finished without any message chunk (an empty answer)"
@@ -598,43 +507,6 @@ class StreamAssembler:
         usage, self._usage = self._usage, None
         message = AIMessageChunk(content=last, usage_metadata=usage)
         return [ChatGenerationChunk(message=message)]
-
-
-class _WholeBodyDecoder:
-    """For servers that ignore ``stream: true`` and answer one JSON completion: one payload."""
-
-    def __init__(self) -> None:
-        self._body = bytearray()
-
-    def feed(self, chunk: bytes) -> list[str]:
-        self._body += chunk
-        return []
-
-    def flush(self) -> list[str]:
-        return [self._body.decode("utf-8", errors="replace")] if self._body.strip() else []
-
-
-def _open_stream(raw: RawResponse) -> tuple[httpx2.Response, SSEDecoder | _WholeBodyDecoder]:
-    # send_* hand back the still-open response for a 2xx stream (errors were read and raised).
-    assert raw.stream is not None
-    ctype = raw.stream.headers.get("content-type", "")
-    json_body = ctype.split(";")[0].strip().lower() == "application/json"
-    return raw.stream, _WholeBodyDecoder() if json_body else SSEDecoder()
-
-
-def _assemble(
-    assembler: StreamAssembler, payloads: list[str], *, tail: bool = False
-) -> list[ChatGenerationChunk]:
-    chunks: list[ChatGenerationChunk] = []
-    for payload in payloads:
-        try:
-            chunks += assembler.feed(payload)
-        except ResponseFormatError:
-            if not tail:
-                raise
-            # An unterminated event at the end of the bytes is a cut, not bad JSON:
-            # assembler.close() reports it as such.
-    return chunks
 
 
 # ------------------------------------------------------------------------------- the model
@@ -909,22 +781,11 @@ class HFChatModel(BaseChatModel, Closeable):
     ) -> Iterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
-        response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
-        try:
-            with redacting(request):
-                for data in iter_body(raw, request):  # capped, within the call's deadline
-                    for chunk in _assemble(assembler, decoder.feed(data)):
-                        if run_manager is not None:
-                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                    if assembler.done:
-                        break
-        finally:
-            response.close()
-        with redacting(request):
-            tail = [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]
-        yield from tail
+        for chunk in iter_events(raw, request, assembler):  # capped, within the deadline
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
     async def _astream(
         self,
@@ -935,22 +796,10 @@ class HFChatModel(BaseChatModel, Closeable):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self.build_request(messages, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
-        response, decoder = _open_stream(raw)
         assembler = StreamAssembler(request.model, seed=request.content)
-        try:
-            with redacting(request):
-                async for data in aiter_body(raw, request):
-                    for chunk in _assemble(assembler, decoder.feed(data)):
-                        if run_manager is not None:
-                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                    if assembler.done:
-                        break
-        finally:
-            await response.aclose()
-        with redacting(request):
-            tail = [*_assemble(assembler, decoder.flush(), tail=True), *assembler.close()]
-        for chunk in tail:
+        async for chunk in aiter_events(raw, request, assembler):
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
 
     def bind_tools(

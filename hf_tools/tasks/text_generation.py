@@ -24,7 +24,9 @@ class TextGenerationInput(ToolInput):
 
     prompt: str = Field(min_length=1, description="Text to continue.")
     max_new_tokens: int | None = Field(default=None, ge=1, description="Max tokens to generate.")
-    temperature: float | None = Field(default=None, gt=0, description="Sampling temperature.")
+    temperature: float | None = Field(
+        default=None, ge=0, description="Sampling temperature; 0: greedy (no sampling)."
+    )
     stop: list[str] | None = Field(
         default=None, max_length=4, description="Stop at any of these strings (up to 4)."
     )
@@ -55,18 +57,53 @@ class TextGenerationParameters(BaseModel):
 
 
 class TextGenerationOutput(BaseModel):
-    """The generated text; TGI ``details`` (finish reason, tokens) when the server sent them."""
+    """The generated text; TGI ``details`` (finish reason, tokens) when the server sent them.
+
+    ``dropped_parameters``: parameters the server said the model does not use (a transformers
+    model, not TGI: "The following `model_kwargs` are not used by the model: [...]"); the call
+    was sent again once without them.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     generated_text: str
     details: dict[str, Any] | None = None
+    dropped_parameters: list[str] | None = None
+
+
+class TextGenerationStreamOutput(BaseModel):
+    """One chunk of a text-generation stream.
+
+    ``text`` is the new text (a token's); TGI's last chunk also carries the whole
+    ``generated_text`` and ``details``; ``finish_reason`` is set on the last chunk
+    (``"length"``, ``"eos_token"``, ``"stop"``...). ``special`` marks a special token
+    (``</s>``), which is not part of the answer.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    token_id: int | None = None
+    logprob: float | None = None
+    special: bool = False
+    generated_text: str | None = None
+    finish_reason: str | None = None
+    details: dict[str, Any] | None = None
 
 
 def parameters(args: BaseModel) -> dict[str, Any]:
-    """The generation parameters set on ``args`` (shared with text2text-generation)."""
+    """The generation parameters set on ``args`` (shared with text2text-generation).
+
+    ``temperature=0`` means greedy decoding. TGI refuses it ("`temperature` must be strictly
+    positive"), so it is sent the way TGI and transformers both read as greedy:
+    ``do_sample: false`` and no temperature.
+    """
     fields = TextGenerationParameters.model_fields
-    return {k: v for k in fields if (v := getattr(args, k, None)) is not None}
+    params = {k: v for k in fields if (v := getattr(args, k, None)) is not None}
+    if params.get("temperature") == 0:
+        del params["temperature"]
+        params["do_sample"] = False
+    return params
 
 
 def build(args: TextGenerationInput, media: Mapping[str, Media]) -> Payload:
@@ -81,9 +118,11 @@ def parse(data: Any, args: BaseModel) -> TextGenerationOutput:
 
 
 def render(out: TextGenerationOutput) -> str:
-    """The generated text, with the finish reason when it was cut by length."""
+    """The generated text; notes a cut by length and parameters the model did not use."""
     reason = (out.details or {}).get("finish_reason")
     note = " [stopped: max_new_tokens reached]" if reason == "length" else ""
+    if out.dropped_parameters:
+        note += f" [not used by this model, dropped: {', '.join(out.dropped_parameters)}]"
     return (out.generated_text or "(empty generation)") + note
 
 
