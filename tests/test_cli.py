@@ -272,6 +272,6 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         for a in p._actions
         if a.help is None and not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
     ]
-    assert len(parsers) == 3 and len(subcommands) == 4
+    assert len(parsers) == 3 and len(subcommands) == 5
     assert missing == []
     assert all(p.description for p in parsers)
