@@ -37,6 +37,7 @@ seconds since the call began.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -51,7 +52,7 @@ import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
-from hf_tools.config import Settings
+from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
     APIError,
     ConfigurationError,
@@ -91,6 +92,7 @@ from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
     "ON_POLL",
+    "CancelWith",
     "CheckURL",
     "Effect",
     "Flow",
@@ -130,9 +132,16 @@ class Offload:
     run: Callable[[], Step]
 
 
+@dataclass(frozen=True, slots=True)
+class CancelWith:
+    """From now on, a cancelled call sends ``request`` (None: nothing) to cancel the job."""
+
+    request: HFRequest | None
+
+
 log = logging.getLogger(__name__)
 
-Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | float
+Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | CancelWith | float
 Flow = Generator[Effect, Any, BaseModel]
 R = TypeVar("R")
 
@@ -401,7 +410,11 @@ def call_flow(
     """
     call, step = yield from _started(settings, spec, inputs, model, routes)
     dropped: list[str] = []
+    armed: str | None = None  # the URL of the request that cancels the running job
     while isinstance(step, Send):
+        if (step.cancel.url if step.cancel else None) != armed:
+            armed = step.cancel.url if step.cancel else None
+            yield CancelWith(http_request(settings, step.cancel, call) if step.cancel else None)
         if step.delay > 0:
             _check_wait(step, call, settings)
             yield step.delay
@@ -487,6 +500,8 @@ def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> 
         return check_url(effect.url, settings)
     if isinstance(effect, Offload):
         return effect.run()
+    if isinstance(effect, CancelWith):
+        return None  # a blocking call is not cancelled
     return http._sleep(effect)
 
 
@@ -510,6 +525,8 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
         return await acheck_url(effect.url, settings)
     if isinstance(effect, Offload):
         return await asyncio.to_thread(effect.run)
+    if isinstance(effect, CancelWith):
+        return None  # run_async keeps it
     return await http._asleep(effect)
 
 
@@ -541,20 +558,49 @@ async def _report_poll(polls: int, started: float) -> None:
         log.debug("progress hook failed", exc_info=True)
 
 
+_CANCEL_TIMEOUT = 10.0
+_CANCELLING: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
+
+
+async def _cancel_job(client: httpx2.AsyncClient, request: HFRequest) -> None:
+    """Send a job's cancel request once, bounded; a failure is only logged."""
+    try:
+        async with asyncio.timeout(_CANCEL_TIMEOUT):
+            await send_async(client, request, RetryPolicy(max_retries=0))
+    except Exception as exc:  # best effort: the caller has gone already
+        log.info("cancelling the provider's job failed: %s", type(exc).__name__)
+
+
+def _send_cancel(client: httpx2.AsyncClient, request: HFRequest) -> None:
+    # Its own task, in a fresh context: the cancelled call's deadline must not bound it.
+    task = asyncio.get_running_loop().create_task(
+        _cancel_job(client, request), context=contextvars.Context()
+    )
+    _CANCELLING.add(task)
+    task.add_done_callback(_CANCELLING.discard)
+
+
 async def run_async(
     client: httpx2.AsyncClient, settings: Settings, flow: Generator[Effect, Any, R]
 ) -> R:
     """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request).
 
-    Each job poll is first reported to :data:`ON_POLL`'s hook, when one is set.
+    Each job poll is first reported to :data:`ON_POLL`'s hook, when one is set. A call
+    cancelled while a provider's job runs sends the job's cancel request (where the provider
+    has one) in the background, once, within 10 s.
     """
     started = time.monotonic()
     polls = 0
+    cancel: HFRequest | None = None
     # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
     with deadline(started + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:
+                if isinstance(effect, CancelWith):
+                    cancel = effect.request
+                    effect = flow.send(None)
+                    continue
                 if isinstance(effect, float | int) and not isinstance(effect, bool):
                     polls += 1
                     await _report_poll(polls, started)
@@ -567,3 +613,7 @@ async def run_async(
         except StopIteration as stop:
             output: R = stop.value
             return output
+        except asyncio.CancelledError:
+            if cancel is not None:
+                _send_cancel(client, cancel)
+            raise

@@ -199,9 +199,10 @@ async def test_a_polled_video_job_reports_progress(
     assert link.mime_type == "video/mp4"
 
 
-async def test_a_cancelled_call_sends_no_further_request(
+async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
     token: str, cassette: Any, public_dns: None, sent: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import hf_tools.flow
     import hf_tools.http
 
     polling, release = asyncio.Event(), asyncio.Event()
@@ -218,7 +219,7 @@ async def test_a_cancelled_call_sends_no_further_request(
     monkeypatch.setattr(hf_tools.http, "_asleep", held)
     server = task_server("image-to-video", token)
     args = dict(REGISTRY["image-to-video"].example)
-    with cassette("image-to-video/success", all_played=False):
+    with cassette("image-to-video/success", "image-to-video/cancel", all_played=False):
         async with Client(server) as client:
             async with anyio.create_task_group() as group:
                 group.start_soon(client.call_tool, "image_to_video", args)
@@ -227,8 +228,14 @@ async def test_a_cancelled_call_sends_no_further_request(
                 group.cancel_scope.cancel()
             release.set()  # a call still running would now poll
             await asyncio.sleep(0.1)
+            await asyncio.gather(*hf_tools.flow._CANCELLING)
             assert cancelled == [True]
-            assert len(sent) == 2  # the Hub lookup and the job's submission, no poll
+            # The Hub lookup, the job's submission, no poll: fal's cancel of the job instead.
+            assert [r.method for r in sent] == ["GET", "POST", "PUT"]
+            assert sent[2].url.endswith(
+                "/requests/0e6a1d2c-3b4f-4c5d-8e9f-a0b1c2d3e4f5/cancel?_subdomain=queue"
+            )
+            assert sent[2].headers["authorization"] == f"Bearer {token}"
             # The server is still there for the next request.
             assert [t.name for t in (await client.list_tools()).tools] == ["image_to_video"]
 
