@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +26,18 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
-from hf_tools.cli import add_chat_flags, chat_key, task_ids
+from hf_tools.cli.flags import (
+    DEFAULT_OUTPUT_DIR,
+    TASKS,
+    add_chat_flags,
+    add_flags,
+    add_settings_flags,
+    chat_key,
+    chosen_roots,
+    settings_from,
+    task_ids,
+)
+from hf_tools.cli.messages import for_person
 from hf_tools.config import DEFAULT_BASE_URL, is_hf_host, stored_token
 from hf_tools.errors import HFToolsError
 from hf_tools.langchain.agent import (
@@ -53,6 +64,7 @@ HELP = """\
   /help    this list (never sent to the model)
   /reset   forget the conversation
   /quit    leave (also /exit, Ctrl-D, or Ctrl-C twice)
+  Any other /word is an unknown command; a line that starts with a path is a request.
   Ctrl-C   cancel the running request; the conversation stays as it was before it
   Mention files by path or URL in your request, e.g.
   "what is said in tests/fixtures/audio.flac?" or "caption https://.../cat.png".
@@ -78,13 +90,15 @@ def build_agent(
     allowed_roots: Sequence[Path] | None = None,
     max_steps: int = 8,
     system_prompt: str = SYSTEM_PROMPT,
+    settings: Mapping[str, Any] | None = None,
 ) -> Agent:
     """The assistant's agent; pass ``model``/``toolkit`` to inject your own (tests do).
 
     ``model_id``, ``chat_base_url`` (an OpenAI-compatible ``/v1`` base) and ``api_key`` (its
     key; default: the Hugging Face token) configure the chat model built when none is given;
     ``base_url`` (the tools' server), ``tasks``, ``output_dir`` and ``allowed_roots`` (folders
-    local media may come from; default: the working directory) the toolkit.
+    local media may come from; default: the working directory) the toolkit, with any other
+    ``settings`` (the arguments of ``Settings.create``, as the command line's flags state them).
     """
     if model is None:
         from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
@@ -97,7 +111,11 @@ def build_agent(
     if toolkit is None:
         roots = list(allowed_roots) if allowed_roots is not None else None
         toolkit = HuggingFaceToolkit(
-            tasks=tasks, output_dir=output_dir, allowed_roots=roots, base_url=base_url
+            tasks=tasks,
+            output_dir=output_dir,
+            allowed_roots=roots,
+            base_url=base_url,
+            **(settings or {}),
         )
     return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=system_prompt)
 
@@ -145,10 +163,22 @@ def chat(
             history = []
             stdout.write("(conversation cleared)\n")
             continue
+        if _is_command(text):  # a typo of a command is not a question for the model
+            stdout.write(f"unknown command {text.split()[0]}, /help lists them\n")
+            continue
         if not text:
             continue
         turns += 1
         history = _Turn(stdout, show_status).run(agent, history, text)
+
+
+def _is_command(text: str) -> bool:
+    """Whether ``text`` is meant as a command: a slash and a word (``/rest``, ``/q``).
+
+    A path (``/tmp/a.png what is this?``) is a request that starts with a slash.
+    """
+    word = text.split()[0] if text.strip() else ""
+    return word.startswith("/") and "/" not in word[1:] and "." not in word
 
 
 def _reader(stdin: TextIO, stdout: TextIO, prompt: str) -> Callable[[], str]:
@@ -198,7 +228,7 @@ class _Turn:
         except HFToolsError as exc:
             # Our errors never hold the token; their first line is what the user needs.
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self._line(f"!! error: {message}")
+            self._line(f"!! error: {for_person(message)}")
         finally:
             # Closing the run's generator stops it where it is: no further model or tool call.
             if isinstance(events, Generator):
@@ -218,7 +248,7 @@ class _Turn:
             self._show(f"running {event.name}")
         else:
             mark = "->" if event.status == "success" else "!!"
-            first = event.content.splitlines()[0] if event.content else ""
+            first = for_person(event.content.splitlines()[0]) if event.content else ""
             self._line(f"  {mark} {first[:160]}")
             self._show("thinking")
         self.out.flush()
@@ -334,8 +364,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
     add_chat_flags(parser)
-    parser.add_argument("--tasks", help="comma-separated task ids to offer (default: all)")
-    parser.add_argument("--output-dir", type=Path, help="where masks and images are saved")
+    add_flags(parser, [TASKS])
+    add_settings_flags(
+        parser,
+        helps={
+            "--allow-files": "let the tools read local media from DIR too, besides the working"
+            " directory (repeatable; the model picks the paths)"
+        },
+    )
     parser.add_argument(
         "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
     )
@@ -353,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
+    settings = settings_from(ns)
     problem = _token_problem(chat_url, ns.base_url or DEFAULT_BASE_URL, key)
     if problem:
         print(problem, file=sys.stderr)
@@ -362,12 +399,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_id=ns.model,
             chat_base_url=chat_url,
             api_key=key,
-            base_url=ns.base_url,
+            base_url=settings.pop("base_url", None),
             tasks=task_ids(ns.tasks),
-            output_dir=ns.output_dir,
+            output_dir=settings.pop("output_dir", DEFAULT_OUTPUT_DIR),
+            allowed_roots=chosen_roots(ns),
+            settings=settings,
         )
     except HFToolsError as exc:  # an unknown task, a bad URL: a usage error, as in hf-tools agent
-        print(exc, file=sys.stderr)
+        print(for_person(str(exc)), file=sys.stderr)
         return 2
     save_history = None
     if sys.stdin.isatty():

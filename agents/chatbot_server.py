@@ -111,7 +111,15 @@ import sqlite3
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +165,16 @@ from agents.store import (
 )
 from agents.web import is_public, web_routes
 from hf_tools.chat_wire import well_formed
-from hf_tools.cli import task_ids
+from hf_tools.cli.flags import (
+    CHAT_FLAGS,
+    TASKS,
+    Repeat,
+    add_flags,
+    add_settings_flags,
+    env_name,
+    settings_from,
+    task_ids,
+)
 from hf_tools.config import is_hf_host, stored_token
 from hf_tools.langchain.agent import Agent, AgentEvent, AgentResult, FinalAnswer, ToolEnd
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
@@ -1392,6 +1409,7 @@ def build_server_agent(
     tasks: list[str] | None = None,
     allow_files: Sequence[Path] = (),
     output_dir: Path | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Agent:
     """The agent the server runs: every tool, and no local file unless ``allow_files`` says.
 
@@ -1404,6 +1422,7 @@ def build_server_agent(
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
         output_dir: folder the tools also write their files to (default: none).
+        settings: the tools' other settings (``Settings.create`` arguments, from the flags).
     """
     toolkit = HuggingFaceToolkit(
         tasks=tasks,
@@ -1411,6 +1430,7 @@ def build_server_agent(
         base_url=base_url,
         provider=provider,
         output_dir=output_dir,
+        **(settings or {}),
     )
     return build_agent(
         model,
@@ -1421,23 +1441,14 @@ def build_server_agent(
     )
 
 
-class _Repeat(argparse.Action):
-    """A repeatable flag whose command-line values replace its environment's (flags win)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        items = getattr(namespace, self.dest)
-        setattr(namespace, self.dest, [*([] if items is self.default else items), values])
-
-
-def env_name(flag: str) -> str:
-    """The environment variable of a server flag: ``--max-history`` is HF_TOOLS_MAX_HISTORY."""
-    return "HF_TOOLS_" + flag.lstrip("-").upper().replace("-", "_")
+# What two shared flags mean here: the LLM picks paths for many clients, so no folder (not
+# even the working directory) is open unless named; artifacts live in the store.
+_SERVER_HELPS = {
+    "--allow-files": "let tools read local media from DIR (repeatable; default: URLs and data"
+    " only, not even the working directory)",
+    "--output-dir": "folder where the tools also write the files they produce (default: none;"
+    " clients fetch artifacts from the store)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -1458,7 +1469,7 @@ def _parser() -> argparse.ArgumentParser:
         name = env_name(flag)
         raw = os.environ.get(name)
         shown = "" if default in (None, []) else f"; default {default}"
-        if kw.get("action") is _Repeat:
+        if kw.get("action") is Repeat:
             convert = kw.get("type", str)
             default = [convert(v.strip()) for v in (raw or "").split(",") if v.strip()]
         elif raw is not None:
@@ -1469,39 +1480,20 @@ def _parser() -> argparse.ArgumentParser:
     add("--port", "port to listen on", 8000, type=int)
     add("--store", "sqlite:///path.db or memory", DEFAULT_STORE, metavar="URL")
     add("--model", "chat model id (org/name[:provider])")
-    add(
-        "--chat-base-url",
-        "OpenAI-compatible /v1 base of the chat model (default: the Hugging Face router)",
-        metavar="URL",
-    )
-    add("--base-url", "inference server of the tools (default: Hugging Face)", metavar="URL")
-    add("--provider", 'inference provider of the tools ("auto", "fal-ai", ...)')
-    add("--tasks", "comma-separated task ids (default: all)")
-    add(
-        "--allow-files",
-        "let tools read local media from DIR (repeatable; default: URLs and data only)",
-        action=_Repeat,
-        type=Path,
-        metavar="DIR",
-    )
-    add(
-        "--output-dir",
-        "folder where the tools also write the files they produce (default: none; clients"
-        " fetch artifacts from the store)",
-        type=Path,
-        metavar="DIR",
-    )
+    # The chat model's and the tools' flags: the table every command shares.
+    add_flags(parser, [CHAT_FLAGS[0], TASKS])
+    add_settings_flags(parser, helps=_SERVER_HELPS)
     add("--api-keys-file", "API keys, one a line", type=Path, metavar="FILE")
     add(
         "--allowed-host",
         "another Host header to accept (repeatable; default: the bound address)",
-        action=_Repeat,
+        action=Repeat,
         metavar="NAME[:PORT]",
     )
     add(
         "--allowed-origin",
         "a web origin allowed to call the API, with CORS (repeatable; default: none)",
-        action=_Repeat,
+        action=Repeat,
         metavar="SCHEME://HOST[:PORT]",
     )
     add(
@@ -1570,6 +1562,7 @@ def _needs_hf_token(ns: argparse.Namespace) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the chatbot with uvicorn (live: needs HF_TOKEN)."""
     ns = _parser().parse_args(argv)
+    settings = settings_from(ns)  # before the token check: --token-file stands for HF_TOKEN
     missing = [str(d) for d in ns.allow_files if not d.is_dir()]
     if missing:
         print(f"--allow-files takes folders; not a folder: {', '.join(missing)}", file=sys.stderr)
@@ -1606,11 +1599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent = build_server_agent(
         model_id=ns.model,
         chat_base_url=ns.chat_base_url,
-        base_url=ns.base_url,
-        provider=ns.provider,
+        base_url=settings.pop("base_url", None),
+        provider=settings.pop("provider", None),
         tasks=task_ids(ns.tasks),
         allow_files=ns.allow_files,
-        output_dir=ns.output_dir,
+        output_dir=settings.pop("output_dir", None),
+        settings=settings,
     )
     app = create_app(
         agent,

@@ -3,40 +3,39 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from hf_tools.client import AsyncHFClient, HFClient
-from hf_tools.config import RetryPolicy, Settings
-from hf_tools.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    HFConnectionError,
-    HFTimeoutError,
-    HFToolsError,
-    InputError,
-    InvalidInputError,
-    JobCancelledError,
-    JobFailedError,
-    MediaError,
-    ModelLoadingError,
-    ModelNotFoundError,
-    NoProviderError,
-    PaymentRequiredError,
-    RateLimitError,
-    ResponseFormatError,
-    ResponseTooLargeError,
-    ResultDownloadError,
-    ServerError,
-)
-from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
-from hf_tools.toolset import Tool, ToolFailure, ToolResult, Toolset
-
 if TYPE_CHECKING:
+    from hf_tools.client import AsyncHFClient, HFClient
+    from hf_tools.config import RetryPolicy, Settings
+    from hf_tools.errors import (
+        APIError,
+        AuthenticationError,
+        ConfigurationError,
+        HFConnectionError,
+        HFTimeoutError,
+        HFToolsError,
+        InputError,
+        InvalidInputError,
+        JobCancelledError,
+        JobFailedError,
+        MediaError,
+        ModelLoadingError,
+        ModelNotFoundError,
+        NoProviderError,
+        PaymentRequiredError,
+        RateLimitError,
+        ResponseFormatError,
+        ResponseTooLargeError,
+        ResultDownloadError,
+        ServerError,
+    )
     from hf_tools.langchain.agent import Agent, AgentResult
     from hf_tools.langchain.chat import HFChatModel
     from hf_tools.langchain.embeddings import HFEmbeddings
     from hf_tools.langchain.llm import HFLLM
     from hf_tools.langchain.toolkit import HuggingFaceToolkit
     from hf_tools.langchain.tools import HFTool, HFToolError, make_tool
+    from hf_tools.tasks import REGISTRY, TaskSpec, get_spec
+    from hf_tools.toolset import Tool, ToolFailure, ToolResult, Toolset
 
 __version__ = "0.1.0"
 
@@ -83,9 +82,20 @@ __all__ = [
     "make_tool",
 ]
 
-# The LangChain side loads on first use: importing langchain_core's tool machinery takes
-# ~0.3 s (most of it langsmith), which code that only uses HFClient should not pay.
+# Every name loads on first use: the HTTP stack and the task registry take ~0.3 s to import,
+# LangChain's tool machinery ~0.3 s more (most of it langsmith); `hf-tools --help` and code
+# that only uses HFClient pay for neither.
+_ERRORS = [n for n in __all__ if n.endswith("Error") and n not in ("HFToolError",)]
 _LAZY = {
+    **dict.fromkeys(_ERRORS, "hf_tools.errors"),
+    "AsyncHFClient": "hf_tools.client",
+    "HFClient": "hf_tools.client",
+    "RetryPolicy": "hf_tools.config",
+    "Settings": "hf_tools.config",
+    "REGISTRY": "hf_tools.tasks",
+    "TaskSpec": "hf_tools.tasks",
+    "get_spec": "hf_tools.tasks",
+    **dict.fromkeys(["Tool", "ToolFailure", "ToolResult", "Toolset"], "hf_tools.toolset"),
     "Agent": "hf_tools.langchain.agent",
     "AgentResult": "hf_tools.langchain.agent",
     "HFChatModel": "hf_tools.langchain.chat",
@@ -99,7 +109,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``HuggingFaceToolkit``, ``HFTool`` and ``make_tool`` when first asked for."""
+    """Import a public name's module when the name is first asked for."""
     module = _LAZY.get(name)
     if module is None:
         msg = f"module 'hf_tools' has no attribute {name!r}"

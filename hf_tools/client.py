@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -42,6 +42,26 @@ def validation_message(spec: AnySpec, exc: ValidationError) -> str:
 
 
 T = TypeVar("T", httpx2.BaseTransport, httpx2.AsyncBaseTransport)
+
+
+def split_transport(
+    transport: object,
+) -> tuple[httpx2.BaseTransport | None, httpx2.AsyncBaseTransport | None]:
+    """One ``transport=`` for an adapter with a blocking and an asyncio side.
+
+    ``httpx2.MockTransport`` is both; a transport of one kind serves its side only, the other
+    keeps the real network.
+
+    Raises:
+        ConfigurationError: ``transport`` is neither kind (an ``httpx`` one, say).
+    """
+    if transport is None:
+        return None, None
+    sync = transport if isinstance(transport, httpx2.BaseTransport) else None
+    async_ = transport if isinstance(transport, httpx2.AsyncBaseTransport) else None
+    if sync is None and async_ is None:
+        checked_transport(cast(Any, transport), httpx2.BaseTransport)  # raises, naming it
+    return sync, async_
 
 
 def checked_transport(transport: T | None, kind: type[T]) -> T | None:

@@ -24,6 +24,7 @@ from hf_tools.providers._base import DEFAULT_ROUTER_URL, HF_INFERENCE, is_url
 
 __all__ = [
     "AUTO",
+    "DEFAULT_AGENT_MODEL",
     "DEFAULT_BASE_URL",
     "DEFAULT_HUB_URL",
     "DEFAULT_MAX_BINARY_BYTES",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = f"{DEFAULT_ROUTER_URL}/hf-inference"
+# The chat model agents use unless told (hf_tools.langchain.agent; the CLI's --help names it).
+DEFAULT_AGENT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
 DEFAULT_HUB_URL = "https://huggingface.co"
 AUTO = "auto"
 DEFAULT_TIMEOUT = 60.0

@@ -19,7 +19,6 @@ from hf_tools.config import RetryPolicy
 from hf_tools.langchain.agent import DEFAULT_AGENT_MODEL, Agent, FinalAnswer, ToolEnd, ToolStart
 from hf_tools.langchain.chat import HFChatModel
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
-from hf_tools.testing import CHAT_MATCH_ON, DUMMY_TOKEN, use_cassette
 
 __all__ = [
     "DEMO_CASSETTES",
@@ -109,6 +108,8 @@ DEMO_REPLIES: list[Any] = [
 
 def demo_agent(root: Path) -> Agent:
     """The demo's agent: HFChatModel with a dummy key, the media tools, reads under ``root``."""
+    from hf_tools.testing import DUMMY_TOKEN  # the testing extra: loaded only for the demo
+
     # Recorded "model loading" waits are cut short; the demo shows the flow, not the wait.
     fast = RetryPolicy(max_loading_wait=0.5, max_retry_after=0.5)
     model = HFChatModel(model=DEFAULT_AGENT_MODEL, api_key=DUMMY_TOKEN, retry=fast)
@@ -131,6 +132,8 @@ def _working_dir(path: Path) -> Iterator[None]:
 
 def run_demo(library: Path, out: TextIO) -> None:
     """Replay the recorded agent session, printing each step and the answer."""
+    from hf_tools.testing import CHAT_MATCH_ON, use_cassette  # the testing extra (vcrpy)
+
     root = library.resolve().parent
     out.write(f"you> {DEMO_REQUEST}\n")
     cassettes = use_cassette(*DEMO_CASSETTES, library_dir=library, match_on=CHAT_MATCH_ON)

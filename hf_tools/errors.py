@@ -247,12 +247,17 @@ class NoProviderError(ConfigurationError):
     """No provider fits (task, model, provider choice); ``fitting`` lists those that would.
 
     With ``provider="auto"`` the tool layer reads it as the tool being unavailable today (the
-    Hub's mapping decides); with a provider the developer named, it is theirs to fix.
+    Hub's mapping decides); with a provider the developer named, it is theirs to fix, unless
+    ``hub_fault``: the Hub's own answer was unusable (a provider id that is no plain path),
+    which nothing the developer or the LLM sets can change, so the tool is unavailable.
     """
 
-    def __init__(self, message: str, *, fitting: Sequence[str] = (), **kw: Any):
+    def __init__(
+        self, message: str, *, fitting: Sequence[str] = (), hub_fault: bool = False, **kw: Any
+    ):
         super().__init__(message, **kw)
         self.fitting = tuple(fitting)
+        self.hub_fault = hub_fault
 
 
 class InputError(HFToolsError, ValueError):

@@ -13,7 +13,8 @@ named provider, "auto", an explicit ``base_url`` or endpoint URL): route
   through the one send path of :mod:`hf_tools.http` (body caps, retries, error mapping, the
   call's deadline); an error is thrown back into the flow;
 * a float -> that many seconds waited (a poll interval);
-* :class:`CheckURL` -> nothing, once a result URL's host passed the media inputs' check;
+* :class:`Fetch` -> the answer of a URL a provider handed back (a result file, a foreign
+  polling host), fetched by the one pinned downloader (:func:`hf_tools.media.fetch`);
 * :class:`Offload` -> the step its function returns (an async driver runs it in a thread).
 
 :func:`run_sync` and :func:`run_async` perform those effects and differ only in the I/O calls,
@@ -21,10 +22,16 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 
 * the token goes only with ``request.auth`` (router URLs, configured servers), ``X-HF-Bill-To``
   with it;
-* a result file (``purpose == "download"``) is untrusted: its host must be a public address,
-  its body is capped by ``max_binary_bytes``, and an HTTP error or a refused host on it is a
-  :class:`~hf_tools.errors.ResultDownloadError` (the provider's result failed), never the
-  "model not found" of a 404 on the inference route nor a refused input;
+* a URL a provider hands back and the token does not go to (``request.auth`` False: result
+  files, foreign polling hosts) is untrusted: it is fetched by the pinned downloader (resolved
+  once within the deadline, every address public, the connection to the checked address,
+  result redirects re-checked), its body capped (``max_binary_bytes`` for files), and any
+  failure on it, a refused address included, is a
+  :class:`~hf_tools.errors.JobFailedError` (the job's result failed; a
+  :class:`~hf_tools.errors.ResultDownloadError` for a result file), never the "model not
+  found" of a 404 on the inference route nor an authentication error;
+* a 3xx answer on any step (a poll, a result) is an error: redirects are followed only by
+  the downloader, for result files, each hop checked;
 * a wait that would pass the deadline is not taken: the call fails with
   :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
   the chain where it is (``asyncio.CancelledError`` propagates).
@@ -93,8 +100,8 @@ from hf_tools.tasks._base import Media, TaskSpec
 __all__ = [
     "ON_POLL",
     "CancelWith",
-    "CheckURL",
     "Effect",
+    "Fetch",
     "Flow",
     "Offload",
     "PollHook",
@@ -119,10 +126,11 @@ class ResolveMedia:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckURL:
-    """Check that ``url``'s host is a public address before fetching a result file."""
+class Fetch:
+    """Send ``request`` through the pinned downloader; ``follow``: re-checked redirects."""
 
-    url: str
+    request: HFRequest
+    follow: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +149,7 @@ class CancelWith:
 
 log = logging.getLogger(__name__)
 
-Effect = HFRequest | Lookup | ResolveMedia | CheckURL | Offload | CancelWith | float
+Effect = HFRequest | Lookup | ResolveMedia | Fetch | Offload | CancelWith | float
 Flow = Generator[Effect, Any, BaseModel]
 R = TypeVar("R")
 
@@ -268,20 +276,35 @@ def _check_sendable(request: HFRequest, call: Call[Any]) -> None:
         raise call.format_error(msg) from None
 
 
-def _download_failed(exc: APIError | MediaError, step: Send, call: Call[Any]) -> Exception:
-    """A result file that failed: the provider's result, never the caller's input.
+def _what(step: Send) -> str:
+    """The URL of ``step`` as errors name it (no query: it may carry a signature)."""
+    what = "result file" if step.request.purpose == "download" else "job URL"
+    return f"{what} {step.request.url.split('?')[0]}"
 
-    An HTTP error is not the "model not found" of a 404 on the inference route, and a refused
-    host is not the "pass a different input" of a refused media input.
+
+def _handed_failed(exc: APIError | MediaError, step: Send, call: Call[Any]) -> Exception:
+    """A failure on a URL the provider handed back: the job's result failed.
+
+    Not a missing model (a 404), not an authentication error (a 403 from whatever the URL
+    names), not the LLM's input (a refused address): the provider's answer was unusable.
     """
-    if isinstance(exc, ResponseFormatError) or (
-        isinstance(exc, APIError) and exc.status_code is None
-    ):
+    if isinstance(exc, MediaError):
+        msg = f"{call.provider}: the {_what(step)} was refused: {exc.message}"
+    elif isinstance(exc, ResponseFormatError) or exc.status_code is None:
         return exc  # too large, or no answer at all: keep the precise error
-    url = step.request.url.split("?")[0]
-    why = f"HTTP {exc.status_code}" if isinstance(exc, APIError) else f"refused: {exc.message}"
-    msg = f"{call.provider}: the result file {url} could not be fetched ({why})"
-    return ResultDownloadError(msg, task=call.task, model=call.model)
+    else:
+        msg = f"{call.provider}: the {_what(step)} could not be fetched (HTTP {exc.status_code})"
+    if step.request.purpose == "download":
+        return ResultDownloadError(msg, task=call.task, model=call.model)
+    return call.job_failed(msg)
+
+
+def _refuse_redirect(raw: RawResponse, step: Send, call: Call[Any]) -> None:
+    """A 3xx that reached the flow: the downloader followed what it may, the rest is wrong."""
+    if 300 <= raw.status_code < 400:
+        what = _what(step) if step.request.purpose != "call" else "inference URL"
+        msg = f"{call.provider}: the {what} answered HTTP {raw.status_code} (a redirect)"
+        raise call.job_failed(msg)
 
 
 def _next(step: Send, raw: RawResponse, sent: HFRequest) -> Step:
@@ -418,20 +441,22 @@ def call_flow(
         if step.delay > 0:
             _check_wait(step, call, settings)
             yield step.delay
-        download = step.request.purpose == "download"
-        if download:
-            try:
-                yield CheckURL(step.request.url)
-            except MediaError as exc:
-                raise _download_failed(exc, step, call) from None
+        # Without the token: a host the provider named, fetched only by the pinned downloader.
+        handed = not step.request.auth
         sent = http_request(settings, step.request, call)
-        _check_sendable(sent, call)
+        download = step.request.purpose == "download"
+        if not handed:
+            _check_sendable(sent, call)
         try:
-            raw = yield from _exchange(sent, dropped)
-        except APIError as exc:
-            if not download:
+            if handed:
+                raw: RawResponse = yield Fetch(sent, follow=download)
+            else:
+                raw = yield from _exchange(sent, dropped)
+        except (APIError, MediaError) as exc:
+            if not (handed or download):
                 raise
-            raise _download_failed(exc, step, call) from None
+            raise _handed_failed(exc, step, call) from None
+        _refuse_redirect(raw, step, call)
         if step.offload:
             step = yield Offload(partial(_next, step, raw, sent))
         else:
@@ -494,10 +519,11 @@ def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> 
         from hf_tools.media import resolve_media
 
         return {f: resolve_media(v, settings) for f, v in effect.values.items()}
-    if isinstance(effect, CheckURL):
-        from hf_tools.media import check_url
+    if isinstance(effect, Fetch):
+        from hf_tools import media
 
-        return check_url(effect.url, settings)
+        given = http.given_transport(client)
+        return media.fetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return effect.run()
     if isinstance(effect, CancelWith):
@@ -519,10 +545,11 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
         from hf_tools.media import aresolve_media
 
         return {f: await aresolve_media(v, settings) for f, v in effect.values.items()}
-    if isinstance(effect, CheckURL):
-        from hf_tools.media import acheck_url
+    if isinstance(effect, Fetch):
+        from hf_tools import media
 
-        return await acheck_url(effect.url, settings)
+        given = http.given_transport(client)
+        return await media.afetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return await asyncio.to_thread(effect.run)
     if isinstance(effect, CancelWith):

@@ -10,7 +10,9 @@ Limits, for hostile or broken servers:
 * One deadline per call (:func:`deadline`, ``request.timeout`` seconds): the pools made by
   :func:`sync_pool` / :func:`async_pool` bound every connect, TLS handshake, read and write by
   the time left, so a server that drips bytes cannot stretch a call; retry waits that would
-  pass it are not taken.
+  pass it are not taken. Names are resolved by :func:`resolve` / :func:`aresolve` (a capped
+  thread pool of their own, awaited at most the time left), and the socket connects to the
+  address found.
 * Every body is read with a cap counted after decompression (:class:`BodyReader`):
   ``request.max_body`` for a 2xx (:class:`ResponseTooLargeError` past it), 64 KB of an error
   body for its message. The connection is closed, not drained.
@@ -20,13 +22,26 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import json
 import logging
 import random
+import select
+import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
+from asyncio.trsock import TransportSocket
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -67,15 +82,20 @@ __all__ = [
     "HFRequest",
     "RawResponse",
     "aiter_body",
+    "aread_body",
+    "aresolve",
     "async_pool",
     "build_headers",
     "build_request",
     "client_options",
     "deadline",
     "decode_body",
+    "given_transport",
     "iter_body",
     "json_body",
+    "read_body",
     "redacting",
+    "resolve",
     "retry_flow",
     "secrets_of",
     "send_async",
@@ -222,11 +242,165 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-class _DeadlineStream(httpcore2.NetworkStream):
+# ------------------------------------------------------------------------- name lookups
+
+# Tests swap this in; None: socket.getaddrinfo (looked up when called).
+_getaddrinfo: Callable[..., list[Any]] | None = None
+# Every name lookup runs here and is awaited no longer than the caller's time left. A lookup
+# the system resolver never answers holds its thread until the resolver gives up; the cap
+# keeps such threads from piling up (later lookups queue, and time out with their calls).
+RESOLVER_THREADS = 8
+_resolver = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="hf-tools-resolve")
+
+
+def _addresses(host: str, port: int, lookup: Callable[..., list[Any]] | None) -> list[str]:
+    try:
+        infos = (lookup or _getaddrinfo or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        infos = []
+    return [str(info[4][0]) for info in infos]
+
+
+def _literal(host: str) -> list[str] | None:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
+
+
+def _no_address(host: str, addresses: list[str]) -> list[str]:
+    if not addresses:
+        msg = f"{host} could not be resolved"
+        raise OSError(msg)
+    return addresses
+
+
+def _lookup_too_slow(host: str, limit: float | None) -> TimeoutError:
+    return TimeoutError(f"looking up {host} took longer than {limit or 0:g} s")
+
+
+def resolve(
+    host: str, port: int, wait: float | None, lookup: Callable[..., list[Any]] | None = None
+) -> list[str]:
+    """The addresses of ``host``, looked up within ``wait`` s and the call's deadline.
+
+    ``lookup``: a getaddrinfo to use instead of the module's.
+
+    Raises:
+        TimeoutError: no answer in time (the lookup goes on in its capped thread).
+        OSError: the name has no address.
+    """
+    if (literal := _literal(host)) is not None:
+        return literal
+    limit = _bounded(wait, TimeoutError)
+    future = _resolver.submit(_addresses, host, port, lookup)
+    try:
+        return _no_address(host, future.result(limit))
+    except TimeoutError:
+        future.cancel()  # still queued: never run
+        raise _lookup_too_slow(host, limit) from None
+
+
+async def aresolve(
+    host: str, port: int, wait: float | None, lookup: Callable[..., list[Any]] | None = None
+) -> list[str]:
+    """The asyncio twin of :func:`resolve` (the same capped threads, not the loop's pool)."""
+    if (literal := _literal(host)) is not None:
+        return literal
+    limit = _bounded(wait, TimeoutError)
+    future = _resolver.submit(_addresses, host, port, lookup)
+    try:
+        found = await asyncio.wait_for(asyncio.wrap_future(future), limit)
+    except TimeoutError:
+        future.cancel()
+        raise _lookup_too_slow(host, limit) from None
+    return _no_address(host, found)
+
+
+def _connect_error(exc: OSError) -> httpcore2.ConnectError | httpcore2.ConnectTimeout:
+    if isinstance(exc, TimeoutError):
+        return httpcore2.ConnectTimeout(str(exc))
+    return httpcore2.ConnectError(str(exc))
+
+
+class _IdleProbe:
+    """Answers httpcore2's "has the server closed this idle connection?" from the socket itself.
+
+    httpcore2 asks every idle connection of the pool twice per request; its anyio path looks
+    the socket up through anyio's attribute tables each time (7-11 µs), and with 64 calls in
+    flight that was a tenth of a call's CPU. Here the socket and a poll object are kept, and
+    bytes already read off the socket but not yet consumed (OpenSSL's decrypted bytes, a TLS
+    record in a memory BIO, a chunk or end of stream in asyncio's queue) count as readable,
+    as the kernel no longer shows them.
+    """
+
+    __slots__ = ("_held", "_poll", "_sock")
+
+    def __init__(
+        self, sock: socket.socket | TransportSocket, held: tuple[Callable[[], object], ...]
+    ) -> None:
+        self._sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+        self._held = held
+
+    def readable(self) -> bool:
+        if self._sock.fileno() < 0:  # closed: the next read is the end of the stream
+            return True
+        for held in self._held:  # a loop, not any(): this runs ~20 times per request
+            if held():
+                return True
+        return bool(self._poll.poll(0))
+
+
+def _idle_probe(inner: Any) -> _IdleProbe | None:
+    """A probe for ``inner``'s socket; None where httpcore2's own answer must be used."""
+    sock = inner.get_extra_info("socket")  # asyncio hands out a TransportSocket
+    if not isinstance(sock, socket.socket | TransportSocket) or not hasattr(select, "poll"):
+        return None  # trio's socket, or no poll() (Windows): keep httpcore2's path
+    held: list[Callable[[], object]] = []
+    tls = inner.get_extra_info("ssl_object")
+    if tls is not None:
+        held.append(tls.pending)
+    # httpcore2's TLS-in-TLS stream and anyio's streams hold bytes in private fields: read
+    # them where they are, so that a close_notify already read off the socket still counts.
+    bio = getattr(inner, "_incoming", None)
+    stream = getattr(inner, "_stream", None)
+    while stream is not None:
+        bio = bio or getattr(stream, "_read_bio", None)
+        protocol = getattr(stream, "_protocol", None)
+        event = getattr(protocol, "read_event", None)
+        if isinstance(event, asyncio.Event):
+            held.append(event.is_set)
+        stream = getattr(stream, "transport_stream", None)
+    if isinstance(bio, ssl.MemoryBIO):
+        held.append(lambda: bio.pending)
+    return _IdleProbe(sock, tuple(held))
+
+
+_UNPROBED: Any = object()
+
+
+class _ProbedStream:
+    """The part both deadline streams share: the wrapped stream, and the idle check."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._probe: _IdleProbe | None = _UNPROBED  # made on the first check
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            if self._probe is _UNPROBED:
+                self._probe = _idle_probe(self._inner)
+            if self._probe is not None:
+                return self._probe.readable()
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineStream(_ProbedStream, httpcore2.NetworkStream):
     """A socket whose every read and write stops at the call's deadline."""
 
-    def __init__(self, inner: httpcore2.NetworkStream) -> None:
-        self._inner = inner
+    _inner: httpcore2.NetworkStream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout))
@@ -246,9 +420,6 @@ class _DeadlineStream(httpcore2.NetworkStream):
         limit = _bounded(timeout, httpcore2.ConnectTimeout)
         return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, limit))
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
 
 class _DeadlineBackend(httpcore2.NetworkBackend):
     def __init__(self, inner: httpcore2.NetworkBackend) -> None:
@@ -262,9 +433,22 @@ class _DeadlineBackend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
-        limit = _bounded(timeout, httpcore2.ConnectTimeout)
-        inner = self._inner.connect_tcp(host, port, limit, local_address, socket_options)
-        return _DeadlineStream(inner)
+        # Resolved here, bounded, and not by the socket call (which no timeout bounds).
+        try:
+            addresses = resolve(host, port, _bounded(timeout, httpcore2.ConnectTimeout))
+        except OSError as exc:
+            raise _connect_error(exc) from None
+        failure: httpcore2.ConnectError | None = None
+        for address in addresses:
+            limit = _bounded(timeout, httpcore2.ConnectTimeout)
+            try:
+                inner = self._inner.connect_tcp(address, port, limit, local_address, socket_options)
+            except httpcore2.ConnectError as exc:  # refused: the next address may answer
+                failure = exc
+                continue
+            return _DeadlineStream(inner)
+        assert failure is not None
+        raise failure
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -276,11 +460,10 @@ class _DeadlineBackend(httpcore2.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _AsyncDeadlineStream(httpcore2.AsyncNetworkStream):
+class _AsyncDeadlineStream(_ProbedStream, httpcore2.AsyncNetworkStream):
     """The asyncio twin of :class:`_DeadlineStream`."""
 
-    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
-        self._inner = inner
+    _inner: httpcore2.AsyncNetworkStream
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout))
@@ -301,9 +484,6 @@ class _AsyncDeadlineStream(httpcore2.AsyncNetworkStream):
         inner = await self._inner.start_tls(ssl_context, server_hostname, limit)
         return _AsyncDeadlineStream(inner)
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
 
 class _AsyncDeadlineBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self, inner: httpcore2.AsyncNetworkBackend) -> None:
@@ -317,9 +497,23 @@ class _AsyncDeadlineBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        limit = _bounded(timeout, httpcore2.ConnectTimeout)
-        inner = await self._inner.connect_tcp(host, port, limit, local_address, socket_options)
-        return _AsyncDeadlineStream(inner)
+        try:
+            addresses = await aresolve(host, port, _bounded(timeout, httpcore2.ConnectTimeout))
+        except OSError as exc:
+            raise _connect_error(exc) from None
+        failure: httpcore2.ConnectError | None = None
+        for address in addresses:
+            limit = _bounded(timeout, httpcore2.ConnectTimeout)
+            try:
+                inner = await self._inner.connect_tcp(
+                    address, port, limit, local_address, socket_options
+                )
+            except httpcore2.ConnectError as exc:
+                failure = exc
+                continue
+            return _AsyncDeadlineStream(inner)
+        assert failure is not None
+        raise failure
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -496,6 +690,16 @@ async def _read_async(resp: httpx2.Response, request: HFRequest) -> bytes:
         if reader.full:
             break
     return b"".join(parts)
+
+
+def read_body(resp: httpx2.Response, request: HFRequest) -> bytes:
+    """A streamed response's body, capped as :class:`BodyReader` does (``request.max_body``)."""
+    return _read_sync(resp, request)
+
+
+async def aread_body(resp: httpx2.Response, request: HFRequest) -> bytes:
+    """The asyncio twin of :func:`read_body`."""
+    return await _read_async(resp, request)
 
 
 def json_body(payload: Any) -> bytes:
@@ -760,9 +964,15 @@ _POOL_HEADERS = {"accept-encoding": "gzip, deflate"}
 POOL_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
 
 
-def sync_pool(timeout: float, transport: httpx2.BaseTransport | None = None) -> httpx2.Client:
-    """A pooled client whose sockets keep to the call deadlines (unless given a transport)."""
+def sync_pool(
+    timeout: float, transport: httpx2.BaseTransport | None = None, *, trust_env: bool = True
+) -> httpx2.Client:
+    """A pooled client whose sockets keep to the call deadlines (unless given a transport).
+
+    ``trust_env=False``: no proxy from the environment (the pinned downloader's clients).
+    """
     options = {**client_options(timeout, transport), "headers": _POOL_HEADERS}
+    options["trust_env"] = trust_env
     if transport is None:
         made = httpx2.HTTPTransport(verify=ssl_context(), limits=POOL_LIMITS)
         _guard(made, _DeadlineBackend)
@@ -771,15 +981,27 @@ def sync_pool(timeout: float, transport: httpx2.BaseTransport | None = None) -> 
 
 
 def async_pool(
-    timeout: float, transport: httpx2.AsyncBaseTransport | None = None
+    timeout: float, transport: httpx2.AsyncBaseTransport | None = None, *, trust_env: bool = True
 ) -> httpx2.AsyncClient:
     """The asyncio twin of :func:`sync_pool`."""
     options = {**client_options(timeout, transport), "headers": _POOL_HEADERS}
+    options["trust_env"] = trust_env
     if transport is None:
         made = httpx2.AsyncHTTPTransport(verify=ssl_context(), limits=POOL_LIMITS)
         _guard(made, _AsyncDeadlineBackend)
         options["transport"] = made
     return httpx2.AsyncClient(**options)
+
+
+def given_transport(client: httpx2.Client | httpx2.AsyncClient) -> Any:
+    """The transport a caller gave ``client``'s pool (a test double, a custom one), else None.
+
+    The pinned downloader sends through it too: every request of a client built with
+    ``transport=`` goes where that transport sends it.
+    """
+    transport = getattr(client, "_transport", None)
+    made = httpx2.HTTPTransport | httpx2.AsyncHTTPTransport
+    return None if isinstance(transport, made) else transport
 
 
 def _guard(transport: Any, backend: Callable[[Any], Any]) -> None:
@@ -842,20 +1064,35 @@ async def _exchange_async(client: httpx2.AsyncClient, request: HFRequest) -> Raw
     return RawResponse(resp.status_code, resp.headers, content)
 
 
-def send_sync(client: httpx2.Client, request: HFRequest, policy: RetryPolicy) -> RawResponse:
-    """Drive :func:`retry_flow` with blocking I/O, all within ``request.timeout``."""
+Exchange = Callable[[httpx2.Client, HFRequest], RawResponse]
+AsyncExchange = Callable[[httpx2.AsyncClient, HFRequest], Awaitable[RawResponse]]
+
+
+def send_sync(
+    client: httpx2.Client,
+    request: HFRequest,
+    policy: RetryPolicy,
+    exchange: Exchange | None = None,
+) -> RawResponse:
+    """Drive :func:`retry_flow` with blocking I/O, all within ``request.timeout``.
+
+    ``exchange``: how one attempt is sent and read (default: as it is, through ``client``;
+    the pinned downloader of :mod:`hf_tools.media` passes its own).
+    """
     with deadline(time.monotonic() + request.timeout), redacting(request):
-        return _drive_sync(client, request, policy)
+        return _drive_sync(client, request, policy, exchange)
 
 
-def _drive_sync(client: httpx2.Client, request: HFRequest, policy: RetryPolicy) -> RawResponse:
+def _drive_sync(
+    client: httpx2.Client, request: HFRequest, policy: RetryPolicy, exchange: Exchange | None
+) -> RawResponse:
     flow = retry_flow(request, policy)
     step = next(flow)
     while True:
         outcome: RawResponse | httpx2.TransportError | None = None
         if isinstance(step, HFRequest):
             try:
-                outcome = _exchange_sync(client, step)
+                outcome = (exchange or _exchange_sync)(client, step)
             except httpx2.TransportError as exc:
                 outcome = exc
         else:
@@ -868,15 +1105,21 @@ def _drive_sync(client: httpx2.Client, request: HFRequest, policy: RetryPolicy) 
 
 
 async def send_async(
-    client: httpx2.AsyncClient, request: HFRequest, policy: RetryPolicy
+    client: httpx2.AsyncClient,
+    request: HFRequest,
+    policy: RetryPolicy,
+    exchange: AsyncExchange | None = None,
 ) -> RawResponse:
     """Drive :func:`retry_flow` with asyncio I/O, all within ``request.timeout``."""
     with deadline(time.monotonic() + request.timeout), redacting(request):
-        return await _drive_async(client, request, policy)
+        return await _drive_async(client, request, policy, exchange)
 
 
 async def _drive_async(
-    client: httpx2.AsyncClient, request: HFRequest, policy: RetryPolicy
+    client: httpx2.AsyncClient,
+    request: HFRequest,
+    policy: RetryPolicy,
+    exchange: AsyncExchange | None,
 ) -> RawResponse:
     flow = retry_flow(request, policy)
     step = next(flow)
@@ -884,7 +1127,7 @@ async def _drive_async(
         outcome: RawResponse | httpx2.TransportError | None = None
         if isinstance(step, HFRequest):
             try:
-                outcome = await _exchange_async(client, step)
+                outcome = await (exchange or _exchange_async)(client, step)
             except httpx2.TransportError as exc:
                 outcome = exc
         else:

@@ -23,29 +23,49 @@ import ipaddress
 import logging
 import os
 import re
-import socket
 import stat
-import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
 
 import httpx2
 
-from hf_tools.config import Settings
-from hf_tools.errors import MediaError, excerpt
-from hf_tools.http import client_options
+from hf_tools.config import RetryPolicy, Settings
+from hf_tools.errors import (
+    APIError,
+    HFTimeoutError,
+    MediaError,
+    ResponseTooLargeError,
+    excerpt,
+)
+from hf_tools.http import (
+    USER_AGENT,
+    HFRequest,
+    RawResponse,
+    aread_body,
+    aresolve,
+    async_pool,
+    read_body,
+    resolve,
+    send_async,
+    send_sync,
+    sync_pool,
+    time_left,
+)
 from hf_tools.mime import detect_mime, image_size
 from hf_tools.tasks._base import Media
 
 __all__ = [
     "Media",
     "acheck_url",
+    "afetch",
     "aresolve_media",
     "check_url",
     "detect_mime",
+    "fetch",
     "image_size",
     "resolve_media",
 ]
@@ -361,21 +381,31 @@ def _parse_url(text: str) -> tuple[httpx2.URL, str, int]:
     return url, _host_of(url, text), port
 
 
-def _lookup(host: str, port: int) -> list[str]:
-    """Addresses of ``host`` (blocking), or a MediaError when it has none."""
+def _lookup(host: str, port: int, wait: float) -> list[str]:
+    """Addresses of ``host``, within ``wait`` s and the call's deadline (a capped thread).
+
+    Raises:
+        MediaError: the name has no address.
+        httpx2.ConnectTimeout: the lookup took too long (a timeout like any other).
+    """
     try:
-        return [str(ipaddress.ip_address(host))]  # a literal: nothing to look up
-    except ValueError:
-        pass
-    try:
-        infos = (_getaddrinfo or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        infos = []
-    addresses = [str(info[4][0]) for info in infos]
-    if not addresses:
+        return resolve(host, port, wait, _getaddrinfo)
+    except TimeoutError as exc:
+        raise httpx2.ConnectTimeout(str(exc)) from None
+    except OSError:
         msg = f"the URL host {host} could not be resolved"
-        raise MediaError(msg)
-    return addresses
+        raise MediaError(msg) from None
+
+
+async def _alookup(host: str, port: int, wait: float) -> list[str]:
+    """:func:`_lookup` without blocking the event loop."""
+    try:
+        return await aresolve(host, port, wait, _getaddrinfo)
+    except TimeoutError as exc:
+        raise httpx2.ConnectTimeout(str(exc)) from None
+    except OSError:
+        msg = f"the URL host {host} could not be resolved"
+        raise MediaError(msg) from None
 
 
 def _pinned_address(host: str, addresses: list[str], settings: Settings) -> str:
@@ -394,40 +424,173 @@ _Target = tuple[httpx2.URL, str, str]  # (URL as written, its ASCII host, the ch
 
 def _target(text: str, settings: Settings) -> _Target:
     url, host, port = _parse_url(text)
-    return url, host, _pinned_address(host, _lookup(host, port), settings)
+    return url, host, _pinned_address(host, _lookup(host, port, settings.timeout), settings)
 
 
 async def _atarget(text: str, settings: Settings) -> _Target:
     url, host, port = _parse_url(text)
-    addresses = await asyncio.to_thread(_lookup, host, port)
+    addresses = await _alookup(host, port, settings.timeout)
     return url, host, _pinned_address(host, addresses, settings)
 
 
 def check_url(text: str, settings: Settings) -> None:
     """Refuse a URL whose host does not resolve to public addresses (``MediaError``).
 
-    Provider result URLs (fal.media, replicate.delivery...) are checked with the same rules
-    as media inputs before they are fetched.
+    The check alone: a fetch must go through :func:`fetch`, which connects to the address
+    it checked.
     """
     _target(text, settings)
 
 
 async def acheck_url(text: str, settings: Settings) -> None:
-    """:func:`check_url`, resolving the host in a worker thread."""
+    """:func:`check_url`, the lookup awaited off the event loop."""
     await _atarget(text, settings)
 
 
+# ---- the one downloader: every URL a user passes or a server hands back is fetched here
+
+
 def _pinned_request(
-    client: httpx2.Client | httpx2.AsyncClient, target: _Target, timeout: float
+    client: httpx2.Client | httpx2.AsyncClient, target: _Target, request: HFRequest
 ) -> httpx2.Request:
-    """A GET sent to the checked address, the host kept as Host header and TLS name (SNI)."""
+    """``request`` sent to the checked address, the host kept as Host header and TLS name."""
     url, host, address = target
+    headers = httpx2.Headers(request.headers)
+    headers["host"] = url.netloc.decode("ascii")
     return client.build_request(
-        "GET",
+        request.method,
         url.copy_with(host=address),
-        headers={"Host": url.netloc.decode("ascii")},
-        timeout=timeout,
+        headers=headers,
+        content=request.content,
+        timeout=request.timeout,
         extensions={"sni_hostname": host} if url.scheme == "https" else {},
+    )
+
+
+def _hops(request: HFRequest, follow: bool) -> Generator[HFRequest, httpx2.Response, None]:
+    """The requests of one fetch: ``request``, then, with ``follow``, each redirect's GET.
+
+    The driver sends each hop to its own checked address and sends back the response; the
+    flow ends at the first response that is not a redirect to follow.
+    """
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = yield request
+        if not (follow and response.is_redirect and "location" in response.headers):
+            return
+        location = urljoin(request.url, response.headers["location"])
+        request = replace(request, url=location, method="GET", content=b"")
+        left = time_left()
+        if left is not None and left <= 0:  # a hop may be quick, the chain must not be long
+            msg = "the deadline passed during the redirects"
+            raise httpx2.ConnectTimeout(msg)
+    msg = f"more than {_MAX_REDIRECTS} redirects"
+    raise MediaError(msg)
+
+
+def _pinned_exchange(
+    settings: Settings, follow: bool, client: httpx2.Client, request: HFRequest
+) -> RawResponse:
+    """One attempt of :func:`fetch` with blocking I/O: every hop resolved, checked, pinned."""
+    hops = _hops(request, follow)
+    hop = next(hops)
+    while True:
+        response = client.send(
+            _pinned_request(client, _target(hop.url, settings), hop), stream=True
+        )
+        try:
+            hop = hops.send(response)
+        except StopIteration:
+            break
+        except BaseException:
+            response.close()
+            raise
+        response.close()
+    try:
+        return RawResponse(response.status_code, response.headers, read_body(response, request))
+    finally:
+        response.close()
+
+
+async def _apinned_exchange(
+    settings: Settings, follow: bool, client: httpx2.AsyncClient, request: HFRequest
+) -> RawResponse:
+    """The asyncio twin of :func:`_pinned_exchange`."""
+    hops = _hops(request, follow)
+    hop = next(hops)
+    while True:
+        target = await _atarget(hop.url, settings)
+        response = await client.send(_pinned_request(client, target, hop), stream=True)
+        try:
+            hop = hops.send(response)
+        except StopIteration:
+            break
+        except BaseException:
+            await response.aclose()
+            raise
+        await response.aclose()
+    try:
+        return RawResponse(
+            response.status_code, response.headers, await aread_body(response, request)
+        )
+    finally:
+        await response.aclose()
+
+
+def fetch(
+    request: HFRequest,
+    settings: Settings,
+    *,
+    follow: bool,
+    policy: RetryPolicy | None = None,
+    transport: httpx2.BaseTransport | None = None,
+) -> RawResponse:
+    """Send ``request`` to a URL nobody vouches for (a user's, or one a server handed back).
+
+    The host is resolved once, inside the call's deadline (:func:`hf_tools.http.resolve`);
+    every address must be public (unless ``allow_private_urls``); the connection goes to the
+    checked address, Host header and TLS name (SNI) kept; with ``follow`` each redirect hop
+    is checked the same way (at most 5), without it a 3xx is the answer. The body is capped
+    by ``request.max_body``, every read is bounded by the deadline, no proxy is used, and no
+    connection is shared with another host. Retries as ``policy`` says (default
+    ``settings.retry``); errors as :func:`hf_tools.http.send_sync` raises them. ``transport``:
+    the one a caller gave its client, if any (the request still names the checked address).
+
+    Raises:
+        MediaError: the URL is malformed, its host does not resolve or is not public, or it
+            redirects more than 5 times.
+    """
+    exchange = partial(_pinned_exchange, settings, follow)
+    with sync_pool(settings.timeout, transport or _transport, trust_env=False) as client:
+        return send_sync(client, request, policy or settings.retry, exchange)
+
+
+async def afetch(
+    request: HFRequest,
+    settings: Settings,
+    *,
+    follow: bool,
+    policy: RetryPolicy | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> RawResponse:
+    """The asyncio twin of :func:`fetch`."""
+    exchange = partial(_apinned_exchange, settings, follow)
+    sends = transport or _async_transport
+    async with async_pool(settings.timeout, sends, trust_env=False) as client:
+        return await send_async(client, request, policy or settings.retry, exchange)
+
+
+# A media input is fetched once: a failure is the user's URL, not a hiccup to wait out.
+_ONE_ATTEMPT = RetryPolicy(max_retries=0)
+
+
+def _media_request(url: str, settings: Settings) -> HFRequest:
+    return HFRequest(
+        url,
+        httpx2.Headers({"user-agent": USER_AGENT}),
+        b"",
+        timeout=settings.timeout,
+        max_body=settings.max_media_bytes,
+        method="GET",
     )
 
 
@@ -440,120 +603,22 @@ def _too_slow(settings: Settings) -> MediaError:
     return MediaError(msg + " try another URL or a smaller file")
 
 
-def _remaining(deadline: float, settings: Settings) -> float:
-    """Seconds left before ``deadline``; MediaError once it has passed."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _too_slow(settings)
-    return left
-
-
-def _next_hop(url: str, response: httpx2.Response) -> str | None:
-    if response.is_redirect and "location" in response.headers:
-        return urljoin(url, response.headers["location"])
-    if response.status_code >= 400:
-        msg = f"the URL answered HTTP {response.status_code}"
+def _downloaded(raw: RawResponse, settings: Settings) -> Media:
+    if raw.status_code >= 300:  # a redirect with no Location
+        msg = f"the URL answered HTTP {raw.status_code}"
         raise MediaError(msg)
-    return None
+    return _checked(raw.content, settings, "download")
 
 
-@dataclass(frozen=True, slots=True)
-class _Hop:
-    """GET ``url`` at its checked address, within ``timeout``.
-
-    The driver sends back the opened response, then, for each ``None`` the flow yields, the
-    response's next chunk (None at its end).
-    """
-
-    url: str
-    timeout: float
-
-
-def _download_flow(url: str, settings: Settings) -> Generator[_Hop | None, Any, bytes]:
-    """One download as steps, written once for both drivers.
-
-    Checked redirects, the size cap, and the whole download within ``settings.timeout``.
-
-    A read timeout is fixed per request, so a stall right before the deadline can overrun it by
-    up to one read timeout; a slow trickle of data stops at the first chunk past it.
-    """
-    deadline = time.monotonic() + settings.timeout
-    for _ in range(_MAX_REDIRECTS + 1):
-        response: httpx2.Response = yield _Hop(url, _remaining(deadline, settings))
-        hop = _next_hop(url, response)
-        if hop is None:
-            data = bytearray()
-            while (chunk := (yield None)) is not None:
-                _remaining(deadline, settings)
-                data += chunk
-                if len(data) > settings.max_media_bytes:
-                    raise _too_large(settings)
-            return bytes(data)
-        url = hop
-    msg = f"more than {_MAX_REDIRECTS} redirects"
-    raise MediaError(msg)
-
-
-def _download(url: str, settings: Settings) -> bytes:
-    """Drive :func:`_download_flow` with blocking I/O."""
-    flow = _download_flow(url, settings)
-    response: httpx2.Response | None = None
-    chunks: Iterator[bytes] | None = None
-    # trust_env=False: no proxy from the environment between the address check and the host.
-    with httpx2.Client(**client_options(settings.timeout, _transport), trust_env=False) as client:
-        try:
-            step = next(flow)
-            while True:
-                if step is None:  # the flow reads only after a hop: chunks is set
-                    assert chunks is not None
-                    step = flow.send(next(chunks, None))
-                    continue
-                if response is not None:
-                    response.close()
-                request = _pinned_request(client, _target(step.url, settings), step.timeout)
-                response = client.send(request, stream=True)
-                chunks = response.iter_bytes()
-                step = flow.send(response)
-        except StopIteration as stop:
-            data: bytes = stop.value
-            return data
-        finally:
-            if response is not None:
-                response.close()
-
-
-async def _adownload(url: str, settings: Settings) -> bytes:
-    """Drive :func:`_download_flow` with asyncio I/O."""
-    flow = _download_flow(url, settings)
-    response: httpx2.Response | None = None
-    chunks: AsyncIterator[bytes] | None = None
-    options = client_options(settings.timeout, _async_transport)
-    async with httpx2.AsyncClient(**options, trust_env=False) as client:
-        try:
-            step = next(flow)
-            while True:
-                if step is None:
-                    assert chunks is not None
-                    step = flow.send(await anext(chunks, None))
-                    continue
-                if response is not None:
-                    await response.aclose()
-                target = await _atarget(step.url, settings)
-                response = await client.send(
-                    _pinned_request(client, target, step.timeout), stream=True
-                )
-                chunks = response.aiter_bytes()
-                step = flow.send(response)
-        except StopIteration as stop:
-            data: bytes = stop.value
-            return data
-        finally:
-            if response is not None:
-                await response.aclose()
-
-
-def _download_error(exc: Exception) -> MediaError:
-    return MediaError(f"the URL could not be downloaded ({type(exc).__name__})")
+def _download_error(exc: APIError, settings: Settings) -> MediaError:
+    """What a failed media download tells the LLM (never the provider error classes)."""
+    if isinstance(exc, HFTimeoutError):
+        return _too_slow(settings)
+    if isinstance(exc, ResponseTooLargeError):
+        return _too_large(settings)
+    if exc.status_code is not None:
+        return MediaError(f"the URL answered HTTP {exc.status_code}")
+    return MediaError(f"the URL could not be downloaded ({exc.message})")
 
 
 def _text_of(value: Any) -> str:
@@ -583,11 +648,10 @@ def resolve_media(value: str | bytes, settings: Settings) -> Media:
     if kind != "url":
         return _local(text, kind, settings)
     try:
-        return _checked(_download(text, settings), settings, "download")
-    except httpx2.TimeoutException:
-        raise _too_slow(settings) from None
-    except httpx2.HTTPError as exc:
-        raise _download_error(exc) from None
+        raw = fetch(_media_request(text, settings), settings, follow=True, policy=_ONE_ATTEMPT)
+    except APIError as exc:
+        raise _download_error(exc, settings) from None
+    return _downloaded(raw, settings)
 
 
 async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
@@ -600,11 +664,9 @@ async def aresolve_media(value: str | bytes, settings: Settings) -> Media:
         if kind == "path" or len(text) > _INLINE_DECODE:
             return await asyncio.to_thread(_local, text, kind, settings)
         return _local(text, kind, settings)
+    request = _media_request(text, settings)
     try:
-        # Cancelling the whole coroutine holds every hop, chunk and stall to one deadline.
-        data = await asyncio.wait_for(_adownload(text, settings), settings.timeout)
-    except (TimeoutError, httpx2.TimeoutException):
-        raise _too_slow(settings) from None
-    except httpx2.HTTPError as exc:
-        raise _download_error(exc) from None
-    return _checked(data, settings, "download")
+        raw = await afetch(request, settings, follow=True, policy=_ONE_ATTEMPT)
+    except APIError as exc:
+        raise _download_error(exc, settings) from None
+    return _downloaded(raw, settings)

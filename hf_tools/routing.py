@@ -20,10 +20,11 @@ single-flight: concurrent first calls for one model share one lookup, sync (thre
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -36,7 +37,14 @@ from hf_tools.config import (
     check_model,
     is_url,
 )
-from hf_tools.errors import ConfigurationError, NoProviderError, ResponseFormatError
+from hf_tools.errors import (
+    ConfigurationError,
+    HFTimeoutError,
+    NoProviderError,
+    ResponseFormatError,
+)
+from hf_tools.http import time_left
+from hf_tools.providers._base import is_plain_path
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -244,34 +252,54 @@ def mapping_url(hub_url: str, model: str) -> str:
     return f"{hub_url.rstrip('/')}/api/models/{path}?expand[]=inferenceProviderMapping"
 
 
+# What one parsed mapping keeps: the Hub maps a model to a few dozen providers at most, and a
+# cached mapping must stay small (512 of them are kept).
+MAX_MAPPING_ENTRIES = 64
+_MAX_FIELD = 256
+
+
+def _field(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= _MAX_FIELD else None
+
+
 def _entry(provider: Any, item: Any) -> ProviderMapping | None:
-    """One mapping entry, or None when it lacks what a route needs."""
+    """One mapping entry, or None when it lacks what a route needs (or is oversized)."""
     if not isinstance(item, Mapping):
         return None
-    provider_id, task = item.get("providerId"), item.get("task")
-    if not (isinstance(provider, str) and isinstance(provider_id, str) and isinstance(task, str)):
+    provider, provider_id = _field(provider), _field(item.get("providerId"))
+    raw_id = item.get("providerId")
+    if provider_id is None and isinstance(raw_id, str):
+        # Kept as a mark no URL path matches, so the route is refused as the Hub's fault
+        # (the tool unavailable) rather than read as "this provider does not serve it".
+        provider_id = f"<oversized: {len(raw_id)} characters>"
+    task, status = _field(item.get("task")), _field(str(item.get("status") or "live"))
+    if provider is None or provider_id is None or task is None or status is None:
         return None
-    return ProviderMapping(provider, provider_id, str(item.get("status") or "live"), task)
+    return ProviderMapping(provider, provider_id, status, task)
 
 
 def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
     """A model-info body -> its provider entries in the Hub's order (object or list form).
 
     A model the Hub maps to no provider has no ``inferenceProviderMapping`` key: empty.
-    Incomplete entries are skipped; a body that is not a model info raises.
+    Incomplete or oversized entries are skipped and at most ``MAX_MAPPING_ENTRIES`` kept
+    (a cached mapping stays small whatever the Hub sends); a body that is not a model info
+    raises.
     """
     if not isinstance(body, Mapping):
         msg = f"expected a model info object from the Hub, got {type(body).__name__}"
         raise ResponseFormatError(msg)
     raw = body.get("inferenceProviderMapping") or {}
+    pairs: Iterable[tuple[Any, Any]]
     if isinstance(raw, Mapping):
-        pairs: list[tuple[Any, Any]] = list(raw.items())
-    elif isinstance(raw, list):
-        pairs = [(i.get("provider") if isinstance(i, Mapping) else None, i) for i in raw]
+        pairs = raw.items()
+    elif isinstance(raw, list):  # read lazily: only the first entries are kept
+        pairs = ((i.get("provider") if isinstance(i, Mapping) else None, i) for i in raw)
     else:
         msg = f"unexpected inferenceProviderMapping shape: {type(raw).__name__}"
         raise ResponseFormatError(msg, model=body.get("id"))
-    return tuple(e for provider, item in pairs if (e := _entry(provider, item)) is not None)
+    found = (e for provider, item in pairs if (e := _entry(provider, item)) is not None)
+    return tuple(itertools.islice(found, MAX_MAPPING_ENTRIES))
 
 
 def _names(entries: Sequence[ProviderMapping]) -> str:
@@ -305,10 +333,16 @@ def resolve(
     serving = [
         m for m in mappings if m.task == wanted and (speaks is None or speaks(m.provider, task))
     ]
+    unsafe = [m for m in serving if not is_plain_path(m.provider_id)]
+    # An id that is not a plain path would send the call (and the token) elsewhere: refused.
+    serving = [m for m in serving if m not in unsafe]
     if provider != AUTO:
         match = next((m for m in serving if m.provider == provider), None)
         if match is not None:
             return Route(match.provider, match.provider_id)
+        bad = next((m for m in unsafe if m.provider == provider), None)
+        if bad is not None:
+            raise _unsafe_id(bad, serving, task, model)
         mapped = any(m.provider == provider and m.task == wanted for m in mappings)
         msg = (
             f"hf-tools cannot send {task} to {provider} yet (no adapter)"
@@ -323,7 +357,21 @@ def resolve(
         live = sorted((m for m in live if m.provider in rank), key=lambda m: rank[m.provider])
     if live:
         return Route(live[0].provider, live[0].provider_id)
+    if unsafe:
+        raise _unsafe_id(unsafe[0], serving, task, model)
     raise _no_live_provider(mappings, serving, task, model, provider_order)
+
+
+def _unsafe_id(
+    bad: ProviderMapping, serving: Sequence[ProviderMapping], task: str, model: str
+) -> NoProviderError:
+    shown = ascii(bad.provider_id[:80])
+    msg = (
+        f"the Hub maps {model} on {bad.provider} to the provider model id {shown}, which is not"
+        f" a plain URL path: refused; other providers that serve it: {_names(serving)}"
+    )
+    fitting = [m.provider for m in serving]
+    return NoProviderError(msg, fitting=fitting, hub_fault=True, task=task, model=model)
 
 
 def _no_live_provider(
@@ -369,18 +417,24 @@ class _Flight:
 class MappingCache:
     """Per-process cache of parsed mappings by lookup URL: LRU-bounded, TTL, single-flight.
 
-    A failed lookup is not cached (the next call tries again); every caller waiting on it
-    gets the same error.
+    Bounded twice: ``maxsize`` mappings, and ``max_entries`` provider entries over all of them
+    (each mapping keeps at most ``MAX_MAPPING_ENTRIES``, each field at most 256 characters:
+    the whole cache stays under ~25 MB). A failed lookup is not cached (the next call tries
+    again); every caller waiting on it gets the same error, and a waiting caller waits no
+    longer than its own call's deadline.
     """
 
     def __init__(
         self,
         *,
         maxsize: int = 512,
+        max_entries: int = 16_384,
         ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.maxsize = maxsize
+        self.max_entries = max_entries
+        self._size = 0  # provider entries held, over every mapping
         self.ttl = ttl
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -395,22 +449,32 @@ class MappingCache:
         """Forget every entry (tests; a user who changed provider settings on the Hub)."""
         with self._lock:
             self._entries.clear()
+            self._size = 0
 
     def _cached(self, url: str) -> tuple[ProviderMapping, ...] | None:
         entry = self._entries.get(url)
         if entry is None:
             return None
         if entry.expires <= self._clock():
-            del self._entries[url]
+            self._size -= len(self._entries.pop(url).value)
             return None
         self._entries.move_to_end(url)
         return entry.value
 
     def _store(self, url: str, value: tuple[ProviderMapping, ...]) -> None:
+        old = self._entries.pop(url, None)
+        self._size -= len(old.value) if old is not None else 0
         self._entries[url] = _Entry(value, self._clock() + self.ttl)
-        self._entries.move_to_end(url)
-        while len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
+        self._size += len(value)
+        while len(self._entries) > self.maxsize or (
+            self._size > self.max_entries and len(self._entries) > 1
+        ):
+            self._size -= len(self._entries.popitem(last=False)[1].value)
+
+    @staticmethod
+    def _waited_too_long(url: str) -> HFTimeoutError:
+        msg = f"the Hub lookup {url.split('?')[0]} did not finish within the call's timeout"
+        return HFTimeoutError(msg, task="model-info")
 
     def get(self, url: str, fetch: Callable[[str], Any]) -> tuple[ProviderMapping, ...]:
         """The mappings behind ``url``; ``fetch(url)`` (-> decoded body) runs once at a time."""
@@ -423,7 +487,10 @@ class MappingCache:
             if flight is None:
                 flight = self._flights[url] = _Flight()
         if not leader:
-            flight.done.wait()
+            # Another call's lookup, bounded by that call's deadline: wait within our own.
+            left = time_left()
+            if not flight.done.wait(None if left is None else max(0.0, left)):
+                raise self._waited_too_long(url)
             if flight.error is not None:
                 raise flight.error
             return flight.value
@@ -460,7 +527,13 @@ class MappingCache:
             # Read the outcome even when every caller was cancelled: no "never retrieved".
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._tasks[key] = task
-        return await asyncio.shield(task)
+        left = time_left()
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), left and max(0.0, left))
+        except TimeoutError:
+            if task.done():  # the lookup's own timeout, not our wait
+                raise
+            raise self._waited_too_long(url) from None
 
     async def _alookup(
         self, key: tuple[int, str], url: str, fetch: Callable[[str], Awaitable[Any]]

@@ -38,8 +38,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from hf_tools.artifacts import BinaryPart, binary_parts, save_output
-from hf_tools.catalog import served_model
-from hf_tools.client import AnySpec, AsyncHFClient, Closeable, HFClient, validation_message
+from hf_tools.catalog import defaults_of, served_model
+from hf_tools.client import (
+    AnySpec,
+    AsyncHFClient,
+    Closeable,
+    HFClient,
+    split_transport,
+    validation_message,
+)
 from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
 from hf_tools.errors import (
     ConfigurationError,
@@ -65,6 +72,7 @@ __all__ = [
     "ToolResult",
     "Toolset",
     "bound_text",
+    "default_providers",
     "family_of",
     "offered_tasks",
 ]
@@ -167,6 +175,11 @@ def _served(settings: Settings, spec: AnySpec) -> str:
     model = served_model(settings, spec)
     _routable(settings, spec, model)
     return model
+
+
+def default_providers(task: str) -> list[str]:
+    """The providers with a built-in default model for ``task``, in catalog order."""
+    return list(dict.fromkeys(provider for provider, _ in defaults_of(task)))
 
 
 def offered_tasks(
@@ -397,7 +410,7 @@ class Tool:
         not a mistake; a provider the developer named that does not serve the model is theirs.
         """
         if isinstance(exc, NoProviderError):
-            return self.settings.provider_for(self.spec.task) == AUTO
+            return exc.hub_fault or self.settings.provider_for(self.spec.task) == AUTO
         return isinstance(exc, ModelNotFoundError) and exc.status_code in _UNAVAILABLE_STATUS
 
     def _unavailable_message(self, exc: HFToolsError) -> str:
@@ -466,6 +479,7 @@ class Toolset(Closeable):
         tasks: Sequence[str] | None = None,
         families: Sequence[str] | None = None,
         custom_description: str | None = None,
+        transport: Any = None,
         **settings_arguments: Any,
     ) -> None:
         """Select the tools (:func:`offered_tasks`) and build them once; no request is made.
@@ -475,6 +489,8 @@ class Toolset(Closeable):
             tasks: task ids or tool names to offer (each must be servable).
             families: tool families to offer (:data:`FAMILIES`).
             custom_description: the description of the ``custom`` endpoint tool.
+            transport: an httpx2 transport for every request (tests: ``httpx2.MockTransport``,
+                which serves both the blocking and the asyncio client).
             **settings_arguments: the arguments of :meth:`Settings.create`, without ``settings``.
 
         Raises:
@@ -487,8 +503,9 @@ class Toolset(Closeable):
             raise ConfigurationError(msg)
         served = offered_tasks(settings, tasks, families)
         self.settings = _with_provider_defaults(settings, served)
-        self.client = HFClient(settings=self.settings)
-        self.async_client = AsyncHFClient(settings=self.settings)
+        sync, async_ = split_transport(transport)
+        self.client = HFClient(settings=self.settings, transport=sync)
+        self.async_client = AsyncHFClient(settings=self.settings, transport=async_)
         self.tools: tuple[Tool, ...] = tuple(
             Tool(
                 spec,

@@ -101,18 +101,6 @@ def _fresh_mappings() -> Iterator[None]:
     MAPPINGS.clear()
 
 
-@pytest.fixture
-def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Result hosts (fal.media, replicate.delivery) resolve to a public address, offline."""
-
-    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> Any:
-        if host.replace(".", "").isdigit():  # a literal IP is judged as it is
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (host, port))]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-
-    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may pick up a real token from the developer's shell (unless recording)."""
@@ -157,6 +145,15 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
 
     monkeypatch.setattr(hf_tools.http, "_exchange_sync", _sync)
     monkeypatch.setattr(hf_tools.http, "_exchange_async", _async)
+    # URLs a server handed back (and media URLs) go out through the pinned downloader, each
+    # hop built once its address passed the check.
+    pinned = hf_tools.media._pinned_request
+
+    def _pinned(client: Any, target: Any, request: HFRequest) -> Any:
+        requests.append(request)
+        return pinned(client, target, request)
+
+    monkeypatch.setattr(hf_tools.media, "_pinned_request", _pinned)
     return requests
 
 

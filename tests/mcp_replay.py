@@ -2,29 +2,21 @@
 
 ``HF_TOOLS_MCP_CASSETTES=a/success,b/success python -m tests.mcp_replay <hf-tools mcp flags>``
 The tests start real server processes with it (stdio and HTTP); the runtime package never
-reads that variable. Result hosts resolve to a public address and job polls do not wait,
-as in the in-process tests (tests/conftest.py).
+reads that variable. Job polls do not wait, as in the in-process tests (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 import hf_tools.http
-import hf_tools.media
 from hf_tools.mcp.cli import main
 from hf_tools.testing import DUMMY_TOKEN, use_cassette
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 CASSETTES_ENV = "HF_TOOLS_MCP_CASSETTES"
-
-
-def _public(host: str, port: int, *args: Any, **kw: Any) -> Any:
-    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
 
 
 async def _no_wait(seconds: float) -> None:
@@ -35,7 +27,6 @@ def run(argv: list[str]) -> int:
     """Serve with the cassettes of ``$HF_TOOLS_MCP_CASSETTES`` (any order, replayed as needed)."""
     names = [n for n in os.environ.get(CASSETTES_ENV, "").split(",") if n]
     os.environ["HF_TOKEN"] = DUMMY_TOKEN
-    hf_tools.media._getaddrinfo = _public  # type: ignore[assignment]
     hf_tools.http._sleep = lambda seconds: None
     hf_tools.http._asleep = _no_wait
     paths = [f"{name}.yaml" for name in names]

@@ -36,7 +36,7 @@ def recorded_output(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> Base
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_every_output_round_trips_json_unchanged(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
+    spec: TaskSpec[Any, Any], token: str, cassette: Any
 ) -> None:
     output = recorded_output(spec, token, cassette)
     text = output.model_dump_json()

@@ -266,8 +266,9 @@ def test_the_status_line_shows_between_events_and_is_cleared(
         "you> \r\033[K… thinking\r\033[K"
         '  [tool] image_classification({"image": "missing.png"})\n'
         "\r\033[K… running image_classification\r\033[K"
+        # The person reads the command line's wording, not the advice the model got.
         "  !! file not found: missing.png (or it is not a regular file, or it is outside the "
-        "folders this tool may read). Pass a different input: a public URL, base64, or a l\n"
+        "allowed folders (add --allow-files DIR)). Give a public URL, base64 text, or a fi\n"
         "\r\033[K… thinking\r\033[K"
         "assistant> done\n"
         "you> \n"

@@ -144,12 +144,15 @@ def test_agent_api_key_env_must_name_a_set_variable(
     assert capsys.readouterr().err == "--api-key-env MY_CHAT_KEY: that variable is not set\n"
 
 
-def _fake_server(monkeypatch: pytest.MonkeyPatch, body: bytes, kind: str) -> list[HFRequest]:
+def fake_server(
+    monkeypatch: pytest.MonkeyPatch, body: bytes, kind: str, status: int = 200
+) -> list[HFRequest]:
+    """Every request answered with ``body`` (offline); returns the requests sent."""
     seen: list[HFRequest] = []
 
     def _answer(_: object, request: HFRequest) -> RawResponse:
         seen.append(request)
-        return RawResponse(200, httpx2.Headers({"content-type": kind}), body)
+        return RawResponse(status, httpx2.Headers({"content-type": kind}), body)
 
     monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
     return seen
@@ -159,7 +162,7 @@ def test_call_with_schema_invalid_args_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
-    seen = _fake_server(monkeypatch, b"[]", "application/json")
+    seen = fake_server(monkeypatch, b"[]", "application/json")
     assert main(["call", "text_classification", "--args", "{}"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and seen == []
@@ -172,7 +175,7 @@ def test_call_json_prints_status_content_and_artifact(
     import json
 
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
-    _fake_server(monkeypatch, b'[{"label": "POSITIVE", "score": 0.99}]', "application/json")
+    fake_server(monkeypatch, b'[{"label": "POSITIVE", "score": 0.99}]', "application/json")
     assert main(["call", "text_classification", "--args", '{"text": "hi"}', "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["status"] == "success" and body["content"].startswith("POSITIVE 0.99")
@@ -184,7 +187,7 @@ def test_call_output_dir_saves_a_generated_image(
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_cli_secret_123456")
     png = (Path(__file__).parent / "fixtures" / "image.png").read_bytes()
-    _fake_server(monkeypatch, png, "image/png")
+    fake_server(monkeypatch, png, "image/png")
     argv = ["call", "text_to_image", "--args", '{"prompt": "a cat"}', "--output-dir"]
     assert main([*argv, str(tmp_path)]) == 0
     saved = list(tmp_path.iterdir())
@@ -249,6 +252,7 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
 
     import agents.assistant
     import agents.chatbot_server
+    from hf_tools.cli.entry import COMMANDS, build_parser
 
     parsers: list[argparse.ArgumentParser] = []
 
@@ -257,14 +261,16 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         raise SystemExit(0)
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", _capture)
-    for entry in (main, agents.assistant.main, agents.chatbot_server.main):
+    for entry in (agents.assistant.main, agents.chatbot_server.main):
         with pytest.raises(SystemExit):
             entry([])
     subcommands = [
         p
-        for a in parsers[0]._actions
+        for command in COMMANDS
+        for a in build_parser(command)._actions
         if isinstance(a, argparse._SubParsersAction)
-        for p in a.choices.values()
+        for name, p in a.choices.items()
+        if name == command
     ]
     missing = [
         (p.prog, a.dest)
@@ -272,6 +278,7 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         for a in p._actions
         if a.help is None and not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
     ]
-    assert len(parsers) == 3 and len(subcommands) == 5
+    assert len(parsers) == 2 and len(subcommands) == 6
+    assert all(len(p._actions) > 1 for p in subcommands)  # each command's flags were loaded
     assert missing == []
-    assert all(p.description for p in parsers)
+    assert all(p.description for p in [*parsers, *subcommands])

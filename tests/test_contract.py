@@ -59,18 +59,14 @@ def _check(message: Any, spec: TaskSpec[Any, Any], toolkit: HuggingFaceToolkit) 
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
-def test_tool_call_sync(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
-) -> None:
+def test_tool_call_sync(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> None:
     toolkit, tool = _tool(spec, token)
     with cassette(f"{spec.task}/success"):
         _check(tool.invoke(_call(spec)), spec, toolkit)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
-async def test_tool_call_async(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
-) -> None:
+async def test_tool_call_async(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> None:
     toolkit, tool = _tool(spec, token)
     with cassette(f"{spec.task}/success"):
         _check(await tool.ainvoke(_call(spec)), spec, toolkit)

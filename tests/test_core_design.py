@@ -82,7 +82,9 @@ def transport(task):
         recorded = yaml.safe_load(handle)["interactions"]
     def answer(request):
         entry = recorded.pop(0)
-        assert str(request.url) == entry["request"]["uri"], (request.url, entry["request"]["uri"])
+        # A result file goes to its checked address, filed under its Host (as cassettes do).
+        url = str(request.url.copy_with(host=request.headers["host"]))
+        assert url == entry["request"]["uri"], (url, entry["request"]["uri"])
         response = entry["response"]
         body = response["body"]["string"]
         headers = {k: v[0] for k, v in response["headers"].items()
@@ -235,14 +237,14 @@ def test_a_host_lists_tools_and_handles_outputs_without_importing_langchain() ->
 
 
 _AN_MCP_SERVER_WITHOUT_LANGCHAIN = r"""
-import argparse, asyncio, os, sys
+import asyncio, os, sys
 from mcp import Client
-from hf_tools.mcp.cli import add_flags, build_server
+from hf_tools.cli.entry import build_parser
+from hf_tools.mcp.cli import build_server
 
 os.environ["HF_TOKEN"] = "hf_" + "x" * 20
-parser = argparse.ArgumentParser()
-add_flags(parser)
-server = build_server(parser.parse_args(["--family", "text,vision"]))
+# `hf-tools mcp --family text,vision`, parsed as the command line does.
+server = build_server(build_parser("mcp").parse_args(["mcp", "--family", "text,vision"]))
 
 async def main():
     async with Client(server) as client:
@@ -266,8 +268,8 @@ def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
-    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.cli")
-    for host in (*hosts, "hf_tools.mcp.server"):
+    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.mcp.server")
+    for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing"):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host
         assert found & policy == set(), host

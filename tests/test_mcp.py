@@ -61,7 +61,7 @@ async def test_the_listing_is_the_toolsets_names_descriptions_and_schemas() -> N
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 async def test_every_tool_answers_from_its_cassette(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
+    spec: TaskSpec[Any, Any], token: str, cassette: Any
 ) -> None:
     server = task_server(spec.task, token)
     with cassette(f"{spec.task}/success"):
@@ -100,7 +100,7 @@ async def test_an_image_comes_inline_and_as_a_readable_resource(token: str, cass
 
 @pytest.mark.parametrize("audio_as", ["audio", "resource"])
 async def test_audio_comes_inline_unless_asked_as_a_resource_only(
-    token: str, cassette: Any, public_dns: None, audio_as: str
+    token: str, cassette: Any, audio_as: str
 ) -> None:
     server = task_server("text-to-speech", token, audio_as=audio_as)
     with cassette("text-to-speech/success"):
@@ -115,7 +115,7 @@ async def test_audio_comes_inline_unless_asked_as_a_resource_only(
         assert inline == []
 
 
-async def test_a_video_is_a_resource_link_only(token: str, cassette: Any, public_dns: None) -> None:
+async def test_a_video_is_a_resource_link_only(token: str, cassette: Any) -> None:
     server = task_server("text-to-video", token)
     with cassette("text-to-video/success"):
         result = await call(server, "text_to_video", {"prompt": "A running dog"})
@@ -180,9 +180,7 @@ async def test_an_unknown_tool_is_a_protocol_error() -> None:
             await client.call_tool("nope", {})
 
 
-async def test_a_polled_video_job_reports_progress(
-    token: str, cassette: Any, public_dns: None
-) -> None:
+async def test_a_polled_video_job_reports_progress(token: str, cassette: Any) -> None:
     server = task_server("image-to-video", token)
     seen: list[tuple[float, float | None, str | None]] = []
 
@@ -200,7 +198,7 @@ async def test_a_polled_video_job_reports_progress(
 
 
 async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
-    token: str, cassette: Any, public_dns: None, sent: list[Any], monkeypatch: pytest.MonkeyPatch
+    token: str, cassette: Any, sent: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hf_tools.flow
     import hf_tools.http
@@ -246,7 +244,7 @@ async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
         (["--tasks", "nope"], "unknown task 'nope'"),
         (["--family", "text"], "no Hugging Face token for text_classification"),
         (["--tasks", "summarization", "--provider", "fal-ai"], "no adapter for summarization"),
-        (["--model", "oops"], "--model 'oops': expected TASK=VALUE"),
+        (["--family", "nope"], "unknown tool families ['nope']"),
         (["--http", "--host", "0.0.0.0", "--tasks", "summarization"], "give a bearer token"),
     ],
 )

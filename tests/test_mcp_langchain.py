@@ -57,9 +57,7 @@ async def test_an_image_is_an_inline_block_and_a_link_block(token: str, cassette
     assert base64.b64decode(artifact["structured_content"]["image"]) == base64.b64decode(image)
 
 
-async def test_a_video_is_a_file_block_with_its_link(
-    token: str, cassette: Any, public_dns: None
-) -> None:
+async def test_a_video_is_a_file_block_with_its_link(token: str, cassette: Any) -> None:
     with cassette("text-to-video/success"):
         message = await _message(task_server("text-to-video", token), "text-to-video")
     assert _kinds(message) == [("text", ""), ("file", "hf-tools")]
@@ -67,7 +65,7 @@ async def test_a_video_is_a_file_block_with_its_link(
 
 
 async def test_inline_audio_breaks_langchains_client_and_audio_as_resource_fixes_it(
-    token: str, cassette: Any, public_dns: None
+    token: str, cassette: Any
 ) -> None:
     with cassette("text-to-speech/success"), pytest.raises(NotImplementedError, match="audio"):
         await _message(task_server("text-to-speech", token), "text-to-speech")

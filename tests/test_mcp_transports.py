@@ -42,9 +42,9 @@ START_TIMEOUT = 60  # a loaded machine imports slowly; a healthy start takes ~2 
 def server_flags() -> list[str]:
     flags = ["--tasks", ",".join(TASKS), "--allow-files", "tests/fixtures"]
     for task in TASKS:
-        flags += ["--model", f"{task}={RECORDED_MODELS[task]}"]
+        flags += ["--task-model", f"{task}={RECORDED_MODELS[task]}"]
         if REGISTRY[task].hf_inference is None:
-            flags += ["--provider", f"{task}=auto"]
+            flags += ["--task-provider", f"{task}=auto"]
     return flags
 
 

@@ -31,7 +31,7 @@ from hf_tools.config import Settings
 from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseTooLargeError
 from hf_tools.http import HFRequest
 from hf_tools.providers import REGISTRY as PROVIDER_REGISTRY
-from hf_tools.providers import get_adapter
+from hf_tools.providers import JobFailedError, get_adapter
 from hf_tools.routing import NoProviderError, hub_task
 from hf_tools.tasks.automatic_speech_recognition import AutomaticSpeechRecognitionOutput
 from hf_tools.tasks.text_to_image import TextToImageOutput
@@ -53,11 +53,6 @@ TOGETHER_SDXL = "providers/together/text-to-image/sdxl.yaml"
 FAL_WHISPER = "providers/fal-ai/automatic-speech-recognition/whisper.yaml"
 PREDICTIONS = "https://router.huggingface.co/replicate/v1/predictions"
 ROUTER = "https://router.huggingface.co"
-
-
-@pytest.fixture(autouse=True)
-def _public(public_dns: None) -> None:
-    """Every flow here downloads from a provider's CDN (see ``public_dns``)."""
 
 
 def interactions(name: str) -> list[dict[str, Any]]:
@@ -654,3 +649,121 @@ def test_the_readme_holds_the_generated_provider_table() -> None:
     assert table in readme
     row = next(line for line in table.splitlines() if line.startswith("| `text_to_image` |"))
     assert row.startswith("| `text_to_image` | text-to-image | yes | fal-ai, replicate, together")
+
+
+# ------------------------------------------------- URLs a provider hands back (issue 18)
+
+BFL = "providers/black-forest-labs/text-to-image/flux-dev.yaml"
+BFL_HUB = hub(
+    "black-forest-labs/FLUX.1-dev", ("black-forest-labs", "flux-dev", "live", "text-to-image")
+)
+BFL_ARGS = {
+    "prompt": "A raccoon driving a truck",
+    "width": 256,
+    "height": 256,
+    "num_inference_steps": 4,
+    "seed": 8817,
+}
+
+
+def _bfl_polled_at(polling_url: str, *polls: dict[str, Any]) -> list[dict[str, Any]]:
+    submit = interactions(BFL)[0]
+    body = {"id": "dd8b", "polling_url": polling_url}
+    submit["response"]["body"]["string"] = json.dumps(body)
+    return [BFL_HUB, submit, *polls]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_polling_url_on_a_metadata_address_is_refused_as_the_jobs_failure(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    sent: list[HFRequest],
+    mode: str,
+) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, provider="black-forest-labs")
+    metadata = "http://169.254.169.254/latest/meta-data/iam"
+    with flow_cassette(*_bfl_polled_at(metadata)):
+        message = tool_message(toolkit, "text_to_image", BFL_ARGS, mode)
+    assert message.status == "error"
+    content = str(message.content)
+    assert "black-forest-labs: the job URL http://169.254.169.254/latest/meta-data/iam" in content
+    assert "was refused" in content and "not a public address" in content
+    assert not any("169.254" in r.url for r in sent)  # nothing went there
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_403_on_a_polling_url_is_the_jobs_failure_not_an_authentication_error(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    mode: str,
+) -> None:
+    poll = "https://api.us1.bfl.ai/v1/get_result?id=dd8b"
+    denied = exchange("GET", poll, status=403, answer={"detail": "Forbidden"})
+    toolkit = HuggingFaceToolkit(api_key=token, provider="black-forest-labs")
+    with flow_cassette(*_bfl_polled_at(poll, denied)):
+        message = tool_message(toolkit, "text_to_image", BFL_ARGS, mode)
+    assert message.status == "error"  # a tool message: the agent's turn goes on
+    assert "the job URL https://api.us1.bfl.ai/v1/get_result could not be fetched (HTTP 403)" in (
+        str(message.content)
+    )
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_redirect_answering_a_poll_is_an_error_not_more_polling(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    mode: str,
+) -> None:
+    moved = exchange("GET", f"{PREDICTIONS}/job42", status=302, answer=_submitted("processing"))
+    moved["response"]["headers"]["location"] = ["http://169.254.169.254/"]
+    client_kw = {"api_key": token, "provider": "replicate", "timeout": 30.0}
+    flow = flow_cassette(LIST_FORM, *_replicate(), moved, allow_playback_repeats=True)
+    with flow, pytest.raises(JobFailedError) as info:
+        if mode == "sync":
+            HFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT)
+        else:
+            asyncio.run(AsyncHFClient(**client_kw).run("text-to-image", prompt=FLUX_PROMPT))
+    assert "answered HTTP 302 (a redirect)" in str(info.value)
+    assert sleeps == [1.0]  # one poll, no more
+
+
+@pytest.mark.parametrize(
+    "provider_id", ["../../x", "/../../etc/passwd", "a?x=1", "a#b", "a\x00b", "a/%2e%2e/b"]
+)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_provider_id_that_is_not_a_plain_path_is_refused_before_any_call(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sent: list[HFRequest],
+    provider_id: str,
+    mode: str,
+) -> None:
+    mapping = hub(FLUX, ("fal-ai", provider_id, "live", "text-to-image"))
+    toolkit = HuggingFaceToolkit(api_key=token, provider="auto", tasks=["text-to-image"])
+    with flow_cassette(mapping):
+        message = tool_message(toolkit, "text_to_image", {"prompt": FLUX_PROMPT}, mode)
+    assert message.status == "error"
+    content = str(message.content)
+    assert "is unavailable right now" in content and FLUX in content
+    assert "not a plain URL path: refused" in content
+    assert [r.method for r in sent] == ["GET"]  # the Hub lookup only: no POST anywhere
+
+
+@pytest.mark.parametrize("polling_url", ["https://bad host/x", "https://a\x00b.example/x"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_malformed_polling_url_is_the_jobs_failure_not_a_raw_exception(
+    token: str,
+    flow_cassette: Callable[..., AbstractContextManager[Any]],
+    sleeps: list[float],
+    polling_url: str,
+    mode: str,
+) -> None:
+    toolkit = HuggingFaceToolkit(api_key=token, provider="black-forest-labs")
+    with flow_cassette(*_bfl_polled_at(polling_url)):
+        message = tool_message(toolkit, "text_to_image", BFL_ARGS, mode)
+    assert message.status == "error"
+    assert "black-forest-labs: the job URL" in str(message.content)
+    assert "was refused: the URL" in str(message.content)  # bad host name / not a valid URL

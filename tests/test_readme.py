@@ -120,12 +120,6 @@ def test_readme_snippet_runs(
         k -= 1
         chain.insert(0, SNIPPETS[k])
     cassettes = next((s.cassettes for s in reversed(chain) if s.cassettes), ())
-    if any(
-        hf_tools.get_spec(c.split("/")[0]).hf_inference is None
-        for c in cassettes
-        if c.split("/")[0] in hf_tools.REGISTRY
-    ):
-        request.getfixturevalue("public_dns")  # their flows download from a provider's CDN
     # The public names of hf_tools are in scope, as after `from hf_tools import ...`.
     namespace: dict[str, Any] = {"__name__": "readme"}
     namespace.update({name: getattr(hf_tools, name) for name in hf_tools.__all__})

@@ -110,9 +110,7 @@ def _body(task: str, args: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize("spec", list(REGISTRY.values()), ids=list(REGISTRY))
-def test_null_means_absent(
-    spec: TaskSpec[Any, Any], token: str, cassette: Any, public_dns: None
-) -> None:
+def test_null_means_absent(spec: TaskSpec[Any, Any], token: str, cassette: Any) -> None:
     # A strict-mode model fills every argument, null for each optional one it leaves out: the
     # request must be the recorded one for the example alone (the cassette matches bodies).
     properties = spec.input_model.model_json_schema()["properties"]

@@ -450,7 +450,11 @@ def test_cli_list_shows_what_the_flags_serve(capsys: pytest.CaptureFixture[str])
 
 
 def test_cli_call_sends_bill_to_and_provider_order(
-    token: str, replay: Callable[..., Any], sent: list[HFRequest], monkeypatch: pytest.MonkeyPatch
+    token: str,
+    replay: Callable[..., Any],
+    sent: list[HFRequest],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from hf_tools.cli import main
 
@@ -469,7 +473,7 @@ def test_cli_call_sends_bill_to_and_provider_order(
     args = json.dumps({"prompt": json.loads(prompt)["prompt"]})
     model = "stabilityai/stable-diffusion-xl-base-1.0"
     argv = ["call", "text_to_image", "--args", args, "--model", model, "--provider", "auto"]
-    argv += ["--provider-order", "together", "--bill-to", "my-org"]
+    argv += ["--provider-order", "together", "--bill-to", "my-org", "--output-dir", str(tmp_path)]
     with replay(_hub(model, mapping), sdxl):
         assert main(argv) == 0
     hub, together = sent

@@ -45,8 +45,6 @@ def _suites(spec: TaskSpec[Any, Any]) -> tuple[type, type]:
 
     @pytest.fixture(autouse=True)
     def _replay(self: Any, request: pytest.FixtureRequest) -> Iterator[None]:
-        if spec.hf_inference is None:  # a provider flow: its result file is on a CDN
-            request.getfixturevalue("public_dns")
         with use_cassette(
             f"{spec.task}/success.yaml",
             library_dir=CASSETTES,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
 
-import hf_tools.media
 from hf_tools import (
     AsyncHFClient,
     HFClient,
@@ -171,18 +169,6 @@ async def test_vqa_async_with_a_data_uri(toolkit: HuggingFaceToolkit, cassette: 
     assert msg.artifact.answers[0].score > 0.9
 
 
-@pytest.fixture
-def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """images.example.com resolves to a public address; the cassette replays the download."""
-
-    def getaddrinfo(host: str, port: int, *a: Any, **kw: Any) -> list[Any]:
-        assert host == "images.example.com"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-
-    monkeypatch.setattr(hf_tools.media, "_getaddrinfo", getaddrinfo)
-
-
-@pytest.mark.usefixtures("public_dns")
 async def test_vqa_image_url_download_and_inference_replayed(
     toolkit: HuggingFaceToolkit, cassette: Any
 ) -> None:

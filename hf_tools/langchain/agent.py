@@ -37,6 +37,9 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ValidationError
 
+# A router model with dependable tool calling; every entry point lets you pick another.
+from hf_tools.config import DEFAULT_AGENT_MODEL
+
 __all__ = [
     "DEFAULT_AGENT_MODEL",
     "Agent",
@@ -48,8 +51,6 @@ __all__ = [
     "ToolStart",
 ]
 
-# A router model with dependable tool calling; every entry point lets you pick another.
-DEFAULT_AGENT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
 
 StoppedReason = Literal["answer", "max_steps"]
 AgentInput = str | Sequence[BaseMessage]

@@ -65,7 +65,7 @@ from hf_tools.chat_wire import (
     well_formed,
     wire_completion,
 )
-from hf_tools.client import Closeable, LoopPools
+from hf_tools.client import Closeable, LoopPools, split_transport
 from hf_tools.config import (
     AUTO,
     DEFAULT_MAX_JSON_BYTES,
@@ -569,11 +569,16 @@ class HFChatModel(BaseChatModel, Closeable):
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
     streaming: bool = False
     """Stream even under ``invoke`` (LangChain then adds the chunks up into one message)."""
+    transport: Any = Field(default=None, exclude=True)
+    """An httpx2 transport for every request, as ``HFClient(transport=...)`` (tests)."""
 
     _settings: Settings = PrivateAttr()
     _http: httpx2.Client | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _pools: LoopPools = PrivateAttr()
+    _transports: tuple[httpx2.BaseTransport | None, httpx2.AsyncBaseTransport | None] = PrivateAttr(
+        default=(None, None)
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -619,7 +624,8 @@ class HFChatModel(BaseChatModel, Closeable):
             router_url=self.router_url,
             bill_to=self.bill_to,
         )
-        self._pools = LoopPools(self._settings.timeout)
+        self._transports = split_transport(self.transport)
+        self._pools = LoopPools(self._settings.timeout, self._transports[1])
         return self
 
     def _check_provider(self) -> None:
@@ -729,7 +735,7 @@ class HFChatModel(BaseChatModel, Closeable):
         """The pooled blocking httpx2 client (created on first use)."""
         with self._lock:  # one pool even when threads make the first calls together
             if self._http is None or self._http.is_closed:
-                self._http = sync_pool(self._settings.timeout)
+                self._http = sync_pool(self._settings.timeout, self._transports[0])
             return self._http
 
     @property

@@ -96,6 +96,11 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     settings: Settings | None = Field(
         default=None, description="Ready settings, instead of the fields above that state them."
     )
+    transport: Any = Field(
+        default=None,
+        exclude=True,
+        description="An httpx2 transport for every request (tests: httpx2.MockTransport).",
+    )
 
     _toolset: Toolset = PrivateAttr()
     _tools: list[BaseTool] = PrivateAttr()
@@ -111,6 +116,7 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
             tasks=self.tasks,
             families=self.families,
             custom_description=self.custom_description,
+            transport=self.transport,
         )
         self._tools = [as_langchain_tool(tool) for tool in self._toolset.tools]
 

@@ -16,7 +16,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.globals import get_debug
 from langchain_core.prompt_values import StringPromptValue
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import (
     FILTERED_ARGS,
     ArgsSchema,
@@ -24,7 +27,15 @@ from langchain_core.tools import (
     StructuredTool,
     ToolException,
 )
+from langchain_core.tools.base import (
+    _format_output,
+    _handle_tool_error,
+    _handle_validation_error,
+    _prep_run_args,
+)
+from langchain_core.utils.env import env_var_is_set
 from pydantic import BaseModel, PrivateAttr, ValidationError
+from pydantic.v1 import ValidationError as ValidationErrorV1
 
 from hf_tools.client import AnySpec, AsyncHFClient, HFClient
 from hf_tools.errors import HFToolsError
@@ -77,6 +88,13 @@ class _PrintableArgs(dict[str, Any]):
     __str__ = __repr__
 
 
+def _handlers(callbacks: Any) -> bool:
+    """Whether ``callbacks`` (a list, a manager or None) holds a handler."""
+    if isinstance(callbacks, BaseCallbackManager):
+        return bool(callbacks.handlers)
+    return bool(callbacks)
+
+
 class HFToolError(ToolException):
     """A tool call failed in a way the caller can fix; the message says what to change.
 
@@ -122,6 +140,83 @@ class HFTool(StructuredTool):
     async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
         """Async :meth:`run`."""
         return await super(HFTool, self._for(kwargs)).arun(tool_input, *args, **kwargs)
+
+    # LangChain's run machinery (callback manager, run ids, start/end events, a config context
+    # and, async, a task per call) costs more than our whole call when nobody listens: with
+    # 64 calls in flight, a third of ainvoke's CPU. When LangChain would give the run no
+    # callback handler at all, invoke/ainvoke run the same steps without it; LangChain's own
+    # helpers shape the input and the output, so results are the same either way.
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the tool: a ToolCall gets a ToolMessage, plain arguments raise on failure."""
+        tool_input, run = _prep_run_args(input, config, **kwargs)
+        if kwargs or not isinstance(tool_input, str | dict) or self._observed(run["callbacks"]):
+            return self.run(tool_input, **run)
+        tool, call_id = self._for(run), run["tool_call_id"]
+        try:
+            args, kw = tool._to_args_and_kwargs(tool_input, call_id)
+            response = tool._run(*args, **kw)
+        except BaseException as exc:
+            return tool._failed(exc, call_id)
+        return tool._output(response, call_id)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Async :meth:`invoke`."""
+        tool_input, run = _prep_run_args(input, config, **kwargs)
+        if kwargs or not isinstance(tool_input, str | dict) or self._observed(run["callbacks"]):
+            return await self.arun(tool_input, **run)
+        tool, call_id = self._for(run), run["tool_call_id"]
+        try:
+            args, kw = tool._to_args_and_kwargs(tool_input, call_id)
+            response = await tool._arun(*args, **kw)
+        except BaseException as exc:
+            return tool._failed(exc, call_id)
+        return tool._output(response, call_id)
+
+    def _observed(self, callbacks: Any) -> bool:
+        """Whether LangChain would give this run a callback handler (or raise setting one up).
+
+        The conditions of ``langchain_core.callbacks.manager._configure``, read without
+        building the manager (~20 µs); a test holds them equal to it.
+        """
+        # Deferred: it imports langsmith (~130 ms), as LangChain defers it too.
+        from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
+
+        if _handlers(callbacks) or _handlers(self.callbacks) or self.verbose or get_debug():
+            return True
+        if env_var_is_set("LANGCHAIN_TRACING") or env_var_is_set("LANGCHAIN_HANDLER"):
+            return True  # LangChain raises for the retired tracer: let it
+        if _tracing_v2_is_enabled():
+            return True
+        return any(
+            var.get() is not None or (cls is not None and env and env_var_is_set(env))
+            for var, _, cls, env in _configure_hooks
+        )
+
+    def _output(self, response: Any, call_id: str | None) -> Any:
+        """What ``run`` returns for the function's ``response``."""
+        content, artifact = response, None
+        if self.response_format == "content_and_artifact":
+            if not isinstance(response, tuple) or len(response) != 2:
+                msg = (
+                    "Since response_format='content_and_artifact' a two-tuple of the message"
+                    " content and raw tool output is expected. Instead, generated response is"
+                    f" of type: {type(response)}."
+                )
+                raise ValueError(msg)
+            content, artifact = response
+        return _format_output(content, artifact, call_id, self.name, "success")
+
+    def _failed(self, exc: BaseException, call_id: str | None) -> Any:
+        """What ``run`` returns for ``exc`` (an error ToolMessage or text), or raises."""
+        content: Any
+        if isinstance(exc, ValidationError | ValidationErrorV1) and self.handle_validation_error:
+            content = _handle_validation_error(exc, flag=self.handle_validation_error)
+        elif isinstance(exc, ToolException) and self.handle_tool_error:
+            content = _handle_tool_error(exc, flag=self.handle_tool_error)
+        else:
+            raise exc
+        return _format_output(content, None, call_id, self.name, "error")
 
     @property
     def tool_call_schema(self) -> ArgsSchema:

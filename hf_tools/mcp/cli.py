@@ -1,5 +1,8 @@
 """``hf-tools mcp``: serve the offered tools over stdio (default) or streamable HTTP.
 
+Its settings flags are the command line's one table (:mod:`hf_tools.cli.flags`), each also
+read from its ``HF_TOOLS_*`` variable; ``--allow-files`` opens no folder by default here.
+
 Configuration errors (no token for a Hugging Face host, an unknown task or family, a
 provider that serves none of the tasks asked for, a public bind without a token) stop the
 server before it serves anything: one line on stderr, exit code 2.
@@ -15,12 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hf_tools.cli.flags import TASKS, add_flags, add_settings_flags, settings_from, task_ids
 from hf_tools.config import is_hf_host, is_url
 from hf_tools.errors import HFToolsError
 from hf_tools.mcp.server import DEFAULT_RESOURCE_BUDGET, ToolServer
 from hf_tools.toolset import Toolset
 
-__all__ = ["TOKEN_ENV", "add_flags", "build_server", "main"]
+__all__ = ["DESCRIPTION", "TOKEN_ENV", "build_server", "configure", "main", "run"]
+
+DESCRIPTION = "serve the tools over MCP: stdio (default), or streamable HTTP with --http"
 
 TOKEN_ENV = "HF_TOOLS_MCP_TOKEN"
 DEFAULT_PORT = 8765
@@ -36,54 +42,24 @@ def _names(values: Sequence[str] | None) -> list[str] | None:
     return [n.strip() for value in values for n in value.split(",") if n.strip()]
 
 
-def _pairs(flag: str, values: Sequence[str] | None, example: str) -> dict[str, str] | None:
-    pairs = {}
-    for value in values or ():
-        task, sep, name = value.partition("=")
-        if not sep or not task.strip() or not name.strip():
-            msg = f"{flag} {value!r}: expected TASK=VALUE, e.g. {example}"
-            raise UsageError(msg)
-        pairs[task.strip()] = name.strip()
-    return pairs or None
+_HELPS = {
+    "--allow-files": "a folder the tools may read local media from (repeatable; default: none,"
+    " the client's model picks the paths)",
+    "--output-dir": "also save generated images, audio, video and masks in DIR (default: not"
+    " saved; they are MCP content and resources)",
+}
 
 
-def _providers(values: Sequence[str] | None) -> tuple[str | None, dict[str, str] | None]:
-    """``--provider NAME`` (every task) and ``--provider TASK=NAME`` (one task's)."""
-    every = [v for v in values or () if "=" not in v]
-    if len(every) > 1:
-        msg = f"--provider given twice ({', '.join(every)}); use TASK=NAME for one task's"
-        raise UsageError(msg)
-    per_task = _pairs("--provider", [v for v in values or () if "=" in v], "text-to-speech=auto")
-    return (every[0] if every else None), per_task
-
-
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``hf-tools mcp``."""
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``hf-tools mcp``: which tools, the settings' table, how it serves."""
     what = parser.add_argument_group("which tools, served how")
-    what.add_argument("--tasks", action="append", metavar="T1,T2", help="task ids to offer")
+    add_flags(what, [TASKS], errors=parser)
     what.add_argument(
-        "--family", action="append", metavar="F", help="tool families: text,vision,audio,..."
-    )
-    what.add_argument(
-        "--provider",
+        "--family",
         action="append",
-        metavar="[TASK=]NAME",
-        help="auto, hf-inference, fal-ai, replicate, ... (TASK=NAME: for one task)",
+        metavar="F",
+        help="offer these tool families: text, vision, audio, generation, custom (repeatable)",
     )
-    what.add_argument(
-        "--model", action="append", metavar="TASK=MODEL", help="model id or endpoint URL"
-    )
-    what.add_argument("--base-url", help="a hf-inference-format server for the tools")
-    what.add_argument("--router-url", help="the Hugging Face router (providers' calls)")
-    what.add_argument("--hub-url", help="the Hub (model info and provider mappings)")
-    what.add_argument(
-        "--allow-files",
-        action="append",
-        metavar="DIR",
-        help="a folder tools may read local files from (repeatable; default: none)",
-    )
-    what.add_argument("--output-dir", type=Path, help="also save generated files here")
-    what.add_argument("--timeout", type=float, help="seconds for one whole call")
     what.add_argument(
         "--audio-as",
         choices=("audio", "resource"),
@@ -112,6 +88,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="another host name clients use in Host/Origin (e.g. this machine's DNS name)",
     )
+    add_settings_flags(parser, helps=_HELPS)
 
 
 def _token(ns: argparse.Namespace) -> str | None:
@@ -127,21 +104,6 @@ def _token(ns: argparse.Namespace) -> str | None:
         return token
     env: str | None = os.environ.get(TOKEN_ENV)
     return env or None
-
-
-def _settings(ns: argparse.Namespace) -> dict[str, Any]:
-    provider, providers = _providers(ns.provider)
-    return {
-        "provider": provider,
-        "providers": providers,
-        "models": _pairs("--model", ns.model, "text-to-image=org/name"),
-        "base_url": ns.base_url,
-        "router_url": ns.router_url,
-        "hub_url": ns.hub_url,
-        "allowed_roots": [Path(d) for d in ns.allow_files or ()],  # none: no local files
-        "output_dir": ns.output_dir,
-        "timeout": ns.timeout,
-    }
 
 
 def _without_token(toolset: Toolset) -> list[str]:
@@ -168,9 +130,10 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     Raises:
         UsageError: a setting that cannot work (the message is the line to print).
     """
-    settings = _settings(ns)
+    # No local files unless a folder is named: the client's model picks the paths.
+    settings = {**settings_from(ns), "allowed_roots": list(ns.allow_files or ())}
     try:
-        toolset = Toolset(tasks=_names(ns.tasks), families=_names(ns.family), **settings)
+        toolset = Toolset(tasks=task_ids(ns.tasks), families=_names(ns.family), **settings)
     except HFToolsError as exc:
         raise UsageError(str(exc)) from None
     if not toolset.tools:
@@ -215,7 +178,7 @@ def _serve_http(app: Any, sock: socket.socket, host: str, count: int) -> None:
         sock.close()
 
 
-def serve(ns: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
     """Build the server and serve until stdin closes (stdio) or a signal (HTTP)."""
     import anyio
 
@@ -247,6 +210,6 @@ def serve(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hf-tools mcp`` (also ``python -m hf_tools.mcp``); returns the exit code."""
-    parser = argparse.ArgumentParser(prog="hf-tools mcp", description=__doc__)
-    add_flags(parser)
-    return serve(parser.parse_args(argv))
+    parser = argparse.ArgumentParser(prog="hf-tools mcp", description=DESCRIPTION)
+    configure(parser)
+    return run(parser.parse_args(argv))

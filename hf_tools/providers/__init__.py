@@ -36,9 +36,11 @@ A driver is therefore one loop::
 What the driver must honour on a :class:`Request`:
 
 * ``auth``: add the Hugging Face token only when True (router URLs); result downloads and
-  foreign polling hosts never get it;
-* ``purpose == "download"``: fetch through the capped, deadline-bound media downloader
-  (``max_media_bytes``, private-address refusal) -- result URLs are untrusted input;
+  foreign polling hosts never get it, and are fetched by the pinned downloader of
+  :func:`hf_tools.media.fetch` (resolved once within the deadline, public addresses only,
+  connected at the checked address) -- URLs a provider hands back are untrusted input;
+* ``purpose == "download"``: the answer is a file (``max_binary_bytes``); its redirects
+  are followed, each hop checked; any other 3xx answer is an error;
 * ``purpose == "poll"``: the chain may be long; stop at the call's deadline (raise
   ``HFTimeoutError`` naming the job) and stop at once on an async cancel.
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -40,6 +42,7 @@ __all__ = [
     "decode_data_uri",
     "dig",
     "download",
+    "is_plain_path",
     "is_url",
     "without_none",
 ]
@@ -51,6 +54,21 @@ HF_INFERENCE = "hf-inference"
 def is_url(value: str) -> bool:
     """Whether a model setting is an endpoint URL (used as-is) rather than a model id."""
     return value.startswith(("https://", "http://"))
+
+
+# A provider-side model id, or a path a provider hands back, goes into a router URL: path
+# segments of plain characters ("org/name", "accounts/fireworks/models/x", "owner/model:v",
+# "@cf/meta/x"), nothing that climbs ("..", "."), leaves the path ("?", "#") or hides either
+# ("%", control characters, empty segments, a leading "/").
+_SEGMENT = re.compile(r"[A-Za-z0-9_@+=~:,-][A-Za-z0-9_.@+=~:,-]*")
+_MAX_PLAIN_PATH = 256
+
+
+def is_plain_path(path: str) -> bool:
+    """Whether ``path`` may be put into a URL path as it is (see ``_SEGMENT``)."""
+    if not path or len(path) > _MAX_PLAIN_PATH:
+        return False
+    return all(_SEGMENT.fullmatch(part) for part in path.split("/"))
 
 
 InputT = TypeVar("InputT", bound=BaseModel)
@@ -91,13 +109,21 @@ class Call(Generic[InputT]):
     def get(self, url: str, purpose: Literal["call", "poll", "download"] = "poll") -> Request:
         """A GET of ``url``; the token goes along only when ``url`` is a router URL.
 
+        A router URL built from a path the provider handed back must stay a plain path: a
+        ``..`` there would send the token to another router route.
+
         Raises:
-            ResponseFormatError: ``url`` (a provider's answer) is not a string.
+            ResponseFormatError: ``url`` (a provider's answer) is not a string, or a router URL
+                that is not a plain path.
         """
         if not isinstance(url, str):
             msg = f"expected a URL, got {excerpt(repr(url), 80)}"
             raise self.format_error(msg)
-        under_router = url.startswith(self.router_url.rstrip("/") + "/")
+        root = self.router_url.rstrip("/") + "/"
+        under_router = url.startswith(root)
+        if under_router and not is_plain_path(urlsplit(url[len(root) :]).path):
+            msg = f"the job URL {excerpt(url, 120)!r} is not a plain path under the router: refused"
+            raise self.format_error(msg)
         expect: Literal["json", "bytes"] = "bytes" if purpose == "download" else "json"
         return Request("GET", url, auth=under_router, expect=expect, purpose=purpose)
 
@@ -123,7 +149,8 @@ class Request:
         payload: the body (JSON or bytes); None for a GET.
         headers: headers this provider needs beyond the driver's own (auth, user agent).
         auth: send the Hugging Face token. True only for router URLs: a token is never sent
-            to a provider's CDN or polling host.
+            to a provider's CDN or polling host, and such a URL is fetched by the pinned
+            downloader (:func:`hf_tools.media.fetch`), never through the shared pool.
         expect: ``"json"`` (decode the body) or ``"bytes"`` (a result file).
         purpose: ``"call"``, ``"poll"`` (a job status) or ``"download"`` (a result URL, to be
             fetched by the same capped, deadline-bound downloader as media inputs).

@@ -9,20 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
-from langchain_core.messages.tool import tool_call_chunk
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import Field
+from urllib.parse import urlsplit, urlunsplit
 
 from hf_tools.http import HFRequest
 
@@ -32,14 +24,12 @@ __all__ = [
     "REPLAY_ENV",
     "SECRET_HEADERS",
     "Interaction",
-    "ScriptedChatModel",
     "cassette_library",
     "chat_body_matcher",
     "is_recording",
     "is_replaying",
     "record_mode_for",
     "replay",
-    "tool_call",
     "use_cassette",
     "vcr_config",
     "write_cassette",
@@ -59,18 +49,26 @@ def is_replaying() -> bool:
     return os.environ.get(REPLAY_ENV) == "1"
 
 
-def cassette_library() -> Path:
-    """The cassettes folder: ``$HF_TOOLS_CASSETTES``, else ./cassettes, else the checkout's.
+def cassette_library(library_dir: str | Path | None = None) -> Path:
+    """The cassettes folder every helper here uses (``replay``, ``use_cassette``...).
 
-    Cassettes live in the repository, not in the installed package, so replays need a
-    checkout; the error says so.
+    ``library_dir`` when given; else ``$HF_TOOLS_CASSETTES``; else ``./cassettes``; else the
+    hf-tools checkout's (when this package runs from one). Cassettes live in the repository,
+    not in the installed package, so replaying ours needs a checkout; the error says so.
+
+    Raises:
+        FileNotFoundError: none of those folders exists.
     """
-    candidates = [Path.cwd() / "cassettes", Path(__file__).resolve().parents[1] / "cassettes"]
+    if library_dir is not None:
+        return Path(library_dir)
     if env := os.environ.get("HF_TOOLS_CASSETTES"):
-        candidates.insert(0, Path(env))
-    for folder in candidates:
-        if (folder / "INDEX.md").is_file():
-            return folder
+        return Path(env)
+    here = Path.cwd() / "cassettes"
+    if here.is_dir():
+        return here
+    checkout = Path(__file__).resolve().parents[2] / "cassettes"
+    if (checkout / "INDEX.md").is_file():
+        return checkout
     msg = (
         "no cassettes folder found: replays need the hf-tools checkout (run from it, or set "
         "HF_TOOLS_CASSETTES=/path/to/hf-tools/cassettes)"
@@ -95,7 +93,7 @@ def replay(*cassettes: str | Path, library_dir: str | Path | None = None) -> Ite
     if not is_replaying():
         yield
         return
-    library = Path(library_dir) if library_dir is not None else cassette_library()
+    library = cassette_library(library_dir)
     previous = os.environ.get("HF_TOKEN")
     os.environ["HF_TOKEN"] = DUMMY_TOKEN
     try:
@@ -170,7 +168,7 @@ def _replayed_only(index: Path) -> frozenset[str]:
     return frozenset(names)
 
 
-def record_mode_for(paths: Sequence[str | Path], library_dir: str | Path = "cassettes") -> str:
+def record_mode_for(paths: Sequence[str | Path], library_dir: str | Path | None = None) -> str:
     """The vcrpy record mode of a ``use_cassette`` call: ``"all"`` or ``"none"`` (replay).
 
     ``"all"`` (re-record live) only under ``make record`` and for one cassette that came from
@@ -180,8 +178,21 @@ def record_mode_for(paths: Sequence[str | Path], library_dir: str | Path = "cass
     """
     if not is_recording() or len(paths) != 1:
         return "none"
-    replayed = _replayed_only(Path(library_dir) / "INDEX.md")
+    replayed = _replayed_only(cassette_library(library_dir) / "INDEX.md")
     return "none" if Path(paths[0]).as_posix() in replayed else "all"
+
+
+def _named_host(request: Any) -> Any:
+    """File a request sent to a checked address under the host it names (its Host header).
+
+    The downloader connects to the address it checked (``https://93.184.216.34/...``, Host
+    ``fal.media``): cassettes keep the name, and replays match whatever the name resolves to.
+    """
+    host = request.headers.get("host")
+    parts = urlsplit(request.uri)
+    if host and parts.netloc != host:
+        request.uri = urlunsplit(parts._replace(netloc=host))
+    return request
 
 
 def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[str, Any]:
@@ -191,6 +202,7 @@ def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[
         "record_mode": "all" if is_recording() else "none",  # use_cassette refines this
         "match_on": ["method", "uri", "body"],
         "filter_headers": list(SECRET_HEADERS),
+        "before_record_request": _named_host,
         "before_record_response": _scrub_response,
         "decode_compressed_response": True,
     }
@@ -201,7 +213,7 @@ def vcr_config(library_dir: str | Path = "cassettes", **overrides: Any) -> dict[
 @contextmanager
 def use_cassette(
     *paths: str | Path,
-    library_dir: str | Path = "cassettes",
+    library_dir: str | Path | None = None,
     all_played: bool = True,
     **overrides: Any,
 ) -> Iterator[Any]:
@@ -223,36 +235,103 @@ def use_cassette(
     if not paths:
         msg = "use_cassette needs at least one cassette path"
         raise TypeError(msg)
+    folder = cassette_library(library_dir)
     repeats = bool(overrides.pop("allow_playback_repeats", False))
-    if overrides.get("record_mode", record_mode_for(paths, library_dir)) == "none":
+    if overrides.get("record_mode", record_mode_for(paths, folder)) == "none":
         # vcrpy would report "Can't overwrite existing cassette" for a file that is not there.
-        missing = [str(p) for p in paths if not (Path(library_dir) / p).is_file()]
+        missing = [str(p) for p in paths if not (folder / p).is_file()]
         if missing:
             msg = (
-                f"cassette(s) {', '.join(missing)} not found in {Path(library_dir).resolve()} "
+                f"cassette(s) {', '.join(missing)} not found in {folder.resolve()} "
                 "(replays need the hf-tools checkout's cassettes/, or HF_TOOLS_CASSETTES)"
             )
             raise FileNotFoundError(msg)
     with tempfile.TemporaryDirectory(prefix="hf-tools-cassettes-") as tmp:
         if len(paths) == 1:
-            path, library = str(paths[0]), library_dir
+            path, library = str(paths[0]), str(folder)
         else:
             interactions: list[Any] = []
             for item in paths:
-                text = (Path(library_dir) / item).read_text(encoding="utf-8")
+                text = (folder / item).read_text(encoding="utf-8")
                 interactions += yaml.safe_load(text)["interactions"]
             path, library = "merged.yaml", tmp
             merged = {"interactions": interactions, "version": 1}
             (Path(tmp) / path).write_text(yaml.safe_dump(merged), encoding="utf-8")
-        overrides.setdefault("record_mode", record_mode_for(paths, library_dir))
+        overrides.setdefault("record_mode", record_mode_for(paths, folder))
         recorder = vcr.VCR(**vcr_config(library, **overrides))
         recorder.register_matcher("chat_body", chat_body_matcher)
         with recorder.use_cassette(path, allow_playback_repeats=repeats) as cassette:
-            yield cassette
+            if overrides["record_mode"] != "none":
+                yield cassette
+            else:
+                with _resolved_from(cassette):
+                    yield cassette
     if all_played and overrides["record_mode"] == "none" and not cassette.all_played:
         names = ", ".join(str(p) for p in paths)
         msg = f"cassette {names} was not fully played ({cassette.play_count}/{len(cassette)})"
         raise AssertionError(msg)
+
+
+# While replaying, the hosts of a cassette resolve to this public address (example.com's):
+# the media check of a provider's result URL sees a public host, as it did when recorded,
+# and no name is looked up in DNS.
+REPLAY_ADDRESS = "93.184.216.34"
+
+
+def _recorded_addresses(cassette: Any) -> dict[str, str]:
+    """Host name -> address, as the cassette's requests show them.
+
+    A media download is sent to the address its host resolved to when recorded (pinned, with
+    the name as ``Host``): that pair is kept. Other hosts (a provider's result URL, checked
+    then fetched by name) get :data:`REPLAY_ADDRESS`.
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    addresses: dict[str, str] = {}
+    for request in cassette.requests:
+        host = (urlsplit(request.uri).hostname or "").lower()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            addresses.setdefault(host, REPLAY_ADDRESS)
+            continue
+        named = next((v for k, v in request.headers.items() if k.lower() == "host"), None)
+        if isinstance(named, list):
+            named = named[0] if named else None
+        if named:
+            addresses[urlsplit(f"//{named}").hostname or ""] = host
+    return addresses
+
+
+@contextmanager
+def _resolved_from(cassette: Any) -> Iterator[None]:
+    """Resolve the cassette's hosts offline for the media check (``hf_tools.media``).
+
+    A host the cassette never saw cannot be replayed either: its lookup fails here, without
+    DNS, unless a resolver was already swapped in (a test's own), which then answers.
+    """
+    import socket
+
+    import hf_tools.media as media
+
+    addresses = _recorded_addresses(cassette)
+    previous = media._getaddrinfo
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kw: Any) -> list[Any]:
+        address = addresses.get(host.lower())
+        if address is not None:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        if previous is not None:
+            return previous(host, port, *args, **kw)
+        msg = f"{host} is not in the replayed cassette (no DNS while replaying)"
+        raise socket.gaierror(socket.EAI_NONAME, msg)
+
+    media._getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        media._getaddrinfo = previous
 
 
 @dataclass
@@ -333,117 +412,3 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-
-
-def tool_call(name: str, call_id: str | None = None, /, **args: Any) -> ToolCall:
-    """A tool call for a scripted ``AIMessage``: ``AIMessage("", tool_calls=[tool_call(...)])``.
-
-    The default id is ``call_{name}``; ScriptedChatModel makes repeats of it in one reply
-    unique (``call_{name}_2``, ...), so two calls to one tool get their own results.
-    """
-    return ToolCall(name=name, args=args, id=call_id or f"call_{name}", type="tool_call")
-
-
-def _unique_default_ids(reply: AIMessage) -> AIMessage:
-    """Suffix repeated default ids (``call_{name}``) of one reply; the first keeps its id.
-
-    Recorded conversations already carry the first one, so it must not change.
-    """
-    seen: dict[str, int] = {}
-    calls: list[ToolCall] = []
-    for call in reply.tool_calls:
-        call_id = call.get("id") or ""
-        seen[call_id] = seen.get(call_id, 0) + 1
-        if call_id == f"call_{call['name']}" and seen[call_id] > 1:
-            call = ToolCall(
-                name=call["name"],
-                args=call["args"],
-                id=f"{call_id}_{seen[call_id]}",
-                type="tool_call",
-            )
-        calls.append(call)
-    if calls == reply.tool_calls:
-        return reply
-    return reply.model_copy(update={"tool_calls": calls})
-
-
-Reply = AIMessage | str | Callable[[list[BaseMessage]], AIMessage | str]
-
-
-class ScriptedChatModel(BaseChatModel):
-    """A chat model that answers from a script: for tests and offline examples of agents.
-
-    Each call takes the next reply: an ``AIMessage`` (with ``tool_calls`` to make the agent
-    call tools), a string (a final answer), or a function of the messages it was sent.
-    ``seen`` records every list of messages the model received, ``tools`` the tool schemas
-    bound to it. Streaming yields the text word by word, then one last chunk with the tool
-    calls (valid and invalid), the usage and the response metadata, so streamed and whole
-    replies add up to the same message (bar an invalid call's ``error``, which LangChain's
-    chunks cannot carry, and cut JSON, which LangChain's chunks parse leniently).
-    """
-
-    # Any, not Reply: pydantic would try to coerce strings into AIMessage.
-    replies: list[Any] = Field(default_factory=list)
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-    tools: list[dict[str, Any]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def bind_tools(
-        self, tools: Sequence[Any], **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Record the tool schemas (OpenAI format) the model would be sent."""
-        self.tools[:] = [convert_to_openai_tool(t) for t in tools]
-        return self.bind(**kwargs) if kwargs else self
-
-    def _next(self, messages: list[BaseMessage]) -> AIMessage:
-        self.seen.append(list(messages))
-        if not self.replies:
-            msg = f"ScriptedChatModel ran out of replies after {len(self.seen) - 1} calls"
-            raise AssertionError(msg)
-        reply: Reply = self.replies.pop(0)
-        if callable(reply):
-            reply = reply(list(messages))
-        return _unique_default_ids(AIMessage(reply) if isinstance(reply, str) else reply)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        reply = self._next(messages)
-        words = reply.text.split(" ")  # the text of list content too, not its repr
-        for i, word in enumerate(words):
-            text = word if i == len(words) - 1 else word + " "
-            if text:
-                yield ChatGenerationChunk(message=AIMessageChunk(content=text, id=reply.id))
-        valid = [
-            tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
-            for i, c in enumerate(reply.tool_calls)
-        ]
-        invalid = [
-            tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=len(valid) + i)
-            for i, c in enumerate(reply.invalid_tool_calls)
-        ]
-        # Always one last chunk: LangChain refuses a stream of none (an empty reply).
-        last = AIMessageChunk(
-            content="",
-            id=reply.id,
-            tool_call_chunks=valid + invalid,
-            usage_metadata=reply.usage_metadata,
-            response_metadata=dict(reply.response_metadata),
-        )
-        yield ChatGenerationChunk(message=last)

@@ -1,0 +1,96 @@
+"""The ``hf-tools`` command line: subcommands loaded lazily, a quiet exit on a closed pipe.
+
+Only the subcommand that runs is imported (each is a module with ``configure(parser)`` and
+``run(ns)``), and those import LangChain inside ``run``: ``hf-tools --help`` and
+``--version`` import neither LangChain nor the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+DESCRIPTION = (
+    "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
+    " find models, replay the demo, serve them over MCP."
+)
+
+# name -> (module, one line of help); the module is imported only when its command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": (
+        "hf_tools.cli.listing",
+        "the tools these settings serve, one line each, and the schema size",
+    ),
+    "call": (
+        "hf_tools.cli.call",
+        "call one tool live (HF_TOKEN for Hugging Face hosts; not for your endpoint)",
+    ),
+    "agent": ("hf_tools.cli.agent", "ask a chat model that uses the tools (live)"),
+    "models": ("hf_tools.cli.models", "the Hub's models that serve a task (live)"),
+    "demo": ("hf_tools.cli.demo", "offline replay of a recorded agent session"),
+    "mcp": (
+        "hf_tools.mcp.cli",
+        "serve the tools over MCP: stdio (default), or streamable HTTP with --http",
+    ),
+}
+
+# 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
+EXIT_CLOSED_PIPE = 141
+
+
+def _version() -> str:
+    from hf_tools import __version__
+
+    return f"hf-tools {__version__}"
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    """The parser, with the flags of ``command`` only (the others are listed, not loaded)."""
+    parser = argparse.ArgumentParser(prog="hf-tools", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help) in COMMANDS.items():
+        child = sub.add_parser(name, help=help, description=help)
+        if name == command:
+            importlib.import_module(module).configure(child)
+    return parser
+
+
+def _run(argv: Sequence[str]) -> int:
+    command = _chosen(argv)
+    ns = build_parser(command if command in COMMANDS else None).parse_args(argv)
+    handler: Any = importlib.import_module(COMMANDS[ns.command][0]).run
+    code: int = handler(ns)
+    sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 call failed, 2 usage).
+
+    A reader that goes away (``hf-tools list | head``) ends the command quietly, with the
+    shell's code for it (141), not a traceback.
+    """
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; pointing it at /dev/null keeps that quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # a stdout without a file descriptor (captured)
+            pass
+        finally:
+            os.close(devnull)
+        return EXIT_CLOSED_PIPE
