@@ -141,6 +141,12 @@ DEFAULT_MODELS: dict[str, tuple[tuple[str, str], ...]] = {
     "visual-question-answering": (),
     "zero-shot-image-classification": (),
     "audio-classification": (),
+    "document-question-answering": (),
+    "tabular-classification": (),
+    "tabular-regression": (),
+    "audio-to-audio": (),
+    # Any provider with a chat route serves a VLM; none is recorded yet: offered with a model.
+    "image-text-to-text": (),
 }
 """``task -> ((provider, Hub model id), ...)``, best first; the first is the task's
 ``default_model``. Every provider here has an adapter for the task (a test checks)."""

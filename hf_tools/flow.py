@@ -194,6 +194,7 @@ def _call(
         media=media,
         router_url=settings.router_url,
         url=route.url,
+        lora=route.lora,
     )
 
 

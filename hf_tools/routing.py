@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -44,7 +44,7 @@ from hf_tools.errors import (
     ResponseFormatError,
 )
 from hf_tools.http import time_left
-from hf_tools.providers._base import is_plain_path
+from hf_tools.providers._base import Lora, is_plain_path
 
 if TYPE_CHECKING:
     from hf_tools.config import Settings
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_HUB_URL",
     "MAPPINGS",
     "Lookup",
+    "Lora",
     "MappingCache",
     "NoProviderError",
     "ProviderMapping",
@@ -78,17 +79,26 @@ DEFAULT_CHAT_BASE_URL = f"{DEFAULT_ROUTER_URL}/v1"
 
 # Our task id -> the Hub's, where they differ (the Hub maps embedding models as
 # feature-extraction).
-_HUB_TASKS = {"sentence-embeddings": "feature-extraction"}
+# The Hub maps vision-language models under ``conversational``: they are chat models.
+_HUB_TASKS = {
+    "sentence-embeddings": "feature-extraction",
+    "image-text-to-text": "conversational",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderMapping:
-    """One provider's entry in a model's ``inferenceProviderMapping``."""
+    """One provider's entry in a model's ``inferenceProviderMapping``.
+
+    ``adapter`` (``"lora"``) and ``adapter_weights_path`` are set for an adapter model.
+    """
 
     provider: str
     provider_id: str
     status: str
     task: str
+    adapter: str | None = None
+    adapter_weights_path: str | None = None
 
     @property
     def live(self) -> bool:
@@ -108,6 +118,7 @@ class Route:
     provider: str
     provider_model: str
     url: str | None = None
+    lora: Lora | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +240,8 @@ def settle(
     )
     if route.provider == HF_INFERENCE:
         return _hf_inference_route(settings, spec, route.provider_model)
+    if route.lora is not None:  # the weights are on the Hub the mapping came from
+        return replace(route, lora=replace(route.lora, hub_url=settings.hub_url))
     return route
 
 
@@ -275,7 +288,16 @@ def _entry(provider: Any, item: Any) -> ProviderMapping | None:
     task, status = _field(item.get("task")), _field(str(item.get("status") or "live"))
     if provider is None or provider_id is None or task is None or status is None:
         return None
-    return ProviderMapping(provider, provider_id, status, task)
+    adapter, weights = _field(item.get("adapter")), _field(item.get("adapterWeightsPath"))
+    return ProviderMapping(
+        provider,
+        provider_id,
+        status,
+        task,
+        adapter,
+        # A weights path that is no plain path would make the provider fetch another Hub URL.
+        weights if weights and is_plain_path(weights) else None,
+    )
 
 
 def parse_mapping(body: Any) -> tuple[ProviderMapping, ...]:
@@ -339,7 +361,7 @@ def resolve(
     if provider != AUTO:
         match = next((m for m in serving if m.provider == provider), None)
         if match is not None:
-            return Route(match.provider, match.provider_id)
+            return _route(match, model)
         bad = next((m for m in unsafe if m.provider == provider), None)
         if bad is not None:
             raise _unsafe_id(bad, serving, task, model)
@@ -356,7 +378,7 @@ def resolve(
         rank = {name: i for i, name in enumerate(provider_order)}
         live = sorted((m for m in live if m.provider in rank), key=lambda m: rank[m.provider])
     if live:
-        return Route(live[0].provider, live[0].provider_id)
+        return _route(live[0], model)
     if unsafe:
         raise _unsafe_id(unsafe[0], serving, task, model)
     raise _no_live_provider(mappings, serving, task, model, provider_order)
@@ -372,6 +394,13 @@ def _unsafe_id(
     )
     fitting = [m.provider for m in serving]
     return NoProviderError(msg, fitting=fitting, hub_fault=True, task=task, model=model)
+
+
+def _route(mapping: ProviderMapping, model: str) -> Route:
+    """The route of one mapping entry; an adapter's weights go along (see :class:`Lora`)."""
+    path = mapping.adapter_weights_path
+    lora = Lora(model, path, DEFAULT_HUB_URL) if path is not None else None
+    return Route(mapping.provider, mapping.provider_id, lora=lora)
 
 
 def _no_live_provider(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import hf_tools.http
 import hf_tools.media
@@ -80,13 +82,30 @@ def serve_app(app: Any, **config: Any) -> Iterator[str]:
     assert not thread.is_alive()
 
 
+@functools.cache
+def _opens_with_a_hub_lookup(task: str) -> bool:
+    path = CASSETTES / task / "success.yaml"
+    first = yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"][0]["request"]
+    return str(first["uri"]).startswith("https://huggingface.co/api/models/")
+
+
+def provider_flow(spec: Any) -> bool:
+    """``spec``'s success cassette is a provider's flow, not an hf-inference call.
+
+    Only providers serve those tasks by default (speech, image edits, video; hf-inference
+    speaks some of them for a model the user names): the cassette opens with the Hub mapping
+    lookup and its result file comes from a provider's CDN.
+    """
+    return _opens_with_a_hub_lookup(spec.task)
+
+
 def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
     """A toolkit with the one tool of ``task``; an endpoint-only task gets its example URL."""
     from hf_tools import REGISTRY
 
     spec = REGISTRY[task]
     model = str(spec.example_endpoint) if spec.needs_endpoint else RECORDED_MODELS[task]
-    if spec.hf_inference is None:  # only providers serve it: its cassette maps it on the Hub
+    if provider_flow(spec):  # its cassette maps it on the Hub
         kw.setdefault("provider", "auto")
     return HuggingFaceToolkit(api_key=token, tasks=[task], models={task: model}, **kw)
 

@@ -27,7 +27,18 @@ _SAME_SHAPE = (
         "custom",
     },
     {"text-generation", "text2text-generation", "image-to-text"},  # [{generated_text}]
+    {"conversational", "image-text-to-text"},  # chat completions, a vision model's too
+    # a document answer is extractive QA's {answer, score, start, end} or a generative
+    # model's {answer, score?}, as visual question answering's
+    {"question-answering", "document-question-answering"},
+    {"visual-question-answering", "document-question-answering"},
+    {"text-to-image", "image-to-image"},  # the image's bytes
     {"feature-extraction", "sentence-embeddings", "sentence-similarity"},  # lists of floats
+    # one number per item: a prediction per table row, a score per sentence (the tabular
+    # parsers refuse a list whose length is not the table's row count, such as a vector)
+    {"tabular-classification", "tabular-regression", "sentence-similarity"},
+    # and a pooled embedding is a list of numbers of any length, a row's predictions too
+    {"feature-extraction", "sentence-embeddings", "tabular-classification", "tabular-regression"},
 )
 
 

@@ -36,7 +36,7 @@ from hf_tools.routing import DEFAULT_HUB_URL, MAPPINGS, mapping_url
 from hf_tools.tasks._base import Media
 from hf_tools.testing import DUMMY_TOKEN
 
-from .conftest import CASSETTES, task_toolkit
+from .conftest import CASSETTES, provider_flow, task_toolkit
 
 SPECS = list(REGISTRY.values())
 IDS = [s.task for s in SPECS]
@@ -66,7 +66,7 @@ def _mapped(_fresh_mappings: None) -> None:
 def _mappings() -> dict[str, Any]:
     found = {}
     for spec in SPECS:
-        if spec.hf_inference is None:
+        if provider_flow(spec):
             path = CASSETTES / spec.task / "success.yaml"
             hub = yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"][0]
             url = mapping_url(DEFAULT_HUB_URL, spec.default_model)
@@ -187,7 +187,7 @@ def test_schema_valid_args_build_a_well_formed_request(spec: TaskSpec[Any, Any],
         # assume() (not return) makes hypothesis fail if hardly any draw gets through.
         assume(False)
     media = dict.fromkeys(spec.media_fields, MEDIA)
-    if spec.hf_inference is None:
+    if provider_flow(spec):
         _provider_bodies_are_well_formed(spec, inputs, media)
         return
     try:

@@ -102,6 +102,10 @@ from hf_tools.routing import MAPPINGS
 hf_tools.media._getaddrinfo = lambda host, port, *a, **k: [
     (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
 
+def provider_only(spec):
+    with open(f"cassettes/{spec.task}/success.yaml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["interactions"][0]["request"]["uri"].startswith(HUB)
+
 def recorded_model(spec):
     # The model the cassette was recorded with (defaults may have moved on since).
     with open(f"cassettes/{spec.task}/success.yaml", encoding="utf-8") as handle:
@@ -118,7 +122,7 @@ async def main():
     for spec in REGISTRY.values():
         models = recorded_model(spec)
         # Tasks only providers serve: their cassette starts with the Hub's mapping.
-        kw = {"provider": "auto"} if spec.hf_inference is None else {}
+        kw = {"provider": "auto"} if provider_only(spec) else {}
         sync = HFClient(api_key="hf_x", models=models,
                         transport=httpx2.MockTransport(transport(spec.task)), **kw)
         out = sync.run(spec.task, **spec.example)

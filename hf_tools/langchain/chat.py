@@ -16,6 +16,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx2
@@ -89,6 +90,7 @@ from hf_tools.http import (
     send_sync,
     sync_pool,
 )
+from hf_tools.langchain.chat_media import ainline_local_images, inline_local_images
 from hf_tools.routing import DEFAULT_CHAT_BASE_URL, chat_url
 from hf_tools.schema import strict_schema
 from hf_tools.sse import SSEDecoder, SurrogateJoiner, json_objects
@@ -565,6 +567,11 @@ class HFChatModel(BaseChatModel, Closeable):
         default=DEFAULT_MAX_JSON_BYTES, description="Largest answer (or stream) read, in bytes."
     )
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    allowed_roots: str | Path | Sequence[str | Path] | None = Field(
+        default=None,
+        description="Folders local image files in messages may come from (default: the"
+        " working directory; [] for none).",
+    )
     stream_usage: bool = False
     """Ask for token usage at the end of a stream (``stream_options.include_usage``)."""
     streaming: bool = False
@@ -623,6 +630,7 @@ class HFChatModel(BaseChatModel, Closeable):
             provider=self.provider,  # its name is checked against the known providers
             router_url=self.router_url,
             bill_to=self.bill_to,
+            allowed_roots=self.allowed_roots,
         )
         self._transports = split_transport(self.transport)
         self._pools = LoopPools(self._settings.timeout, self._transports[1])
@@ -764,7 +772,7 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self.build_request(messages, stop, **kwargs)
+        request = self.build_request(inline_local_images(messages, self._settings), stop, **kwargs)
         return self._finish(send_sync(self.http, request, self._settings.retry), request)
 
     async def _agenerate(
@@ -774,7 +782,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self.build_request(messages, stop, **kwargs)
+        inlined = await ainline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         return self._finish(raw, request)
 
@@ -785,7 +794,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        inlined = inline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, stream=True, **kwargs)
         raw = send_sync(self.http, request, self._settings.retry)
         assembler = StreamAssembler(request.model, seed=request.content)
         for chunk in iter_events(raw, request, assembler):  # capped, within the deadline
@@ -800,7 +810,8 @@ class HFChatModel(BaseChatModel, Closeable):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self.build_request(messages, stop, stream=True, **kwargs)
+        inlined = await ainline_local_images(messages, self._settings)
+        request = self.build_request(inlined, stop, stream=True, **kwargs)
         raw = await send_async(self.ahttp, request, self._settings.retry)
         assembler = StreamAssembler(request.model, seed=request.content)
         async for chunk in aiter_events(raw, request, assembler):

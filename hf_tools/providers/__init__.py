@@ -77,6 +77,7 @@ from hf_tools.providers._base import (
 
 __all__ = [
     "HF_INFERENCE",
+    "LEFT_OUT",
     "REGISTRY",
     "Adapter",
     "Call",
@@ -99,6 +100,16 @@ if TYPE_CHECKING:
     """``(provider, task) -> Adapter`` for every pair an adapter exists for, hf-inference's
     first. Built on first use: the hf-inference path never loads the other providers."""
 
+
+LEFT_OUT: dict[tuple[str, str], str] = {
+    ("openai", "conversational"): (
+        "huggingface_hub's openai provider is no Inference Provider: it calls api.openai.com"
+        " directly with an OpenAI key (it refuses an hf_ token), not through the Hugging Face"
+        " router; use langchain-openai's ChatOpenAI for it"
+    ),
+}
+"""``(provider, task)`` pairs of huggingface_hub's InferenceClient with no adapter here, on
+purpose, and why (a test checks every other pair of its provider registry has one)."""
 
 # One line per provider module (each defines ``ADAPTERS``), imported on first use.
 _MODULES = (

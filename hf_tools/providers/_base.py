@@ -35,6 +35,7 @@ __all__ = [
     "JobCancelledError",
     "JobFailedError",
     "JobState",
+    "Lora",
     "Reply",
     "Request",
     "Send",
@@ -77,6 +78,29 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 JobState = Literal["running", "done"]
 
 
+@dataclass(frozen=True, slots=True)
+class Lora:
+    """A LoRA adapter on the Hub: the repo and the weights file its mapping names.
+
+    A LoRA model is mapped to its base model's ``providerId`` plus ``adapterWeightsPath``;
+    the provider loads the weights from the Hub (huggingface_hub sends the URLs below).
+    """
+
+    model: str
+    weights_path: str
+    hub_url: str
+
+    @property
+    def repo_url(self) -> str:
+        """``{hub_url}/{model}`` (replicate's ``lora_weights``)."""
+        return f"{self.hub_url.rstrip('/')}/{self.model}"
+
+    @property
+    def weights_url(self) -> str:
+        """``{hub_url}/{model}/resolve/main/{weights_path}`` (fal's ``loras[].path``)."""
+        return f"{self.repo_url}/resolve/main/{self.weights_path}"
+
+
 @dataclass(slots=True)  # not frozen: built on every call; treat as immutable
 class Call(Generic[InputT]):
     """One tool call as an adapter sees it: resolved routing, validated args, resolved media.
@@ -91,6 +115,8 @@ class Call(Generic[InputT]):
         url: the first request's absolute URL when routing fixed it (the hf-inference format:
             ``base_url``, endpoint URLs, the router's chat route); None: the adapter's route
             under :attr:`base`.
+        lora: the LoRA adapter the Hub mapping names (its weights go to the provider); None
+            for a plain model.
     """
 
     task: str
@@ -100,6 +126,7 @@ class Call(Generic[InputT]):
     media: Mapping[str, Media] = field(default_factory=dict)
     router_url: str = DEFAULT_ROUTER_URL
     url: str | None = None
+    lora: Lora | None = None
 
     @property
     def base(self) -> str:

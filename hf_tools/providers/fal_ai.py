@@ -67,13 +67,26 @@ def model_route(model: str) -> str:
     return f"/{model}"
 
 
+def with_lora(body: dict[str, Any], call: Call[Any]) -> Payload:
+    """``body``, plus a LoRA model's weights as huggingface_hub sends them.
+
+    ``loras: [{"path": the weights file's Hub URL, "scale": 1}]``; fal's Stable Diffusion
+    LoRA route (``fal-ai/lora``) also needs its base model named, its FLUX routes do not.
+    """
+    if call.lora is not None:
+        body["loras"] = [{"path": call.lora.weights_url, "scale": 1}]
+        if call.model == "fal-ai/lora" and call.task == "text-to-image":
+            body["model_name"] = "stabilityai/stable-diffusion-xl-base-1.0"
+    return Payload(json=body)
+
+
 def text_to_image_payload(call: Call[TextToImageInput]) -> Payload:
     """``{"prompt", "image_size"?: {width, height}, ...}`` (fal wants the size as one object)."""
     params = image_parameters(call.args)
     width, height = params.pop("width", None), params.pop("height", None)
     if width is not None and height is not None:
         params["image_size"] = {"width": width, "height": height}
-    return Payload(json={"prompt": call.args.prompt, **params})
+    return with_lora({"prompt": call.args.prompt, **params}, call)
 
 
 def parse_text_to_image(body: Any, call: Call[TextToImageInput]) -> Step:
@@ -168,21 +181,21 @@ def speech_payload(call: Call[TextToSpeechInput]) -> Payload:
 
 def text_to_video_payload(call: Call[Any]) -> Payload:
     """``{"prompt", ...parameters}`` (fal's video models take our parameter names)."""
-    return Payload(json={"prompt": call.args.prompt, **text_to_video.parameters(call.args)})
+    return with_lora({"prompt": call.args.prompt, **text_to_video.parameters(call.args)}, call)
 
 
 def image_to_video_payload(call: Call[ImageToVideoInput]) -> Payload:
     """``{"image_url": data URI, "prompt"?, ...parameters}``."""
     prompt = {"prompt": call.args.prompt} if call.args.prompt else {}
     body = {"image_url": data_uri(call.media["image"]), **prompt}
-    return Payload(json={**body, **text_to_video.parameters(call.args)})
+    return with_lora({**body, **text_to_video.parameters(call.args)}, call)
 
 
 def image_to_image_payload(call: Call[ImageToImageInput]) -> Payload:
     """``{"image_url", "image_urls": [...], "prompt", ...}``: models read one key or the other."""
     image = data_uri(call.media["image"])
     body = {"image_url": image, "image_urls": [image]}
-    return Payload(json={**body, **image_to_image.parameters(call.args)})
+    return with_lora({**body, **image_to_image.parameters(call.args)}, call)
 
 
 def queued_file(parse: Parse, *path: str | int) -> Callable[[Any, Call[Any]], Step]:

@@ -1,6 +1,7 @@
 """The OpenAI-compatible formats most providers speak, written once.
 
-Chat completions (``conversational``), completions (``text-generation``), embeddings
+Chat completions (``conversational``, and ``image-text-to-text``: the same route with an
+image part in the message), completions (``text-generation``), embeddings
 (``feature-extraction``) and b64 image generations (``text-to-image``): builders, parsers, and
 :func:`openai_adapters`, which a provider module calls with its own routes.
 """
@@ -19,10 +20,11 @@ from hf_tools.providers._base import (
     dig,
     without_none,
 )
-from hf_tools.tasks import feature_extraction, text_to_image
+from hf_tools.tasks import feature_extraction, image_text_to_text, text_to_image
 from hf_tools.tasks._base import Payload
 from hf_tools.tasks.conversational import ConversationalInput, ConversationalOutput
 from hf_tools.tasks.feature_extraction import FeatureExtractionInput, FeatureExtractionOutput
+from hf_tools.tasks.image_text_to_text import ImageTextToTextInput, ImageTextToTextOutput
 from hf_tools.tasks.text_generation import TextGenerationInput, TextGenerationOutput
 from hf_tools.tasks.text_to_image import TextToImageInput, TextToImageOutput
 
@@ -39,6 +41,8 @@ __all__ = [
     "parse_chat",
     "parse_completion",
     "parse_embeddings",
+    "parse_vision",
+    "vision_payload",
 ]
 
 # text-generation Input field -> OpenAI completions name. TGI-only fields (do_sample,
@@ -66,6 +70,17 @@ def chat_payload(call: Call[ConversationalInput]) -> Payload:
     return Payload(json={"model": call.model, "messages": messages})
 
 
+def vision_payload(call: Call[ImageTextToTextInput]) -> Payload:
+    """``{"model", "messages": [user: text + image_url], "max_tokens"?}``."""
+    body = image_text_to_text.build(call.args, call.media).json
+    return Payload(json={"model": call.model, **body})
+
+
+def parse_vision(body: Any, call: Call[Any]) -> Step:
+    """A chat completion -> the vision-language model's answer."""
+    return Done(ImageTextToTextOutput.model_validate(_chat_reply(body, call).model_dump()))
+
+
 def _text_of(content: Any) -> str:
     """Message content as text: a string, a list of parts, or null (tool calls only)."""
     if isinstance(content, str):
@@ -90,20 +105,20 @@ def _usage(body: Mapping[str, Any]) -> dict[str, int] | None:
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": total}
 
 
-def parse_chat(body: Any, call: Call[ConversationalInput]) -> Step:
-    """A chat completion -> the reply, why it stopped, the model, token usage."""
+def _chat_reply(body: Any, call: Call[Any]) -> ConversationalOutput:
     choice = dig(body, call, "choices", 0)
     message = dig(choice, call, "message")
-    return Done(
-        ConversationalOutput(
-            generated_text=_text_of(
-                message.get("content") if isinstance(message, Mapping) else None
-            ),
-            finish_reason=choice.get("finish_reason"),
-            model=body.get("model"),
-            usage=_usage(body),
-        )
+    return ConversationalOutput(
+        generated_text=_text_of(message.get("content") if isinstance(message, Mapping) else None),
+        finish_reason=choice.get("finish_reason"),
+        model=body.get("model"),
+        usage=_usage(body),
     )
+
+
+def parse_chat(body: Any, call: Call[ConversationalInput]) -> Step:
+    """A chat completion -> the reply, why it stopped, the model, token usage."""
+    return Done(_chat_reply(body, call))
 
 
 def completion_payload(call: Call[TextGenerationInput]) -> Payload:
@@ -216,6 +231,7 @@ def openai_adapters(
     """
     served: list[tuple[str, str | None, Callable[[Any], Payload], Callable[[Any, Any], Step]]] = [
         ("conversational", chat, chat_payload, parse_chat),
+        ("image-text-to-text", chat, vision_payload, parse_vision),
         ("text-generation", completions, completion_payload, parse_completion),
         ("feature-extraction", embeddings, embeddings_payload, parse_embeddings),
         (

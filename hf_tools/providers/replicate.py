@@ -114,8 +114,13 @@ def _adapter(task: str, payload: Callable[[Call[Any]], Payload], job: Job) -> Ad
 
 
 def text_to_image_payload(call: Call[TextToImageInput]) -> Payload:
-    """``{"input": {"prompt", ...parameters}}``; parameter names as our task spells them."""
-    return prediction({"prompt": call.args.prompt, **image_parameters(call.args)}, call.model)
+    """``{"input": {"prompt", ...parameters, "lora_weights"?}}``; our parameter names.
+
+    A LoRA model adds its Hub repo URL as ``lora_weights`` (as huggingface_hub sends it).
+    """
+    lora = {"lora_weights": call.lora.repo_url} if call.lora is not None else {}
+    inputs = {"prompt": call.args.prompt, **image_parameters(call.args), **lora}
+    return prediction(inputs, call.model)
 
 
 def asr_payload(call: Call[AutomaticSpeechRecognitionInput]) -> Payload:

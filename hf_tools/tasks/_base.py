@@ -39,6 +39,7 @@ __all__ = [
     "ToolInput",
     "binary_payload",
     "expect_list",
+    "expect_objects",
     "first_field",
     "fmt_score",
     "labels_from",
@@ -328,6 +329,12 @@ def expect_list(data: Any, task: str, what: str = "a list") -> list[Any]:
         msg = f"expected {what} from the server, got {snippet(data)}"
         raise ResponseFormatError(msg, task=task)
     return data
+
+
+def expect_objects(data: Any, task: str, what: str) -> list[Any]:
+    """A list of answer objects: ``[{...}]``, one object alone, or the list nested once more."""
+    data = unwrap_single(data)
+    return expect_list([data] if isinstance(data, Mapping) else data, task, what)
 
 
 def unwrap_single(data: Any) -> Any:

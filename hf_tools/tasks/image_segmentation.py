@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
@@ -36,9 +37,8 @@ class ImageSegmentationInput(ToolInput):
 
     image: MediaRef = IMAGE_FIELD
     threshold: float | None = Field(default=None, ge=0, le=1, description="Min score to keep.")
-    subtask: Literal["panoptic", "instance", "semantic"] | None = Field(
-        default=None, description="For models with several kinds."
-    )
+    # Only models with several kinds of segmentation read it: Python-only, off the schema.
+    subtask: SkipJsonSchema[Literal["panoptic", "instance", "semantic"] | None] = None
 
 
 class Segment(BaseModel):

@@ -1,18 +1,31 @@
 """image-to-image: change an image as a prompt says; the new image goes to the artifact.
 
-Only Inference Providers serve it (hf-inference has had no image-to-image model since July
-2025): the adapters in :mod:`hf_tools.providers` send it (``SPEC.hf_inference`` is None).
+Inference Providers serve it by default (hf-inference has had no image-to-image model since
+July 2025; their adapters are in :mod:`hf_tools.providers`). A model named on hf-inference is
+sent the image as base64 JSON with the spec's parameters (``prompt``, ``negative_prompt``,
+``num_inference_steps``, ``guidance_scale``; no seed) and answers the image itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.tasks import text_to_image
-from hf_tools.tasks._base import GuardedParse, MediaRef, OptionalText, TaskSpec, ToolInput
+from hf_tools.tasks._base import (
+    GuardedParse,
+    HFInferenceWire,
+    Media,
+    MediaRef,
+    OptionalText,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    binary_payload,
+)
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 from hf_tools.tasks.text_to_image import TextToImageOutput
 
@@ -25,10 +38,10 @@ class ImageToImageInput(ToolInput):
     image: MediaRef = IMAGE_FIELD
     prompt: str = Field(min_length=1, description="What to change or make of it.")
     negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
-    # Diffusion knobs Python callers may set; left out of the schema an LLM pays for.
+    # Diffusion knobs and seed, for Python callers; left out of the schema an LLM pays for.
     num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
-    seed: int | None = Field(default=None, description="Random seed.")
+    seed: SkipJsonSchema[int | None] = None
 
 
 class ImageToImageOutput(TextToImageOutput):
@@ -38,6 +51,13 @@ class ImageToImageOutput(TextToImageOutput):
 def parameters(args: ImageToImageInput) -> dict[str, Any]:
     """The prompt and the parameters that are set (our names; adapters rename)."""
     return args.model_dump(exclude={"image"}, exclude_none=True)
+
+
+def build(args: ImageToImageInput, media: Mapping[str, Media]) -> Payload:
+    """hf-inference's body: ``{"inputs": b64 image, "parameters": {"prompt", ...}}``."""
+    return binary_payload(
+        media["image"], args.model_dump(exclude={"image", "seed"}, exclude_none=True)
+    )
 
 
 def parse(data: Any, args: ImageToImageInput) -> ImageToImageOutput:
@@ -59,4 +79,5 @@ SPEC = TaskSpec(
     default_model="black-forest-labs/FLUX.1-Kontext-dev",
     example={"image": "tests/fixtures/small.png", "prompt": "Turn the cat into a tiger."},
     media_fields=("image",),
+    hf_inference=HFInferenceWire(build, parse, response="bytes"),
 )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hf_tools.tasks._base import (
     HFInferenceWire,
@@ -41,36 +41,48 @@ class TableColumn(BaseModel):
         ]
 
 
+def _columns(table: Any) -> Any:
+    # Python callers (and the older schema) give {column: [cells]}: the same table.
+    if isinstance(table, Mapping):
+        return [{"column": name, "cells": cells} for name, cells in table.items()]
+    return table
+
+
+def _rectangular(table: list[TableColumn]) -> list[TableColumn]:
+    if not table:
+        msg = "the table needs at least one column"
+        raise ValueError(msg)
+    if len({c.column for c in table}) != len(table):
+        msg = "column names must be unique"
+        raise ValueError(msg)
+    lengths = {len(c.cells) for c in table}
+    if len(lengths) != 1:
+        msg = f"all columns must have the same number of cells, got lengths {sorted(lengths)}"
+        raise ValueError(msg)
+    return table
+
+
+# Named columns, not {column: [cells]}: an open map has no schema in OpenAI strict mode or
+# Gemini's subset. The wire format is still the map (see :func:`as_map`).
+Table = Annotated[
+    list[TableColumn],
+    Field(description="Columns of equal length."),
+    BeforeValidator(_columns),
+    AfterValidator(_rectangular),
+]
+"""A table argument: a list of named columns (or, from Python, a ``{column: [cells]}`` map)."""
+
+
+def as_map(table: list[TableColumn]) -> dict[str, list[str]]:
+    """The table as the wire carries it: ``{column: [cells]}``."""
+    return {c.column: c.cells for c in table}
+
+
 class TableQuestionAnsweringInput(ToolInput):
     """Arguments of the table_question_answering tool."""
 
     question: str = Field(min_length=1, description="Question about the table.")
-    # Named columns, not {column: [cells]}: an open map has no schema in OpenAI strict mode
-    # or Gemini's subset. The wire format is still the map (see build).
-    table: list[TableColumn] = Field(description="Columns of equal length.")
-
-    @field_validator("table", mode="before")
-    @classmethod
-    def _columns(cls, table: Any) -> Any:
-        # Python callers (and the older schema) give {column: [cells]}: the same table.
-        if isinstance(table, Mapping):
-            return [{"column": name, "cells": cells} for name, cells in table.items()]
-        return table
-
-    @field_validator("table")
-    @classmethod
-    def _rectangular(cls, table: list[TableColumn]) -> list[TableColumn]:
-        if not table:
-            msg = "the table needs at least one column"
-            raise ValueError(msg)
-        if len({c.column for c in table}) != len(table):
-            msg = "column names must be unique"
-            raise ValueError(msg)
-        lengths = {len(c.cells) for c in table}
-        if len(lengths) != 1:
-            msg = f"all columns must have the same number of cells, got lengths {sorted(lengths)}"
-            raise ValueError(msg)
-        return table
+    table: Table
 
 
 class TableQuestionAnsweringOutput(BaseModel):
@@ -86,7 +98,7 @@ class TableQuestionAnsweringOutput(BaseModel):
 
 def build(args: TableQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": {"query", "table"}, "parameters": {}}``."""
-    table = {c.column: c.cells for c in args.table}
+    table = as_map(args.table)
     return Payload(json={"inputs": {"query": args.question, "table": table}, "parameters": {}})
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
@@ -25,9 +26,11 @@ class TextToImageInput(ToolInput):
     negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
     width: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
     height: int | None = Field(default=None, ge=64, le=2048, description="Pixels.")
-    num_inference_steps: int | None = Field(default=None, ge=1, description="More: better, slower.")
-    guidance_scale: float | None = Field(default=None, ge=0, description="Prompt adherence.")
-    seed: int | None = Field(default=None, description="Random seed.")
+    # Diffusion knobs and the seed, for Python callers; left out of the schema an LLM pays for
+    # on every call (the whole toolset stays under 16 KB).
+    num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
+    guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
+    seed: SkipJsonSchema[int | None] = None
 
 
 class TextToImageParameters(BaseModel):

@@ -1,11 +1,15 @@
 """text-to-speech: speak a text aloud; the audio goes to the artifact (and a file), never content.
 
-Only Inference Providers serve it (hf-inference has had no text-to-speech model since July
-2025): the adapters in :mod:`hf_tools.providers` send it (``SPEC.hf_inference`` is None).
+Inference Providers serve it by default (hf-inference has had no text-to-speech model since
+July 2025; their adapters are in :mod:`hf_tools.providers`). A model named on hf-inference, or
+an endpoint of its format, is sent ``{"inputs": text, "parameters": {}}`` and answers the audio
+itself (the recorded espnet/kan-bayashi_ljspeech_vits call); its spec has no voice, so
+``voice`` is not sent there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.mime import detect_mime
-from hf_tools.tasks._base import GuardedParse, OptionalText, TaskSpec, ToolInput
+from hf_tools.tasks._base import (
+    GuardedParse,
+    HFInferenceWire,
+    Media,
+    OptionalText,
+    Payload,
+    TaskSpec,
+    ToolInput,
+)
 from hf_tools.tasks._generated import (
     kilobytes,
     require_mime,
@@ -58,6 +70,11 @@ def parameters(args: TextToSpeechInput) -> dict[str, Any]:
     return TextToSpeechParameters(voice=args.voice).model_dump(exclude_none=True)
 
 
+def build(args: TextToSpeechInput, media: Mapping[str, Media]) -> Payload:
+    """hf-inference's body: ``{"inputs": text, "parameters": {}}``."""
+    return Payload(json={"inputs": args.text, "parameters": {}})
+
+
 def parse(data: Any, args: TextToSpeechInput) -> TextToSpeechOutput:
     """Audio bytes -> the audio with its type (from the magic bytes) and, for WAV, duration."""
     if not isinstance(data, bytes | bytearray):
@@ -86,4 +103,5 @@ SPEC = TaskSpec(
     render=render,
     default_model="hexgrad/Kokoro-82M",
     example={"text": "Hello from hf-tools."},
+    hf_inference=HFInferenceWire(build, parse, response="bytes"),
 )

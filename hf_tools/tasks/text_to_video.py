@@ -29,12 +29,13 @@ class TextToVideoInput(ToolInput):
     """Arguments of the text_to_video tool."""
 
     prompt: str = Field(min_length=1, description="What the video shows.")
-    negative_prompt: OptionalText = Field(default=None, description="What to avoid.")
-    num_frames: int | None = Field(default=None, ge=1, description="Length in frames.")
-    # Diffusion knobs Python callers may set; left out of the schema an LLM pays for.
+    # What to avoid, length, diffusion knobs and seed, for Python callers; left out of the
+    # schema an LLM pays for on every call (the whole toolset stays under 16 KB).
+    negative_prompt: SkipJsonSchema[OptionalText] = None
+    num_frames: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
-    seed: int | None = Field(default=None, description="Random seed.")
+    seed: SkipJsonSchema[int | None] = None
 
 
 class TextToVideoParameters(BaseModel):

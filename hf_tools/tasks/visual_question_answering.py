@@ -14,11 +14,10 @@ from hf_tools.tasks._base import (
     Payload,
     TaskSpec,
     ToolInput,
-    expect_list,
+    expect_objects,
     fmt_score,
     parse_list_as,
     require_fields,
-    unwrap_single,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
@@ -60,8 +59,7 @@ def build(args: VisualQuestionAnsweringInput, media: Mapping[str, Media]) -> Pay
 
 def parse(data: Any, args: VisualQuestionAnsweringInput) -> VisualQuestionAnsweringOutput:
     """``[{answer, score}]`` (one object or a nested list from older servers too)."""
-    data = unwrap_single(data)
-    items = expect_list([data] if isinstance(data, Mapping) else data, _TASK, "a list of answers")
+    items = expect_objects(data, _TASK, "a list of answers")
     for item in items:  # an answer's text, and no span of a text context (extractive QA's)
         require_fields(item, _TASK, "an {answer, score}", ("answer", "score"), ("start", "end"))
     answers = parse_list_as(Answer, items, _TASK, "answer")
