@@ -18,7 +18,7 @@ from hf_tools.mcp.cli import main
 from hf_tools.tasks import TaskSpec
 from hf_tools.toolset import Toolset
 
-from .conftest import EVERY_TOOL, FIXTURES, RECORDED_MODELS, ROOT, task_toolkit
+from .conftest import EVERY_TOOL, FIXTURES, RECORDED_MODELS, ROOT, provider_flow, task_toolkit
 
 SPECS = list(REGISTRY.values())
 IDS = [s.task for s in SPECS]
@@ -28,7 +28,7 @@ def task_server(task: str, token: str, **kw: Any) -> ToolServer:
     """A server with the one tool of ``task``, set up as its cassette was recorded."""
     spec = REGISTRY[task]
     model = str(spec.example_endpoint) if spec.needs_endpoint else RECORDED_MODELS[task]
-    provider = "auto" if spec.hf_inference is None else None
+    provider = "auto" if provider_flow(spec) else None
     toolset = Toolset(
         api_key=token,
         tasks=[task],

@@ -26,7 +26,7 @@ from mcp_types import AudioContent, ImageContent, ResourceLink, TextContent
 from hf_tools import REGISTRY
 from hf_tools.testing import DUMMY_TOKEN
 
-from .conftest import RECORDED_MODELS, ROOT
+from .conftest import RECORDED_MODELS, ROOT, provider_flow
 
 TASKS = (
     "text-classification",
@@ -43,7 +43,7 @@ def server_flags() -> list[str]:
     flags = ["--tasks", ",".join(TASKS), "--allow-files", "tests/fixtures"]
     for task in TASKS:
         flags += ["--task-model", f"{task}={RECORDED_MODELS[task]}"]
-        if REGISTRY[task].hf_inference is None:
+        if provider_flow(REGISTRY[task]):
             flags += ["--task-provider", f"{task}=auto"]
     return flags
 
