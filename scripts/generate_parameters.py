@@ -123,7 +123,7 @@ class Writer:
         if kind == "object":
             if "properties" not in schema:
                 return "dict[str, Any]"
-            name = prefix(self.task) + schema["title"].removeprefix(prefix(self.task))
+            name = prefix(self.task) + str(schema["title"]).removeprefix(prefix(self.task))
             self.model(name, schema, hidden=None)
             return name
         if kind == "array":
