@@ -37,11 +37,13 @@ TASKS = (
     "fill-mask",
     "image-classification",
     "image-segmentation",
+    "image-to-image",
     "image-to-text",
     "object-detection",
     "question-answering",
     "summarization",
     "table-question-answering",
+    "text-to-image",
     "text-classification",
     "token-classification",
     "translation",
@@ -107,7 +109,7 @@ class Writer:
             target = self.spec["$defs"][ref.removeprefix("#/$defs/")]
         return {**self.resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
 
-    def type_of(self, schema: dict[str, Any]) -> str:
+    def type_of(self, schema: dict[str, Any], key: str = "") -> str:
         schema = self.resolve(schema)
         if "const" in schema:
             return f"Literal[{schema['const']!r}]"
@@ -123,7 +125,8 @@ class Writer:
         if kind == "object":
             if "properties" not in schema:
                 return "dict[str, Any]"
-            name = prefix(self.task) + str(schema["title"]).removeprefix(prefix(self.task))
+            title = str(schema.get("title") or prefix(key.replace("_", "-")))
+            name = prefix(self.task) + title.removeprefix(prefix(self.task))
             self.model(name, schema, hidden=None)
             return name
         if kind == "array":
@@ -139,18 +142,18 @@ class Writer:
         required = set(schema.get("required", ()))
         fields, skipped = [], []
         for key, prop in schema["properties"].items():
-            typ = self.type_of(prop)
+            typ = self.type_of(prop, key)
             desc = description(self.resolve(prop))
+            optional = f"Field(default=None, {desc})" if desc else "None"
             if key in required:
-                fields.append(f"    {key}: {typ} = Field({desc})")
+                fields.append(f"    {key}: {typ} = Field({desc})" if desc else f"    {key}: {typ}")
             else:
-                fields.append(f"    {key}: {typ} | None = Field(default=None, {desc})")
+                fields.append(f"    {key}: {typ} | None = {optional}")
             if hidden is not None and key not in hidden:
                 if key in required:
                     msg = f"{self.task}: required {key} must be in the Input"
                     raise SystemExit(msg)
-                hide = f"SkipJsonSchema[{typ} | None]"
-                skipped.append(f"    {key}: {hide} = Field(default=None, {desc})")
+                skipped.append(f"    {key}: SkipJsonSchema[{typ} | None] = {optional}")
         doc = schema.get("description") or f"Wire parameters of {self.task}."
         self.classes.append(
             f'class {name}(BaseModel):\n    """{one_line(doc)}"""\n\n'
@@ -164,14 +167,16 @@ class Writer:
 
 
 def one_line(text: str) -> str:
-    first = " ".join(text.split()).rstrip(".")
+    """The first sentence, as a docstring line that fits."""
+    first = " ".join(text.split()).split(". ")[0].rstrip(".")
+    first = textwrap.shorten(first, 80, placeholder="...")
     return first[:1].upper() + first[1:] + "."
 
 
 def description(schema: dict[str, Any]) -> str:
     text = " ".join(str(schema.get("description", "")).split()).replace("``", "`")
     if not text:
-        return 'description=""'
+        return ""
     parts = textwrap.wrap(text, 80, drop_whitespace=False)
     if len(text) <= 60:
         return f"description={json.dumps(text)}"

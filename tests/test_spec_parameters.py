@@ -139,6 +139,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
         {"parameters": {"mask_threshold": 0.4, "overlap_mask_area_threshold": 0.7}},
     ),
     (
+        "image-to-image",
+        {**IMAGE, "prompt": "Make it blue."},
+        {"target_size": {"width": 512, "height": 256}, "seed": 3},  # the spec has no seed
+        {"parameters": {"prompt": "Make it blue.", "target_size": {"width": 512, "height": 256}}},
+    ),
+    (
         "image-to-text",
         IMAGE,
         {"generation_parameters": {"do_sample": True, "early_stopping": "never"}},
@@ -189,6 +195,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = [
         {"question": "How many?", "table": {"a": ["1"]}},
         {"padding": "longest", "sequential": True, "truncation": True},
         {"parameters": {"padding": "longest", "sequential": True, "truncation": True}},
+    ),
+    (
+        "text-to-image",
+        {"prompt": "A cat."},
+        {"scheduler": "DPMSolverMultistepScheduler"},
+        {"parameters": {"scheduler": "DPMSolverMultistepScheduler"}},
     ),
     (
         "text-classification",
@@ -252,6 +264,8 @@ def test_a_python_only_parameter_reaches_the_wire(
 ) -> None:
     sent = body(task, **args, **extra)
     assert _contains(sent, expected), sent
+    wire, _ = _models(task)
+    assert set(sent.get("parameters", {})) <= set(wire.model_fields)  # only the spec's names
     if "generate_parameters" in extra or "generation_parameters" in extra:
         key = "generate_parameters" if "generate_parameters" in extra else "generation_parameters"
         assert sent["parameters"][key] == expected["parameters"][key]  # exactly, no extras

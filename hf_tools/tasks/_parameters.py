@@ -29,6 +29,9 @@ __all__ = [
     "ImageClassificationPythonOnly",
     "ImageSegmentationParameters",
     "ImageSegmentationPythonOnly",
+    "ImageToImageParameters",
+    "ImageToImagePythonOnly",
+    "ImageToImageTargetSize",
     "ImageToTextGenerationParameters",
     "ImageToTextParameters",
     "ImageToTextPythonOnly",
@@ -42,6 +45,8 @@ __all__ = [
     "TableQuestionAnsweringPythonOnly",
     "TextClassificationParameters",
     "TextClassificationPythonOnly",
+    "TextToImageParameters",
+    "TextToImagePythonOnly",
     "TokenClassificationParameters",
     "TokenClassificationPythonOnly",
     "TranslationParameters",
@@ -303,7 +308,7 @@ class FeatureExtractionParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    normalize: bool | None = Field(default=None, description="")
+    normalize: bool | None = None
     prompt_name: str | None = Field(
         default=None,
         description=(
@@ -315,8 +320,8 @@ class FeatureExtractionParameters(BaseModel):
             "because the prompt text will be prepended before any text to encode."
         ),
     )
-    truncate: bool | None = Field(default=None, description="")
-    truncation_direction: Literal["left", "right"] | None = Field(default=None, description="")
+    truncate: bool | None = None
+    truncation_direction: Literal["left", "right"] | None = None
 
 
 class FeatureExtractionPythonOnly(BaseModel):
@@ -333,9 +338,7 @@ class FeatureExtractionPythonOnly(BaseModel):
             "because the prompt text will be prepended before any text to encode."
         ),
     )
-    truncation_direction: SkipJsonSchema[Literal["left", "right"] | None] = Field(
-        default=None, description=""
-    )
+    truncation_direction: SkipJsonSchema[Literal["left", "right"] | None] = None
 
 
 class FillMaskParameters(BaseModel):
@@ -417,6 +420,62 @@ class ImageSegmentationPythonOnly(BaseModel):
     overlap_mask_area_threshold: SkipJsonSchema[float | None] = Field(
         default=None,
         description=("Mask overlap threshold to eliminate small, disconnected segments."),
+    )
+
+
+class ImageToImageTargetSize(BaseModel):
+    """The size in pixels of the output image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: int
+    height: int
+
+
+class ImageToImageParameters(BaseModel):
+    """Wire parameters of image-to-image, as its task spec has them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(
+        default=None, description="The text prompt to guide the image generation."
+    )
+    guidance_scale: float | None = Field(
+        default=None,
+        description=(
+            "For diffusion models. A higher guidance scale value encourages the model to "
+            "generate images closely linked to the text prompt at the expense of lower image "
+            "quality."
+        ),
+    )
+    negative_prompt: str | None = Field(
+        default=None, description="One prompt to guide what NOT to include in image generation."
+    )
+    num_inference_steps: int | None = Field(
+        default=None,
+        description=(
+            "For diffusion models. The number of denoising steps. More denoising steps "
+            "usually lead to a higher quality image at the expense of slower inference."
+        ),
+    )
+    target_size: ImageToImageTargetSize | None = Field(
+        default=None,
+        description=(
+            "The size in pixels of the output image. This parameter is only supported by some"
+            " providers and for specific models. It will be ignored when unsupported."
+        ),
+    )
+
+
+class ImageToImagePythonOnly(BaseModel):
+    """ImageToImageInput's other spec parameters, for Python callers only."""
+
+    target_size: SkipJsonSchema[ImageToImageTargetSize | None] = Field(
+        default=None,
+        description=(
+            "The size in pixels of the output image. This parameter is only supported by some"
+            " providers and for specific models. It will be ignored when unsupported."
+        ),
     )
 
 
@@ -728,6 +787,45 @@ class TableQuestionAnsweringPythonOnly(BaseModel):
     )
     truncation: SkipJsonSchema[bool | None] = Field(
         default=None, description="Activates and controls truncation."
+    )
+
+
+class TextToImageParameters(BaseModel):
+    """Wire parameters of text-to-image, as its task spec has them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guidance_scale: float | None = Field(
+        default=None,
+        description=(
+            "A higher guidance scale value encourages the model to generate images closely "
+            "linked to the text prompt, but values too high may cause saturation and other "
+            "artifacts."
+        ),
+    )
+    negative_prompt: str | None = Field(
+        default=None, description="One prompt to guide what NOT to include in image generation."
+    )
+    num_inference_steps: int | None = Field(
+        default=None,
+        description=(
+            "The number of denoising steps. More denoising steps usually lead to a higher "
+            "quality image at the expense of slower inference."
+        ),
+    )
+    width: int | None = Field(default=None, description="The width in pixels of the output image")
+    height: int | None = Field(default=None, description="The height in pixels of the output image")
+    scheduler: str | None = Field(
+        default=None, description="Override the scheduler with a compatible one."
+    )
+    seed: int | None = Field(default=None, description="Seed for the random number generator.")
+
+
+class TextToImagePythonOnly(BaseModel):
+    """TextToImageInput's other spec parameters, for Python callers only."""
+
+    scheduler: SkipJsonSchema[str | None] = Field(
+        default=None, description="Override the scheduler with a compatible one."
     )
 
 
