@@ -92,8 +92,11 @@ def declared_fields(task: str) -> set[str]:
 class Writer:
     """Turns one task's spec into classes; nested object schemas become their own models."""
 
-    def __init__(self, task: str, spec: dict[str, Any], common: dict[str, Any]) -> None:
+    def __init__(
+        self, task: str, spec: dict[str, Any], common: dict[str, Any], shared: set[str]
+    ) -> None:
         self.task, self.spec, self.common = task, spec, common
+        self.shared = shared  # the common definitions already written (one class each)
         self.classes: list[str] = []
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +107,7 @@ class Writer:
         if ref is None:
             return schema
         if ref.startswith(COMMON):
-            target = self.common["definitions"][ref.removeprefix(COMMON)]
+            target = {**self.common["definitions"][ref.removeprefix(COMMON)], "common": True}
         else:
             target = self.spec["$defs"][ref.removeprefix("#/$defs/")]
         return {**self.resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
@@ -126,6 +129,11 @@ class Writer:
             if "properties" not in schema:
                 return "dict[str, Any]"
             title = str(schema.get("title") or prefix(key.replace("_", "-")))
+            if schema.get("common"):  # shared by several tasks: one model for all
+                if title not in self.shared:
+                    self.shared.add(title)
+                    self.model(title, schema, hidden=None)
+                return title
             name = prefix(self.task) + title.removeprefix(prefix(self.task))
             self.model(name, schema, hidden=None)
             return name
@@ -153,7 +161,7 @@ class Writer:
                 if key in required:
                     msg = f"{self.task}: required {key} must be in the Input"
                     raise SystemExit(msg)
-                skipped.append(f"    {key}: SkipJsonSchema[{typ} | None] = {optional}")
+                skipped.append(f"    {key}: SkipJsonSchema[{typ} | None] = None")
         doc = schema.get("description") or f"Wire parameters of {self.task}."
         self.classes.append(
             f'class {name}(BaseModel):\n    """{one_line(doc)}"""\n\n'
@@ -161,7 +169,8 @@ class Writer:
         )
         if hidden is not None:
             mixin = prefix(self.task) + "PythonOnly"
-            doc = f"{prefix(self.task)}Input's other spec parameters, for Python callers only."
+            doc = f"{prefix(self.task)}Input's other spec parameters: Python callers only."
+            doc += f"\n\n    What each means: :class:`{name}`.\n    "
             body = "\n\n" + "\n".join(skipped) if skipped else ""
             self.classes.append(f'class {mixin}(BaseModel):\n    """{doc}"""{body}\n')
 
@@ -197,9 +206,10 @@ def render() -> str:
     common = json.loads((SPECS / "common-definitions.json").read_text())
     classes: list[str] = []
     names: list[str] = []
+    shared: set[str] = set()
     for task in TASKS:
         spec = json.loads((SPECS / task / "input.json").read_text())
-        writer = Writer(task, spec, common)
+        writer = Writer(task, spec, common, shared)
         schema = parameters_schema(spec)
         schema["description"] = f"Wire parameters of {task}, as its task spec has them."
         writer.model(prefix(task) + "Parameters", schema, hidden=declared_fields(task))

@@ -16,7 +16,6 @@ from pydantic.json_schema import SkipJsonSchema
 __all__ = [
     "AudioClassificationParameters",
     "AudioClassificationPythonOnly",
-    "AutomaticSpeechRecognitionGenerationParameters",
     "AutomaticSpeechRecognitionParameters",
     "AutomaticSpeechRecognitionPythonOnly",
     "DocumentQuestionAnsweringParameters",
@@ -25,6 +24,7 @@ __all__ = [
     "FeatureExtractionPythonOnly",
     "FillMaskParameters",
     "FillMaskPythonOnly",
+    "GenerationParameters",
     "ImageClassificationParameters",
     "ImageClassificationPythonOnly",
     "ImageSegmentationParameters",
@@ -32,7 +32,6 @@ __all__ = [
     "ImageToImageParameters",
     "ImageToImagePythonOnly",
     "ImageToImageTargetSize",
-    "ImageToTextGenerationParameters",
     "ImageToTextParameters",
     "ImageToTextPythonOnly",
     "ObjectDetectionParameters",
@@ -76,15 +75,15 @@ class AudioClassificationParameters(BaseModel):
 
 
 class AudioClassificationPythonOnly(BaseModel):
-    """AudioClassificationInput's other spec parameters, for Python callers only."""
+    """AudioClassificationInput's other spec parameters: Python callers only.
 
-    function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = Field(
-        default=None,
-        description=("The function to apply to the model outputs in order to retrieve the scores."),
-    )
+    What each means: :class:`AudioClassificationParameters`.
+    """
+
+    function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = None
 
 
-class AutomaticSpeechRecognitionGenerationParameters(BaseModel):
+class GenerationParameters(BaseModel):
     """Parametrization of the text generation process."""
 
     model_config = ConfigDict(extra="forbid")
@@ -199,17 +198,18 @@ class AutomaticSpeechRecognitionParameters(BaseModel):
         default=None,
         description=("Whether to output corresponding timestamps with the generated text"),
     )
-    generation_parameters: AutomaticSpeechRecognitionGenerationParameters | None = Field(
+    generation_parameters: GenerationParameters | None = Field(
         default=None, description="Parametrization of the text generation process"
     )
 
 
 class AutomaticSpeechRecognitionPythonOnly(BaseModel):
-    """AutomaticSpeechRecognitionInput's other spec parameters, for Python callers only."""
+    """AutomaticSpeechRecognitionInput's other spec parameters: Python callers only.
 
-    generation_parameters: SkipJsonSchema[AutomaticSpeechRecognitionGenerationParameters | None] = (
-        Field(default=None, description="Parametrization of the text generation process")
-    )
+    What each means: :class:`AutomaticSpeechRecognitionParameters`.
+    """
+
+    generation_parameters: SkipJsonSchema[GenerationParameters | None] = None
 
 
 class DocumentQuestionAnsweringParameters(BaseModel):
@@ -270,37 +270,15 @@ class DocumentQuestionAnsweringParameters(BaseModel):
 
 
 class DocumentQuestionAnsweringPythonOnly(BaseModel):
-    """DocumentQuestionAnsweringInput's other spec parameters, for Python callers only."""
+    """DocumentQuestionAnsweringInput's other spec parameters: Python callers only.
 
-    doc_stride: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "If the words in the document are too long to fit with the question for the "
-            "model, it will be split in several chunks with some overlap. This argument "
-            "controls the size of that overlap."
-        ),
-    )
-    max_seq_len: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The maximum length of the total sentence (context + question) in tokens of each "
-            "chunk passed to the model. The context will be split in several chunks (using "
-            "doc_stride as overlap) if needed."
-        ),
-    )
-    max_question_len: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The maximum length of the question after tokenization. It will be truncated if needed."
-        ),
-    )
-    word_boxes: SkipJsonSchema[list[str | list[float]] | None] = Field(
-        default=None,
-        description=(
-            "A list of words and bounding boxes (normalized 0->1000). If provided, the "
-            "inference will skip the OCR step and use the provided bounding boxes instead."
-        ),
-    )
+    What each means: :class:`DocumentQuestionAnsweringParameters`.
+    """
+
+    doc_stride: SkipJsonSchema[int | None] = None
+    max_seq_len: SkipJsonSchema[int | None] = None
+    max_question_len: SkipJsonSchema[int | None] = None
+    word_boxes: SkipJsonSchema[list[str | list[float]] | None] = None
 
 
 class FeatureExtractionParameters(BaseModel):
@@ -325,19 +303,12 @@ class FeatureExtractionParameters(BaseModel):
 
 
 class FeatureExtractionPythonOnly(BaseModel):
-    """FeatureExtractionInput's other spec parameters, for Python callers only."""
+    """FeatureExtractionInput's other spec parameters: Python callers only.
 
-    prompt_name: SkipJsonSchema[str | None] = Field(
-        default=None,
-        description=(
-            "The name of the prompt that should be used by for encoding. If not set, no "
-            "prompt will be applied. Must be a key in the `sentence-transformers` "
-            'configuration `prompts` dictionary. For example if `prompt_name` is "query" and '
-            'the `prompts` is {"query": "query: ", ...}, then the sentence "What is the '
-            'capital of France?" will be encoded as "query: What is the capital of France?" '
-            "because the prompt text will be prepended before any text to encode."
-        ),
-    )
+    What each means: :class:`FeatureExtractionParameters`.
+    """
+
+    prompt_name: SkipJsonSchema[str | None] = None
     truncation_direction: SkipJsonSchema[Literal["left", "right"] | None] = None
 
 
@@ -361,7 +332,10 @@ class FillMaskParameters(BaseModel):
 
 
 class FillMaskPythonOnly(BaseModel):
-    """FillMaskInput's other spec parameters, for Python callers only."""
+    """FillMaskInput's other spec parameters: Python callers only.
+
+    What each means: :class:`FillMaskParameters`.
+    """
 
 
 class ImageClassificationParameters(BaseModel):
@@ -380,12 +354,12 @@ class ImageClassificationParameters(BaseModel):
 
 
 class ImageClassificationPythonOnly(BaseModel):
-    """ImageClassificationInput's other spec parameters, for Python callers only."""
+    """ImageClassificationInput's other spec parameters: Python callers only.
 
-    function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = Field(
-        default=None,
-        description=("The function to apply to the model outputs in order to retrieve the scores."),
-    )
+    What each means: :class:`ImageClassificationParameters`.
+    """
+
+    function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = None
 
 
 class ImageSegmentationParameters(BaseModel):
@@ -411,16 +385,13 @@ class ImageSegmentationParameters(BaseModel):
 
 
 class ImageSegmentationPythonOnly(BaseModel):
-    """ImageSegmentationInput's other spec parameters, for Python callers only."""
+    """ImageSegmentationInput's other spec parameters: Python callers only.
 
-    mask_threshold: SkipJsonSchema[float | None] = Field(
-        default=None,
-        description=("Threshold to use when turning the predicted masks into binary values."),
-    )
-    overlap_mask_area_threshold: SkipJsonSchema[float | None] = Field(
-        default=None,
-        description=("Mask overlap threshold to eliminate small, disconnected segments."),
-    )
+    What each means: :class:`ImageSegmentationParameters`.
+    """
+
+    mask_threshold: SkipJsonSchema[float | None] = None
+    overlap_mask_area_threshold: SkipJsonSchema[float | None] = None
 
 
 class ImageToImageTargetSize(BaseModel):
@@ -468,121 +439,12 @@ class ImageToImageParameters(BaseModel):
 
 
 class ImageToImagePythonOnly(BaseModel):
-    """ImageToImageInput's other spec parameters, for Python callers only."""
+    """ImageToImageInput's other spec parameters: Python callers only.
 
-    target_size: SkipJsonSchema[ImageToImageTargetSize | None] = Field(
-        default=None,
-        description=(
-            "The size in pixels of the output image. This parameter is only supported by some"
-            " providers and for specific models. It will be ignored when unsupported."
-        ),
-    )
+    What each means: :class:`ImageToImageParameters`.
+    """
 
-
-class ImageToTextGenerationParameters(BaseModel):
-    """Parametrization of the text generation process."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    temperature: float | None = Field(
-        default=None, description="The value used to modulate the next token probabilities."
-    )
-    top_k: int | None = Field(
-        default=None,
-        description=(
-            "The number of highest probability vocabulary tokens to keep for top-k-filtering."
-        ),
-    )
-    top_p: float | None = Field(
-        default=None,
-        description=(
-            "If set to float < 1, only the smallest set of most probable tokens with "
-            "probabilities that add up to top_p or higher are kept for generation."
-        ),
-    )
-    typical_p: float | None = Field(
-        default=None,
-        description=(
-            "Local typicality measures how similar the conditional probability of predicting "
-            "a target token next is to the expected conditional probability of predicting a "
-            "random token next, given the partial text already generated. If set to float < "
-            "1, the smallest set of the most locally typical tokens with probabilities that "
-            "add up to typical_p or higher are kept for generation. See [this "
-            "paper](https://hf.co/papers/2202.00666) for more details."
-        ),
-    )
-    epsilon_cutoff: float | None = Field(
-        default=None,
-        description=(
-            "If set to float strictly between 0 and 1, only tokens with a conditional "
-            "probability greater than epsilon_cutoff will be sampled. In the paper, suggested"
-            " values range from 3e-4 to 9e-4, depending on the size of the model. See "
-            "[Truncation Sampling as Language Model "
-            "Desmoothing](https://hf.co/papers/2210.15191) for more details."
-        ),
-    )
-    eta_cutoff: float | None = Field(
-        default=None,
-        description=(
-            "Eta sampling is a hybrid of locally typical sampling and epsilon sampling. If "
-            "set to float strictly between 0 and 1, a token is only considered if it is "
-            "greater than either eta_cutoff or sqrt(eta_cutoff) * "
-            "exp(-entropy(softmax(next_token_logits))). The latter term is intuitively the "
-            "expected next token probability, scaled by sqrt(eta_cutoff). In the paper, "
-            "suggested values range from 3e-4 to 2e-3, depending on the size of the model. "
-            "See [Truncation Sampling as Language Model "
-            "Desmoothing](https://hf.co/papers/2210.15191) for more details."
-        ),
-    )
-    max_length: int | None = Field(
-        default=None,
-        description=("The maximum length (in tokens) of the generated text, including the input."),
-    )
-    max_new_tokens: int | None = Field(
-        default=None,
-        description=("The maximum number of tokens to generate. Takes precedence over max_length."),
-    )
-    min_length: int | None = Field(
-        default=None,
-        description=("The minimum length (in tokens) of the generated text, including the input."),
-    )
-    min_new_tokens: int | None = Field(
-        default=None,
-        description=("The minimum number of tokens to generate. Takes precedence over min_length."),
-    )
-    do_sample: bool | None = Field(
-        default=None,
-        description=(
-            "Whether to use sampling instead of greedy decoding when generating new tokens."
-        ),
-    )
-    early_stopping: Literal["never", True, False] | None = Field(
-        default=None, description="Controls the stopping condition for beam-based methods."
-    )
-    num_beams: int | None = Field(
-        default=None, description="Number of beams to use for beam search."
-    )
-    num_beam_groups: int | None = Field(
-        default=None,
-        description=(
-            "Number of groups to divide num_beams into in order to ensure diversity among "
-            "different groups of beams. See [this paper](https://hf.co/papers/1610.02424) for"
-            " more details."
-        ),
-    )
-    penalty_alpha: float | None = Field(
-        default=None,
-        description=(
-            "The value balances the model confidence and the degeneration penalty in "
-            "contrastive search decoding."
-        ),
-    )
-    use_cache: bool | None = Field(
-        default=None,
-        description=(
-            "Whether the model should use the past last key/values attentions to speed up decoding"
-        ),
-    )
+    target_size: SkipJsonSchema[ImageToImageTargetSize | None] = None
 
 
 class ImageToTextParameters(BaseModel):
@@ -593,17 +455,18 @@ class ImageToTextParameters(BaseModel):
     max_new_tokens: int | None = Field(
         default=None, description="The amount of maximum tokens to generate."
     )
-    generation_parameters: ImageToTextGenerationParameters | None = Field(
+    generation_parameters: GenerationParameters | None = Field(
         default=None, description="Parametrization of the text generation process"
     )
 
 
 class ImageToTextPythonOnly(BaseModel):
-    """ImageToTextInput's other spec parameters, for Python callers only."""
+    """ImageToTextInput's other spec parameters: Python callers only.
 
-    generation_parameters: SkipJsonSchema[ImageToTextGenerationParameters | None] = Field(
-        default=None, description="Parametrization of the text generation process"
-    )
+    What each means: :class:`ImageToTextParameters`.
+    """
+
+    generation_parameters: SkipJsonSchema[GenerationParameters | None] = None
 
 
 class ObjectDetectionParameters(BaseModel):
@@ -617,7 +480,10 @@ class ObjectDetectionParameters(BaseModel):
 
 
 class ObjectDetectionPythonOnly(BaseModel):
-    """ObjectDetectionInput's other spec parameters, for Python callers only."""
+    """ObjectDetectionInput's other spec parameters: Python callers only.
+
+    What each means: :class:`ObjectDetectionParameters`.
+    """
 
 
 class QuestionAnsweringParameters(BaseModel):
@@ -676,48 +542,17 @@ class QuestionAnsweringParameters(BaseModel):
 
 
 class QuestionAnsweringPythonOnly(BaseModel):
-    """QuestionAnsweringInput's other spec parameters, for Python callers only."""
+    """QuestionAnsweringInput's other spec parameters: Python callers only.
 
-    doc_stride: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "If the context is too long to fit with the question for the model, it will be "
-            "split in several chunks with some overlap. This argument controls the size of "
-            "that overlap."
-        ),
-    )
-    max_answer_len: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The maximum length of predicted answers (e.g., only answers with a shorter "
-            "length are considered)."
-        ),
-    )
-    max_seq_len: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The maximum length of the total sentence (context + question) in tokens of each "
-            "chunk passed to the model. The context will be split in several chunks (using "
-            "docStride as overlap) if needed."
-        ),
-    )
-    max_question_len: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The maximum length of the question after tokenization. It will be truncated if needed."
-        ),
-    )
-    handle_impossible_answer: SkipJsonSchema[bool | None] = Field(
-        default=None, description="Whether to accept impossible as an answer."
-    )
-    align_to_words: SkipJsonSchema[bool | None] = Field(
-        default=None,
-        description=(
-            "Attempts to align the answer to real words. Improves quality on space separated "
-            "languages. Might hurt on non-space-separated languages (like Japanese or "
-            "Chinese)"
-        ),
-    )
+    What each means: :class:`QuestionAnsweringParameters`.
+    """
+
+    doc_stride: SkipJsonSchema[int | None] = None
+    max_answer_len: SkipJsonSchema[int | None] = None
+    max_seq_len: SkipJsonSchema[int | None] = None
+    max_question_len: SkipJsonSchema[int | None] = None
+    handle_impossible_answer: SkipJsonSchema[bool | None] = None
+    align_to_words: SkipJsonSchema[bool | None] = None
 
 
 class SummarizationParameters(BaseModel):
@@ -738,18 +573,16 @@ class SummarizationParameters(BaseModel):
 
 
 class SummarizationPythonOnly(BaseModel):
-    """SummarizationInput's other spec parameters, for Python callers only."""
+    """SummarizationInput's other spec parameters: Python callers only.
 
-    clean_up_tokenization_spaces: SkipJsonSchema[bool | None] = Field(
-        default=None,
-        description=("Whether to clean up the potential extra spaces in the text output."),
-    )
+    What each means: :class:`SummarizationParameters`.
+    """
+
+    clean_up_tokenization_spaces: SkipJsonSchema[bool | None] = None
     truncation: SkipJsonSchema[
         Literal["do_not_truncate", "longest_first", "only_first", "only_second"] | None
-    ] = Field(default=None, description="The truncation strategy to use.")
-    generate_parameters: SkipJsonSchema[dict[str, Any] | None] = Field(
-        default=None, description="Additional parametrization of the text generation algorithm."
-    )
+    ] = None
+    generate_parameters: SkipJsonSchema[dict[str, Any] | None] = None
 
 
 class TableQuestionAnsweringParameters(BaseModel):
@@ -772,22 +605,14 @@ class TableQuestionAnsweringParameters(BaseModel):
 
 
 class TableQuestionAnsweringPythonOnly(BaseModel):
-    """TableQuestionAnsweringInput's other spec parameters, for Python callers only."""
+    """TableQuestionAnsweringInput's other spec parameters: Python callers only.
 
-    padding: SkipJsonSchema[Literal["do_not_pad", "longest", "max_length"] | None] = Field(
-        default=None, description="Activates and controls padding."
-    )
-    sequential: SkipJsonSchema[bool | None] = Field(
-        default=None,
-        description=(
-            "Whether to do inference sequentially or as a batch. Batching is faster, but "
-            "models like SQA require the inference to be done sequentially to extract "
-            "relations within sequences, given their conversational nature."
-        ),
-    )
-    truncation: SkipJsonSchema[bool | None] = Field(
-        default=None, description="Activates and controls truncation."
-    )
+    What each means: :class:`TableQuestionAnsweringParameters`.
+    """
+
+    padding: SkipJsonSchema[Literal["do_not_pad", "longest", "max_length"] | None] = None
+    sequential: SkipJsonSchema[bool | None] = None
+    truncation: SkipJsonSchema[bool | None] = None
 
 
 class TextToImageParameters(BaseModel):
@@ -822,11 +647,12 @@ class TextToImageParameters(BaseModel):
 
 
 class TextToImagePythonOnly(BaseModel):
-    """TextToImageInput's other spec parameters, for Python callers only."""
+    """TextToImageInput's other spec parameters: Python callers only.
 
-    scheduler: SkipJsonSchema[str | None] = Field(
-        default=None, description="Override the scheduler with a compatible one."
-    )
+    What each means: :class:`TextToImageParameters`.
+    """
+
+    scheduler: SkipJsonSchema[str | None] = None
 
 
 class TextClassificationParameters(BaseModel):
@@ -845,7 +671,10 @@ class TextClassificationParameters(BaseModel):
 
 
 class TextClassificationPythonOnly(BaseModel):
-    """TextClassificationInput's other spec parameters, for Python callers only."""
+    """TextClassificationInput's other spec parameters: Python callers only.
+
+    What each means: :class:`TextClassificationParameters`.
+    """
 
 
 class TokenClassificationParameters(BaseModel):
@@ -866,14 +695,12 @@ class TokenClassificationParameters(BaseModel):
 
 
 class TokenClassificationPythonOnly(BaseModel):
-    """TokenClassificationInput's other spec parameters, for Python callers only."""
+    """TokenClassificationInput's other spec parameters: Python callers only.
 
-    stride: SkipJsonSchema[int | None] = Field(
-        default=None,
-        description=(
-            "The number of overlapping tokens between chunks when splitting the input text."
-        ),
-    )
+    What each means: :class:`TokenClassificationParameters`.
+    """
+
+    stride: SkipJsonSchema[int | None] = None
 
 
 class TranslationParameters(BaseModel):
@@ -908,18 +735,16 @@ class TranslationParameters(BaseModel):
 
 
 class TranslationPythonOnly(BaseModel):
-    """TranslationInput's other spec parameters, for Python callers only."""
+    """TranslationInput's other spec parameters: Python callers only.
 
-    clean_up_tokenization_spaces: SkipJsonSchema[bool | None] = Field(
-        default=None,
-        description=("Whether to clean up the potential extra spaces in the text output."),
-    )
+    What each means: :class:`TranslationParameters`.
+    """
+
+    clean_up_tokenization_spaces: SkipJsonSchema[bool | None] = None
     truncation: SkipJsonSchema[
         Literal["do_not_truncate", "longest_first", "only_first", "only_second"] | None
-    ] = Field(default=None, description="The truncation strategy to use.")
-    generate_parameters: SkipJsonSchema[dict[str, Any] | None] = Field(
-        default=None, description="Additional parametrization of the text generation algorithm."
-    )
+    ] = None
+    generate_parameters: SkipJsonSchema[dict[str, Any] | None] = None
 
 
 class VisualQuestionAnsweringParameters(BaseModel):
@@ -938,7 +763,10 @@ class VisualQuestionAnsweringParameters(BaseModel):
 
 
 class VisualQuestionAnsweringPythonOnly(BaseModel):
-    """VisualQuestionAnsweringInput's other spec parameters, for Python callers only."""
+    """VisualQuestionAnsweringInput's other spec parameters: Python callers only.
+
+    What each means: :class:`VisualQuestionAnsweringParameters`.
+    """
 
 
 class ZeroShotClassificationParameters(BaseModel):
@@ -968,7 +796,10 @@ class ZeroShotClassificationParameters(BaseModel):
 
 
 class ZeroShotClassificationPythonOnly(BaseModel):
-    """ZeroShotClassificationInput's other spec parameters, for Python callers only."""
+    """ZeroShotClassificationInput's other spec parameters: Python callers only.
+
+    What each means: :class:`ZeroShotClassificationParameters`.
+    """
 
 
 class ZeroShotImageClassificationParameters(BaseModel):
@@ -987,12 +818,9 @@ class ZeroShotImageClassificationParameters(BaseModel):
 
 
 class ZeroShotImageClassificationPythonOnly(BaseModel):
-    """ZeroShotImageClassificationInput's other spec parameters, for Python callers only."""
+    """ZeroShotImageClassificationInput's other spec parameters: Python callers only.
 
-    hypothesis_template: SkipJsonSchema[str | None] = Field(
-        default=None,
-        description=(
-            "The sentence used in conjunction with `candidate_labels` to attempt the image "
-            "classification by replacing the placeholder with the candidate labels."
-        ),
-    )
+    What each means: :class:`ZeroShotImageClassificationParameters`.
+    """
+
+    hypothesis_template: SkipJsonSchema[str | None] = None
