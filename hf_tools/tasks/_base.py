@@ -3,7 +3,8 @@
 A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
 ``<Task>Parameters`` (the wire ``parameters``; generated from the task spec, with the Python-only
 ``<Task>PythonOnly`` the Input inherits, in :mod:`hf_tools.tasks._parameters` where there is one),
-``<Task>Output`` (the normalized answer) and one ``SPEC``. The client and the tool factory do the rest; nothing here does I/O.
+``<Task>Output`` (the normalized answer) and one ``SPEC``. The client and the tool factory do
+the rest; nothing here does I/O.
 """
 
 from __future__ import annotations
