@@ -18,7 +18,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 DESCRIPTION = (
     "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
-    " find models, replay the demo, run a task over a dataset."
+    " find models, replay the demo, chat on the terminal, serve a chatbot or MCP, run a task"
+    " over a dataset."
 )
 
 # name -> (module, one line of help); the module is imported only when its command runs.
@@ -34,6 +35,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("hf_tools.cli.agent", "ask a chat model that uses the tools (live)"),
     "models": ("hf_tools.cli.models", "the Hub's models that serve a task (live)"),
     "demo": ("hf_tools.cli.demo", "offline replay of a recorded agent session"),
+    # The apps: the server imports Starlette only when it runs (without the server extra it
+    # says how to install it); the assistant is the terminal chat.
+    "assistant": ("hf_tools.assistant", "chat on this terminal with a model that uses the tools"),
+    "serve": ("hf_tools.serve.command", "serve the chatbot over HTTP: API and web page"),
+    "mcp": (
+        "hf_tools.mcp.cli",
+        "serve the tools over MCP: stdio (default), or streamable HTTP with --http",
+    ),
     "batch": (
         "hf_tools.batch.cli",
         "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)",
