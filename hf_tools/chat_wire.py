@@ -20,9 +20,9 @@ from hf_tools.errors import (
     ResponseFormatError,
     ServerError,
     server_message,
+    snippet,
 )
 from hf_tools.sse import well_formed
-from hf_tools.tasks._base import snippet
 
 __all__ = [
     "CHAT_TASK",
