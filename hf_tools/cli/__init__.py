@@ -1,8 +1,10 @@
-"""The ``hf-tools`` command: list the tools, call one or ask an agent live, replay the demo.
+"""The ``hf-tools`` command: list the tools, call one, ask an agent, find models, the apps.
 
-``main`` is the entry point; each subcommand is a module of this package, imported only when
-it runs. The helpers the apps (``agents/``) build their own command lines with come from
-:mod:`hf_tools.cli.flags`; the names below stay importable from here.
+``main`` is the entry point (:mod:`hf_tools.cli.entry`); each subcommand is a module, imported
+only when it runs: this package's own (list, call, agent, models, demo) and the apps'
+(:mod:`hf_tools.assistant`, :mod:`hf_tools.serve`, :mod:`hf_tools.mcp`). The apps build their
+command lines from the one table of flags, :mod:`hf_tools.cli.flags`; the names below stay
+importable from here.
 """
 
 from __future__ import annotations
