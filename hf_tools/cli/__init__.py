@@ -1,10 +1,9 @@
-"""The ``hf-tools`` command: list the tools, call one, ask an agent, find models, the apps.
+"""The ``hf-tools`` command: one subcommand a job, each imported only when it runs.
 
-``main`` is the entry point (:mod:`hf_tools.cli.entry`); each subcommand is a module, imported
-only when it runs: this package's own (list, call, agent, models, demo) and the apps'
-(:mod:`hf_tools.assistant`, :mod:`hf_tools.serve`, :mod:`hf_tools.mcp`). The apps build their
-command lines from the one table of flags, :mod:`hf_tools.cli.flags`; the names below stay
-importable from here.
+``main`` is the entry point; :data:`hf_tools.cli.entry.COMMANDS` names every subcommand's
+module: this package's own (list, call, agent, models, demo) and the apps' (the assistant,
+the chatbot server, the MCP server). The apps build their command lines from the one table of
+flags, :mod:`hf_tools.cli.flags`; the names below stay importable from here.
 """
 
 from __future__ import annotations
