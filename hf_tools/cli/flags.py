@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "ALLOW_FILES_HINT",
     "CHAT_FLAGS",
+    "CHOSEN_ROOTS_HELPS",
     "DEFAULT_OUTPUT_DIR",
     "FLAGS",
     "TASKS",
@@ -450,6 +451,13 @@ def chosen_roots(ns: argparse.Namespace) -> list[Path]:
     # At "/" the working directory would be every file: as the library's default, not then.
     here = [] if cwd == Path(cwd.anchor) else [cwd]
     return [*here, *(getattr(ns, "allow_files", None) or [])]
+
+
+CHOSEN_ROOTS_HELPS = {
+    "--allow-files": "let the tools read local media from DIR too, besides the working"
+    " directory (repeatable; the model picks the paths)",
+}
+"""``helps`` for :func:`add_settings_flags` where the roots are :func:`chosen_roots`."""
 
 
 def typed_roots(ns: argparse.Namespace, args: Mapping[str, Any]) -> list[Path]:
