@@ -6,6 +6,7 @@ reads its variable), driven by the SDK's client; HTTP on a free 127.0.0.1 port, 
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import os
@@ -182,3 +183,17 @@ async def test_http_with_a_token_serves_a_client_that_sends_it() -> None:
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             assert len((await client.list_tools()).tools) == len(TASKS)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_an_auth_token_file_that_is_no_token_is_a_usage_error(tmp_path: Path, kind: str) -> None:
+    # The MCP server's token file is read like every token file: no hang on a FIFO, capped.
+    from hf_tools.mcp.cli import UsageError, _token
+
+    path = tmp_path / "token"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("t" * 100_000)
+    with pytest.raises(UsageError, match="--auth-token-file"):
+        _token(argparse.Namespace(auth_token_file=path))

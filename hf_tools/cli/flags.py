@@ -83,15 +83,17 @@ def _token_from(name: str) -> Any:
     """The api key in a token file (as ``hf auth login`` writes it), as a SecretStr."""
     from pydantic import SecretStr
 
-    path = Path(name)
+    from hf_tools.config import read_token_file
+    from hf_tools.errors import ConfigurationError
+
+    path = Path(name).expanduser()
     try:
-        with path.expanduser().open(encoding="utf-8") as handle:
-            token = handle.read(4096).strip()  # a token is one short line
-    except (OSError, ValueError) as exc:
-        msg = f"--token-file {path}: cannot read it ({exc.__class__.__name__})"
+        token = read_token_file(str(path))
+    except ConfigurationError as exc:
+        msg = f"--token-file: {exc.message}"
         raise argparse.ArgumentTypeError(msg) from None
     if not token:
-        msg = f"--token-file {path}: the file is empty"
+        msg = f"--token-file {path}: missing, unreadable or empty"
         raise argparse.ArgumentTypeError(msg)
     return SecretStr(token)
 
