@@ -359,7 +359,7 @@ class Tool:
         inputs = self.validate(args)
         try:
             output = self.client.run_spec(self.spec, inputs, model=self.model)
-        except (HFToolsError, *_ARGUMENT_FAILURES) as exc:
+        except Exception as exc:  # classified below; never a raw exception into a turn
             raise self.failure(exc) from exc
         return self.result(output)
 
@@ -375,7 +375,7 @@ class Tool:
         reset = ON_POLL.set(on_poll)
         try:
             output = await self.aclient.run_spec(self.spec, inputs, model=self.model)
-        except (HFToolsError, *_ARGUMENT_FAILURES) as exc:
+        except Exception as exc:  # classified below; never a raw exception into a turn
             raise self.failure(exc) from exc
         finally:
             ON_POLL.reset(reset)
@@ -392,10 +392,19 @@ class Tool:
 
     def failure(self, exc: Exception) -> ToolFailure:
         """Classify ``exc`` raised by a call: the one rule every host follows."""
-        if not isinstance(exc, HFToolsError):
+        if isinstance(exc, _ARGUMENT_FAILURES) and not isinstance(exc, HFToolsError):
             # The kind only: an unforeseen message could quote anything, a header with the key.
             text = f"{self.name} could not use these arguments ({type(exc).__name__})."
             return ToolFailure(FIX_ARGUMENTS, f"{text} Fix the arguments and call the tool again.")
+        if not isinstance(exc, HFToolsError):
+            # A failure no class foresaw (a bug, a broken environment): the developer gets the
+            # traceback in the log, the LLM one line, and the agent's turn goes on.
+            log.error("%s failed unexpectedly", self.name, exc_info=exc)
+            text = (
+                f"The {self.name} tool failed unexpectedly ({type(exc).__name__}). Do not retry"
+                " it; use another tool, or answer without it."
+            )
+            return ToolFailure(UNAVAILABLE, text, exc)
         if exc.llm_fixable:
             return ToolFailure(FIX_ARGUMENTS, self._bound_error(exc.for_llm()), exc)
         if self._is_unavailable(exc):

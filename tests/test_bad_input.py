@@ -280,7 +280,9 @@ async def test_any_media_text_gives_an_error_message(
         for reply in (tool.invoke(call), await tool.ainvoke(call)):
             assert isinstance(reply, ToolMessage) and reply.status == "error"
             assert str(reply.content).encode("utf-8")  # printable, also in a JSON response
-    assert sent == []
+    # No inference request; a URL of a public address (http://1.0.0.0) may be fetched by the
+    # pinned downloader (task None), which fails here as on a machine with no network.
+    assert [r for r in sent if r.task is not None] == []
 
 
 def test_an_unforeseen_argument_failure_is_a_message_and_configuration_still_raises(

@@ -132,3 +132,24 @@ def test_error_text_is_bounded_by_max_content_chars(service: list[int]) -> None:
     with pytest.raises(ToolFailure) as failed:
         toolset.run("text_classification", {"text": "hi", "y" * 5000: 1})
     assert len(failed.value.text) <= 200 and failed.value.text.endswith("[message cut]")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_failure_no_class_foresaw_is_unavailable_never_a_raw_exception(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    # e.g. a socket layer that raises RuntimeError (a sandbox's blocked socket): the agent's
+    # turn goes on with one line, the developer gets the traceback in the log.
+    import hf_tools.flow
+
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("socket layer broke")
+
+    monkeypatch.setattr(hf_tools.flow, "http_request", broken)
+    tool = HuggingFaceToolkit(api_key="hf_x").get_tool("text_classification")
+    call = {"name": tool.name, "args": {"text": "hi"}, "id": "1", "type": "tool_call"}
+    reply = tool.invoke(call) if mode == "sync" else await tool.ainvoke(call)
+    assert isinstance(reply, ToolMessage) and reply.status == "error"
+    assert "failed unexpectedly (RuntimeError)" in str(reply.content)
+    assert "socket layer broke" not in str(reply.content)  # no unforeseen text to the LLM
+    assert "socket layer broke" in caplog.text
