@@ -284,3 +284,13 @@ def test_the_readme_installs_only_extras_pyproject_declares() -> None:
         assert extra in extras, extra
     for extra in extras:  # and the install table names each of them
         assert f"| `{extra}` |" in page("README.md"), extra
+
+
+def test_the_providers_page_counts_the_tasks_no_provider_serves() -> None:
+    from hf_tools.catalog import DEFAULT_MODELS
+
+    stated = re.search(
+        r"\((\d+)\s+tasks, [^)]*? are served by no provider today", page("docs/providers.md")
+    )
+    assert stated is not None
+    assert int(stated[1]) == sum(not served for served in DEFAULT_MODELS.values())
