@@ -181,7 +181,7 @@ def _store_cost(url: str, turns: int = 300, events: int = 5) -> str:
     """What a turn costs the store alone, in this process: lock, load, append, unlock."""
     from langchain_core.messages import AIMessage, HumanMessage
 
-    from agents.store import open_store
+    from hf_tools.serve.store import open_store
 
     store = open_store(url)
     try:

@@ -6,7 +6,7 @@
 ``sleep=<s>`` word in the message asks for. ``GET /stats`` tells how many calls it got and
 how many are running. It stops by itself after ``lifetime`` seconds.
 
-``Replica`` runs ``python -m agents.chatbot_server`` on a free loopback port against it. Both
+``Replica`` runs ``python -m hf_tools.serve`` on a free loopback port against it. Both
 die with the process that started them (``PR_SET_PDEATHSIG``), so a crashed test or benchmark
 leaves nothing behind.
 """
@@ -208,7 +208,7 @@ def free_port() -> int:
 
 
 class Replica:
-    """``python -m agents.chatbot_server`` on a free loopback port; ``ready()`` waits for it.
+    """``python -m hf_tools.serve`` on a free loopback port; ``ready()`` waits for it.
 
     Start replicas from the main thread: the kill-with-parent signal follows the thread that
     started the process (Linux), so one started from a thread dies when that thread ends.
@@ -227,7 +227,7 @@ class Replica:
         self.url = f"http://127.0.0.1:{self.port}"
         env = child_env(HF_TOOLS_API_KEYS=",".join(keys))
         self._log: IO[bytes] | None = log.open("ab") if log else None
-        command = [sys.executable, "-m", "agents.chatbot_server", "--port", str(self.port)]
+        command = [sys.executable, "-m", "hf_tools.serve", "--port", str(self.port)]
         command += ["--store", store, "--chat-base-url", f"{model.url}/v1"]
         command += ["--base-url", model.url, "--tasks", "text-classification", *flags]
         self.process = subprocess.Popen(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-import agents.assistant
-from agents.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
+import hf_tools.assistant
 from hf_tools import HuggingFaceToolkit
+from hf_tools.assistant import HELP, INTERRUPT_HINT, SYSTEM_PROMPT, build_agent, chat, main
 from hf_tools.langchain.agent import ToolStart
 from hf_tools.testing import ScriptedChatModel, tool_call
 
@@ -311,7 +311,7 @@ def test_history_file_is_private_and_kept(tmp_path: Path) -> None:
     import readline
 
     path = tmp_path / "hf-tools" / "assistant_history"
-    save = agents.assistant._line_editing(path)
+    save = hf_tools.assistant._line_editing(path)
     assert save is not None
     readline.clear_history()
     readline.add_history("caption tests/fixtures/image.png")
@@ -319,7 +319,7 @@ def test_history_file_is_private_and_kept(tmp_path: Path) -> None:
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(path.parent).st_mode & 0o777 == 0o700
     readline.clear_history()
-    agents.assistant._line_editing(path)
+    hf_tools.assistant._line_editing(path)
     assert readline.get_history_item(1) == "caption tests/fixtures/image.png"
     readline.clear_history()
 
@@ -333,7 +333,7 @@ def test_history_is_never_written_through_a_planted_link(tmp_path: Path) -> None
     path.parent.mkdir()
     path.symlink_to(victim)
     readline.clear_history()
-    save = agents.assistant._line_editing(path)
+    save = hf_tools.assistant._line_editing(path)
     assert save is not None
     assert readline.get_current_history_length() == 0  # the link's target was not read in
     readline.add_history("caption tests/fixtures/image.png")
@@ -392,7 +392,7 @@ def test_main_reads_the_token_hf_auth_login_stored(
 
 
 def test_every_flag_has_help() -> None:
-    parser = agents.assistant._parser()
+    parser = hf_tools.assistant._parser()
     for action in parser._actions:
         assert action.help, action.option_strings
     text = parser.format_help()

@@ -8,27 +8,25 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import StructuredTool
+from langchain_core.tools import StructuredTool, ToolException
 from starlette.testclient import TestClient
 
-from agents.chatbot_server import (
-    ChatError,
-    SessionStore,
-    _trim,
-    build_server_agent,
-    create_app,
-    load_api_keys,
-    system_prompt,
-)
-from agents.store import MemoryStore, open_store
 from hf_tools import HuggingFaceToolkit
 from hf_tools.http import HFRequest
 from hf_tools.langchain.agent import Agent
+from hf_tools.serve.agent import build_server_agent, system_prompt
+from hf_tools.serve.app import create_app
+from hf_tools.serve.auth import load_api_keys
+from hf_tools.serve.errors import ChatError
+from hf_tools.serve.sessions import SessionStore
+from hf_tools.serve.sessions import trim as _trim
+from hf_tools.serve.store import MemoryStore, open_store
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import FIXTURES, ROOT, serve_app
@@ -49,8 +47,28 @@ def _echo(messages: list[BaseMessage]) -> str:
     return "heard: " + " | ".join(said)
 
 
-def _client(model: ScriptedChatModel, tools: list[Any] | None = None, **kw: Any) -> TestClient:
-    return TestClient(create_app(Agent(model, tools or []), **kw))
+def _made(kw: dict[str, Any], sessions: dict[str, Sequence[str]]) -> dict[str, Any]:
+    """``kw`` with a store (memory unless given) that has these sessions, by owner.
+
+    A session is made by ``POST /sessions`` (a random id); the tests name theirs, made before
+    the app starts, as a store kept from an earlier run has them.
+    """
+    store = kw.setdefault("store", MemoryStore())
+    for owner, ids in sessions.items():
+        for session_id in ids:
+            store.create(owner, session_id)
+    return kw
+
+
+def _client(
+    model: ScriptedChatModel,
+    tools: list[Any] | None = None,
+    *,
+    sessions: Sequence[str] = (),
+    **kw: Any,
+) -> TestClient:
+    """The open server (its caller is "-") with ``sessions`` already made."""
+    return TestClient(create_app(Agent(model, tools or []), **_made(kw, {"-": sessions})))
 
 
 def _frames(text: str) -> list[tuple[int | None, str, dict[str, Any]]]:
@@ -79,7 +97,7 @@ def test_health_and_json_404() -> None:
 
 
 def test_each_session_remembers_its_own_conversation() -> None:
-    client = _client(ScriptedChatModel(replies=[_echo] * 3))
+    client = _client(ScriptedChatModel(replies=[_echo] * 3), sessions=("a", "b"))
     assert client.post("/sessions/a/messages", json={"message": "one"}).json()["answer"] == (
         "heard: one"
     )
@@ -112,7 +130,7 @@ def test_answer_lists_tools_and_artifacts_never_their_bytes(
             "No tool this time.",
         ]
     )
-    client = _client(model, toolkit.get_tools())
+    client = _client(model, toolkit.get_tools(), sessions=["s1"])
     with cassette("image-segmentation/success"):
         response = client.post("/sessions/s1/messages", json={"message": "segment it"})
     body = response.json()
@@ -208,7 +226,7 @@ def test_post_stream_sends_sse_events_in_order() -> None:
             "Cats exist.",
         ]
     )
-    client = _client(model, [lookup])
+    client = _client(model, [lookup], sessions=["a"])
     with client.stream(
         "POST", "/sessions/a/messages", json={"message": "cats?", "stream": True}
     ) as r:
@@ -253,8 +271,8 @@ def _boom(_: list[BaseMessage]) -> str:
 def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _client(ScriptedChatModel(replies=[_boom, _boom]))
-    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+    client = _client(ScriptedChatModel(replies=[_boom, _boom]), sessions=["a"])
+    with caplog.at_level("ERROR", logger="hf_tools.serve"):
         response = client.post("/sessions/a/messages", json={"message": "hi"})
         streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
     request_id = response.headers["x-request-id"]
@@ -277,18 +295,18 @@ def test_agent_failures_say_nothing_internal_and_log_it_under_the_request_id(
 
 def test_a_full_server_refuses_a_new_conversation_and_deletes_none() -> None:
     client = _client(ScriptedChatModel(replies=["ok"] * 4), max_sessions=2)
-    for session in ("a", "b", "a"):
-        assert (
-            client.post(f"/sessions/{session}/messages", json={"message": "hi"}).status_code == 200
-        )
-    refused = client.post("/sessions/c/messages", json={"message": "hi"})
+    a, b = (client.post("/sessions", json={}).json()["id"] for _ in range(2))
+    for session in (a, b, a):
+        said = client.post(f"/sessions/{session}/messages", json={"message": "hi"})
+        assert said.status_code == 200
+    refused = client.post("/sessions", json={})
     assert refused.status_code == 429 and refused.json()["code"] == "server_full"
-    assert client.post("/sessions", json={}).status_code == 429
     # Both conversations are whole: a new one never costs an old one.
-    assert len(client.get("/sessions/a").json()["messages"]) == 4
-    assert len(client.get("/sessions/b").json()["messages"]) == 2
-    assert client.delete("/sessions/b").status_code == 204
-    assert client.post("/sessions/c/messages", json={"message": "hi"}).status_code == 200
+    assert len(client.get(f"/sessions/{a}").json()["messages"]) == 4
+    assert len(client.get(f"/sessions/{b}").json()["messages"]) == 2
+    assert client.delete(f"/sessions/{b}").status_code == 204
+    c = client.post("/sessions", json={}).json()["id"]
+    assert client.post(f"/sessions/{c}/messages", json={"message": "hi"}).status_code == 200
 
 
 async def test_memory_forgets_an_idle_session_the_store_still_has() -> None:
@@ -333,7 +351,8 @@ def test_a_stream_that_never_starts_releases_its_session_and_slot() -> None:
     # The client is gone before the response starts: the guard still releases what the
     # request held, so neither the session nor the key's stream slot stays taken.
     app = create_app(
-        Agent(ScriptedChatModel(replies=["first", "again"]), []), max_streams_per_key=1
+        Agent(ScriptedChatModel(replies=["first", "again"]), []),
+        **_made({"max_streams_per_key": 1}, {"-": ["a", "b"]}),
     )
 
     async def _call() -> None:
@@ -374,7 +393,7 @@ def test_concurrent_requests_to_one_session_run_one_at_a_time() -> None:
         import httpx
 
         model = ScriptedChatModel(replies=[_echo, _echo])
-        app = create_app(Agent(model, []))
+        app = create_app(Agent(model, []), **_made({}, {"-": ["a"]}))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             replies = await asyncio.gather(
@@ -406,7 +425,7 @@ def test_history_is_trimmed_at_a_user_turn() -> None:
 
 
 def test_server_main_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     assert main(["--port", "0"]) == 2
     assert "export HF_TOKEN" in capsys.readouterr().err
@@ -423,7 +442,8 @@ def test_the_default_server_reads_no_local_file(
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("image_classification", image=path)]), "No."]
     )
-    client = TestClient(create_app(build_server_agent(model, tasks=["image-classification"])))
+    agent = build_server_agent(model, tasks=["image-classification"])
+    client = TestClient(create_app(agent, **_made({}, {"-": ["a"]})))
     assert client.post("/sessions/a/messages", json={"message": "what is it?"}).json()["answer"]
     tool_reply = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
     assert tool_reply[0]["content"] == (
@@ -439,7 +459,7 @@ def test_main_wires_allow_files(
 ) -> None:
     import uvicorn
 
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
@@ -475,8 +495,17 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _keyed(model: ScriptedChatModel, **kw: Any) -> TestClient:
-    return TestClient(create_app(Agent(model, []), api_keys=[_KEY_A, _KEY_B], **kw))
+def _owner(key: str) -> str:
+    """The owner id the server gives a key (a hash of it)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _keyed(
+    model: ScriptedChatModel, *, sessions: dict[str, Sequence[str]] | None = None, **kw: Any
+) -> TestClient:
+    """A server with keys A and B; ``sessions``: the ids each key (by key) already made."""
+    made = {_owner(key): ids for key, ids in (sessions or {}).items()}
+    return TestClient(create_app(Agent(model, []), api_keys=[_KEY_A, _KEY_B], **_made(kw, made)))
 
 
 def _say(client: TestClient, session: str, key: str, text: str = "hi") -> Any:
@@ -517,9 +546,9 @@ def test_with_keys_every_route_but_health_needs_one(headers: dict[str, str], cod
 
 
 def test_a_configured_key_is_served() -> None:
-    client = _keyed(ScriptedChatModel(replies=["hello", "again"]))
+    client = _keyed(ScriptedChatModel(replies=["hello", "again"]), sessions={_KEY_A: ["a"]})
     assert _say(client, "a", _KEY_A).json()["answer"] == "hello"
-    bearer = {"Authorization": f"bearer  {_KEY_B} "}  # scheme case and spaces do not matter
+    bearer = {"Authorization": f"bearer  {_KEY_A} "}  # scheme case and spaces do not matter
     assert client.post("/sessions/a/messages", json={"message": "x"}, headers=bearer).json()[
         "answer"
     ] == ("again")
@@ -541,13 +570,15 @@ def test_api_keys_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
 
 
 def test_sessions_belong_to_the_key_that_made_them() -> None:
-    client = _keyed(ScriptedChatModel(replies=[_echo] * 3))
+    client = _keyed(ScriptedChatModel(replies=[_echo] * 3), sessions={_KEY_A: ["alice"]})
     assert _say(client, "alice", _KEY_A, "my secret plan").status_code == 200
-    # Another key cannot read or delete it, and is told nothing about it existing.
-    for method in ("GET", "DELETE"):
-        response = client.request(method, "/sessions/alice", headers=_auth(_KEY_B))
+    # Another key cannot read, delete or write to it, and is told nothing about it existing.
+    for method in ("GET", "DELETE", "POST"):
+        path = "/sessions/alice" + ("/messages" if method == "POST" else "")
+        response = client.request(method, path, json={"message": "hi"}, headers=_auth(_KEY_B))
         assert response.status_code == 404 and response.json()["code"] == "session_not_found"
-    # Its "alice" is a different conversation: it does not see A's turn.
+    # Its own "alice" (made in the store as A's was) is a different conversation.
+    client.app.state.sessions.backend.create(_owner(_KEY_B), "alice")  # type: ignore[attr-defined]
     assert _say(client, "alice", _KEY_B, "hello").json()["answer"] == "heard: hello"
     history = client.get("/sessions/alice", headers=_auth(_KEY_A)).json()["messages"]
     assert [m["content"] for m in history] == ["my secret plan", "heard: my secret plan"]
@@ -572,9 +603,67 @@ def test_post_sessions_issues_an_unguessable_id() -> None:
     assert _say(client, session_id, _KEY_A).json()["answer"] == "ok"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_message_to_a_session_never_issued_is_a_404(stream: bool) -> None:
+    # A typo of an issued id, or another key's id: refused, and no conversation is made.
+    model = ScriptedChatModel(replies=["never"])
+    client = _keyed(model)
+    mine = client.post("/sessions", json={}, headers=_auth(_KEY_A)).json()["id"]
+    for session_id, key in ((mine[:-1], _KEY_A), (mine, _KEY_B)):
+        body = {"message": "hi", "stream": stream}
+        path = f"/sessions/{session_id}/messages"
+        response = client.post(path, json=body, headers=_auth(key))
+        assert response.status_code == 404 and response.json()["code"] == "session_not_found"
+        assert client.get(f"/sessions/{session_id}", headers=_auth(key)).status_code == 404
+    assert model.seen == []
+    assert client.app.state.sessions.backend.count() == 1  # type: ignore[attr-defined]
+
+
+def test_a_turn_of_a_session_deleted_meanwhile_revives_nothing() -> None:
+    # Deleted on another replica between the request's check and its turn: the turn ends with
+    # session_not_found instead of writing the conversation back.
+    class _GoneAtTheTurn(MemoryStore):
+        def load(self, owner: str, session_id: str) -> Any:
+            self.delete(owner, session_id)
+            return super().load(owner, session_id)
+
+    model = ScriptedChatModel(replies=["never"])
+    client = _client(model, store=_GoneAtTheTurn(), sessions=["a"])
+    response = client.post("/sessions/a/messages", json={"message": "hi"})
+    assert response.status_code == 404 and response.json()["code"] == "session_not_found"
+    assert model.seen == [] and client.app.state.sessions.backend.count() == 0  # type: ignore[attr-defined]
+
+
+def test_the_history_keeps_each_tools_outcome_and_arguments() -> None:
+    # What the page shows live (a failed step, with its arguments) it shows after a reload.
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        raise ToolException(f"no weather service for {city}")
+
+    failing = StructuredTool.from_function(weather, handle_tool_error=False)
+    model = ScriptedChatModel(
+        replies=[
+            AIMessage(
+                "",
+                tool_calls=[tool_call("weather", city="Paris"), tool_call("lookup", term="rain")],
+            ),
+            "No weather today.",
+        ]
+    )
+    client = _client(model, [failing, lookup], sessions=["a"])
+    assert client.post("/sessions/a/messages", json={"message": "rain?"}).status_code == 200
+    tools = [m for m in client.get("/sessions/a").json()["messages"] if m["role"] == "tool"]
+    assert [(m["name"], m["status"], m["args"]) for m in tools] == [
+        ("weather", "error", {"city": "Paris"}),
+        ("lookup", "success", {"term": "rain"}),
+    ]
+    assert "no weather service for Paris" in tools[0]["content"]
+
+
 def test_history_never_returns_the_system_prompt() -> None:
     model = ScriptedChatModel(replies=["one", "two"])
-    client = TestClient(create_app(Agent(model, [], system_prompt="SECRET INSTRUCTIONS")))
+    agent = Agent(model, [], system_prompt="SECRET INSTRUCTIONS")
+    client = TestClient(create_app(agent, **_made({}, {"-": ["a"]})))
     client.post("/sessions/a/messages", json={"message": "hi"})
     client.post("/sessions/a/messages", json={"message": "again"})
     body = client.get("/sessions/a").text
@@ -595,7 +684,7 @@ def test_history_never_returns_the_system_prompt() -> None:
 def test_json_routes_refuse_other_content_types(content_type: str | None) -> None:
     # text/plain and form POSTs are "simple" CORS requests: any web page can send them.
     model = ScriptedChatModel(replies=["never"])
-    client = _client(model)
+    client = _client(model, sessions=["a"])
     headers = {"Content-Type": content_type} if content_type else {}
     for path in ("/sessions/a/messages", "/sessions"):
         response = client.post(path, content=b'{"message": "hi"}', headers=headers)
@@ -633,7 +722,7 @@ def test_cross_origin_requests_are_refused(headers: dict[str, str]) -> None:
 def test_same_origin_and_allowed_origins_are_served_with_cors() -> None:
     app = "https://app.example"
     model = ScriptedChatModel(replies=["one", "two", "three"])
-    client = _keyed(model, allowed_origins=[app + "/"])
+    client = _keyed(model, allowed_origins=[app + "/"], sessions={_KEY_A: ["a"]})
     same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin", **_auth(_KEY_A)}
     assert _say(client, "a", _KEY_A).status_code == 200
     response = client.post("/sessions/a/messages", json={"message": "x"}, headers=same)
@@ -670,6 +759,7 @@ def test_other_hosts_are_refused(host: str) -> None:
 def test_allowed_hosts_are_added_to_the_default() -> None:
     client = _client(
         ScriptedChatModel(replies=["ok"] * 4),
+        sessions=["a"],
         allowed_hosts=["chat.example", "Proxy.Example:8443"],
     )
     for host in ("chat.example", "CHAT.example:9000", "proxy.example:8443", "localhost"):
@@ -687,18 +777,21 @@ def test_a_key_over_its_quota_is_refused_and_loses_nothing() -> None:
     # Key A fills its quota: its next new conversation is refused, its own and B's all stay,
     # and going on in a conversation it has is still fine.
     client = _keyed(ScriptedChatModel(replies=["ok"] * 8), max_sessions_per_key=2)
-    assert _say(client, "b1", _KEY_B).status_code == 200
-    for session in ("a1", "a2"):
-        assert _say(client, session, _KEY_A).status_code == 200
-    refused = _say(client, "a3", _KEY_A)
+
+    def new(key: str) -> Any:
+        return client.post("/sessions", json={}, headers=_auth(key))
+
+    b1 = new(_KEY_B).json()["id"]
+    a1, a2 = (new(_KEY_A).json()["id"] for _ in range(2))
+    for session, key in ((b1, _KEY_B), (a1, _KEY_A), (a2, _KEY_A)):
+        assert _say(client, session, key).status_code == 200
+    refused = new(_KEY_A)
     assert refused.status_code == 429 and refused.json()["code"] == "too_many_sessions"
     assert "delete one" in refused.json()["error"]
-    created = client.post("/sessions", json={}, headers=_auth(_KEY_A))
-    assert created.status_code == 429 and created.json()["code"] == "too_many_sessions"
-    for session, key in (("a1", _KEY_A), ("a2", _KEY_A), ("b1", _KEY_B)):
+    for session, key in ((a1, _KEY_A), (a2, _KEY_A), (b1, _KEY_B)):
         assert client.get(f"/sessions/{session}", headers=_auth(key)).status_code == 200
-    assert _say(client, "a1", _KEY_A).status_code == 200
-    assert _say(client, "b2", _KEY_B).status_code == 200  # B's quota is its own
+    assert _say(client, a1, _KEY_A).status_code == 200
+    assert new(_KEY_B).status_code == 201  # B's quota is its own
 
 
 def test_the_quota_counts_the_store_across_a_restart(tmp_path: Path) -> None:
@@ -706,11 +799,13 @@ def test_the_quota_counts_the_store_across_a_restart(tmp_path: Path) -> None:
     first = _keyed(
         ScriptedChatModel(replies=["ok"] * 2), max_sessions_per_key=1, store=open_store(url)
     )
-    assert _say(first, "a1", _KEY_A).status_code == 200
+    a1 = first.post("/sessions", json={}, headers=_auth(_KEY_A)).json()["id"]
+    assert _say(first, a1, _KEY_A).status_code == 200
     first.app.state.sessions.backend.close()
     again = _keyed(ScriptedChatModel(replies=["ok"]), max_sessions_per_key=1, store=open_store(url))
-    assert _say(again, "a2", _KEY_A).json()["code"] == "too_many_sessions"
-    assert len(again.get("/sessions/a1", headers=_auth(_KEY_A)).json()["messages"]) == 2
+    refused = again.post("/sessions", json={}, headers=_auth(_KEY_A))
+    assert refused.json()["code"] == "too_many_sessions"
+    assert len(again.get(f"/sessions/{a1}", headers=_auth(_KEY_A)).json()["messages"]) == 2
 
 
 def test_a_full_store_refuses_a_key_with_nothing_to_evict() -> None:
@@ -761,7 +856,12 @@ def test_one_keys_held_streams_do_not_lock_others_out() -> None:
     _RELEASE.clear()
     model = ScriptedChatModel(replies=[_blocking, _blocking, _blocking, "free", "again"])
     app = create_app(
-        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=3, max_streams=10
+        Agent(model, []),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made(
+            {"max_streams_per_key": 3, "max_streams": 10},
+            {_owner(_KEY_A): ["h0", "h1", "h2", "more"], _owner(_KEY_B): ["b"]},
+        ),
     )
     statuses, held = asyncio.run(_held_streams(app, 3))
     assert statuses == [429, 200]  # A is at its 3 turns; B is served
@@ -774,14 +874,19 @@ def test_the_global_stream_bound_holds_across_keys() -> None:
     _RELEASE.clear()
     model = ScriptedChatModel(replies=[_blocking, _blocking, "free"])
     app = create_app(
-        Agent(model, []), api_keys=[_KEY_A, _KEY_B], max_streams_per_key=5, max_streams=2
+        Agent(model, []),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made(
+            {"max_streams_per_key": 5, "max_streams": 2},
+            {_owner(_KEY_A): ["h0", "h1", "h2", "more"], _owner(_KEY_B): ["b"]},
+        ),
     )
     statuses, _ = asyncio.run(_held_streams(app, 2))
     assert statuses == [429, 429]
 
 
 def test_a_stream_over_the_key_limit_says_why() -> None:
-    client = _keyed(ScriptedChatModel(), max_streams_per_key=0)
+    client = _keyed(ScriptedChatModel(), max_streams_per_key=0, sessions={_KEY_A: ["a"]})
     response = _say(client, "a", _KEY_A)
     assert response.status_code == 429 and response.json() == {
         "error": "this key already runs 0 turns at once; wait for one to end",
@@ -790,13 +895,13 @@ def test_a_stream_over_the_key_limit_says_why() -> None:
 
 
 def test_access_log_has_no_message_text(caplog: pytest.LogCaptureFixture) -> None:
-    client = _keyed(ScriptedChatModel(replies=["fine", "fine"]))
-    with caplog.at_level("INFO", logger="agents.chatbot_server.access"):
+    client = _keyed(ScriptedChatModel(replies=["fine", "fine"]), sessions={_KEY_A: ["private-id"]})
+    with caplog.at_level("INFO", logger="hf_tools.serve.access"):
         said = _say(client, "private-id", _KEY_A, "my bank password is hunter2")
         client.get("/sessions/private-id/events", headers=_auth(_KEY_A))
         client.get("/sessions/private-id", headers=_auth("hunter2-guess"))
         client.get("/health")
-    lines = [r.getMessage() for r in caplog.records if r.name == "agents.chatbot_server.access"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "hf_tools.serve.access"]
     assert len(lines) == 4
     text = "\n".join(lines)
     for secret in ("hunter2", "private-id", "bank", _KEY_A):
@@ -823,7 +928,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_main_refuses_a_public_host_without_keys(
     host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     assert main(["--host", host]) == 2
@@ -836,7 +941,7 @@ def test_main_refuses_a_public_host_without_keys(
 def test_main_serves_keys_from_a_file_or_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     keys = tmp_path / "keys"
@@ -846,7 +951,7 @@ def test_main_serves_keys_from_a_file_or_the_environment(
     assert capsys.readouterr().err == ""  # no "open" warning
     run = served[-1]
     assert (run["host"], run["port"], run["access_log"]) == ("0.0.0.0", 9, False)
-    assert run["log_config"]["loggers"]["agents.chatbot_server.access"]["level"] == "INFO"
+    assert run["log_config"]["loggers"]["hf_tools.serve.access"]["level"] == "INFO"
     client = TestClient(run["app"])
     assert client.get("/sessions/a", headers=_auth(_KEY_A)).status_code == 404  # known key
     assert client.get("/sessions/a", headers=_auth(_KEY_B)).status_code == 404
@@ -863,7 +968,7 @@ def test_main_serves_keys_from_a_file_or_the_environment(
 def test_main_on_loopback_without_keys_runs_open_and_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     assert main(["--max-sessions-per-key", "7", "--allowed-host", "chat.example"]) == 0
@@ -897,7 +1002,7 @@ def test_a_real_uvicorn_serves_its_own_host_only() -> None:
 
 
 def test_a_restarted_server_keeps_its_conversations(tmp_path: Path) -> None:
-    from agents.store import SqliteStore
+    from hf_tools.serve.store import SqliteStore
 
     def _app(replies: list[Any]) -> Any:
         agent = Agent(ScriptedChatModel(replies=replies), [])
@@ -921,14 +1026,14 @@ def test_a_restarted_server_keeps_its_conversations(tmp_path: Path) -> None:
 
 
 def test_a_turn_the_store_cannot_write_is_a_502_and_leaves_nothing(tmp_path: Path) -> None:
-    from agents.store import SqliteStore
+    from hf_tools.serve.store import SqliteStore
 
     class _Failing(SqliteStore):
         def append_turn(self, owner: str, session_id: str, messages: Any) -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
     store = _Failing(tmp_path / "chat.db")
-    client = _client(ScriptedChatModel(replies=["ok", _echo]), store=store)
+    client = _client(ScriptedChatModel(replies=["ok", _echo]), store=store, sessions=["a"])
     response = client.post("/sessions/a/messages", json={"message": "lost"})
     assert response.status_code == 502
     assert client.get("/sessions/a").json() == {"messages": []}  # not in memory either
@@ -950,7 +1055,7 @@ def test_stream_must_be_a_json_boolean(stream: Any) -> None:
 
 
 def test_help_explains_the_server(capsys: pytest.CaptureFixture[str]) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -963,8 +1068,8 @@ def test_help_explains_the_server(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
-    from agents.store import SqliteStore
+    from hf_tools.serve.main import main
+    from hf_tools.serve.store import SqliteStore
 
     served = _serve(monkeypatch)
     monkeypatch.delenv("HF_TOOLS_STORE")
@@ -986,7 +1091,7 @@ def test_main_stores_in_chatbot_db_and_takes_settings_from_flags_and_env(
 def test_hf_token_is_needed_only_for_hugging_face_hosts(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served = _serve(monkeypatch)
     monkeypatch.delenv("HF_TOKEN")
@@ -1018,7 +1123,7 @@ def _lookup_model(*answers: str) -> ScriptedChatModel:
 
 def test_stream_events_carry_ids_and_resume_replays_the_rest() -> None:
     model = _lookup_model("Cats exist.", "Still.")
-    client = _client(model, [lookup])
+    client = _client(model, [lookup], sessions=["a"])
     body = {"message": "cats?", "stream": True}
     first = _frames(client.post("/sessions/a/messages", json=body).text)
     ids = [event_id for event_id, _, _ in first]
@@ -1053,7 +1158,7 @@ def test_a_bad_event_id_is_a_400(after: str) -> None:
 
 def test_a_turn_whose_replica_died_ends_with_turn_interrupted() -> None:
     # What a killed replica leaves: events of a turn, no final one, and no lock held.
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     store = MemoryStore()
     model = ScriptedChatModel(replies=["never"])
@@ -1099,6 +1204,7 @@ def test_a_resume_on_another_replica_follows_the_running_turn_with_heartbeats(
 
     _SLOW.clear()
     store = make_store()  # two apps on one database: two replicas, as a client sees them
+    store.create("-", "a")
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Done."]
     )
@@ -1138,7 +1244,7 @@ def test_a_client_that_leaves_does_not_stop_its_turn() -> None:
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("slow", term="x")]), "Kept."]
     )
-    app = create_app(Agent(model, [slow]))
+    app = create_app(Agent(model, [slow]), **_made({}, {"-": ["a"]}))
 
     async def _main() -> None:
         transport = httpx.ASGITransport(app=app)
@@ -1180,7 +1286,11 @@ def test_artifacts_are_served_to_their_owner_only_with_safe_headers() -> None:
     model = ScriptedChatModel(
         replies=[AIMessage("", tool_calls=[tool_call("draw", prompt="a cat")]), "Drawn."]
     )
-    app = create_app(Agent(model, [_image_tool(png, "image/png")]), api_keys=[_KEY_A, _KEY_B])
+    app = create_app(
+        Agent(model, [_image_tool(png, "image/png")]),
+        api_keys=[_KEY_A, _KEY_B],
+        **_made({}, {_owner(_KEY_A): ["s"]}),
+    )
     client = TestClient(app)
     (ref,) = _say(client, "s", _KEY_A, "draw a cat").json()["artifacts"]
     assert {k: ref[k] for k in ("tool", "type", "content_type")} == {
@@ -1206,7 +1316,7 @@ def test_artifacts_are_served_to_their_owner_only_with_safe_headers() -> None:
 
 @pytest.mark.parametrize("stored", ["text/html", "image/svg+xml", "application/javascript"])
 def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     store = MemoryStore()
     store.put_artifact("-", "s", "a1", stored, b"<script>alert(1)</script>")
@@ -1219,7 +1329,7 @@ def test_an_artifact_a_browser_could_run_is_a_download(stored: str) -> None:
 def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> None:
     from pydantic import BaseModel
 
-    from agents.chatbot_artifacts import binary_parts, served_type
+    from hf_tools.serve.artifacts import binary_parts, served_type
     from hf_tools.tasks.text_to_image import TextToImageOutput
 
     def parts(output: object) -> list[tuple[str, str, bytes]]:
@@ -1245,14 +1355,14 @@ def test_binary_parts_come_from_memory_with_a_checked_type(tmp_path: Path) -> No
 
 
 def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Broken(MemoryStore):
         def load(self, owner: str, session_id: str) -> Any:
             raise KeyError("internal detail")
 
     app = create_app(Agent(ScriptedChatModel(), []), store=_Broken())
-    with caplog.at_level("ERROR", logger="agents.chatbot_server"):
+    with caplog.at_level("ERROR", logger="hf_tools.serve"):
         response = TestClient(app, raise_server_exceptions=False).get("/sessions/a")
     request_id = response.headers["x-request-id"]
     assert response.status_code == 500 and response.json() == {
@@ -1266,7 +1376,7 @@ def test_a_crash_is_a_json_500_with_the_request_id(caplog: pytest.LogCaptureFixt
 def test_openapi_describes_every_route_and_nothing_else() -> None:
     from starlette.routing import Route
 
-    from agents.chatbot_api import ERRORS
+    from hf_tools.serve.api import ERRORS
 
     client = _client(ScriptedChatModel())
     document = client.get("/openapi.json").json()
@@ -1310,8 +1420,8 @@ def test_the_docs_page_renders_the_document_without_script() -> None:
 
 
 def test_every_error_code_is_in_the_docstring_and_the_server_page() -> None:
-    import agents.chatbot_server as server
-    from agents.chatbot_api import ERRORS
+    import hf_tools.serve as server
+    from hf_tools.serve.api import ERRORS
 
     server_page = (ROOT / "docs" / "server.md").read_text()
     for code in ERRORS:
@@ -1349,7 +1459,8 @@ def test_cors_preflights_cover_resume_and_artifacts() -> None:
 def test_every_flag_has_an_environment_variable_and_flags_win(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agents.chatbot_server as server
+    import hf_tools.serve.main as server
+    from hf_tools.serve.flags import build_parser, env_name
 
     served = _serve(monkeypatch)
     made: list[dict[str, Any]] = []
@@ -1359,11 +1470,11 @@ def test_every_flag_has_an_environment_variable_and_flags_win(
     monkeypatch.setattr(
         server, "build_server_agent", lambda **kw: agents.append(kw) or real_agent(**kw)
     )
-    parser = server._parser()
+    parser = build_parser()
     for action in parser._actions:
         for flag in action.option_strings[:1]:  # --x, not its negation --no-x
             if flag.startswith("--") and flag != "--help":
-                assert f"env {server.env_name(flag)}" in (action.help or ""), flag
+                assert f"env {env_name(flag)}" in (action.help or ""), flag
     out = tmp_path / "out"
     monkeypatch.setenv("HF_TOOLS_MAX_MESSAGE_CHARS", "50")
     monkeypatch.setenv("HF_TOOLS_HEARTBEAT", "2.5")
@@ -1384,7 +1495,7 @@ def test_every_flag_has_an_environment_variable_and_flags_win(
 
 
 def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failure() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Flaky(MemoryStore):
         def events_after(self, *args: Any, **kw: Any) -> Any:
@@ -1399,7 +1510,7 @@ def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failur
     assert "secret" not in response.text and "OperationalError" not in response.text
     response = _client(ScriptedChatModel(), max_streams_per_key=0).get("/sessions/a/events")
     assert response.status_code == 404  # no such session: checked first
-    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1)
+    client = _client(ScriptedChatModel(replies=["ok"]), max_streams_per_key=1, sessions=["a"])
     client.post("/sessions/a/messages", json={"message": "hi"})
     assert client.get("/sessions/a/events").status_code == 200  # the turn's slot is free again
     held = _client(ScriptedChatModel(), max_streams=0, store=store)
@@ -1407,7 +1518,7 @@ def test_a_resumed_stream_counts_against_the_stream_limit_and_reports_its_failur
 
 
 def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Slow(MemoryStore):
         writes: list[int] = []
@@ -1419,7 +1530,7 @@ def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
 
     store = _Slow()
     words = " ".join(f"w{i}" for i in range(60))
-    client = _client(ScriptedChatModel(replies=[words]), store=store)
+    client = _client(ScriptedChatModel(replies=[words]), store=store, sessions=["a"])
     live = _frames(client.post("/sessions/a/messages", json={"message": "hi", "stream": True}).text)
     assert [name for _, name, _ in live].count("token") == 60 and live[-1][1] == "final"
     assert [i for i, _, _ in live] == list(range(1, 62))  # every event, in order, with its id
@@ -1428,13 +1539,13 @@ def test_a_token_stream_is_stored_in_few_writes_in_order() -> None:
 
 
 def test_a_store_that_cannot_take_events_fails_the_turn_and_records_nothing() -> None:
-    from agents.store import MemoryStore
+    from hf_tools.serve.store import MemoryStore
 
     class _Full(MemoryStore):
         def append_events(self, *args: Any, **kw: Any) -> list[int]:
             raise sqlite3.OperationalError("database or disk is full")
 
-    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full())
+    client = _client(ScriptedChatModel(replies=["lost"]), store=_Full(), sessions=["a"])
     streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
     ((event_id, name, data),) = _frames(streamed.text)
     assert (event_id, name, data["code"]) == (None, "error", "agent_failed")

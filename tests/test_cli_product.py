@@ -311,13 +311,13 @@ def _no_tools() -> object:
 
 
 def test_every_command_and_app_takes_the_settings_flags() -> None:
-    import agents.assistant
-    import agents.chatbot_server
+    from hf_tools.assistant import _parser as assistant_parser
     from hf_tools.cli.entry import build_parser
+    from hf_tools.serve.flags import build_parser as server_parser
 
     table = {f.flag for f in FLAGS}
-    parsers = [agents.assistant._parser(), agents.chatbot_server._parser()]
-    for command in ("list", "call", "agent", "models"):
+    parsers = [assistant_parser(), server_parser()]
+    for command in ("list", "call", "agent", "models", "assistant", "serve"):
         (sub,) = [
             p
             for a in build_parser(command)._actions
@@ -328,8 +328,9 @@ def test_every_command_and_app_takes_the_settings_flags() -> None:
         parsers.append(sub)
     for parser in parsers:
         assert table <= {s for a in parser._actions for s in a.option_strings}, parser.prog
-    ns = parsers[1].parse_args(["--timeout", "5", "--hub-url", "http://127.0.0.1:1"])
-    assert settings_from(ns) == {"timeout": 5.0, "hub_url": "http://127.0.0.1:1"}
+    for server in (parsers[1], parsers[-1]):  # python -m hf_tools.serve, hf-tools serve
+        ns = server.parse_args(["--timeout", "5", "--hub-url", "http://127.0.0.1:1"])
+        assert settings_from(ns) == {"timeout": 5.0, "hub_url": "http://127.0.0.1:1"}
 
 
 def test_the_demo_names_the_extra_it_needs(

@@ -197,7 +197,15 @@ def _graph() -> dict[str, set[str]]:
     }
 
 
-CORE = ("hf_tools.langchain", "hf_tools.cli", "hf_tools.testing", "hf_tools.demo")
+# The hosts and apps over the core (LangChain allowed); every other module is core.
+CORE = (
+    "hf_tools.langchain",
+    "hf_tools.cli",
+    "hf_tools.testing",
+    "hf_tools.demo",
+    "hf_tools.assistant",
+    "hf_tools.serve",
+)
 
 
 def _is_core(module: str) -> bool:

@@ -21,12 +21,12 @@ from starlette.testclient import TestClient
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hf_tools.media
-from agents.chatbot_server import create_app
-from agents.connections import Connections, guarded
-from agents.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools import HuggingFaceToolkit
 from hf_tools.langchain.agent import Agent
 from hf_tools.langchain.chat import StreamAssembler
+from hf_tools.serve.app import create_app
+from hf_tools.serve.connections import Connections, guarded
+from hf_tools.serve.store import ConversationStore, MemoryStore, SqliteStore
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import serve_app
@@ -70,6 +70,7 @@ def test_lone_surrogates_from_the_model_never_break_a_session(backend: str, tmp_
     )
     # Streamed word by word: "\ud83d" is a token of its own, as a model's split emoji is.
     model = ScriptedChatModel(replies=["smile \ud83d", AIMessage("again \ude00")])
+    store.create("-", "a")
     client = TestClient(create_app(Agent(model, []), store=store))
     streamed = client.post("/sessions/a/messages", json={"message": "hi", "stream": True})
     events = _frames(streamed.text)
@@ -106,7 +107,9 @@ def test_a_session_stored_with_a_lone_surrogate_is_still_served() -> None:
 
 def test_a_message_with_a_lone_surrogate_is_a_400() -> None:
     model = ScriptedChatModel(replies=["paired"])
-    client = TestClient(create_app(Agent(model, [])))
+    store = MemoryStore()
+    store.create("-", "a")
+    client = TestClient(create_app(Agent(model, []), store=store))
     body = b'{"message": "hi \\ud83d"}'
     response = client.post("/sessions/a/messages", content=body, headers=_JSON)
     assert response.status_code == 400 and response.json()["code"] == "invalid_message"
@@ -188,8 +191,9 @@ async def _tenants(
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             body = {"message": "look"}
+            mine = await client.post("/sessions", json={}, headers=_auth(_A))
             a = asyncio.ensure_future(
-                client.post("/sessions/a/messages", json=body, headers=_auth(_A))
+                client.post(f"/sessions/{mine.json()['id']}/messages", json=body, headers=_auth(_A))
             )
             for _ in range(500):  # until A's first lookup blocks (bounded: 5 s)
                 if resolver.now:
@@ -312,7 +316,7 @@ def test_main_serves_behind_the_connection_limits_from_flags_and_env(
 ) -> None:
     import uvicorn
 
-    from agents.chatbot_server import main
+    from hf_tools.serve.main import main
 
     served: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))

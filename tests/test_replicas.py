@@ -1,7 +1,7 @@
 """Several chatbot servers on one store: any replica serves any session, turns never overlap.
 
 In process, apps on one SQLite file stand for replicas (each has its own store object, as
-separate processes would). Then real ``python -m agents.chatbot_server`` processes against a
+separate processes would). Then real ``python -m hf_tools.serve`` processes against a
 scripted OpenAI-compatible model on loopback (``benchmarks.chatbot_procs``): on SQLite always,
 on a shared Postgres when ``HF_TOOLS_TEST_POSTGRES`` is set (skipped, saying why, when not).
 """
@@ -22,10 +22,11 @@ import pytest
 from langchain_core.messages import BaseMessage
 from starlette.testclient import TestClient
 
-from agents.chatbot_server import SessionStore, create_app
-from agents.store import MemoryStore, SqliteStore
 from benchmarks.chatbot_procs import ModelProcess, Replica, answer_to
 from hf_tools.langchain.agent import Agent
+from hf_tools.serve.app import create_app
+from hf_tools.serve.sessions import SessionStore
+from hf_tools.serve.store import MemoryStore, SqliteStore
 from hf_tools.testing import ScriptedChatModel
 
 from .test_store import needs_postgres, postgres_schema

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agents.store import (
+from benchmarks.chatbot_procs import child_env
+from benchmarks.chatbot_procs import postgres_schema as scratch_schema
+from hf_tools.serve.store import (
     SCHEMA_VERSION,
     ConversationStore,
     MemoryStore,
@@ -32,8 +34,6 @@ from agents.store import (
     StoreUnavailable,
     open_store,
 )
-from benchmarks.chatbot_procs import child_env
-from benchmarks.chatbot_procs import postgres_schema as scratch_schema
 from hf_tools.testing import tool_call
 
 Factory = Callable[[], ConversationStore]
@@ -257,7 +257,7 @@ def test_a_turn_lock_may_be_entered_and_left_on_different_threads(make_store: Fa
 
 _HOLDER = """
 import sys, time
-from agents.store import open_store
+from hf_tools.serve.store import open_store
 store = open_store(sys.argv[1])
 with store.turn("k", "s", wait=5):
     print("held", flush=True)

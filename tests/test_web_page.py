@@ -19,10 +19,11 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.messages import AIMessage
+from langchain_core.tools import StructuredTool, ToolException
 
-from agents.chatbot_server import create_app
-from agents.web import CONTENT_SECURITY_POLICY
 from hf_tools.langchain.agent import Agent
+from hf_tools.serve.app import create_app
+from hf_tools.serve.web import CONTENT_SECURITY_POLICY
 from hf_tools.testing import DUMMY_TOKEN, ScriptedChatModel, tool_call
 
 from .conftest import ROOT, serve_app, task_toolkit
@@ -159,6 +160,23 @@ def _send(browser: Any, text: str) -> Callable[[], Any]:
     return lambda: _wait(browser, f"the answer to {text!r}", answered)
 
 
+def _weather(city: str) -> str:
+    """The weather in a city."""
+    raise ToolException(f"no weather service for {city}")
+
+
+def _step(step: Any) -> tuple[str, str, str]:
+    """A tool step's state, its status label and its arguments as the page shows them."""
+    from selenium.webdriver.common.by import By
+
+    status = step.find_element(By.CLASS_NAME, "tool-status").text
+    return (
+        step.get_attribute("data-state"),
+        status,
+        step.find_element(By.CLASS_NAME, "tool-args").text,
+    )
+
+
 def _say(browser: Any, text: str) -> Any:
     """Send ``text`` from the page; the assistant's turn once it stopped streaming."""
     return _send(browser, text)()
@@ -206,8 +224,8 @@ def test_the_page_serves_itself_without_a_key_under_a_strict_policy() -> None:
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert client.get("/web/style.css").headers["x-content-type-options"] == "nosniff"
         # Only the page's own files are public: the API and other paths still need the key.
-        assert client.get("/web/../agents/chatbot_server.py").status_code == 401
-        assert client.get("/web/chatbot_server.py").status_code == 401
+        assert client.get("/web/../app.py").status_code == 401
+        assert client.get("/web/app.py").status_code == 401
         assert client.post("/sessions", json={}).status_code == 401
 
 
@@ -217,15 +235,11 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    model = _SlowModel(
-        replies=[
-            AIMessage("Drawing it now.", tool_calls=[tool_call("text_to_image", prompt=PROMPT)]),
-            ANSWER,
-            COUNT,
-        ]
-    )
+    drawing = [tool_call("text_to_image", prompt=PROMPT), tool_call("weather", city="Paris")]
+    model = _SlowModel(replies=[AIMessage("Drawing it now.", tool_calls=drawing), ANSWER, COUNT])
     toolkit = task_toolkit("text-to-image", DUMMY_TOKEN)
-    app = _CutOnce(create_app(Agent(model, toolkit.get_tools()), api_keys=[KEY]))
+    tools = [*toolkit.get_tools(), StructuredTool.from_function(_weather)]
+    app = _CutOnce(create_app(Agent(model, tools), api_keys=[KEY]))
     # The cassette patches HTTP clients process-wide: Selenium's calls to chromedriver are
     # loopback and go through for real, over connections all made (and closed) inside it.
     with (
@@ -276,13 +290,21 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         ]
         assert _image_width(browser) == 512
 
-        # A reload shows the same conversation, read back from the server.
+        failed_step = turn.find_element(By.CSS_SELECTOR, ".tool[data-name=weather]")
+        assert _step(failed_step) == ("error", "failed", "city: Paris")
+
+        # A reload shows the same conversation, read back from the server: each tool step
+        # with its arguments and outcome, the failed one failed.
         browser.refresh()
         _load(browser, browser.current_url)
         turns = browser.find_elements(By.CSS_SELECTOR, "#log > .turn")
         assert [t.get_attribute("class") for t in turns] == ["turn user", "turn assistant"]
         assert turns[0].text.endswith(f"Please draw this: {PROMPT}")
         assert ANSWER in turns[1].text and "text_to_image" in turns[1].text
+        drawn = turns[1].find_element(By.CSS_SELECTOR, ".tool[data-name=text_to_image]")
+        assert _step(drawn) == ("done", "done", f"prompt: {PROMPT}")
+        failed_step = turns[1].find_element(By.CSS_SELECTOR, ".tool[data-name=weather]")
+        assert _step(failed_step) == ("error", "failed", "city: Paris")
         _wait(browser, "the image after the reload", _image_width)
 
         # A stream cut mid-answer resumes after its last event id: nothing lost, nothing twice.
@@ -321,3 +343,14 @@ def test_a_chat_in_chromium_streams_shows_the_tool_and_image_and_survives_a_relo
         alert = failed.find_element(By.CSS_SELECTOR, "[role=alert]").text
         assert "Error (agent_failed)" in alert and "request id" in alert
         assert "ran out of replies" not in alert
+
+        # Deleted elsewhere while the page is open: the next message is refused (the id is
+        # no longer issued), so the page starts a new conversation and sends it there.
+        session = browser.execute_script("return localStorage.getItem('hf-tools.session')")
+        gone = httpx.delete(f"{url}/sessions/{session}", headers={"Authorization": f"Bearer {KEY}"})
+        assert gone.status_code == 204
+        again = _say(browser, "Still there?")
+        assert "Error (agent_failed)" in again.find_element(By.CSS_SELECTOR, "[role=alert]").text
+        assert "starts a new one" in browser.find_element(By.ID, "status").text
+        fresh = browser.execute_script("return localStorage.getItem('hf-tools.session')")
+        assert fresh and fresh != session

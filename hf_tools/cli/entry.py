@@ -18,7 +18,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 DESCRIPTION = (
     "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
-    " find models, replay the demo."
+    " find models, replay the demo, chat on the terminal, serve a chatbot."
 )
 
 # name -> (module, one line of help); the module is imported only when its command runs.
@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("hf_tools.cli.agent", "ask a chat model that uses the tools (live)"),
     "models": ("hf_tools.cli.models", "the Hub's models that serve a task (live)"),
     "demo": ("hf_tools.cli.demo", "offline replay of a recorded agent session"),
+    # The apps: the server imports Starlette only when it runs (without the server extra it
+    # says how to install it); the assistant is the terminal chat.
+    "assistant": ("hf_tools.assistant", "chat on this terminal with a model that uses the tools"),
+    "serve": ("hf_tools.serve.command", "serve the chatbot over HTTP: API and web page"),
 }
 
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.

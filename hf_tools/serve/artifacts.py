@@ -25,3 +25,15 @@ def extension(content_type: str) -> str:
 def served_type(part: BinaryPart) -> str:
     """The content type the chatbot stores and serves a part as (inline types only)."""
     return part.mime if part.mime in _INLINE else OCTET_STREAM
+
+
+def artifact_headers(artifact_id: str, content_type: str) -> tuple[str, dict[str, str]]:
+    """The content type to answer and headers that keep a browser from running anything."""
+    shown = content_type if extension(content_type) != "bin" else OCTET_STREAM
+    disposition = "inline" if shown != OCTET_STREAM else "attachment"
+    return shown, {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'{disposition}; filename="{artifact_id}.{extension(shown)}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    }

@@ -1,6 +1,6 @@
 """The chatbot server's HTTP contract: its error codes, its OpenAPI 3.1 document, a docs page.
 
-``ERRORS`` is the one table of error codes (``agents.chatbot_server`` raises only these, a
+``ERRORS`` is the one table of error codes (``hf_tools.serve`` raises only these, a
 test holds docs/server.md and the server's docstring to it); ``OPERATIONS`` describes every route
 the server has (a test holds the app's routes to it), and ``openapi`` builds the document
 served at ``/openapi.json`` from both. ``docs_page`` renders that document as plain HTML for
@@ -303,6 +303,11 @@ def _schemas(max_message_chars: int) -> dict[str, Any]:
                     role={"enum": ["human", "ai", "tool"]},
                     content=_STR,
                     name={**_STR, "description": "a tool message's tool"},
+                    status={
+                        "enum": ["success", "error"],
+                        "description": "a tool message's outcome",
+                    },
+                    args={"type": "object", "description": "a tool message's call arguments"},
                     artifacts=_ARTIFACTS,
                 ),
             },

@@ -1,4 +1,4 @@
-// The chat page of agents.chatbot_server: plain JS, no build step, no inline code (the page
+// The chat page of hf-tools serve: plain JS, no build step, no inline code (the page
 // is served with a Content-Security-Policy of 'self'). It speaks the server's API with fetch:
 // POST /sessions, POST /sessions/{id}/messages with "stream": true (read as Server-Sent
 // Events from the response body: EventSource cannot POST nor send the key), GET
@@ -427,17 +427,31 @@ async function readTurn(response, turn, session) {
   }
 }
 
+/** Posts the message to the saved session, or to a new one if the server has no such session. */
+async function postMessage(text) {
+  const body = { message: text, stream: true };
+  const session = await ensureSession();
+  try {
+    return { session, response: await api("POST", `${sessionPath(session)}/messages`, body) };
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === "session_not_found")) {
+      throw err;
+    }
+  }
+  // Deleted elsewhere, or made under another key: only POST /sessions makes one.
+  localStorage.removeItem(SESSION_ITEM);
+  setStatus("The saved conversation is gone; this message starts a new one.");
+  const fresh = await ensureSession();
+  return { session: fresh, response: await api("POST", `${sessionPath(fresh)}/messages`, body) };
+}
+
 async function sendMessage(text) {
   sendButton.disabled = true;
   setStatus("");
   addUserTurn(text);
   const turn = new AssistantTurn();
   try {
-    const session = await ensureSession();
-    const response = await api("POST", `${sessionPath(session)}/messages`, {
-      message: text,
-      stream: true,
-    });
+    const { session, response } = await postMessage(text);
     await readTurn(response, turn, session);
   } catch (err) {
     turn.error(err.message, err.code);
