@@ -294,3 +294,16 @@ def test_the_providers_page_counts_the_tasks_no_provider_serves() -> None:
     )
     assert stated is not None
     assert int(stated[1]) == sum(not served for served in DEFAULT_MODELS.values())
+
+
+def test_the_configuration_page_lists_every_setting() -> None:
+    import inspect
+
+    from hf_tools.config import Settings
+
+    text = page("docs/configuration.md")
+    start = text.index("HuggingFaceToolkit(")
+    snippet = text[start : text.index("\n```\n", start)]
+    listed = set(re.findall(r"^    (\w+)=", snippet, re.M))
+    settings = set(inspect.signature(Settings.create).parameters) - {"unexpected"}
+    assert settings <= listed, settings - listed
