@@ -6,6 +6,9 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Node tools the tests drive (the MCP Inspector's CLI), exactly as .npm-tools/package-lock.json
+# pins them, installed into the checkout (never globally).
+NPM_TOOLS := .npm-tools/node_modules/.installed
 SRC_DIRS := $(wildcard hf_tools tests agents examples benchmarks scripts)
 # uv must never fetch a Python of its own (no network but the index): it uses $(PYTHON).
 export UV_PYTHON_DOWNLOADS := never
@@ -22,6 +25,10 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --all-extras --python $(PYTHON) --quiet
 	touch $(STAMP)
 
+$(NPM_TOOLS): .npm-tools/package.json .npm-tools/package-lock.json
+	npm ci --prefix .npm-tools --no-audit --no-fund --loglevel=error
+	touch $(NPM_TOOLS)
+
 demo: $(STAMP)
 	$(BIN)/hf-tools demo
 
@@ -33,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict agents examples
 
-unit: $(STAMP)
+unit: $(STAMP) $(NPM_TOOLS)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -71,4 +78,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lowest .uv .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .npm-tools/node_modules .venv-latest .venv-lowest .uv .mypy_cache .ruff_cache .pytest_cache .hypothesis

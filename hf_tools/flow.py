@@ -35,16 +35,22 @@ as :func:`hf_tools.http.retry_flow`'s two drivers do. Rules the flow enforces:
 * a wait that would pass the deadline is not taken: the call fails with
   :class:`~hf_tools.errors.HFTimeoutError` naming the job's status URL; an async cancel stops
   the chain where it is (``asyncio.CancelledError`` propagates).
+
+A host that shows progress (the MCP server) sets :data:`ON_POLL` around an async call: the
+async driver awaits it before each poll of a provider job with the poll's number and the
+seconds since the call began.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -53,7 +59,7 @@ import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
-from hf_tools.config import Settings
+from hf_tools.config import RetryPolicy, Settings
 from hf_tools.errors import (
     APIError,
     ConfigurationError,
@@ -92,10 +98,13 @@ from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, ro
 from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
+    "ON_POLL",
+    "CancelWith",
     "Effect",
     "Fetch",
     "Flow",
     "Offload",
+    "PollHook",
     "ResolveMedia",
     "Routes",
     "call_flow",
@@ -131,14 +140,27 @@ class Offload:
     run: Callable[[], Step]
 
 
+@dataclass(frozen=True, slots=True)
+class CancelWith:
+    """From now on, a cancelled call sends ``request`` (None: nothing) to cancel the job."""
+
+    request: HFRequest | None
+
+
 log = logging.getLogger(__name__)
 
-Effect = HFRequest | Lookup | ResolveMedia | Fetch | Offload | float
+Effect = HFRequest | Lookup | ResolveMedia | Fetch | Offload | CancelWith | float
 Flow = Generator[Effect, Any, BaseModel]
 R = TypeVar("R")
 
 STREAMING_TASKS = frozenset({"text-generation"})
 """Tasks whose answer can be streamed (:func:`stream_flow`)."""
+
+PollHook = Callable[[int, float], Awaitable[None]]
+"""``(poll number from 1, seconds since the call began)``, awaited before each job poll."""
+
+ON_POLL: ContextVar[PollHook | None] = ContextVar("hf_tools_on_poll", default=None)
+"""The progress hook of the async calls in this context (None: no one is watching)."""
 
 
 # ------------------------------------------------------------------------- pure parts
@@ -412,7 +434,11 @@ def call_flow(
     """
     call, step = yield from _started(settings, spec, inputs, model, routes)
     dropped: list[str] = []
+    armed: str | None = None  # the URL of the request that cancels the running job
     while isinstance(step, Send):
+        if (step.cancel.url if step.cancel else None) != armed:
+            armed = step.cancel.url if step.cancel else None
+            yield CancelWith(http_request(settings, step.cancel, call) if step.cancel else None)
         if step.delay > 0:
             _check_wait(step, call, settings)
             yield step.delay
@@ -501,6 +527,8 @@ def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> 
         return media.fetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return effect.run()
+    if isinstance(effect, CancelWith):
+        return None  # a blocking call is not cancelled
     return http._sleep(effect)
 
 
@@ -525,6 +553,8 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
         return await media.afetch(effect.request, settings, follow=effect.follow, transport=given)
     if isinstance(effect, Offload):
         return await asyncio.to_thread(effect.run)
+    if isinstance(effect, CancelWith):
+        return None  # run_async keeps it
     return await http._asleep(effect)
 
 
@@ -546,15 +576,62 @@ def run_sync(client: httpx2.Client, settings: Settings, flow: Generator[Effect, 
             return output
 
 
+async def _report_poll(polls: int, started: float) -> None:
+    hook = ON_POLL.get()
+    if hook is None:
+        return
+    try:
+        await hook(polls, time.monotonic() - started)
+    except Exception:  # a watcher that went away never fails the call it watched
+        log.debug("progress hook failed", exc_info=True)
+
+
+_CANCEL_TIMEOUT = 10.0
+_CANCELLING: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
+
+
+async def _cancel_job(client: httpx2.AsyncClient, request: HFRequest) -> None:
+    """Send a job's cancel request once, bounded; a failure is only logged."""
+    try:
+        async with asyncio.timeout(_CANCEL_TIMEOUT):
+            await send_async(client, request, RetryPolicy(max_retries=0))
+    except Exception as exc:  # best effort: the caller has gone already
+        log.info("cancelling the provider's job failed: %s", type(exc).__name__)
+
+
+def _send_cancel(client: httpx2.AsyncClient, request: HFRequest) -> None:
+    # Its own task, in a fresh context: the cancelled call's deadline must not bound it.
+    task = asyncio.get_running_loop().create_task(
+        _cancel_job(client, request), context=contextvars.Context()
+    )
+    _CANCELLING.add(task)
+    task.add_done_callback(_CANCELLING.discard)
+
+
 async def run_async(
     client: httpx2.AsyncClient, settings: Settings, flow: Generator[Effect, Any, R]
 ) -> R:
-    """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request)."""
+    """:func:`run_sync` with asyncio I/O; a cancel stops it where it is (no further request).
+
+    Each job poll is first reported to :data:`ON_POLL`'s hook, when one is set. A call
+    cancelled while a provider's job runs sends the job's cancel request (where the provider
+    has one) in the background, once, within 10 s.
+    """
+    started = time.monotonic()
+    polls = 0
+    cancel: HFRequest | None = None
     # The key in scope: whatever a step quotes (a result URL's ?sig=) is redacted before a cut.
-    with deadline(time.monotonic() + settings.timeout), secrets_scope(settings.secrets()):
+    with deadline(started + settings.timeout), secrets_scope(settings.secrets()):
         try:
             effect = next(flow)
             while True:
+                if isinstance(effect, CancelWith):
+                    cancel = effect.request
+                    effect = flow.send(None)
+                    continue
+                if isinstance(effect, float | int) and not isinstance(effect, bool):
+                    polls += 1
+                    await _report_poll(polls, started)
                 try:
                     outcome = await _perform_async(client, settings, effect)
                 except Exception as exc:
@@ -564,3 +641,7 @@ async def run_async(
         except StopIteration as stop:
             output: R = stop.value
             return output
+        except asyncio.CancelledError:
+            if cancel is not None:
+                _send_cancel(client, cancel)
+            raise

@@ -56,6 +56,7 @@ from hf_tools.errors import (
     bound_message,
     redact_head,
 )
+from hf_tools.flow import ON_POLL, PollHook
 from hf_tools.routing import Lookup, route_for
 from hf_tools.tasks import REGISTRY, get_spec
 
@@ -65,6 +66,7 @@ __all__ = [
     "FIX_ARGUMENTS",
     "UNAVAILABLE",
     "FailureKind",
+    "PollHook",
     "Tool",
     "ToolFailure",
     "ToolResult",
@@ -361,13 +363,22 @@ class Tool:
             raise self.failure(exc) from exc
         return self.result(output)
 
-    async def arun(self, args: Mapping[str, Any] | BaseModel) -> ToolResult:
-        """Async :meth:`run`."""
+    async def arun(
+        self, args: Mapping[str, Any] | BaseModel, *, on_poll: PollHook | None = None
+    ) -> ToolResult:
+        """Async :meth:`run`; ``on_poll`` is awaited before each poll of a provider job.
+
+        ``on_poll(poll number, seconds since the call began)``: how a host shows progress
+        of a long job (a video, a queued image); a hook that raises is ignored.
+        """
         inputs = self.validate(args)
+        reset = ON_POLL.set(on_poll)
         try:
             output = await self.aclient.run_spec(self.spec, inputs, model=self.model)
         except (HFToolsError, *_ARGUMENT_FAILURES) as exc:
             raise self.failure(exc) from exc
+        finally:
+            ON_POLL.reset(reset)
         return self.result(output)
 
     def result(self, output: BaseModel) -> ToolResult:
@@ -541,9 +552,11 @@ class Toolset(Closeable):
         """Run the tool ``name`` with ``args`` (:meth:`Tool.run`)."""
         return self.get(name).run(args)
 
-    async def arun(self, name: str, args: Mapping[str, Any]) -> ToolResult:
-        """Async :meth:`run`."""
-        return await self.get(name).arun(args)
+    async def arun(
+        self, name: str, args: Mapping[str, Any], *, on_poll: PollHook | None = None
+    ) -> ToolResult:
+        """Async :meth:`run` (:meth:`Tool.arun`)."""
+        return await self.get(name).arun(args, on_poll=on_poll)
 
     def close(self) -> None:
         """Close the pools of both clients (the async one's in every event loop)."""

@@ -217,6 +217,8 @@ def test_no_core_module_imports_langchain() -> None:
     assert "hf_tools.flow" in modules and "hf_tools.providers.hf_inference" in modules
     # The tool layer every host shares and the JSON-safe artifacts are core too.
     assert "hf_tools.toolset" in modules and "hf_tools.artifacts" in modules
+    # So is the MCP host: an MCP client's process never needs LangChain.
+    assert {"hf_tools.mcp", "hf_tools.mcp.server", "hf_tools.mcp.cli"} <= set(modules)
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
@@ -246,12 +248,39 @@ def test_a_host_lists_tools_and_handles_outputs_without_importing_langchain() ->
     assert _printed(_A_HOST_WITHOUT_LANGCHAIN) == ["True", str(len(REGISTRY))]
 
 
+_AN_MCP_SERVER_WITHOUT_LANGCHAIN = r"""
+import asyncio, os, sys
+from mcp import Client
+from hf_tools.cli.entry import build_parser
+from hf_tools.mcp.cli import build_server
+
+os.environ["HF_TOKEN"] = "hf_" + "x" * 20
+# `hf-tools mcp --family text,vision`, parsed as the command line does.
+server = build_server(build_parser("mcp").parse_args(["mcp", "--family", "text,vision"]))
+
+async def main():
+    async with Client(server) as client:
+        print(len((await client.list_tools()).tools))
+
+asyncio.run(main())
+loaded = sorted(m for m in sys.modules if m.startswith(("langchain", "langsmith")))
+assert not loaded, loaded
+"""
+
+
+def test_the_mcp_server_starts_and_lists_its_tools_without_importing_langchain() -> None:
+    from hf_tools.toolset import Toolset
+
+    offered = Toolset(api_key="hf_x", families=["text", "vision"]).tools
+    assert _printed(_AN_MCP_SERVER_WITHOUT_LANGCHAIN) == [str(len(offered))]
+
+
 def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     # Which tools are offered (catalog, routing, providers) and how failures are classified
     # (the error classes beyond the base) are the toolset's; the hosts only wrap it.
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
-    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit")
+    hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.mcp.server")
     for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing"):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host

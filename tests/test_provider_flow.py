@@ -515,12 +515,14 @@ def test_a_result_url_on_a_private_address_is_never_fetched(
     assert not any("127.0.0.1" in r.url for r in sent)
 
 
-def test_an_async_cancel_stops_polling(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_async_cancel_stops_polling_and_cancels_the_providers_job(
+    token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     urls: list[str] = []
     mapping = hub(FLUX, ("replicate", "black-forest-labs/flux-schnell", "live", "text-to-image"))
 
     def answer(request: httpx2.Request) -> httpx2.Response:
-        urls.append(str(request.url))
+        urls.append(f"{request.method} {request.url}")
         if request.url.host == "huggingface.co":
             return httpx2.Response(200, content=mapping["response"]["body"]["string"])
         return httpx2.Response(201, json=_submitted())
@@ -545,7 +547,11 @@ def test_an_async_cancel_stops_polling(token: str, monkeypatch: pytest.MonkeyPat
         await asyncio.sleep(0)
 
     asyncio.run(main())
-    assert len(urls) == 2  # the Hub lookup and the submit; no poll after the cancel
+    # The Hub lookup, the submit, then no poll: the prediction's cancel instead.
+    assert urls[1:] == [
+        f"POST {ROUTER}/replicate/v1/models/black-forest-labs/flux-schnell/predictions",
+        f"POST {ROUTER}/replicate/v1/predictions/job42/cancel",
+    ]
 
 
 # --------------------------------------------------------------------- settings, routing

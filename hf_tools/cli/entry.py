@@ -18,7 +18,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 DESCRIPTION = (
     "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
-    " find models, replay the demo, chat on the terminal, serve a chatbot."
+    " find models, replay the demo, chat on the terminal, serve a chatbot or MCP."
 )
 
 # name -> (module, one line of help); the module is imported only when its command runs.
@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # says how to install it); the assistant is the terminal chat.
     "assistant": ("hf_tools.assistant", "chat on this terminal with a model that uses the tools"),
     "serve": ("hf_tools.serve.command", "serve the chatbot over HTTP: API and web page"),
+    "mcp": (
+        "hf_tools.mcp.cli",
+        "serve the tools over MCP: stdio (default), or streamable HTTP with --http",
+    ),
 }
 
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.

@@ -183,7 +183,7 @@ class Request:
             fetched by the same capped, deadline-bound downloader as media inputs).
     """
 
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "PUT"]
     url: str
     payload: Payload | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -215,13 +215,15 @@ class Send:
     A driver bounds the whole chain by the call's deadline: a poll that would start after
     it is not sent (the call times out), and an async cancel stops the chain. ``offload``:
     ``then`` does CPU work that grows with the answer (mask decoding); an async driver runs
-    it in a worker thread, off the event loop.
+    it in a worker thread, off the event loop. ``cancel``: the request that cancels the
+    provider's job this step polls, sent (best effort) when the caller cancels the call.
     """
 
     request: Request
     then: Callable[[Reply], Step]
     delay: float = 0.0
     offload: bool = False
+    cancel: Request | None = None
 
 
 Step = Send | Done[Any]
@@ -237,26 +239,30 @@ class Job:
         status_request: the submit response body -> the request that polls the job.
         result: the body that said ``"done"`` -> :class:`Done`, or the download of a result.
         interval: seconds between polls.
+        cancel_request: the submit response body -> the request that cancels the job, where
+            the provider has one.
     """
 
     state: Callable[[Any, Call[Any]], JobState]
     status_request: Callable[[Any, Call[Any]], Request]
     result: Callable[[Any, Call[Any]], Step]
     interval: float = 1.0
+    cancel_request: Callable[[Any, Call[Any]], Request] | None = None
 
     def follow(self, submitted: Any, call: Call[Any]) -> Step:
         """The step after the submit response: the result if already done, else a poll."""
         if self.state(submitted, call) == "done":
             return self.result(submitted, call)
-        return self._poll(self.status_request(submitted, call), call)
+        cancel = self.cancel_request(submitted, call) if self.cancel_request else None
+        return self._poll(self.status_request(submitted, call), call, cancel)
 
-    def _poll(self, request: Request, call: Call[Any]) -> Send:
+    def _poll(self, request: Request, call: Call[Any], cancel: Request | None) -> Send:
         def then(reply: Reply) -> Step:
             if self.state(reply.body, call) == "done":
                 return self.result(reply.body, call)
-            return self._poll(request, call)
+            return self._poll(request, call, cancel)
 
-        return Send(request, then, delay=self.interval)
+        return Send(request, then, delay=self.interval, cancel=cancel)
 
 
 @dataclass(frozen=True, kw_only=True)

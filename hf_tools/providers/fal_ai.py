@@ -9,7 +9,8 @@
 * image-segmentation, through fal's queue (from huggingface_hub's adapter; no recording):
   ``POST /{model}?_subdomain=queue`` ``{"image_url": data URI, "sync_mode": true}`` ->
   ``{"request_id", "status", "response_url"}``; poll ``{response path}/status`` until
-  ``COMPLETED``; GET ``{response path}`` -> ``{"image": {"url"}}``: one mask.
+  ``COMPLETED``; GET ``{response path}`` -> ``{"image": {"url"}}``: one mask. A cancelled
+  call PUTs ``{response path}/cancel`` (fal's ``cancel_url``).
 * text-to-speech: ``POST /{model}`` ``{"text", "voice"?}`` -> ``{"audio": {"url"}}``; the
   audio is downloaded (from huggingface_hub's adapter; no recording).
 * text-to-video, image-to-video, image-to-image: through the queue, as segmentation. Bodies
@@ -137,7 +138,16 @@ def queue_parse(
             request = c.get(f"{c.base}{path}{_QUEUE}", "call")
             return Send(request, lambda reply: result(reply, c))
 
-        job = Job(state=queue_state, status_request=status_request, result=fetch, interval=0.5)
+        def cancel_request(body: Any, c: Call[Any]) -> Request:
+            return Request("PUT", f"{c.base}{path}/cancel{_QUEUE}")
+
+        job = Job(
+            state=queue_state,
+            status_request=status_request,
+            result=fetch,
+            interval=0.5,
+            cancel_request=cancel_request,
+        )
         return job.follow(submitted, call)
 
     return parse

@@ -82,13 +82,24 @@ def status_request(body: Any, call: Call[Any]) -> Request:
     return call.get(f"{call.base}/v1/predictions/{dig(body, call, 'id')}")
 
 
+def cancel_request(body: Any, call: Call[Any]) -> Request:
+    """``POST {router}/replicate/v1/predictions/{id}/cancel`` (``urls.cancel``)."""
+    return Request("POST", f"{call.base}/v1/predictions/{dig(body, call, 'id')}/cancel")
+
+
 def first_output(output: Any) -> Any:
     """The first output item: replicate answers one URL, or a list of them."""
     return output[0] if isinstance(output, list) and output else output
 
 
 def _job(result: Callable[[Any, Call[Any]], Step]) -> Job:
-    return Job(state=state, status_request=status_request, result=result, interval=1.0)
+    return Job(
+        state=state,
+        status_request=status_request,
+        result=result,
+        interval=1.0,
+        cancel_request=cancel_request,
+    )
 
 
 def _adapter(task: str, payload: Callable[[Call[Any]], Payload], job: Job) -> Adapter[BaseModel]:
