@@ -1,8 +1,10 @@
 """What a task is: a :class:`TaskSpec` of pure functions and pydantic models.
 
 A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
-``<Task>Parameters`` (the wire ``parameters``), ``<Task>Output`` (the normalized answer) and one
-``SPEC``. The client and the tool factory do the rest; nothing here does I/O.
+``<Task>Parameters`` (the wire ``parameters``; generated from the task spec, with the Python-only
+``<Task>PythonOnly`` the Input inherits, in :mod:`hf_tools.tasks._parameters` where there is one),
+``<Task>Output`` (the normalized answer) and one ``SPEC``. The client and the tool factory do
+the rest; nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "response_shape",
     "snippet",
     "unwrap_single",
+    "wire_parameters",
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -370,6 +373,16 @@ def parse_as(model: type[ModelT], data: Any, task: str, what: str) -> ModelT:
 def parse_list_as(model: type[ModelT], items: Sequence[Any], task: str, what: str) -> list[ModelT]:
     """:func:`parse_as` for each item of a list."""
     return [parse_as(model, item, task, what) for item in items]
+
+
+def wire_parameters(model: type[BaseModel], args: BaseModel) -> dict[str, Any]:
+    """The task-spec parameters among ``args``, as ``model`` sends them; unset ones left out.
+
+    ``model`` is a generated ``<Task>Parameters`` (:mod:`hf_tools.tasks._parameters`): the
+    arguments an LLM fills in and the Python-only ones reach the wire by the spec's names.
+    """
+    values = args.model_dump(include=set(model.model_fields), exclude_none=True)
+    return model.model_validate(values).model_dump(exclude_none=True)
 
 
 def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:
