@@ -10,7 +10,6 @@ the rest; nothing here does I/O.
 from __future__ import annotations
 
 import base64
-import reprlib
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +21,7 @@ from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from hf_tools.errors import HFToolsError, ResponseFormatError, redact
+from hf_tools.errors import HFToolsError, ResponseFormatError, snippet
 from hf_tools.schema import portable_schema
 
 __all__ = [
@@ -111,31 +110,6 @@ _SHAPE_ERRORS = (
     struct.error,
     zlib.error,
 )
-
-
-_REDACT_WINDOW = 4096
-
-
-class _Redacted(reprlib.Repr):
-    """reprlib, with each string redacted before it is shortened around its ellipsis."""
-
-    def repr_str(self, x: str, level: int) -> str:
-        if len(x) > 2 * _REDACT_WINDOW:  # only the ends are shown: redact those
-            x = x[:_REDACT_WINDOW] + x[-_REDACT_WINDOW:]
-        return super().repr_str(redact(x), level)
-
-
-_SNIPPET = _Redacted()
-_SNIPPET.maxlevel, _SNIPPET.maxstring, _SNIPPET.maxother = 3, 40, 40
-_SNIPPET.maxlist = _SNIPPET.maxdict = 4
-
-
-def snippet(data: Any) -> str:
-    """A short, bounded view of a server value for an error message (any size or depth)."""
-    if isinstance(data, bytes | bytearray):
-        return f"{len(data)} bytes"
-    text = _SNIPPET.repr(data)
-    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _reason(exc: Exception) -> str:
