@@ -22,6 +22,7 @@ import ast
 import asyncio
 import contextlib
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,24 +131,39 @@ def test_every_python_block_says_whether_it_runs() -> None:
             assert k > 0 and SNIPPETS[k - 1].page == snippet.page, snippet
 
 
+def _workdir(folder: Path, code: str) -> None:
+    """A working directory with what the snippets name: the cassettes and the fixture files.
+
+    Fixtures are copied, not linked: a media path resolves (links followed) inside the folders
+    a tool may read, which default to the working directory.
+    """
+    (folder / "cassettes").symlink_to(CASSETTES, target_is_directory=True)
+    for name in set(re.findall(r"tests/fixtures/[\w.-]+", code)):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, folder / name)
+
+
 @pytest.mark.parametrize(
     "index", range(len(SNIPPETS)), ids=[f"{s.page}:L{s.line}" for s in SNIPPETS]
 )
 def test_snippet_runs(
     index: int,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     snippet = SNIPPETS[index]
     if snippet.skip is not None:
         pytest.skip(snippet.skip)
-    monkeypatch.chdir(ROOT)
     monkeypatch.setenv("HF_TOKEN", DUMMY_TOKEN)
     chain = [snippet]
     k = index
     while chain[0].cont:  # a continued block runs after the blocks it continues
         k -= 1
         chain.insert(0, SNIPPETS[k])
+    # A reader's working directory, not the checkout: what a snippet writes stays in tmp_path.
+    _workdir(tmp_path, "\n".join(part.code for part in chain))
+    monkeypatch.chdir(tmp_path)
     cassettes = next((s.cassettes for s in reversed(chain) if s.cassettes), ())
     # The public names of hf_tools are in scope, as after `from hf_tools import ...`.
     namespace: dict[str, Any] = {"__name__": "docs"}
