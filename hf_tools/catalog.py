@@ -6,7 +6,7 @@
 * which tools ``HuggingFaceToolkit(tasks=None)`` offers (:func:`served_model`);
 * the default model of a task on a named provider (fal-ai's ASR is Whisper, hf-inference's a
   wav2vec2);
-* the README's task x provider table (:func:`provider_table`, kept true by a test).
+* the task x provider table of docs/providers.md (:func:`provider_table`, kept true by a test).
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def _defaults_cell(task: str) -> str:
 
 
 def provider_table() -> str:
-    """The README's markdown table: per tool, who serves it and its default model on each."""
+    """The markdown table of docs/providers.md: per tool, who serves it, with which model."""
     from hf_tools.providers import providers_for  # the registry: only the table needs it
 
     lines = [

@@ -491,14 +491,14 @@ def test_structured_output_include_raw_and_dict_schemas(cassette: Any) -> None:
         _llm().with_structured_output(Trip, method="xml")  # type: ignore[arg-type]
 
 
-def test_readme_chat_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_the_chat_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Chat model") :]
+    langchain_page = (ROOT / "docs" / "langchain.md").read_text(encoding="utf-8")
+    section = langchain_page[langchain_page.index("## Chat model") :]
     code = section[section.index("```python") + 9 : section.index("```\n", 10)]
     monkeypatch.chdir(ROOT)  # use_cassette reads ./cassettes
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/langchain.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "Deep learning is a subfield of 625"
 
 

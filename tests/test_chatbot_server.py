@@ -1419,14 +1419,14 @@ def test_the_docs_page_renders_the_document_without_script() -> None:
     assert "<tr><td><code>turn_interrupted</code></td><td>SSE</td>" in response.text
 
 
-def test_every_error_code_is_in_the_docstring_and_the_readme() -> None:
+def test_every_error_code_is_in_the_docstring_and_the_server_page() -> None:
     import hf_tools.serve as server
     from hf_tools.serve.api import ERRORS
 
-    readme = (ROOT / "README.md").read_text()
+    server_page = (ROOT / "docs" / "server.md").read_text()
     for code in ERRORS:
         assert f"``{code}``" in (server.__doc__ or ""), code
-        assert f"`{code}`" in readme, code
+        assert f"`{code}`" in server_page, code
     with pytest.raises(ValueError, match="not in the table"):
         ChatError(400, "x", "made_up")
     with pytest.raises(ValueError, match="not in the table"):

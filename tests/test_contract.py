@@ -141,9 +141,9 @@ def test_readme_exists_with_the_two_commands() -> None:
     assert text.index("make demo") < text.index("make test")
 
 
-def test_readme_tool_table_matches_the_registry() -> None:
-    # The README promises each tool's LLM-visible arguments and default model: keep it true.
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_tools_page_table_matches_the_registry() -> None:
+    # docs/tools.md promises each tool's LLM-visible arguments and default model: keep it true.
+    text = (ROOT / "docs" / "tools.md").read_text(encoding="utf-8")
     rows = {
         m.group(1): (m.group(2), m.group(3))
         for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \| ([^|]*) \|$", text, re.M)

@@ -254,13 +254,13 @@ def test_an_httpx_transport_is_refused_with_a_clear_error() -> None:
     assert client.run("text-classification", text="hi").labels[0].label == "A"
 
 
-def test_readme_transport_snippet_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_transport_snippet_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("Without cassettes, give a client") :]
+    testing_page = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    section = testing_page[testing_page.index("Without cassettes, give a client") :]
     code = section[section.index("```python") + 9 : section.index("```\n", 10)]
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/testing.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "POSITIVE"
 
 

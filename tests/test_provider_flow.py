@@ -648,13 +648,13 @@ assert not loaded, loaded
     assert result.returncode == 0, result.stderr
 
 
-# ------------------------------------------------------------------------------ README
+# ----------------------------------------------------------------------------- the docs
 
 
-def test_the_readme_holds_the_generated_provider_table() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_providers_page_holds_the_generated_provider_table() -> None:
+    providers_page = (ROOT / "docs" / "providers.md").read_text(encoding="utf-8")
     table = provider_table()
-    assert table in readme
+    assert table in providers_page
     row = next(line for line in table.splitlines() if line.startswith("| `text_to_image` |"))
     assert row.startswith("| `text_to_image` | text-to-image | yes | fal-ai, replicate, together")
 

@@ -205,12 +205,12 @@ def test_translation_promises_only_what_the_default_model_does() -> None:
     assert all("multilingual" in properties[k]["description"] for k in ("src_lang", "tgt_lang"))
 
 
-def test_readme_fit_snippet_runs_and_prints_what_it_says(
+def test_the_fit_snippet_runs_and_prints_what_it_says(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Fit", 1)[1].split("\n## ", 1)[0]
+    tools_page = (Path(__file__).parent.parent / "docs" / "tools.md").read_text(encoding="utf-8")
+    section = tools_page.split("## Fit", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "README.md#fit", "exec"), {})
+    exec(compile(code, "docs/tools.md#fit", "exec"), {})
     expected = code.rsplit("# ", 1)[1].strip()
     assert capsys.readouterr().out.strip() == expected

@@ -414,7 +414,7 @@ def test_the_default_model_table_is_consistent_with_the_registries() -> None:
         on_hf = any(p == "hf-inference" for p, _ in entries)
         assert on_hf == (hub_task(task) in HF_INFERENCE_TASKS), task
     # Of the 8 tools hf-inference stopped serving, text generation moved to a provider; the
-    # others are served by nobody today, so the README says so and they are not offered.
+    # others are served by nobody today, so docs/providers.md says so and they are not offered.
     unserved = [t for t, e in DEFAULT_MODELS.items() if not e]
     assert unserved == [
         "text2text-generation",

@@ -27,7 +27,7 @@ def _no_dns(*_: Any, **__: Any) -> Any:
 def test_replay_of_a_provider_flow_needs_no_dns(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # The README's text-to-speech example: the result file is on replicate.delivery, whose
+    # The text-to-speech example of docs/tools.md: the result file is on replicate.delivery, whose
     # address the media check asks for; a replay answers it from the cassette.
     monkeypatch.setattr(socket, "getaddrinfo", _no_dns)
     monkeypatch.setenv("HF_TOOLS_REPLAY", "1")

@@ -1,7 +1,7 @@
 """The chatbot server's HTTP contract: its error codes, its OpenAPI 3.1 document, a docs page.
 
 ``ERRORS`` is the one table of error codes (``hf_tools.serve`` raises only these, a
-test holds the README and the server's docstring to it); ``OPERATIONS`` describes every route
+test holds docs/server.md and the server's docstring to it); ``OPERATIONS`` describes every route
 the server has (a test holds the app's routes to it), and ``openapi`` builds the document
 served at ``/openapi.json`` from both. ``docs_page`` renders that document as plain HTML for
 ``/docs``: no script, no CDN.
