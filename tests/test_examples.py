@@ -82,11 +82,16 @@ def test_replay_fails_loudly_when_a_request_was_not_recorded(
 
     monkeypatch.setenv("HF_TOOLS_REPLAY", "1")
     monkeypatch.chdir(ROOT)
+    from hf_tools.langchain.tools import HFToolError
+
     with (
-        pytest.raises(Exception, match="Can't overwrite existing cassette"),
+        pytest.raises(HFToolError, match="CannotOverwriteExistingCassetteException") as info,
         replay("text-classification/success.yaml"),
     ):
         HuggingFaceToolkit().get_tool("text_classification").invoke({"text": "unrecorded"})
+    # A tool never raises a raw exception into an agent's turn; plain arguments still raise,
+    # carrying vcrpy's own error (and its "Can't overwrite existing cassette" text).
+    assert "Can't overwrite existing cassette" in str(info.value.__cause__)
 
 
 def test_toolkit_agent(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
