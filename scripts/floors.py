@@ -1,14 +1,15 @@
 """Print the pins and pytest arguments `make test-lowest` uses, read from pyproject.toml.
 
-`make test-lowest` runs twice. The core pass pins every runtime dependency at its floor and
-installs the dev tools around them, except the tools that need newer runtime versions than our
-floors (the MCP SDK needs pydantic>=2.12; langchain 1.5's agents need langgraph>=1.2.12, so
-langchain-core>=1.4.7): the tests that use them are left out of that pass. The extras pass pins
-each optional extra (`mcp`, and any added later) at its own floor, lets the runtime
-dependencies resolve around it, and runs those tests.
+`make test-lowest` runs the suite twice. The core pass pins every runtime dependency at its
+floor and installs the dev tools around them, except the tools that need newer runtime
+versions than our floors (the MCP SDK needs pydantic>=2.12; langchain 1.5's agents need
+langgraph>=1.2.12, so langchain-core>=1.4.7): the tests that use them are left out, or skip
+themselves. The extras pass pins each feature extra (`mcp`, and any added later) at its own
+floor, lets the runtime dependencies resolve around them, and runs the whole suite.
 
-Usage: ``floors.py core`` (pins), ``floors.py tools`` (dev tools of the core pass),
-``floors.py extras`` (pins), ``floors.py skip`` / ``floors.py only`` (pytest arguments).
+Usage: ``floors.py core`` (pins), ``floors.py tools`` (the core pass's dev tools),
+``floors.py skip`` (its pytest arguments), ``floors.py extras`` (pins),
+``floors.py features`` (``,mcp...``: the feature extras to install).
 """
 
 import re
@@ -25,11 +26,6 @@ LATER_TESTS = (
     "tests/test_mcp_langchain.py",
     "tests/test_mcp_inspector.py",
     "tests/test_core_design.py::test_the_mcp_server_starts_and_lists_its_tools_without_importing_langchain",
-)
-# Tests that skip themselves where those tools are missing: the extras pass runs them too.
-SKIPPING_TESTS = (
-    "tests/test_langgraph.py",
-    "tests/test_serving.py::test_langgraph_agents_go_on_when_a_tool_model_is_gone",
 )
 PROJECT = tomllib.loads(Path("pyproject.toml").read_text())["project"]
 NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -55,17 +51,19 @@ def main(mode: str) -> None:
         lines = [floor(r) for r in PROJECT["dependencies"]]
     elif mode == "tools":
         lines = [r for r in extras["dev"] if name(r) not in (*LATER_TOOLS, PROJECT["name"])]
-    elif mode == "extras":
+    elif mode in ("extras", "features"):
         # The server, testing and dev extras are tools and hosts, not features with a floor.
         features = [e for e in extras if e not in ("server", "testing", "dev")]
-        lines = [floor(r) for e in features for r in extras[e]]
-    elif mode in ("skip", "only"):
+        if mode == "features":
+            lines = ["".join(f",{e}" for e in features)]  # appended to .[dev,server]
+        else:
+            lines = [floor(r) for e in features for r in extras[e]]
+    elif mode == "skip":
         # A module that cannot import is ignored; --deselect works after collection.
         flag = {True: "--deselect=", False: "--ignore="}
-        skip = [f"{flag['::' in t]}{t}" for t in LATER_TESTS]
-        lines = [" ".join(skip if mode == "skip" else (*LATER_TESTS, *SKIPPING_TESTS))]
+        lines = [" ".join(f"{flag['::' in t]}{t}" for t in LATER_TESTS)]
     else:
-        msg = f"unknown mode {mode!r}: core, tools, extras, skip or only"
+        msg = f"unknown mode {mode!r}: core, tools, skip, extras or features"
         raise SystemExit(msg)
     print("\n".join(lines))
 
