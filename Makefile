@@ -13,7 +13,7 @@ SRC_DIRS := $(wildcard hf_tools tests agents examples benchmarks scripts)
 # uv must never fetch a Python of its own (no network but the index): it uses $(PYTHON).
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint typecheck unit lock test-latest test-lowest record bench clean
+.PHONY: demo test test-ray lint typecheck unit lock test-latest test-lowest record bench clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -44,6 +44,10 @@ unit: $(STAMP) $(NPM_TOOLS)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# The Ray Data test (a local 2-CPU cluster, slow to start): not part of `make unit`.
+test-ray: $(STAMP)
+	HF_TOOLS_TEST_RAY=1 $(BIN)/pytest -q tests/test_batch_ray.py tests/test_examples.py -k 'ray'
 
 # Re-resolve every dependency to the newest the ranges allow and rewrite uv.lock.
 lock: | $(UV)

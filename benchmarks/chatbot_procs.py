@@ -207,6 +207,27 @@ def free_port() -> int:
         return port
 
 
+def wait_healthy(url: str, process: subprocess.Popen[Any], deadline: float, what: str) -> None:
+    """Until ``GET url/health`` answers 200; RuntimeError if ``process`` ends or ``deadline``."""
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM ``process``, SIGKILL it if it is still there after ``grace`` seconds; reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
+
+
 class Replica:
     """``python -m hf_tools.serve`` on a free loopback port; ``ready()`` waits for it.
 
@@ -256,14 +277,8 @@ class Replica:
     def ready(self, timeout: float = 90.0) -> None:
         """Until ``GET /health`` answers (RuntimeError if the process ends or ``timeout``)."""
         deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                msg = f"the replica on port {self.port} did not start (see its log)"
-                raise RuntimeError(msg)
-            time.sleep(0.05)
+        what = f"the replica on port {self.port} (see its log)"
+        wait_healthy(self.url, self.process, deadline, what)
 
     def kill(self) -> None:
         """``kill -9``: no cleanup of any kind runs in the server."""

@@ -1,4 +1,9 @@
-"""hf-tools: every Hugging Face inference task as a LangChain structured tool."""
+"""hf-tools: every Hugging Face inference task as a tool, over a LangChain-free core.
+
+The typed clients (:class:`HFClient`, :class:`AsyncHFClient`), the host-neutral
+:class:`Toolset`, the error tree, and the LangChain adapter (:class:`HuggingFaceToolkit`,
+:class:`HFChatModel`, :class:`Agent`...), each imported on first use.
+"""
 
 import importlib
 from typing import TYPE_CHECKING, Any

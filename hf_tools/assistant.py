@@ -27,6 +27,7 @@ from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
 from hf_tools.cli.flags import (
+    CHOSEN_ROOTS_HELPS,
     DEFAULT_OUTPUT_DIR,
     TASKS,
     add_chat_flags,
@@ -380,13 +381,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
     add_chat_flags(parser)
     add_flags(parser, [TASKS])
-    add_settings_flags(
-        parser,
-        helps={
-            "--allow-files": "let the tools read local media from DIR too, besides the working"
-            " directory (repeatable; the model picks the paths)"
-        },
-    )
+    add_settings_flags(parser, helps=CHOSEN_ROOTS_HELPS)
     parser.add_argument(
         "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
     )

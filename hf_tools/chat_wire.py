@@ -20,9 +20,9 @@ from hf_tools.errors import (
     ResponseFormatError,
     ServerError,
     server_message,
+    snippet,
 )
 from hf_tools.sse import well_formed
-from hf_tools.tasks._base import snippet
 
 __all__ = [
     "CHAT_TASK",
@@ -108,7 +108,8 @@ def wire_completion(data: Any, model: str | None, status: int | None) -> WireCom
 
     Raises:
         ResponseFormatError: not an object.
-        pydantic.ValidationError: an object of another shape (see :func:`response_shape`).
+        pydantic.ValidationError: an object of another shape (see
+            :func:`hf_tools.tasks._base.response_shape`).
         APIError: an ``{"error": ...}`` object (``status``: the response's, None in a stream).
     """
     if not isinstance(data, Mapping):

@@ -88,7 +88,18 @@ def stored_token() -> str | None:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
         home = os.environ.get("HF_HOME") or os.path.join(cache, "huggingface")
         path = os.path.join(home, "token")
-    path = os.path.expanduser(path)
+    return read_token_file(os.path.expanduser(path))
+
+
+def read_token_file(path: str) -> str | None:
+    """The token in the file at ``path``; None when it is missing, unreadable or empty.
+
+    Every token file goes through here (``hf auth login``'s, ``--token-file``, the MCP
+    server's ``--auth-token-file``): a regular file, capped, opened without blocking.
+
+    Raises:
+        ConfigurationError: no regular file, too large, not UTF-8, or a malformed token.
+    """
     data = _read_token_file(path)
     if data is None:
         return None

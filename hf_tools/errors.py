@@ -4,7 +4,8 @@
 HFToolsError                      base: .task, .model (never the token)
 ├── ConfigurationError            the developer: no api key, bad base URL, unknown task
 │   └── NoProviderError           no provider serves (task, model, choice); .fitting
-│                                 (with provider="auto": the tool is unavailable today)
+│                                 (with provider="auto", or .hub_fault: the tool is
+│                                 unavailable today)
 ├── InputError                    the caller (an LLM): the arguments cannot be used as given
 │   └── MediaError                an image/audio input was refused before anything was sent
 └── APIError                      the service answered with an error, or did not answer
@@ -13,7 +14,8 @@ HFToolsError                      base: .task, .model (never the token)
     ├── ModelNotFoundError        404/405/410: no such model or route      (404/410: the tool
     │                                                                       is unavailable;
     │                                                                       405: developer)
-    ├── InvalidInputError         400/413/422: the server refused the input (LLM)
+    ├── InvalidInputError         400/413/422: the server refused the input (LLM;
+    │                             also an InputError)
     ├── RateLimitError            429 after the retries ran out             (LLM: wait)
     ├── ModelLoadingError         503 "currently loading" after the retries (LLM: wait)
     ├── ServerError               other 5xx                                 (LLM: retry later)
@@ -24,16 +26,18 @@ HFToolsError                      base: .task, .model (never the token)
     │   └── ResultDownloadError   its result file could not be fetched      (LLM: call again)
     └── ResponseFormatError       a 2xx body we could not parse, or of     (LLM: try again)
         │                         another task's shape
-        └── ResponseTooLargeError a body past its size cap (max_json_bytes / max_binary_bytes)
+        └── ResponseTooLargeError a body past its size cap; .limit (max_json_bytes,
+                                  max_binary_bytes)
 ```
 Any other 4xx (408, 409, 415, ...) is a plain ``APIError``: the request was wrong in a way
 new arguments cannot fix, so the developer must look.
 
 Messages never carry the api key: :func:`redact` removes it (verbatim in any case, URL- or
 base64-encoded, split by whitespace; and anything shaped like a Hugging Face token) from every
-message built from a server's words, before any cut (:func:`excerpt`). Server text is capped
-(500 characters of a server's words, 1,000 for a whole :class:`APIError` message), and
-:func:`bound_message` bounds what an LLM finally reads.
+message built from a server's words, before any cut (:func:`excerpt`; :func:`snippet` for a
+server value of any shape). Server text is capped (500 characters of a server's words, 1,000
+for a whole :class:`APIError` message), and :func:`bound_message` bounds what an LLM finally
+reads.
 
 `llm_fixable` tells the tool layer (:mod:`hf_tools.toolset`, the one place that classifies
 failures) what to do: True -> a failure whose message the model reads and acts on; False ->
@@ -48,6 +52,7 @@ import functools
 import json
 import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC
@@ -82,6 +87,7 @@ __all__ = [
     "redact_head",
     "secrets_scope",
     "server_message",
+    "snippet",
 ]
 
 _MAX_MESSAGE = 500
@@ -202,6 +208,31 @@ def bound_message(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
         return text
     note = " … [message cut]"
     return text[: limit - len(note)] + note
+
+
+_SNIPPET_WINDOW = 4096
+
+
+class _Redacted(reprlib.Repr):
+    """reprlib, with each string redacted before it is shortened around its ellipsis."""
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) > 2 * _SNIPPET_WINDOW:  # only the ends are shown: redact those
+            x = x[:_SNIPPET_WINDOW] + x[-_SNIPPET_WINDOW:]
+        return super().repr_str(redact(x), level)
+
+
+_SNIPPET = _Redacted()
+_SNIPPET.maxlevel, _SNIPPET.maxstring, _SNIPPET.maxother = 3, 40, 40
+_SNIPPET.maxlist = _SNIPPET.maxdict = 4
+
+
+def snippet(data: Any) -> str:
+    """A short, bounded view of a server value for an error message (any size or depth)."""
+    if isinstance(data, bytes | bytearray):
+        return f"{len(data)} bytes"
+    text = _SNIPPET.repr(data)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 class HFToolsError(Exception):

@@ -1020,19 +1020,19 @@ def _guard(transport: Any, backend: Callable[[Any], Any]) -> None:
 _parsed_url = functools.lru_cache(maxsize=256)(httpx2.URL)
 
 
+def _log_exchange(request: HFRequest, status: int, started: float) -> None:
+    log.debug(
+        "%s %s -> %d in %.3fs", request.method, request.url, status, time.perf_counter() - started
+    )
+
+
 def _exchange_sync(client: httpx2.Client, request: HFRequest) -> RawResponse:
     req = client.build_request(
         request.method, _parsed_url(request.url), headers=request.headers, content=request.content
     )
     started = time.perf_counter()
     resp = client.send(req, stream=True)  # bodies are read here, capped
-    log.debug(
-        "%s %s -> %d in %.3fs",
-        request.method,
-        request.url,
-        resp.status_code,
-        time.perf_counter() - started,
-    )
+    _log_exchange(request, resp.status_code, started)
     if request.stream and resp.status_code < 400:
         return RawResponse(resp.status_code, resp.headers, stream=resp, deadline=_deadline.get())
     try:
@@ -1048,13 +1048,7 @@ async def _exchange_async(client: httpx2.AsyncClient, request: HFRequest) -> Raw
     )
     started = time.perf_counter()
     resp = await client.send(req, stream=True)
-    log.debug(
-        "%s %s -> %d in %.3fs",
-        request.method,
-        request.url,
-        resp.status_code,
-        time.perf_counter() - started,
-    )
+    _log_exchange(request, resp.status_code, started)
     if request.stream and resp.status_code < 400:
         return RawResponse(resp.status_code, resp.headers, stream=resp, deadline=_deadline.get())
     try:

@@ -20,10 +20,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from hf_tools.chat_wire import raise_body_error
-from hf_tools.errors import HFConnectionError, ResponseFormatError
+from hf_tools.errors import HFConnectionError, ResponseFormatError, snippet
 from hf_tools.http import HFRequest, RawResponse, aiter_body, iter_body, redacting
 from hf_tools.sse import PayloadDecoder, SurrogateJoiner, json_objects, payload_decoder
-from hf_tools.tasks._base import snippet
 from hf_tools.tasks.text_generation import TextGenerationStreamOutput
 
 __all__ = ["EventReader", "TextGenerationReader", "aiter_events", "iter_events"]

@@ -279,7 +279,7 @@ def test_every_flag_of_every_command_has_help(monkeypatch: pytest.MonkeyPatch) -
         for a in p._actions
         if a.help is None and not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
     ]
-    assert len(parsers) == 2 and len(subcommands) == 8
+    assert len(parsers) == 2 and len(subcommands) == len(COMMANDS) == 9
     assert all(len(p._actions) > 1 for p in subcommands)  # each command's flags were loaded
     assert missing == []
     assert all(p.description for p in [*parsers, *subcommands])

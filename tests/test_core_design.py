@@ -219,6 +219,8 @@ def test_no_core_module_imports_langchain() -> None:
     assert "hf_tools.toolset" in modules and "hf_tools.artifacts" in modules
     # So is the MCP host: an MCP client's process never needs LangChain.
     assert {"hf_tools.mcp", "hf_tools.mcp.server", "hf_tools.mcp.cli"} <= set(modules)
+    # So is the bulk runner and its Ray entry point: a batch job never loads LangChain.
+    assert {"hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray"} <= set(modules)
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
@@ -236,6 +238,7 @@ every = {s.task: s.default_model or "https://e.example/x" for s in REGISTRY.valu
 toolset = Toolset(api_key="hf_x", models=every,
                   providers={s.task: "auto" for s in REGISTRY.values() if s.hf_inference is None})
 print(len(json.dumps([t.definition() for t in toolset.tools])) > 0, len(toolset.tools))
+import hf_tools.batch, hf_tools.batch.cli, hf_tools.ray  # the bulk runner is a host too
 image = TextToImageOutput(image=b"\x89PNG\r\n\x1a\n", mime="image/png")
 assert TextToImageOutput.model_validate_json(image.model_dump_json()) == image
 assert binary_parts(image) and summary(image)["image"] == "<8 bytes>"
@@ -281,7 +284,8 @@ def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
     hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.mcp.server")
-    for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing"):
+    batch = ("hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray")
+    for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing", *batch):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host
         assert found & policy == set(), host

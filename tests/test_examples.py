@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import runpy
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def test_every_example_is_tested() -> None:
         "custom_endpoint.py",
         "async_batch.py",
         "toolkit_agent.py",
+        "batch_run.py",
+        "batch_ray.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -106,3 +109,31 @@ def test_replay_of_a_missing_cassette_says_it_is_missing(
         replay("chat/nope.yaml", library_dir=tmp_path),
     ):
         pass
+
+
+def test_batch_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run("batch_run.py", monkeypatch, capsys)
+    assert out.splitlines() == [
+        "done 5, failed 0; rerun skipped 5",
+        "POSITIVE   I like you",
+        "NEGATIVE   The battery died after two days.",
+        "POSITIVE   Fast shipping, works as described.",
+        "NEGATIVE   Not worth the money.",
+        "POSITIVE   My kids love it.",
+    ]
+
+
+@pytest.mark.skipif(
+    os.environ.get("HF_TOOLS_TEST_RAY") != "1", reason="Ray runs with HF_TOOLS_TEST_RAY=1"
+)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
+def test_batch_ray(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ray")
+    out = _run("batch_ray.py", monkeypatch, capsys)
+    assert out.splitlines()[-5:] == [
+        "POSITIVE   I like you",
+        "NEGATIVE   The battery died after two days.",
+        "POSITIVE   Fast shipping, works as described.",
+        "NEGATIVE   Not worth the money.",
+        "POSITIVE   My kids love it.",
+    ]

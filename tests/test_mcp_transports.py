@@ -6,11 +6,11 @@ reads its variable), driven by the SDK's client; HTTP on a free 127.0.0.1 port, 
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import os
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import AudioContent, ImageContent, ResourceLink, TextContent
 
+from benchmarks.chatbot_procs import free_port, stop
 from hf_tools import REGISTRY
 from hf_tools.testing import DUMMY_TOKEN
 
@@ -103,17 +104,10 @@ async def test_stdio_server_answers_the_sdk_client() -> None:
         await exercise(client)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def http_server(*flags: str, **env: str) -> Iterator[str]:
     """An ``hf-tools mcp --http`` process on a free port; yields its /mcp URL, stops it on exit."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "tests.mcp_replay", *server_flags(), "--http"]
     process = subprocess.Popen(
         [*command, "--port", str(port), *flags],
@@ -135,12 +129,7 @@ def http_server(*flags: str, **env: str) -> Iterator[str]:
                 line = process.stderr.readline()
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         if process.stderr is not None:
             process.stderr.close()
 
@@ -194,3 +183,17 @@ async def test_http_with_a_token_serves_a_client_that_sends_it() -> None:
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             assert len((await client.list_tools()).tools) == len(TASKS)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_an_auth_token_file_that_is_no_token_is_a_usage_error(tmp_path: Path, kind: str) -> None:
+    # The MCP server's token file is read like every token file: no hang on a FIFO, capped.
+    from hf_tools.mcp.cli import UsageError, _token
+
+    path = tmp_path / "token"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("t" * 100_000)
+    with pytest.raises(UsageError, match="--auth-token-file"):
+        _token(argparse.Namespace(auth_token_file=path))

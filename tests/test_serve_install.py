@@ -22,7 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.chatbot_procs import ModelProcess, answer_to, child_env, free_port
+from benchmarks.chatbot_procs import (
+    ModelProcess,
+    answer_to,
+    child_env,
+    free_port,
+    stop,
+    wait_healthy,
+)
 from hf_tools.cli import main as cli_main
 
 from .conftest import ROOT
@@ -61,16 +68,6 @@ def _store(workdir: Path) -> Iterator[list[str]]:
             yield ["--store", url]
     else:
         yield []  # sqlite:///chatbot.db, in the directory the server runs in
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        assert process.poll() is None, "hf-tools serve exited before it served"
-        assert time.monotonic() < deadline, "hf-tools serve did not start in time"
-        time.sleep(0.1)
 
 
 def test_the_installed_wheel_serves_a_turn_from_another_directory(tmp_path: Path) -> None:
@@ -117,7 +114,7 @@ def test_the_installed_wheel_serves_a_turn_from_another_directory(tmp_path: Path
                 stderr=subprocess.PIPE,
             )
             try:
-                _wait_healthy(url, server, deadline)
+                wait_healthy(url, server, deadline, "hf-tools serve")
                 made = httpx.post(f"{url}/sessions", json={}, timeout=10)
                 assert made.status_code == 201
                 said = httpx.post(
@@ -131,12 +128,7 @@ def test_the_installed_wheel_serves_a_turn_from_another_directory(tmp_path: Path
                 assert page.status_code == 200 and 'src="/web/app.js"' in page.text
                 assert httpx.get(f"{url}/web/app.js", timeout=10).status_code == 200
             finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait(timeout=10)
+                stop(server)
                 assert server.stderr is not None
                 server.stderr.close()
         if not POSTGRES:

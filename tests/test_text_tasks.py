@@ -195,7 +195,8 @@ def test_fill_mask_needs_the_mask_token(toolkit: HuggingFaceToolkit, cassette: A
 
 def test_summarization_wire_and_shapes() -> None:
     _, body = wire("summarization", text="long", max_length=50)
-    assert body == {"inputs": "long", "parameters": {"max_length": 50}}
+    # The spec's length limits are generation parameters: inside generate_parameters.
+    assert body == {"inputs": "long", "parameters": {"generate_parameters": {"max_length": 50}}}
     assert content("summarization", [{"summary_text": " short "}], text="x") == "short"
     assert content("summarization", {"summary_text": "short"}, text="x") == "short"
     with pytest.raises(ResponseFormatError, match="summary_text"):

@@ -1,8 +1,9 @@
-"""The ``hf-tools`` command: list the tools, call one or ask an agent live, replay the demo.
+"""The ``hf-tools`` command: one subcommand a job, each imported only when it runs.
 
-``main`` is the entry point; each subcommand is a module of this package, imported only when
-it runs. The helpers the apps (``agents/``) build their own command lines with come from
-:mod:`hf_tools.cli.flags`; the names below stay importable from here.
+``main`` is the entry point; :data:`hf_tools.cli.entry.COMMANDS` names every subcommand's
+module: this package's own (list, call, agent, models, demo) and the apps' (the assistant,
+the chatbot server, the MCP server). The apps build their command lines from the one table of
+flags, :mod:`hf_tools.cli.flags`; the names below stay importable from here.
 """
 
 from __future__ import annotations

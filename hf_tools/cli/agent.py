@@ -7,6 +7,7 @@ import json
 import sys
 
 from hf_tools.cli.flags import (
+    CHOSEN_ROOTS_HELPS,
     DEFAULT_OUTPUT_DIR,
     TASKS,
     add_chat_flags,
@@ -23,11 +24,6 @@ __all__ = ["GO_LIVE", "configure", "run"]
 
 GO_LIVE = 'HF_TOKEN=hf_... hf-tools agent "What is said in recording.flac?"'
 
-_HELPS = {
-    "--allow-files": "let the tools read local media from DIR too, besides the working"
-    " directory (repeatable; the model picks the paths)",
-}
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The flags of ``agent``."""
@@ -40,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_chat_flags(parser)
     add_flags(parser, [TASKS])
     parser.add_argument("--max-steps", type=int, default=8, help="model calls at most (8)")
-    add_settings_flags(parser, helps=_HELPS)
+    add_settings_flags(parser, helps=CHOSEN_ROOTS_HELPS)
 
 
 def run(ns: argparse.Namespace) -> int:

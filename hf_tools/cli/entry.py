@@ -18,7 +18,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 DESCRIPTION = (
     "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
-    " find models, replay the demo, chat on the terminal, serve a chatbot or MCP."
+    " find models, replay the demo, chat on the terminal, serve a chatbot or MCP, run a task"
+    " over a dataset."
 )
 
 # name -> (module, one line of help); the module is imported only when its command runs.
@@ -41,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mcp": (
         "hf_tools.mcp.cli",
         "serve the tools over MCP: stdio (default), or streamable HTTP with --http",
+    ),
+    "batch": (
+        "hf_tools.batch.cli",
+        "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)",
     ),
 }
 

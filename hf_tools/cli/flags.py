@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "ALLOW_FILES_HINT",
     "CHAT_FLAGS",
+    "CHOSEN_ROOTS_HELPS",
     "DEFAULT_OUTPUT_DIR",
     "FLAGS",
     "TASKS",
@@ -82,15 +83,17 @@ def _token_from(name: str) -> Any:
     """The api key in a token file (as ``hf auth login`` writes it), as a SecretStr."""
     from pydantic import SecretStr
 
-    path = Path(name)
+    from hf_tools.config import read_token_file
+    from hf_tools.errors import ConfigurationError
+
+    path = Path(name).expanduser()
     try:
-        with path.expanduser().open(encoding="utf-8") as handle:
-            token = handle.read(4096).strip()  # a token is one short line
-    except (OSError, ValueError) as exc:
-        msg = f"--token-file {path}: cannot read it ({exc.__class__.__name__})"
+        token = read_token_file(str(path))
+    except ConfigurationError as exc:
+        msg = f"--token-file: {exc.message}"
         raise argparse.ArgumentTypeError(msg) from None
     if not token:
-        msg = f"--token-file {path}: the file is empty"
+        msg = f"--token-file {path}: missing, unreadable or empty"
         raise argparse.ArgumentTypeError(msg)
     return SecretStr(token)
 
@@ -450,6 +453,13 @@ def chosen_roots(ns: argparse.Namespace) -> list[Path]:
     # At "/" the working directory would be every file: as the library's default, not then.
     here = [] if cwd == Path(cwd.anchor) else [cwd]
     return [*here, *(getattr(ns, "allow_files", None) or [])]
+
+
+CHOSEN_ROOTS_HELPS = {
+    "--allow-files": "let the tools read local media from DIR too, besides the working"
+    " directory (repeatable; the model picks the paths)",
+}
+"""``helps`` for :func:`add_settings_flags` where the roots are :func:`chosen_roots`."""
 
 
 def typed_roots(ns: argparse.Namespace, args: Mapping[str, Any]) -> list[Path]:

@@ -96,6 +96,17 @@ def _plain_args(schema: type[BaseModel]) -> bool:
     return True
 
 
+@functools.cache
+def _first_argument(schema: type[BaseModel]) -> str:
+    """The argument a bare string fills: the first one the LLM's schema shows.
+
+    Not the model's first field: inherited Python-only spec parameters (hidden from the
+    schema) come first there.
+    """
+    shown = schema.model_json_schema().get("properties", {})
+    return next(iter(shown), None) or next(iter(schema.model_fields))
+
+
 class _PrintableArgs(dict[str, Any]):
     """Tool arguments whose ``str()`` never raises.
 
@@ -276,7 +287,7 @@ class HFTool(StructuredTool):
         if isinstance(tool_input, str):
             # A bare string is the first argument, as LangChain reads it; our functions take
             # keywords only, so it becomes one (missing others then fail validation cleanly).
-            tool_input = {next(iter(schema.model_fields)): tool_input}
+            tool_input = {_first_argument(schema): tool_input}
         # The same validation LangChain does, without its per-call scan of the model's
         # annotations for an injected tool call id (~15 µs): a ToolInput has none. Every
         # field is either given or has a default, so LangChain would pass them all too.

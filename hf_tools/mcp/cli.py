@@ -98,13 +98,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _token(ns: argparse.Namespace) -> str | None:
     if ns.auth_token_file is not None:
+        from hf_tools.config import read_token_file
+        from hf_tools.errors import ConfigurationError
+
         try:
-            token: str = ns.auth_token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            msg = f"--auth-token-file {ns.auth_token_file}: {exc.strerror}"
+            token = read_token_file(str(ns.auth_token_file))
+        except ConfigurationError as exc:  # a FIFO, a device, a huge or malformed file
+            msg = f"--auth-token-file: {exc.message}"
             raise UsageError(msg) from None
         if not token:
-            msg = f"--auth-token-file {ns.auth_token_file} is empty"
+            msg = f"--auth-token-file {ns.auth_token_file}: missing, unreadable or empty"
             raise UsageError(msg)
         return token
     env: str | None = os.environ.get(TOKEN_ENV)

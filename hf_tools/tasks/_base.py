@@ -1,14 +1,15 @@
 """What a task is: a :class:`TaskSpec` of pure functions and pydantic models.
 
 A task module defines ``<Task>Input`` (the flat arguments an LLM fills in),
-``<Task>Parameters`` (the wire ``parameters``), ``<Task>Output`` (the normalized answer) and one
-``SPEC``. The client and the tool factory do the rest; nothing here does I/O.
+``<Task>Parameters`` (the wire ``parameters``; generated from the task spec, with the Python-only
+``<Task>PythonOnly`` the Input inherits, in :mod:`hf_tools.tasks._parameters` where there is one),
+``<Task>Output`` (the normalized answer) and one ``SPEC``. The client and the tool factory do
+the rest; nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import base64
-import reprlib
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from hf_tools.errors import HFToolsError, ResponseFormatError, redact
+from hf_tools.errors import HFToolsError, ResponseFormatError, snippet
 from hf_tools.schema import portable_schema
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "response_shape",
     "snippet",
     "unwrap_single",
+    "wire_parameters",
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -108,31 +110,6 @@ _SHAPE_ERRORS = (
     struct.error,
     zlib.error,
 )
-
-
-_REDACT_WINDOW = 4096
-
-
-class _Redacted(reprlib.Repr):
-    """reprlib, with each string redacted before it is shortened around its ellipsis."""
-
-    def repr_str(self, x: str, level: int) -> str:
-        if len(x) > 2 * _REDACT_WINDOW:  # only the ends are shown: redact those
-            x = x[:_REDACT_WINDOW] + x[-_REDACT_WINDOW:]
-        return super().repr_str(redact(x), level)
-
-
-_SNIPPET = _Redacted()
-_SNIPPET.maxlevel, _SNIPPET.maxstring, _SNIPPET.maxother = 3, 40, 40
-_SNIPPET.maxlist = _SNIPPET.maxdict = 4
-
-
-def snippet(data: Any) -> str:
-    """A short, bounded view of a server value for an error message (any size or depth)."""
-    if isinstance(data, bytes | bytearray):
-        return f"{len(data)} bytes"
-    text = _SNIPPET.repr(data)
-    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _reason(exc: Exception) -> str:
@@ -370,6 +347,16 @@ def parse_as(model: type[ModelT], data: Any, task: str, what: str) -> ModelT:
 def parse_list_as(model: type[ModelT], items: Sequence[Any], task: str, what: str) -> list[ModelT]:
     """:func:`parse_as` for each item of a list."""
     return [parse_as(model, item, task, what) for item in items]
+
+
+def wire_parameters(model: type[BaseModel], args: BaseModel) -> dict[str, Any]:
+    """The task-spec parameters among ``args``, as ``model`` sends them; unset ones left out.
+
+    ``model`` is a generated ``<Task>Parameters`` (:mod:`hf_tools.tasks._parameters`): the
+    arguments an LLM fills in and the Python-only ones reach the wire by the spec's names.
+    """
+    values = args.model_dump(include=set(model.model_fields), exclude_none=True)
+    return model.model_validate(values).model_dump(exclude_none=True)
 
 
 def binary_payload(media: Media, parameters: Mapping[str, Any]) -> Payload:

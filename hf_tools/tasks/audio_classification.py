@@ -18,11 +18,13 @@ from hf_tools.tasks._base import (
     binary_payload,
     labels_from,
     render_labels,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import AudioClassificationParameters, AudioClassificationPythonOnly
 from hf_tools.tasks.automatic_speech_recognition import AUDIO_FIELD
 
 
-class AudioClassificationInput(ToolInput):
+class AudioClassificationInput(ToolInput, AudioClassificationPythonOnly):
     """Arguments of the audio_classification tool."""
 
     audio: MediaRef = AUDIO_FIELD
@@ -39,8 +41,7 @@ class AudioClassificationOutput(BaseModel):
 
 def build(args: AudioClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Raw audio bytes, or base64 JSON with ``{"top_k"}``."""
-    params = {"top_k": args.top_k} if args.top_k is not None else {}
-    return binary_payload(media["audio"], params)
+    return binary_payload(media["audio"], wire_parameters(AudioClassificationParameters, args))
 
 
 def parse(data: Any, args: AudioClassificationInput) -> AudioClassificationOutput:

@@ -16,12 +16,17 @@ from hf_tools.tasks._base import (
     ToolInput,
     binary_payload,
     parse_as,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    AutomaticSpeechRecognitionParameters,
+    AutomaticSpeechRecognitionPythonOnly,
 )
 
 AUDIO_FIELD = Field(description="Audio path, http(s) URL, data URI or base64.")
 
 
-class AutomaticSpeechRecognitionInput(ToolInput):
+class AutomaticSpeechRecognitionInput(ToolInput, AutomaticSpeechRecognitionPythonOnly):
     """Arguments of the automatic_speech_recognition tool."""
 
     audio: MediaRef = AUDIO_FIELD
@@ -50,7 +55,9 @@ class AutomaticSpeechRecognitionOutput(BaseModel):
 
 def build(args: AutomaticSpeechRecognitionInput, media: Mapping[str, Media]) -> Payload:
     """Raw audio bytes, or base64 JSON with ``{"return_timestamps"}``."""
-    params = {"return_timestamps": True} if args.return_timestamps else {}
+    params = wire_parameters(AutomaticSpeechRecognitionParameters, args)
+    if not args.return_timestamps:  # false is the default: raw bytes stay possible
+        params.pop("return_timestamps", None)
     return binary_payload(media["audio"], params)
 
 

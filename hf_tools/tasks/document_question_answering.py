@@ -24,13 +24,18 @@ from hf_tools.tasks._base import (
     fmt_score,
     parse_list_as,
     require_fields,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    DocumentQuestionAnsweringParameters,
+    DocumentQuestionAnsweringPythonOnly,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 _TASK = "document-question-answering"
 
 
-class DocumentQuestionAnsweringInput(ToolInput):
+class DocumentQuestionAnsweringInput(ToolInput, DocumentQuestionAnsweringPythonOnly):
     """Arguments of the document_question_answering tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -40,15 +45,6 @@ class DocumentQuestionAnsweringInput(ToolInput):
     lang: SkipJsonSchema[str | None] = None
     max_answer_len: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     handle_impossible_answer: SkipJsonSchema[bool | None] = None
-
-
-class DocumentQuestionAnsweringParameters(BaseModel):
-    """The wire ``parameters`` (task spec names; unset ones are not sent)."""
-
-    top_k: int | None = None
-    lang: str | None = None
-    max_answer_len: int | None = None
-    handle_impossible_answer: bool | None = None
 
 
 class DocumentAnswer(BaseModel):
@@ -72,9 +68,7 @@ class DocumentQuestionAnsweringOutput(BaseModel):
 
 def build(args: DocumentQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": {"question", "image": b64}, "parameters": {...}}``."""
-    params = DocumentQuestionAnsweringParameters.model_validate(
-        args.model_dump(include=set(DocumentQuestionAnsweringParameters.model_fields))
-    ).model_dump(exclude_none=True)
+    params = wire_parameters(DocumentQuestionAnsweringParameters, args)
     inputs = {"question": args.question, "image": media["image"].b64()}
     return Payload(json={"inputs": inputs, "parameters": params})
 

@@ -18,12 +18,14 @@ from hf_tools.tasks._base import (
     ToolInput,
     expect_list,
     snippet,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import FeatureExtractionParameters, FeatureExtractionPythonOnly
 
 TASK = "feature-extraction"
 
 
-class FeatureExtractionInput(ToolInput):
+class FeatureExtractionInput(ToolInput, FeatureExtractionPythonOnly):
     """Arguments of the feature_extraction tool."""
 
     texts: Texts
@@ -58,13 +60,10 @@ def _finite_rows(rows: list[Any]) -> bool:
 
 
 def build_body(args: FeatureExtractionInput) -> Payload:
-    """``{"inputs": str | [str], "normalize"?, "truncate"?}``: options at the root."""
-    body: dict[str, Any] = {"inputs": args.texts}
-    if args.normalize is not None:
-        body["normalize"] = args.normalize
-    if args.truncate is not None:
-        body["truncate"] = args.truncate
-    return Payload(json=body)
+    """``{"inputs": str | [str], "normalize"?, ...}``: the spec puts the options at the root."""
+    return Payload(
+        json={"inputs": args.texts, **wire_parameters(FeatureExtractionParameters, args)}
+    )
 
 
 def build(args: FeatureExtractionInput, media: Mapping[str, Media]) -> Payload:

@@ -16,12 +16,14 @@ from hf_tools.tasks._base import (
     expect_list,
     fmt_score,
     parse_list_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import FillMaskParameters, FillMaskPythonOnly
 
 MASK_TOKENS = ("[MASK]", "<mask>")
 
 
-class FillMaskInput(ToolInput):
+class FillMaskInput(ToolInput, FillMaskPythonOnly):
     """Arguments of the fill_mask tool."""
 
     text: str = Field(description="Text with exactly one mask token: <mask> or [MASK].")
@@ -39,13 +41,6 @@ class FillMaskInput(ToolInput):
             msg = f"the text has {masks} mask tokens; use exactly one per call"
             raise ValueError(msg)
         return text
-
-
-class FillMaskParameters(BaseModel):
-    """Wire ``parameters`` of fill-mask."""
-
-    top_k: int | None = None
-    targets: list[str] | None = None
 
 
 class MaskFill(BaseModel):
@@ -69,8 +64,8 @@ class FillMaskOutput(BaseModel):
 
 def build(args: FillMaskInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": text, "parameters": {...}}``."""
-    params = FillMaskParameters(top_k=args.top_k, targets=args.targets)
-    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(FillMaskParameters, args)
+    return Payload(json={"inputs": args.text, "parameters": params})
 
 
 def parse(data: Any, args: FillMaskInput) -> FillMaskOutput:

@@ -18,12 +18,14 @@ from hf_tools.tasks._base import (
     binary_payload,
     labels_from,
     render_labels,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import ImageClassificationParameters, ImageClassificationPythonOnly
 
 IMAGE_FIELD = Field(description="Image path, http(s) URL, data URI or base64.")
 
 
-class ImageClassificationInput(ToolInput):
+class ImageClassificationInput(ToolInput, ImageClassificationPythonOnly):
     """Arguments of the image_classification tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -40,8 +42,7 @@ class ImageClassificationOutput(BaseModel):
 
 def build(args: ImageClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or ``{"inputs": b64, "parameters": {"top_k"}}``."""
-    params = {"top_k": args.top_k} if args.top_k is not None else {}
-    return binary_payload(media["image"], params)
+    return binary_payload(media["image"], wire_parameters(ImageClassificationParameters, args))
 
 
 def parse(data: Any, args: ImageClassificationInput) -> ImageClassificationOutput:

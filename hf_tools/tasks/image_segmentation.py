@@ -26,13 +26,15 @@ from hf_tools.tasks._base import (
     expect_list,
     fmt_score,
     snippet,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import ImageSegmentationParameters, ImageSegmentationPythonOnly
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 _TASK = "image-segmentation"
 
 
-class ImageSegmentationInput(ToolInput):
+class ImageSegmentationInput(ToolInput, ImageSegmentationPythonOnly):
     """Arguments of the image_segmentation tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -225,10 +227,7 @@ def mask_coverage(png: bytes, budget: CoverageBudget | None = None) -> float | N
 
 def build(args: ImageSegmentationInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or base64 JSON with ``{"threshold", "subtask"}``."""
-    params = {
-        k: v for k, v in (("threshold", args.threshold), ("subtask", args.subtask)) if v is not None
-    }
-    return binary_payload(media["image"], params)
+    return binary_payload(media["image"], wire_parameters(ImageSegmentationParameters, args))
 
 
 def _segment(item: Any, budget: CoverageBudget) -> Segment:

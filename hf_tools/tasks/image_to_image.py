@@ -25,14 +25,16 @@ from hf_tools.tasks._base import (
     TaskSpec,
     ToolInput,
     binary_payload,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import ImageToImageParameters, ImageToImagePythonOnly
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 from hf_tools.tasks.text_to_image import TextToImageOutput
 
 _TASK = "image-to-image"
 
 
-class ImageToImageInput(ToolInput):
+class ImageToImageInput(ToolInput, ImageToImagePythonOnly):
     """Arguments of the image_to_image tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -55,9 +57,7 @@ def parameters(args: ImageToImageInput) -> dict[str, Any]:
 
 def build(args: ImageToImageInput, media: Mapping[str, Media]) -> Payload:
     """hf-inference's body: ``{"inputs": b64 image, "parameters": {"prompt", ...}}``."""
-    return binary_payload(
-        media["image"], args.model_dump(exclude={"image", "seed"}, exclude_none=True)
-    )
+    return binary_payload(media["image"], wire_parameters(ImageToImageParameters, args))
 
 
 def parse(data: Any, args: ImageToImageInput) -> ImageToImageOutput:

@@ -17,11 +17,13 @@ from hf_tools.tasks._base import (
     binary_payload,
     first_field,
     parse_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import ImageToTextParameters, ImageToTextPythonOnly
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
-class ImageToTextInput(ToolInput):
+class ImageToTextInput(ToolInput, ImageToTextPythonOnly):
     """Arguments of the image_to_text tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -38,8 +40,7 @@ class ImageToTextOutput(BaseModel):
 
 def build(args: ImageToTextInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or base64 JSON with ``{"max_new_tokens"}``."""
-    params = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens is not None else {}
-    return binary_payload(media["image"], params)
+    return binary_payload(media["image"], wire_parameters(ImageToTextParameters, args))
 
 
 def parse(data: Any, args: ImageToTextInput) -> ImageToTextOutput:

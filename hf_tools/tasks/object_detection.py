@@ -18,11 +18,13 @@ from hf_tools.tasks._base import (
     expect_list,
     fmt_score,
     parse_list_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import ObjectDetectionParameters, ObjectDetectionPythonOnly
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
-class ObjectDetectionInput(ToolInput):
+class ObjectDetectionInput(ToolInput, ObjectDetectionPythonOnly):
     """Arguments of the object_detection tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -58,8 +60,7 @@ class ObjectDetectionOutput(BaseModel):
 
 def build(args: ObjectDetectionInput, media: Mapping[str, Media]) -> Payload:
     """Raw image bytes, or base64 JSON with ``{"threshold"}``."""
-    params = {"threshold": args.threshold} if args.threshold is not None else {}
-    return binary_payload(media["image"], params)
+    return binary_payload(media["image"], wire_parameters(ObjectDetectionParameters, args))
 
 
 def parse(data: Any, args: ObjectDetectionInput) -> ObjectDetectionOutput:

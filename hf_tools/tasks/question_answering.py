@@ -16,21 +16,17 @@ from hf_tools.tasks._base import (
     fmt_score,
     parse_list_as,
     require_fields,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import QuestionAnsweringParameters, QuestionAnsweringPythonOnly
 
 
-class QuestionAnsweringInput(ToolInput):
+class QuestionAnsweringInput(ToolInput, QuestionAnsweringPythonOnly):
     """Arguments of the question_answering tool."""
 
     question: str = Field(min_length=1, description="The question.")
     context: str = Field(min_length=1, description="Text that contains the answer.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="How many answers.")
-
-
-class QuestionAnsweringParameters(BaseModel):
-    """Wire ``parameters`` of question-answering."""
-
-    top_k: int | None = None
 
 
 _TASK = "question-answering"
@@ -58,13 +54,9 @@ class QuestionAnsweringOutput(BaseModel):
 
 def build(args: QuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": {"question", "context"}, "parameters": {...}}``."""
-    params = QuestionAnsweringParameters(top_k=args.top_k)
-    return Payload(
-        json={
-            "inputs": {"question": args.question, "context": args.context},
-            "parameters": params.model_dump(exclude_none=True),
-        }
-    )
+    params = wire_parameters(QuestionAnsweringParameters, args)
+    inputs = {"question": args.question, "context": args.context}
+    return Payload(json={"inputs": inputs, "parameters": params})
 
 
 def parse(data: Any, args: QuestionAnsweringInput) -> QuestionAnsweringOutput:

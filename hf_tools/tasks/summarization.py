@@ -15,22 +15,17 @@ from hf_tools.tasks._base import (
     ToolInput,
     first_field,
     parse_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import SummarizationParameters, SummarizationPythonOnly
 
 
-class SummarizationInput(ToolInput):
+class SummarizationInput(ToolInput, SummarizationPythonOnly):
     """Arguments of the summarization tool."""
 
     text: str = Field(min_length=1, description="Text to summarize.")
     max_length: int | None = Field(default=None, ge=1, description="Max summary tokens.")
     min_length: int | None = Field(default=None, ge=1, description="Min summary tokens.")
-
-
-class SummarizationParameters(BaseModel):
-    """Wire ``parameters``; the pipeline passes length limits on to generation."""
-
-    max_length: int | None = None
-    min_length: int | None = None
 
 
 class SummarizationOutput(BaseModel):
@@ -42,9 +37,16 @@ class SummarizationOutput(BaseModel):
 
 
 def build(args: SummarizationInput, media: Mapping[str, Media]) -> Payload:
-    """``{"inputs": text, "parameters": {"max_length", "min_length"}}``."""
-    params = SummarizationParameters(max_length=args.max_length, min_length=args.min_length)
-    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+    """``{"inputs": text, "parameters": {..., "generate_parameters": {"max_length", ...}}}``.
+
+    The spec has no length limits of its own: ``max_length``/``min_length`` are generation
+    parameters, so they go inside ``generate_parameters`` (over the same keys given there).
+    """
+    params = wire_parameters(SummarizationParameters, args)
+    lengths = args.model_dump(include={"max_length", "min_length"}, exclude_none=True)
+    if lengths:
+        params["generate_parameters"] = {**params.get("generate_parameters", {}), **lengths}
+    return Payload(json={"inputs": args.text, "parameters": params})
 
 
 def parse(data: Any, args: SummarizationInput) -> SummarizationOutput:

@@ -15,6 +15,11 @@ from hf_tools.tasks._base import (
     ToolInput,
     parse_as,
     require_fields,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    TableQuestionAnsweringParameters,
+    TableQuestionAnsweringPythonOnly,
 )
 
 _TASK = "table-question-answering"
@@ -78,7 +83,7 @@ def as_map(table: list[TableColumn]) -> dict[str, list[str]]:
     return {c.column: c.cells for c in table}
 
 
-class TableQuestionAnsweringInput(ToolInput):
+class TableQuestionAnsweringInput(ToolInput, TableQuestionAnsweringPythonOnly):
     """Arguments of the table_question_answering tool."""
 
     question: str = Field(min_length=1, description="Question about the table.")
@@ -99,7 +104,9 @@ class TableQuestionAnsweringOutput(BaseModel):
 def build(args: TableQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": {"query", "table"}, "parameters": {}}``."""
     table = as_map(args.table)
-    return Payload(json={"inputs": {"query": args.question, "table": table}, "parameters": {}})
+    params = wire_parameters(TableQuestionAnsweringParameters, args)
+    inputs = {"query": args.question, "table": table}
+    return Payload(json={"inputs": inputs, "parameters": params})
 
 
 def parse(data: Any, args: TableQuestionAnsweringInput) -> TableQuestionAnsweringOutput:

@@ -18,10 +18,12 @@ from hf_tools.tasks._base import (
     ToolInput,
     labels_from,
     render_labels,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import TextClassificationParameters, TextClassificationPythonOnly
 
 
-class TextClassificationInput(ToolInput):
+class TextClassificationInput(ToolInput, TextClassificationPythonOnly):
     """Arguments of the text_classification tool."""
 
     text: str = Field(min_length=1, description="Text to classify.")
@@ -31,13 +33,6 @@ class TextClassificationInput(ToolInput):
     function_to_apply: SkipJsonSchema[Literal["sigmoid", "softmax", "none"] | None] = Field(
         default=None, description="Score function; default is the model's own."
     )
-
-
-class TextClassificationParameters(BaseModel):
-    """Wire ``parameters`` of text-classification."""
-
-    top_k: int | None = None
-    function_to_apply: str | None = None
 
 
 class TextClassificationOutput(BaseModel):
@@ -53,10 +48,8 @@ def build(args: TextClassificationInput, media: Mapping[str, Media]) -> Payload:
     inputs: Any = args.text
     if args.text_pair is not None:
         inputs = {"text": args.text, "text_pair": args.text_pair}
-    params = TextClassificationParameters(
-        top_k=args.top_k, function_to_apply=args.function_to_apply
-    )
-    return Payload(json={"inputs": inputs, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(TextClassificationParameters, args)
+    return Payload(json={"inputs": inputs, "parameters": params})
 
 
 def parse(data: Any, args: TextClassificationInput) -> TextClassificationOutput:

@@ -14,12 +14,21 @@ from pydantic.json_schema import SkipJsonSchema
 from hf_tools.artifacts import Base64Bytes, save_output
 from hf_tools.errors import ResponseFormatError
 from hf_tools.mime import detect_mime, image_size
-from hf_tools.tasks._base import HFInferenceWire, Media, OptionalText, Payload, TaskSpec, ToolInput
+from hf_tools.tasks._base import (
+    HFInferenceWire,
+    Media,
+    OptionalText,
+    Payload,
+    TaskSpec,
+    ToolInput,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import TextToImageParameters, TextToImagePythonOnly
 
 _TASK = "text-to-image"
 
 
-class TextToImageInput(ToolInput):
+class TextToImageInput(ToolInput, TextToImagePythonOnly):
     """Arguments of the text_to_image tool."""
 
     prompt: str = Field(min_length=1, description="What the image shows.")
@@ -31,17 +40,6 @@ class TextToImageInput(ToolInput):
     num_inference_steps: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     guidance_scale: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     seed: SkipJsonSchema[int | None] = None
-
-
-class TextToImageParameters(BaseModel):
-    """Wire ``parameters`` of text-to-image."""
-
-    negative_prompt: str | None = None
-    width: int | None = None
-    height: int | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    seed: int | None = None
 
 
 class TextToImageOutput(BaseModel):
@@ -67,8 +65,8 @@ class TextToImageOutput(BaseModel):
 
 def build(args: TextToImageInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": prompt, "parameters": {...}}`` (unset parameters left out)."""
-    params = TextToImageParameters.model_validate(args.model_dump(exclude={"prompt"}))
-    return Payload(json={"inputs": args.prompt, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(TextToImageParameters, args)
+    return Payload(json={"inputs": args.prompt, "parameters": params})
 
 
 def _image_bytes(data: Any) -> bytes:

@@ -17,10 +17,12 @@ from hf_tools.tasks._base import (
     expect_list,
     fmt_score,
     parse_list_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import TokenClassificationParameters, TokenClassificationPythonOnly
 
 
-class TokenClassificationInput(ToolInput):
+class TokenClassificationInput(ToolInput, TokenClassificationPythonOnly):
     """Arguments of the token_classification tool."""
 
     text: str = Field(min_length=1, description="Text to tag.")
@@ -31,13 +33,6 @@ class TokenClassificationInput(ToolInput):
     ignore_labels: SkipJsonSchema[list[str] | None] = Field(
         default=None, description="Labels to drop, e.g. O."
     )
-
-
-class TokenClassificationParameters(BaseModel):
-    """Wire ``parameters`` of token-classification."""
-
-    aggregation_strategy: str | None = None
-    ignore_labels: list[str] | None = None
 
 
 class Entity(BaseModel):
@@ -62,10 +57,8 @@ class TokenClassificationOutput(BaseModel):
 
 def build(args: TokenClassificationInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": text, "parameters": {...}}``."""
-    params = TokenClassificationParameters(
-        aggregation_strategy=args.aggregation_strategy, ignore_labels=args.ignore_labels
-    )
-    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(TokenClassificationParameters, args)
+    return Payload(json={"inputs": args.text, "parameters": params})
 
 
 def parse(data: Any, args: TokenClassificationInput) -> TokenClassificationOutput:

@@ -16,10 +16,12 @@ from hf_tools.tasks._base import (
     ToolInput,
     first_field,
     parse_as,
+    wire_parameters,
 )
+from hf_tools.tasks._parameters import TranslationParameters, TranslationPythonOnly
 
 
-class TranslationInput(ToolInput):
+class TranslationInput(ToolInput, TranslationPythonOnly):
     """Arguments of the translation tool."""
 
     text: str = Field(min_length=1, description="Text to translate.")
@@ -32,13 +34,6 @@ class TranslationInput(ToolInput):
     )
 
 
-class TranslationParameters(BaseModel):
-    """Wire ``parameters`` of translation."""
-
-    src_lang: str | None = None
-    tgt_lang: str | None = None
-
-
 class TranslationOutput(BaseModel):
     """The translation."""
 
@@ -49,8 +44,8 @@ class TranslationOutput(BaseModel):
 
 def build(args: TranslationInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": text, "parameters": {"src_lang", "tgt_lang"}}``."""
-    params = TranslationParameters(src_lang=args.src_lang, tgt_lang=args.tgt_lang)
-    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(TranslationParameters, args)
+    return Payload(json={"inputs": args.text, "parameters": params})
 
 
 def parse(data: Any, args: TranslationInput) -> TranslationOutput:

@@ -18,13 +18,18 @@ from hf_tools.tasks._base import (
     fmt_score,
     parse_list_as,
     require_fields,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    VisualQuestionAnsweringParameters,
+    VisualQuestionAnsweringPythonOnly,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 _TASK = "visual-question-answering"
 
 
-class VisualQuestionAnsweringInput(ToolInput):
+class VisualQuestionAnsweringInput(ToolInput, VisualQuestionAnsweringPythonOnly):
     """Arguments of the visual_question_answering tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -52,8 +57,8 @@ class VisualQuestionAnsweringOutput(BaseModel):
 def build(args: VisualQuestionAnsweringInput, media: Mapping[str, Media]) -> Payload:
     """Always JSON: ``{"inputs": {"image": b64, "question"}, "parameters"?: {"top_k"}}``."""
     body: dict[str, Any] = {"inputs": {"image": media["image"].b64(), "question": args.question}}
-    if args.top_k is not None:
-        body["parameters"] = {"top_k": args.top_k}
+    if params := wire_parameters(VisualQuestionAnsweringParameters, args):
+        body["parameters"] = params
     return Payload(json=body)
 
 

@@ -18,10 +18,15 @@ from hf_tools.tasks._base import (
     ToolInput,
     labels_from,
     render_labels,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    ZeroShotClassificationParameters,
+    ZeroShotClassificationPythonOnly,
 )
 
 
-class ZeroShotClassificationInput(ToolInput):
+class ZeroShotClassificationInput(ToolInput, ZeroShotClassificationPythonOnly):
     """Arguments of the zero_shot_classification tool."""
 
     text: str = Field(min_length=1, description="Text to classify.")
@@ -31,14 +36,6 @@ class ZeroShotClassificationInput(ToolInput):
     hypothesis_template: SkipJsonSchema[str | None] = Field(
         default=None, description='Template with {}, e.g. "This text is about {}."'
     )
-
-
-class ZeroShotClassificationParameters(BaseModel):
-    """Wire ``parameters`` of zero-shot-classification."""
-
-    candidate_labels: list[str]
-    multi_label: bool | None = None
-    hypothesis_template: str | None = None
 
 
 class ZeroShotClassificationOutput(BaseModel):
@@ -52,12 +49,8 @@ class ZeroShotClassificationOutput(BaseModel):
 
 def build(args: ZeroShotClassificationInput, media: Mapping[str, Media]) -> Payload:
     """``{"inputs": text, "parameters": {"candidate_labels": [...], ...}}``."""
-    params = ZeroShotClassificationParameters(
-        candidate_labels=args.candidate_labels,
-        multi_label=args.multi_label,
-        hypothesis_template=args.hypothesis_template,
-    )
-    return Payload(json={"inputs": args.text, "parameters": params.model_dump(exclude_none=True)})
+    params = wire_parameters(ZeroShotClassificationParameters, args)
+    return Payload(json={"inputs": args.text, "parameters": params})
 
 
 def parse(data: Any, args: ZeroShotClassificationInput) -> ZeroShotClassificationOutput:

@@ -18,11 +18,16 @@ from hf_tools.tasks._base import (
     ToolInput,
     labels_from,
     render_labels,
+    wire_parameters,
+)
+from hf_tools.tasks._parameters import (
+    ZeroShotImageClassificationParameters,
+    ZeroShotImageClassificationPythonOnly,
 )
 from hf_tools.tasks.image_classification import IMAGE_FIELD
 
 
-class ZeroShotImageClassificationInput(ToolInput):
+class ZeroShotImageClassificationInput(ToolInput, ZeroShotImageClassificationPythonOnly):
     """Arguments of the zero_shot_image_classification tool."""
 
     image: MediaRef = IMAGE_FIELD
@@ -39,10 +44,8 @@ class ZeroShotImageClassificationOutput(BaseModel):
 
 def build(args: ZeroShotImageClassificationInput, media: Mapping[str, Media]) -> Payload:
     """Always JSON: ``{"inputs": b64, "parameters": {"candidate_labels": [...]}}``."""
-    labels = list(args.candidate_labels)
-    return Payload(
-        json={"inputs": media["image"].b64(), "parameters": {"candidate_labels": labels}}
-    )
+    params = wire_parameters(ZeroShotImageClassificationParameters, args)
+    return Payload(json={"inputs": media["image"].b64(), "parameters": params})
 
 
 def parse(data: Any, args: ZeroShotImageClassificationInput) -> ZeroShotImageClassificationOutput:

@@ -2,7 +2,8 @@
 
 Two parts: :mod:`hf_tools.testing.cassettes` (strict offline replay of recorded HTTP, vcrpy)
 and :mod:`hf_tools.testing.chat_model` (a scripted chat model for agents, LangChain). Nothing
-in hf_tools imports this package at run time: install it with ``pip install 'hf-tools[testing]'``.
+in hf_tools imports this package at run time but the offline demo (``hf-tools demo``): install
+it with ``pip install 'hf-tools[testing]'``.
 """
 
 from hf_tools.testing.cassettes import (

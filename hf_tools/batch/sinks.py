@@ -1,0 +1,240 @@
+"""Rows out: one JSON record per row, appended and flushed, resumable after any crash.
+
+A record is ``{"id": ..., "output": {...}}`` or ``{"id": ..., "error": {"class", "kind",
+"message"}}``; failed rows also go to ``FILE.errors.jsonl``. Next to the output,
+``FILE.job.json`` holds the job's fingerprint (task, model, provider, mapped arguments): a
+rerun with another job refuses to mix its rows in (unless forced).
+
+Each record is one ``write`` of one line, flushed: a ``kill -9`` leaves at most a partial last
+line, cut off when the output is opened again. Parquet cannot be appended to, so a Parquet
+output keeps its rows in a JSONL journal (``FILE.rows.jsonl``, the one resume reads) and is
+rewritten from it, batch by batch, when the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from hf_tools.batch.sources import file_format, parquet_module
+from hf_tools.errors import ConfigurationError
+
+__all__ = [
+    "JobMismatchError",
+    "JsonlSink",
+    "MemorySink",
+    "ParquetSink",
+    "Sink",
+    "id_key",
+    "parquet_columns",
+    "sink_for",
+    "write_parquet",
+]
+
+_PARQUET_BATCH = 4096
+
+
+class JobMismatchError(ConfigurationError):
+    """The output holds rows of another job (its fingerprint differs)."""
+
+
+def id_key(row_id: Any) -> str:
+    """The key a row id is compared by: its JSON text (``1`` and ``"1"`` differ)."""
+    return json.dumps(row_id, sort_keys=True, ensure_ascii=False)
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+class Sink:
+    """Where records go; ``done`` holds the id keys already there."""
+
+    done: set[str]
+
+    def open(self) -> None:
+        """Prepare to write (check, repair, read what is done)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Keep one row's record."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish (flush, convert)."""
+
+
+class MemorySink(Sink):
+    """Records kept in a list (the Python API without an output file; the Ray workers)."""
+
+    def __init__(self) -> None:
+        self.done = set()
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append ``record``."""
+        self.records.append(record)
+
+
+def _repair(path: Path) -> None:
+    """Cut a partial last line (a write a crash interrupted)."""
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        # Walk back to the last complete line; files are read in 64 KiB steps.
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(start + cut + 1)
+                return
+            end = start
+        handle.truncate(0)
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+class JsonlSink(Sink):
+    """Append-and-flush JSONL with a job fingerprint beside it and an errors file."""
+
+    def __init__(self, path: Path, job: dict[str, Any], *, force: bool = False) -> None:
+        self.path = path
+        self.job = job
+        self.force = force
+        self.job_path = path.with_name(path.name + ".job.json")
+        self.errors_path = path.with_name(path.name + ".errors.jsonl")
+        self.done = set()
+        self._out: IO[bytes] | None = None
+        self._errors: IO[bytes] | None = None
+
+    def _check_job(self) -> None:
+        has_rows = self.path.is_file() and self.path.stat().st_size > 0
+        if has_rows and not self.force:
+            recorded = None
+            if self.job_path.is_file():
+                recorded = json.loads(self.job_path.read_text(encoding="utf-8"))
+            if recorded != self.job:
+                msg = (
+                    f"{self.path} holds rows of another job ({self._difference(recorded)}); "
+                    "use another output, or --force (force=True) to add this job's rows to it"
+                )
+                raise JobMismatchError(msg)
+        self.job_path.parent.mkdir(parents=True, exist_ok=True)
+        self.job_path.write_text(json.dumps(self.job, indent=2, sort_keys=True) + "\n")
+
+    def _difference(self, recorded: dict[str, Any] | None) -> str:
+        if recorded is None:
+            return f"no {self.job_path.name} records its job"
+        changed = sorted(k for k in {*recorded, *self.job} if recorded.get(k) != self.job.get(k))
+        return ", ".join(f"{k}: {recorded.get(k)!r} then, {self.job.get(k)!r} now" for k in changed)
+
+    def open(self) -> None:
+        """Check the job, repair a torn last line, read the ids done, open for appending."""
+        self._check_job()
+        if self.path.is_file():
+            _repair(self.path)
+            self.done = {id_key(record.get("id")) for record in _records(self.path)}
+        if self.errors_path.is_file():
+            _repair(self.errors_path)
+        self._out = self.path.open("ab")
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One line, one write, flushed (to the OS: a killed process loses nothing written)."""
+        assert self._out is not None, "open() first"
+        line = _line(record)
+        if "error" in record:
+            if self._errors is None:
+                self._errors = self.errors_path.open("ab")
+            self._errors.write(line)
+            self._errors.flush()
+        self._out.write(line)
+        self._out.flush()
+
+    def close(self) -> None:
+        """Close the files (their data is already flushed)."""
+        for handle in (self._out, self._errors):
+            if handle is not None:
+                handle.close()
+        self._out = self._errors = None
+
+
+class ParquetSink(JsonlSink):
+    """Rows journaled as JSONL (``FILE.rows.jsonl``), written as Parquet when the run ends.
+
+    Columns: ``id`` (the id's JSON text), ``output`` (JSON text or null), ``error`` (JSON
+    text or null) — the same columns the Ray path writes.
+    """
+
+    def __init__(self, path: Path, job: dict[str, Any], *, force: bool = False) -> None:
+        parquet_module()  # fail before the first call when pyarrow is missing
+        super().__init__(path.with_name(path.name + ".rows.jsonl"), job, force=force)
+        self.parquet_path = path
+        # The job and the errors are named after the file the person asked for.
+        self.job_path = path.with_name(path.name + ".job.json")
+        self.errors_path = path.with_name(path.name + ".errors.jsonl")
+
+    def close(self) -> None:
+        """Close the journal, then write the Parquet file from it."""
+        super().close()
+        if self.path.is_file():
+            write_parquet(_records(self.path), self.parquet_path)
+
+
+def parquet_columns(records: list[dict[str, Any]]) -> dict[str, list[str | None]]:
+    """Records as the three Parquet columns (``id``, ``output``, ``error``) of JSON text."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    return {
+        "id": [id_key(r.get("id")) for r in records],
+        "output": [text(r.get("output")) for r in records],
+        "error": [text(r.get("error")) for r in records],
+    }
+
+
+def write_parquet(records: Iterator[dict[str, Any]], path: Path) -> None:
+    """Write ``records`` as Parquet, :data:`_PARQUET_BATCH` at a time, via a temporary file."""
+    import pyarrow as pa
+
+    pq = parquet_module()
+    schema = pa.schema([("id", pa.string()), ("output", pa.string()), ("error", pa.string())])
+    partial = path.with_name(path.name + ".partial")
+    with pq.ParquetWriter(partial, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= _PARQUET_BATCH:
+                writer.write_table(pa.table(parquet_columns(batch), schema=schema))
+                batch = []
+        writer.write_table(pa.table(parquet_columns(batch), schema=schema))
+    os.replace(partial, path)
+
+
+def sink_for(path: Path, job: dict[str, Any], *, force: bool = False) -> JsonlSink:
+    """The sink of an output file: Parquet by its suffix, JSONL otherwise (``.jsonl``).
+
+    Raises:
+        ConfigurationError: a CSV output (not an output format).
+    """
+    kind = file_format(path)
+    if kind == "parquet":
+        return ParquetSink(path, job, force=force)
+    if kind == "csv":
+        msg = f"{path}: write .jsonl or .parquet (a CSV cannot hold typed outputs)"
+        raise ConfigurationError(msg)
+    return JsonlSink(path, job, force=force)

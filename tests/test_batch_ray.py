@@ -1,0 +1,80 @@
+"""The same job through Ray Data (a local 2-CPU cluster) as on one machine.
+
+Skipped when Ray is not installed (the ``ray`` extra), and unless ``HF_TOOLS_TEST_RAY=1``
+(``make test-ray``): starting a cluster costs 20-75 s, more than the rest of the batch
+tests together. The cluster binds 127.0.0.1 and is shut down after the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hf_tools import batch
+from tests._batch_server import BatchServer
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+if os.environ.get("HF_TOOLS_TEST_RAY") != "1":
+    # A local cluster takes 20-75 s to start and schedule on a loaded 2-core machine.
+    pytest.skip(
+        "the Ray test runs with HF_TOOLS_TEST_RAY=1 (make test-ray)", allow_module_level=True
+    )
+
+pytestmark = [
+    pytest.mark.enable_socket,
+    pytest.mark.allow_hosts(["127.0.0.1"]),
+    # Ray's own deprecations (its data context warns about its own defaults).
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
+]
+
+
+def test_map_batches_over_1000_rows_equals_the_single_machine_run(tmp_path: Path) -> None:
+    from hf_tools.ray import BatchPredictor
+
+    rows = [
+        {"custom_id": f"c{i}", "body": "FAIL" if i % 97 == 0 else f"text {i}"} for i in range(1000)
+    ]
+    with BatchServer(lifetime=120) as server:
+        local = batch.run(
+            "text-classification",
+            rows,
+            base_url=server.url,
+            mapping={"text": "body"},
+            progress=False,
+        )
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        try:
+            ds = ray.data.from_items(rows).map_batches(
+                BatchPredictor,
+                fn_constructor_kwargs={
+                    "task": "text-classification",
+                    "mapping": {"text": "body"},
+                    "base_url": server.url,
+                    "concurrency": 8,
+                },
+                compute=ray.data.ActorPoolStrategy(size=2),
+                batch_size=100,
+                batch_format="pyarrow",
+            )
+            out = ds.take_all()
+        finally:
+            ray.shutdown()
+    single = {json.dumps(r["id"]): (r.get("output"), r.get("error")) for r in local.records or []}
+    distributed = {
+        r["id"]: (
+            json.loads(r["output"]) if r["output"] else None,
+            json.loads(r["error"]) if r["error"] else None,
+        )
+        for r in out
+    }
+    assert len(out) == 1000 and distributed == single
+    assert sum(error is not None for _, error in distributed.values()) == 11  # 0, 97, ... 970
