@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict agents examples
 
 unit: $(STAMP) $(NPM_TOOLS)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
@@ -64,13 +64,22 @@ test-latest: | $(UV)
 
 # The unit suite with each runtime dependency (langchain-core, pydantic, httpx2) at the lower
 # bound pyproject.toml states, the dev tools resolved around them: proves the floors are real.
+# The tests of the MCP SDK and langchain's agents (tools that need newer pydantic and
+# langchain-core than our floors) wait for the second pass: the suite with each feature extra
+# (mcp...) at its own floor, the rest resolved around them.
 test-lowest: | $(UV)
 	rm -rf .venv-lowest
 	$(UV) venv --quiet --python $(PYTHON) .venv-lowest
-	$(PYTHON) scripts/floors.py > .venv-lowest/floors.txt
-	$(UV) pip install --quiet --python .venv-lowest/bin/python -e '.[dev,server]' \
-		--constraint .venv-lowest/floors.txt
+	$(PYTHON) scripts/floors.py core > .venv-lowest/floors.txt
+	$(PYTHON) scripts/floors.py tools > .venv-lowest/tools.txt
+	$(UV) pip install --quiet --python .venv-lowest/bin/python -e '.[testing,server]' \
+		-r .venv-lowest/tools.txt --constraint .venv-lowest/floors.txt
 	touch .venv-lowest/.installed
+	$(MAKE) unit VENV=.venv-lowest PYTEST_ARGS="$$($(PYTHON) scripts/floors.py skip)"
+	$(PYTHON) scripts/floors.py extras > .venv-lowest/extras.txt
+	$(UV) pip install --quiet --python .venv-lowest/bin/python \
+		-e ".[dev,server$$($(PYTHON) scripts/floors.py features)]" \
+		--constraint .venv-lowest/extras.txt
 	$(MAKE) unit VENV=.venv-lowest
 
 # Re-record every cassette against the live API (needs HF_TOKEN and a network).

@@ -6,7 +6,6 @@ import warnings
 from typing import Any
 
 import pytest
-from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.prebuilt import create_react_agent
 from langgraph.warnings import LangGraphDeprecatedSinceV10
@@ -23,7 +22,9 @@ def _react_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
 
 
 def _create_agent(model: ScriptedChatModel, toolkit: HuggingFaceToolkit) -> Any:
-    return create_agent(model, toolkit.get_tools())
+    # langchain 1.5 needs newer langchain-core than our floor: make test-lowest runs this later.
+    agents = pytest.importorskip("langchain.agents")
+    return agents.create_agent(model, toolkit.get_tools())
 
 
 BUILDERS = pytest.mark.parametrize(

@@ -171,3 +171,25 @@ def test_hf_tools_assistant_is_the_terminal_assistant(monkeypatch: pytest.Monkey
     monkeypatch.setattr(hf_tools.assistant, "run", lambda ns: seen.append(ns) or 0)
     assert cli_main(["assistant", "--tasks", "text-classification", "--no-history"]) == 0
     assert seen[0].tasks == "text-classification" and seen[0].no_history
+
+
+def test_mcp_without_the_mcp_extra_lists_its_help_and_says_how_to_install_it() -> None:
+    # A fresh interpreter, so no test has imported the SDK yet; None in sys.modules is a
+    # package that is not installed, as both import and find_spec see it.
+    script = (
+        "import sys; sys.modules['mcp'] = None\n"
+        "from hf_tools.cli import main\n"
+        "try:\n"
+        "    main(['mcp', '--help'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "sys.exit(main(['mcp', '--family', 'text']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert "--resource-mb" in done.stdout
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        'hf-tools mcp needs the MCP SDK (the mcp extra): pip install "hf-tools[mcp]"\n'
+    )

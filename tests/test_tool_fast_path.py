@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -27,6 +29,9 @@ from langsmith import utils as ls_utils
 
 from hf_tools import AsyncHFClient, HFClient, HFTool, get_spec, make_tool
 from hf_tools.config import RetryPolicy
+from hf_tools.langchain.tools import SHORT_PATH
+
+from .conftest import ROOT
 
 URL = "http://127.0.0.1:9/predict"  # never reached: an in-process transport answers
 
@@ -277,3 +282,66 @@ def test_observed_is_exactly_when_langchain_would_set_up_a_handler(
             verdicts[name] = tool._observed(callbacks)
             assert verdicts[name] == bool(manager.handlers), name
     assert not verdicts["nothing"] and verdicts["LANGSMITH_TRACING"] and verdicts["debug"]
+
+
+# A later langchain-core may drop or change the private helpers the short path calls: then
+# hf_tools still imports and every call takes LangChain's full run, with the same results.
+_WITHOUT_A_HELPER = r"""
+import asyncio, json, sys
+import httpx2
+from langchain_core.tools import base
+
+if sys.argv[1] == "missing":  # renamed: BaseTool's own invoke/ainvoke use the new name
+    prep = base._prep_run_args
+    del base._prep_run_args
+
+    def invoke(self, input, config=None, **kwargs):
+        tool_input, run = prep(input, config, **kwargs)
+        return self.run(tool_input, **run)
+
+    async def ainvoke(self, input, config=None, **kwargs):
+        tool_input, run = prep(input, config, **kwargs)
+        return await self.arun(tool_input, **run)
+
+    base.BaseTool.invoke, base.BaseTool.ainvoke = invoke, ainvoke
+else:  # the same helper, with another parameter list
+    real = base._handle_tool_error
+    base._handle_tool_error = lambda e, *, flag, extra=None: real(e, flag=flag)
+
+from hf_tools import AsyncHFClient, HFClient, HFTool, get_spec, make_tool
+from hf_tools.config import RetryPolicy
+from tests.test_tool_fast_path import URL, _answer, _call
+
+full_runs = []
+for name in ("run", "arun"):
+    real_run = getattr(HFTool, name)
+    def counting(self, *a, real_run=real_run, **kw):
+        full_runs.append(1)
+        return real_run(self, *a, **kw)
+    setattr(HFTool, name, counting)
+common = {"api_key": "hf_test", "base_url": URL, "is_custom_endpoint": True,
+          "transport": httpx2.MockTransport(_answer), "retry": RetryPolicy(max_retries=0)}
+tool = make_tool(get_spec("text-classification"), HFClient(**common), AsyncHFClient(**common))
+ok = tool.invoke(_call({"text": "ok"}))
+failed = asyncio.run(tool.ainvoke(_call({"text": "gone"})))
+print(json.dumps([ok.status, ok.content, failed.status, len(full_runs)]))
+"""
+
+
+@pytest.mark.parametrize("helper", ["missing", "differs"])
+def test_without_langchain_core_s_helpers_every_call_takes_the_full_run(helper: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_A_HELPER, helper],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    status, content, failed, full_runs = json.loads(done.stdout)
+    assert (status, failed, full_runs) == ("success", "error", 2)
+    assert "POSITIVE" in content
+
+
+def test_langchain_core_has_the_helpers_the_short_path_calls() -> None:
+    assert SHORT_PATH  # else the short path is off: a speed loss that should be seen

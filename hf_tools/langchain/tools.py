@@ -27,12 +27,7 @@ from langchain_core.tools import (
     StructuredTool,
     ToolException,
 )
-from langchain_core.tools.base import (
-    _format_output,
-    _handle_tool_error,
-    _handle_validation_error,
-    _prep_run_args,
-)
+from langchain_core.tools import base as langchain_tools_base
 from langchain_core.utils.env import env_var_is_set
 from pydantic import BaseModel, PrivateAttr, ValidationError
 from pydantic.v1 import ValidationError as ValidationErrorV1
@@ -43,6 +38,36 @@ from hf_tools.tasks._base import ToolInput
 from hf_tools.toolset import DEVELOPER, Tool, ToolFailure, bound_text
 
 __all__ = ["HFTool", "HFToolError", "as_langchain_tool", "bound_text", "make_tool"]
+
+# The private langchain-core helpers HFTool's short path calls (see HFTool.invoke), with the
+# parameters it passes. Present and alike from 1.4.2 to 1.8.3 (make test-lowest/test-latest);
+# a langchain-core without them, or with other parameters, gets the full run on every call.
+_HELPERS = {
+    "_prep_run_args": ("value", "config", "kwargs"),
+    "_format_output": ("content", "artifact", "tool_call_id", "name", "status"),
+    "_handle_tool_error": ("e", "flag"),
+    "_handle_validation_error": ("e", "flag"),
+}
+
+
+def _helpers_match(module: Any) -> bool:
+    """Whether ``module`` has every helper in :data:`_HELPERS`, with those parameters."""
+    for name, parameters in _HELPERS.items():
+        helper = getattr(module, name, None)
+        if helper is None or tuple(inspect.signature(helper).parameters) != parameters:
+            return False
+    return True
+
+
+SHORT_PATH = _helpers_match(langchain_tools_base)
+"""Whether invoke/ainvoke may skip LangChain's run machinery when nobody listens."""
+if SHORT_PATH:
+    from langchain_core.tools.base import (
+        _format_output,
+        _handle_tool_error,
+        _handle_validation_error,
+        _prep_run_args,
+    )
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,6 +185,8 @@ class HFTool(StructuredTool):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the tool: a ToolCall gets a ToolMessage, plain arguments raise on failure."""
+        if not SHORT_PATH:
+            return super().invoke(input, config, **kwargs)
         tool_input, run = _prep_run_args(input, config, **kwargs)
         if kwargs or not isinstance(tool_input, str | dict) or self._observed(run["callbacks"]):
             return self.run(tool_input, **run)
@@ -173,6 +200,8 @@ class HFTool(StructuredTool):
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Async :meth:`invoke`."""
+        if not SHORT_PATH:
+            return await super().ainvoke(input, config, **kwargs)
         tool_input, run = _prep_run_args(input, config, **kwargs)
         if kwargs or not isinstance(tool_input, str | dict) or self._observed(run["callbacks"]):
             return await self.arun(tool_input, **run)
@@ -191,18 +220,23 @@ class HFTool(StructuredTool):
         building the manager (~20 µs); a test holds them equal to it.
         """
         # Deferred: it imports langsmith (~130 ms), as LangChain defers it too.
-        from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
-
+        try:
+            from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
+        except ImportError:  # private: a langchain-core without them gets the full run
+            return True
         if _handlers(callbacks) or _handlers(self.callbacks) or self.verbose or get_debug():
             return True
         if env_var_is_set("LANGCHAIN_TRACING") or env_var_is_set("LANGCHAIN_HANDLER"):
             return True  # LangChain raises for the retired tracer: let it
         if _tracing_v2_is_enabled():
             return True
-        return any(
-            var.get() is not None or (cls is not None and env and env_var_is_set(env))
-            for var, _, cls, env in _configure_hooks
-        )
+        try:
+            return any(
+                var.get() is not None or (cls is not None and env and env_var_is_set(env))
+                for var, _, cls, env in _configure_hooks
+            )
+        except (TypeError, ValueError, AttributeError):  # hooks of another shape: full run
+            return True
 
     def _output(self, response: Any, call_id: str | None) -> Any:
         """What ``run`` returns for the function's ``response``."""

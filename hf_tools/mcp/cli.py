@@ -11,23 +11,28 @@ server before it serves anything: one line on stderr, exit code 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hf_tools.cli.flags import TASKS, add_flags, add_settings_flags, settings_from, task_ids
 from hf_tools.config import is_hf_host, is_url
 from hf_tools.errors import HFToolsError
-from hf_tools.mcp.server import DEFAULT_RESOURCE_BUDGET, ToolServer
+from hf_tools.mcp.store import DEFAULT_RESOURCE_BUDGET
 from hf_tools.toolset import Toolset
 
-__all__ = ["DESCRIPTION", "TOKEN_ENV", "build_server", "configure", "main", "run"]
+if TYPE_CHECKING:
+    from hf_tools.mcp.server import ToolServer
+
+__all__ = ["DESCRIPTION", "INSTALL_HINT", "TOKEN_ENV", "build_server", "configure", "main", "run"]
 
 DESCRIPTION = "serve the tools over MCP: stdio (default), or streamable HTTP with --http"
 
+INSTALL_HINT = 'pip install "hf-tools[mcp]"'
 TOKEN_ENV = "HF_TOOLS_MCP_TOKEN"
 DEFAULT_PORT = 8765
 
@@ -150,6 +155,8 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
             " `hf auth login` (a local --base-url or endpoint URL needs none)"
         )
         raise UsageError(msg)
+    from hf_tools.mcp.server import ToolServer
+
     return ToolServer(toolset, audio_as=ns.audio_as, resource_budget=ns.resource_mb * 2**20)
 
 
@@ -182,7 +189,13 @@ def _serve_http(app: Any, sock: socket.socket, host: str, count: int) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    """Build the server and serve until stdin closes (stdio) or a signal (HTTP)."""
+    """Build the server and serve until stdin closes (stdio) or a signal (HTTP).
+
+    Returns 2 with the install hint when the ``mcp`` extra is missing.
+    """
+    if importlib.util.find_spec("mcp") is None:
+        print(f"hf-tools mcp needs the MCP SDK (the mcp extra): {INSTALL_HINT}", file=sys.stderr)
+        return 2
     import anyio
 
     try:

@@ -34,15 +34,12 @@ from pydantic.networks import AnyUrl
 from hf_tools import __version__
 from hf_tools.artifacts import BinaryPart
 from hf_tools.mcp.content import AudioAs, failure_result, tool_result
-from hf_tools.mcp.store import PartStore
+from hf_tools.mcp.store import DEFAULT_RESOURCE_BUDGET, PartStore
 from hf_tools.toolset import DEVELOPER, PollHook, Tool, ToolFailure, Toolset
 
 __all__ = ["DEFAULT_RESOURCE_BUDGET", "MAX_INLINE_BYTES", "ToolServer", "mcp_tool"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_RESOURCE_BUDGET = 256 * 1024 * 1024
-"""Bytes of binary parts kept for ``resources/read`` (oldest dropped first)."""
 
 MAX_INLINE_BYTES = 8 * 1024 * 1024
 """A larger image or audio part is only linked, not inlined."""

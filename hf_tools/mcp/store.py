@@ -13,6 +13,9 @@ from collections import OrderedDict
 
 from hf_tools.artifacts import BinaryPart
 
+DEFAULT_RESOURCE_BUDGET = 256 * 1024 * 1024
+"""Bytes of binary parts kept for ``resources/read`` (oldest dropped first)."""
+
 __all__ = ["SCHEME", "PartStore"]
 
 SCHEME = "hf-tools"
