@@ -58,7 +58,7 @@ from hf_tools.errors import (
 )
 from hf_tools.flow import ON_POLL, PollHook
 from hf_tools.routing import Lookup, route_for
-from hf_tools.tasks import REGISTRY, get_spec
+from hf_tools.tasks import FAMILIES, REGISTRY, get_spec
 
 __all__ = [
     "DEVELOPER",
@@ -84,50 +84,6 @@ FIX_ARGUMENTS: FailureKind = "fix_arguments"
 UNAVAILABLE: FailureKind = "unavailable"
 DEVELOPER: FailureKind = "developer"
 
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "text": (
-        "text-classification",
-        "zero-shot-classification",
-        "token-classification",
-        "question-answering",
-        "table-question-answering",
-        "tabular-classification",
-        "tabular-regression",
-        "fill-mask",
-        "summarization",
-        "translation",
-        "text2text-generation",
-        "text-generation",
-        "conversational",
-        "feature-extraction",
-        "sentence-embeddings",
-        "sentence-similarity",
-        "ranking",
-    ),
-    "vision": (
-        "image-classification",
-        "zero-shot-image-classification",
-        "object-detection",
-        "image-segmentation",
-        "image-to-text",
-        "visual-question-answering",
-        "document-question-answering",
-        "image-text-to-text",
-    ),
-    "audio": ("automatic-speech-recognition", "audio-classification", "audio-to-audio"),
-    "generation": (
-        "text-to-image",
-        "image-to-image",
-        "text-to-video",
-        "image-to-video",
-        "text-to-speech",
-    ),
-    "custom": ("custom",),
-}
-"""Tool families, a host offers them whole (``families=["vision"]``); each task is in one."""
-
-_FAMILY_OF = {task: family for family, tasks in FAMILIES.items() for task in tasks}
-
 # A 404/410 means this model is not served there (any more, or not for this task): the tool is
 # unavailable, not misconfigured. 405 (no such route: a wrong base URL) stays the developer's.
 _UNAVAILABLE_STATUS = frozenset({404, 410})
@@ -140,8 +96,9 @@ _RESULT_NOTE = "… [truncated {} chars; full result in the artifact]"
 
 
 def family_of(task: str) -> str:
-    """The family of a task id (:data:`FAMILIES`); ``"custom"`` for a task none lists."""
-    return _FAMILY_OF.get(task, "custom")
+    """The family of a task id (its spec's); ``"custom"`` for a task the registry lacks."""
+    spec = REGISTRY.get(task)
+    return "custom" if spec is None else spec.family
 
 
 def bound_text(text: str, limit: int, note: str = _RESULT_NOTE) -> str:

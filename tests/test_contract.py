@@ -141,23 +141,6 @@ def test_readme_exists_with_the_two_commands() -> None:
     assert text.index("make demo") < text.index("make test")
 
 
-def test_the_tools_page_table_matches_the_registry() -> None:
-    # docs/tools.md promises each tool's LLM-visible arguments and default model: keep it true.
-    text = (ROOT / "docs" / "tools.md").read_text(encoding="utf-8")
-    rows = {
-        m.group(1): (m.group(2), m.group(3))
-        for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \| ([^|]*) \|$", text, re.M)
-    }
-    for spec in SPECS:
-        schema = spec.input_model.model_json_schema()
-        required = schema.get("required", [])
-        args = ", ".join(n if n in required else f"{n}?" for n in schema["properties"])
-        assert spec.tool_name in rows, spec.tool_name
-        assert rows[spec.tool_name][0] == args, spec.tool_name
-        if spec.default_model:
-            assert rows[spec.tool_name][1] == f"`{spec.default_model}`", spec.tool_name
-
-
 def test_python_only_arguments_cost_nothing_and_still_work() -> None:
     from hf_tools import HFClient, InputError, get_spec
 

@@ -415,8 +415,8 @@ def test_the_default_model_table_is_consistent_with_the_registries() -> None:
         assert on_hf == (hub_task(task) in HF_INFERENCE_TASKS), task
     # Of the 8 tools hf-inference stopped serving, text generation moved to a provider; the
     # others are served by nobody today, so docs/providers.md says so and they are not offered.
-    unserved = [t for t, e in DEFAULT_MODELS.items() if not e]
-    assert unserved == [
+    unserved = {t for t, e in DEFAULT_MODELS.items() if not e}
+    assert unserved == {
         "text2text-generation",
         "sentence-similarity",
         "ranking",
@@ -430,7 +430,7 @@ def test_the_default_model_table_is_consistent_with_the_registries() -> None:
         "tabular-regression",
         "audio-to-audio",
         "image-text-to-text",  # any chat provider serves a VLM; none recorded yet
-    ]
+    }
 
 
 # ------------------------------------------------------------------------------ the CLI
@@ -442,11 +442,11 @@ def test_cli_list_shows_what_the_flags_serve(capsys: pytest.CaptureFixture[str])
     assert main(["list", "--provider", "fal-ai"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[:6]] == [
+        "automatic_speech_recognition",
         "text_to_image",
         "image_to_image",
         "text_to_video",
         "image_to_video",
-        "automatic_speech_recognition",
         "text_to_speech",
     ]
     assert lines[6].startswith("6 tools; schemas ")
@@ -508,21 +508,6 @@ def test_cli_agent_bills_the_model_and_the_tools_to_the_org(
         chat,
     ]
     assert all(r.headers["x-hf-bill-to"] == "my-org" for r in sent)
-
-
-def test_a_task_without_a_row_is_served_by_its_adapters_with_its_default(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from hf_tools import catalog
-
-    # As a task module added before its defaults are recorded in the table.
-    monkeypatch.delitem(catalog.DEFAULT_MODELS, "text-to-image")
-    assert catalog.defaults_of("text-to-image")[:3] == (
-        ("hf-inference", "black-forest-labs/FLUX.1-schnell"),
-        ("fal-ai", "black-forest-labs/FLUX.1-schnell"),
-        ("replicate", "black-forest-labs/FLUX.1-schnell"),
-    )
-    assert _tools(provider="wavespeed")["text_to_image"] == "black-forest-labs/FLUX.1-schnell"
 
 
 def _text_generation_call(tool: Any, replay: Callable[..., Any], *parts: Any) -> ToolMessage:

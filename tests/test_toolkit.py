@@ -35,8 +35,8 @@ def test_default_is_every_task_hf_inference_serves_in_registry_order() -> None:
         "image_classification",
         "object_detection",
         "image_segmentation",
-        "text_to_image",
         "automatic_speech_recognition",
+        "text_to_image",
     ]
 
 

@@ -1,6 +1,8 @@
-"""The task registry: one line per task, in the order tools are offered to an LLM.
+"""The task registry: one line per task, grouped by family, in the order tools are offered.
 
-Adding a task = one module here, one line below, one folder in ``cassettes/``.
+Adding a task = one module here (its contract, who serves it with which default model, its
+family), one line below in its family's group, one folder in ``cassettes/``. The catalog
+(:mod:`hf_tools.catalog`) and the toolset's families are derived from these specs.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from hf_tools.tasks import (
 )
 from hf_tools.tasks._base import TaskSpec
 
-__all__ = ["REGISTRY", "TaskSpec", "get_spec"]
+__all__ = ["FAMILIES", "REGISTRY", "TaskSpec", "get_spec"]
 
 _SPECS: tuple[TaskSpec[Any, Any], ...] = (
+    # text
     text_classification.SPEC,
     zero_shot_classification.SPEC,
     token_classification.SPEC,
@@ -66,6 +69,7 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     sentence_embeddings.SPEC,
     sentence_similarity.SPEC,
     ranking.SPEC,
+    # vision
     image_classification.SPEC,
     zero_shot_image_classification.SPEC,
     object_detection.SPEC,
@@ -74,18 +78,38 @@ _SPECS: tuple[TaskSpec[Any, Any], ...] = (
     visual_question_answering.SPEC,
     document_question_answering.SPEC,
     image_text_to_text.SPEC,
+    # audio
+    automatic_speech_recognition.SPEC,
+    audio_classification.SPEC,
+    audio_to_audio.SPEC,
+    # generation
     text_to_image.SPEC,
     image_to_image.SPEC,
     text_to_video.SPEC,
     image_to_video.SPEC,
-    automatic_speech_recognition.SPEC,
-    audio_classification.SPEC,
     text_to_speech.SPEC,
-    audio_to_audio.SPEC,
+    # custom
     custom.SPEC,
 )
 
 REGISTRY: dict[str, TaskSpec[Any, Any]] = {spec.task: spec for spec in _SPECS}
+
+
+def _families(specs: tuple[TaskSpec[Any, Any], ...]) -> dict[str, tuple[str, ...]]:
+    """``{family: task ids}`` in registry order; each family's tasks must be one group."""
+    families: dict[str, tuple[str, ...]] = {}
+    previous = None
+    for spec in specs:
+        if spec.family in families and spec.family != previous:
+            msg = f"{spec.task} is registered away from the other {spec.family} tasks"
+            raise ConfigurationError(msg)
+        families[spec.family] = (*families.get(spec.family, ()), spec.task)
+        previous = spec.family
+    return families
+
+
+FAMILIES: dict[str, tuple[str, ...]] = _families(_SPECS)
+"""Tool families, from the specs: a host offers them whole (``families=["vision"]``)."""
 
 
 def get_spec(task: str) -> TaskSpec[Any, Any]:

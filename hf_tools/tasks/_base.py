@@ -206,6 +206,11 @@ class TaskSpec(Generic[InputT, OutputT]):
         output_model: ``<Task>Output``, the normalized result (the tool artifact).
         render: output -> short text for the LLM.
         default_model: model used when the toolkit names none.
+        serving: ``((provider, Hub model id), ...)``, best first: who is known to serve the
+            task, with which default model (the catalog, :mod:`hf_tools.catalog`, is derived
+            from these). Empty: nobody serves it by default; it needs a model the user names.
+        family: the tool family a host may offer whole (``text``, ``vision``, ``audio``,
+            ``generation``, ``custom``).
         example: valid arguments, used by the docs and the contract tests.
         hf_inference: how hf-inference carries the task (:class:`HFInferenceWire`); None for
             a task hf-inference does not speak.
@@ -226,6 +231,8 @@ class TaskSpec(Generic[InputT, OutputT]):
     render: Callable[[OutputT], str]
     default_model: str
     example: Mapping[str, Any]
+    serving: tuple[tuple[str, str], ...] = ()
+    family: str = "custom"
     hf_inference: HFInferenceWire[InputT, OutputT] | None = None
     media_fields: tuple[str, ...] = ()
     needs_endpoint: bool = False

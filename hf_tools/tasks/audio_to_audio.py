@@ -118,6 +118,10 @@ SPEC = TaskSpec(
     output_model=AudioToAudioOutput,
     render=render,
     default_model="speechbrain/sepformer-wham",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="audio",
     example={"audio": "tests/fixtures/audio.flac"},
     media_fields=("audio",),
     hf_inference=HFInferenceWire(build, parse),

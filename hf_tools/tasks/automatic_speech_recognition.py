@@ -82,6 +82,11 @@ SPEC = TaskSpec(
     output_model=AutomaticSpeechRecognitionOutput,
     render=render,
     default_model="jonatasgrosman/wav2vec2-large-xlsr-53-english",
+    serving=(
+        ("hf-inference", "jonatasgrosman/wav2vec2-large-xlsr-53-english"),
+        ("fal-ai", "openai/whisper-large-v3"),
+    ),
+    family="audio",
     example={"audio": "tests/fixtures/audio.flac"},
     media_fields=("audio",),
     hf_inference=HFInferenceWire(build, parse),

@@ -79,6 +79,19 @@ SPEC = TaskSpec(
     output_model=ConversationalOutput,
     render=render,
     default_model="meta-llama/Llama-3.1-8B-Instruct",
+    # Mappings recorded for Llama-3.1-8B-Instruct (live: sambanova, novita, nebius,
+    # fireworks); cerebras, together, hyperbolic, cohere from their chat tapes.
+    serving=(
+        ("sambanova", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("novita", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("nebius", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("fireworks-ai", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("cerebras", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("together", "meta-llama/Llama-3.3-70B-Instruct"),
+        ("hyperbolic", "meta-llama/Llama-3.2-3B-Instruct"),
+        ("cohere", "CohereForAI/c4ai-command-r7b-12-2024"),
+    ),
+    family="text",
     example={"message": "What is deep learning?"},
     hf_inference=HFInferenceWire(build, parse, chat=True),
 )

@@ -127,6 +127,7 @@ SPEC = TaskSpec(
     output_model=CustomOutput,
     render=render,
     default_model="",
+    family="custom",
     example={"payload": '{"inputs": "I like you", "parameters": {}}'},
     example_endpoint="https://my-sentiment.us-east-1.aws.endpoints.huggingface.cloud",
     needs_endpoint=True,

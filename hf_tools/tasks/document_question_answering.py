@@ -100,6 +100,10 @@ SPEC = TaskSpec(
     output_model=DocumentQuestionAnsweringOutput,
     render=render,
     default_model="naver-clova-ix/donut-base-finetuned-docvqa",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="vision",
     example={"image": "tests/fixtures/document.jpg", "question": "What is the purchase amount?"},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse),

@@ -125,6 +125,11 @@ SPEC = TaskSpec(
     output_model=FeatureExtractionOutput,
     render=render,
     default_model="sentence-transformers/paraphrase-xlm-r-multilingual-v1",
+    serving=(
+        ("hf-inference", "sentence-transformers/paraphrase-xlm-r-multilingual-v1"),
+        ("sambanova", "intfloat/e5-mistral-7b-instruct"),
+    ),
+    family="text",
     example={"texts": "That is a happy person"},
     hf_inference=HFInferenceWire(build, parse, pipeline=TASK),
 )

@@ -97,6 +97,8 @@ SPEC = TaskSpec(
     output_model=FillMaskOutput,
     render=render,
     default_model="distilbert/distilroberta-base",
+    serving=(("hf-inference", "distilbert/distilroberta-base"),),
+    family="text",
     example={"text": "The goal of life is <mask>."},
     hf_inference=HFInferenceWire(build, parse),
 )

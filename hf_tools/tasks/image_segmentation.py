@@ -277,6 +277,8 @@ SPEC = TaskSpec(
     output_model=ImageSegmentationOutput,
     render=render,
     default_model="facebook/detr-resnet-50-panoptic",
+    serving=(("hf-inference", "facebook/detr-resnet-50-panoptic"),),
+    family="vision",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse, parse_in_thread=True),

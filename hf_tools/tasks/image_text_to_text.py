@@ -73,6 +73,9 @@ SPEC = TaskSpec(
     output_model=ImageTextToTextOutput,
     render=conversational.render,
     default_model="Qwen/Qwen2.5-VL-7B-Instruct",
+    # Any provider with a chat route serves a VLM; none is recorded yet: offered with a model.
+    serving=(),
+    family="vision",
     example={"image": "tests/fixtures/image.png", "question": "What is in this image?"},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse, chat=True),

@@ -77,6 +77,14 @@ SPEC = TaskSpec(
     output_model=ImageToImageOutput,
     render=text_to_image.render,
     default_model="black-forest-labs/FLUX.1-Kontext-dev",
+    # The model ids huggingface_hub 2.x's provider docs and tests name ("from docs").
+    serving=(
+        ("fal-ai", "black-forest-labs/FLUX.1-Kontext-dev"),
+        ("replicate", "black-forest-labs/FLUX.1-Kontext-dev"),
+        ("together", "black-forest-labs/FLUX.1-Kontext-dev"),
+        ("wavespeed", "black-forest-labs/FLUX.1-Kontext-dev"),
+    ),
+    family="generation",
     example={"image": "tests/fixtures/small.png", "prompt": "Turn the cat into a tiger."},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse, response="bytes"),

@@ -61,6 +61,10 @@ SPEC = TaskSpec(
     output_model=ImageToTextOutput,
     render=render,
     default_model="Salesforce/blip-image-captioning-base",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="vision",
     example={"image": "tests/fixtures/image.png"},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse),

@@ -53,6 +53,13 @@ SPEC = TaskSpec(
     output_model=ImageToVideoOutput,
     render=render,
     default_model="Wan-AI/Wan2.2-I2V-A14B",
+    # The model ids huggingface_hub 2.x's provider docs and tests name ("from docs").
+    serving=(
+        ("fal-ai", "Wan-AI/Wan2.2-I2V-A14B"),
+        ("together", "Wan-AI/Wan2.2-I2V-A14B"),
+        ("wavespeed", "Wan-AI/Wan2.1-I2V-14B-480P"),
+    ),
+    family="generation",
     example={"image": "tests/fixtures/small.png", "prompt": "The cat turns its head."},
     media_fields=("image",),
 )

@@ -91,6 +91,8 @@ SPEC = TaskSpec(
     output_model=QuestionAnsweringOutput,
     render=render,
     default_model="deepset/roberta-base-squad2",
+    serving=(("hf-inference", "deepset/roberta-base-squad2"),),
+    family="text",
     example={"question": "What is the meaning of life?", "context": "42"},
     hf_inference=HFInferenceWire(build, parse),
 )

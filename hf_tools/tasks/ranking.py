@@ -133,6 +133,10 @@ SPEC = TaskSpec(
     output_model=RankingOutput,
     render=render,
     default_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="text",
     example={
         "query": "How many people live in Berlin?",
         "documents": [

@@ -61,6 +61,8 @@ SPEC = TaskSpec(
     output_model=SentenceEmbeddingsOutput,
     render=render,
     default_model="sentence-transformers/distilbert-base-nli-mean-tokens",
+    serving=(("hf-inference", "sentence-transformers/distilbert-base-nli-mean-tokens"),),
+    family="text",
     example={"texts": "That is a happy person"},
     hf_inference=HFInferenceWire(build, parse, pipeline="feature-extraction"),
 )

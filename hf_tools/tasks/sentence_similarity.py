@@ -79,6 +79,10 @@ SPEC = TaskSpec(
     output_model=SentenceSimilarityOutput,
     render=render,
     default_model="sentence-transformers/all-MiniLM-L6-v2",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="text",
     example={
         "source_sentence": "Machine learning is so easy.",
         "sentences": [

@@ -69,6 +69,8 @@ SPEC = TaskSpec(
     output_model=SummarizationOutput,
     render=render,
     default_model="facebook/bart-large-cnn",
+    serving=(("hf-inference", "facebook/bart-large-cnn"),),
+    family="text",
     example={"text": "The sky is blue, the tree is green."},
     hf_inference=HFInferenceWire(build, parse),
 )

@@ -136,6 +136,8 @@ SPEC = TaskSpec(
     output_model=TableQuestionAnsweringOutput,
     render=render,
     default_model="google/tapas-base-finetuned-wtq",
+    serving=(("hf-inference", "google/tapas-base-finetuned-wtq"),),
+    family="text",
     example={
         "question": "How many stars does the transformers repository have?",
         "table": [

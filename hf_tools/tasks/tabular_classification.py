@@ -102,6 +102,10 @@ SPEC = TaskSpec(
     output_model=TabularClassificationOutput,
     render=render,
     default_model="vvmnnnkv/wine-quality",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="text",
     example={"table": EXAMPLE_TABLE},
     hf_inference=HFInferenceWire(build, parse),
 )

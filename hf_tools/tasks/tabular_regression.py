@@ -41,6 +41,10 @@ SPEC = TaskSpec(
     output_model=TabularRegressionOutput,
     render=render,
     default_model="scikit-learn/Fish-Weight",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="text",
     example={
         "table": [
             {"column": "Height", "cells": ["11.52", "12.48", "12.3778"]},

@@ -32,6 +32,10 @@ SPEC = TaskSpec(
     output_model=TextGenerationOutput,
     render=render,
     default_model="google/flan-t5-xxl",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="text",
     example={"text": "one plus two equals"},
     hf_inference=HFInferenceWire(build, parse),
 )

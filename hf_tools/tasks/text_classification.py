@@ -69,6 +69,8 @@ SPEC = TaskSpec(
     output_model=TextClassificationOutput,
     render=render,
     default_model="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    serving=(("hf-inference", "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),),
+    family="text",
     example={"text": "I like you"},
     hf_inference=HFInferenceWire(build, parse),
 )

@@ -135,6 +135,9 @@ SPEC = TaskSpec(
     output_model=TextGenerationOutput,
     render=render,
     default_model="mistralai/Mixtral-8x7B-v0.1",
+    # together /v1/completions (tapes #94570e88ad7c); hf-inference serves no text generation.
+    serving=(("together", "mistralai/Mixtral-8x7B-v0.1"),),
+    family="text",
     example={"prompt": "test", "max_new_tokens": 1, "do_sample": False},
     hf_inference=HFInferenceWire(build, parse),
 )

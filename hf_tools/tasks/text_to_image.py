@@ -114,6 +114,16 @@ SPEC = TaskSpec(
     output_model=TextToImageOutput,
     render=render,
     default_model="black-forest-labs/FLUX.1-schnell",
+    serving=(
+        ("hf-inference", "black-forest-labs/FLUX.1-schnell"),
+        ("fal-ai", "black-forest-labs/FLUX.1-schnell"),
+        ("replicate", "black-forest-labs/FLUX.1-schnell"),
+        ("nebius", "black-forest-labs/FLUX.1-schnell"),
+        ("together", "stabilityai/stable-diffusion-xl-base-1.0"),
+        ("black-forest-labs", "black-forest-labs/FLUX.1-dev"),
+        ("hyperbolic", "stabilityai/stable-diffusion-2"),
+    ),
+    family="generation",
     example={"prompt": "An astronaut riding a horse on the moon."},
     hf_inference=HFInferenceWire(build, parse, accept="image/png", response="bytes"),
 )

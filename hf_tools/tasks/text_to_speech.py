@@ -102,6 +102,15 @@ SPEC = TaskSpec(
     output_model=TextToSpeechOutput,
     render=render,
     default_model="hexgrad/Kokoro-82M",
+    # The replicate answer is recorded (huggingface.js tapes); the other pairs follow the model
+    # ids huggingface_hub 2.x's provider docs and tests name (cassettes/INDEX.md: "from docs").
+    serving=(
+        ("replicate", "hexgrad/Kokoro-82M"),
+        ("fal-ai", "hexgrad/Kokoro-82M"),
+        ("deepinfra", "hexgrad/Kokoro-82M"),
+        ("together", "cartesia/sonic-2"),
+    ),
+    family="generation",
     example={"text": "Hello from hf-tools."},
     hf_inference=HFInferenceWire(build, parse, response="bytes"),
 )

@@ -103,5 +103,15 @@ SPEC = TaskSpec(
     output_model=TextToVideoOutput,
     render=render,
     default_model="genmo/mochi-1-preview",
+    # replicate's and fal's mochi answers are recorded (huggingface.js tapes); the others
+    # "from docs".
+    serving=(
+        ("replicate", "genmo/mochi-1-preview"),
+        ("fal-ai", "genmo/mochi-1-preview"),
+        ("together", "Wan-AI/Wan2.2-T2V-A14B"),
+        ("novita", "Wan-AI/Wan2.1-T2V-14B"),
+        ("wavespeed", "Wan-AI/Wan2.1-T2V-14B"),
+    ),
+    family="generation",
     example={"prompt": "A running dog"},
 )

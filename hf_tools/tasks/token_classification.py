@@ -98,6 +98,8 @@ SPEC = TaskSpec(
     output_model=TokenClassificationOutput,
     render=render,
     default_model="dbmdz/bert-large-cased-finetuned-conll03-english",
+    serving=(("hf-inference", "dbmdz/bert-large-cased-finetuned-conll03-english"),),
+    family="text",
     example={"text": "My name is Sarah Jessica Parker but you can call me Jessica"},
     hf_inference=HFInferenceWire(build, parse),
 )

@@ -69,6 +69,8 @@ SPEC = TaskSpec(
     output_model=TranslationOutput,
     render=render,
     default_model="google-t5/t5-small",
+    serving=(("hf-inference", "google-t5/t5-small"),),
+    family="text",
     example={"text": "Hello world"},
     hf_inference=HFInferenceWire(build, parse),
 )

@@ -86,6 +86,10 @@ SPEC = TaskSpec(
     output_model=VisualQuestionAnsweringOutput,
     render=render,
     default_model="dandelin/vilt-b32-finetuned-vqa",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="vision",
     example={"image": "tests/fixtures/image.png", "question": "Who's in the picture?"},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse),

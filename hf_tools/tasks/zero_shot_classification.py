@@ -80,6 +80,8 @@ SPEC = TaskSpec(
     output_model=ZeroShotClassificationOutput,
     render=render,
     default_model="facebook/bart-large-mnli",
+    serving=(("hf-inference", "facebook/bart-large-mnli"),),
+    family="text",
     example={
         "text": "A new model offers an explanation for how the Galilean satellites formed.",
         "candidate_labels": ["space & cosmos", "scientific discovery", "microbiology"],

@@ -67,6 +67,10 @@ SPEC = TaskSpec(
     output_model=ZeroShotImageClassificationOutput,
     render=render,
     default_model="openai/clip-vit-base-patch32",
+    # No provider serves it since July 2025 (hf-inference dropped it, no other provider has
+    # the task): offered only with a model or endpoint the user names.
+    serving=(),
+    family="vision",
     example={"image": "tests/fixtures/image.png", "candidate_labels": ["tree", "woman", "cat"]},
     media_fields=("image",),
     hf_inference=HFInferenceWire(build, parse),
