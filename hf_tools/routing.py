@@ -88,7 +88,7 @@ _HUB_TASKS = {
 }
 
 
-ROUTER_CHOOSES = frozenset({"conversational"})
+ROUTER_CHOOSES = frozenset({"conversational", "image-text-to-text"})
 """Tasks the router's own OpenAI route serves without a provider chosen: it picks one itself
 (``"auto"`` sends them there, with no Hub lookup, unless ``provider_order`` limits the choice)."""
 

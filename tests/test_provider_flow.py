@@ -328,13 +328,13 @@ def test_media_task_runs_on_its_provider_through_the_call_flow(
     assert len(sleeps) == len(polls) - len(fetched)
 
 
-def test_a_provider_only_task_without_a_provider_fails_before_any_request(
+def test_a_provider_only_task_on_hf_inference_fails_before_any_request(
     sent: list[HFRequest],
 ) -> None:
     with pytest.raises(
         ConfigurationError, match="hf-inference does not serve text-to-video: choose a provider"
     ):
-        HFClient(api_key="hf_x").run("text-to-video", prompt="A running dog")
+        HFClient(api_key="hf_x", provider="hf-inference").run("text-to-video", prompt="A dog")
     assert sent == []
 
 
@@ -550,9 +550,9 @@ def test_an_async_cancel_stops_polling(token: str, monkeypatch: pytest.MonkeyPat
 # --------------------------------------------------------------------- settings, routing
 
 
-def test_without_a_provider_hf_inference_is_used_with_no_hub_lookup() -> None:
-    settings = Settings.create(api_key="x")
-    assert settings.provider_for("text-to-image") is None
+def test_the_default_is_auto_with_a_token_and_hf_inference_without() -> None:
+    assert Settings.create(api_key="x").provider_for("text-to-image") == "auto"
+    assert Settings.create().provider_for("text-to-image") is None  # no token: no lookup
     # An explicit base_url keeps its meaning; a providers entry still routes its task.
     settings = Settings.create(
         api_key="x", base_url="http://localhost:8080", provider="fal-ai",
