@@ -18,7 +18,7 @@ from typing import Any
 
 from hf_tools.config import AUTO, HF_INFERENCE, Settings
 from hf_tools.errors import ConfigurationError
-from hf_tools.routing import hub_task
+from hf_tools.routing import ROUTER_CHOOSES, hub_task
 from hf_tools.tasks import REGISTRY
 
 __all__ = [
@@ -47,10 +47,6 @@ HF_INFERENCE_TASKS = frozenset(
 )
 """The Hub tasks Hugging Face's serverless hf-inference serves models for (since July 2025,
 its provider page); hf-tools speaks hf-inference's format for every task."""
-
-ROUTER_CHOOSES = frozenset({"conversational"})
-"""Tasks whose call without a provider goes to the router's own OpenAI route, which picks a
-provider itself: served with no provider chosen."""
 
 
 def defaults_of(task: str) -> tuple[tuple[str, str], ...]:
