@@ -96,10 +96,12 @@ def served_model(settings: Settings, spec: Any) -> str:
     if named is not None:
         return named
     provider = settings.provider_for(task) or HF_INFERENCE  # raises: a provider without adapter
-    if provider == HF_INFERENCE and (
-        task in ROUTER_CHOOSES or settings.base_url_given or settings.is_custom_endpoint
-    ):
+    if provider == HF_INFERENCE and (settings.base_url_given or settings.is_custom_endpoint):
         return str(spec.default_model)
+    if task in ROUTER_CHOOSES and (
+        provider == HF_INFERENCE or (provider == AUTO and settings.provider_order is None)
+    ):
+        return str(spec.default_model)  # the router's chat route picks who serves it
     model = default_for(task, provider, settings.provider_order)
     if model is None:
         raise ConfigurationError(_unserved(task, provider), task=task)

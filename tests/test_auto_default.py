@@ -29,6 +29,12 @@ def _client(mode: str, handler: Any, **kw: Any) -> HFClient | AsyncHFClient:
     return cls(api_key=DUMMY_TOKEN, transport=httpx2.MockTransport(handler), max_retries=0, **kw)
 
 
+@pytest.fixture
+def unseeded() -> None:
+    """No recorded mapping in the cache (the suite seeds them): the test makes the lookup."""
+    MAPPINGS.clear()
+
+
 def _hub_down(seen: list[str]) -> Any:
     def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(str(request.url))
@@ -40,6 +46,7 @@ def _hub_down(seen: list[str]) -> Any:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.usefixtures("unseeded")
 def test_auto_calls_hf_inference_when_the_hub_cannot_be_reached(
     mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -70,6 +77,7 @@ def test_hf_inference_named_makes_no_hub_lookup() -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.usefixtures("unseeded")
 def test_one_hub_lookup_per_model_per_process(mode: str) -> None:
     seen: list[str] = []
     mapping = {

@@ -541,7 +541,9 @@ def test_an_async_cancel_stops_polling_and_cancels_the_providers_job(
 
     async def main() -> None:
         task = asyncio.ensure_future(client.run("text-to-image", prompt="a cake"))
-        done, _ = await asyncio.wait([task, asyncio.ensure_future(polling.wait())], timeout=10)
+        polled = asyncio.ensure_future(polling.wait())
+        await asyncio.wait([task, polled], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        polled.cancel()
         assert polling.is_set(), task.exception() if task.done() else "no poll in 10 s"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -597,10 +599,12 @@ def test_a_named_provider_offers_only_the_tasks_it_has_adapters_and_defaults_for
     ]
     with pytest.raises(ConfigurationError, match="no adapter for summarization"):
         HuggingFaceToolkit(api_key="x", provider="fal-ai", tasks=["summarization"])
-    # "auto": what hf-inference serves, plus what only providers serve.
+    # "auto", the default with a token: what hf-inference serves, plus what only providers serve.
     everything = HuggingFaceToolkit(api_key="x", provider="auto").tool_names
-    default = HuggingFaceToolkit(api_key="x").tool_names
-    assert [t for t in everything if t not in default] == [
+    assert HuggingFaceToolkit(api_key="x").tool_names == everything
+    hf_inference = HuggingFaceToolkit(api_key="x", provider="hf-inference").tool_names
+    assert HuggingFaceToolkit().tool_names == hf_inference  # no token: hf-inference's set
+    assert [t for t in everything if t not in hf_inference] == [
         "text_generation",
         "image_to_image",
         "text_to_video",
@@ -637,7 +641,7 @@ def answer(request):
         return httpx2.Response(200, json={"data": [{"b64_json": "iVBORw0KGgo="}]})
     return httpx2.Response(200, json=[[{"label": "POSITIVE", "score": 0.9}]])
 
-client = HFClient(api_key="x", transport=httpx2.MockTransport(answer))
+client = HFClient(api_key="x", provider="hf-inference", transport=httpx2.MockTransport(answer))
 client.run("text-classification", text="I like you")
 HFClient(api_key="x", provider="together", transport=httpx2.MockTransport(answer)).run(
     "text-to-image", prompt="a cat")

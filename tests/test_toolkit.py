@@ -18,11 +18,12 @@ from .conftest import EVERY_TOOL
 
 def test_default_with_a_token_is_every_task_some_provider_serves() -> None:
     # "auto" by default, as InferenceClient: every task a provider serves with a default
-    # model, in registry order; the tasks nobody serves (ranking, captioning, ...) are not.
+    # model, in registry order, and the vision-language tool, whose calls the router's chat
+    # route gives a provider; the tasks nobody serves (ranking, captioning, ...) are not.
     toolkit = HuggingFaceToolkit(api_key="hf_x")
-    served = [s.tool_name for s in REGISTRY.values() if s.serving]
+    served = [s.tool_name for s in REGISTRY.values() if s.serving or s.task == "image-text-to-text"]
     assert toolkit.tool_names == served
-    assert len(served) == 21
+    assert len(served) == 22
     assert {"text_generation", "text_to_speech", "image_to_image", "text_to_video"} <= set(served)
     assert toolkit.client.settings.provider_for("summarization") == "auto"
     assert schema_bytes(toolkit) < 16_000  # paid on every LLM call
@@ -46,6 +47,7 @@ def test_default_without_a_token_and_hf_inference_keep_the_hf_inference_set() ->
         "image_classification",
         "object_detection",
         "image_segmentation",
+        "image_text_to_text",  # as conversational: the router's chat route picks the provider
         "automatic_speech_recognition",
         "text_to_image",
     ]
