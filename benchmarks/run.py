@@ -350,7 +350,12 @@ def context_cost() -> dict[str, Any]:
     try:
         for task, name, response in _cassette_responses():
             transport = httpx2.MockTransport(lambda _req, r=response: r)
-            kw: dict[str, Any] = {"api_key": "hf_bench", "allowed_roots": roots}
+            # The bodies are hf-inference's answers: parsed as hf-inference's, no Hub lookup.
+            kw: dict[str, Any] = {
+                "api_key": "hf_bench",
+                "allowed_roots": roots,
+                "provider": "hf-inference",
+            }
             spec = get_spec(task)
             client = HFClient(transport=transport, **kw)
             tool = make_tool(spec, client, AsyncHFClient(**kw), model=spec.example_endpoint)

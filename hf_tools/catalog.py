@@ -18,7 +18,7 @@ from typing import Any
 
 from hf_tools.config import AUTO, HF_INFERENCE, Settings
 from hf_tools.errors import ConfigurationError
-from hf_tools.routing import hub_task
+from hf_tools.routing import ROUTER_CHOOSES, hub_task
 from hf_tools.tasks import REGISTRY
 
 __all__ = [
@@ -47,10 +47,6 @@ HF_INFERENCE_TASKS = frozenset(
 )
 """The Hub tasks Hugging Face's serverless hf-inference serves models for (since July 2025,
 its provider page); hf-tools speaks hf-inference's format for every task."""
-
-ROUTER_CHOOSES = frozenset({"conversational"})
-"""Tasks whose call without a provider goes to the router's own OpenAI route, which picks a
-provider itself: served with no provider chosen."""
 
 
 def defaults_of(task: str) -> tuple[tuple[str, str], ...]:
@@ -100,10 +96,12 @@ def served_model(settings: Settings, spec: Any) -> str:
     if named is not None:
         return named
     provider = settings.provider_for(task) or HF_INFERENCE  # raises: a provider without adapter
-    if provider == HF_INFERENCE and (
-        task in ROUTER_CHOOSES or settings.base_url_given or settings.is_custom_endpoint
-    ):
+    if provider == HF_INFERENCE and (settings.base_url_given or settings.is_custom_endpoint):
         return str(spec.default_model)
+    if task in ROUTER_CHOOSES and (
+        provider == HF_INFERENCE or (provider == AUTO and settings.provider_order is None)
+    ):
+        return str(spec.default_model)  # the router's chat route picks who serves it
     model = default_for(task, provider, settings.provider_order)
     if model is None:
         raise ConfigurationError(_unserved(task, provider), task=task)

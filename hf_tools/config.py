@@ -290,9 +290,11 @@ class Settings:
         max_json_bytes: largest JSON answer body read (after decompression).
         max_binary_bytes: largest answer of a task that returns bytes (images, audio), and
             of a provider's result file.
-        provider: None (hf-inference for every task, no Hub lookup: the behaviour before
-            providers), ``"auto"`` (the first live provider the Hub maps the model to) or a
-            provider name.
+        provider: None, the default: ``"auto"`` when a token is set, else hf-inference;
+            ``"auto"`` (the first live provider the Hub maps the model to that hf-tools has
+            an adapter for, one Hub lookup per model per process); ``"hf-inference"`` (every
+            task there, no Hub lookup: the behaviour before "auto" became the default); or
+            a provider name.
         providers: per-task provider, overriding ``provider``.
         router_url: provider calls go to ``{router_url}/{provider}/...``.
         hub_url: model info (``inferenceProviderMapping``) comes from ``{hub_url}/api/models``.
@@ -451,7 +453,9 @@ class Settings:
     def provider_for(self, task: str) -> str | None:
         """Who serves ``task``: a provider name, ``"auto"``, or None (hf-inference, no lookup).
 
-        None when no provider is chosen, or for an explicit ``base_url`` (a hf-inference-format
+        With no provider chosen: ``"auto"`` when a token is set (as huggingface_hub's
+        InferenceClient), else None (without a token only hf-inference's path was ever open).
+        None for ``"hf-inference"``, or for an explicit ``base_url`` (a hf-inference-format
         server) unless ``providers`` names one for the task.
 
         Raises:
@@ -462,6 +466,8 @@ class Settings:
             if self.base_url_given or self.is_custom_endpoint:
                 return None  # base_url keeps its meaning: a hf-inference-format server
             chosen = self.provider
+            if chosen is None and self.api_key is not None:
+                chosen = AUTO
         if chosen is None or chosen == HF_INFERENCE:
             return None  # hf-inference speaks the Hub model id itself: nothing to look up
         if chosen != AUTO:

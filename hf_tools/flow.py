@@ -59,10 +59,11 @@ import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
-from hf_tools.config import RetryPolicy, Settings
+from hf_tools.config import AUTO, RetryPolicy, Settings
 from hf_tools.errors import (
     APIError,
     ConfigurationError,
+    HFConnectionError,
     HFTimeoutError,
     HFToolsError,
     InvalidInputError,
@@ -94,7 +95,18 @@ from hf_tools.providers import (
     Step,
     get_adapter,
 )
-from hf_tools.routing import Lookup, ProviderMapping, Route, alookup, lookup, route_for, settle
+from hf_tools.routing import (
+    MAPPINGS,
+    Lookup,
+    ProviderMapping,
+    Route,
+    alookup,
+    hf_inference_route,
+    lookup,
+    mapping_url,
+    route_for,
+    settle,
+)
 from hf_tools.tasks._base import Media, TaskSpec
 
 __all__ = [
@@ -239,15 +251,21 @@ def first_request(
     media: Mapping[str, Media],
     model: str | None = None,
 ) -> HFRequest:
-    """The request a call starts with, where routing needs no Hub lookup (pure).
+    """The request a call starts with, where routing needs no Hub request (no I/O).
+
+    A route that depends on the Hub (``"auto"`` or a named provider) is settled from the
+    model's mapping when this process already holds it (:data:`~hf_tools.routing.MAPPINGS`).
 
     Raises:
-        ConfigurationError: the route needs the Hub (``"auto"`` or a named provider).
+        ConfigurationError: the route needs a Hub lookup this process has not made yet.
     """
     route = route_for(settings, spec, model)
     if isinstance(route, Lookup):
-        msg = f"the route of {spec.task} depends on the Hub's mapping of {route.model}"
-        raise ConfigurationError(msg, task=spec.task)
+        mappings = MAPPINGS.peek(mapping_url(settings.hub_url, route.model))
+        if mappings is None:
+            msg = f"the route of {spec.task} depends on the Hub's mapping of {route.model}"
+            raise ConfigurationError(msg, task=spec.task)
+        route = settle(settings, spec, route, mappings)
     call = _call(settings, spec, inputs, dict(media), route)
     return http_request(settings, get_adapter(route.provider, spec.task).start(call).request, call)
 
@@ -362,14 +380,37 @@ def _started(
         # Provider calls go to the router with the token: no token fails here, before the
         # Hub lookup, not as a connection error of a request that could never have been used.
         build_headers(settings, settings.router_url + "/", content_type=None)
-        mappings: tuple[ProviderMapping, ...] = yield route
-        route = settle(settings, spec, route, mappings)
+        try:
+            mappings: tuple[ProviderMapping, ...] = yield route
+        except (HFConnectionError, HFTimeoutError) as exc:
+            route = _hub_unreachable(settings, spec, route, exc)
+        else:
+            route = settle(settings, spec, route, mappings)
         adapter = get_adapter(route.provider, spec.task)
     assert adapter is not None
     values = {f: v for f in spec.media_fields if (v := getattr(inputs, f, None)) is not None}
     media: Mapping[str, Media] = (yield ResolveMedia(values)) if values else {}
     call = _call(settings, spec, inputs, media, route)
     return call, adapter.start(call)
+
+
+def _hub_unreachable(
+    settings: Settings, spec: TaskSpec[Any, Any], lookup: Lookup, exc: APIError
+) -> Route:
+    """Where "auto" goes when its Hub lookup could not reach the Hub.
+
+    hf-inference, when the catalog says it serves the model (logged); otherwise ``exc`` again.
+    """
+    from hf_tools.catalog import serves_on_hf_inference  # the catalog reads every task
+
+    if lookup.provider != AUTO or not serves_on_hf_inference(spec.task, lookup.model):
+        raise exc
+    log.warning(
+        "the Hub could not be reached to route %s (%s): calling hf-inference, which serves it",
+        lookup.model,
+        type(exc).__name__,
+    )
+    return hf_inference_route(settings, spec, lookup.model)
 
 
 _UNUSED = re.compile(r"The following `model_kwargs` are not used by the model: \[([^\]]*)\]")

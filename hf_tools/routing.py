@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_CHAT_BASE_URL",
     "DEFAULT_HUB_URL",
     "MAPPINGS",
+    "ROUTER_CHOOSES",
     "Lookup",
     "Lora",
     "MappingCache",
@@ -63,6 +64,7 @@ __all__ = [
     "Route",
     "alookup",
     "chat_url",
+    "hf_inference_route",
     "hf_inference_url",
     "hub_task",
     "lookup",
@@ -84,6 +86,11 @@ _HUB_TASKS = {
     "sentence-embeddings": "feature-extraction",
     "image-text-to-text": "conversational",
 }
+
+
+ROUTER_CHOOSES = frozenset({"conversational", "image-text-to-text"})
+"""Tasks the router's own OpenAI route serves without a provider chosen: it picks one itself
+(``"auto"`` sends them there, with no Hub lookup, unless ``provider_order`` limits the choice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +219,12 @@ def route_for(
     target = model_for(settings, spec, model)
     if not (spec.needs_endpoint or is_url(target) or settings.is_custom_endpoint):
         provider = settings.provider_for(spec.task)
+        if provider == AUTO and spec.task in ROUTER_CHOOSES and settings.provider_order is None:
+            # As InferenceClient's "auto" chat: the router's OpenAI route picks the provider.
+            return hf_inference_route(settings, spec, target)
         if provider is not None:
             return Lookup(target, provider)
-    return _hf_inference_route(settings, spec, target)
+    return hf_inference_route(settings, spec, target)
 
 
 def settle(
@@ -239,13 +249,18 @@ def settle(
         speaks=speaks,
     )
     if route.provider == HF_INFERENCE:
-        return _hf_inference_route(settings, spec, route.provider_model)
+        return hf_inference_route(settings, spec, route.provider_model)
     if route.lora is not None:  # the weights are on the Hub the mapping came from
         return replace(route, lora=replace(route.lora, hub_url=settings.hub_url))
     return route
 
 
-def _hf_inference_route(settings: Settings, spec: TaskSpec[Any, Any], model: str) -> Route:
+def hf_inference_route(settings: Settings, spec: TaskSpec[Any, Any], model: str) -> Route:
+    """The route of ``model`` on hf-inference (or the ``base_url`` server), no lookup.
+
+    Raises:
+        ConfigurationError: hf-inference does not speak ``spec``'s task.
+    """
     wire = spec.hf_inference
     if wire is None:
         msg = f"hf-inference does not serve {spec.task}: choose a provider that does"
@@ -499,6 +514,24 @@ class MappingCache:
             self._size > self.max_entries and len(self._entries) > 1
         ):
             self._size -= len(self._entries.popitem(last=False)[1].value)
+
+    def peek(self, url: str) -> tuple[ProviderMapping, ...] | None:
+        """The cached mappings behind ``url``, or None; never fetches."""
+        with self._lock:
+            return self._cached(url)
+
+    def seed(self, url: str, body: Any) -> tuple[ProviderMapping, ...]:
+        """Cache the mappings a Hub answer ``body`` gives, as a lookup would (tests, replays)."""
+        value = parse_mapping(body)
+        with self._lock:
+            self._store(url, value)
+        return value
+
+    def forget(self, url: str) -> None:
+        """Drop the mappings cached for ``url``, if any: the next call looks it up again."""
+        with self._lock:
+            old = self._entries.pop(url, None)
+            self._size -= len(old.value) if old is not None else 0
 
     @staticmethod
     def _waited_too_long(url: str) -> HFTimeoutError:

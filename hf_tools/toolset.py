@@ -122,7 +122,9 @@ def _routable(settings: Settings, spec: AnySpec, model: str) -> None:
         get_adapter(route.provider, spec.task)
     elif route.provider != AUTO and not speaks(route.provider, spec.task):
         get_adapter(route.provider, spec.task)  # raises, naming who would fit
-    elif route.provider == AUTO and not providers_for(spec.task):
+    elif route.provider == AUTO and not (
+        speaks(HF_INFERENCE, spec.task) or providers_for(spec.task)
+    ):
         msg = f"no provider adapter speaks {spec.task}"
         raise ConfigurationError(msg, task=spec.task)
 

@@ -20,7 +20,7 @@ import hf_tools.http
 import hf_tools.media
 from hf_tools.http import HFRequest, RawResponse
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
-from hf_tools.testing import DUMMY_TOKEN, is_recording, use_cassette
+from hf_tools.testing import DUMMY_TOKEN, is_recording, seed_mappings, use_cassette
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -112,10 +112,17 @@ def task_toolkit(task: str, token: str, **kw: Any) -> HuggingFaceToolkit:
 
 @pytest.fixture(autouse=True)
 def _fresh_mappings() -> Iterator[None]:
-    """Each test starts with an empty Hub mapping cache, so its cassette's lookup is played."""
+    """Each test starts with the recorded Hub mappings only (cassettes/mappings.json).
+
+    "auto", the default with a token, looks a model up on the Hub before its first call: the
+    models the cassettes call on hf-inference are mapped there, as when they were recorded,
+    so no test makes that lookup unless it asks for it (a cassette that recorded a lookup
+    replays it: ``use_cassette`` drops its model from the cache).
+    """
     from hf_tools.routing import MAPPINGS
 
     MAPPINGS.clear()
+    seed_mappings(library_dir=CASSETTES)
     yield
     MAPPINGS.clear()
 

@@ -45,6 +45,7 @@ def toolkit() -> HuggingFaceToolkit:
         api_key="hf_test",
         tasks=["summarization", "translation"],
         models={"summarization": "org/sum", "translation": "org/tr"},
+        provider="hf-inference",  # arbitrary models, answered as hf-inference would
         max_retries=0,
         wait_for_model=False,
     )

@@ -249,13 +249,13 @@ def test_messages_are_worded_for_a_person(
 def test_list_schema_names_the_flag_that_serves_a_provider_only_tool(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["list", "--schema", "text_to_speech"]) == 2
+    assert main(["list", "--schema", "text_to_video", "--provider", "hf-inference"]) == 2
     err = capsys.readouterr().err
     assert "no tool" not in err
-    assert err.startswith("text_to_speech is not served with these settings: add --provider auto")
-    assert "replicate" in err and "--task-model text-to-speech=MODEL" in err
-    assert main(["list", "--schema", "text_to_speech", "--provider", "auto"]) == 0
-    assert json.loads(capsys.readouterr().out)["function"]["name"] == "text_to_speech"
+    assert err.startswith("text_to_video is not served with these settings: use --provider auto")
+    assert "fal-ai" in err and "--task-model text-to-video=MODEL" in err
+    assert main(["list", "--schema", "text_to_video"]) == 0  # "auto", the default
+    assert json.loads(capsys.readouterr().out)["function"]["name"] == "text_to_video"
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_python_only_arguments_cost_nothing_and_still_work() -> None:
     assert {"top_p", "seed", "do_sample"}.isdisjoint(
         spec.input_model.model_json_schema()["properties"]
     )
-    client = HFClient(api_key=DUMMY_TOKEN)
+    client = HFClient(api_key=DUMMY_TOKEN, provider="hf-inference")
     inputs = client.validate(spec, {"prompt": "p", "top_p": 0.9, "seed": 1})
     body = json.loads(client.prepare(spec, inputs, {}, "m").content)
     assert body["parameters"] == {"top_p": 0.9, "seed": 1}

@@ -42,7 +42,7 @@ def test_a_task_hf_inference_does_not_speak_fails_before_any_request_naming_the_
         example=base.example,
     )
     sent: list[httpx2.Request] = []
-    client = HFClient(api_key="hf_x", transport=_refusing(sent))
+    client = HFClient(api_key="hf_x", provider="hf-inference", transport=_refusing(sent))
     with pytest.raises(ConfigurationError, match="hf-inference does not serve text-classification"):
         client.run_spec(spec, spec.input_model(text="hi"))
     assert sent == []
@@ -53,8 +53,8 @@ def test_every_way_of_addressing_hf_inference_goes_through_its_adapter() -> None
     adapter = get_adapter("hf-inference", spec.task)
     inputs = spec.input_model(texts="hi")
     cases = {
-        HFClient(api_key="k"): "https://router.huggingface.co/hf-inference/models/org/m"
-        "/pipeline/feature-extraction",
+        HFClient(api_key="k", providers={spec.task: "hf-inference"}): "https://router"
+        ".huggingface.co/hf-inference/models/org/m/pipeline/feature-extraction",
         HFClient(api_key="k", base_url="http://127.0.0.1:9"): "http://127.0.0.1:9/models/org/m"
         "/pipeline/feature-extraction",
         HFClient(api_key="k", provider="hf-inference"): "https://router.huggingface.co"
@@ -122,7 +122,7 @@ async def main():
     for spec in REGISTRY.values():
         models = recorded_model(spec)
         # Tasks only providers serve: their cassette starts with the Hub's mapping.
-        kw = {"provider": "auto"} if provider_only(spec) else {}
+        kw = {"provider": "auto" if provider_only(spec) else "hf-inference"}
         sync = HFClient(api_key="hf_x", models=models,
                         transport=httpx2.MockTransport(transport(spec.task)), **kw)
         out = sync.run(spec.task, **spec.example)

@@ -272,6 +272,12 @@ def test_schema_bytes_the_tools_page_states_are_what_the_code_measures() -> None
     assert stated == measured
     listed = f"`{measured['default'][0]} tools; schemas {measured['default'][1]} bytes"
     assert listed in text  # what `hf-tools list` prints with the default settings
+    # The providers page states what "auto", the default, offers and what hf-inference does.
+    providers = " ".join(page("docs/providers.md").split())
+    tools, size = measured["default"]
+    assert f"({tools} tools, {size:,} schema bytes;" in providers
+    hf_inference = HuggingFaceToolkit(api_key="hf_x", provider="hf-inference").get_tools()
+    assert f"not only hf-inference's {len(hf_inference)}." in providers
 
 
 def test_the_readme_counts_the_tasks_there_are() -> None:

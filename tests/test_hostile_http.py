@@ -195,7 +195,7 @@ def test_body_caps_flow_from_every_entry_point() -> None:
         "max_json_bytes": 2000,
         "max_binary_bytes": 3000,
     }
-    toolkit = HuggingFaceToolkit(api_key="hf_x", **caps)
+    toolkit = HuggingFaceToolkit(api_key="hf_x", provider="hf-inference", **caps)
     for client in (toolkit.client, toolkit.async_client, HFClient(api_key="hf_x", **caps)):
         assert {k: getattr(client.settings, k) for k in caps} == caps
     assert HFChatModel(model="a/b", api_key="hf_x", max_json_bytes=5)._settings.max_json_bytes == 5

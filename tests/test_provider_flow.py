@@ -25,6 +25,7 @@ from langchain_core.messages import ToolMessage
 
 import hf_tools.http
 import hf_tools.media
+import hf_tools.routing
 from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit
 from hf_tools.config import Settings
 from hf_tools.errors import ConfigurationError, HFTimeoutError, ResponseTooLargeError
@@ -328,13 +329,13 @@ def test_media_task_runs_on_its_provider_through_the_call_flow(
     assert len(sleeps) == len(polls) - len(fetched)
 
 
-def test_a_provider_only_task_without_a_provider_fails_before_any_request(
+def test_a_provider_only_task_on_hf_inference_fails_before_any_request(
     sent: list[HFRequest],
 ) -> None:
     with pytest.raises(
         ConfigurationError, match="hf-inference does not serve text-to-video: choose a provider"
     ):
-        HFClient(api_key="hf_x").run("text-to-video", prompt="A running dog")
+        HFClient(api_key="hf_x", provider="hf-inference").run("text-to-video", prompt="A dog")
     assert sent == []
 
 
@@ -533,13 +534,17 @@ def test_an_async_cancel_stops_polling_and_cancels_the_providers_job(
         await asyncio.Event().wait()
 
     monkeypatch.setattr(hf_tools.http, "_asleep", hang)
+    hf_tools.routing.MAPPINGS.clear()  # this test's mapping comes from its own Hub answer
     client = AsyncHFClient(
         api_key=token, provider="replicate", transport=httpx2.MockTransport(answer)
     )
 
     async def main() -> None:
         task = asyncio.ensure_future(client.run("text-to-image", prompt="a cake"))
-        await polling.wait()
+        polled = asyncio.ensure_future(polling.wait())
+        await asyncio.wait([task, polled], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        polled.cancel()
+        assert polling.is_set(), task.exception() if task.done() else "no poll in 10 s"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -556,9 +561,9 @@ def test_an_async_cancel_stops_polling_and_cancels_the_providers_job(
 # --------------------------------------------------------------------- settings, routing
 
 
-def test_without_a_provider_hf_inference_is_used_with_no_hub_lookup() -> None:
-    settings = Settings.create(api_key="x")
-    assert settings.provider_for("text-to-image") is None
+def test_the_default_is_auto_with_a_token_and_hf_inference_without() -> None:
+    assert Settings.create(api_key="x").provider_for("text-to-image") == "auto"
+    assert Settings.create().provider_for("text-to-image") is None  # no token: no lookup
     # An explicit base_url keeps its meaning; a providers entry still routes its task.
     settings = Settings.create(
         api_key="x", base_url="http://localhost:8080", provider="fal-ai",
@@ -594,10 +599,12 @@ def test_a_named_provider_offers_only_the_tasks_it_has_adapters_and_defaults_for
     ]
     with pytest.raises(ConfigurationError, match="no adapter for summarization"):
         HuggingFaceToolkit(api_key="x", provider="fal-ai", tasks=["summarization"])
-    # "auto": what hf-inference serves, plus what only providers serve.
+    # "auto", the default with a token: what hf-inference serves, plus what only providers serve.
     everything = HuggingFaceToolkit(api_key="x", provider="auto").tool_names
-    default = HuggingFaceToolkit(api_key="x").tool_names
-    assert [t for t in everything if t not in default] == [
+    assert HuggingFaceToolkit(api_key="x").tool_names == everything
+    hf_inference = HuggingFaceToolkit(api_key="x", provider="hf-inference").tool_names
+    assert HuggingFaceToolkit().tool_names == hf_inference  # no token: hf-inference's set
+    assert [t for t in everything if t not in hf_inference] == [
         "text_generation",
         "image_to_image",
         "text_to_video",
@@ -634,7 +641,7 @@ def answer(request):
         return httpx2.Response(200, json={"data": [{"b64_json": "iVBORw0KGgo="}]})
     return httpx2.Response(200, json=[[{"label": "POSITIVE", "score": 0.9}]])
 
-client = HFClient(api_key="x", transport=httpx2.MockTransport(answer))
+client = HFClient(api_key="x", provider="hf-inference", transport=httpx2.MockTransport(answer))
 client.run("text-classification", text="I like you")
 HFClient(api_key="x", provider="together", transport=httpx2.MockTransport(answer)).run(
     "text-to-image", prompt="a cat")

@@ -107,6 +107,10 @@ def _script() -> ScriptedChatModel:
     )
 
 
+# "auto", the default with a token, found the ranker on hf-inference (its recorded mapping).
+AUTO_HF = "the provider auto-selected for it (hf-inference)"
+
+
 def _gone(status: int = 404) -> dict[str, Any]:
     return _answered("ranking/success.yaml", status, f'{{"error":"Model {RANKER} does not exist"}}')
 
@@ -138,7 +142,7 @@ def test_our_agent_goes_on_when_a_tool_model_is_gone(
         else:
             result = asyncio.run(agent.ainvoke("Rank these, and translate Hello world"))
     assert result.answer == FINAL and result.stopped_reason == "answer"
-    _check_turn(result.messages, model, "hf-inference")
+    _check_turn(result.messages, model, AUTO_HF)
     assert [name for name, _ in result.artifacts] == ["translation"]
 
 
@@ -154,7 +158,7 @@ def test_langgraph_agents_go_on_when_a_tool_model_is_gone(
     request = {"messages": [("user", "Rank these, and translate Hello world")]}
     with replay(_gone(), "translation/success.yaml"):
         state = graph.invoke(request) if mode == "sync" else asyncio.run(graph.ainvoke(request))
-    _check_turn(state["messages"], model, "hf-inference")
+    _check_turn(state["messages"], model, AUTO_HF)
 
 
 def test_a_named_provider_is_named(token: str, replay: Callable[..., Any]) -> None:
@@ -342,7 +346,7 @@ def test_named_models_and_a_base_url_make_any_task_offered() -> None:
             " models['ranking'], e.g. your Inference Endpoint [ranking]",
         ),
         (
-            {"tasks": ["text_generation"]},
+            {"tasks": ["text_generation"], "provider": "hf-inference"},
             "text-generation cannot be served with these settings: hf-inference has no default"
             " model for it; providers with one: together (mistralai/Mixtral-8x7B-v0.1). Choose"
             " one of them, or name a model or endpoint URL in models['text-generation']"

@@ -16,7 +16,7 @@ ROUTER = "https://router.huggingface.co/hf-inference/models"
 
 def wire(task: str, **args: Any) -> tuple[str, Any]:
     """(URL, JSON body) our client sends for these arguments."""
-    client = HFClient(api_key="hf_x")
+    client = HFClient(api_key="hf_x", provider="hf-inference")
     spec = get_spec(task)
     request = client.prepare(spec, client.validate(spec, args), {}, client.model_for(spec))
     return request.url, json.loads(request.content)

@@ -16,11 +16,23 @@ from hf_tools.langchain.tools import HFToolError
 from .conftest import EVERY_TOOL
 
 
-def test_default_is_every_task_hf_inference_serves_in_registry_order() -> None:
-    # No provider chosen: hf-inference's tasks, and the chat the router routes itself. The
-    # tasks nobody serves any more (ranking, captioning, ...) are not offered.
+def test_default_with_a_token_is_every_task_some_provider_serves() -> None:
+    # "auto" by default, as InferenceClient: every task a provider serves with a default
+    # model, in registry order, and the vision-language tool, whose calls the router's chat
+    # route gives a provider; the tasks nobody serves (ranking, captioning, ...) are not.
     toolkit = HuggingFaceToolkit(api_key="hf_x")
-    assert toolkit.tool_names == [
+    served = [s.tool_name for s in REGISTRY.values() if s.serving or s.task == "image-text-to-text"]
+    assert toolkit.tool_names == served
+    assert len(served) == 22
+    assert {"text_generation", "text_to_speech", "image_to_image", "text_to_video"} <= set(served)
+    assert toolkit.client.settings.provider_for("summarization") == "auto"
+    assert schema_bytes(toolkit) < 16_000  # paid on every LLM call
+
+
+def test_default_without_a_token_and_hf_inference_keep_the_hf_inference_set() -> None:
+    # No token: no provider can be paid, so hf-inference's path as before; "hf-inference"
+    # named keeps that behaviour with a token too (no Hub lookup).
+    hf_inference = [
         "text_classification",
         "zero_shot_classification",
         "token_classification",
@@ -35,9 +47,14 @@ def test_default_is_every_task_hf_inference_serves_in_registry_order() -> None:
         "image_classification",
         "object_detection",
         "image_segmentation",
+        "image_text_to_text",  # as conversational: the router's chat route picks the provider
         "automatic_speech_recognition",
         "text_to_image",
     ]
+    assert HuggingFaceToolkit().tool_names == hf_inference
+    named = HuggingFaceToolkit(api_key="hf_x", provider="hf-inference")
+    assert named.tool_names == hf_inference
+    assert named.client.settings.provider_for("summarization") is None
 
 
 def test_selection_keeps_the_given_order_and_drops_duplicates() -> None:

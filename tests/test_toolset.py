@@ -15,7 +15,7 @@ from hf_tools.catalog import DEFAULT_MODELS
 from hf_tools.config import Settings
 from hf_tools.errors import AuthenticationError, ConfigurationError
 from hf_tools.http import HFRequest, RawResponse
-from hf_tools.routing import hub_task
+from hf_tools.routing import MAPPINGS, hub_task
 from hf_tools.toolset import FAMILIES, ToolFailure, family_of, offered_tasks
 
 from .conftest import EVERY_TOOL, FIXTURES, ROOT
@@ -47,6 +47,7 @@ def _answers(status: int) -> Any:
 def service(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Requests are answered by :func:`_answers` (500 unless the test changes ``status[0]``)."""
     status = [500]
+    MAPPINGS.clear()  # the service answers the Hub lookups, not the recorded mappings
 
     def sync(client: Any, request: HFRequest) -> RawResponse:
         return _answers(status[0])(request)

@@ -255,7 +255,8 @@ _ROWS: tuple[Flag, ...] = (
     Flag(
         "provider",
         "--provider",
-        "auto, hf-inference, fal-ai, replicate, ... (default: hf-inference, no Hub lookup)",
+        "auto, hf-inference, fal-ai, replicate, ... (default: auto with a token; hf-inference:"
+        " no Hub lookup)",
         metavar="NAME",
     ),
     Flag(

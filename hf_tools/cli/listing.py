@@ -66,8 +66,9 @@ def _not_offered(name: str) -> str | None:
             f" model for it; name one with --task-model {spec.task}=MODEL"
         )
     return (
-        f"{spec.tool_name} is not served with these settings: add --provider auto (or one of"
-        f" {', '.join(providers)}), or name a model with --task-model {spec.task}=MODEL"
+        f"{spec.tool_name} is not served with these settings: use --provider auto (the default"
+        f" with a token) or one of {', '.join(providers)}, or name a model with --task-model"
+        f" {spec.task}=MODEL"
     )
 
 

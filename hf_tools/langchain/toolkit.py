@@ -81,7 +81,10 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     )
     provider: str | None = Field(
         default=None,
-        description='None: hf-inference, no Hub lookup; "auto"; or a provider name ("fal-ai").',
+        description=(
+            'None: "auto" with a token (the Hub mapping\'s first live provider), else'
+            ' hf-inference; "hf-inference" (no Hub lookup); or a provider name ("fal-ai").'
+        ),
     )
     providers: dict[str, str] | None = Field(
         default=None, description="{task id or tool name: provider}, overrides `provider`."

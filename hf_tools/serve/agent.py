@@ -45,7 +45,7 @@ def build_server_agent(
         model_id: chat model id when ``model`` is not given.
         chat_base_url: the chat model's OpenAI-compatible ``/v1`` base (default: HF router).
         base_url: the tools' inference server (default: Hugging Face).
-        provider: the tools' inference provider (default: hf-inference).
+        provider: the tools' inference provider (default: "auto" with a token, else hf-inference).
         tasks: task ids to offer (default: all).
         allow_files: folders tools may read local media from (default: none).
         output_dir: folder the tools also write their files to (default: none).

@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from hf_tools.http import HFRequest
 
@@ -30,6 +31,7 @@ __all__ = [
     "is_replaying",
     "record_mode_for",
     "replay",
+    "seed_mappings",
     "use_cassette",
     "vcr_config",
     "write_cassette",
@@ -264,12 +266,70 @@ def use_cassette(
             if overrides["record_mode"] != "none":
                 yield cassette
             else:
+                _seed_from(cassette, folder)
                 with _resolved_from(cassette):
                     yield cassette
     if all_played and overrides["record_mode"] == "none" and not cassette.all_played:
         names = ", ".join(str(p) for p in paths)
         msg = f"cassette {names} was not fully played ({cassette.play_count}/{len(cassette)})"
         raise AssertionError(msg)
+
+
+MAPPINGS_FILE = "mappings.json"
+"""In a cassettes folder: ``{model: [Hub mapping entries]}``, the mapping each hf-inference
+cassette was recorded under (``scripts/make_mappings.py`` writes ours)."""
+
+_HF_INFERENCE_CALL = re.compile(
+    r"^https://router\.huggingface\.co/hf-inference/models/(.+?)(?:/pipeline/|$)"
+)
+_HUB_LOOKUP = re.compile(r"^https://huggingface\.co/api/models/([^?]+)\?")
+
+
+@functools.cache
+def _mappings(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def seed_mappings(
+    models: Sequence[str] | None = None, library_dir: str | Path | None = None
+) -> list[str]:
+    """Put the recorded Hub mappings of ``models`` (default: all) in the process's cache.
+
+    The default provider, "auto", asks the Hub who serves a model before its first call; with
+    the mapping cached, a replay or an offline test makes no such request. Reads
+    ``mappings.json`` in the cassettes folder; returns the models seeded.
+    """
+    from hf_tools.routing import DEFAULT_HUB_URL, MAPPINGS, mapping_url
+
+    known = _mappings(cassette_library(library_dir) / MAPPINGS_FILE)
+    seeded = [m for m in (known if models is None else models) if m in known]
+    for model in seeded:
+        body = {"inferenceProviderMapping": known[model]}
+        MAPPINGS.seed(mapping_url(DEFAULT_HUB_URL, model), body)
+    return seeded
+
+
+def _seed_from(cassette: Any, library: Path) -> None:
+    """Seed the mappings of the models a replayed cassette calls on hf-inference.
+
+    A model whose Hub lookup the cassette recorded is left to that lookup (dropped from the
+    cache if seeded before), so the recording is what the replay plays.
+    """
+    from hf_tools.routing import DEFAULT_HUB_URL, MAPPINGS, mapping_url
+
+    called, looked_up = set(), set()
+    for request in cassette.requests:
+        uri = str(request.uri)
+        if found := _HF_INFERENCE_CALL.match(uri):
+            called.add(found.group(1))
+        elif found := _HUB_LOOKUP.match(uri):
+            looked_up.add(unquote(found.group(1)))
+    for model in looked_up:
+        MAPPINGS.forget(mapping_url(DEFAULT_HUB_URL, model))
+    seed_mappings(sorted(called - looked_up), library)
 
 
 # While replaying, the hosts of a cassette resolve to this public address (example.com's):
