@@ -563,7 +563,7 @@ def _throughput_section(results: dict[str, list[Stats]]) -> list[str]:
         " pool for a server-side close twice per request, 7-11 µs each through anyio, and the"
         " more CPU a call spends outside the exchange the more connections sit idle; hf-tools'"
         " socket wrapper now answers that check from the socket it keeps (`_IdleProbe` in"
-        " `hf_tools/http.py`). And LangChain's run machinery (callback manager, run events,"
+        " `hf_tools/http/idle.py`). And LangChain's run machinery (callback manager, run events,"
         " a task per call) is skipped when LangChain would give the run no callback handler"
         " (`HFTool.ainvoke`); with a handler, tracing, verbose or debug the full run happens.",
         "- On 2 cores the client, not the 20 ms server, is the limit, so these are ratios of"
