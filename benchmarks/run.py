@@ -177,13 +177,13 @@ def provider_calls(root: str, rounds: int = 10, per_round: int = 100) -> dict[st
     The server plays the router and the Hub (``benchmarks.server.provider_answer``): fal answers
     a result URL, which is then downloaded; replicate answers a prediction that is polled once,
     then its output is downloaded. Waits are left out (replicate's 1 s poll interval would
-    drown the measure): ``hf_tools.http._sleep`` is a no-op here, and the raw contender does
+    drown the measure): ``hf_tools.http.send._sleep`` is a no-op here, and the raw contender does
     not wait either. The Hub mapping is looked up once per model, in the warm-up.
     """
-    import hf_tools.http
+    import hf_tools.http.send
     from hf_tools import HuggingFaceToolkit
 
-    hf_tools.http._sleep = lambda seconds: None
+    hf_tools.http.send._sleep = lambda seconds: None
     raw = httpx2.Client()
     prompt = {"prompt": TEXT}
     kw: dict[str, Any] = {
@@ -568,7 +568,7 @@ def _throughput_section(results: dict[str, list[Stats]]) -> list[str]:
         " pool for a server-side close twice per request, 7-11 µs each through anyio, and the"
         " more CPU a call spends outside the exchange the more connections sit idle; hf-tools'"
         " socket wrapper now answers that check from the socket it keeps (`_IdleProbe` in"
-        " `hf_tools/http.py`). And LangChain's run machinery (callback manager, run events,"
+        " `hf_tools/http/idle.py`). And LangChain's run machinery (callback manager, run events,"
         " a task per call) is skipped when LangChain would give the run no callback handler"
         " (`HFTool.ainvoke`); with a handler, tracing, verbose or debug the full run happens.",
         "- On 2 cores the client, not the 20 ms server, is the limit, so these are ratios of"
@@ -604,7 +604,7 @@ def _provider_section(flows: dict[str, Any], calls: dict[str, Any]) -> list[str]
         " the replicate-style call answers a `starting` prediction (201), polled once at"
         " `/v1/predictions/{id}` until `succeeded`, whose `output[0]` is downloaded. The raw"
         " contender sends the same requests with one httpx2.Client and reads the same fields."
-        " Poll waits are left out on both sides (`hf_tools.http._sleep` is a no-op here);"
+        " Poll waits are left out on both sides (`hf_tools.http.send._sleep` is a no-op here);"
         " the Hub mapping is fetched once per model, in the warm-up (cached, as in use).",
         "",
         "| flow | median | min | p99 |",

@@ -289,7 +289,7 @@ def _check_sendable(request: HFRequest, call: Call[Any]) -> None:
     ``providerId``: an unusable one is an answer we could not use, not a crash.
     """
     try:
-        http._parsed_url(request.url)  # cached: the send path reuses the parse
+        http.send._parsed_url(request.url)  # cached: the send path reuses the parse
     except httpx2.InvalidURL as exc:
         msg = f"cannot send to {excerpt(request.url, 80)!r} ({exc})"
         raise call.format_error(msg) from None
@@ -570,7 +570,7 @@ def _perform_sync(client: httpx2.Client, settings: Settings, effect: Effect) -> 
         return effect.run()
     if isinstance(effect, CancelWith):
         return None  # a blocking call is not cancelled
-    return http._sleep(effect)
+    return http.send._sleep(effect)
 
 
 async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect: Effect) -> Any:
@@ -596,7 +596,7 @@ async def _perform_async(client: httpx2.AsyncClient, settings: Settings, effect:
         return await asyncio.to_thread(effect.run)
     if isinstance(effect, CancelWith):
         return None  # run_async keeps it
-    return await http._asleep(effect)
+    return await http.send._asleep(effect)
 
 
 def run_sync(client: httpx2.Client, settings: Settings, flow: Generator[Effect, Any, R]) -> R:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-import hf_tools.http
+import hf_tools.http.send
 import hf_tools.media
 from hf_tools.http import HFRequest, RawResponse
 from hf_tools.langchain.toolkit import HuggingFaceToolkit
@@ -150,8 +150,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         waits.append(seconds)
 
     if not is_recording():
-        monkeypatch.setattr(hf_tools.http, "_sleep", waits.append)
-        monkeypatch.setattr(hf_tools.http, "_asleep", _asleep)
+        monkeypatch.setattr(hf_tools.http.send, "_sleep", waits.append)
+        monkeypatch.setattr(hf_tools.http.send, "_asleep", _asleep)
     return waits
 
 
@@ -159,7 +159,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
     """Every request that actually went to the (replayed) wire, in order."""
     requests: list[HFRequest] = []
-    real_sync, real_async = hf_tools.http._exchange_sync, hf_tools.http._exchange_async
+    real_sync, real_async = hf_tools.http.send._exchange_sync, hf_tools.http.send._exchange_async
 
     def _sync(client: Any, request: HFRequest) -> RawResponse:
         requests.append(request)
@@ -169,8 +169,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[HFRequest]:
         requests.append(request)
         return await real_async(client, request)
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _sync)
-    monkeypatch.setattr(hf_tools.http, "_exchange_async", _async)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", _sync)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_async", _async)
     # URLs a server handed back (and media URLs) go out through the pinned downloader, each
     # hop built once its address passed the check.
     pinned = hf_tools.media._pinned_request

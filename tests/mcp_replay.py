@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools.mcp.cli import main
 from hf_tools.testing import DUMMY_TOKEN, use_cassette
 
@@ -27,8 +27,8 @@ def run(argv: list[str]) -> int:
     """Serve with the cassettes of ``$HF_TOOLS_MCP_CASSETTES`` (any order, replayed as needed)."""
     names = [n for n in os.environ.get(CASSETTES_ENV, "").split(",") if n]
     os.environ["HF_TOKEN"] = DUMMY_TOKEN
-    hf_tools.http._sleep = lambda seconds: None
-    hf_tools.http._asleep = _no_wait
+    hf_tools.http.send._sleep = lambda seconds: None
+    hf_tools.http.send._asleep = _no_wait
     paths = [f"{name}.yaml" for name in names]
     with use_cassette(*paths, library_dir=CASSETTES, all_played=False, allow_playback_repeats=True):
         return main(argv)

@@ -14,7 +14,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.prompts import PromptTemplate
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import HFToolError, HuggingFaceToolkit
 from hf_tools.errors import ModelLoadingError
 from hf_tools.http import HFRequest, RawResponse
@@ -34,8 +34,8 @@ def _server(monkeypatch: pytest.MonkeyPatch, answers: dict[str, tuple[int, bytes
     async def _aanswer(_: object, request: HFRequest) -> RawResponse:
         return _answer(request)
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", lambda _, r: _answer(r))
-    monkeypatch.setattr(hf_tools.http, "_exchange_async", _aanswer)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", lambda _, r: _answer(r))
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_async", _aanswer)
     return asked
 
 

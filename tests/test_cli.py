@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import HuggingFaceToolkit
 from hf_tools.cli import main
 from hf_tools.http import HFRequest, RawResponse
@@ -58,7 +58,7 @@ def test_call_to_a_local_endpoint_needs_no_token(
         headers = httpx2.Headers({"content-type": "application/json"})
         return RawResponse(200, headers, b'[{"label": "POSITIVE", "score": 0.99}]')
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", _answer)
     argv = ["call", "text_classification", "--args", '{"text": "I like you"}', *option]
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("POSITIVE 0.99")
@@ -155,7 +155,7 @@ def fake_server(
         seen.append(request)
         return RawResponse(status, httpx2.Headers({"content-type": kind}), body)
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _answer)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", _answer)
     return seen
 
 

@@ -8,7 +8,7 @@ import httpx2
 import pytest
 from langchain_core.messages import ToolMessage
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import (
     APIError,
     AuthenticationError,
@@ -205,7 +205,7 @@ def test_a_405_through_a_tool_goes_to_the_developer(
     def _405(_: object, request: HFRequest) -> RawResponse:
         return RawResponse(405, httpx2.Headers(), b"Method Not Allowed")
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", _405)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", _405)
     with pytest.raises(ModelNotFoundError, match="HTTP 405: Method Not Allowed"):
         toolkit.get_tool("text_classification").invoke(_call())
 

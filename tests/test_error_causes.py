@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 import hf_tools
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import AsyncHFClient, HFClient
 from hf_tools.errors import ConfigurationError, HFConnectionError, HFToolsError
 
@@ -61,7 +61,7 @@ def test_cli_call_to_a_provider_without_a_token_is_a_usage_error_with_no_request
     def no_request(client: object, request: object) -> None:
         raise AssertionError("no request may be sent")
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", no_request)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", no_request)
     args = ["call", "text_to_image", "--args", '{"prompt": "a cat"}', "--provider", "fal-ai"]
     assert main(args) == 2
     assert "No Hugging Face api key" in capsys.readouterr().err

@@ -158,10 +158,10 @@ async def _run_both(url: str, **kw: Any) -> list[Any]:
 @pytest.fixture(autouse=True)
 def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo the conftest's fake sleeps: these tests time real waits (all tiny)."""
-    import hf_tools.http
+    import hf_tools.http.send
 
-    monkeypatch.setattr(hf_tools.http, "_sleep", time.sleep)
-    monkeypatch.setattr(hf_tools.http, "_asleep", asyncio.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_sleep", time.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_asleep", asyncio.sleep)
 
 
 async def test_loading_then_success_asks_the_server_to_hold(server: Any) -> None:

@@ -24,7 +24,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 from pydantic import ValidationError
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import (
     AsyncHFClient,
     AuthenticationError,
@@ -298,8 +298,8 @@ BODY_DRIP = _drip(
 
 @pytest.fixture
 def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hf_tools.http, "_sleep", time.sleep)
-    monkeypatch.setattr(hf_tools.http, "_asleep", asyncio.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_sleep", time.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_asleep", asyncio.sleep)
 
 
 @pytest.mark.usefixtures("real_sleeps")

@@ -22,8 +22,10 @@ import pytest
 from httpcore2._backends import anyio as anyio_backend
 from httpcore2._backends import sync as sync_backend
 
-from hf_tools import http
 from hf_tools.http import POOL_LIMITS, async_pool, sync_pool
+from hf_tools.http.backend import _AsyncDeadlineBackend, _DeadlineBackend
+from hf_tools.http.idle import _idle_probe, _IdleProbe
+from hf_tools.http.pool import _guard
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -109,12 +111,12 @@ def _pool(tls: ssl.SSLContext | None, *, sync: bool) -> Any:
     if tls is None:
         return sync_pool(10) if sync else async_pool(10)
     kinds: tuple[Any, Any, Any] = (
-        (httpx2.HTTPTransport, http._DeadlineBackend, httpx2.Client)
+        (httpx2.HTTPTransport, _DeadlineBackend, httpx2.Client)
         if sync
-        else (httpx2.AsyncHTTPTransport, http._AsyncDeadlineBackend, httpx2.AsyncClient)
+        else (httpx2.AsyncHTTPTransport, _AsyncDeadlineBackend, httpx2.AsyncClient)
     )
     transport = kinds[0](verify=tls, limits=POOL_LIMITS)
-    http._guard(transport, kinds[1])
+    _guard(transport, kinds[1])
     return kinds[2](transport=transport, timeout=10)
 
 
@@ -137,13 +139,13 @@ def slow_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def fast_checks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """The answers our wrapper gave."""
     answers: list[bool] = []
-    real = http._IdleProbe.readable
+    real = _IdleProbe.readable
 
-    def recording(self: http._IdleProbe) -> bool:
+    def recording(self: _IdleProbe) -> bool:
         answers.append(real(self))
         return answers[-1]
 
-    monkeypatch.setattr(http._IdleProbe, "readable", recording)
+    monkeypatch.setattr(_IdleProbe, "readable", recording)
     return answers
 
 
@@ -211,7 +213,7 @@ async def test_bytes_held_above_the_socket_count_as_readable(
         pool: Any = client._transport._pool
         (connection,) = pool.connections
         stream = connection._connection._network_stream
-        probe = http._idle_probe(stream._inner)
+        probe = _idle_probe(stream._inner)
         assert probe is not None and not probe.readable()
         anyio_stream = stream._inner._stream
         socket_stream = anyio_stream if tls is None else anyio_stream.transport_stream

@@ -201,7 +201,7 @@ async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
     token: str, cassette: Any, sent: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hf_tools.flow
-    import hf_tools.http
+    import hf_tools.http.send
 
     polling, release = asyncio.Event(), asyncio.Event()
     cancelled: list[bool] = []
@@ -214,7 +214,7 @@ async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
             cancelled.append(True)
             raise
 
-    monkeypatch.setattr(hf_tools.http, "_asleep", held)
+    monkeypatch.setattr(hf_tools.http.send, "_asleep", held)
     server = task_server("image-to-video", token)
     args = dict(REGISTRY["image-to-video"].example)
     with cassette("image-to-video/success", "image-to-video/cancel", all_played=False):

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from langchain_core.messages import ToolMessage
 
-import hf_tools.http
+import hf_tools.http.send
 import hf_tools.media
 import hf_tools.routing
 from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit
@@ -533,7 +533,7 @@ def test_an_async_cancel_stops_polling_and_cancels_the_providers_job(
         polling.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(hf_tools.http, "_asleep", hang)
+    monkeypatch.setattr(hf_tools.http.send, "_asleep", hang)
     hf_tools.routing.MAPPINGS.clear()  # this test's mapping comes from its own Hub answer
     client = AsyncHFClient(
         api_key=token, provider="replicate", transport=httpx2.MockTransport(answer)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import AsyncHFClient, HFClient, HuggingFaceToolkit
 from hf_tools.errors import (
     ConfigurationError,
@@ -226,8 +226,8 @@ def test_a_second_refusal_is_not_retried_again() -> None:
 
 @pytest.fixture
 def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hf_tools.http, "_sleep", time.sleep)
-    monkeypatch.setattr(hf_tools.http, "_asleep", asyncio.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_sleep", time.sleep)
+    monkeypatch.setattr(hf_tools.http.send, "_asleep", asyncio.sleep)
 
 
 @pytest.mark.enable_socket

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from langchain_core.messages import ToolMessage
 
-import hf_tools.http
+import hf_tools.http.send
 from hf_tools import REGISTRY, HuggingFaceToolkit, Toolset
 from hf_tools.catalog import DEFAULT_MODELS
 from hf_tools.config import Settings
@@ -55,8 +55,8 @@ def service(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     async def asyn(client: Any, request: HFRequest) -> RawResponse:
         return _answers(status[0])(request)
 
-    monkeypatch.setattr(hf_tools.http, "_exchange_sync", sync)
-    monkeypatch.setattr(hf_tools.http, "_exchange_async", asyn)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", sync)
+    monkeypatch.setattr(hf_tools.http.send, "_exchange_async", asyn)
     return status
 
 
