@@ -255,8 +255,8 @@ def require_token(settings: Settings, urls: Iterable[str]) -> None:
     if host is not None:
         msg = (
             f"no Hugging Face token for {host}: export HF_TOKEN=hf_..., run `hf auth login`,"
-            " or pass --token-file FILE (in Python: api_key=...); a server of your own"
-            " (--base-url, --chat-base-url) needs none"
+            " or pass the command --token-file FILE; a server of your own (--base-url,"
+            " --chat-base-url) needs none"
         )
         raise ConfigurationError(msg)
 

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from hf_tools.config import Settings, require_token
 from hf_tools.errors import ConfigurationError
 from hf_tools.http import HFRequest
 
 NO_TOKEN = (
     "no Hugging Face token for router.huggingface.co: export HF_TOKEN=hf_..., run"
-    " `hf auth login`, or pass --token-file FILE (in Python: api_key=...); a server of your"
-    " own (--base-url, --chat-base-url) needs none"
+    " `hf auth login`, or pass the command --token-file FILE; a server of your own"
+    " (--base-url, --chat-base-url) needs none"
 )
 
 
@@ -134,6 +133,8 @@ def test_every_host_refuses_to_start_without_a_token_in_the_one_message(
     ],
 )
 def test_a_token_is_needed_only_for_hugging_face_hosts(urls: list[str], refused: bool) -> None:
+    from hf_tools.config import Settings, require_token
+
     settings = Settings.create()
     if refused:
         with pytest.raises(ConfigurationError, match="no Hugging Face token for "):
