@@ -9,12 +9,13 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
+from hf_tools.bind import is_loopback
 from hf_tools.cli.flags import settings_from, task_ids
 from hf_tools.cli.messages import for_person
 from hf_tools.errors import HFToolsError
 from hf_tools.serve.agent import build_server_agent
 from hf_tools.serve.app import create_app
-from hf_tools.serve.auth import access_log, is_loopback, load_api_keys, normal_origin
+from hf_tools.serve.auth import access_log, load_api_keys, normal_origin
 from hf_tools.serve.connections import Connections, guarded
 from hf_tools.serve.errors import ChatError
 from hf_tools.serve.flags import build_parser
