@@ -1,7 +1,8 @@
 """Streamable HTTP at ``/mcp``: stateless, Host and Origin checked, bodies capped, a bearer token.
 
-Security by default: the server binds 127.0.0.1; any other address needs a bearer token
-(every request must carry ``Authorization: Bearer <token>``, compared in constant time).
+Security by default: the server binds 127.0.0.1; an address that is not loopback
+(:func:`hf_tools.bind.is_loopback`) needs a bearer token (every request must carry
+``Authorization: Bearer <token>``, compared in constant time).
 The SDK's DNS-rebinding check accepts only the bound host (and the loopback names) in
 ``Host`` and only their http(s) origins in ``Origin``; request bodies over
 ``max_body_bytes`` are refused.
