@@ -39,7 +39,6 @@ from hf_tools.cli.flags import (
     task_ids,
 )
 from hf_tools.cli.messages import for_person
-from hf_tools.config import DEFAULT_BASE_URL, is_hf_host, stored_token
 from hf_tools.errors import HFToolsError
 from hf_tools.langchain.agent import (
     DEFAULT_AGENT_MODEL,
@@ -109,10 +108,17 @@ def build_agent(
     ``base_url`` (the tools' server), ``tasks``, ``output_dir`` and ``allowed_roots`` (folders
     local media may come from; default: the working directory) the toolkit, with any other
     ``settings`` (the arguments of ``Settings.create``, as the command line's flags state them).
+
+    Raises:
+        ConfigurationError: the chat model built here or the tools call a Hugging Face host
+            and there is no token (before any request).
     """
+    # The chat model built here with no api_key uses the Hugging Face token, as the tools do.
+    chat_urls: list[str] = []
     if model is None:
         from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
 
+        chat_urls = [] if api_key else [chat_base_url or DEFAULT_CHAT_BASE_URL]
         model = HFChatModel(
             model=model_id or DEFAULT_MODEL,
             base_url=chat_base_url or DEFAULT_CHAT_BASE_URL,
@@ -127,6 +133,7 @@ def build_agent(
             base_url=base_url,
             **(settings or {}),
         )
+    toolkit.toolset.require_token(*chat_urls)
     return Agent(model, toolkit.get_tools(), max_steps=max_steps, system_prompt=system_prompt)
 
 
@@ -353,19 +360,6 @@ def _history_file() -> Path:
     return Path(cache).expanduser() / "hf-tools" / "assistant_history"
 
 
-def _token_problem(chat_url: str, tools_url: str, key: str | None) -> str | None:
-    """Why the assistant cannot start for lack of a Hugging Face token, or None."""
-    # A key from --api-key-env is the chat server's; tools on Hugging Face still need a token.
-    chat_needs = key is None and is_hf_host(chat_url)
-    host = chat_url if chat_needs else tools_url if is_hf_host(tools_url) else None
-    if host is None or stored_token() is not None:
-        return None
-    return (
-        f"the assistant needs a token for {host}: export HF_TOKEN=hf_... or run "
-        "`hf auth login`; local servers need none (--chat-base-url, --base-url)"
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hf-tools assistant",
@@ -403,10 +397,6 @@ def run(ns: argparse.Namespace) -> int:
         return 2
     chat_url = ns.chat_base_url or DEFAULT_CHAT_BASE_URL
     settings = settings_from(ns)
-    problem = _token_problem(chat_url, ns.base_url or DEFAULT_BASE_URL, key)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
     try:
         agent = build_agent(
             model_id=ns.model,

@@ -11,7 +11,7 @@ import inspect
 import math
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "check_token",
     "is_hf_host",
     "is_url",
+    "require_token",
     "secret",
     "settings_arguments",
     "stored_token",
@@ -235,6 +236,32 @@ def is_hf_host(url: str) -> bool:
     """Whether ``url`` belongs to Hugging Face (router, Hub, Spaces, Inference Endpoints)."""
     host = (urlsplit(url).hostname or "").lower()
     return any(host == s or host.endswith("." + s) for s in _HF_HOST_SUFFIXES)
+
+
+NO_TOKEN_ADVICE = "pass api_key=..., set the HF_TOKEN environment variable or run `hf auth login`"
+"""How a Python caller gives a token (the commands say it their way: ``cli/messages.py``)."""
+
+
+def require_token(settings: Settings, urls: Iterable[str]) -> None:
+    """Refuse, before any request, calls to a Hugging Face host when there is no token.
+
+    The one check of every host (library calls, the commands, the MCP server, the batch
+    runner, the agents and the chatbot server): ``urls`` are where their calls go. A URL of
+    another server needs no token (an env token never goes there anyway).
+
+    Raises:
+        ConfigurationError: one of ``urls`` is a Hugging Face host and ``settings`` hold no
+            token; the one message says how to give one.
+    """
+    if settings.api_key is not None:
+        return
+    host = next((urlsplit(url).hostname for url in urls if is_hf_host(url)), None)
+    if host is not None:
+        msg = (
+            f"no Hugging Face token for {host}: {NO_TOKEN_ADVICE} (a server of your own,"
+            " base_url=..., needs none)"
+        )
+        raise ConfigurationError(msg)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
-from hf_tools.config import AUTO, RetryPolicy, Settings
+from hf_tools.config import AUTO, RetryPolicy, Settings, require_token
 from hf_tools.errors import (
     APIError,
     ConfigurationError,
@@ -76,7 +76,6 @@ from hf_tools.errors import (
 from hf_tools.http import (
     HFRequest,
     RawResponse,
-    build_headers,
     build_request,
     deadline,
     decode_body,
@@ -120,6 +119,7 @@ __all__ = [
     "ResolveMedia",
     "Routes",
     "call_flow",
+    "call_url",
     "first_request",
     "http_request",
     "hub_request",
@@ -367,6 +367,11 @@ def _routed(
     return known
 
 
+def call_url(settings: Settings, route: Route | Lookup) -> str:
+    """Where a call on ``route`` sends its request: its fixed URL, else the router (providers)."""
+    return route.url if isinstance(route, Route) and route.url else settings.router_url
+
+
 def _started(
     settings: Settings,
     spec: TaskSpec[Any, Any],
@@ -376,10 +381,10 @@ def _started(
 ) -> Generator[Effect, Any, tuple[Call[Any], Step]]:
     """Route (with the Hub's mapping if needed), resolve media: the call and its first step."""
     route, adapter = _routed(settings, spec, model, routes)
+    # No token for a Hugging Face host fails here, before the Hub lookup or any request, not
+    # as a connection error of a request that could never have been used.
+    require_token(settings, [call_url(settings, route)])
     if isinstance(route, Lookup):
-        # Provider calls go to the router with the token: no token fails here, before the
-        # Hub lookup, not as a connection error of a request that could never have been used.
-        build_headers(settings, settings.router_url + "/", content_type=None)
         try:
             mappings: tuple[ProviderMapping, ...] = yield route
         except (HFConnectionError, HFTimeoutError) as exc:

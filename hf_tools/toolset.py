@@ -47,7 +47,7 @@ from hf_tools.client import (
     split_transport,
     validation_message,
 )
-from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url
+from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url, require_token
 from hf_tools.errors import (
     ConfigurationError,
     HFToolsError,
@@ -56,7 +56,7 @@ from hf_tools.errors import (
     bound_message,
     redact_head,
 )
-from hf_tools.flow import ON_POLL, PollHook
+from hf_tools.flow import ON_POLL, PollHook, call_url
 from hf_tools.routing import Lookup, route_for
 from hf_tools.tasks import FAMILIES, REGISTRY, get_spec
 
@@ -271,6 +271,11 @@ class Tool:
     def family(self) -> str:
         """The tool's family (:data:`FAMILIES`)."""
         return family_of(self.spec.task)
+
+    @property
+    def url(self) -> str:
+        """Where its calls go: its endpoint or hf-inference URL, else the router (providers)."""
+        return call_url(self.settings, route_for(self.settings, self.spec, self.model))
 
     @property
     def input_model(self) -> type[BaseModel]:
@@ -488,6 +493,14 @@ class Toolset(Closeable):
             for spec in (get_spec(task) for task in served)
         )
         self._by_name = {tool.name: tool for tool in self.tools}
+
+    def require_token(self, *urls: str) -> None:
+        """Refuse to start when a tool's calls (or ``urls``: a chat model's) need a token.
+
+        Raises:
+            ConfigurationError: the one no-token message (:func:`~hf_tools.config.require_token`).
+        """
+        require_token(self.settings, [*urls, *(tool.url for tool in self.tools)])
 
     def schema_bytes(self) -> int:
         """Bytes of every tool's schema as an LLM receives them (OpenAI format, compact JSON).

@@ -360,11 +360,13 @@ def test_history_is_never_written_through_a_planted_link(tmp_path: Path) -> None
             ["--chat-base-url", "http://127.0.0.1:1/v1", "--api-key-env", "MY_KEY"],
             {"MY_KEY": "sk-local"},
             2,
-            "the assistant needs a token for https://router.huggingface.co/hf-inference",
+            "no Hugging Face token for router.huggingface.co",
         ),
         (["--api-key-env", "MY_KEY", "--base-url", "http://127.0.0.1:2"], {"MY_KEY": "k"}, 0, ""),
         (["--api-key-env", "MY_KEY"], {}, 2, "--api-key-env MY_KEY: that variable is not set"),
-        ([], {}, 2, "the assistant needs a token for https://router.huggingface.co/v1"),
+        ([], {}, 2, "no Hugging Face token for router.huggingface.co"),
+        # A local chat model; the tools still go to Hugging Face.
+        (["--chat-base-url", "http://127.0.0.1:1/v1"], {}, 2, "no Hugging Face token for"),
     ],
 )
 def test_main_needs_a_token_only_for_hugging_face_hosts(

@@ -36,7 +36,7 @@ def test_call_without_token_is_a_usage_error(
     monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["call", "text_classification", "--args", '{"text": "I like you"}']) == 2
     err = capsys.readouterr().err
-    assert err.startswith("No Hugging Face api key") and "HF_TOKEN" in err  # the library's words
+    assert err.startswith("no Hugging Face token for router.huggingface.co: export HF_TOKEN")
     assert sent == []
 
 
@@ -132,8 +132,8 @@ def test_agent_without_token_is_a_usage_error(
     monkeypatch.delenv("HF_TOKEN", raising=False)  # also under make record
     assert main(["agent", "Transcribe talk.flac"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hf-tools agent needs a token for https://router.huggingface.co/v1")
-    assert "export HF_TOKEN" in err and "hf auth login" in err
+    assert err.startswith("no Hugging Face token for router.huggingface.co: export HF_TOKEN")
+    assert "hf auth login" in err and "--token-file FILE" in err
 
 
 def test_agent_api_key_env_must_name_a_set_variable(

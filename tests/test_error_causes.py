@@ -20,7 +20,7 @@ def _no_request(request: httpx2.Request) -> httpx2.Response:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_provider_call_without_a_token_fails_before_any_request(mode: str) -> None:
     kw = {"provider": "fal-ai"}
-    with pytest.raises(ConfigurationError, match="No Hugging Face api key"):
+    with pytest.raises(ConfigurationError, match="no Hugging Face token for router"):
         if mode == "sync":
             HFClient(transport=httpx2.MockTransport(_no_request), **kw).run(
                 "text-to-image", prompt="a cat"
@@ -64,7 +64,7 @@ def test_cli_call_to_a_provider_without_a_token_is_a_usage_error_with_no_request
     monkeypatch.setattr(hf_tools.http.send, "_exchange_sync", no_request)
     args = ["call", "text_to_image", "--args", '{"prompt": "a cat"}', "--provider", "fal-ai"]
     assert main(args) == 2
-    assert "No Hugging Face api key" in capsys.readouterr().err
+    assert "no Hugging Face token for router.huggingface.co" in capsys.readouterr().err
 
 
 def test_cli_list_offers_one_family(capsys: pytest.CaptureFixture[str]) -> None:

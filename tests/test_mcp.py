@@ -242,7 +242,7 @@ async def test_a_cancelled_call_polls_no_more_and_cancels_the_providers_job(
     ("argv", "says"),
     [
         (["--tasks", "nope"], "unknown task 'nope'"),
-        (["--family", "text"], "no Hugging Face token for text_classification"),
+        (["--family", "text"], "no Hugging Face token for router.huggingface.co"),
         (["--tasks", "summarization", "--provider", "fal-ai"], "no adapter for summarization"),
         (["--family", "nope"], "unknown tool families ['nope']"),
         (["--http", "--host", "0.0.0.0", "--tasks", "summarization"], "give a bearer token"),

@@ -187,6 +187,7 @@ async def arun(
         stream = sys.stderr
     toolset = Toolset(settings, tasks=[spec.task])
     try:
+        toolset.require_token()  # before the output is opened, not as the first row's failure
         tool = toolset.get(spec.task)
         sink: Sink = (
             MemorySink()

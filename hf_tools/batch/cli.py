@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tools.cli.flags import add_settings_flags, chosen_roots, settings_from
+from hf_tools.cli.messages import for_person
 from hf_tools.errors import ConfigurationError
 
 __all__ = ["configure", "main", "parse_mapping", "run", "settings_arguments"]
@@ -143,7 +144,7 @@ def run(ns: argparse.Namespace) -> int:
             )
         )
     except ConfigurationError as exc:
-        sys.stderr.write(f"hf-tools batch: {exc}\n")
+        sys.stderr.write(f"hf-tools batch: {for_person(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"\ninterrupted: the rows done are kept in {ns.output}; rerun to go on\n")

@@ -43,7 +43,6 @@ def run(ns: argparse.Namespace) -> int:
     """Ask the agent; 0 when it answered, 1 when it stopped short, 2 for a usage error."""
     from pydantic import SecretStr
 
-    from hf_tools.config import is_hf_host, stored_token
     from hf_tools.errors import ConfigurationError, HFToolsError
     from hf_tools.langchain.agent import Agent, FinalAnswer, ModelToken, ToolEnd, ToolStart
     from hf_tools.langchain.chat import DEFAULT_CHAT_BASE_URL, HFChatModel
@@ -59,18 +58,13 @@ def run(ns: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     settings = settings_from(ns)
-    if key is None and is_hf_host(chat_url) and stored_token() is None:
-        print(
-            f"hf-tools agent needs a token for {chat_url}: export HF_TOKEN=hf_... or run "
-            f"`hf auth login` ({GO_LIVE}); a local model needs none (--chat-base-url)",
-            file=sys.stderr,
-        )
-        return 2
     settings.setdefault("output_dir", DEFAULT_OUTPUT_DIR)
     try:
         toolkit = HuggingFaceToolkit(
             tasks=task_ids(ns.tasks), allowed_roots=chosen_roots(ns), **settings
         )
+        # A key from --api-key-env is the chat server's; tools on Hugging Face need a token.
+        toolkit.toolset.require_token(*([] if key else [chat_url]))
         secret = SecretStr(key) if key else None
         # An organization that pays for the tools pays for the model's turns too.
         model = HFChatModel(

@@ -12,6 +12,7 @@ import re
 from functools import cache
 
 from hf_tools.cli.flags import ALLOW_FILES_HINT
+from hf_tools.config import NO_TOKEN_ADVICE
 
 __all__ = ["error_text", "for_person"]
 
@@ -35,9 +36,10 @@ _CLI_HINTS: dict[str, str] = {
 
 # Other phrases written for Python code or for an LLM.
 _PHRASES: tuple[tuple[str, str], ...] = (
+    (NO_TOKEN_ADVICE, "export HF_TOKEN=hf_..., run `hf auth login`, or pass --token-file FILE"),
     (
-        "pass api_key=..., set the HF_TOKEN environment variable or run `hf auth login`",
-        "export HF_TOKEN=hf_..., run `hf auth login`, or pass --token-file FILE",
+        "(a server of your own, base_url=..., needs none)",
+        "(a server of your own, --base-url or --chat-base-url, needs none)",
     ),
     (
         "Do not retry it; use another tool, or answer without it.",

@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx2
 
-from hf_tools.config import DEFAULT_MAX_JSON_BYTES, DEFAULT_TIMEOUT, Settings, is_hf_host
+from hf_tools.config import DEFAULT_MAX_JSON_BYTES, DEFAULT_TIMEOUT, Settings, require_token
 from hf_tools.errors import (
-    ConfigurationError,
     HFToolsError,
     InputError,
     ResponseFormatError,
@@ -121,12 +120,8 @@ def build_headers(
     key = settings.key_for(url)
     if key:
         headers["authorization"] = f"Bearer {key}"
-    elif settings.api_key is None and is_hf_host(url):
-        msg = (
-            "No Hugging Face api key: pass api_key=..., set the HF_TOKEN environment variable "
-            "or run `hf auth login`"
-        )
-        raise ConfigurationError(msg)
+    else:
+        require_token(settings, (url,))
     if content_type:
         headers["content-type"] = content_type
     if accept:

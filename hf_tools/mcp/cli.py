@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hf_tools.cli.flags import TASKS, add_flags, add_settings_flags, settings_from, task_ids
-from hf_tools.config import is_hf_host, is_url
+from hf_tools.cli.messages import for_person
 from hf_tools.errors import HFToolsError
 from hf_tools.mcp.store import DEFAULT_RESOURCE_BUDGET
 from hf_tools.toolset import Toolset
@@ -114,24 +114,6 @@ def _token(ns: argparse.Namespace) -> str | None:
     return env or None
 
 
-def _without_token(toolset: Toolset) -> list[str]:
-    """The tools whose calls go to a Hugging Face host, when there is no token."""
-    settings = toolset.settings
-    if settings.api_key is not None:
-        return []
-    names = []
-    for tool in toolset.tools:
-        if is_url(tool.model):
-            url = tool.model
-        elif settings.provider_for(tool.spec.task) is not None:
-            url = settings.router_url
-        else:
-            url = settings.base_url
-        if is_hf_host(url):
-            names.append(tool.name)
-    return names
-
-
 def build_server(ns: argparse.Namespace) -> ToolServer:
     """The server the parsed flags describe.
 
@@ -147,14 +129,10 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     if not toolset.tools:
         msg = "no tool is offered with these settings (see `hf-tools list`)"
         raise UsageError(msg)
-    missing = _without_token(toolset)
-    if missing:
-        msg = (
-            f"no Hugging Face token for {', '.join(missing[:3])}"
-            f"{' ...' if len(missing) > 3 else ''}: export HF_TOKEN=hf_... or run"
-            " `hf auth login` (a local --base-url or endpoint URL needs none)"
-        )
-        raise UsageError(msg)
+    try:
+        toolset.require_token()
+    except HFToolsError as exc:
+        raise UsageError(str(exc)) from None
     from hf_tools.mcp.server import ToolServer
 
     return ToolServer(toolset, audio_as=ns.audio_as, resource_budget=ns.resource_mb * 2**20)
@@ -212,7 +190,7 @@ def run(ns: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
             sock = _listening(ns.host, ns.port)
     except UsageError as exc:
-        print(f"hf-tools mcp: {exc}", file=sys.stderr)
+        print(f"hf-tools mcp: {for_person(str(exc))}", file=sys.stderr)
         return 2
     try:
         if sock is None:

@@ -1,7 +1,8 @@
 """Streamable HTTP at ``/mcp``: stateless, Host and Origin checked, bodies capped, a bearer token.
 
-Security by default: the server binds 127.0.0.1; any other address needs a bearer token
-(every request must carry ``Authorization: Bearer <token>``, compared in constant time).
+Security by default: the server binds 127.0.0.1; an address that is not loopback
+(:func:`hf_tools.bind.is_loopback`) needs a bearer token (every request must carry
+``Authorization: Bearer <token>``, compared in constant time).
 The SDK's DNS-rebinding check accepts only the bound host (and the loopback names) in
 ``Host`` and only their http(s) origins in ``Origin``; request bodies over
 ``max_body_bytes`` are refused.
@@ -17,10 +18,10 @@ from typing import Any
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hf_tools.bind import is_loopback
 from hf_tools.mcp.server import ToolServer
 
 __all__ = [
-    "LOOPBACK",
     "MAX_BODY_BYTES",
     "BearerToken",
     "http_app",
@@ -28,7 +29,6 @@ __all__ = [
     "transport_security",
 ]
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Largest request body (a tool call with an image as a data URI fits)."""
 
@@ -92,7 +92,7 @@ def http_app(
     Raises:
         ValueError: ``host`` is not a loopback address and no ``token`` is given.
     """
-    if host not in LOOPBACK and not token:
+    if not is_loopback(host) and not token:
         msg = (
             f"--host {host} exposes the tools beyond this machine: give a bearer token"
             " (--auth-token-file FILE or HF_TOOLS_MCP_TOKEN)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import secrets
 import time
@@ -106,16 +105,6 @@ def normal_origin(origin: str) -> str:
         msg = f"an origin is scheme://host[:port], got {origin!r}"
         raise ValueError(msg)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` serves this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Guard:

@@ -9,11 +9,13 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
+from hf_tools.bind import is_loopback
 from hf_tools.cli.flags import settings_from, task_ids
-from hf_tools.config import is_hf_host, stored_token
+from hf_tools.cli.messages import for_person
+from hf_tools.errors import HFToolsError
 from hf_tools.serve.agent import build_server_agent
 from hf_tools.serve.app import create_app
-from hf_tools.serve.auth import access_log, is_loopback, load_api_keys, normal_origin
+from hf_tools.serve.auth import access_log, load_api_keys, normal_origin
 from hf_tools.serve.connections import Connections, guarded
 from hf_tools.serve.errors import ChatError
 from hf_tools.serve.flags import build_parser
@@ -37,11 +39,6 @@ def _api_keys(ns: argparse.Namespace) -> list[str]:
     return keys
 
 
-def _needs_hf_token(ns: argparse.Namespace) -> bool:
-    """Whether the chat model or the tools go to a Hugging Face host (their default)."""
-    return any(url is None or is_hf_host(url) for url in (ns.chat_base_url, ns.base_url))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the chatbot with uvicorn (live: needs HF_TOKEN); returns the exit code."""
     return serve(build_parser().parse_args(argv))
@@ -62,12 +59,20 @@ def serve(ns: argparse.Namespace) -> int:
     except (ChatError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    if _needs_hf_token(ns) and not stored_token():
-        print(
-            "the chat model or the tools run on Hugging Face and need a token:"
-            " export HF_TOKEN=hf_... (or --chat-base-url and --base-url for other servers)",
-            file=sys.stderr,
+    try:
+        # No I/O yet; refused here when the chat model or the tools need a missing token.
+        agent = build_server_agent(
+            model_id=ns.model,
+            chat_base_url=ns.chat_base_url,
+            base_url=settings.pop("base_url", None),
+            provider=settings.pop("provider", None),
+            tasks=task_ids(ns.tasks),
+            allow_files=ns.allow_files,
+            output_dir=settings.pop("output_dir", None),
+            settings=settings,
         )
+    except HFToolsError as exc:
+        print(for_person(str(exc)), file=sys.stderr)
         return 2
     try:
         store = open_store(ns.store)
@@ -83,16 +88,6 @@ def serve(ns: argparse.Namespace) -> int:
             f" ({ns.host}:{ns.port}). Set HF_TOOLS_API_KEYS or --api-keys-file to require keys.",
             file=sys.stderr,
         )
-    agent = build_server_agent(
-        model_id=ns.model,
-        chat_base_url=ns.chat_base_url,
-        base_url=settings.pop("base_url", None),
-        provider=settings.pop("provider", None),
-        tasks=task_ids(ns.tasks),
-        allow_files=ns.allow_files,
-        output_dir=settings.pop("output_dir", None),
-        settings=settings,
-    )
     app = create_app(
         agent,
         api_keys=keys,
