@@ -37,14 +37,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hf_tools.cli.demo", "offline replay of a recorded agent session"),
     # The apps: the server imports Starlette only when it runs (without the server extra it
     # says how to install it); the assistant is the terminal chat.
-    "assistant": ("hf_tools.assistant", "chat on this terminal with a model that uses the tools"),
+    "assistant": (
+        "hf_tools.cli.assistant",
+        "chat on this terminal with a model that uses the tools",
+    ),
     "serve": ("hf_tools.serve.command", "serve the chatbot over HTTP: API and web page"),
     "mcp": (
         "hf_tools.mcp.cli",
         "serve the tools over MCP: stdio (default), or streamable HTTP with --http",
     ),
     "batch": (
-        "hf_tools.batch.cli",
+        "hf_tools.cli.batch",
         "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)",
     ),
 }

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hf_tools.cli.flags import TASKS, add_flags, add_settings_flags, settings_from, task_ids
-from hf_tools.config import is_hf_host, is_url
 from hf_tools.errors import HFToolsError
 from hf_tools.mcp.store import DEFAULT_RESOURCE_BUDGET
-from hf_tools.toolset import Toolset
 
+# The toolset and the settings load when the server is built: `hf-tools mcp --help` needs
+# neither (they import pydantic, every task and the HTTP stack).
 if TYPE_CHECKING:
     from hf_tools.mcp.server import ToolServer
+    from hf_tools.toolset import Toolset
 
 __all__ = ["DESCRIPTION", "INSTALL_HINT", "TOKEN_ENV", "build_server", "configure", "main", "run"]
 
@@ -116,6 +117,8 @@ def _token(ns: argparse.Namespace) -> str | None:
 
 def _without_token(toolset: Toolset) -> list[str]:
     """The tools whose calls go to a Hugging Face host, when there is no token."""
+    from hf_tools.config import is_hf_host, is_url
+
     settings = toolset.settings
     if settings.api_key is not None:
         return []
@@ -138,6 +141,8 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     Raises:
         UsageError: a setting that cannot work (the message is the line to print).
     """
+    from hf_tools.toolset import Toolset
+
     # No local files unless a folder is named: the client's model picks the paths.
     settings = {**settings_from(ns), "allowed_roots": list(ns.allow_files or ())}
     try:
