@@ -1,4 +1,4 @@
-"""``hf-tools assistant``: its flags here, its chat in :mod:`hf_tools.assistant`.
+"""``hf-tools assistant``: its flags here, its chat in :mod:`hf_tools.assistant` (which runs it).
 
 The flags import nothing heavy, so ``hf-tools assistant --help`` prints without loading
 LangChain; the chat and its agent load when the command runs.
@@ -17,7 +17,7 @@ from hf_tools.cli.flags import (
 )
 from hf_tools.defaults import DEFAULT_AGENT_MODEL
 
-__all__ = ["configure", "run"]
+__all__ = ["configure"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +31,3 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
     )
-
-
-def run(ns: argparse.Namespace) -> int:
-    """Chat on the terminal (:func:`hf_tools.assistant.run`); returns the exit code."""
-    from hf_tools.assistant import run as chat
-
-    return chat(ns)

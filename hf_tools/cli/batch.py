@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hf_tools.cli.flags import add_settings_flags
 
-__all__ = ["HELP", "configure", "run"]
+__all__ = ["HELP", "configure"]
 
 HELP = "run one task over a JSONL, CSV or Parquet file (progress, rate limits, resume)"
 
@@ -68,10 +68,3 @@ def configure(parser: argparse.ArgumentParser) -> None:
             " inside the records)",
         },
     )
-
-
-def run(ns: argparse.Namespace) -> int:
-    """Run the batch job (:func:`hf_tools.batch.cli.run`); returns the exit code."""
-    from hf_tools.batch.cli import run as batch
-
-    return batch(ns)
