@@ -391,6 +391,33 @@ NO_TRIO = "import sys; sys.modules['trio'] = None"
 IMPORTS_NO_TRIO = {"import hf_tools (trio not installed)": f"{NO_TRIO}; import hf_tools"}
 
 
+# Whole commands in a fresh process (wall time, interpreter start included): a command's
+# --help builds its parser only; `list` loads the settings, every task and the toolset.
+COMMANDS = {
+    "hf-tools --help": ("--help",),
+    "hf-tools serve --help": ("serve", "--help"),
+    "hf-tools assistant --help": ("assistant", "--help"),
+    "hf-tools list": ("list",),
+}
+
+
+def startup(runs: int = 7) -> dict[str, Stats]:
+    """Section 4: wall ms of each command in :data:`COMMANDS`, interleaved over ``runs``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_TOOLS_")}
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(runs):
+        for name, argv in COMMANDS.items():
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "hf_tools.cli", *argv],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env=env,
+            )
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: _stats(t) for name, t in times.items()}
+
+
 def import_and_memory(runs: int = 7) -> dict[str, Any]:
     """Section 4: import times in fresh interpreters; memory of a toolkit with every tool."""
     statements = {stmt: stmt for stmt in IMPORTS} | IMPORTS_NO_TRIO
@@ -418,6 +445,7 @@ def import_and_memory(runs: int = 7) -> dict[str, Any]:
     )
     return {
         "imports": {name: _stats(t) for name, t in times.items()},
+        "commands": startup(runs),
         "toolkit_kib": sizes[-1],
         "process_mib": int(subprocess.check_output([sys.executable, "-c", rss])) / 1024,
         "tools": len(toolkit.get_tools()),
@@ -675,10 +703,18 @@ def report(
             f"| `{stmt}` | {s['median']:.0f} | {s['min']:.0f} |"
             for stmt, s in mem["imports"].items()
         ),
+        *(
+            f"| `{cmd}` (a whole process) | {s['median']:.0f} | {s['min']:.0f} |"
+            for cmd, s in mem["commands"].items()
+        ),
         "",
         "- `import hf_tools` loads the clients and the task registry; the LangChain side loads"
         " with the first use of `HuggingFaceToolkit`, `HFTool` or `make_tool`. Most of the"
-        " toolkit's import is langchain_core's own (the last row), which any LangChain tool pays.",
+        " toolkit's import is langchain_core's own (the third row), which any LangChain tool"
+        " pays.",
+        "- A command's `--help` builds its parser only: no LangChain, pydantic, task, HTTP or"
+        " server module (tests/test_cli_startup.py). `hf-tools list` loads the settings, every"
+        " task's models and the toolset (with the HTTP stack the toolset's clients need).",
         f"- A toolkit with all {mem['tools']} tools: {mem['toolkit_kib']:.0f} KiB of Python"
         " objects (tracemalloc, a second toolkit in a warm process; OpenSSL's memory for the"
         " connection pools is not counted); a fresh process that imports and builds one peaks"

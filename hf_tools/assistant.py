@@ -26,13 +26,9 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, SecretStr
 
 from hf_tools import HuggingFaceToolkit
+from hf_tools.cli.assistant import configure
 from hf_tools.cli.flags import (
-    CHOSEN_ROOTS_HELPS,
     DEFAULT_OUTPUT_DIR,
-    TASKS,
-    add_chat_flags,
-    add_flags,
-    add_settings_flags,
     chat_key,
     chosen_roots,
     settings_from,
@@ -368,17 +364,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     configure(parser)
     return parser
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the assistant's flags to ``parser`` (the ``assistant`` subcommand's)."""
-    parser.add_argument("--model", help=f"chat model org/name[:provider] (default {DEFAULT_MODEL})")
-    add_chat_flags(parser)
-    add_flags(parser, [TASKS])
-    add_settings_flags(parser, helps=CHOSEN_ROOTS_HELPS)
-    parser.add_argument(
-        "--no-history", action="store_true", help="do not keep ~/.cache/hf-tools/ history"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

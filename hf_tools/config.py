@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from hf_tools.defaults import DEFAULT_AGENT_MODEL
 from hf_tools.errors import ConfigurationError
 from hf_tools.providers._base import DEFAULT_ROUTER_URL, HF_INFERENCE, is_url
 
@@ -47,8 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = f"{DEFAULT_ROUTER_URL}/hf-inference"
-# The chat model agents use unless told (hf_tools.langchain.agent; the CLI's --help names it).
-DEFAULT_AGENT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
 DEFAULT_HUB_URL = "https://huggingface.co"
 AUTO = "auto"
 DEFAULT_TIMEOUT = 60.0

@@ -19,6 +19,7 @@ from hf_tools.cli.flags import (
     task_ids,
 )
 from hf_tools.cli.messages import error_text, for_person
+from hf_tools.defaults import DEFAULT_AGENT_MODEL
 
 __all__ = ["GO_LIVE", "configure", "run"]
 
@@ -28,8 +29,6 @@ GO_LIVE = 'HF_TOKEN=hf_... hf-tools agent "What is said in recording.flac?"'
 def configure(parser: argparse.ArgumentParser) -> None:
     """The flags of ``agent``."""
     parser.add_argument("request", help="what to ask, e.g. 'Transcribe talk.flac'")
-    from hf_tools.config import DEFAULT_AGENT_MODEL
-
     parser.add_argument(
         "--model", default=DEFAULT_AGENT_MODEL, help="chat model org/name[:provider]"
     )

@@ -1,8 +1,9 @@
 """The ``hf-tools`` command line: subcommands loaded lazily, a quiet exit on a closed pipe.
 
 Only the subcommand that runs is imported (each is a module with ``configure(parser)`` and
-``run(ns)``), and those import LangChain inside ``run``: ``hf-tools --help`` and
-``--version`` import neither LangChain nor the HTTP stack.
+``run(ns)``; :data:`FLAGS_FROM` names a lighter module for the flags of a heavy one), and
+those import LangChain, the settings and the HTTP stack inside ``run``: ``--help``, the
+command's included, imports none of them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "FLAGS_FROM", "build_parser", "main"]
 
 DESCRIPTION = (
     "Hugging Face inference tasks as tools: list them, call one, ask an agent that uses them,"
@@ -49,6 +50,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Commands whose running module is heavy (LangChain, the batch runner): their flags are built
+# from a light module of their own, so `--help` waits for neither.
+FLAGS_FROM: dict[str, str] = {
+    "assistant": "hf_tools.cli.assistant",
+    "batch": "hf_tools.cli.batch",
+}
+
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
 EXIT_CLOSED_PIPE = 141
 
@@ -72,7 +80,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     for name, (module, help) in COMMANDS.items():
         child = sub.add_parser(name, help=help, description=help)
         if name == command:
-            importlib.import_module(module).configure(child)
+            importlib.import_module(FLAGS_FROM.get(name, module)).configure(child)
     return parser
 
 

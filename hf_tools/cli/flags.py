@@ -291,27 +291,12 @@ _ROWS: tuple[Flag, ...] = (
 )
 
 
-def _derived() -> tuple[Flag, ...]:
-    """The rows in the order of :meth:`Settings.create`'s parameters, one each.
+FLAGS: tuple[Flag, ...] = _ROWS
+"""Every setting's flag, in the order of :meth:`Settings.create` (a test holds the two equal).
 
-    Raises:
-        LookupError: a setting without a row (add one above), or a row for no setting.
-    """
-    from hf_tools.config import SETTINGS_PARAMETERS
-
-    rows = {f.setting: f for f in _ROWS}
-    missing = [name for name in SETTINGS_PARAMETERS if name not in rows]
-    extra = [name for name in rows if name not in SETTINGS_PARAMETERS]
-    if missing or extra:
-        msg = (
-            f"the flag table and Settings.create differ: no flag for {missing}, no setting {extra}"
-        )
-        raise LookupError(msg)
-    return tuple(rows[name] for name in SETTINGS_PARAMETERS)
-
-
-FLAGS: tuple[Flag, ...] = _derived()
-"""Every setting's flag, in the order of :meth:`Settings.create`."""
+Stated, not derived from the signature at import: reading it would import the settings, and
+with them pydantic and every task, before ``--help`` could print.
+"""
 
 CHAT_FLAGS: tuple[Flag, ...] = (
     Flag(

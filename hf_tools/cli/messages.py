@@ -12,7 +12,6 @@ import re
 from functools import cache
 
 from hf_tools.cli.flags import ALLOW_FILES_HINT
-from hf_tools.config import NO_TOKEN_ADVICE
 
 __all__ = ["error_text", "for_person"]
 
@@ -36,7 +35,6 @@ _CLI_HINTS: dict[str, str] = {
 
 # Other phrases written for Python code or for an LLM.
 _PHRASES: tuple[tuple[str, str], ...] = (
-    (NO_TOKEN_ADVICE, "export HF_TOKEN=hf_..., run `hf auth login`, or pass --token-file FILE"),
     (
         "(a server of your own, base_url=..., needs none)",
         "(a server of your own, --base-url or --chat-base-url, needs none)",
@@ -55,8 +53,11 @@ _MODELS_KEY = re.compile(r"in models\['([^']+)'\]")
 @cache
 def _replacements() -> tuple[tuple[str, str], ...]:
     import hf_tools.errors as errors
+    from hf_tools.config import NO_TOKEN_ADVICE
 
-    pairs = []
+    pairs = [
+        (NO_TOKEN_ADVICE, "export HF_TOKEN=hf_..., run `hf auth login`, or pass --token-file FILE")
+    ]
     for name, text in _CLI_HINTS.items():
         hint = getattr(errors, name).hint
         if hint:

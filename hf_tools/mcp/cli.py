@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hf_tools.cli.flags import TASKS, add_flags, add_settings_flags, settings_from, task_ids
-from hf_tools.cli.messages import for_person
 from hf_tools.errors import HFToolsError
 from hf_tools.mcp.store import DEFAULT_RESOURCE_BUDGET
-from hf_tools.toolset import Toolset
 
+# The toolset and the settings load when the server is built: `hf-tools mcp --help` needs
+# neither (they import pydantic, every task and the HTTP stack).
 if TYPE_CHECKING:
     from hf_tools.mcp.server import ToolServer
 
@@ -120,6 +120,8 @@ def build_server(ns: argparse.Namespace) -> ToolServer:
     Raises:
         UsageError: a setting that cannot work (the message is the line to print).
     """
+    from hf_tools.toolset import Toolset
+
     # No local files unless a folder is named: the client's model picks the paths.
     settings = {**settings_from(ns), "allowed_roots": list(ns.allow_files or ())}
     try:
@@ -190,6 +192,8 @@ def run(ns: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
             sock = _listening(ns.host, ns.port)
     except UsageError as exc:
+        from hf_tools.cli.messages import for_person
+
         print(f"hf-tools mcp: {for_person(str(exc))}", file=sys.stderr)
         return 2
     try:

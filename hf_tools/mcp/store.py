@@ -10,8 +10,10 @@ the same bytes are kept once.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from hf_tools.artifacts import BinaryPart
+if TYPE_CHECKING:  # `hf-tools mcp --help` reads the budget below without loading pydantic
+    from hf_tools.artifacts import BinaryPart
 
 DEFAULT_RESOURCE_BUDGET = 256 * 1024 * 1024
 """Bytes of binary parts kept for ``resources/read`` (oldest dropped first)."""

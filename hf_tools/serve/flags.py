@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from hf_tools.cli.flags import CHAT_FLAGS, TASKS, Repeat, add_flags, add_settings_flags, env_name
-from hf_tools.serve.store import DEFAULT_STORE
 
-__all__ = ["DESCRIPTION", "Repeat", "add_server_flags", "build_parser", "env_name"]
+__all__ = ["DEFAULT_STORE", "DESCRIPTION", "Repeat", "add_server_flags", "build_parser", "env_name"]
+
+# Here, not in the store's module (which imports LangChain): `hf-tools serve --help` names it.
+DEFAULT_STORE = "sqlite:///chatbot.db"  # a file next to where the server runs
 
 
 # What two shared flags mean here: the LLM picks paths for many clients, so no folder (not

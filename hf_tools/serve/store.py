@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.messages import BaseMessage, messages_from_dict, messages_to_dict
 
+from hf_tools.serve.flags import DEFAULT_STORE
+
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
@@ -59,7 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-DEFAULT_STORE = "sqlite:///chatbot.db"  # a file next to where the server runs
 SCHEMA_VERSION = 2  # 1: sessions and messages; 2: events, artifacts
 MAX_EVENTS = 2000  # SSE events kept per session: the last few turns, even with many tokens
 _POLL = 0.02  # seconds between two tries of a lock another process holds

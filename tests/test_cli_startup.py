@@ -1,0 +1,79 @@
+"""Start-up: each command's parser and ``--help`` load only what argparse needs.
+
+Checked by what a fresh interpreter imported, not by the clock (the machine may be loaded):
+LangChain, the MCP SDK, the server stack, pyarrow, pydantic, the HTTP stack and the task
+modules all load when a command runs, never to print its help.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hf_tools.cli.entry import COMMANDS
+
+# Top-level packages (and hf_tools modules) that --help must not import.
+HEAVY = (
+    "langchain_core",
+    "langsmith",
+    "mcp",
+    "uvicorn",
+    "starlette",
+    "pyarrow",
+    "pydantic",
+    "httpx2",
+    "hf_tools.tasks",
+    "hf_tools.config",
+    "hf_tools.toolset",
+)
+
+_SCRIPT = """\
+import json, sys
+from hf_tools.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = {heavy!r}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)),
+      file=sys.stderr)
+"""
+
+
+def _loaded(*argv: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "HF_TOOLS_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.format(heavy=HEAVY), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: hf-tools"), out.stdout[:200]
+    loaded: list[str] = json.loads(out.stderr.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_command_help_imports_nothing_heavy(command: str) -> None:
+    assert _loaded(command, "--help") == []
+
+
+def test_every_command_s_parser_builds_without_heavy_imports() -> None:
+    code = (
+        "import sys\n"
+        "from hf_tools.cli.entry import COMMANDS, build_parser\n"
+        "for name in COMMANDS:\n"
+        "    build_parser(name).format_help()\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]"
