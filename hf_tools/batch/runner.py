@@ -199,8 +199,10 @@ class Runner:
     def _rows(self, source: Iterable[Mapping[str, Any]]) -> Iterator[Row]:
         """Rows to do: ids and arguments; rows whose id the output holds are skipped.
 
-        Memory stays flat in the rows of the input: only the ids already in the output are
-        held (a rerun's). Ids are meant to be unique; a repeated one is run and recorded again.
+        When the sink retries failed rows, their ids are in ``sink.failed``, not ``done``:
+        they are run and counted in ``stats.rerun``. Memory stays flat in the rows of the
+        input: only the ids already in the output are held (a rerun's). Ids are meant to be
+        unique; a repeated one is run and recorded again.
         """
         iterator = iter(source)
         first = next(iterator, None)
@@ -215,9 +217,13 @@ class Runner:
         for row in _chain(first, iterator):
             row_id = row.get(column, number) if column is not None else number
             number += 1
-            if self.sink.done and id_key(row_id) in self.sink.done:
-                self.stats.skipped += 1
-                continue
+            if self.sink.done or self.sink.failed:
+                key = id_key(row_id)
+                if key in self.sink.done:
+                    self.stats.skipped += 1
+                    continue
+                if key in self.sink.failed:  # retrying failed rows: this one failed before
+                    self.stats.rerun += 1
             try:
                 yield Row(row_id, row_arguments(row, self.fields, self.mapping))
             except KeyError as exc:
