@@ -8,11 +8,7 @@ not), and the retry run replaces their lines — also when it is stopped or kill
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +20,7 @@ from hf_tools import batch
 from hf_tools.batch.sinks import JsonlSink, _merge, _repair, id_key
 from hf_tools.errors import ConfigurationError
 from tests._batch_server import BatchServer
-from tests.test_batch import ROOT, TASK, _batch, _jsonl, _records, _rows
+from tests.test_batch import TASK, _batch, _jsonl, _records, _rows, kill_9_when
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -142,18 +138,7 @@ def test_kill_9_during_a_retry_loses_no_line_and_the_next_run_finishes_it(
     with BatchServer(delay=0.02, lifetime=60) as slow:
         command = [sys.executable, "-m", "hf_tools.batch", TASK, "--input", str(data)]
         command += ["--output", str(out), "--base-url", slow.url, "--concurrency", "2"]
-        command += ["--retry-failed"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=tmp_path)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if journal.exists() and journal.stat().st_size > 1000:
-                    break
-                time.sleep(0.02)
-            proc.send_signal(signal.SIGKILL)
-        finally:
-            proc.wait(10)
+        kill_9_when([*command, "--retry-failed"], journal, 1000, tmp_path)
         assert out.read_bytes() == before  # the old lines are all there, untouched
         _repair(journal)  # a torn last line, as every open cuts it
         retried = len(journal.read_bytes().splitlines())

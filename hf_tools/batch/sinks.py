@@ -257,17 +257,10 @@ class ParquetSink(JsonlSink):
     text or null) — the same columns the Ray path writes.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        job: dict[str, Any],
-        *,
-        force: bool = False,
-        retry_failed: bool = False,
-    ) -> None:
+    def __init__(self, path: Path, job: dict[str, Any], **options: bool) -> None:
+        """``options``: those of :class:`JsonlSink` (``force``, ``retry_failed``)."""
         parquet_module()  # fail before the first call when pyarrow is missing
-        journal = path.with_name(path.name + ".rows.jsonl")
-        super().__init__(journal, job, force=force, retry_failed=retry_failed)
+        super().__init__(path.with_name(path.name + ".rows.jsonl"), job, **options)
         self.parquet_path = path
         # The job, the errors and the retried rows are named after the file asked for.
         self.job_path = path.with_name(path.name + ".job.json")
@@ -312,9 +305,7 @@ def write_parquet(records: Iterator[dict[str, Any]], path: Path) -> None:
     os.replace(partial, path)
 
 
-def sink_for(
-    path: Path, job: dict[str, Any], *, force: bool = False, retry_failed: bool = False
-) -> JsonlSink:
+def sink_for(path: Path, job: dict[str, Any], **options: bool) -> JsonlSink:
     """The sink of an output file: Parquet by its suffix, JSONL otherwise (``.jsonl``).
 
     Raises:
@@ -322,8 +313,8 @@ def sink_for(
     """
     kind = file_format(path)
     if kind == "parquet":
-        return ParquetSink(path, job, force=force, retry_failed=retry_failed)
+        return ParquetSink(path, job, **options)
     if kind == "csv":
         msg = f"{path}: write .jsonl or .parquet (a CSV cannot hold typed outputs)"
         raise ConfigurationError(msg)
-    return JsonlSink(path, job, force=force, retry_failed=retry_failed)
+    return JsonlSink(path, job, **options)
