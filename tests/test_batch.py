@@ -65,6 +65,22 @@ def _batch(url: str, *args: str) -> int:
     return main(["batch", TASK, "--base-url", url, *args])
 
 
+def kill_9_when(command: list[str], watched: Path, size: int, cwd: Path) -> None:
+    """Run ``command`` (this checkout importable) and ``kill -9`` it once ``watched`` has
+    more than ``size`` bytes (or after 30 s)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=cwd)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if watched.exists() and watched.stat().st_size > size:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+
+
 # --------------------------------------------------------------------------- formats
 
 
@@ -228,19 +244,10 @@ def test_kill_9_mid_run_then_rerun_gives_every_row_once(tmp_path: Path) -> None:
             "--concurrency",
             "4",
         ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=tmp_path)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if out.exists() and out.stat().st_size > 3000:
-                    break
-                time.sleep(0.02)
-            proc.send_signal(signal.SIGKILL)
-        finally:
-            proc.wait(10)
+        kill_9_when(command, out, 3000, tmp_path)
         done_before = len(out.read_bytes().splitlines())
         assert 0 < done_before < 400, "killed mid-run"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         rerun = subprocess.run(command, env=env, capture_output=True, timeout=60, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     ids = [r["id"] for r in _records(out)]

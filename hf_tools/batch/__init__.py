@@ -11,7 +11,8 @@
 
 ``data`` is a file (``.jsonl``, ``.csv``, ``.parquet``, read as a stream) or any iterable of
 dicts (a list, a generator, a ``datasets.Dataset``). With ``output``, records go to that file
-(JSONL or Parquet) and a rerun skips the rows already there; without, they come back in
+(JSONL or Parquet) and a rerun skips the rows already there (``retry_failed=True``: but for the
+failed ones, whose new records replace theirs); without, they come back in
 ``summary.records``. The ``hf-tools batch`` command wraps :func:`run`. Imports no LangChain.
 """
 
@@ -29,6 +30,7 @@ from hf_tools.batch.runner import LIST_TASKS, BatchStopped, Runner, default_prog
 from hf_tools.batch.sinks import JobMismatchError, MemorySink, Sink, sink_for
 from hf_tools.batch.sources import open_source
 from hf_tools.config import Settings
+from hf_tools.errors import ConfigurationError
 from hf_tools.tasks import get_spec
 from hf_tools.toolset import Tool, Toolset
 
@@ -53,6 +55,8 @@ class BatchSummary:
         done: rows answered in this run.
         failed: rows recorded with an error in this run.
         skipped: rows already in the output (or repeated ids), not called again.
+        rerun: rows that had failed in the output, run again (``retry_failed``); each
+            is also counted in ``done`` or ``failed``, by its new outcome.
         retried: calls tried again (rate limits, overload, connection failures).
         throttled: answers that were 429 or 503 (overloaded).
         requests: calls sent.
@@ -70,6 +74,7 @@ class BatchSummary:
     seconds: float
     stopped: str | None = None
     records: list[dict[str, Any]] | None = field(default=None, repr=False)
+    rerun: int = 0
 
     @property
     def ok(self) -> bool:
@@ -114,6 +119,7 @@ def _summary(stats: Stats, stopped: str | None, sink: Sink) -> BatchSummary:
         seconds=stats.seconds,
         stopped=stopped,
         records=sink.records if isinstance(sink, MemorySink) else None,
+        rerun=stats.rerun,
     )
 
 
@@ -130,6 +136,7 @@ async def arun(
     rows_per_request: int = 1,
     max_rps: float | None = None,
     force: bool = False,
+    retry_failed: bool = False,
     allow_files: str | os.PathLike[str] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 (a setting: one call's whole time)
@@ -154,6 +161,8 @@ async def arun(
         rows_per_request: texts per request for :data:`LIST_TASKS`.
         max_rps: requests per second at most.
         force: write into an output that holds another job's rows.
+        retry_failed: run again the rows whose record in ``output`` is an error (every kind
+            of failure); each one's new record replaces the old line.
         allow_files: folder media paths in the rows may come from.
         output_dir: folder binary outputs (images, audio) are saved in.
         timeout: seconds one call may take (all of it).
@@ -167,9 +176,12 @@ async def arun(
         **settings_arguments: more arguments of :meth:`Settings.create` (``base_url``...).
 
     Raises:
-        ConfigurationError: the job cannot run (before any call); JobMismatchError: the output
-            holds another job's rows.
+        ConfigurationError: the job cannot run (before any call), or ``retry_failed``
+            without an ``output``; JobMismatchError: the output holds another job's rows.
     """
+    if retry_failed and output is None:
+        msg = "retry_failed retries the failed rows of an output: give the output"
+        raise ConfigurationError(msg)
     spec = get_spec(task)
     settings = batch_settings(
         settings,
@@ -192,7 +204,12 @@ async def arun(
         sink: Sink = (
             MemorySink()
             if output is None
-            else sink_for(Path(output), job_fingerprint(tool, mapping), force=force)
+            else sink_for(
+                Path(output),
+                job_fingerprint(tool, mapping),
+                force=force,
+                retry_failed=retry_failed,
+            )
         )
         runner = Runner(
             tool,

@@ -68,6 +68,9 @@ def run(ns: argparse.Namespace) -> int:
         mapping = parse_mapping(ns.map)
         arguments = settings_arguments(ns)
         if ns.ray:
+            if ns.retry_failed:
+                msg = "--retry-failed resumes an output; a Ray run does not resume"
+                raise ConfigurationError(msg)
             from hf_tools.ray import run_on_ray
 
             code: int = run_on_ray(ns, mapping, arguments)
@@ -83,6 +86,7 @@ def run(ns: argparse.Namespace) -> int:
                 rows_per_request=ns.rows_per_request,
                 max_rps=ns.max_rps,
                 force=ns.force,
+                retry_failed=ns.retry_failed,
                 max_attempts=8 if ns.max_retries is None else ns.max_retries + 1,
                 progress=sys.stderr,
                 settings=Settings.create(**arguments),

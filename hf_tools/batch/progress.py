@@ -18,6 +18,7 @@ class Stats:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    rerun: int = 0
     retried: int = 0
     throttled: int = 0
     requests: int = 0
@@ -42,10 +43,11 @@ class Stats:
         return text
 
     def summary(self) -> str:
-        """The final line: done, failed, skipped, retried, time."""
+        """The final line: done, failed, skipped, failed rows run again (if any), retried, time."""
+        rerun = f", rerun {self.rerun} (failed before)" if self.rerun else ""
         return (
-            f"done {self.done}, failed {self.failed}, skipped {self.skipped} (already in the"
-            f" output), retried {self.retried} ({self.throttled} rate-limited), in"
+            f"done {self.done}, failed {self.failed}{rerun}, skipped {self.skipped} (already in"
+            f" the output), retried {self.retried} ({self.throttled} rate-limited), in"
             f" {self.seconds:.2f} s"
         )
 

@@ -69,11 +69,15 @@ class BatchStopped(Exception):
 
 @dataclass
 class Row:
-    """One input row: its id, the arguments it maps to, or why it has none."""
+    """One input row: its id, the arguments it maps to, or why it has none.
+
+    ``rerun``: the output holds a failure for this id, and this run retries it.
+    """
 
     id: Any
     args: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    rerun: bool = False
 
 
 def row_arguments(
@@ -199,8 +203,10 @@ class Runner:
     def _rows(self, source: Iterable[Mapping[str, Any]]) -> Iterator[Row]:
         """Rows to do: ids and arguments; rows whose id the output holds are skipped.
 
-        Memory stays flat in the rows of the input: only the ids already in the output are
-        held (a rerun's). Ids are meant to be unique; a repeated one is run and recorded again.
+        When the sink retries failed rows, their ids are in ``sink.failed``, not ``done``:
+        they are run, and counted in ``stats.rerun`` when recorded. Memory stays flat in the
+        rows of the input: only the ids already in the output are held (a rerun's). Ids are
+        meant to be unique; a repeated one is run and recorded again.
         """
         iterator = iter(source)
         first = next(iterator, None)
@@ -215,13 +221,17 @@ class Runner:
         for row in _chain(first, iterator):
             row_id = row.get(column, number) if column is not None else number
             number += 1
-            if self.sink.done and id_key(row_id) in self.sink.done:
-                self.stats.skipped += 1
-                continue
+            rerun = False
+            if self.sink.done or self.sink.failed:
+                key = id_key(row_id)
+                if key in self.sink.done:
+                    self.stats.skipped += 1
+                    continue
+                rerun = key in self.sink.failed  # retrying failed rows: this one failed before
             try:
-                yield Row(row_id, row_arguments(row, self.fields, self.mapping))
+                yield Row(row_id, row_arguments(row, self.fields, self.mapping), rerun=rerun)
             except KeyError as exc:
-                yield Row(row_id, problem=f"the row has no column {exc.args[0]!r}")
+                yield Row(row_id, problem=f"the row has no column {exc.args[0]!r}", rerun=rerun)
 
     async def _requests(self, rows: Iterator[Row]) -> AsyncIterator[list[Row]]:
         """Rows grouped into requests: N texts of otherwise equal arguments, else one each."""
@@ -301,6 +311,7 @@ class Runner:
             return result
 
     def _record(self, row: Row, outcome: dict[str, Any] | ToolFailure | str) -> None:
+        self.stats.rerun += row.rerun
         if isinstance(outcome, dict):
             self.sink.write({"id": row.id, "output": outcome})
             self.stats.done += 1

@@ -50,6 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="add rows to an output holding another job"
     )
     parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the rows whose record in the output is an error; the new record"
+        " replaces the old line (one line per row stays)",
+    )
+    parser.add_argument(
         "--ray",
         metavar="ADDRESS",
         help="run on a Ray cluster (an address, or auto: this machine's, else a new local one)",
