@@ -96,7 +96,7 @@ def _keys(value: Any, path: str = "") -> Any:
 def test_the_llm_schema_is_unchanged(task: str) -> None:
     before = json.loads(FIXTURE.read_text())[task]
     schema = get_spec(task).input_model.model_json_schema()
-    # Equal JSON, keys in the same order; pydantic before 2.10 writes a float bound 0 as 0.0
+    # Equal JSON, keys in the same order; pydantic before 2.11 writes a float bound 0 as 0.0
     # (make test-lowest), which an LLM reads the same.
     assert json.loads(json.dumps(schema)) == json.loads(before)
     assert list(_keys(schema)) == list(_keys(json.loads(before)))
