@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "is_loopback"]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+"""The names a browser on this machine puts in the Host header of a loopback server; both
+servers accept them (DNS rebinding guard), whatever address they are bound to."""
 
 
 def is_loopback(host: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hf_tools.bind import is_loopback
+from hf_tools.bind import LOOPBACK_NAMES, is_loopback
 from hf_tools.mcp.server import ToolServer
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Largest request body (a tool call with an image as a data URI fits)."""
 
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
 
 def netloc(host: str) -> str:
     """``host`` as it stands in a URL or a Host header (IPv6 in brackets)."""
@@ -42,7 +40,9 @@ def netloc(host: str) -> str:
 
 def transport_security(host: str, extra_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
     """The DNS-rebinding rule: ``Host`` and ``Origin`` must name this server (any port)."""
-    names = list(dict.fromkeys([*_LOOPBACK_NAMES, netloc(host), *map(netloc, extra_hosts)]))
+    names = list(
+        dict.fromkeys([*map(netloc, LOOPBACK_NAMES), netloc(host), *map(netloc, extra_hosts)])
+    )
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=[f"{name}:*" for name in names] + names,

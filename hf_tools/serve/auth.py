@@ -18,13 +18,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hf_tools.bind import LOOPBACK_NAMES
 from hf_tools.serve.api import OPERATIONS
 from hf_tools.serve.errors import ChatError, error_response, failure
 from hf_tools.serve.web import is_public
 
 CALLER = "hf_tools.caller"  # the ASGI scope key the guard stores the caller under
 REQUEST_ID = "hf_tools.request_id"  # the ASGI scope key of the request's id
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_LOOPBACK_NAMES = frozenset(LOOPBACK_NAMES)
 # Routes served without an API key: health checks and the API's own description.
 _PUBLIC = frozenset((op.method, op.path) for op in OPERATIONS if op.public)
 log = logging.getLogger("hf_tools.serve")
