@@ -12,34 +12,24 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
+# Moved to client_base (no httpx2 there), still importable from here.
+from hf_tools.client_base import AnySpec as AnySpec
+from hf_tools.client_base import Closeable, validation_message
 from hf_tools.config import Settings, secret
 from hf_tools.errors import ConfigurationError, InputError
 from hf_tools.flow import Routes, call_flow, first_request, run_async, run_sync, stream_flow
 from hf_tools.http import HFRequest, RawResponse, async_pool, send_async, send_sync, sync_pool
 from hf_tools.routing import model_for
 from hf_tools.tasks import get_spec
-from hf_tools.tasks._base import Media, TaskSpec
+from hf_tools.tasks._base import Media
 from hf_tools.tasks.text_generation import TextGenerationStreamOutput
 
 __all__ = ["AsyncHFClient", "Closeable", "HFClient", "LoopPools"]
-
-AnySpec = TaskSpec[Any, Any]
-
-
-def validation_message(spec: AnySpec, exc: ValidationError) -> str:
-    """A short, fixable description of invalid arguments (what an LLM reads)."""
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        parts.append(f"{where}: {err['msg']}")
-    return f"Invalid arguments for {spec.tool_name}: " + "; ".join(parts)
-
 
 T = TypeVar("T", httpx2.BaseTransport, httpx2.AsyncBaseTransport)
 
@@ -74,43 +64,6 @@ def checked_transport(transport: T | None, kind: type[T]) -> T | None:
     got = f"{type(transport).__module__.split('.')[0]}.{type(transport).__name__}"
     msg = f"transport must be an httpx2.{kind.__name__} (hf-tools sends with httpx2), not {got}"
     raise ConfigurationError(msg)
-
-
-C = TypeVar("C", bound="Closeable")
-
-
-class Closeable:
-    """``close()``, ``aclose()`` and both context managers, over the subclass's two methods."""
-
-    def close(self) -> None:
-        """Free the connection pools."""
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        """Free the connection pools, from async code."""
-        self.close()
-
-    def __enter__(self: C) -> C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self: C) -> C:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @dataclass(slots=True)

@@ -49,8 +49,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Callable, Generator, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -59,6 +58,7 @@ import httpx2
 from pydantic import BaseModel
 
 from hf_tools import http
+from hf_tools.client_base import ON_POLL, PollHook
 from hf_tools.config import AUTO, RetryPolicy, Settings, require_token
 from hf_tools.errors import (
     APIError,
@@ -100,6 +100,7 @@ from hf_tools.routing import (
     ProviderMapping,
     Route,
     alookup,
+    call_url,
     hf_inference_route,
     lookup,
     mapping_url,
@@ -167,13 +168,6 @@ R = TypeVar("R")
 
 STREAMING_TASKS = frozenset({"text-generation"})
 """Tasks whose answer can be streamed (:func:`stream_flow`)."""
-
-PollHook = Callable[[int, float], Awaitable[None]]
-"""``(poll number from 1, seconds since the call began)``, awaited before each job poll."""
-
-ON_POLL: ContextVar[PollHook | None] = ContextVar("hf_tools_on_poll", default=None)
-"""The progress hook of the async calls in this context (None: no one is watching)."""
-
 
 # ------------------------------------------------------------------------- pure parts
 
@@ -365,11 +359,6 @@ def _routed(
         if routes is not None and len(routes) < _MAX_ROUTES:
             routes[key] = known
     return known
-
-
-def call_url(settings: Settings, route: Route | Lookup) -> str:
-    """Where a call on ``route`` sends its request: its fixed URL, else the router (providers)."""
-    return route.url if isinstance(route, Route) and route.url else settings.router_url
 
 
 def _started(

@@ -43,7 +43,6 @@ from hf_tools.errors import (
     NoProviderError,
     ResponseFormatError,
 )
-from hf_tools.http import time_left
 from hf_tools.providers._base import Lora, is_plain_path
 
 if TYPE_CHECKING:
@@ -63,6 +62,7 @@ __all__ = [
     "ProviderMapping",
     "Route",
     "alookup",
+    "call_url",
     "chat_url",
     "hf_inference_route",
     "hf_inference_url",
@@ -225,6 +225,11 @@ def route_for(
         if provider is not None:
             return Lookup(target, provider)
     return hf_inference_route(settings, spec, target)
+
+
+def call_url(settings: Settings, route: Route | Lookup) -> str:
+    """Where a call on ``route`` sends its request: its fixed URL, else the router (providers)."""
+    return route.url if isinstance(route, Route) and route.url else settings.router_url
 
 
 def settle(
@@ -443,6 +448,17 @@ def _no_live_provider(
     )
 
 
+def _time_left() -> float | None:
+    """The current call's time left (:func:`hf_tools.http.time_left`).
+
+    Imported when a lookup waits, not with this module: :mod:`hf_tools.http` loads the HTTP
+    stack, which listing the tools (routing them, no request) does not need.
+    """
+    from hf_tools.http import time_left
+
+    return time_left()
+
+
 @dataclass(slots=True)
 class _Entry:
     value: tuple[ProviderMapping, ...]
@@ -550,7 +566,7 @@ class MappingCache:
                 flight = self._flights[url] = _Flight()
         if not leader:
             # Another call's lookup, bounded by that call's deadline: wait within our own.
-            left = time_left()
+            left = _time_left()
             if not flight.done.wait(None if left is None else max(0.0, left)):
                 raise self._waited_too_long(url)
             if flight.error is not None:
@@ -589,7 +605,7 @@ class MappingCache:
             # Read the outcome even when every caller was cancelled: no "never retrieved".
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._tasks[key] = task
-        left = time_left()
+        left = _time_left()
         try:
             return await asyncio.wait_for(asyncio.shield(task), left and max(0.0, left))
         except TimeoutError:

@@ -30,23 +30,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from hf_tools.artifacts import BinaryPart, binary_parts, save_output
 from hf_tools.catalog import defaults_of, served_model
-from hf_tools.client import (
-    AnySpec,
-    AsyncHFClient,
-    Closeable,
-    HFClient,
-    split_transport,
-    validation_message,
-)
+from hf_tools.client_base import ON_POLL, AnySpec, Closeable, PollHook, validation_message
 from hf_tools.config import AUTO, HF_INFERENCE, Settings, is_url, require_token
 from hf_tools.errors import (
     ConfigurationError,
@@ -56,9 +50,11 @@ from hf_tools.errors import (
     bound_message,
     redact_head,
 )
-from hf_tools.flow import ON_POLL, PollHook, call_url
-from hf_tools.routing import Lookup, route_for
+from hf_tools.routing import Lookup, call_url, model_for, route_for
 from hf_tools.tasks import FAMILIES, REGISTRY, get_spec
+
+if TYPE_CHECKING:
+    from hf_tools.client import AsyncHFClient, HFClient
 
 __all__ = [
     "DEVELOPER",
@@ -231,6 +227,75 @@ class ToolFailure(Exception):
         self.error = error
 
 
+class _Clients:
+    """The blocking and async clients of one set of tools, both made at the first use of either.
+
+    Listing tools (names, descriptions, schemas) needs no client, and the clients import the
+    HTTP stack: made here on demand, once, whichever thread asks first. :meth:`close` closes
+    what was made; a pair first made after it is closed at once, as it would have been.
+    """
+
+    def __init__(self, settings: Settings, transport: Any = None) -> None:
+        self.settings = settings
+        self._transports: tuple[Any, Any] = (None, None)
+        if transport is not None:  # checked now: a wrong transport fails at build time
+            from hf_tools.client import split_transport
+
+            self._transports = split_transport(transport)
+        self._lock = threading.Lock()
+        self._made: tuple[HFClient, AsyncHFClient] | None = None
+        self._closed = False
+
+    @classmethod
+    def of(cls, client: HFClient, aclient: AsyncHFClient) -> _Clients:
+        """A ready pair (sharing one :class:`Settings`)."""
+        clients = cls(client.settings)
+        clients._made = (client, aclient)
+        return clients
+
+    def get(self) -> tuple[HFClient, AsyncHFClient]:
+        """The pair, made on the first call."""
+        made = self._made
+        if made is None:
+            with self._lock:
+                made = self._made
+                if made is None:
+                    made = self._made = self._make()
+        return made
+
+    def _make(self) -> tuple[HFClient, AsyncHFClient]:
+        from hf_tools.client import AsyncHFClient, HFClient
+
+        sync, async_ = self._transports
+        made = (
+            HFClient(settings=self.settings, transport=sync),
+            AsyncHFClient(settings=self.settings, transport=async_),
+        )
+        if self._closed:
+            for client in made:
+                client.close()
+        return made
+
+    def _closing(self) -> tuple[HFClient, AsyncHFClient] | None:
+        with self._lock:
+            self._closed = True
+            return self._made
+
+    def close(self) -> None:
+        """Close the pools of both clients, if made (the async one's in every event loop)."""
+        made = self._closing()
+        if made is not None:
+            made[0].close()
+            made[1].close()
+
+    async def aclose(self) -> None:
+        """Close the pools of both clients, if made, the running loop's awaited."""
+        made = self._closing()
+        if made is not None:
+            made[0].close()
+            await made[1].aclose()
+
+
 class Tool:
     """One task as a tool: name, description, schema, and its sync and async run."""
 
@@ -252,15 +317,36 @@ class Tool:
             model: model id or endpoint URL (default: the settings', then the task's).
             description: replaces the task's description (e.g. for a custom endpoint).
         """
+        self._bind(spec, _Clients.of(client, aclient), model, description)
+
+    @classmethod
+    def _over(cls, spec: AnySpec, clients: _Clients, description: str | None) -> Tool:
+        """A tool over clients made at its first call (a :class:`Toolset`'s)."""
+        tool = cls.__new__(cls)
+        tool._bind(spec, clients, None, description)
+        return tool
+
+    def _bind(
+        self, spec: AnySpec, clients: _Clients, model: str | None, description: str | None
+    ) -> None:
         self.spec = spec
-        self.client = client
-        self.aclient = aclient
-        self.settings = client.settings
-        self.model = client.model_for(spec, model)
+        self._clients = clients
+        self.settings = clients.settings
+        self.model = model_for(self.settings, spec, model)
         self.description = description or spec.description
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, model={self.model!r})"
+
+    @property
+    def client(self) -> HFClient:
+        """The blocking client :meth:`run` uses."""
+        return self._clients.get()[0]
+
+    @property
+    def aclient(self) -> AsyncHFClient:
+        """The async client :meth:`arun` uses."""
+        return self._clients.get()[1]
 
     @property
     def name(self) -> str:
@@ -446,7 +532,9 @@ class Tool:
 class Toolset(Closeable):
     """The tools a set of settings offers, sharing one pair of clients (connection pools).
 
-    ``close()`` / ``aclose()`` (or ``with`` / ``async with``) free the pools.
+    The clients are made at the first call (or the first read of :attr:`client` /
+    :attr:`async_client`): listing the tools loads no HTTP stack. ``close()`` / ``aclose()``
+    (or ``with`` / ``async with``) free the pools.
     """
 
     def __init__(
@@ -480,19 +568,22 @@ class Toolset(Closeable):
             raise ConfigurationError(msg)
         served = offered_tasks(settings, tasks, families)
         self.settings = _with_provider_defaults(settings, served)
-        sync, async_ = split_transport(transport)
-        self.client = HFClient(settings=self.settings, transport=sync)
-        self.async_client = AsyncHFClient(settings=self.settings, transport=async_)
+        self._clients = _Clients(self.settings, transport)
         self.tools: tuple[Tool, ...] = tuple(
-            Tool(
-                spec,
-                self.client,
-                self.async_client,
-                description=custom_description if spec.needs_endpoint else None,
-            )
+            Tool._over(spec, self._clients, custom_description if spec.needs_endpoint else None)
             for spec in (get_spec(task) for task in served)
         )
         self._by_name = {tool.name: tool for tool in self.tools}
+
+    @property
+    def client(self) -> HFClient:
+        """The blocking client every tool shares (made at its first use, with the async one)."""
+        return self._clients.get()[0]
+
+    @property
+    def async_client(self) -> AsyncHFClient:
+        """The async client every tool shares (made at its first use, with the blocking one)."""
+        return self._clients.get()[1]
 
     def require_token(self, *urls: str) -> None:
         """Refuse to start when a tool's calls (or ``urls``: a chat model's) need a token.
@@ -541,10 +632,8 @@ class Toolset(Closeable):
 
     def close(self) -> None:
         """Close the pools of both clients (the async one's in every event loop)."""
-        self.client.close()
-        self.async_client.close()
+        self._clients.close()
 
     async def aclose(self) -> None:
         """Close the pools of both clients, the running loop's awaited."""
-        self.client.close()
-        await self.async_client.aclose()
+        await self._clients.aclose()

@@ -77,3 +77,30 @@ def test_every_command_s_parser_builds_without_heavy_imports() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+# The HTTP stack: a call needs it, listing the tools does not.
+HTTP_STACK = ("httpx2", "httpcore2", "h11", "anyio", "trio")
+
+_LIST_TOOLS = """\
+import json, sys
+from hf_tools.toolset import Toolset
+toolset = Toolset(api_key="hf_x")
+for tool in toolset.tools:
+    tool.name, tool.description, tool.json_schema(), tool.definition()
+assert toolset.schema_bytes() > 0 and toolset.names
+heavy = {heavy!r}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+
+
+def test_listing_the_tools_imports_no_http_stack() -> None:
+    # `hf-tools list` and an MCP server's tools/list: the clients are made at the first call.
+    out = subprocess.run(
+        [sys.executable, "-c", _LIST_TOOLS.format(heavy=HTTP_STACK)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(out.stdout) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -126,6 +128,27 @@ def test_a_host_lists_and_runs_tools_by_name_with_json_safe_results(service: lis
     with pytest.raises(ToolFailure) as gone:
         toolset.run("text_classification", {"text": "hi"})
     assert gone.value.kind == "unavailable" and "Do not retry" in gone.value.text
+
+
+def test_the_tools_share_one_pair_of_clients_made_once_and_closed_with_the_toolset() -> None:
+    toolset = Toolset(api_key="hf_x", families=["text"])
+    start = threading.Barrier(8)
+
+    def first_use(_: int) -> tuple[object, object]:
+        start.wait()  # every thread asks at once: still one pair (one connection pool)
+        return toolset.client, toolset.async_client
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = set(pool.map(first_use, range(8)))
+    assert len(pairs) == 1
+    ((client, aclient),) = pairs
+    assert all(t.client is client and t.aclient is aclient for t in toolset.tools)
+    toolset.close()
+    assert toolset.client.http.is_closed
+    # Closed before any call: the pair made afterwards is closed as it would have been.
+    unused = Toolset(api_key="hf_x", tasks=["summarization"])
+    unused.close()
+    assert unused.client.http.is_closed and len(unused.async_client._pools) == 0
 
 
 def test_error_text_is_bounded_by_max_content_chars(service: list[int]) -> None:
