@@ -255,12 +255,13 @@ def create_app(
         before = await _read(owner, session_id, after - 1, 1) if after else []
         last = before[0].event if before and before[0].id == after else None
         sent = False
-        quiet = 0.0
+        clock = asyncio.get_running_loop().time
+        spoke = clock()  # silence is wall time: the store's reads take time too
         while True:
             batch = await _read(owner, session_id, after, EVENT_PAGE)
             for stored in batch:
                 yield sse(stored.event, stored.data, stored.id)
-                after, last, sent, quiet = stored.id, stored.event, True, 0.0
+                after, last, sent, spoke = stored.id, stored.event, True, clock()
             if len(batch) == EVENT_PAGE:
                 continue
             if sent and last in TERMINAL:
@@ -274,10 +275,9 @@ def create_app(
                     yield sse("error", INTERRUPTED)
                 return
             await asyncio.sleep(poll_interval)
-            quiet += poll_interval
-            if quiet >= heartbeat:
+            if clock() - spoke >= heartbeat:
                 yield PING
-                quiet = 0.0
+                spoke = clock()
 
     async def _told(body: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
         """``body``, or its failure as a last ``error`` event (the status line is gone)."""
