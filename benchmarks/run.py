@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
@@ -418,6 +419,73 @@ def startup(runs: int = 7) -> dict[str, Stats]:
     return {name: _stats(t) for name, t in times.items()}
 
 
+# `hf-tools mcp` over stdio, as a desktop client starts it: the default tools, and one family.
+MCP_SERVERS = {"hf-tools mcp": (), "hf-tools mcp --family text": ("--family", "text")}
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "1"},
+    },
+}
+
+
+def _rpc(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message) + "\n").encode()
+
+
+def mcp_exchange(argv: Iterable[str]) -> tuple[float, float, int, int]:
+    """Start ``hf-tools mcp ARGV`` on stdio: ms to its ``initialize`` answer, ms to a
+    ``tools/list`` answer, the tools listed and the listing's bytes (its JSON-RPC ``result``).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOOLS_", "HF_TOKEN"))}
+    env["HF_TOKEN"] = "hf_bench"  # a token makes "auto" the default provider; no call is made
+    start = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-m", "hf_tools.cli", "mcp", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as server:
+        assert server.stdin is not None and server.stdout is not None
+        server.stdin.write(_rpc(_INITIALIZE))
+        server.stdin.flush()
+        server.stdout.readline()
+        initialized = time.perf_counter()
+        server.stdin.write(_rpc({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        asked = time.perf_counter()
+        server.stdin.write(_rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        server.stdin.flush()
+        answer = server.stdout.readline()
+        listed = time.perf_counter()
+        server.stdin.close()
+        server.wait(timeout=30)
+    result = json.loads(answer)["result"]
+    size = len(json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode())
+    return (initialized - start) * 1e3, (listed - asked) * 1e3, len(result["tools"]), size
+
+
+def mcp_startup(runs: int = 7) -> dict[str, Any]:
+    """Section 4: each of :data:`MCP_SERVERS` started ``runs`` times, interleaved."""
+    samples: dict[str, list[tuple[float, float, int, int]]] = {name: [] for name in MCP_SERVERS}
+    for _ in range(runs):
+        for name, argv in MCP_SERVERS.items():
+            samples[name].append(mcp_exchange(argv))
+    return {
+        name: {
+            "initialize": _stats([s[0] for s in runs_]),
+            "tools/list": _stats([s[1] for s in runs_]),
+            "tools": runs_[-1][2],
+            "bytes": runs_[-1][3],
+        }
+        for name, runs_ in samples.items()
+    }
+
+
 def import_and_memory(runs: int = 7) -> dict[str, Any]:
     """Section 4: import times in fresh interpreters; memory of a toolkit with every tool."""
     statements = {stmt: stmt for stmt in IMPORTS} | IMPORTS_NO_TRIO
@@ -449,6 +517,7 @@ def import_and_memory(runs: int = 7) -> dict[str, Any]:
         "toolkit_kib": sizes[-1],
         "process_mib": int(subprocess.check_output([sys.executable, "-c", rss])) / 1024,
         "tools": len(toolkit.get_tools()),
+        "mcp": mcp_startup(runs),
     }
 
 
@@ -655,6 +724,27 @@ def _provider_section(flows: dict[str, Any], calls: dict[str, Any]) -> list[str]
     ]
 
 
+def _mcp_section(servers: dict[str, Any]) -> list[str]:
+    """The MCP server's start over stdio (part of section 4)."""
+    return [
+        "| `hf-tools mcp` over stdio, `HF_TOKEN` set | initialize ms, median / min |"
+        " tools/list ms, median / min | tools | listing bytes |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{name}` | {s['initialize']['median']:.0f} / {s['initialize']['min']:.0f}"
+            f" | {s['tools/list']['median']:.1f} / {s['tools/list']['min']:.1f}"
+            f" | {s['tools']} | {s['bytes']:,} |"
+            for name, s in servers.items()
+        ),
+        "",
+        "- initialize: from starting the process to its answer (the request is written at"
+        " once); tools/list: from the request to its answer; listing bytes: its JSON-RPC"
+        " `result`, which `tests/test_docs.py` holds docs/mcp.md to. Most of the start is"
+        " importing the MCP SDK (its client, server and HTTP transports load with `import mcp`).",
+        "",
+    ]
+
+
 def report(
     calls: dict[str, Any],
     local: dict[str, Any],
@@ -720,6 +810,7 @@ def report(
         " connection pools is not counted); a fresh process that imports and builds one peaks"
         f" at {mem['process_mib']:.0f} MiB resident.",
         "",
+        *_mcp_section(mem["mcp"]),
         *_provider_section(flows, calls),
     ]
     return "\n".join(lines)
