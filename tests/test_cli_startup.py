@@ -122,6 +122,7 @@ sys.exit(main(["mcp"]))
 
 
 def test_the_mcp_server_answers_initialize_and_lists_its_tools_without_the_http_stack() -> None:
+    pytest.importorskip("mcp", reason="the mcp extra is not installed (make test-lowest)")
     requests = [
         {
             "jsonrpc": "2.0",
