@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.metadata
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ import httpx2
 import yaml
 from langchain_core.tools import StructuredTool
 
+from benchmarks.mcp_stdio import mcp_exchange
 from benchmarks.server import BODY, FAL_MODEL, HUB_MODEL, JOB, REPLICATE_MODEL, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -421,52 +421,6 @@ def startup(runs: int = 7) -> dict[str, Stats]:
 
 # `hf-tools mcp` over stdio, as a desktop client starts it: the default tools, and one family.
 MCP_SERVERS = {"hf-tools mcp": (), "hf-tools mcp --family text": ("--family", "text")}
-_INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "bench", "version": "1"},
-    },
-}
-
-
-def _rpc(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message) + "\n").encode()
-
-
-def mcp_exchange(argv: Iterable[str]) -> tuple[float, float, int, int]:
-    """Start ``hf-tools mcp ARGV`` on stdio: ms to its ``initialize`` answer, ms to a
-    ``tools/list`` answer, the tools listed and the listing's bytes (its JSON-RPC ``result``).
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOOLS_", "HF_TOKEN"))}
-    env["HF_TOKEN"] = "hf_bench"  # a token makes "auto" the default provider; no call is made
-    start = time.perf_counter()
-    with subprocess.Popen(
-        [sys.executable, "-m", "hf_tools.cli", "mcp", *argv],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    ) as server:
-        assert server.stdin is not None and server.stdout is not None
-        server.stdin.write(_rpc(_INITIALIZE))
-        server.stdin.flush()
-        server.stdout.readline()
-        initialized = time.perf_counter()
-        server.stdin.write(_rpc({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        asked = time.perf_counter()
-        server.stdin.write(_rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
-        server.stdin.flush()
-        answer = server.stdout.readline()
-        listed = time.perf_counter()
-        server.stdin.close()
-        server.wait(timeout=30)
-    result = json.loads(answer)["result"]
-    size = len(json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode())
-    return (initialized - start) * 1e3, (listed - asked) * 1e3, len(result["tools"]), size
 
 
 def mcp_startup(runs: int = 7) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from benchmarks.mcp_stdio import OPENING, rpc
 from hf_tools.cli.entry import COMMANDS
 
 # Top-level packages (and hf_tools modules) that --help must not import.
@@ -123,26 +124,11 @@ sys.exit(main(["mcp"]))
 
 def test_the_mcp_server_answers_initialize_and_lists_its_tools_without_the_http_stack() -> None:
     pytest.importorskip("mcp", reason="the mcp extra is not installed (make test-lowest)")
-    requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "HF_TOOLS_"))}
     out = subprocess.run(
         [sys.executable, "-c", _MCP_SERVER.format(unneeded=MCP_UNNEEDED)],
-        input="".join(json.dumps(r) + "\n" for r in requests),
+        input=b"".join(rpc(message) for message in OPENING),
         capture_output=True,
-        text=True,
         timeout=120,
         env={**env, "HF_TOKEN": "hf_x"},  # with a token, as users start it: "auto" tools
     )
