@@ -31,6 +31,7 @@ import httpx2
 import yaml
 from langchain_core.tools import StructuredTool
 
+from benchmarks.mcp_stdio import mcp_exchange
 from benchmarks.server import BODY, FAL_MODEL, HUB_MODEL, JOB, REPLICATE_MODEL, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -418,6 +419,27 @@ def startup(runs: int = 7) -> dict[str, Stats]:
     return {name: _stats(t) for name, t in times.items()}
 
 
+# `hf-tools mcp` over stdio, as a desktop client starts it: the default tools, and one family.
+MCP_SERVERS = {"hf-tools mcp": (), "hf-tools mcp --family text": ("--family", "text")}
+
+
+def mcp_startup(runs: int = 7) -> dict[str, Any]:
+    """Section 4: each of :data:`MCP_SERVERS` started ``runs`` times, interleaved."""
+    samples: dict[str, list[tuple[float, float, int, int]]] = {name: [] for name in MCP_SERVERS}
+    for _ in range(runs):
+        for name, argv in MCP_SERVERS.items():
+            samples[name].append(mcp_exchange(argv))
+    return {
+        name: {
+            "initialize": _stats([s[0] for s in runs_]),
+            "tools/list": _stats([s[1] for s in runs_]),
+            "tools": runs_[-1][2],
+            "bytes": runs_[-1][3],
+        }
+        for name, runs_ in samples.items()
+    }
+
+
 def import_and_memory(runs: int = 7) -> dict[str, Any]:
     """Section 4: import times in fresh interpreters; memory of a toolkit with every tool."""
     statements = {stmt: stmt for stmt in IMPORTS} | IMPORTS_NO_TRIO
@@ -449,6 +471,7 @@ def import_and_memory(runs: int = 7) -> dict[str, Any]:
         "toolkit_kib": sizes[-1],
         "process_mib": int(subprocess.check_output([sys.executable, "-c", rss])) / 1024,
         "tools": len(toolkit.get_tools()),
+        "mcp": mcp_startup(runs),
     }
 
 
@@ -655,6 +678,27 @@ def _provider_section(flows: dict[str, Any], calls: dict[str, Any]) -> list[str]
     ]
 
 
+def _mcp_section(servers: dict[str, Any]) -> list[str]:
+    """The MCP server's start over stdio (part of section 4)."""
+    return [
+        "| `hf-tools mcp` over stdio, `HF_TOKEN` set | initialize ms, median / min |"
+        " tools/list ms, median / min | tools | listing bytes |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{name}` | {s['initialize']['median']:.0f} / {s['initialize']['min']:.0f}"
+            f" | {s['tools/list']['median']:.1f} / {s['tools/list']['min']:.1f}"
+            f" | {s['tools']} | {s['bytes']:,} |"
+            for name, s in servers.items()
+        ),
+        "",
+        "- initialize: from starting the process to its answer (the request is written at"
+        " once); tools/list: from the request to its answer; listing bytes: its JSON-RPC"
+        " `result`, which `tests/test_docs.py` holds docs/mcp.md to. Most of the start is"
+        " importing the MCP SDK (its client, server and HTTP transports load with `import mcp`).",
+        "",
+    ]
+
+
 def report(
     calls: dict[str, Any],
     local: dict[str, Any],
@@ -720,6 +764,7 @@ def report(
         " connection pools is not counted); a fresh process that imports and builds one peaks"
         f" at {mem['process_mib']:.0f} MiB resident.",
         "",
+        *_mcp_section(mem["mcp"]),
         *_provider_section(flows, calls),
     ]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from benchmarks.mcp_stdio import OPENING, rpc
 from hf_tools.cli.entry import COMMANDS
 
 # Top-level packages (and hf_tools modules) that --help must not import.
@@ -104,3 +105,35 @@ def test_listing_the_tools_imports_no_http_stack() -> None:
         check=True,
     )
     assert json.loads(out.stdout) == []
+
+
+# What `hf-tools mcp` must not load before a tools/call: our HTTP layer (httpcore2 brings trio
+# when it is installed: 0.3 to 0.45 s) and LangChain. The MCP SDK loads httpx2 and anyio itself.
+MCP_UNNEEDED = ("httpcore2", "h11", "trio", "langchain_core", "langchain", "hf_tools.http")
+
+_MCP_SERVER = """\
+import atexit, json, sys
+unneeded = {unneeded!r}
+atexit.register(lambda: print(json.dumps(sorted(
+    m for m in sys.modules if m.split(".")[0] in unneeded or m.startswith(unneeded)
+)), file=sys.stderr))
+from hf_tools.cli import main
+sys.exit(main(["mcp"]))
+"""
+
+
+def test_the_mcp_server_answers_initialize_and_lists_its_tools_without_the_http_stack() -> None:
+    pytest.importorskip("mcp", reason="the mcp extra is not installed (make test-lowest)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "HF_TOOLS_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", _MCP_SERVER.format(unneeded=MCP_UNNEEDED)],
+        input=b"".join(rpc(message) for message in OPENING),
+        capture_output=True,
+        timeout=120,
+        env={**env, "HF_TOKEN": "hf_x"},  # with a token, as users start it: "auto" tools
+    )
+    assert out.returncode == 0, out.stderr
+    answers = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2]
+    assert answers[1]["result"]["tools"]
+    assert json.loads(out.stderr.strip().splitlines()[-1]) == []

@@ -220,7 +220,7 @@ def test_no_core_module_imports_langchain() -> None:
     # So is the MCP host: an MCP client's process never needs LangChain.
     assert {"hf_tools.mcp", "hf_tools.mcp.server", "hf_tools.mcp.cli"} <= set(modules)
     # So is the bulk runner and its Ray entry point: a batch job never loads LangChain.
-    assert {"hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray"} <= set(modules)
+    assert {"hf_tools.batch", "hf_tools.batch.runner", "hf_tools.batch.on_ray"} <= set(modules)
     offending = {
         name: sorted(m for m in found if m.startswith(("langchain", "hf_tools.langchain")))
         for name, found in modules.items()
@@ -284,38 +284,60 @@ def test_the_hosts_decide_no_tool_policy_of_their_own() -> None:
     policy = {"hf_tools.catalog", "hf_tools.routing", "hf_tools.providers", "hf_tools.flow"}
     modules = _modules()
     hosts = ("hf_tools.langchain.tools", "hf_tools.langchain.toolkit", "hf_tools.mcp.server")
-    batch = ("hf_tools.batch", "hf_tools.batch.runner", "hf_tools.ray")
+    batch = ("hf_tools.batch", "hf_tools.batch.runner", "hf_tools.batch.on_ray")
     for host in (*hosts, "hf_tools.cli.call", "hf_tools.cli.listing", *batch):
         found = _imports(modules[host], host, modules)
         assert "hf_tools.toolset" in found, host
         assert found & policy == set(), host
 
 
-def test_the_hf_tools_import_graph_has_no_cycle() -> None:
-    # The package root re-exports the adapters lazily; its edges are not part of the core.
-    graph = {name: edges - {"hf_tools"} for name, edges in _graph().items() if name != "hf_tools"}
-    graph = {
-        name: {e for e in edges if not (e.startswith("hf_tools.langchain") and _is_core(name))}
-        for name, edges in graph.items()
-    }
+def _first_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """A cycle of ``graph`` (its nodes, the first repeated at the end), or ``[]``."""
     state: dict[str, int] = {}
     path: list[str] = []
 
-    def visit(node: str) -> None:
+    def visit(node: str) -> list[str]:
         state[node] = 1
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycle = [*path[path.index(nxt) :], nxt]
-                raise AssertionError(" -> ".join(cycle))
-            if nxt not in state:
-                visit(nxt)
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
         path.pop()
         state[node] = 2
+        return []
 
     for node in sorted(graph):
-        if node not in state:
-            visit(node)
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    # The package root re-exports the adapters lazily; its edges are not part of the core.
+    graph = {name: edges - {"hf_tools"} for name, edges in _graph().items() if name != "hf_tools"}
+    return {
+        name: {e for e in edges if not (e.startswith("hf_tools.langchain") and _is_core(name))}
+        for name, edges in graph.items()
+    }
+
+
+def test_the_hf_tools_import_graph_has_no_cycle() -> None:
+    assert _first_cycle(_module_graph()) == []
+
+
+def test_no_two_hf_tools_packages_import_each_other() -> None:
+    # A package and its modules count as one (`hf_tools.batch.cli` is `hf_tools.batch`): a
+    # lazy import from one package into another that imports it back is a cycle too.
+    def unit(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    units: dict[str, set[str]] = {}
+    for name, edges in _module_graph().items():
+        units.setdefault(unit(name), set()).update(unit(e) for e in edges if unit(e) != unit(name))
+    assert {"hf_tools.batch", "hf_tools.ray", "hf_tools.cli", "hf_tools.mcp"} <= set(units)
+    assert _first_cycle(units) == []
 
 
 # ------------------------------------------------------------------ settings stated once

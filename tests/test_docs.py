@@ -22,6 +22,7 @@ import ast
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -301,6 +302,55 @@ def test_schema_bytes_the_tools_page_states_are_what_the_code_measures() -> None
     assert f"({tools} tools, {size:,} schema bytes;" in providers
     hf_inference = HuggingFaceToolkit(api_key="hf_x", provider="hf-inference").get_tools()
     assert f"not only hf-inference's {len(hf_inference)}." in providers
+
+
+LISTED_PROTOCOL = "2025-11-25"
+"""The MCP revision whose ``tools/list`` bytes docs/mcp.md states (clients' today)."""
+
+
+async def _listing_bytes(argv: list[str]) -> tuple[int, int]:
+    """Tools and bytes of the ``tools/list`` result ``hf-tools mcp ARGV`` sends (its JSON).
+
+    The server is built as the command builds it; the result is shaped for the protocol
+    revision as the SDK shapes it on the wire (``mcp.server.runner``), so the bytes are those
+    a client of that revision reads.
+    """
+    from mcp_types import ListToolsResult
+    from mcp_types.methods import serialize_server_result
+    from pydantic_core import to_json
+
+    from hf_tools.cli.entry import build_parser
+    from hf_tools.mcp.cli import build_server
+
+    server = build_server(build_parser("mcp").parse_args(["mcp", *argv]))
+    try:
+        tools = await server.list_tools()
+    finally:
+        server.toolset.close()
+    result = ListToolsResult(tools=tools).model_dump(by_alias=True, mode="json", exclude_none=True)
+    wire = to_json(serialize_server_result("tools/list", LISTED_PROTOCOL, result)).decode()
+    if OLD_BOUNDS:
+        wire = FLOAT_BOUND.sub(r"\1", wire)
+    return len(tools), len(wire.encode())
+
+
+async def test_the_mcp_listing_bytes_the_mcp_page_states_are_what_the_server_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("mcp", reason="the mcp extra is not installed (make test-lowest)")
+    # `hf-tools mcp` as a user starts it: a token in HF_TOKEN (so the default is "auto").
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    for name in [n for n in os.environ if n.startswith("HF_TOOLS_")]:
+        monkeypatch.delenv(name)
+    stated = re.search(
+        r"[Tt]he listing \(.+?\) is (?P<bytes>[\d,]+) bytes for the (?P<tools>\d+) default tools,"
+        r" (?P<text_bytes>[\d,]+) for `--family text` \((?P<text_tools>\d+) tools\)",
+        " ".join(page("docs/mcp.md").split()),
+    )
+    assert stated is not None
+    default = (_number(stated["tools"]), _number(stated["bytes"]))
+    text = (_number(stated["text_tools"]), _number(stated["text_bytes"]))
+    assert (default, text) == (await _listing_bytes([]), await _listing_bytes(["--family", "text"]))
 
 
 def test_the_readme_counts_the_tasks_there_are() -> None:

@@ -71,7 +71,7 @@ def run(ns: argparse.Namespace) -> int:
             if ns.retry_failed:
                 msg = "--retry-failed resumes an output; a Ray run does not resume"
                 raise ConfigurationError(msg)
-            from hf_tools.ray import run_on_ray
+            from hf_tools.batch.on_ray import run_on_ray
 
             code: int = run_on_ray(ns, mapping, arguments)
             return code
