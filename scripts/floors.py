@@ -2,10 +2,11 @@
 
 `make test-lowest` runs the suite twice. The core pass pins every runtime dependency and the
 `server` extra (the chatbot server the suite drives) at its floor and installs the dev tools
-around them, except the tools that need newer runtime versions than our floors (the MCP SDK needs pydantic>=2.12; langchain 1.5's agents need
-langgraph>=1.2.12, so langchain-core>=1.4.7): the tests that use them are left out, or skip
-themselves. The extras pass pins each feature extra (`mcp`, and any added later) at its own
-floor, lets the runtime dependencies resolve around them, and runs the whole suite.
+around them, except the tools that need newer runtime versions than our floors (the MCP SDK
+needs pydantic>=2.12; langchain 1.5's agents need langgraph>=1.2.12, so langchain-core>=1.4.7):
+the tests that use them are left out, or skip themselves. The extras pass pins each feature
+extra (`mcp`, and any added later) at its own floor, lets the runtime dependencies resolve
+around them, and runs the whole suite.
 
 Usage: ``floors.py core`` (pins), ``floors.py tools`` (the core pass's dev tools),
 ``floors.py skip`` (its pytest arguments), ``floors.py extras`` (pins),
