@@ -62,8 +62,8 @@ test-latest: | $(UV)
 	touch .venv-latest/.installed
 	$(MAKE) test VENV=.venv-latest
 
-# The unit suite with each runtime dependency (langchain-core, pydantic, httpx2) at the lower
-# bound pyproject.toml states, the dev tools resolved around them: proves the floors are real.
+# The unit suite with each runtime dependency (langchain-core, pydantic, httpx2) and the server
+# extra (starlette, uvicorn, psycopg, psycopg-pool) at the lower bound pyproject.toml states, the dev tools resolved around them: proves the floors are real.
 # The tests of the MCP SDK and langchain's agents (tools that need newer pydantic and
 # langchain-core than our floors) wait for the second pass: the suite with each feature extra
 # (mcp...) at its own floor, the rest resolved around them.

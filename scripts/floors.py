@@ -1,11 +1,12 @@
 """Print the pins and pytest arguments `make test-lowest` uses, read from pyproject.toml.
 
-`make test-lowest` runs the suite twice. The core pass pins every runtime dependency at its
-floor and installs the dev tools around them, except the tools that need newer runtime
-versions than our floors (the MCP SDK needs pydantic>=2.12; langchain 1.5's agents need
-langgraph>=1.2.12, so langchain-core>=1.4.7): the tests that use them are left out, or skip
-themselves. The extras pass pins each feature extra (`mcp`, and any added later) at its own
-floor, lets the runtime dependencies resolve around them, and runs the whole suite.
+`make test-lowest` runs the suite twice. The core pass pins every runtime dependency and the
+`server` extra (the chatbot server the suite drives) at its floor and installs the dev tools
+around them, except the tools that need newer runtime versions than our floors (the MCP SDK
+needs pydantic>=2.12; langchain 1.5's agents need langgraph>=1.2.12, so langchain-core>=1.4.7):
+the tests that use them are left out, or skip themselves. The extras pass pins each feature
+extra (`mcp`, and any added later) at its own floor, lets the runtime dependencies resolve
+around them, and runs the whole suite.
 
 Usage: ``floors.py core`` (pins), ``floors.py tools`` (the core pass's dev tools),
 ``floors.py skip`` (its pytest arguments), ``floors.py extras`` (pins),
@@ -48,7 +49,9 @@ def name(requirement: str) -> str:
 def main(mode: str) -> None:
     extras = PROJECT["optional-dependencies"]
     if mode == "core":
-        lines = [floor(r) for r in PROJECT["dependencies"]]
+        # The server extra's floors live here: the MCP SDK of the extras pass needs a newer
+        # uvicorn (>=0.31.1) than ours, so that pass cannot hold them.
+        lines = [floor(r) for r in (*PROJECT["dependencies"], *extras["server"])]
     elif mode == "tools":
         lines = [r for r in extras["dev"] if name(r) not in (*LATER_TOOLS, PROJECT["name"])]
     elif mode in ("extras", "features"):

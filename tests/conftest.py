@@ -66,6 +66,8 @@ def serve_app(app: Any, **config: Any) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # ws="none", as hf-tools serve runs it (no WebSocket stack loaded).
+    config = {"ws": "none", **config}
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -114,7 +114,17 @@ def serve(ns: argparse.Namespace) -> int:
     }
     # Slow or idle connections are held below the app, before any key is read: bounded here.
     http = guarded(AutoHTTPProtocol, limits)
-    uvicorn.run(app, host=ns.host, port=ns.port, access_log=False, log_config=log_config, http=http)
+    # The app has no WebSocket route: ws="none" refuses upgrades and never loads a WebSocket
+    # stack (uvicorn<0.50 would import websockets.legacy, deprecated since websockets 14).
+    uvicorn.run(
+        app,
+        host=ns.host,
+        port=ns.port,
+        access_log=False,
+        log_config=log_config,
+        http=http,
+        ws="none",
+    )
     return 0
 
 
