@@ -163,7 +163,8 @@ def _serve_http(app: Any, sock: socket.socket, host: str, count: int) -> None:
     where = f"http://{netloc(host)}:{sock.getsockname()[1]}/mcp"
     print(f"hf-tools mcp: {count} tools at {where}", file=sys.stderr, flush=True)
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        # Streamable HTTP has no WebSocket: ws="none" refuses upgrades, loads no WebSocket stack.
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none")).run(sockets=[sock])
     finally:
         sock.close()
 
