@@ -80,7 +80,8 @@ def served_model(settings: Settings, spec: Any) -> str:
 
     A model or endpoint the user named is trusted, and so is an explicit ``base_url`` (the
     developer's own hf-inference-format server). Otherwise the task needs an entry in
-    :data:`DEFAULT_MODELS` for the chosen provider (hf-inference when none is chosen).
+    :data:`DEFAULT_MODELS` for the provider :meth:`Settings.provider_for` picks (``"auto"``
+    with a token, hf-inference without one).
 
     Raises:
         ConfigurationError: nothing serves the task so; the message names what would.

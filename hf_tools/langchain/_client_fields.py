@@ -16,7 +16,8 @@ class HFClientFields(BaseModel, Closeable):
 
     model: str | None = Field(default=None, description="Hub model id or endpoint URL.")
     provider: str | None = Field(
-        default=None, description='"hf-inference" (default), "auto", "together", ...'
+        default=None,
+        description='"auto" (the default with a token, else "hf-inference"), "together", ...',
     )
     api_key: SecretStr | None = Field(default=None, repr=False)
     base_url: str | None = None

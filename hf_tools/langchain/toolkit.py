@@ -109,7 +109,7 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
     _tools: list[BaseTool] = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        """Validate the selection, build the shared clients and the tools once."""
+        """Validate the selection and build the tools once (the clients come at the first call)."""
         settings = self.settings or Settings.create(**settings_arguments(self))
         if self.settings is not None and self.model_fields_set & set(SETTINGS_PARAMETERS):
             msg = "pass settings= or the settings' arguments, not both"
@@ -147,12 +147,12 @@ class HuggingFaceToolkit(BaseToolkit, Closeable):
 
     @property
     def client(self) -> HFClient:
-        """The shared blocking client."""
+        """The shared blocking client (made now if no call has made it yet)."""
         return self._toolset.client
 
     @property
     def async_client(self) -> AsyncHFClient:
-        """The shared async client."""
+        """The shared async client (made now if no call has made it yet)."""
         return self._toolset.async_client
 
     def close(self) -> None:
