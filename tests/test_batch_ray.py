@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,25 @@ pytestmark = [
 ]
 
 
-def test_map_batches_over_1000_rows_equals_the_single_machine_run(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    """One local cluster for the module's tests (its start is most of their time)."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def test_map_batches_over_1000_rows_equals_the_single_machine_run(
+    tmp_path: Path, cluster: None
+) -> None:
     from hf_tools.ray import BatchPredictor
 
     rows = [
@@ -45,29 +64,19 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(tmp_path: Path
             mapping={"text": "body"},
             progress=False,
         )
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            log_to_driver=False,
-            configure_logging=False,
+        ds = ray.data.from_items(rows).map_batches(
+            BatchPredictor,
+            fn_constructor_kwargs={
+                "task": "text-classification",
+                "mapping": {"text": "body"},
+                "base_url": server.url,
+                "concurrency": 8,
+            },
+            compute=ray.data.ActorPoolStrategy(size=2),
+            batch_size=100,
+            batch_format="pyarrow",
         )
-        try:
-            ds = ray.data.from_items(rows).map_batches(
-                BatchPredictor,
-                fn_constructor_kwargs={
-                    "task": "text-classification",
-                    "mapping": {"text": "body"},
-                    "base_url": server.url,
-                    "concurrency": 8,
-                },
-                compute=ray.data.ActorPoolStrategy(size=2),
-                batch_size=100,
-                batch_format="pyarrow",
-            )
-            out = ds.take_all()
-        finally:
-            ray.shutdown()
+        out = ds.take_all()
     single = {json.dumps(r["id"]): (r.get("output"), r.get("error")) for r in local.records or []}
     distributed = {
         r["id"]: (
@@ -78,3 +87,34 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(tmp_path: Path
     }
     assert len(out) == 1000 and distributed == single
     assert sum(error is not None for _, error in distributed.values()) == 11  # 0, 97, ... 970
+
+
+def test_max_rps_holds_for_the_whole_job_not_per_worker(cluster: None) -> None:
+    from hf_tools.ray import BatchPredictor
+
+    max_rps = 20
+    rows = [{"custom_id": f"c{i}", "body": f"text {i}"} for i in range(160)]
+    with BatchServer(lifetime=120) as server:
+        out = (
+            ray.data.from_items(rows)
+            .map_batches(
+                BatchPredictor,
+                fn_constructor_kwargs={
+                    "task": "text-classification",
+                    "mapping": {"text": "body"},
+                    "base_url": server.url,
+                    "concurrency": 8,
+                    "max_rps": max_rps,
+                },
+                compute=ray.data.ActorPoolStrategy(size=2),
+                batch_size=20,
+                batch_format="pyarrow",
+            )
+            .take_all()
+        )
+        answered = sorted(t for t, status in server.log if status == 200)
+    assert len(out) == 160 and all(r["error"] is None for r in out)
+    # Over the whole job (the server shares the driver's process: a stall of its thread
+    # bunches answers, so no one second is read). Each worker at max_rps on its own: ~2x.
+    rate = (len(answered) - 1) / (answered[-1] - answered[0])
+    assert rate <= max_rps * 1.15, rate
