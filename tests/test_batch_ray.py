@@ -7,8 +7,10 @@ tests together. The cluster binds 127.0.0.1 and is shut down after the test.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,7 +94,7 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(
 def test_max_rps_holds_for_the_whole_job_not_per_worker(cluster: None) -> None:
     from hf_tools.ray import BatchPredictor
 
-    max_rps = 20
+    max_rps = 40
     rows = [{"custom_id": f"c{i}", "body": f"text {i}"} for i in range(160)]
     with BatchServer(lifetime=120) as server:
         out = (
@@ -118,3 +120,41 @@ def test_max_rps_holds_for_the_whole_job_not_per_worker(cluster: None) -> None:
     # bunches answers, so no one second is read). Each worker at max_rps on its own: ~2x.
     rate = (len(answered) - 1) / (answered[-1] - answered[0])
     assert rate <= max_rps * 1.15, rate
+
+
+# The command counts failed rows with a Python filter, which Ray asks to write as an expression.
+@pytest.mark.filterwarnings("ignore:Use 'expr' instead of 'fn':UserWarning")
+def test_batch_ray_holds_max_rps_and_leaves_no_budget_behind(
+    tmp_path: Path, cluster: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hf_tools.batch.on_ray import run_on_ray
+
+    # Keep the module's cluster up (the command shuts down the one it joined).
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "body": f"t{i}"}) + "\n" for i in range(45)))
+    ns = argparse.Namespace(
+        ray="auto",
+        input=source,
+        output=tmp_path / "labels",
+        task="text-classification",
+        id_column=None,
+        concurrency=8,
+        rows_per_request=1,
+        max_rps=30.0,
+        ray_workers=2,
+    )
+    with BatchServer(lifetime=120) as server:
+        assert run_on_ray(ns, {"text": "body"}, {"base_url": server.url}) == 0
+        answered = sorted(t for t, status in server.log if status == 200)
+    assert len(answered) == 45
+    assert (len(answered) - 1) / (answered[-1] - answered[0]) <= 30 * 1.15
+    deadline = time.monotonic() + 10
+    while any(n.endswith("-30") for n in _budgets()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(n.endswith("-30") for n in _budgets())  # the budget ended with the job
+
+
+def _budgets() -> list[str]:
+    names = ray.util.list_named_actors()
+    return [n for n in names if isinstance(n, str) and n.startswith("hf-tools-rate-")]

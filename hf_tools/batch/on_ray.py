@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -145,7 +144,12 @@ def rate_budget(max_rps: float) -> Any:
     return actor.remote(max_rps)
 
 
-def _shared_rate(max_rps: float) -> SharedRate:
+def _shared_rate(max_rps: float) -> SharedRate | None:
+    """The job's budget, seen from this worker; None outside Ray (a plain process)."""
+    import ray
+
+    if not ray.is_initialized():  # not a Ray worker: creating an actor would start a cluster
+        return None
     actor = rate_budget(max_rps)
 
     async def lease(count: int) -> list[float]:
@@ -188,7 +192,8 @@ def run_on_ray(
         msg = "--ray needs Ray: pip install 'hf-tools[ray]'"
         raise ConfigurationError(msg) from None
     ray.init(address=None if ns.ray == "auto" else ns.ray, ignore_reinit_error=True)
-    # Owned by the driver, not by a worker the pool might let go: killed below in any case.
+    # Owned by the driver, not by a worker the pool may let go; not detached, so it would end
+    # with the driver anyway: killed here so that joining a cluster leaves nothing behind.
     budget = None if ns.max_rps is None else rate_budget(ns.max_rps)
     try:
         out = _read(ray, str(ns.input)).map_batches(
@@ -212,8 +217,7 @@ def run_on_ray(
         total = out.count()
     finally:
         if budget is not None:
-            with contextlib.suppress(Exception):
-                ray.kill(budget)
+            ray.kill(budget)
         ray.shutdown()
     print(f"done {total - failed}, failed {failed}; Parquet in {ns.output}")  # noqa: T201
     return 1 if failed else 0
