@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,7 @@ from hf_tools.toolset import Toolset
 
 __all__ = ["BatchPredictor", "run_on_ray"]
 
+_log = logging.getLogger(__name__)
 _ID_COLUMNS = ("custom_id", "id")
 WORKER_CPUS = 0.5
 """CPUs a worker reserves: its calls wait on the network, and a worker holding a whole CPU
@@ -150,7 +152,11 @@ def _shared_rate(max_rps: float) -> SharedRate | None:
 
     if not ray.is_initialized():  # not a Ray worker: creating an actor would start a cluster
         return None
-    actor = rate_budget(max_rps)
+    try:
+        actor = rate_budget(max_rps)
+    except Exception as exc:  # no budget: this worker paces itself rather than fail the job
+        _log.warning("no shared rate budget (%s): this worker throttles on its own", exc)
+        return None
 
     async def lease(count: int) -> list[float]:
         slots: list[float] = await actor.lease.remote(count)
