@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,11 +51,32 @@ def cluster() -> Iterator[None]:
         ray.shutdown()
 
 
+def _labelled(
+    rows: list[dict[str, str]], url: str, batch_size: int, **options: Any
+) -> list[dict[str, Any]]:
+    """The rows labelled by 2 Ray workers through ``BatchPredictor``."""
+    from hf_tools.ray import BatchPredictor
+
+    ds = ray.data.from_items(rows).map_batches(
+        BatchPredictor,
+        fn_constructor_kwargs={
+            "task": "text-classification",
+            "mapping": {"text": "body"},
+            "base_url": url,
+            "concurrency": 8,
+            **options,
+        },
+        compute=ray.data.ActorPoolStrategy(size=2),
+        batch_size=batch_size,
+        batch_format="pyarrow",
+    )
+    out: list[dict[str, Any]] = ds.take_all()
+    return out
+
+
 def test_map_batches_over_1000_rows_equals_the_single_machine_run(
     tmp_path: Path, cluster: None
 ) -> None:
-    from hf_tools.ray import BatchPredictor
-
     rows = [
         {"custom_id": f"c{i}", "body": "FAIL" if i % 97 == 0 else f"text {i}"} for i in range(1000)
     ]
@@ -66,19 +88,7 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(
             mapping={"text": "body"},
             progress=False,
         )
-        ds = ray.data.from_items(rows).map_batches(
-            BatchPredictor,
-            fn_constructor_kwargs={
-                "task": "text-classification",
-                "mapping": {"text": "body"},
-                "base_url": server.url,
-                "concurrency": 8,
-            },
-            compute=ray.data.ActorPoolStrategy(size=2),
-            batch_size=100,
-            batch_format="pyarrow",
-        )
-        out = ds.take_all()
+        out = _labelled(rows, server.url, batch_size=100)
     single = {json.dumps(r["id"]): (r.get("output"), r.get("error")) for r in local.records or []}
     distributed = {
         r["id"]: (
@@ -92,28 +102,10 @@ def test_map_batches_over_1000_rows_equals_the_single_machine_run(
 
 
 def test_max_rps_holds_for_the_whole_job_not_per_worker(cluster: None) -> None:
-    from hf_tools.ray import BatchPredictor
-
     max_rps = 40
     rows = [{"custom_id": f"c{i}", "body": f"text {i}"} for i in range(160)]
     with BatchServer(lifetime=120) as server:
-        out = (
-            ray.data.from_items(rows)
-            .map_batches(
-                BatchPredictor,
-                fn_constructor_kwargs={
-                    "task": "text-classification",
-                    "mapping": {"text": "body"},
-                    "base_url": server.url,
-                    "concurrency": 8,
-                    "max_rps": max_rps,
-                },
-                compute=ray.data.ActorPoolStrategy(size=2),
-                batch_size=20,
-                batch_format="pyarrow",
-            )
-            .take_all()
-        )
+        out = _labelled(rows, server.url, batch_size=20, max_rps=max_rps)
         answered = sorted(t for t, status in server.log if status == 200)
     assert len(out) == 160 and all(r["error"] is None for r in out)
     # Over the whole job (the server shares the driver's process: a stall of its thread
