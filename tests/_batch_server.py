@@ -58,6 +58,7 @@ class BatchServer:
         self._refilled = time.monotonic()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._clients: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
 
     @property
@@ -101,6 +102,9 @@ class BatchServer:
         return 200, {}, json.dumps(labels).encode()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -127,6 +131,7 @@ class BatchServer:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._clients.discard(task)
             writer.close()
 
     async def serve(self, announce: bool = False) -> None:
@@ -140,6 +145,10 @@ class BatchServer:
         async with server:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.lifetime)
+            # Clients still connected (a Ray worker outlives the job): closed while the loop runs.
+            for task in list(self._clients):
+                task.cancel()
+            await asyncio.gather(*self._clients, return_exceptions=True)
 
     def __enter__(self) -> BatchServer:
         self._loop = asyncio.new_event_loop()

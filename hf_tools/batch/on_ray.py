@@ -23,6 +23,13 @@ arguments, throttle and error-per-row rule. Out come the columns ``id``, ``outpu
 developer must act on (auth, credit) raises, which stops the Ray job. Rows need an id column
 (``custom_id``, ``id`` or the one named): a row number means nothing across batches.
 
+``max_rps`` holds for the whole job, not per worker: the workers lease start slots from one
+small actor, the job's :class:`~hf_tools.batch.shared_rate.RateBudget` (named after the Ray
+job and the rate; created by the driver in ``hf-tools batch --ray``, else by the first worker,
+and never detached, so it ends with the job). A ``Retry-After`` one worker is told pauses
+them all. Concurrency and the adaptive rate stay per worker. Without ``max_rps`` there is no
+actor: each worker honours the ``Retry-After`` of its own 429s.
+
 Needs the ``ray`` extra: ``pip install 'hf-tools[ray]'``. Its public name is
 :mod:`hf_tools.ray`; it lives in the batch package because ``hf-tools batch --ray``
 (:mod:`hf_tools.batch.cli`) runs it, so the batch package and the Ray entry point do not
@@ -33,11 +40,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from hf_tools.batch import batch_settings, with_model
 from hf_tools.batch.runner import BatchStopped, Runner
+from hf_tools.batch.shared_rate import RateBudget, SharedRate
 from hf_tools.batch.sinks import MemorySink, parquet_columns
 from hf_tools.batch.sources import Source
 from hf_tools.batch.throttle import Throttle
@@ -47,6 +56,7 @@ from hf_tools.toolset import Toolset
 
 __all__ = ["BatchPredictor", "run_on_ray"]
 
+_log = logging.getLogger(__name__)
 _ID_COLUMNS = ("custom_id", "id")
 WORKER_CPUS = 0.5
 """CPUs a worker reserves: its calls wait on the network, and a worker holding a whole CPU
@@ -77,7 +87,7 @@ class BatchPredictor:
             id_column: the id column (default ``custom_id``, then ``id``).
             concurrency: calls in flight per worker.
             rows_per_request: texts per request (feature extraction, sentence embeddings).
-            max_rps: requests per second per worker at most.
+            max_rps: requests per second at most, for the whole Ray job.
             **settings_arguments: arguments of :meth:`Settings.create` (``provider``...).
         """
         spec = get_spec(task)
@@ -86,7 +96,9 @@ class BatchPredictor:
         self._toolset = Toolset(settings, tasks=[spec.task])
         self._tool = self._toolset.get(spec.task)
         # One throttle for the worker's life: what a batch learnt of the limits holds for the next.
-        self._throttle = Throttle(concurrency, max_rps)
+        self._throttle = Throttle(
+            concurrency, max_rps, budget=None if max_rps is None else _shared_rate(max_rps)
+        )
         self._options: dict[str, Any] = {
             "mapping": dict(mapping or {}),
             "id_column": id_column,
@@ -117,6 +129,40 @@ class BatchPredictor:
         if loop is not None and not loop.is_closed():
             loop.run_until_complete(self._toolset.aclose())
             loop.close()
+
+
+def rate_budget(max_rps: float) -> Any:
+    """The job's :class:`RateBudget` actor at ``max_rps``: got by its name, or created.
+
+    Its name holds the Ray job's id and the rate, so every worker of the job finds the same
+    one. It takes no CPU (the workers would wait for it on a small node).
+    """
+    import ray
+
+    name = f"hf-tools-rate-{ray.get_runtime_context().get_job_id()}-{max_rps:g}"
+    actor = ray.remote(RateBudget).options(
+        name=name, get_if_exists=True, num_cpus=0, max_restarts=0
+    )
+    return actor.remote(max_rps)
+
+
+def _shared_rate(max_rps: float) -> SharedRate | None:
+    """The job's budget, seen from this worker; None outside Ray (a plain process)."""
+    import ray
+
+    if not ray.is_initialized():  # not a Ray worker: creating an actor would start a cluster
+        return None
+    try:
+        actor = rate_budget(max_rps)
+    except Exception as exc:  # no budget: this worker paces itself rather than fail the job
+        _log.warning("no shared rate budget (%s): this worker throttles on its own", exc)
+        return None
+
+    async def lease(count: int) -> list[float]:
+        slots: list[float] = await actor.lease.remote(count)
+        return slots
+
+    return SharedRate(max_rps, lease, actor.pause.remote)
 
 
 def _dict_rows(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -152,6 +198,9 @@ def run_on_ray(
         msg = "--ray needs Ray: pip install 'hf-tools[ray]'"
         raise ConfigurationError(msg) from None
     ray.init(address=None if ns.ray == "auto" else ns.ray, ignore_reinit_error=True)
+    # Owned by the driver, not by a worker the pool may let go; not detached, so it would end
+    # with the driver anyway: killed here so that joining a cluster leaves nothing behind.
+    budget = None if ns.max_rps is None else rate_budget(ns.max_rps)
     try:
         out = _read(ray, str(ns.input)).map_batches(
             BatchPredictor,
@@ -173,6 +222,8 @@ def run_on_ray(
         failed = out.filter(_failed).count()
         total = out.count()
     finally:
+        if budget is not None:
+            ray.kill(budget)
         ray.shutdown()
     print(f"done {total - failed}, failed {failed}; Parquet in {ns.output}")  # noqa: T201
     return 1 if failed else 0

@@ -14,6 +14,10 @@ Two limits hold at once:
 One congestion event cuts once: a 429 answering a call that started before the last cut
 says nothing new (the same rule TCP applies to losses from an older window). A
 ``Retry-After`` pauses every call until it has passed.
+
+With a ``budget`` (a :class:`~hf_tools.batch.shared_rate.SharedRate`: the Ray workers of one
+job), each call also waits for a start slot of the job's whole ``max_rps``, and pauses are
+reported to it, so they hold for every worker; concurrency and the AIMD rate stay local.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 __all__ = ["Throttle"]
 
@@ -34,6 +39,16 @@ _RECOVER_SHARE = 0.9  # fast recovery climbs back to this share of the rate at t
 _RECOVERY = 0.5  # requests/s added per success while recovering: +50 % of the rate per second
 
 
+class Budget(Protocol):
+    """A rate shared beyond this process (see :class:`~hf_tools.batch.shared_rate.SharedRate`)."""
+
+    async def permit(self) -> None:
+        """Wait for this call's start slot."""
+
+    def pause(self, seconds: float) -> None:
+        """No call of the job starts for ``seconds``."""
+
+
 class Throttle:
     """The slots calls take: concurrency and rate, cut on 429/503, grown on success."""
 
@@ -42,6 +57,7 @@ class Throttle:
         concurrency: int,
         max_rps: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        budget: Budget | None = None,
     ) -> None:
         """Start at ``concurrency`` calls in flight, paced at ``max_rps`` when given."""
         self.ceiling = concurrency
@@ -51,6 +67,7 @@ class Throttle:
         self.in_flight = 0
         self.cuts = 0
         self._clock = clock
+        self._budget = budget
         self._paused_until = 0.0
         self._next_start = 0.0
         self._last_cut = -math.inf
@@ -77,10 +94,18 @@ class Throttle:
             # Catch up at most one interval: a late wake-up must not lower the rate.
             interval = 1.0 / self.rate
             self._next_start = max(now - interval, self._next_start) + interval
-        self._starts.append(now)
-        while self._starts and self._starts[0] < now - _WINDOW:
+        started = now
+        if self._budget is not None:
+            try:
+                await self._budget.permit()
+            except BaseException:
+                self.release()  # cancelled while waiting: the slot was never used
+                raise
+            started = self._clock()
+        self._starts.append(started)
+        while self._starts and self._starts[0] < started - _WINDOW:
             self._starts.popleft()
-        return now
+        return started
 
     def release(self) -> None:
         """Give the slot back."""
@@ -101,7 +126,7 @@ class Throttle:
         """Multiplicative decrease after a 429/503 answering a call started at ``started``."""
         now = self._clock()
         if retry_after is not None and retry_after > 0:
-            self._paused_until = max(self._paused_until, now + retry_after)
+            self.pause(retry_after)
         if started < self._last_cut:
             return  # sent before the last cut: the same congestion event
         self._last_cut = now
@@ -121,5 +146,7 @@ class Throttle:
         return len(recent) / max(now - recent[0], _MIN_SPAN)
 
     def pause(self, seconds: float) -> None:
-        """Hold every call for ``seconds`` (a model loading) without cutting the limits."""
+        """Hold every call (of the job, with a budget) for ``seconds``; the limits stay."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._budget is not None:
+            self._budget.pause(seconds)
