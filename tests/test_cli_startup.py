@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -125,15 +126,28 @@ sys.exit(main(["mcp"]))
 def test_the_mcp_server_answers_initialize_and_lists_its_tools_without_the_http_stack() -> None:
     pytest.importorskip("mcp", reason="the mcp extra is not installed (make test-lowest)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_TOKEN", "HF_TOOLS_"))}
-    out = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-c", _MCP_SERVER.format(unneeded=MCP_UNNEEDED)],
-        input=b"".join(rpc(message) for message in OPENING),
-        capture_output=True,
-        timeout=120,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**env, "HF_TOKEN": "hf_x"},  # with a token, as users start it: "auto" tools
-    )
-    assert out.returncode == 0, out.stderr
-    answers = [json.loads(line) for line in out.stdout.splitlines()]
+    ) as server:
+        assert server.stdin is not None and server.stdout is not None
+        timer = threading.Timer(120, server.kill)  # bounded: a hung server is killed
+        timer.start()
+        try:
+            server.stdin.write(b"".join(rpc(message) for message in OPENING))
+            server.stdin.flush()
+            # stdin stays open until both answers are in: at its end the server stops, and
+            # may drop a request still in flight (as a client that hangs up would).
+            answers = [json.loads(server.stdout.readline()) for _ in range(2)]
+            server.stdin.close()
+            err = server.stderr.read() if server.stderr else b""
+            code = server.wait()
+        finally:
+            timer.cancel()
+    assert code == 0, err
     assert [a["id"] for a in answers] == [1, 2]
     assert answers[1]["result"]["tools"]
-    assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+    assert json.loads(err.strip().splitlines()[-1]) == []
