@@ -18,7 +18,7 @@ from typing import Any
 
 from hf_tools.config import AUTO, HF_INFERENCE, Settings
 from hf_tools.errors import ConfigurationError
-from hf_tools.routing import ROUTER_CHOOSES, hub_task
+from hf_tools.routing import ROUTER_CHOOSES, hub_task, router_picks
 from hf_tools.tasks import REGISTRY
 
 __all__ = [
@@ -99,9 +99,7 @@ def served_model(settings: Settings, spec: Any) -> str:
     provider = settings.provider_for(task) or HF_INFERENCE  # raises: a provider without adapter
     if provider == HF_INFERENCE and (settings.base_url_given or settings.is_custom_endpoint):
         return str(spec.default_model)
-    if task in ROUTER_CHOOSES and (
-        provider == HF_INFERENCE or (provider == AUTO and settings.provider_order is None)
-    ):
+    if router_picks(settings, task, provider):
         return str(spec.default_model)  # the router's chat route picks who serves it
     model = default_for(task, provider, settings.provider_order)
     if model is None:

@@ -73,6 +73,7 @@ __all__ = [
     "parse_mapping",
     "resolve",
     "route_for",
+    "router_picks",
     "settle",
 ]
 
@@ -219,12 +220,20 @@ def route_for(
     target = model_for(settings, spec, model)
     if not (spec.needs_endpoint or is_url(target) or settings.is_custom_endpoint):
         provider = settings.provider_for(spec.task)
-        if provider == AUTO and spec.task in ROUTER_CHOOSES and settings.provider_order is None:
-            # As InferenceClient's "auto" chat: the router's OpenAI route picks the provider.
-            return hf_inference_route(settings, spec, target)
-        if provider is not None:
+        if provider is not None and not router_picks(settings, spec.task, provider):
             return Lookup(target, provider)
     return hf_inference_route(settings, spec, target)
+
+
+def router_picks(settings: Settings, task: str, provider: str | None) -> bool:
+    """Whether calls of ``task`` go to the router's own chat route, which picks the provider.
+
+    So for :data:`ROUTER_CHOOSES` with hf-inference (``None``) and, as InferenceClient's
+    "auto" chat, with ``"auto"`` unless ``provider_order`` limits the choice: no Hub lookup.
+    """
+    return task in ROUTER_CHOOSES and (
+        provider in (None, HF_INFERENCE) or (provider == AUTO and settings.provider_order is None)
+    )
 
 
 def call_url(settings: Settings, route: Route | Lookup) -> str:
@@ -516,14 +525,17 @@ class MappingCache:
         if entry is None:
             return None
         if entry.expires <= self._clock():
-            self._size -= len(self._entries.pop(url).value)
+            self._drop(url)
             return None
         self._entries.move_to_end(url)
         return entry.value
 
-    def _store(self, url: str, value: tuple[ProviderMapping, ...]) -> None:
+    def _drop(self, url: str) -> None:
         old = self._entries.pop(url, None)
         self._size -= len(old.value) if old is not None else 0
+
+    def _store(self, url: str, value: tuple[ProviderMapping, ...]) -> None:
+        self._drop(url)
         self._entries[url] = _Entry(value, self._clock() + self.ttl)
         self._size += len(value)
         while len(self._entries) > self.maxsize or (
@@ -546,8 +558,7 @@ class MappingCache:
     def forget(self, url: str) -> None:
         """Drop the mappings cached for ``url``, if any: the next call looks it up again."""
         with self._lock:
-            old = self._entries.pop(url, None)
-            self._size -= len(old.value) if old is not None else 0
+            self._drop(url)
 
     @staticmethod
     def _waited_too_long(url: str) -> HFTimeoutError:
