@@ -507,13 +507,12 @@ class Tool:
     def _auto_provider(self) -> str:
         """The provider "auto" picked, from the mapping cache (no request); "unknown" if gone."""
         from hf_tools.providers import speaks
-        from hf_tools.routing import lookup, resolve
+        from hf_tools.routing import MAPPINGS, mapping_url, resolve
 
-        def not_cached(url: str) -> Any:
-            raise LookupError(url)
-
+        mappings = MAPPINGS.peek(mapping_url(self.settings.hub_url, self.model))
+        if mappings is None:
+            return "unknown"
         try:
-            mappings = lookup(self.model, not_cached, hub_url=self.settings.hub_url)
             route = resolve(
                 mappings,
                 task=self.spec.task,
@@ -521,7 +520,7 @@ class Tool:
                 provider_order=self.settings.provider_order,
                 speaks=speaks,
             )
-        except (LookupError, HFToolsError):
+        except HFToolsError:
             return "unknown"
         return route.provider
 
