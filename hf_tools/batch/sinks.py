@@ -113,10 +113,7 @@ def _repair(path: Path) -> None:
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+    return (record for _, record in _lines(path))
 
 
 def _lines(path: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
